@@ -1,0 +1,53 @@
+# `make run` serves the app on SQLite; `make test` runs the whole suite. Both set up .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck pytest bench bench-smoke setup clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+setup: $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	@mkdir -p var
+	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=true $(BIN)/python manage.py rotate_signing_key --if-missing
+	DJANGO_DEBUG=true $(BIN)/python manage.py ensure_admin
+	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/api/docs/)"
+	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy .
+
+pytest: $(VENV)/.dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run.py
+
+bench-smoke: $(VENV)/.dev
+	$(BIN)/python bench/run.py --smoke
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

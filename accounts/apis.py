@@ -1,0 +1,270 @@
+"""Users and groups API (spec §4.2): thin views over services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.models import Group, User
+from accounts.serializers import (
+    GroupIn,
+    GroupOut,
+    MeOut,
+    MemberIn,
+    MemberOut,
+    PasswordChangeIn,
+    UserBatchOut,
+    UserCreateIn,
+    UserPrivateOut,
+    UserPublicOut,
+    UserUpdateAdminIn,
+    UserUpdateSelfIn,
+)
+from authn import scopes as sc
+from authn.principal import Principal
+from micro_platform.http import cacheable, principal_of
+from micro_platform.openapi import problem
+from micro_platform.pagination import CursorPage
+
+MAX_BATCH_IDS = 100
+
+
+def validation_error(exc: DjangoValidationError, field: str) -> ValidationError:
+    """Django's ValidationError (password validators, model rules) as a DRF 400."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError(exc.message_dict)
+    return ValidationError({field: list(exc.messages)}, code="invalid")
+
+
+def conflict_error(exc: services.Conflict) -> ValidationError:
+    return ValidationError({exc.field: [exc.message]}, code="unique")
+
+
+def can_see_private(principal: Principal, user: User) -> bool:
+    return principal.is_self(user.pk) or principal.has_scope(sc.USERS_WRITE)
+
+
+def render_user(principal: Principal, user: User) -> dict[str, Any]:
+    out = UserPrivateOut if can_see_private(principal, user) else UserPublicOut
+    return dict(out(user).data)
+
+
+def get_user_or_404(user_id: object) -> User:
+    user = selectors.user_get(user_id=user_id)
+    if user is None:
+        raise NotFound("No user with this id.", code="user_not_found")
+    return user
+
+
+class MeApi(APIView):
+    """The caller's own account, scopes, groups and how they authenticated."""
+
+    required_scopes = ()
+
+    @extend_schema(responses={200: MeOut, 404: problem("The account no longer exists.")})
+    def get(self, request: Request) -> Response:
+        principal = principal_of(request)
+        user = get_user_or_404(principal.user_id)
+        memberships = selectors.memberships_of_user(user=user)
+        data = {
+            "user": user,
+            "scopes": sorted(principal.scopes),
+            "groups": list(memberships),
+            "auth_method": principal.method,
+        }
+        return Response(MeOut(data).data)
+
+
+class UserDetailApi(APIView):
+    """One user: public view for `users:read`, private view for self and `users:write`."""
+
+    required_scopes = {"GET": (sc.USERS_READ,), "PATCH": (), "DELETE": (sc.USERS_WRITE,)}
+
+    @extend_schema(
+        responses={200: UserPrivateOut, 304: None, 404: problem("Unknown or malformed id.")}
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        user = get_user_or_404(user_id)
+        return cacheable(request, render_user(principal_of(request), user))
+
+    @extend_schema(
+        request=UserUpdateAdminIn,
+        responses={200: UserPrivateOut, 404: problem("Unknown or malformed id.")},
+        description=(
+            "Self may change `display_name`, `avatar_url`, `email` (needs `profile`); "
+            "`users:write` may also change `username` and `is_active`. Any other field → 400."
+        ),
+    )
+    def patch(self, request: Request, user_id: str) -> Response:
+        principal = principal_of(request)
+        user = get_user_or_404(user_id)
+        if principal.has_scope(sc.USERS_WRITE):
+            serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=request.data)
+        elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
+            serializer = UserUpdateSelfIn(data=request.data)
+        else:
+            raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_update(actor=principal, user=user, changes=serializer.validated_data)
+        except services.Conflict as exc:
+            raise conflict_error(exc) from exc
+        return Response(UserPrivateOut(user).data)
+
+    @extend_schema(responses={204: None, 404: problem("Unknown or malformed id.")})
+    def delete(self, request: Request, user_id: str) -> Response:
+        user = get_user_or_404(user_id)
+        services.user_deactivate(actor=principal_of(request), user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserListApi(APIView):
+    """Batch lookup (`?ids=`), exact `?username=`, or the full list for `users:write`."""
+
+    required_scopes = {"GET": (sc.USERS_READ,), "POST": (sc.USERS_WRITE,)}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ids", str, description="Comma-separated user ids (at most 100)."),
+            OpenApiParameter("username", str, description="Exact username (case-insensitive)."),
+            OpenApiParameter("cursor", str, description="Cursor of the unfiltered list."),
+            OpenApiParameter("page_size", int, description="At most 100."),
+        ],
+        operation_id="users_lookup",
+        responses={200: UserBatchOut, 304: None},
+    )
+    def get(self, request: Request) -> Response:
+        principal = principal_of(request)
+        ids, username = request.query_params.get("ids"), request.query_params.get("username")
+        if ids is not None:
+            wanted = [value for value in ids.split(",") if value.strip()]
+            if len(wanted) > MAX_BATCH_IDS:
+                raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
+            users = selectors.users_by_ids(ids=[value.strip() for value in wanted])
+            return cacheable(request, {"results": [render_user(principal, u) for u in users]})
+        if username is not None:
+            found = selectors.user_get_by_username(username=username[:150])
+            results = [render_user(principal, found)] if found else []
+            return cacheable(request, {"results": results})
+        if not principal.has_scope(sc.USERS_WRITE):
+            raise PermissionDenied(
+                "Listing every user needs `users:write`; look up by `ids` or `username`.",
+                code="insufficient_scope",
+            )
+        paginator = CursorPage()
+        page = paginator.paginate_queryset(selectors.users_all(), request, view=self)
+        return paginator.get_paginated_response(UserPrivateOut(page, many=True).data)
+
+    @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut})
+    def post(self, request: Request) -> Response:
+        serializer = UserCreateIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_create(actor=principal_of(request), **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise validation_error(exc, "password") from exc
+        except services.Conflict as exc:
+            raise conflict_error(exc) from exc
+        return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)
+
+
+class MePasswordApi(APIView):
+    """Changes the caller's password; their other sessions and refresh tokens end."""
+
+    required_scopes = ()
+
+    @extend_schema(request=PasswordChangeIn, responses={204: None})
+    def post(self, request: Request) -> Response:
+        principal = principal_of(request)
+        serializer = PasswordChangeIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = get_user_or_404(principal.user_id)
+        try:
+            services.user_password_change(actor=principal, user=user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise validation_error(exc, "new_password") from exc
+        if principal.method == "session":
+            user.refresh_from_db()
+            update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GroupListApi(APIView):
+    """All groups for `api_admin`; for anyone else, the groups they belong to."""
+
+    required_scopes = {"GET": (), "POST": (sc.API_ADMIN,)}
+
+    @extend_schema(responses={200: GroupOut(many=True)})
+    def get(self, request: Request) -> Response:
+        principal = principal_of(request)
+        if principal.is_admin:
+            groups = selectors.groups_all()
+        else:
+            groups = selectors.groups_of_user(user_id=principal.user_id)
+        paginator = CursorPage()
+        page = paginator.paginate_queryset(groups, request, view=self)
+        return paginator.get_paginated_response(GroupOut(page, many=True).data)
+
+    @extend_schema(request=GroupIn, responses={201: GroupOut})
+    def post(self, request: Request) -> Response:
+        serializer = GroupIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            group = services.group_create(actor=principal_of(request), **serializer.validated_data)
+        except services.Conflict as exc:
+            raise conflict_error(exc) from exc
+        return Response(GroupOut(group).data, status=status.HTTP_201_CREATED)
+
+
+def group_for_manager(principal: Principal, group_id: str) -> Group:
+    """The group, if the principal may manage its members (`api_admin` or a group admin)."""
+    group = selectors.group_get(group_id=group_id)
+    if group is None:
+        raise NotFound("No group with this id.", code="group_not_found")
+    if principal.is_admin or selectors.group_is_admin(group=group, user_id=principal.user_id):
+        return group
+    raise PermissionDenied("Only `api_admin` or the group's admins manage its members.")
+
+
+class GroupMemberListApi(APIView):
+    """Adds a member to a group, or changes their role."""
+
+    required_scopes = {"POST": ()}
+
+    @extend_schema(request=MemberIn, responses={201: MemberOut, 404: problem("Unknown group or user.")})
+    def post(self, request: Request, group_id: str) -> Response:
+        principal = principal_of(request)
+        group = group_for_manager(principal, group_id)
+        serializer = MemberIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = get_user_or_404(serializer.validated_data["user_id"])
+        membership = services.group_member_add(
+            actor=principal, group=group, user=user, role=serializer.validated_data["role"]
+        )
+        return Response(MemberOut(membership).data, status=status.HTTP_201_CREATED)
+
+
+class GroupMemberDetailApi(APIView):
+    """Removes a member from a group."""
+
+    required_scopes = {"DELETE": ()}
+
+    @extend_schema(responses={204: None, 404: problem("Unknown group or not a member.")})
+    def delete(self, request: Request, group_id: str, user_id: str) -> Response:
+        principal = principal_of(request)
+        group = group_for_manager(principal, group_id)
+        parsed = selectors.parse_uuid(user_id)
+        if parsed is None or not services.group_member_remove(
+            actor=principal, group=group, user_id=parsed
+        ):
+            raise NotFound("This user is not a member of the group.", code="member_not_found")
+        return Response(status=status.HTTP_204_NO_CONTENT)

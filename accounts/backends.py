@@ -1,0 +1,33 @@
+"""Sign-in by username or email, case-insensitively, with Django's timing-safe ModelBackend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts.models import User
+
+
+class CaseInsensitiveModelBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if username is None or password is None:
+            return None
+        if "@" in username and not User.objects.filter(username__iexact=username).exists():
+            user = User.objects.filter(email__iexact=username).exclude(email="").first()
+            if user is None:
+                # Hash anyway so an unknown email costs the same as a wrong password.
+                User().set_password(password)
+                return None
+            if user.check_password(password) and self.user_can_authenticate(user):
+                return user
+            return None
+        result = super().authenticate(request, username=username, password=password, **kwargs)
+        return result if isinstance(result, User) else None

@@ -1,0 +1,260 @@
+"""The Micro-compatible RPC facade `/user/<method>` (spec §4.3).
+
+Each method is a thin adapter over the same serializers, services and authorization rules as
+the REST API. The body is read as JSON whatever the Content-Type, because the Micro gateway
+style is `curl -X GET .../user/read -d '{"id": "..."}'` (curl labels that body as a form).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.apis import conflict_error, get_user_or_404, render_user, validation_error
+from accounts.serializers import UserCreateIn, UserPrivateOut, UserUpdateAdminIn, UserUpdateSelfIn
+from authn import scopes as sc
+from authn.principal import Principal
+from authn.services import sessions
+from authn.services.tokens import InvalidCredentials
+from micro_platform.http import client_ip
+
+Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
+MAX_LIST_LIMIT = 100
+
+
+def _require(request: Request, *scopes: str) -> Principal:
+    principal = request.user
+    if not isinstance(principal, Principal):
+        raise NotAuthenticated()
+    if not principal.has_scopes(scopes):
+        raise PermissionDenied(code="insufficient_scope")
+    return principal
+
+
+def _string(body: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _session_out(view: sessions.SessionView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "userId": view.user_id,
+        "created": int(view.created.timestamp()),
+        "expires": int(view.expires.timestamp()),
+    }
+
+
+def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    principal = _require(request, sc.USERS_READ)
+    if (user_id := _string(body, "id")) is not None:
+        user = get_user_or_404(user_id)
+    elif (username := _string(body, "username")) is not None:
+        user = selectors.user_get_by_username(username=username[:150]) or get_user_or_404(None)
+    elif (email := _string(body, "email")) is not None:
+        # Email is private: looking users up by it needs `users:write`.
+        found = selectors.user_get_by_email(email=email[:254])
+        if found is None or not (principal.is_self(found.pk) or principal.has_scope(sc.USERS_WRITE)):
+            raise NotFound("No such user.", code="user_not_found")
+        user = found
+    else:
+        raise ValidationError({"id": ["Give one of id, username or email."]}, code="required")
+    return {"user": render_user(principal, user)}
+
+
+def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    principal = _require(request, sc.USERS_WRITE)
+    serializer = UserCreateIn(data=body)
+    serializer.is_valid(raise_exception=True)
+    try:
+        user = services.user_create(actor=principal, **serializer.validated_data)
+    except DjangoValidationError as exc:
+        raise validation_error(exc, "password") from exc
+    except services.Conflict as exc:
+        raise conflict_error(exc) from exc
+    return {"user": UserPrivateOut(user).data}
+
+
+def rpc_update(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    principal = _require(request)
+    fields = {key: value for key, value in body.items() if key != "id"}
+    user = get_user_or_404(body.get("id"))
+    if principal.has_scope(sc.USERS_WRITE):
+        serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=fields)
+    elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
+        serializer = UserUpdateSelfIn(data=fields)
+    else:
+        raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
+    serializer.is_valid(raise_exception=True)
+    try:
+        user = services.user_update(actor=principal, user=user, changes=serializer.validated_data)
+    except services.Conflict as exc:
+        raise conflict_error(exc) from exc
+    return {"user": UserPrivateOut(user).data}
+
+
+def rpc_delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    principal = _require(request, sc.USERS_WRITE)
+    services.user_deactivate(actor=principal, user=get_user_or_404(body.get("id")))
+    return {}
+
+
+def _bounded_int(body: dict[str, Any], name: str, default: int, maximum: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ValidationError({name: [f"An integer from 0 to {maximum}."]}, code="invalid")
+    return value
+
+
+def rpc_list(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    _require(request, sc.USERS_WRITE)
+    offset = _bounded_int(body, "offset", 0, 10_000_000)
+    limit = _bounded_int(body, "limit", 25, MAX_LIST_LIMIT) or 25
+    users = selectors.users_all()[offset : offset + limit]
+    return {"users": UserPrivateOut(users, many=True).data}
+
+
+def rpc_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    login, password = _string(body, "username", "email"), _string(body, "password")
+    if login is None or password is None:
+        raise ValidationError({"password": ["username (or email) and password are required."]})
+    try:
+        view = sessions.session_login(
+            username=login[:254], password=password[:256], ip_address=client_ip(request)
+        )
+    except InvalidCredentials as exc:
+        raise AuthenticationFailed(
+            "Invalid username or password.", code="invalid_credentials"
+        ) from exc
+    return {"session": _session_out(view)}
+
+
+def rpc_logout(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    secret = _string(body, "sessionId", "session_id")
+    if secret is None:
+        raise ValidationError({"sessionId": ["This field is required."]}, code="required")
+    sessions.session_logout(secret=secret, ip_address=client_ip(request))
+    return {}
+
+
+def rpc_read_session(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    secret = _string(body, "sessionId", "session_id")
+    if secret is None:
+        raise ValidationError({"sessionId": ["This field is required."]}, code="required")
+    session = sessions.session_get(secret=secret)
+    if session is None:
+        raise NotFound("No live session with this id.", code="session_not_found")
+    return {"session": _session_out(sessions.session_view(session=session, secret=secret))}
+
+
+def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    principal = _require(request)
+    user_id = _string(body, "userId", "user_id", "id")
+    if user_id is not None and selectors.parse_uuid(user_id) != principal.user_id:
+        raise PermissionDenied("A password can only be changed by its owner.")
+    old, new = _string(body, "oldPassword", "old_password"), _string(body, "newPassword", "new_password")
+    confirm = _string(body, "confirmPassword", "confirm_password")
+    if old is None or new is None:
+        raise ValidationError({"newPassword": ["oldPassword and newPassword are required."]})
+    if confirm is not None and confirm != new:
+        raise ValidationError({"confirmPassword": ["Does not match newPassword."]})
+    try:
+        services.user_password_change(
+            actor=principal, user=get_user_or_404(principal.user_id), old_password=old, new_password=new
+        )
+    except DjangoValidationError as exc:
+        raise validation_error(exc, "newPassword") from exc
+    return {}
+
+
+def rpc_verify_token(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    secret = _string(body, "token")
+    if secret is None:
+        raise ValidationError({"token": ["This field is required."]}, code="required")
+    session = sessions.session_get(secret=secret)
+    if session is None:
+        return {"is_valid": False, "session": None, "message": "invalid or expired session"}
+    view = sessions.session_view(session=session, secret=secret)
+    return {"is_valid": True, "session": _session_out(view), "message": ""}
+
+
+HANDLERS: dict[str, Handler] = {
+    "read": rpc_read,
+    "create": rpc_create,
+    "update": rpc_update,
+    "delete": rpc_delete,
+    "list": rpc_list,
+    "login": rpc_login,
+    "logout": rpc_logout,
+    "readsession": rpc_read_session,
+    "updatepassword": rpc_update_password,
+    "verifytoken": rpc_verify_token,
+}
+
+
+def parse_body(request: Request) -> dict[str, Any]:
+    raw = request._request.body
+    if not raw.strip():
+        return {key: value for key, value in request.query_params.items()}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error") from exc
+    if not isinstance(body, dict):
+        raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error")
+    return body
+
+
+class UserRpcApi(APIView):
+    """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; method names are case-insensitive.
+
+    Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
+    `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;
+    `updatePassword` needs self; `login`, `logout`, `readSession`, `verifyToken` need no
+    credential beyond the password or session id they carry.
+    """
+
+    permission_classes = [AllowAny]  # each handler applies its own rule (see _require)
+
+    def _dispatch_rpc(self, request: Request, method: str) -> Response:
+        handler = HANDLERS.get(method.lower())
+        if handler is None:
+            raise NotFound(f"Unknown method {method[:64]!r}.", code="unknown_method")
+        return Response(handler(request, parse_body(request)))
+
+    @extend_schema(
+        operation_id="user_rpc_get",
+        parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
+        request=None,
+        responses={200: dict},
+    )
+    def get(self, request: Request, method: str) -> Response:
+        return self._dispatch_rpc(request, method)
+
+    @extend_schema(
+        operation_id="user_rpc_post",
+        parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
+        request=dict,
+        responses={200: dict},
+    )
+    def post(self, request: Request, method: str) -> Response:
+        return self._dispatch_rpc(request, method)

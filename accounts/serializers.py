@@ -1,0 +1,110 @@
+"""Plain serializers: inputs list exactly the writable fields; outputs are explicit views."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import Membership, User, avatar_url_validator, username_validator
+from authn import scopes as scope_catalogue
+from micro_platform.serializers import StrictSerializer
+
+SCOPE_CHOICES = sorted(scope_catalogue.ALL_SCOPES)
+
+
+class UserPublicOut(serializers.Serializer):
+    """What anyone with `users:read` sees: no email, no account state."""
+
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField()
+    kind = serializers.ChoiceField(choices=User.Kind.choices)
+    created_at = serializers.DateTimeField()
+
+
+class UserPrivateOut(UserPublicOut):
+    """The user themself, or a caller with `users:write`."""
+
+    email = serializers.CharField()
+    email_verified = serializers.BooleanField()
+    is_active = serializers.BooleanField()
+    last_login_at = serializers.DateTimeField(allow_null=True)
+
+
+class UserBatchOut(serializers.Serializer):
+    results = UserPublicOut(many=True)
+
+
+class UserCreateIn(StrictSerializer):
+    username = serializers.CharField(max_length=150, validators=[username_validator])
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        max_length=256, required=False, trim_whitespace=False, write_only=True
+    )
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+    kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
+
+
+class UserUpdateSelfIn(StrictSerializer):
+    """Fields a user may change on their own account."""
+
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    avatar_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[avatar_url_validator]
+    )
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+
+
+class UserUpdateAdminIn(UserUpdateSelfIn):
+    """Fields a `users:write` caller may change on any account."""
+
+    username = serializers.CharField(
+        max_length=150, required=False, validators=[username_validator]
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+class PasswordChangeIn(StrictSerializer):
+    old_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class MembershipOut(serializers.Serializer):
+    id = serializers.UUIDField(source="group.id")
+    name = serializers.CharField(source="group.name")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MeOut(serializers.Serializer):
+    user = UserPrivateOut()
+    scopes = serializers.ListField(child=serializers.CharField())
+    groups = MembershipOut(many=True)
+    auth_method = serializers.ChoiceField(choices=["session", "jwt", "oauth2", "api_key"])
+
+
+class GroupIn(StrictSerializer):
+    name = serializers.CharField(max_length=150)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPE_CHOICES), required=False, default=list
+    )
+
+
+class GroupOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class MemberIn(StrictSerializer):
+    user_id = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices, default="member")
+
+
+class MemberOut(serializers.Serializer):
+    group_id = serializers.UUIDField()
+    user_id = serializers.UUIDField()
+    role = serializers.CharField()
+    created_at = serializers.DateTimeField()

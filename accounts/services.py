@@ -1,0 +1,177 @@
+"""Every write to users, groups and memberships; each one audited in its own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import Group, Membership, User
+from authn import scopes as scope_catalogue
+from authn.audit import audit_record
+from authn.principal import Principal
+from authn.services import revocation
+from authn.services.tokens import user_credentials_revoke
+
+
+class Conflict(Exception):
+    """A uniqueness rule would be broken (`field` names which)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _check_unique(*, username: str | None, email: str | None, exclude: uuid.UUID | None) -> None:
+    others = User.objects.exclude(pk=exclude) if exclude else User.objects.all()
+    if username is not None and others.filter(username__iexact=username).exists():
+        raise Conflict("username", "A user with this username already exists.")
+    if email and others.filter(email__iexact=email).exists():
+        raise Conflict("email", "A user with this email already exists.")
+
+
+def user_create(
+    *,
+    actor: Principal | None,
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    display_name: str = "",
+    kind: str = User.Kind.USER,
+    scopes: Collection[str] = (),
+) -> User:
+    """Creates a user (no password: unusable); raises ValidationError for a weak password."""
+    user = User(
+        username=username,
+        email=User.objects.normalize_email(email or ""),
+        display_name=display_name,
+        kind=kind,
+        scopes=sorted(scope_catalogue.validate_scopes(scopes)),
+    )
+    if password is not None:
+        validate_password(password, user)
+    user.set_password(password)
+    _check_unique(username=username, email=user.email, exclude=None)
+    try:
+        with transaction.atomic():
+            user.save()
+            audit_record(
+                type="user.created",
+                actor=actor,
+                subject_type="user",
+                subject_id=user.pk,
+                data={"kind": kind, "username": username},
+            )
+    except IntegrityError as exc:  # a concurrent insert won the race
+        raise Conflict("username", "A user with this username or email already exists.") from exc
+    return user
+
+
+def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
+    """Applies validated field changes; `is_active: false` deactivates (and revokes)."""
+    if changes.get("is_active") is False and user.is_active:
+        rest = {key: value for key, value in changes.items() if key != "is_active"}
+        if rest:
+            user = user_update(actor=actor, user=user, changes=rest)
+        return user_deactivate(actor=actor, user=user)
+    _check_unique(
+        username=changes.get("username"), email=changes.get("email"), exclude=user.pk
+    )
+    if "email" in changes and changes["email"].lower() != user.email.lower():
+        changes = {**changes, "email_verified": False}
+    for field, value in changes.items():
+        setattr(user, field, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=[*changes, "updated_at"])
+            audit_record(
+                type="user.updated",
+                actor=actor,
+                subject_type="user",
+                subject_id=user.pk,
+                data={"fields": sorted(changes)},
+            )
+    except IntegrityError as exc:
+        raise Conflict("username", "A user with this username or email already exists.") from exc
+    return user
+
+
+def user_deactivate(*, actor: Principal, user: User) -> User:
+    """Deactivates the user and revokes every credential: tokens, sessions, families."""
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active", "updated_at"])
+        user_credentials_revoke(user=user)
+        revocation.revoke_subject(user_id=str(user.pk))
+        audit_record(type="user.deactivated", actor=actor, subject_type="user", subject_id=user.pk)
+    return user
+
+
+def user_password_change(
+    *, actor: Principal, user: User, old_password: str, new_password: str
+) -> None:
+    """Changes the password given the current one; ends the user's other sign-ins."""
+    if not user.check_password(old_password):
+        raise ValidationError({"old_password": ["The current password is incorrect."]})
+    validate_password(new_password, user)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password", "updated_at"])
+        user_credentials_revoke(
+            user=user, keep_family=actor.session_id if actor.method == "jwt" else None
+        )
+        audit_record(
+            type="password.changed", actor=actor, subject_type="user", subject_id=user.pk
+        )
+
+
+def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:
+    if Group.objects.filter(name__iexact=name).exists():
+        raise Conflict("name", "A group with this name already exists.")
+    with transaction.atomic():
+        group = Group.objects.create(
+            name=name, scopes=sorted(scope_catalogue.validate_scopes(scopes))
+        )
+        audit_record(
+            type="group.created",
+            actor=actor,
+            subject_type="group",
+            subject_id=group.pk,
+            data={"name": name, "scopes": group.scopes},
+        )
+    return group
+
+
+def group_member_add(*, actor: Principal, group: Group, user: User, role: str) -> Membership:
+    """Adds the user to the group, or changes their role (one membership per user and group)."""
+    with transaction.atomic():
+        membership, created = Membership.objects.update_or_create(
+            group=group, user=user, defaults={"role": role}
+        )
+        audit_record(
+            type="group.member_added" if created else "group.member_updated",
+            actor=actor,
+            subject_type="group",
+            subject_id=group.pk,
+            data={"user_id": str(user.pk), "role": role},
+        )
+    return membership
+
+
+def group_member_remove(*, actor: Principal, group: Group, user_id: uuid.UUID) -> bool:
+    with transaction.atomic():
+        deleted, _ = Membership.objects.filter(group=group, user_id=user_id).delete()
+        if deleted:
+            audit_record(
+                type="group.member_removed",
+                actor=actor,
+                subject_type="group",
+                subject_id=group.pk,
+                data={"user_id": str(user_id)},
+            )
+    return bool(deleted)

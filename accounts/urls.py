@@ -1,0 +1,17 @@
+from django.urls import path
+
+from accounts import apis
+
+urlpatterns = [
+    path("me", apis.MeApi.as_view(), name="me"),
+    path("me/password", apis.MePasswordApi.as_view(), name="me-password"),
+    path("users", apis.UserListApi.as_view(), name="user-list"),
+    path("users/<str:user_id>", apis.UserDetailApi.as_view(), name="user-detail"),
+    path("groups", apis.GroupListApi.as_view(), name="group-list"),
+    path("groups/<str:group_id>/members", apis.GroupMemberListApi.as_view(), name="group-members"),
+    path(
+        "groups/<str:group_id>/members/<str:user_id>",
+        apis.GroupMemberDetailApi.as_view(),
+        name="group-member-detail",
+    ),
+]

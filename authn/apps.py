@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuthnConfig(AppConfig):
+    name = "authn"
+    verbose_name = "Authentication"
+    default_auto_field = "django.db.models.BigAutoField"

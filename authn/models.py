@@ -1,0 +1,132 @@
+"""Credentials and their state: signing keys, refresh-token families, sessions, revocations, audit."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class SigningKey(models.Model):
+    """An RS256 key pair. The private key is stored encrypted (see authn.services.signing_keys)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active (signs new tokens)"
+        RETIRED = "retired", "Retired (published until its tokens expire)"
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=16, default="RS256")
+    public_jwk = models.JSONField()
+    private_key_encrypted = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    publish_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="active"),
+                name="signing_key_one_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.status})"
+
+
+class TokenFamily(models.Model):
+    """One sign-in: every refresh token rotated from it shares the family (its id is `sid`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families"
+    )
+    scope = models.CharField(max_length=500)
+    amr = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_idx")]
+
+
+class RefreshToken(models.Model):
+    """A refresh token, stored only as the SHA-256 of its 256-bit secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    family = models.ForeignKey(TokenFamily, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class Session(models.Model):
+    """A session of the Micro RPC facade; its id is a bearer secret, stored as SHA-256."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rpc_sessions"
+    )
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="session_user_idx")]
+
+
+class RevokedToken(models.Model):
+    """A revocation of access tokens, by `jti`, by family (`sid`), or of a user up to a time.
+
+    Kept until the tokens it covers have expired; mirrored into the shared cache so the
+    stateless check needs no database query.
+    """
+
+    class Kind(models.TextChoices):
+        JTI = "jti", "One access token"
+        FAMILY = "sid", "Every access token of a sign-in"
+        SUBJECT = "sub", "Every access token of a user issued up to now"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # For `sub`: tokens issued at or before this Unix time are revoked.
+    not_after = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="revoked_token_unique")
+        ]
+
+
+class AuditEvent(models.Model):
+    """One security-relevant change, written in the same transaction as the change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64)
+    actor_id = models.UUIDField(null=True, blank=True)
+    subject_type = models.CharField(max_length=32, blank=True, default="")
+    subject_id = models.CharField(max_length=255, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["type", "-created_at"], name="audit_type_idx"),
+            models.Index(fields=["actor_id", "-created_at"], name="audit_actor_idx"),
+            models.Index(fields=["subject_id", "-created_at"], name="audit_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} by {self.actor_id}"

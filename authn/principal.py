@@ -1,0 +1,57 @@
+"""The principal: who is calling, built the same way by every authentication path (spec §3)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from authn import scopes as scope_catalogue
+
+AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
+Kind = Literal["user", "service"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A verified identity. Stands in for `request.user` in the API (DRF treats it as a user)."""
+
+    user_id: uuid.UUID
+    username: str
+    kind: Kind
+    group_ids: tuple[uuid.UUID, ...]
+    scopes: frozenset[str]
+    method: AuthMethod
+    amr: tuple[str, ...] = ()
+    jti: str | None = None
+    session_id: str | None = None
+    expires_at: int | None = None
+    client_id: str | None = None
+    api_key_id: uuid.UUID | None = None
+
+    # DRF and Django look for these on `request.user`.
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.user_id
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user_id
+
+    def has_scope(self, scope: str) -> bool:
+        """True when the principal's scopes grant `scope` (`api_admin` implies every scope)."""
+        return scope in self.scopes or scope_catalogue.API_ADMIN in self.scopes
+
+    def has_scopes(self, required: tuple[str, ...] | frozenset[str]) -> bool:
+        return all(self.has_scope(scope) for scope in required)
+
+    @property
+    def is_admin(self) -> bool:
+        return scope_catalogue.API_ADMIN in self.scopes
+
+    def is_self(self, user_id: uuid.UUID) -> bool:
+        return self.user_id == user_id

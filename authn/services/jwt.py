@@ -1,0 +1,170 @@
+"""Access tokens: RS256 JWTs (RFC 9068) with `kid` and `typ: at+jwt`, built on simplejwt.
+
+simplejwt supplies the token classes (claims, `jti`, `exp`); it writes no `kid`, knows one
+verifying key and ignores `typ`, so signing and verifying go through `SigningKeyTokenBackend`,
+which adds what the spec needs and applies RFC 8725: one allowed algorithm, explicit `typ`,
+no key material taken from the token, required claims, a size bound.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from django.conf import settings
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.tokens import Token
+
+from authn.services.signing_keys import key_ring
+
+ACCESS_TOKEN_TYP = "at+jwt"
+ALLOWED_ALGORITHMS = ("RS256",)
+MAX_TOKEN_BYTES = 8192
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+# Header members that point at key material; we never take keys from the token (RFC 8725 3.10).
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+
+
+class InvalidAccessToken(Exception):
+    """The string is not a valid access token of this service (any reason)."""
+
+
+def _check_header(raw: str) -> str:
+    """Validates the unverified header and returns its `kid`."""
+    if len(raw) > MAX_TOKEN_BYTES or raw.count(".") != 2:
+        raise InvalidAccessToken("malformed token")
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.PyJWTError as exc:
+        raise InvalidAccessToken("malformed token") from exc
+    if header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise InvalidAccessToken("algorithm not allowed")
+    if header.get("typ") != ACCESS_TOKEN_TYP:
+        raise InvalidAccessToken("not an access token")
+    if FORBIDDEN_HEADERS & set(header):
+        raise InvalidAccessToken("header names external key material")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+        raise InvalidAccessToken("missing or malformed kid")
+    return kid
+
+
+class SigningKeyTokenBackend(TokenBackend):
+    """simplejwt backend signing with the active signing key and verifying by `kid`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "RS256",
+            signing_key=None,
+            verifying_key=None,
+            audience=settings.MICRO_TOKEN_AUDIENCE,
+            issuer=settings.MICRO_ISSUER,
+        )
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        kid, private_key = key_ring.signing_key()
+        claims = {**payload, "iss": settings.MICRO_ISSUER, "aud": settings.MICRO_TOKEN_AUDIENCE}
+        return jwt.encode(
+            claims,
+            private_key,
+            algorithm="RS256",
+            headers={"kid": kid, "typ": ACCESS_TOKEN_TYP},
+        )
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            raise TokenBackendError("unverified decoding is not supported")
+        raw = token.decode() if isinstance(token, bytes) else str(token)
+        try:
+            kid = _check_header(raw)
+        except InvalidAccessToken as exc:
+            raise TokenBackendError(str(exc)) from exc
+        key = key_ring.verifying_key(kid)
+        if key is None:
+            raise TokenBackendError("unknown kid")
+        try:
+            return jwt.decode(
+                raw,
+                key,
+                algorithms=list(ALLOWED_ALGORITHMS),
+                audience=settings.MICRO_TOKEN_AUDIENCE,
+                issuer=settings.MICRO_ISSUER,
+                options={"require": list(REQUIRED_CLAIMS), "verify_nbf": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenBackendError("invalid token") from exc
+
+
+_backend = SigningKeyTokenBackend()
+
+
+class MicroAccessToken(Token):
+    token_type = "access"
+    lifetime = timedelta(seconds=600)
+    _token_backend = _backend
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        self.lifetime = timedelta(seconds=settings.MICRO_ACCESS_TOKEN_TTL)
+        super().__init__(token, verify)
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    token: str
+    jti: str
+    expires_in: int
+    scope: str
+
+
+def access_token_issue(
+    *,
+    subject: uuid.UUID,
+    username: str,
+    kind: str,
+    scopes: frozenset[str],
+    group_ids: tuple[uuid.UUID, ...],
+    amr: tuple[str, ...],
+    session_id: uuid.UUID | str | None = None,
+    lifetime: int | None = None,
+    client_id: str | None = None,
+) -> IssuedAccessToken:
+    """Signs an access token carrying the spec's claim set (§4.1)."""
+    token = MicroAccessToken()
+    if lifetime is not None:
+        token.set_exp(lifetime=timedelta(seconds=lifetime))
+    scope = " ".join(sorted(scopes))
+    token["sub"] = str(subject)
+    token["scope"] = scope
+    token["username"] = username
+    token["kind"] = kind
+    token["groups"] = [str(group_id) for group_id in group_ids]
+    token["amr"] = list(amr)
+    if session_id is not None:
+        token["sid"] = str(session_id)
+    if client_id is not None:
+        token["client_id"] = client_id
+    encoded = str(token)
+    return IssuedAccessToken(
+        token=encoded,
+        jti=token["jti"],
+        expires_in=int(token["exp"] - token["iat"]),
+        scope=scope,
+    )
+
+
+def access_token_decode(raw: str) -> dict[str, Any]:
+    """Verifies signature, `typ`, `alg`, `kid`, `iss`, `aud`, `exp`/`nbf` and required claims.
+
+    Raises InvalidAccessToken for anything else; revocation is checked separately.
+    """
+    try:
+        claims = MicroAccessToken(raw).payload
+    except (TokenError, TokenBackendError) as exc:
+        raise InvalidAccessToken(str(exc)) from exc
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("scope", ""), str):
+        raise InvalidAccessToken("malformed claims")
+    return claims

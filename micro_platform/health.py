@@ -1,0 +1,55 @@
+"""Liveness and readiness probes (plain Django views: no DRF, no authentication)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger("micro.health")
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the process serves requests."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_databases() -> dict[str, str]:
+    results = {}
+    for alias in connections:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT 1")
+            results[f"database:{alias}"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readyz database %s failed: %s", alias, type(exc).__name__)
+            results[f"database:{alias}"] = "unavailable"
+    return results
+
+
+def _check_cache() -> str:
+    try:
+        cache.set("readyz:probe", "1", timeout=5)
+        return "ok" if cache.get("readyz:probe") == "1" else "unavailable"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        logger.warning("readyz cache failed: %s", type(exc).__name__)
+        return "unavailable"
+
+
+@never_cache
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when every database and the shared cache answer, else 503."""
+    checks = _check_databases()
+    checks["cache"] = _check_cache()
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )

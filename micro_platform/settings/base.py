@@ -1,0 +1,233 @@
+"""Settings shared by every environment: secure defaults, everything from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from micro_platform.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY and not DEBUG:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false")
+# Old keys stay valid for decrypting signing keys and verifying sessions during a rotation.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "authn",
+    "permissions",
+    "objects",
+]
+
+MIDDLEWARE = [
+    "micro_platform.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "micro_platform.urls"
+WSGI_APPLICATION = "micro_platform.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases --------------------------------------------------------------
+_DEFAULT_SQLITE = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+if not env_str("DATABASE_URL"):
+    VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", _DEFAULT_SQLITE) or _DEFAULT_SQLITE,
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers proceed during a write; the timeout rides out short write locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every worker and instance (lockout, revocation, throttles) ---
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "micro",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "micro_cache",
+            "KEY_PREFIX": "micro",
+            # Culling would silently drop revocations and lockouts: let entries expire instead.
+            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 0},
+        }
+    }
+
+# --- Identity ---------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.CaseInsensitiveModelBackend"]
+PASSWORD_HASHERS = [
+    "accounts.hashers.OwaspArgon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# OWASP Password Storage Cheat Sheet minimum for Argon2id: m=19 MiB, t=2, p=1.
+MICRO_ARGON2_MEMORY_KIB = env_int("MICRO_ARGON2_MEMORY_KIB", 19 * 1024, minimum=19 * 1024)
+MICRO_ARGON2_TIME_COST = env_int("MICRO_ARGON2_TIME_COST", 2, minimum=2)
+MICRO_ARGON2_PARALLELISM = env_int("MICRO_ARGON2_PARALLELISM", 1, minimum=1)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 256}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+MICRO_ISSUER = (env_str("MICRO_ISSUER", "http://127.0.0.1:8000") or "").rstrip("/")
+MICRO_TOKEN_AUDIENCE = env_str("MICRO_TOKEN_AUDIENCE", "micro") or "micro"
+MICRO_ACCESS_TOKEN_TTL = env_int("MICRO_ACCESS_TOKEN_TTL", 600, minimum=30)
+MICRO_REFRESH_TOKEN_TTL = env_int("MICRO_REFRESH_TOKEN_TTL", 1209600, minimum=60)
+MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
+MICRO_LOGIN_FAILURES_PER_IP = env_int("MICRO_LOGIN_FAILURES_PER_IP", 100, minimum=1)
+MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
+MICRO_MAX_BODY_BYTES = 1024 * 1024
+# How often a process re-reads the signing keys (a rotation elsewhere is seen within this).
+MICRO_SIGNING_KEY_REFRESH_SECONDS = env_int("MICRO_SIGNING_KEY_REFRESH_SECONDS", 30, minimum=1)
+
+# simplejwt is used for its token classes; signing and verifying go through authn's backend.
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "AUDIENCE": MICRO_TOKEN_AUDIENCE,
+    "ISSUER": MICRO_ISSUER,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "LEEWAY": 0,
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- Sessions and cookies ---------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_AGE = MICRO_SESSION_TTL
+LOGIN_URL = "/admin/login/"
+# Outside debug, cookies are Secure and carry the __Host- prefix (bound to this exact host).
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_NAME = "sessionid" if DEBUG else "__Host-sessionid"
+CSRF_COOKIE_NAME = "csrftoken" if DEBUG else "__Host-csrftoken"
+
+# --- HTTP hardening -----------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Health probes come over plain HTTP from the orchestrator, inside the TLS boundary.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = MICRO_MAX_BODY_BYTES
+
+# --- REST framework -----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "authn.authentication.BearerTokenAuthentication",
+        "authn.authentication.SessionPrincipalAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["permissions.drf.HasRequiredScopes"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "micro_platform.pagination.CursorPage",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "micro_platform.errors.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "micro_platform.openapi.MicroAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Micro User Service API",
+    "DESCRIPTION": (
+        "Identity, public user info and authorization for microservice platforms. "
+        "Access tokens are RS256 JWTs verifiable offline against `/.well-known/jwks.json`. "
+        "Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Static files, i18n -------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "micro@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

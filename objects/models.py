@@ -1,0 +1,1 @@
+"""Tables of the objects service (object-level access lives in `permissions`)."""

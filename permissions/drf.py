@@ -1,0 +1,53 @@
+"""DRF permission classes: scopes (deny by default, loud when a view declares none)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from authn.principal import Principal
+
+ScopeDeclaration = Sequence[str] | Mapping[str, Sequence[str]]
+
+
+def required_scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
+    """The scopes `view` requires for `method`; None when the method has no handler.
+
+    Raises ImproperlyConfigured when the view does not declare `required_scopes`: an
+    endpoint that forgot its scopes must fail loudly, not fall open.
+    """
+    declared: ScopeDeclaration | None = getattr(view, "required_scopes", None)
+    if declared is None:
+        raise ImproperlyConfigured(
+            f"{type(view).__name__} declares no required_scopes; use () for 'any principal'"
+        )
+    if isinstance(declared, Mapping):
+        lookup = "GET" if method in ("HEAD", "OPTIONS") else method
+        if lookup not in declared:
+            if hasattr(view, method.lower()):
+                raise ImproperlyConfigured(
+                    f"{type(view).__name__} declares no required_scopes for {method}"
+                )
+            return None  # the view answers 405 next
+        return tuple(declared[lookup])
+    return tuple(declared)
+
+
+class HasRequiredScopes(BasePermission):
+    """Allows an authenticated principal holding every scope the view requires for the method."""
+
+    message = "The credential lacks a scope this operation requires."
+    code = "insufficient_scope"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        required = required_scopes_for(view, request.method or "GET")
+        principal = request.user
+        if not isinstance(principal, Principal):
+            return False
+        if required is None:
+            return True
+        return principal.has_scopes(required)
