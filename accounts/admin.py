@@ -23,9 +23,23 @@ class UserCreateForm(UserCreationForm):
 
 
 class UserChangeForm(forms.ModelForm):
+    avatar_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+
     class Meta:
         model = User
-        fields = "__all__"
+        fields = (
+            "username",
+            "password",
+            "display_name",
+            "email",
+            "email_verified",
+            "avatar_url",
+            "kind",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "scopes",
+        )
 
 
 @admin.register(User)
@@ -46,7 +60,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "email", "kind", "password1", "password2")}),
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "kind", "password1", "password2"),
+            },
+        ),
     )
 
 
