@@ -126,7 +126,9 @@ class Group(models.Model):
     name = models.CharField(max_length=150)
     scopes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(User, through="Membership", related_name="member_of")
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        User, through="Membership", related_name="member_of"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db.utils import InterfaceError, OperationalError
+from django_redis.exceptions import ConnectionInterrupted
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+logger = logging.getLogger("micro.errors")
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:micro:problem:"
+
+
+class DependencyError(RuntimeError):
+    """Raised by services when something they depend on is unusable; the API answers 503."""
 
 
 class Problem(exceptions.APIException):
@@ -72,7 +83,29 @@ def _first_code(detail: Any, default: str) -> str:
     return str(getattr(detail, "code", None) or default)
 
 
+class DependencyUnavailable(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=503,
+            code="dependency_unavailable",
+            detail="A backing service (database or cache) is unavailable; retry shortly.",
+        )
+
+
+def _is_dependency_failure(exc: Exception) -> bool:
+    """Lost database or cache connections: answer 503 (fail closed), never a traceback."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError))
+
+
 def _normalise(exc: Exception) -> exceptions.APIException | None:
+    if isinstance(exc, DependencyError):
+        logger.error("dependency unusable: %s", exc)
+        return DependencyUnavailable()
+    if _is_dependency_failure(exc):
+        logger.error("dependency unavailable: %s", type(exc).__name__)
+        return DependencyUnavailable()
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

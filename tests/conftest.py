@@ -11,8 +11,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.services.jwt import access_token_issue
 from authn.principals import principal_for_user
+from authn.services.jwt import access_token_issue
 from authn.services.signing_keys import key_ring
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 
@@ -43,17 +43,17 @@ def password() -> str:
 
 @pytest.fixture
 def user(db: Any) -> User:
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture
 def other_user(db: Any) -> User:
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture
 def admin_user(db: Any) -> User:
-    return AdminFactory()
+    return AdminFactory.create()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from accounts.models import Group, Membership, User
 DEFAULT_PASSWORD = "correct horse battery staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -20,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
         if create:
             obj.save()
 
@@ -32,11 +32,11 @@ class AdminFactory(UserFactory):
 
 class ServiceAccountFactory(UserFactory):
     kind = User.Kind.SERVICE
-    email = ""
+    email = factory.LazyAttribute(lambda o: "")
     scopes = factory.LazyFunction(lambda: ["users:read"])
 
 
-class GroupFactory(factory.django.DjangoModelFactory):
+class GroupFactory(factory.django.DjangoModelFactory[Group]):
     class Meta:
         model = Group
 
@@ -44,7 +44,7 @@ class GroupFactory(factory.django.DjangoModelFactory):
     scopes = factory.LazyFunction(list)
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 

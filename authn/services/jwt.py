@@ -60,7 +60,7 @@ class SigningKeyTokenBackend(TokenBackend):
         super().__init__(
             "RS256",
             signing_key=None,
-            verifying_key=None,
+            verifying_key="",
             audience=settings.MICRO_TOKEN_AUDIENCE,
             issuer=settings.MICRO_ISSUER,
         )

@@ -31,13 +31,14 @@ from jwt.algorithms import RSAAlgorithm
 from authn.audit import audit_record
 from authn.models import SigningKey
 from authn.principal import Principal
+from micro_platform.errors import DependencyError
 
 RSA_KEY_BITS = 2048
 # Tokens may be checked with this much clock skew; a retired key outlives its tokens by it.
 PUBLISH_SLACK_SECONDS = 300
 
 
-class SigningKeyError(RuntimeError):
+class SigningKeyError(DependencyError):
     """The signing keys cannot be used (none active, or undecryptable)."""
 
 
@@ -152,7 +153,7 @@ def signing_keys_cleanup() -> int:
 class _Snapshot:
     loaded_at: float
     active_kid: str | None
-    active_private: Any
+    active_encrypted: str | None
     public: dict[str, Any]
 
 
@@ -162,27 +163,40 @@ class KeyRing:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
+        self._private: tuple[str, Any] | None = None
         self._last_forced = 0.0
 
     def invalidate(self) -> None:
         with self._lock:
             self._snapshot = None
+            self._private = None
 
     def _load(self) -> _Snapshot:
         rows = published_keys()
         public = {row.kid: RSAAlgorithm.from_jwk(row.public_jwk) for row in rows}
         active = next((row for row in rows if row.status == SigningKey.Status.ACTIVE), None)
-        private = None
-        if active is not None:
-            try:
-                pem = _cipher().decrypt(active.private_key_encrypted.encode())
-            except InvalidToken as exc:
-                raise SigningKeyError(
-                    "the active signing key cannot be decrypted with DJANGO_SECRET_KEY or "
-                    "DJANGO_SECRET_KEY_FALLBACKS"
-                ) from exc
-            private = serialization.load_pem_private_key(pem, password=None)
-        return _Snapshot(time.monotonic(), active.kid if active else None, private, public)
+        return _Snapshot(
+            time.monotonic(),
+            active.kid if active else None,
+            active.private_key_encrypted if active else None,
+            public,
+        )
+
+    def _private_key(self, kid: str, encrypted: str) -> Any:
+        # Decrypted only to sign, so verification keeps working if the secret is wrong.
+        cached = self._private
+        if cached is not None and cached[0] == kid:
+            return cached[1]
+        try:
+            pem = _cipher().decrypt(encrypted.encode())
+        except InvalidToken as exc:
+            raise SigningKeyError(
+                "the active signing key cannot be decrypted with DJANGO_SECRET_KEY or "
+                "DJANGO_SECRET_KEY_FALLBACKS"
+            ) from exc
+        private = serialization.load_pem_private_key(pem, password=None)
+        self._private = (kid, private)
+        return private
 
     def _current(self, *, force: bool = False) -> _Snapshot:
         snapshot = self._snapshot
@@ -199,9 +213,11 @@ class KeyRing:
         if snapshot.active_kid is None:
             signing_key_ensure()
             snapshot = self._current(force=True)
-        if snapshot.active_kid is None:
+        if snapshot.active_kid is None or snapshot.active_encrypted is None:
             raise SigningKeyError("no active signing key")
-        return snapshot.active_kid, snapshot.active_private
+        return snapshot.active_kid, self._private_key(
+            snapshot.active_kid, snapshot.active_encrypted
+        )
 
     def verifying_key(self, kid: str) -> Any | None:
         """The public key for `kid`, or None; an unknown kid re-reads the table at most 1/s."""

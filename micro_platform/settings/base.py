@@ -184,9 +184,11 @@ REST_FRAMEWORK = {
         "authn.authentication.SessionPrincipalAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["permissions.drf.HasRequiredScopes"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["micro_platform.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "micro_platform.pagination.CursorPage",
+    # No OPTIONS metadata: it would describe write bodies to unauthenticated callers.
+    "DEFAULT_METADATA_CLASS": None,
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "micro_platform.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "micro_platform.openapi.MicroAutoSchema",

@@ -7,16 +7,13 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
 from micro_platform.settings.base import *  # noqa: E402,F403
-from micro_platform.settings.base import BASE_DIR, DATABASES, REDIS_URL  # noqa: E402
+from micro_platform.settings.base import REDIS_URL  # noqa: E402
 
 # Argon2id at OWASP cost is exercised by its own tests; everything else uses a fast hasher.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "accounts.hashers.OwaspArgon2idHasher",
 ]
-
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
 
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -17,9 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
+        # delete()[0] also counts cascaded rows: count each model on its own line instead.
+        families = TokenFamily.objects.filter(expires_at__lte=now).delete()[1]
+        refresh_tokens = RefreshToken.objects.filter(expires_at__lte=now).delete()[1]
+        refresh_label = RefreshToken._meta.label
         counts = {
-            "token families": TokenFamily.objects.filter(expires_at__lte=now).delete()[0],
-            "refresh tokens": RefreshToken.objects.filter(expires_at__lte=now).delete()[0],
+            "token families": families.get(TokenFamily._meta.label, 0),
+            "refresh tokens": families.get(refresh_label, 0) + refresh_tokens.get(refresh_label, 0),
             "sessions": Session.objects.filter(expires_at__lte=now).delete()[0],
             "revocations": revocations_cleanup(),
             "signing keys": signing_keys_cleanup(),
