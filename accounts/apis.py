@@ -99,12 +99,11 @@ class UserDetailApi(APIView):
     @extend_schema(
         request=UserUpdateAdminIn,
         responses={200: UserPrivateOut, 404: problem("Unknown or malformed id.")},
-        description=(
-            "Self may change `display_name`, `avatar_url`, `email` (needs `profile`); "
-            "`users:write` may also change `username` and `is_active`. Any other field → 400."
-        ),
     )
     def patch(self, request: Request, user_id: str) -> Response:
+        """Self may change `display_name`, `avatar_url`, `email` (needs `profile`);
+        `users:write` may also change `username` and `is_active`. Any other field → 400."""
+        # A docstring, not extend_schema(description=...): that would replace the scope note.
         principal = principal_of(request)
         user = get_user_or_404(user_id)
         if principal.has_scope(sc.USERS_WRITE):
@@ -150,10 +149,11 @@ class UserListApi(APIView):
             if len(wanted) > MAX_BATCH_IDS:
                 raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
             users = selectors.users_by_ids(ids=[value.strip() for value in wanted])
-            return cacheable(request, {"results": [render_user(principal, u) for u in users]})
+            # Lookups answer public views whoever asks (spec §4.2), matching UserBatchOut.
+            return cacheable(request, {"results": UserPublicOut(users, many=True).data})
         if username is not None:
             found = selectors.user_get_by_username(username=username[:150])
-            results = [render_user(principal, found)] if found else []
+            results = UserPublicOut([found] if found else [], many=True).data
             return cacheable(request, {"results": results})
         if not principal.has_scope(sc.USERS_WRITE):
             raise PermissionDenied(
@@ -193,7 +193,10 @@ class MePasswordApi(APIView):
         except DjangoValidationError as exc:
             raise validation_error(exc, "new_password") from exc
         if principal.method == "session":
+            # Keep this dashboard session: store the new hash under the Django user (DRF
+            # replaced request.user with the principal, which Django would not recognise).
             user.refresh_from_db()
+            request._request.user = user
             update_session_auth_hash(request._request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -31,7 +31,7 @@ from accounts.serializers import UserCreateIn, UserPrivateOut, UserUpdateAdminIn
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
-from authn.services.tokens import InvalidCredentials
+from authn.services.sign_in import InvalidCredentials
 from micro_platform.http import client_ip
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
@@ -51,6 +51,11 @@ def _string(body: dict[str, Any], *names: str) -> str | None:
     for name in names:
         value = body.get(name)
         if isinstance(value, str) and value:
+            if "\x00" in value:  # as the REST serializers do; PostgreSQL rejects NUL in text
+                raise ValidationError(
+                    {name: ["Null characters are not allowed."]},
+                    code="null_characters_not_allowed",
+                )
             return value
     return None
 
@@ -217,7 +222,7 @@ def parse_body(request: Request) -> dict[str, Any]:
         return {key: value for key, value in request.query_params.items()}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: too deep
         raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error") from exc
     if not isinstance(body, dict):
         raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error")

@@ -31,11 +31,13 @@ def user_get(*, user_id: object) -> User | None:
 
 
 def user_get_by_username(*, username: str) -> User | None:
+    if "\x00" in username:  # no username holds NUL, and PostgreSQL rejects it in a query
+        return None
     return User.objects.filter(username__iexact=username).first()
 
 
 def user_get_by_email(*, email: str) -> User | None:
-    if not email:
+    if not email or "\x00" in email:
         return None
     return User.objects.filter(email__iexact=email).first()
 

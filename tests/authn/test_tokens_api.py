@@ -574,3 +574,18 @@ def test_deactivation_leaves_other_users_tokens_alone(user, admin_client):
     admin_client.delete(f"/api/v1/users/{user.pk}")
 
     assert bystander_client.get(ME_URL).status_code == 200
+
+
+def test_hard_deleted_user_token_is_rejected_at_once(user):
+    from tests.conftest import token_for
+
+    token = token_for(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/me").status_code == 200
+
+    user.delete()
+
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"

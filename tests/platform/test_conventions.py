@@ -1,0 +1,380 @@
+"""Platform conventions (spec §4): problem details, body limits, health, OpenAPI, headers."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory, force_authenticate
+from rest_framework.views import APIView
+
+from authn.principal import Principal
+from tests.conftest import token_for
+
+PROBLEM_TYPE = "application/problem+json"
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+TWO_MB = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].split(";")[0] == PROBLEM_TYPE
+    body = response.json()
+    assert set(body) >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["type"].endswith(body["code"])
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+# --- Problem details ----------------------------------------------------------------------
+
+
+def test_field_errors_are_a_400_problem_with_errors(anon_client, db):
+    response = anon_client.post("/api/v1/auth/token", {})
+
+    body = assert_problem(response, 400)
+    assert set(body["errors"]) == {"username", "password"}
+    assert all(isinstance(messages, list) for messages in body["errors"].values())
+
+
+def test_unknown_write_field_is_a_400_problem_naming_it(admin_client):
+    response = admin_client.post("/api/v1/users", {"username": "u1", "is_superuser": True})
+
+    body = assert_problem(response, 400)
+    assert body["code"] == "unknown_field"
+    assert "is_superuser" in body["errors"]
+
+
+def test_missing_credential_is_a_401_problem_with_bearer_challenge(anon_client, db):
+    response = anon_client.get("/api/v1/me")
+
+    assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_invalid_token_is_a_401_problem_with_bearer_challenge(anon_client, db):
+    anon_client.credentials(HTTP_AUTHORIZATION="Bearer eyJhbGciOi.garbage.token")
+
+    response = anon_client.get("/api/v1/me")
+
+    assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_missing_scope_is_a_403_problem(user_client):
+    response = user_client.get("/api/v1/users")
+
+    body = assert_problem(response, 403)
+    assert body["code"] == "insufficient_scope"
+
+
+def test_unknown_resource_is_a_404_problem(user_client):
+    response = user_client.get(f"/api/v1/users/{uuid.uuid4()}")
+
+    assert_problem(response, 404)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/users/a/b/c", "/api/v1/", "/user/"])
+def test_unknown_url_under_the_api_is_a_404_problem(anon_client, path, db):
+    response = anon_client.get(path)
+
+    body = assert_problem(response, 404)
+    assert body["code"] == "not_found"
+
+
+def test_unsupported_method_is_a_405_problem(user_client):
+    response = user_client.put("/api/v1/me", {})
+
+    body = assert_problem(response, 405)
+    assert body["code"] == "method_not_allowed"
+
+
+def test_unsupported_media_type_is_a_415_problem(admin_client):
+    response = admin_client.post(
+        "/api/v1/users", "username=x", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert_problem(response, 415)
+
+
+# --- Bodies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/users"),
+        ("PATCH", "/api/v1/users/00000000-0000-0000-0000-000000000000"),
+        ("POST", "/api/v1/me/password"),
+        ("POST", "/api/v1/groups"),
+        ("POST", "/user/create"),
+    ],
+)
+def test_two_megabyte_body_is_a_413_problem(anon_client, admin_user, method, path):
+    response = anon_client.generic(
+        method,
+        path,
+        TWO_MB,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}",
+    )
+
+    body = assert_problem(response, 413)
+    assert body["code"] == "payload_too_large"
+
+
+def test_body_just_under_one_mebibyte_is_parsed(admin_client):
+    padding = " " * (1024 * 1024 - 100)
+    raw = '{"username": "padded"' + padding + "}"
+
+    response = admin_client.generic("POST", "/api/v1/users", raw, content_type="application/json")
+
+    assert response.status_code == 201
+
+
+def test_invalid_content_length_is_a_400_problem(anon_client, db):
+    response = anon_client.generic(
+        "POST", "/api/v1/auth/token", b"{}", content_type="application/json", CONTENT_LENGTH="x"
+    )
+
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("raw", ["[]", '["username"]', "42", '"text"', "null"])
+def test_json_body_that_is_not_an_object_is_a_400_problem(anon_client, raw, db):
+    response = anon_client.generic(
+        "POST", "/api/v1/auth/token", raw, content_type="application/json"
+    )
+
+    assert_problem(response, 400)
+
+
+def test_malformed_json_is_a_400_problem(anon_client, db):
+    response = anon_client.generic(
+        "POST", "/api/v1/auth/token", "{nope", content_type="application/json"
+    )
+
+    body = assert_problem(response, 400)
+    assert body["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/api/v1/users", "/user/read"])
+def test_deeply_nested_json_is_a_400_problem_not_a_crash(anon_client, admin_user, path):
+    response = anon_client.generic(
+        "POST",
+        path,
+        "[" * 100_000,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}",
+    )
+
+    assert_problem(response, 400)
+
+
+# --- Health -------------------------------------------------------------------------------
+
+
+def test_healthz_is_200(anon_client):
+    response = anon_client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_200_with_database_and_cache_checks(anon_client, db):
+    response = anon_client.get("/readyz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database:default"] == "ok"
+    assert body["checks"]["cache"] == "ok"
+
+
+def test_health_probes_are_not_cached(anon_client, db):
+    for path in ["/healthz", "/readyz"]:
+        assert "no-cache" in anon_client.get(path)["Cache-Control"]
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+
+def test_schema_is_served(anon_client, db):
+    response = anon_client.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert b"openapi:" in response.content
+    assert b"/api/v1/users" in response.content
+
+
+def test_docs_page_uses_no_external_urls(anon_client, db):
+    response = anon_client.get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode().lower()
+    for marker in ["cdn", "unpkg", "jsdelivr", "googleapis", "//fonts."]:
+        assert marker not in html
+    assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_schema_generation_is_valid_and_has_no_warnings(tmp_path, db):
+    target = tmp_path / "schema.yaml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    assert target.read_text().startswith("openapi:")
+
+
+@pytest.fixture(scope="module")
+def api_operations() -> list[tuple[str, str, dict]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1")
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def test_schema_documents_the_api_operations(api_operations):
+    documented = {(path, method) for path, method, _ in api_operations}
+
+    assert ("/api/v1/me", "get") in documented
+    assert ("/api/v1/users/{user_id}", "patch") in documented
+    assert ("/api/v1/auth/token", "post") in documented
+
+
+def test_every_api_operation_documents_its_scopes_or_authentication(api_operations):
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, method, operation in api_operations
+        if "Required scopes" not in operation.get("description", "")
+        and "Authentication:" not in operation.get("description", "")
+    ]
+
+    assert undocumented == []
+
+
+def test_every_protected_api_operation_documents_401_and_403(api_operations):
+    for path, method, operation in api_operations:
+        if "Required scopes" in operation.get("description", ""):
+            assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
+
+
+# --- Permissions fail loudly --------------------------------------------------------------
+
+
+class ForgotScopesApi(APIView):
+    def get(self, request):
+        return Response({"reached": True})
+
+
+class ForgotPostScopesApi(APIView):
+    required_scopes = {"GET": ()}
+
+    def get(self, request):
+        return Response({})
+
+    def post(self, request):
+        return Response({"reached": True})
+
+
+def a_principal(scopes: frozenset[str] = frozenset({"api_admin"})) -> Principal:
+    """A principal; it stands in for `request.user` (hence the ignores on force_authenticate)."""
+    return Principal(
+        user_id=uuid.uuid4(),
+        username="someone",
+        kind="user",
+        group_ids=(),
+        scopes=scopes,
+        method="jwt",
+    )
+
+
+def test_scope_permission_raises_for_a_view_without_required_scopes():
+    request = APIRequestFactory().get("/anything")
+    force_authenticate(request, user=a_principal())  # type: ignore[arg-type]
+
+    with pytest.raises(ImproperlyConfigured, match="required_scopes"):
+        ForgotScopesApi.as_view()(request)
+
+
+def test_scope_permission_raises_for_an_anonymous_call_to_a_view_without_scopes():
+    request = APIRequestFactory().get("/anything")
+
+    with pytest.raises(ImproperlyConfigured):
+        ForgotScopesApi.as_view(authentication_classes=[])(request)
+
+
+def test_scope_permission_raises_for_a_handler_missing_from_the_scope_map():
+    request = APIRequestFactory().post("/anything", {}, format="json")
+    force_authenticate(request, user=a_principal())  # type: ignore[arg-type]
+
+    with pytest.raises(ImproperlyConfigured, match="POST"):
+        ForgotPostScopesApi.as_view()(request)
+
+
+# --- Migrations and headers ---------------------------------------------------------------
+
+
+def test_models_and_migrations_agree(db):
+    out = io.StringIO()
+
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+    assert "No changes detected" in out.getvalue()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/me", "/api/docs/"])
+def test_security_headers_are_sent(anon_client, path, db):
+    response = anon_client.get(path)
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_api_responses_isolate_the_browsing_context(user_client):
+    # /api/docs/ relaxes COOP on purpose (drf-spectacular's Swagger OAuth popup); the API does not.
+    assert user_client.get("/api/v1/me")["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+# --- Hostile input is a 4xx, never a 5xx --------------------------------------------------
+
+
+def forged_cursor(raw: str) -> str:
+    return base64.b64encode(raw.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["p=garbage", "p=2020-01-01", "p=2020-13-45T00:00:00+00:00", "r=1&p=xx", "p=a\x00b"],
+)
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/groups"])
+def test_forged_cursor_position_is_a_400_problem(admin_client, path, raw):
+    response = admin_client.get(path, {"cursor": forged_cursor(raw)})
+
+    body = assert_problem(response, 400)
+    assert "cursor" in body["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/v1/users", {"username": "a\x00b"}), ("/api/v1/users", {"ids": "a\x00b"})],
+)
+def test_nul_character_in_a_lookup_finds_nothing(user_client, path, params):
+    response = user_client.get(path, params)
+
+    assert response.status_code == 200
+    assert response.json() == {"results": []}
