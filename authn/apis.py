@@ -19,7 +19,7 @@ from authn.serializers import (
     TokenRefreshIn,
     TokenRevokeIn,
 )
-from authn.services import signing_keys, tokens
+from authn.services import sign_in, signing_keys, tokens
 from micro_platform.http import client_ip, no_store, principal_of
 from micro_platform.openapi import problem
 
@@ -59,7 +59,7 @@ class TokenObtainApi(APIView):
                 scope=data.get("scope"),
                 ip_address=client_ip(request),
             )
-        except tokens.InvalidCredentials as exc:
+        except sign_in.InvalidCredentials as exc:
             raise AuthenticationFailed(
                 "Invalid username or password.", code="invalid_credentials"
             ) from exc

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from authn.audit import audit_record
 from authn.models import Session
-from authn.services.tokens import InvalidCredentials, hash_secret
+from authn.services.sign_in import password_check, sign_in_record
+from authn.services.tokens import hash_secret
 
 SESSION_PREFIX = "mss_"
 
@@ -31,18 +31,9 @@ class SessionView:
 
 def session_login(*, username: str, password: str, ip_address: str | None) -> SessionView:
     """Checks the password and opens a session (same failure for every wrong credential)."""
-    user = authenticate(None, username=username, password=password)
-    if not isinstance(user, User):
-        with transaction.atomic():
-            audit_record(
-                type="login.failed",
-                actor=None,
-                subject_type="username",
-                subject_id=username[:150],
-                ip_address=ip_address,
-                data={"method": "session"},
-            )
-        raise InvalidCredentials()
+    user = password_check(
+        username=username, password=password, method="session", ip_address=ip_address
+    )
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -51,14 +42,8 @@ def session_login(*, username: str, password: str, ip_address: str | None) -> Se
             secret_hash=hash_secret(secret),
             expires_at=now + timedelta(seconds=settings.MICRO_SESSION_TTL),
         )
-        User.objects.filter(pk=user.pk).update(last_login=now)
-        audit_record(
-            type="login.succeeded",
-            actor=user.pk,
-            subject_type="user",
-            subject_id=user.pk,
-            ip_address=ip_address,
-            data={"method": "session", "session": str(session.pk)},
+        sign_in_record(
+            user=user, method="session", ip_address=ip_address, data={"session": str(session.pk)}
         )
     return SessionView(secret, str(user.pk), session.created_at, session.expires_at)
 

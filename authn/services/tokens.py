@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,14 +21,11 @@ from authn.models import RefreshToken, Session, TokenFamily
 from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
+from authn.services.sign_in import password_check, sign_in_record
 
 logger = logging.getLogger("micro.auth")
 
 REFRESH_TOKEN_PREFIX = "mrt_"
-
-
-class InvalidCredentials(Exception):
-    """Unknown user, wrong password or inactive account: indistinguishable on purpose."""
 
 
 class InvalidScope(Exception):
@@ -100,19 +96,9 @@ def token_obtain_with_password(
     *, username: str, password: str, scope: str | None, ip_address: str | None
 ) -> TokenPair:
     """Signs a user in with a password; the same failure for every wrong-credential case."""
-    user = authenticate(None, username=username, password=password)
-    if not isinstance(user, User):
-        with transaction.atomic():
-            audit_record(
-                type="login.failed",
-                actor=None,
-                subject_type="username",
-                subject_id=username[:150],
-                ip_address=ip_address,
-                data={"method": "password"},
-            )
-        logger.info("login.failed method=password ip=%s", ip_address)
-        raise InvalidCredentials()
+    user = password_check(
+        username=username, password=password, method="password", ip_address=ip_address
+    )
     held = user_held_scopes(user=user)
     scopes = _requested_scopes(scope, held)
     now = timezone.now()
@@ -123,15 +109,9 @@ def token_obtain_with_password(
             amr=["pwd"],
             expires_at=now + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
         )
-        User.objects.filter(pk=user.pk).update(last_login=now)
         pair = _issue_pair(user, family, scopes)
-        audit_record(
-            type="login.succeeded",
-            actor=user.pk,
-            subject_type="user",
-            subject_id=user.pk,
-            ip_address=ip_address,
-            data={"method": "password", "sid": str(family.pk)},
+        sign_in_record(
+            user=user, method="password", ip_address=ip_address, data={"sid": str(family.pk)}
         )
         audit_record(
             type="token.issued",
@@ -141,7 +121,6 @@ def token_obtain_with_password(
             ip_address=ip_address,
             data={"scope": pair.scope, "grant": "password"},
         )
-    logger.info("login.succeeded user=%s method=password ip=%s", user.pk, ip_address)
     return pair
 
 
@@ -269,16 +248,17 @@ def user_credentials_revoke(
 
 def logout_all(*, principal: Principal, ip_address: str | None) -> None:
     """Revokes every session and refresh token of the caller, and the calling access token."""
-    user = User.objects.get(pk=principal.user_id)
+    user = User.objects.filter(pk=principal.user_id).first()
     with transaction.atomic():
-        user_credentials_revoke(user=user)
+        if user is not None:
+            user_credentials_revoke(user=user)
         if principal.jti and principal.expires_at:
             revocation.revoke_access_token(jti=principal.jti, exp=principal.expires_at)
         audit_record(
             type="token.revoked",
             actor=principal,
             subject_type="user",
-            subject_id=user.pk,
+            subject_id=principal.user_id,
             ip_address=ip_address,
             data={"scope": "all"},
         )
