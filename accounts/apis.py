@@ -18,9 +18,9 @@ from accounts.models import Group, User
 from accounts.serializers import (
     GroupIn,
     GroupOut,
-    MeOut,
     MemberIn,
     MemberOut,
+    MeOut,
     PasswordChangeIn,
     UserBatchOut,
     UserCreateIn,
@@ -65,6 +65,33 @@ def get_user_or_404(user_id: object) -> User:
     return user
 
 
+def check_may_administer(principal: Principal, user: User) -> None:
+    """Accounts holding `api_admin` are changed only by `api_admin` (or themselves).
+
+    Otherwise `users:write` could take over an administrator (change the email, deactivate).
+    """
+    if principal.is_admin or principal.is_self(user.pk):
+        return
+    if sc.API_ADMIN in selectors.user_held_scopes(user=user):
+        raise PermissionDenied("Only `api_admin` may change an `api_admin` account.")
+
+
+def update_user_as(principal: Principal, user: User, data: Any) -> User:
+    """Validates `data` against what the principal may change on `user`, then applies it."""
+    if principal.has_scope(sc.USERS_WRITE):
+        check_may_administer(principal, user)
+        serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=data)
+    elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
+        serializer = UserUpdateSelfIn(data=data)
+    else:
+        raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
+    serializer.is_valid(raise_exception=True)
+    try:
+        return services.user_update(actor=principal, user=user, changes=serializer.validated_data)
+    except services.Conflict as exc:
+        raise conflict_error(exc) from exc
+
+
 class MeApi(APIView):
     """The caller's own account, scopes, groups and how they authenticated."""
 
@@ -104,25 +131,15 @@ class UserDetailApi(APIView):
         """Self may change `display_name`, `avatar_url`, `email` (needs `profile`);
         `users:write` may also change `username` and `is_active`. Any other field → 400."""
         # A docstring, not extend_schema(description=...): that would replace the scope note.
-        principal = principal_of(request)
-        user = get_user_or_404(user_id)
-        if principal.has_scope(sc.USERS_WRITE):
-            serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=request.data)
-        elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
-            serializer = UserUpdateSelfIn(data=request.data)
-        else:
-            raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
-        serializer.is_valid(raise_exception=True)
-        try:
-            user = services.user_update(actor=principal, user=user, changes=serializer.validated_data)
-        except services.Conflict as exc:
-            raise conflict_error(exc) from exc
+        user = update_user_as(principal_of(request), get_user_or_404(user_id), request.data)
         return Response(UserPrivateOut(user).data)
 
     @extend_schema(responses={204: None, 404: problem("Unknown or malformed id.")})
     def delete(self, request: Request, user_id: str) -> Response:
+        principal = principal_of(request)
         user = get_user_or_404(user_id)
-        services.user_deactivate(actor=principal_of(request), user=user)
+        check_may_administer(principal, user)
+        services.user_deactivate(actor=principal, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -229,11 +246,19 @@ class GroupListApi(APIView):
 
 
 def group_for_manager(principal: Principal, group_id: str) -> Group:
-    """The group, if the principal may manage its members (`api_admin` or a group admin)."""
+    """The group, if the principal may manage its members (`api_admin` or a group admin).
+
+    Group admins cannot manage a group that grants `api_admin`: that would let a delegate
+    mint new administrators.
+    """
     group = selectors.group_get(group_id=group_id)
     if group is None:
         raise NotFound("No group with this id.", code="group_not_found")
-    if principal.is_admin or selectors.group_is_admin(group=group, user_id=principal.user_id):
+    if principal.is_admin:
+        return group
+    if sc.API_ADMIN in group.scopes:
+        raise PermissionDenied("Only `api_admin` manages the members of an `api_admin` group.")
+    if selectors.group_is_admin(group=group, user_id=principal.user_id):
         return group
     raise PermissionDenied("Only `api_admin` or the group's admins manage its members.")
 
@@ -243,7 +268,9 @@ class GroupMemberListApi(APIView):
 
     required_scopes = {"POST": ()}
 
-    @extend_schema(request=MemberIn, responses={201: MemberOut, 404: problem("Unknown group or user.")})
+    @extend_schema(
+        request=MemberIn, responses={201: MemberOut, 404: problem("Unknown group or user.")}
+    )
     def post(self, request: Request, group_id: str) -> Response:
         principal = principal_of(request)
         group = group_for_manager(principal, group_id)

@@ -20,7 +20,7 @@ class CaseInsensitiveModelBackend(ModelBackend):
     ) -> User | None:
         if username is None or password is None:
             return None
-        if "@" in username and not User.objects.filter(username__iexact=username).exists():
+        if "@" in username:  # usernames cannot hold "@": this is an email address
             user = User.objects.filter(email__iexact=username).exclude(email="").first()
             if user is None:
                 # Hash anyway so an unknown email costs the same as a wrong password.

@@ -14,8 +14,9 @@ from django.db.models.functions import Lower
 from authn import scopes as scope_catalogue
 
 username_validator = RegexValidator(
-    r"^[A-Za-z0-9_.@+-]{1,150}$",
-    "Use 1-150 letters, digits and _ . @ + - only.",
+    # No "@": a sign-in name containing one is always an email address, never a username.
+    r"^[A-Za-z0-9_.+-]{1,150}$",
+    "Use 1-150 letters, digits and _ . + - only.",
     code="invalid_username",
 )
 avatar_url_validator = URLValidator(schemes=["https", "http"])

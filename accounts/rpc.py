@@ -26,8 +26,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.apis import conflict_error, get_user_or_404, render_user, validation_error
-from accounts.serializers import UserCreateIn, UserPrivateOut, UserUpdateAdminIn, UserUpdateSelfIn
+from accounts.apis import (
+    check_may_administer,
+    conflict_error,
+    get_user_or_404,
+    render_user,
+    update_user_as,
+    validation_error,
+)
+from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
@@ -78,7 +85,9 @@ def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     elif (email := _string(body, "email")) is not None:
         # Email is private: looking users up by it needs `users:write`.
         found = selectors.user_get_by_email(email=email[:254])
-        if found is None or not (principal.is_self(found.pk) or principal.has_scope(sc.USERS_WRITE)):
+        if found is None or not (
+            principal.is_self(found.pk) or principal.has_scope(sc.USERS_WRITE)
+        ):
             raise NotFound("No such user.", code="user_not_found")
         user = found
     else:
@@ -102,24 +111,15 @@ def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def rpc_update(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _require(request)
     fields = {key: value for key, value in body.items() if key != "id"}
-    user = get_user_or_404(body.get("id"))
-    if principal.has_scope(sc.USERS_WRITE):
-        serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=fields)
-    elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
-        serializer = UserUpdateSelfIn(data=fields)
-    else:
-        raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
-    serializer.is_valid(raise_exception=True)
-    try:
-        user = services.user_update(actor=principal, user=user, changes=serializer.validated_data)
-    except services.Conflict as exc:
-        raise conflict_error(exc) from exc
+    user = update_user_as(principal, get_user_or_404(body.get("id")), fields)
     return {"user": UserPrivateOut(user).data}
 
 
 def rpc_delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _require(request, sc.USERS_WRITE)
-    services.user_deactivate(actor=principal, user=get_user_or_404(body.get("id")))
+    user = get_user_or_404(body.get("id"))
+    check_may_administer(principal, user)
+    services.user_deactivate(actor=principal, user=user)
     return {}
 
 
@@ -176,7 +176,10 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
     user_id = _string(body, "userId", "user_id", "id")
     if user_id is not None and selectors.parse_uuid(user_id) != principal.user_id:
         raise PermissionDenied("A password can only be changed by its owner.")
-    old, new = _string(body, "oldPassword", "old_password"), _string(body, "newPassword", "new_password")
+    old, new = (
+        _string(body, "oldPassword", "old_password"),
+        _string(body, "newPassword", "new_password"),
+    )
     confirm = _string(body, "confirmPassword", "confirm_password")
     if old is None or new is None:
         raise ValidationError({"newPassword": ["oldPassword and newPassword are required."]})
@@ -184,7 +187,10 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
         raise ValidationError({"confirmPassword": ["Does not match newPassword."]})
     try:
         services.user_password_change(
-            actor=principal, user=get_user_or_404(principal.user_id), old_password=old, new_password=new
+            actor=principal,
+            user=get_user_or_404(principal.user_id),
+            old_password=old,
+            new_password=new,
         )
     except DjangoValidationError as exc:
         raise validation_error(exc, "newPassword") from exc
@@ -219,18 +225,20 @@ HANDLERS: dict[str, Handler] = {
 def parse_body(request: Request) -> dict[str, Any]:
     raw = request._request.body
     if not raw.strip():
-        return {key: value for key, value in request.query_params.items()}
+        return dict(request.query_params.items())
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: too deep
-        raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error") from exc
+        raise ValidationError(
+            {"body": ["The body must be a JSON object."]}, code="parse_error"
+        ) from exc
     if not isinstance(body, dict):
         raise ValidationError({"body": ["The body must be a JSON object."]}, code="parse_error")
     return body
 
 
 class UserRpcApi(APIView):
-    """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; method names are case-insensitive.
+    """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
     Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
     `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;

@@ -65,7 +65,9 @@ def user_memberships(*, user: User) -> list[tuple[uuid.UUID, list[str]]]:
 
 
 def memberships_of_user(*, user: User) -> list[Membership]:
-    return list(Membership.objects.filter(user=user).select_related("group").order_by("group__name"))
+    return list(
+        Membership.objects.filter(user=user).select_related("group").order_by("group__name")
+    )
 
 
 def user_held_scopes(

@@ -79,9 +79,7 @@ def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> Use
         if rest:
             user = user_update(actor=actor, user=user, changes=rest)
         return user_deactivate(actor=actor, user=user)
-    _check_unique(
-        username=changes.get("username"), email=changes.get("email"), exclude=user.pk
-    )
+    _check_unique(username=changes.get("username"), email=changes.get("email"), exclude=user.pk)
     if "email" in changes and changes["email"].lower() != user.email.lower():
         changes = {**changes, "email_verified": False}
     for field, value in changes.items():
@@ -125,9 +123,7 @@ def user_password_change(
         user_credentials_revoke(
             user=user, keep_family=actor.session_id if actor.method == "jwt" else None
         )
-        audit_record(
-            type="password.changed", actor=actor, subject_type="user", subject_id=user.pk
-        )
+        audit_record(type="password.changed", actor=actor, subject_type="user", subject_id=user.pk)
 
 
 def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:

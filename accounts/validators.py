@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 
 class MaximumLengthValidator:
-    """Rejects passwords over `max_length` characters (bounds hashing cost); no composition rules."""
+    """Rejects passwords over `max_length` characters (bounds hashing cost); no other rules."""
 
     def __init__(self, max_length: int = 256) -> None:
         self.max_length = max_length

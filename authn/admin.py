@@ -21,7 +21,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(SigningKey)
 class SigningKeyAdmin(ReadOnlyAdmin):
     list_display = ("kid", "status", "created_at", "retired_at", "publish_until")
-    fields = ("kid", "algorithm", "status", "public_jwk", "created_at", "retired_at", "publish_until")
+    fields = (
+        "kid",
+        "algorithm",
+        "status",
+        "public_jwk",
+        "created_at",
+        "retired_at",
+        "publish_until",
+    )
 
 
 @admin.register(TokenFamily)

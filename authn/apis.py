@@ -100,7 +100,9 @@ class TokenRevokeApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRevokeIn(data=request.data)
         serializer.is_valid(raise_exception=True)
-        principal = request.user if request.user is not None and request.user.is_authenticated else None
+        principal = (
+            request.user if request.user is not None and request.user.is_authenticated else None
+        )
         tokens.token_revoke(
             raw=serializer.validated_data["token"],
             actor=principal,  # type: ignore[arg-type]

@@ -35,11 +35,13 @@ def audit_record(
     if leaked:
         raise ValueError(f"audit data must not carry secrets: {sorted(leaked)}")
     actor_id = actor.user_id if isinstance(actor, Principal) else actor
+    # Untrusted strings (an attempted username) may hold NUL, which PostgreSQL refuses.
+    subject_id = str(subject_id).replace("\x00", "")[:255]
     event = AuditEvent.objects.create(
         type=type,
         actor_id=actor_id,
         subject_type=subject_type,
-        subject_id=str(subject_id),
+        subject_id=subject_id,
         ip_address=ip_address,
         data=payload,
     )

@@ -1,4 +1,4 @@
-"""Credentials and their state: signing keys, refresh-token families, sessions, revocations, audit."""
+"""Credential state: signing keys, refresh-token families, sessions, revocations, audit."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ class TokenFamily(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_idx")]
 
+    def __str__(self) -> str:
+        return f"sign-in {self.pk} of {self.user_id}"
+
 
 class RefreshToken(models.Model):
     """A refresh token, stored only as the SHA-256 of its 256-bit secret."""
@@ -65,6 +68,9 @@ class RefreshToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk} (sign-in {self.family_id})"
 
 
 class Session(models.Model):
@@ -81,6 +87,9 @@ class Session(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"], name="session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"
 
 
 class RevokedToken(models.Model):
@@ -106,6 +115,9 @@ class RevokedToken(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="revoked_token_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"revoked {self.kind}={self.value}"
 
 
 class AuditEvent(models.Model):

@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db.utils import InterfaceError, OperationalError
-from django_redis.exceptions import ConnectionInterrupted
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -129,7 +129,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         headers["Retry-After"] = str(int(api_exc.wait))  # type: ignore[attr-defined]
     if isinstance(api_exc, exceptions.ValidationError):
         detail: Any = api_exc.detail
-        errors = _flatten(detail) if isinstance(detail, dict) else {"non_field_errors": _flatten(detail)}
+        errors = (
+            _flatten(detail) if isinstance(detail, dict) else {"non_field_errors": _flatten(detail)}
+        )
         body = problem_body(
             status.HTTP_400_BAD_REQUEST,
             _first_code(detail, "invalid"),
@@ -139,9 +141,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         code = _first_code(api_exc.detail, api_exc.default_code)
         body = problem_body(api_exc.status_code, code, str(_flatten(api_exc.detail)))
-    return Response(
-        body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE
-    )
+    return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def _wants_problem(request: HttpRequest) -> bool:

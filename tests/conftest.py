@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.models import SigningKey
 from authn.principals import principal_for_user
+from authn.services import signing_keys
 from authn.services.jwt import access_token_issue
 from authn.services.signing_keys import key_ring
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
@@ -26,6 +30,32 @@ def require_component(available: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required under CI=true but is not available")
     pytest.skip(f"{what} is not available")
+
+
+# RSA key generation costs ~0.1 s; tests reuse keys generated once per secret key, each test
+# still getting distinct keys in order (rotation tests need several).
+_KEY_POOLS: dict[str, list[SigningKey]] = {}
+_generate_key_row = signing_keys._new_key_row
+
+
+@pytest.fixture(autouse=True)
+def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = itertools.count()
+
+    def pooled() -> SigningKey:
+        pool = _KEY_POOLS.setdefault(settings.SECRET_KEY, [])
+        index = next(taken)
+        while len(pool) <= index:
+            pool.append(_generate_key_row())
+        row = pool[index]
+        return SigningKey(
+            kid=row.kid,
+            algorithm=row.algorithm,
+            public_jwk=dict(row.public_jwk),
+            private_key_encrypted=row.private_key_encrypted,
+        )
+
+    monkeypatch.setattr(signing_keys, "_new_key_row", pooled)
 
 
 @pytest.fixture(autouse=True)

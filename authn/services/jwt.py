@@ -21,7 +21,7 @@ from rest_framework_simplejwt.tokens import Token
 
 from authn.services.signing_keys import key_ring
 
-ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 ALLOWED_ALGORITHMS = ("RS256",)
 MAX_TOKEN_BYTES = 8192
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
@@ -103,7 +103,7 @@ _backend = SigningKeyTokenBackend()
 
 
 class MicroAccessToken(Token):
-    token_type = "access"
+    token_type = "access"  # noqa: S105 - a token kind, not a secret
     lifetime = timedelta(seconds=600)
     _token_backend = _backend
 

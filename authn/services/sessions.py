@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
 from authn.audit import audit_record
 from authn.models import Session
 from authn.services.sign_in import password_check, sign_in_record
@@ -52,9 +51,7 @@ def session_get(*, secret: str) -> Session | None:
     """The live session for this secret, or None (unknown, expired, revoked, user inactive)."""
     if not isinstance(secret, str) or not secret.startswith(SESSION_PREFIX) or len(secret) > 128:
         return None
-    session = (
-        Session.objects.select_related("user").filter(secret_hash=hash_secret(secret)).first()
-    )
+    session = Session.objects.select_related("user").filter(secret_hash=hash_secret(secret)).first()
     if session is None or session.revoked_at is not None:
         return None
     if session.expires_at <= timezone.now() or not session.user.is_active:

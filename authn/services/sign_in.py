@@ -1,4 +1,4 @@
-"""Password checks shared by every sign-in path (token endpoint, RPC sessions, later the dashboard)."""
+"""Password checks shared by every sign-in path (token endpoint, RPC sessions, dashboard)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from authn.services.sign_in import password_check, sign_in_record
 
 logger = logging.getLogger("micro.auth")
 
-REFRESH_TOKEN_PREFIX = "mrt_"
+REFRESH_TOKEN_PREFIX = "mrt_"  # noqa: S105 - a public prefix, not a secret
 
 
 class InvalidScope(Exception):

@@ -7,4 +7,4 @@ if os.environ["DJANGO_DEBUG"].lower() in {"1", "true", "yes", "on"}:
     # A development-only key; production refuses to start without DJANGO_SECRET_KEY.
     os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-never-use-in-production")
 
-from micro_platform.settings.base import *  # noqa: E402,F403
+from micro_platform.settings.base import *  # noqa: F403

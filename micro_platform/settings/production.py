@@ -1,7 +1,7 @@
 """Production: behind TLS, PostgreSQL via DATABASE_URL, optional Redis via REDIS_URL."""
 
 from micro_platform.settings.base import *  # noqa: F403
-from micro_platform.settings.base import DEBUG, env_int  # noqa: F401
+from micro_platform.settings.base import DEBUG, env_int
 
 if DEBUG:
     from django.core.exceptions import ImproperlyConfigured

@@ -6,8 +6,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-product
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
-from micro_platform.settings.base import *  # noqa: E402,F403
-from micro_platform.settings.base import REDIS_URL  # noqa: E402
+from micro_platform.settings.base import *  # noqa: F403
+from micro_platform.settings.base import REDIS_URL
 
 # Argon2id at OWASP cost is exercised by its own tests; everything else uses a fast hasher.
 PASSWORD_HASHERS = [

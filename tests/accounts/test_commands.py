@@ -10,7 +10,9 @@ def test_ensure_admin_creates_superuser_once_and_prints_password(db) -> None:
     call_command("ensure_admin", stdout=first)
     admin = User.objects.get(username="admin")
     password = next(
-        line.split(":", 1)[1].strip() for line in first.getvalue().splitlines() if "password:" in line
+        line.split(":", 1)[1].strip()
+        for line in first.getvalue().splitlines()
+        if "password:" in line
     )
     assert admin.is_superuser and admin.check_password(password)
 

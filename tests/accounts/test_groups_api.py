@@ -353,3 +353,23 @@ def test_me_lists_the_callers_groups_with_roles(client_for, user):
 
     assert response.status_code == 200
     assert response.json()["groups"] == [{"id": str(group.pk), "name": group.name, "role": "admin"}]
+
+
+def test_group_admin_cannot_manage_members_of_an_api_admin_group(client_for, user, other_user):
+    group = GroupFactory.create(scopes=["api_admin"])
+    MembershipFactory.create(group=group, user=user, role=Membership.Role.ADMIN)
+
+    response = client_for(user, frozenset({"profile"})).post(
+        members_url(group), {"user_id": str(other_user.pk)}, format="json"
+    )
+
+    assert_problem(response, 403)
+    assert not Membership.objects.filter(group=group, user=other_user).exists()
+
+
+def test_api_admin_manages_members_of_an_api_admin_group(admin_client, other_user):
+    group = GroupFactory.create(scopes=["api_admin"])
+
+    response = admin_client.post(members_url(group), {"user_id": str(other_user.pk)}, format="json")
+
+    assert response.status_code == 201

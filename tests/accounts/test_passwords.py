@@ -143,11 +143,19 @@ def test_sign_in_by_email_case_insensitively(anon_client, db):
     assert response.json()["access_token"]
 
 
-def test_username_containing_at_sign_takes_precedence_over_email(db):
-    by_username = UserFactory.create(username="ops@team")
-    UserFactory.create(email="ops@team")
+def test_username_cannot_contain_at_sign_so_it_never_shadows_an_email(admin_client):
+    response = admin_client.post(
+        "/api/v1/users", {"username": "ops@team", "email": "ops@example.com"}, format="json"
+    )
 
-    assert authenticate(None, username="OPS@team", password=DEFAULT_PASSWORD) == by_username
+    assert response.status_code == 400
+    assert "username" in response.json()["errors"]
+
+
+def test_login_with_at_sign_is_looked_up_as_email_only(db):
+    owner = UserFactory.create(username="ops", email="ops@team.example")
+
+    assert authenticate(None, username="OPS@team.example", password=DEFAULT_PASSWORD) == owner
 
 
 def test_sign_in_by_email_with_wrong_password_fails(anon_client, user):

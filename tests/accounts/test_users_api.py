@@ -760,3 +760,44 @@ def test_password_change_anonymous_is_401(anon_client):
     response = change_password(anon_client, DEFAULT_PASSWORD, "violet sky lantern")
 
     assert_problem(response, 401)
+
+
+# --- privileged accounts --------------------------------------------------------------------
+
+
+def test_users_write_without_api_admin_cannot_change_an_admin_account(client_for, admin_user):
+    operator = ServiceAccountFactory.create(scopes=["users:write", "users:read"])
+    client = client_for(operator)
+
+    patch = client.patch(
+        f"/api/v1/users/{admin_user.pk}", {"email": "attacker@example.com"}, format="json"
+    )
+    delete = client.delete(f"/api/v1/users/{admin_user.pk}")
+
+    assert_problem(patch, 403)
+    assert_problem(delete, 403)
+    admin_user.refresh_from_db()
+    assert admin_user.is_active and admin_user.email != "attacker@example.com"
+
+
+def test_users_write_without_api_admin_can_change_an_ordinary_account(client_for, other_user):
+    operator = ServiceAccountFactory.create(scopes=["users:write", "users:read"])
+
+    response = client_for(operator).patch(
+        f"/api/v1/users/{other_user.pk}", {"display_name": "Renamed"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["display_name"] == "Renamed"
+
+
+def test_api_admin_can_change_another_admin_account(admin_client):
+    from tests.factories import AdminFactory
+
+    second_admin = AdminFactory.create()
+
+    response = admin_client.patch(
+        f"/api/v1/users/{second_admin.pk}", {"display_name": "Ops"}, format="json"
+    )
+
+    assert response.status_code == 200

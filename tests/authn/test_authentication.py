@@ -32,8 +32,9 @@ csrf_enforcing_factory = APIRequestFactory(enforce_csrf_checks=True)
 
 
 def bearer_request(authorization: str | None) -> Request:
-    extra = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
-    return Request(factory.get(ME_URL, **extra))
+    if authorization is None:
+        return Request(factory.get(ME_URL))
+    return Request(factory.get(ME_URL, HTTP_AUTHORIZATION=authorization))
 
 
 def session_request(user: Any, method: str = "get") -> Request:
@@ -140,10 +141,10 @@ def test_validly_signed_token_with_malformed_claims_is_a_401(user, overrides):
 
 
 def test_bearer_authentication_allows_a_valid_access_token(user):
-    principal, auth = BearerTokenAuthentication().authenticate(
-        bearer_request(f"Bearer {token_for(user)}")
-    )
+    result = BearerTokenAuthentication().authenticate(bearer_request(f"Bearer {token_for(user)}"))
 
+    assert result is not None
+    principal, auth = result
     assert isinstance(principal, Principal)
     assert principal.user_id == user.pk
     assert principal.method == "jwt"
@@ -228,7 +229,10 @@ def test_invalid_bearer_token_is_not_rescued_by_a_valid_session(user, session_cl
 
 
 def test_session_authentication_allows_a_signed_in_user(user):
-    principal, auth = SessionPrincipalAuthentication().authenticate(session_request(user))
+    result = SessionPrincipalAuthentication().authenticate(session_request(user))
+
+    assert result is not None
+    principal, auth = result
 
     assert isinstance(principal, Principal)
     assert principal.user_id == user.pk

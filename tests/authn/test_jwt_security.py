@@ -479,6 +479,7 @@ def test_retired_key_stays_published_at_least_as_long_as_its_tokens_live(
 
     retired = SigningKey.objects.get(kid=old_kid)
     assert retired.status == SigningKey.Status.RETIRED
+    assert retired.publish_until is not None
     assert retired.publish_until >= before + timedelta(seconds=settings.MICRO_ACCESS_TOKEN_TTL)
 
 

@@ -51,7 +51,7 @@ def test_decrypted_private_key_matches_the_published_public_key(db):
 
     private_key = serialization.load_pem_private_key(decrypt(row), password=None)
 
-    public = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    public = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)  # type: ignore[call-overload]
     assert (public["n"], public["e"]) == (row.public_jwk["n"], row.public_jwk["e"])
 
 
@@ -183,7 +183,8 @@ def test_rotate_retires_the_active_key_and_audits_it(db, django_capture_on_commi
     old.refresh_from_db()
     new = SigningKey.objects.get(status=SigningKey.Status.ACTIVE)
     assert old.status == SigningKey.Status.RETIRED
-    assert old.retired_at is not None and old.publish_until > timezone.now()
+    assert old.retired_at is not None
+    assert old.publish_until is not None and old.publish_until > timezone.now()
     assert f"New active signing key: kid={new.kid}" in output
     assert f"Retired kid={old.kid}" in output
     event = AuditEvent.objects.get(type="signing_key.rotated")

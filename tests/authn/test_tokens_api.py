@@ -100,7 +100,7 @@ def test_access_token_header_is_rs256_at_jwt_with_the_active_kid(user, password)
 
 
 def test_access_token_carries_the_documented_claims(user, password):
-    membership = MembershipFactory(user=user)
+    membership = MembershipFactory.create(user=user)
     pair = password_login(user, password)
 
     claims = verified_claims(pair["access_token"])
@@ -114,7 +114,7 @@ def test_access_token_carries_the_documented_claims(user, password):
     assert claims["scope"] == pair["scope"]
     assert claims["username"] == user.username
     assert claims["kind"] == "user"
-    assert claims["groups"] == [str(membership.group_id)]
+    assert claims["groups"] == [str(membership.group.pk)]
     assert claims["amr"] == ["pwd"]
     assert "client_id" not in claims
 
@@ -568,7 +568,7 @@ def test_deactivated_users_tokens_are_rejected(user, password, admin_client, use
 
 
 def test_deactivation_leaves_other_users_tokens_alone(user, admin_client):
-    bystander = UserFactory()
+    bystander = UserFactory.create()
     bystander_client = bearer_client(token_for(bystander))
 
     admin_client.delete(f"/api/v1/users/{user.pk}")

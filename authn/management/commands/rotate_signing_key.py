@@ -29,6 +29,10 @@ class Command(BaseCommand):
             return
         key = signing_key_rotate(actor=None)
         self.stdout.write(self.style.SUCCESS(f"New active signing key: kid={key.kid}"))
-        retired = SigningKey.objects.filter(status=SigningKey.Status.RETIRED).order_by("-retired_at")
+        retired = SigningKey.objects.filter(status=SigningKey.Status.RETIRED).order_by(
+            "-retired_at"
+        )
         for old in retired[:5]:
-            self.stdout.write(f"Retired kid={old.kid}, published until {old.publish_until:%Y-%m-%d %H:%M:%S %Z}")
+            self.stdout.write(
+                f"Retired kid={old.kid}, published until {old.publish_until:%Y-%m-%d %H:%M:%S %Z}"
+            )
