@@ -1,0 +1,1030 @@
+"""HTTP benchmark of the service against PostgreSQL: prints a table, writes JSON (bench/README.md).
+
+`make bench` runs the full benchmark, `make bench-smoke` (`--smoke`) a short one on small data
+that never fails. Targets and method: docs in bench/README.md and the PERFORMANCE spec. Every
+target is a ratio measured in this run, or a query count, never a bare time. A missed target
+does not change the exit status (benchmarks are not tests); only setup errors do (except
+in smoke mode, which always exits 0 and prints the error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+DEFAULT_DATABASE_URL = "postgres://micro:micro@127.0.0.1:5432/micro_bench"
+DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.json"
+# Not a secret: the bench users exist only in the bench databases.
+BENCH_PASSWORD = "bench-password-not-a-secret"
+LOGIN_USERS = 8
+SAMPLE_IDS = 1000
+MIN_USERS = 10 * SAMPLE_IDS  # the small size must hold a full sample of ids
+BATCH_IDS = 100
+WRK_THREADS = 2
+WRK_CONNECTIONS = 16
+WRK_TIMEOUT = "10s"
+GUNICORN_WORKERS = 2
+ARGON2_PROCESSES = 2
+STARTUP_TIMEOUT_S = 30.0
+# OWASP Password Storage Cheat Sheet minimum for Argon2id.
+OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, OWASP_MIN_PARALLELISM = 19 * 1024, 2, 1
+LOG_TAIL_CHARS = 3000
+
+
+class BenchError(Exception):
+    """The benchmark cannot be set up or run (not a missed target)."""
+
+
+# --- Configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mode:
+    smoke: bool
+    duration_s: int
+    warmup_s: int
+    large_users: int
+    small_users: int
+    argon2_s: float
+
+
+FULL = Mode(
+    smoke=False, duration_s=10, warmup_s=2, large_users=100_000, small_users=10_000, argon2_s=5.0
+)
+SMOKE = Mode(
+    smoke=True, duration_s=2, warmup_s=1, large_users=10_000, small_users=1_000, argon2_s=2.0
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the service (see bench/README.md).")
+    parser.add_argument("--smoke", action="store_true", help="short run on small data; exit 0")
+    parser.add_argument("--duration", type=int, help="seconds per scenario (default 10, smoke 2)")
+    parser.add_argument("--warmup", type=int, help="warm-up seconds (default 2, smoke 1)")
+    parser.add_argument("--users", type=int, help="users at the large size (small = users / 10)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    return parser.parse_args(argv)
+
+
+def mode_from_args(args: argparse.Namespace) -> Mode:
+    mode = SMOKE if args.smoke else FULL
+    if args.duration:
+        mode = replace(mode, duration_s=args.duration)
+    if args.warmup is not None:
+        mode = replace(mode, warmup_s=args.warmup)
+    if args.users:
+        if args.users < MIN_USERS:
+            raise BenchError(f"--users must be at least {MIN_USERS:,} (the small size is a tenth)")
+        mode = replace(mode, large_users=args.users, small_users=args.users // 10)
+    return mode
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    url: str
+    host: str
+    port: int
+    user: str
+    password: str
+    name: str
+
+    def sibling(self, name: str) -> PgDatabase:
+        """The same server and credentials, another database."""
+        url = urlsplit(self.url)._replace(path=f"/{name}").geturl()
+        return replace(self, url=url, name=name)
+
+    def connect(self, dbname: str) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname,
+            connect_timeout=5,
+            autocommit=True,
+        )
+
+
+def bench_database_url() -> str:
+    return (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("DATABASE_URL")
+        or DEFAULT_DATABASE_URL
+    )
+
+
+def parse_database_url(url: str) -> PgDatabase:
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise BenchError(
+            f"the benchmark needs PostgreSQL, got a {parts.scheme or 'schemeless'} URL; "
+            f"set BENCH_DATABASE_URL=postgres://user:password@host:port/dbname"
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise BenchError(f"no database name in {redact(url)}")
+    return PgDatabase(
+        url=url,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        name=name,
+    )
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def ensure_database(db: PgDatabase) -> str:
+    """Creates the database when missing; returns the server version."""
+    try:
+        with db.connect(db.name) as conn:
+            return str(conn.info.server_version)
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise unreachable(db, exc) from exc
+    try:
+        with db.connect("postgres") as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db.name)))
+            print(f"  created database {db.name}", flush=True)
+            return str(conn.info.server_version)
+    except psycopg.Error as exc:
+        raise unreachable(db, exc) from exc
+
+
+def unreachable(db: PgDatabase, exc: Exception) -> BenchError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BenchError(
+        f"PostgreSQL is not usable at {db.host}:{db.port} as {db.user!r} "
+        f"(database {db.name!r}): {reason}\n"
+        "Start PostgreSQL, or point BENCH_DATABASE_URL at a server where this role may "
+        "create databases (default: postgres://micro:micro@127.0.0.1:5432/micro_bench)."
+    )
+
+
+# --- Subprocesses with the Django environment --------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def django_env(database_url: str, secret: str, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OBJECTS_DATABASE_URL", None)  # the bench database holds every app
+    python_path = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secret,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "MICRO_ISSUER": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": database_url,
+            "PYTHONPATH": os.pathsep.join(python_path),
+        }
+    )
+    return env
+
+
+def tail(text: str) -> str:
+    return text[-LOG_TAIL_CHARS:].rstrip()
+
+
+def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
+    """Runs `python <args>` in the repository; a failure is a setup error."""
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        output = tail(proc.stderr + proc.stdout)
+        raise BenchError(f"{what} failed (exit {proc.returncode}):\n{output}")
+    return proc.stdout
+
+
+def last_json_line(stdout: str, what: str) -> dict[str, Any]:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise BenchError(f"{what} printed no JSON result:\n{tail(stdout)}") from exc
+    if not isinstance(data, dict):
+        raise BenchError(f"{what} printed {type(data).__name__}, not an object")
+    return data
+
+
+@dataclass(frozen=True)
+class Size:
+    """One data size: its database, its server port and environment, its seeded data."""
+
+    label: str
+    users: int
+    db: PgDatabase
+    port: int
+    env: dict[str, str]
+    seed: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_size(size: Size) -> Size:
+    print(f"[{size.label}] database {size.db.name}: {size.users:,} users", flush=True)
+    ensure_database(size.db)
+    run_python("migrate", ["manage.py", "migrate", "--noinput"], size.env)
+    # Signing keys are encrypted with DJANGO_SECRET_KEY, which is new every run.
+    run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], size.env)
+    seed_args = [
+        "bench/seed.py",
+        f"--users={size.users}",
+        f"--login-users={LOGIN_USERS}",
+        f"--password={BENCH_PASSWORD}",
+        f"--sample={SAMPLE_IDS}",
+    ]
+    seed = last_json_line(run_python("seed", seed_args, size.env), "seed")
+    print(
+        f"  seeded in {seed['seconds']} s: {seed['created']:,} created, "
+        f"{seed['deleted']:,} deleted, {seed['users_total']:,} users in the table",
+        flush=True,
+    )
+    return replace(size, seed=seed)
+
+
+def count_queries(size: Size) -> dict[str, Any]:
+    args = ["bench/queries.py", f"--username={size.seed['login_usernames'][0]}"]
+    args.append(f"--password={BENCH_PASSWORD}")
+    return last_json_line(run_python("query count", args, size.env), "query count")
+
+
+# --- The server ------------------------------------------------------------------------------
+
+
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"gunicorn exited ({proc.returncode}):\n{read_tail(log_path)}")
+        try:
+            if http_request(f"{base_url}/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise BenchError(
+        f"gunicorn did not answer /healthz in {STARTUP_TIMEOUT_S:.0f} s:\n{read_tail(log_path)}"
+    )
+
+
+def read_tail(path: Path) -> str:
+    try:
+        return tail(path.read_text(errors="replace"))
+    except OSError:
+        return "(no log)"
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn's graceful shutdown), then SIGKILL to the whole group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextmanager
+def gunicorn(size: Size, workdir: Path) -> Iterator[str]:
+    base_url = f"http://127.0.0.1:{size.port}"
+    log_path = workdir / f"gunicorn-{size.label}.log"
+    cmd = [sys.executable, "-m", "gunicorn", "micro_platform.wsgi"]
+    cmd += ["-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{size.port}"]
+    with log_path.open("wb") as log:
+        # Own session: a Ctrl-C reaches us, and we stop gunicorn in order.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=size.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(proc, base_url, log_path)
+            print(f"  gunicorn ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
+            yield base_url
+        finally:
+            stop_process(proc)
+
+
+def obtain_token(base_url: str, username: str) -> str:
+    body = json.dumps({"username": username, "password": BENCH_PASSWORD}).encode()
+    status, data = http_request(
+        f"{base_url}/api/v1/auth/token",
+        method="POST",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise BenchError(f"POST /api/v1/auth/token returned {status}: {data[:300]!r}")
+    return str(json.loads(data)["access_token"])
+
+
+# --- Scenarios and wrk -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    method: str
+    requests: tuple[tuple[str, str | None], ...]  # (path, body), cycled through
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def healthz_scenario(key: str) -> Scenario:
+    return Scenario(key, "GET /healthz", "GET", (("/healthz", None),))
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("Authorization", f"Bearer {token}"),)
+
+
+def user_detail_scenario(key: str, ids: Sequence[str], token: str) -> Scenario:
+    requests = tuple((f"/api/v1/users/{user_id}", None) for user_id in ids)
+    return Scenario(key, "GET /api/v1/users/{id}", "GET", requests, bearer(token))
+
+
+def user_batch_scenario(key: str, ids: Sequence[str], token: str) -> Scenario:
+    batches = [ids[i : i + BATCH_IDS] for i in range(0, len(ids) - BATCH_IDS + 1, BATCH_IDS)]
+    requests = tuple(("/api/v1/users?ids=" + ",".join(batch), None) for batch in batches)
+    return Scenario(key, f"GET /api/v1/users?ids=<{BATCH_IDS}>", "GET", requests, bearer(token))
+
+
+def login_scenario(key: str, usernames: Sequence[str]) -> Scenario:
+    bodies = [json.dumps({"username": name, "password": BENCH_PASSWORD}) for name in usernames]
+    requests = tuple(("/api/v1/auth/token", body) for body in bodies)
+    headers = (("Content-Type", "application/json"),)
+    return Scenario(key, "POST /api/v1/auth/token", "POST", requests, headers)
+
+
+def lua_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+LUA_TEMPLATE = """-- generated by bench/run.py: cycles through prebuilt requests
+local method = {method}
+local headers = {{ {headers} }}
+local specs = {{
+{specs}
+}}
+local requests = {{}}
+local counter = 0
+
+function init(args)
+  for i, spec in ipairs(specs) do
+    requests[i] = wrk.format(method, spec[1], headers, spec[2])
+  end
+  counter = math.random(#requests) - 1
+end
+
+function request()
+  counter = counter % #requests + 1
+  return requests[counter]
+end
+"""
+
+
+def lua_script(scenario: Scenario) -> str:
+    headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in scenario.headers)
+    specs = ",\n".join(
+        f"  {{ {lua_string(path)}, {lua_string(body) if body is not None else 'nil'} }}"
+        for path, body in scenario.requests
+    )
+    return LUA_TEMPLATE.format(method=lua_string(scenario.method), headers=headers, specs=specs)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+    @property
+    def ok_rps(self) -> float:
+        """Requests/s that got a 2xx/3xx answer (a fast 401 or 429 must not inflate the rate)."""
+        if self.requests == 0:
+            return 0.0
+        return self.rps * (self.requests - self.non_2xx) / self.requests
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_PERCENTILE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_TOTAL = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def parse_wrk(output: str) -> WrkResult:
+    percentiles = {
+        float(p): float(v) * _UNIT_MS[unit] for p, v, unit in _PERCENTILE.findall(output)
+    }
+    rps, total = _RPS.search(output), _TOTAL.search(output)
+    if rps is None or total is None or 50.0 not in percentiles or 99.0 not in percentiles:
+        raise BenchError(f"cannot parse wrk output:\n{tail(output)}")
+    non_2xx, socket_errors = _NON_2XX.search(output), _SOCKET.search(output)
+    return WrkResult(
+        rps=float(rps.group(1)),
+        p50_ms=percentiles[50.0],
+        p99_ms=percentiles[99.0],
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+    )
+
+
+def run_wrk(base_url: str, script: Path, seconds: int) -> WrkResult:
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s"]
+    cmd += ["--timeout", WRK_TIMEOUT, "--latency", "-s", str(script), f"{base_url}/"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"wrk exited {proc.returncode}:\n{tail(proc.stderr + proc.stdout)}")
+    return parse_wrk(proc.stdout)
+
+
+@dataclass
+class ScenarioResult:
+    key: str
+    label: str
+    size: str
+    users_total: int
+    first_status: int | None = None
+    wrk: WrkResult | None = None
+    error: str | None = None
+
+
+def probe(base_url: str, scenario: Scenario) -> int:
+    """One request before the load: its status shows up in the report if it is not 2xx."""
+    path, body = scenario.requests[0]
+    status, _ = http_request(
+        base_url + path,
+        method=scenario.method,
+        body=body.encode() if body is not None else None,
+        headers=dict(scenario.headers),
+    )
+    return status
+
+
+@dataclass(frozen=True)
+class Server:
+    size: Size
+    base_url: str
+
+
+def run_scenario(server: Server, scenario: Scenario, mode: Mode, workdir: Path) -> ScenarioResult:
+    size = server.size
+    result = ScenarioResult(scenario.key, scenario.label, size.label, int(size.seed["users_total"]))
+    print(f"  {scenario.key}: {scenario.label} ...", end=" ", flush=True)
+    try:
+        result.first_status = probe(server.base_url, scenario)
+        script = workdir / f"{scenario.key}.lua"
+        script.write_text(lua_script(scenario))
+        if mode.warmup_s > 0:
+            run_wrk(server.base_url, script, mode.warmup_s)
+        result.wrk = run_wrk(server.base_url, script, mode.duration_s)
+    except (BenchError, OSError, subprocess.TimeoutExpired) as exc:
+        result.error = f"{scenario.key}: {exc}"
+        print("error", flush=True)
+        return result
+    wrk = result.wrk
+    print(f"{wrk.rps:.1f} req/s, p50 {wrk.p50_ms:.2f} ms, errors {wrk.errors}", flush=True)
+    if result.first_status is not None and not 200 <= result.first_status < 400:
+        result.error = f"{scenario.key}: the first request answered {result.first_status}"
+    return result
+
+
+def build_scenario(key: str, server: Server) -> Scenario:
+    """Scenario `key` on this server's data (keys at the small size get a `_small` suffix).
+
+    Bearer scenarios get a fresh access token, valid for the whole scenario (10 minutes).
+    """
+    size = server.size
+    name = key if size.label == "large" else f"{key}_{size.label}"
+    ids, logins = size.seed["sample_ids"], size.seed["login_usernames"]
+    if key == "baseline":
+        return healthz_scenario(name)
+    if key == "P3":
+        return user_detail_scenario(name, ids, obtain_token(server.base_url, logins[0]))
+    if key == "P4":
+        return user_batch_scenario(name, ids, obtain_token(server.base_url, logins[0]))
+    if key == "P5":
+        return login_scenario(name, logins)
+    raise BenchError(f"unknown scenario {key}")
+
+
+@contextmanager
+def running_servers(sizes: Sequence[Size], workdir: Path) -> Iterator[list[Server]]:
+    """One gunicorn per size, all up at once (idle ones cost no CPU); stopped on the way out."""
+    with ExitStack() as stack:
+        servers = []
+        for size in sizes:
+            servers.append(Server(size, stack.enter_context(gunicorn(size, workdir))))
+        yield servers
+
+
+# --- Bare Argon2id verifies ------------------------------------------------------------------
+
+
+def argon2_params(django_hash: str) -> dict[str, Any]:
+    from argon2 import extract_parameters
+
+    params = extract_parameters(argon2_encoded(django_hash))
+    return {
+        "type": params.type.name,
+        "memory_cost_kib": params.memory_cost,
+        "time_cost": params.time_cost,
+        "parallelism": params.parallelism,
+        "hash_len": params.hash_len,
+        "salt_len": params.salt_len,
+    }
+
+
+def argon2_encoded(django_hash: str) -> str:
+    """Django stores `argon2$argon2id$v=19$...`; argon2-cffi wants `$argon2id$v=19$...`."""
+    algorithm, _, encoded = django_hash.partition("$")
+    if algorithm != "argon2":
+        raise BenchError(f"the bench user's password is hashed with {algorithm!r}, not Argon2")
+    return "$" + encoded
+
+
+def _verify_loop(job: tuple[str, str, float]) -> tuple[int, float]:
+    from argon2 import PasswordHasher, extract_parameters
+
+    encoded, password, seconds = job
+    params = extract_parameters(encoded)
+    hasher = PasswordHasher(
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost,
+        parallelism=params.parallelism,
+        hash_len=params.hash_len,
+        salt_len=params.salt_len,
+        type=params.type,
+    )
+    hasher.verify(encoded, password)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        hasher.verify(encoded, password)
+        count += 1
+    return count, time.perf_counter() - started
+
+
+def argon2_verify_rate(django_hash: str, seconds: float) -> float:
+    """Verifies/s of the stored hash in ARGON2_PROCESSES processes at once (no server)."""
+    jobs = [(argon2_encoded(django_hash), BENCH_PASSWORD, seconds)] * ARGON2_PROCESSES
+    with multiprocessing.Pool(ARGON2_PROCESSES, initializer=_pool_worker_signals) as pool:
+        outcomes = pool.map(_verify_loop, jobs)
+        pool.close()
+        pool.join()
+    return sum(count / elapsed for count, elapsed in outcomes)
+
+
+def _pool_worker_signals() -> None:
+    """Workers must die on the pool's SIGTERM (not unwind through our handler and deadlock);
+    Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --- Targets and the report ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    what: str
+    op: str  # ">=", "<=" or "=="
+    limit: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.op} {self.limit:g}"
+
+    def met_by(self, value: float) -> bool:
+        if self.op == ">=":
+            return value >= self.limit
+        if self.op == "<=":
+            return value <= self.limit
+        return value == self.limit
+
+
+TARGETS = (
+    Target("P3", "rps / baseline rps", ">=", 0.60),
+    Target("P4", "p50 / P3 p50", "<=", 3.0),
+    Target("P5", "rps / bare Argon2id verifies/s", ">=", 0.85),
+    Target("growth", "P3 p50 large / small", "<=", 1.5),
+    Target("P3_queries", "queries", "==", 1),
+    Target("P4_queries", "queries", "<=", 2),
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    what: str
+    value: float | None
+    target: str
+    passed: bool | None  # None: could not be measured
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def ok_rps(results: dict[str, ScenarioResult], key: str) -> float | None:
+    result = results.get(key)
+    return result.wrk.ok_rps if result and result.wrk else None
+
+
+def p50(results: dict[str, ScenarioResult], key: str) -> float | None:
+    result = results.get(key)
+    return result.wrk.p50_ms if result and result.wrk else None
+
+
+def query_count(queries: dict[str, Any], key: str) -> float | None:
+    entry = queries.get(key)
+    return float(entry["queries"]) if isinstance(entry, dict) else None
+
+
+def measured_values(
+    results: dict[str, ScenarioResult], argon2: dict[str, Any], queries: dict[str, Any]
+) -> dict[str, float | None]:
+    return {
+        "P3": ratio(ok_rps(results, "P3"), ok_rps(results, "baseline")),
+        "P4": ratio(p50(results, "P4"), p50(results, "P3")),
+        "P5": ratio(ok_rps(results, "P5"), argon2.get("verifies_per_s")),
+        "growth": ratio(p50(results, "P3"), p50(results, "P3_small")),
+        "P3_queries": query_count(queries, "P3"),
+        "P4_queries": query_count(queries, "P4"),
+    }
+
+
+def evaluate(values: dict[str, float | None]) -> dict[str, Check]:
+    checks = {}
+    for target in TARGETS:
+        value = values.get(target.key)
+        passed = None if value is None else target.met_by(value)
+        checks[target.key] = Check(target.key, target.what, value, target.text, passed)
+    return checks
+
+
+def argon2_cost_check(params: dict[str, Any]) -> Check:
+    """The configured cost must not be below the OWASP minimum (m=19 MiB, t=2, p=1)."""
+    passed = (
+        params.get("memory_cost_kib", 0) >= OWASP_MIN_MEMORY_KIB
+        and params.get("time_cost", 0) >= OWASP_MIN_TIME_COST
+        and params.get("parallelism", 0) >= OWASP_MIN_PARALLELISM
+    )
+    minimum = f"m >= {OWASP_MIN_MEMORY_KIB} KiB, t >= {OWASP_MIN_TIME_COST}, p >= 1"
+    return Check("P5_cost", "Argon2id cost", None, minimum, passed if params else None)
+
+
+def verdict(item: Check | None) -> str:
+    if item is None:
+        return "-"
+    return {True: "pass", False: "FAIL", None: "n/a"}[item.passed]
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def scenario_row(key: str, result: ScenarioResult, item: Check | None) -> list[str]:
+    wrk = result.wrk
+    name = f"{key} {result.label}"
+    if key.startswith("P3"):
+        name += f" ({result.users_total:,} users)"
+    return [
+        name,
+        fmt(wrk.ok_rps if wrk else None, 1),
+        fmt(wrk.p50_ms if wrk else None),
+        fmt(wrk.p99_ms if wrk else None),
+        str(wrk.errors) if wrk else "-",
+        fmt(item.value) if item else "-",
+        f"{item.target} ({item.what})" if item else "-",
+        "error" if wrk is None else verdict(item),
+    ]
+
+
+def table_rows(
+    results: dict[str, ScenarioResult], argon2: dict[str, Any], checks: dict[str, Check]
+) -> list[list[str]]:
+    rows = []
+    for key, result in results.items():
+        if key == "P5":
+            rate = fmt(argon2.get("verifies_per_s"), 1)
+            rows.append([f"argon2 bare verify ({ARGON2_PROCESSES} procs)", rate] + ["-"] * 6)
+        rows.append(scenario_row(key, result, checks.get(key)))
+    growth = checks["growth"]
+    target = f"{growth.target} ({growth.what})"
+    rows.append(["growth P3 (10x rows)", *["-"] * 4, fmt(growth.value), target, verdict(growth)])
+    return rows
+
+
+def print_table(rows: list[list[str]], out: TextIO = sys.stdout) -> None:
+    header = ["scenario", "rps", "p50 ms", "p99 ms", "errors", "ratio", "target", "result"]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    numeric = {1, 2, 3, 4, 5}
+
+    def line(row: list[str]) -> str:
+        cells = [
+            cell.rjust(w) if i in numeric else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return " | ".join(cells).rstrip()
+
+    print(line(header), file=out)
+    print("-+-".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print(line(row), file=out)
+
+
+def print_queries(queries: dict[str, Any], checks: dict[str, Check]) -> None:
+    if "error" in queries:
+        print(f"queries: not measured ({queries['error']})")
+        return
+    print(f"queries (in-process, cache backend {queries.get('cache_backend', '?')}):")
+    for key in ("P3", "P4"):
+        entry, item = queries[key], checks[f"{key}_queries"]
+        extra = f" + {entry['cache_queries']} on the cache table" if entry["cache_queries"] else ""
+        status, target = entry["status"], f"target {item.target}: {verdict(item)}"
+        print(f"  {key}: {entry['queries']} queries{extra} (status {status}), {target}")
+
+
+def machine_info(pg_version: str) -> dict[str, Any]:
+    cpu_model = "unknown"
+    try:
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                cpu_model = row.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgresql_server_version": pg_version,
+    }
+
+
+def scenario_json(result: ScenarioResult) -> dict[str, Any]:
+    data = asdict(result)
+    if result.wrk is not None:
+        data["wrk"]["ok_rps"] = round(result.wrk.ok_rps, 2)
+        data["wrk"]["errors"] = result.wrk.errors
+    return data
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    print(f"results written to {path}")
+
+
+# --- Orchestration ---------------------------------------------------------------------------
+
+
+def require_tools() -> None:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (Debian: apt-get install wrk)")
+
+
+def make_sizes(mode: Mode, secret: str) -> list[Size]:
+    large = parse_database_url(bench_database_url())
+    small = large.sibling(f"{large.name}_small")
+    sizes = []
+    for label, db, users in (
+        ("large", large, mode.large_users),
+        ("small", small, mode.small_users),
+    ):
+        port = free_port()
+        sizes.append(Size(label, users, db, port, django_env(db.url, secret, port)))
+    return sizes
+
+
+def measure_queries(size: Size) -> dict[str, Any]:
+    print("query counts (in-process) ...", flush=True)
+    try:
+        return count_queries(size)
+    except BenchError as exc:
+        return {"error": str(exc)}
+
+
+def measure_argon2(size: Size, seconds: float) -> float:
+    print(f"  bare Argon2id verifies ({ARGON2_PROCESSES} processes) ...", end=" ", flush=True)
+    rate = argon2_verify_rate(str(size.seed["password_hash"]), seconds)
+    print(f"{rate:.1f}/s", flush=True)
+    return rate
+
+
+def run_load(large: Size, small: Size, mode: Mode) -> tuple[list[ScenarioResult], dict[str, Any]]:
+    """Every HTTP scenario, plus the bare Argon2id rate measured on either side of P5.
+
+    The order keeps the two sides of each ratio next to each other in time, because a
+    shared machine's speed drifts: baseline then P3, P3 at both sizes, P3 then P4.
+    """
+    load = f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{mode.duration_s}s"
+    print(f"load: {load}, each after {mode.warmup_s} s of warm-up", flush=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="micro-bench-") as tmp,
+        running_servers([large, small], Path(tmp)) as (big, little),
+    ):
+
+        def scenario(key: str, server: Server) -> ScenarioResult:
+            return run_scenario(server, build_scenario(key, server), mode, Path(tmp))
+
+        results = [scenario("baseline", big), scenario("P3", big), scenario("P3", little)]
+        results.append(scenario("P4", big))
+        rates = [measure_argon2(large, mode.argon2_s)]
+        results.append(scenario("P5", big))
+        rates.append(measure_argon2(large, mode.argon2_s))
+    django_hash = str(large.seed["password_hash"])
+    argon2 = {
+        "params": argon2_params(django_hash),
+        "processes": ARGON2_PROCESSES,
+        "seconds_each": mode.argon2_s,
+        "samples_per_s": rates,
+        "verifies_per_s": sum(rates) / len(rates),
+    }
+    return results, argon2
+
+
+def print_report(
+    results: dict[str, ScenarioResult],
+    argon2: dict[str, Any],
+    queries: dict[str, Any],
+    checks: dict[str, Check],
+    errors: list[str],
+) -> None:
+    print()
+    print_table(table_rows(results, argon2, checks))
+    print_queries(queries, checks)
+    cost, params = checks["P5_cost"], argon2["params"]
+    print(
+        f"argon2id cost: m={params['memory_cost_kib']} KiB, t={params['time_cost']}, "
+        f"p={params['parallelism']} (OWASP minimum: {cost.target}): {verdict(cost)}"
+    )
+    for error in errors:
+        print(f"error: {error}")
+
+
+def build_report(
+    mode: Mode,
+    sizes: Sequence[Size],
+    pg_version: str,
+    results: dict[str, ScenarioResult],
+    measured: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "smoke": mode.smoke,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(pg_version),
+        "config": {
+            **asdict(mode),
+            "wrk_threads": WRK_THREADS,
+            "wrk_connections": WRK_CONNECTIONS,
+            "gunicorn_workers": GUNICORN_WORKERS,
+            "redis": bool(os.environ.get("REDIS_URL")),
+            "databases": {size.label: size.db.name for size in sizes},
+            "users_total": {size.label: size.seed["users_total"] for size in sizes},
+        },
+        "scenarios": {key: scenario_json(result) for key, result in results.items()},
+        **measured,
+    }
+
+
+def run(mode: Mode, output: Path) -> None:
+    require_tools()
+    large, small = make_sizes(mode, secrets.token_urlsafe(50))
+    print(f"bench ({'smoke' if mode.smoke else 'full'}) against {redact(large.db.url)}", flush=True)
+    pg_version = ensure_database(large.db)
+    large, small = prepare_size(large), prepare_size(small)
+    queries = measure_queries(large)
+    found, argon2 = run_load(large, small, mode)
+    results = {result.key: result for result in found}
+    checks = evaluate(measured_values(results, argon2, queries))
+    checks["P5_cost"] = argon2_cost_check(argon2["params"])
+    errors = [result.error for result in results.values() if result.error]
+    if "error" in queries:
+        errors.append(f"query count: {queries['error']}")
+    print_report(results, argon2, queries, checks, errors)
+    measured = {
+        "argon2": argon2,
+        "queries": queries,
+        "checks": [asdict(item) for item in checks.values()],
+        "errors": errors,
+    }
+    write_json(output, build_report(mode, (large, small), pg_version, results, measured))
+
+
+def raise_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C does, so gunicorn is stopped on the way out."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        mode = mode_from_args(args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    raise_on_sigterm()
+    try:
+        run(mode, args.output)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"\nbench: error: {exc}", file=sys.stderr)
+        if mode.smoke:
+            print("bench: smoke mode: exiting 0 anyway", file=sys.stderr)
+            return 0
+        return 1
+    except Exception:
+        if not mode.smoke:
+            raise
+        traceback.print_exc()
+        print("bench: smoke mode: exiting 0 anyway", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
