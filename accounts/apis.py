@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -56,6 +58,23 @@ def can_see_private(principal: Principal, user: User) -> bool:
 def render_user(principal: Principal, user: User) -> dict[str, Any]:
     out = UserPrivateOut if can_see_private(principal, user) else UserPublicOut
     return dict(out(user).data)
+
+
+def public_view(row: dict[str, Any]) -> dict[str, Any]:
+    """UserPublicOut's output from a `values()` row: the batch lookup's hot path (spec P4).
+
+    Serializing 100 users field by field costs more than the query; this matches it exactly
+    (ids as strings, datetimes as ISO 8601 with `Z`), and a test compares the two.
+    """
+    created = row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "id": str(row["id"]),
+        "username": row["username"],
+        "display_name": row["display_name"],
+        "avatar_url": row["avatar_url"],
+        "kind": row["kind"],
+        "created_at": created,
+    }
 
 
 def get_user_or_404(user_id: object) -> User:
@@ -119,7 +138,7 @@ class UserDetailApi(APIView):
     @extend_schema(
         responses={200: UserPrivateOut, 304: None, 404: problem("Unknown or malformed id.")}
     )
-    def get(self, request: Request, user_id: str) -> Response:
+    def get(self, request: Request, user_id: str) -> HttpResponseBase:
         user = get_user_or_404(user_id)
         return cacheable(request, render_user(principal_of(request), user))
 
@@ -158,16 +177,16 @@ class UserListApi(APIView):
         operation_id="users_lookup",
         responses={200: UserBatchOut, 304: None},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         principal = principal_of(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
             wanted = [value for value in ids.split(",") if value.strip()]
             if len(wanted) > MAX_BATCH_IDS:
                 raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
-            users = selectors.users_by_ids(ids=[value.strip() for value in wanted])
+            rows = selectors.users_public_by_ids(ids=[value.strip() for value in wanted])
             # Lookups answer public views whoever asks (spec §4.2), matching UserBatchOut.
-            return cacheable(request, {"results": UserPublicOut(users, many=True).data})
+            return cacheable(request, {"results": [public_view(row) for row in rows]})
         if username is not None:
             found = selectors.user_get_by_username(username=username[:150])
             results = UserPublicOut([found] if found else [], many=True).data

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import User, iequals
 
 
 class CaseInsensitiveModelBackend(ModelBackend):
@@ -21,7 +21,7 @@ class CaseInsensitiveModelBackend(ModelBackend):
         if username is None or password is None:
             return None
         if "@" in username:  # usernames cannot hold "@": this is an email address
-            user = User.objects.filter(email__iexact=username).exclude(email="").first()
+            user = User.objects.exclude(email="").filter(iequals("email", username)).first()
             if user is None:
                 # Hash anyway so an unknown email costs the same as a wrong password.
                 User().set_password(password)

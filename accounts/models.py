@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from authn import scopes as scope_catalogue
 
@@ -22,6 +24,14 @@ username_validator = RegexValidator(
 avatar_url_validator = URLValidator(schemes=["https", "http"])
 
 
+def iequals(field: str, value: str) -> Exact:
+    """`LOWER(field) = LOWER(value)`: the shape the case-insensitive unique indexes serve.
+
+    (`__iexact` compiles to `UPPER(...)` on PostgreSQL and cannot use those indexes.)
+    """
+    return Exact(Lower(field), Lower(Value(value, output_field=models.CharField())))
+
+
 def new_security_stamp() -> str:
     return secrets.token_urlsafe(16)
 
@@ -30,7 +40,7 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(username__iexact=username)
+        return self.get(iequals("username", username or ""))
 
     def create_user(
         self, username: str, email: str = "", password: str | None = None, **extra: Any

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import Group, Membership, User
+from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
 
 
@@ -33,21 +34,25 @@ def user_get(*, user_id: object) -> User | None:
 def user_get_by_username(*, username: str) -> User | None:
     if "\x00" in username:  # no username holds NUL, and PostgreSQL rejects it in a query
         return None
-    return User.objects.filter(username__iexact=username).first()
+    return User.objects.filter(iequals("username", username)).first()
 
 
 def user_get_by_email(*, email: str) -> User | None:
     if not email or "\x00" in email:
         return None
-    return User.objects.filter(email__iexact=email).first()
+    return User.objects.exclude(email="").filter(iequals("email", email)).first()
 
 
-def users_by_ids(*, ids: Iterable[object]) -> list[User]:
-    """The users among `ids` (malformed and unknown ids are skipped), in one query."""
+PUBLIC_FIELDS = ("id", "username", "display_name", "avatar_url", "kind", "created_at")
+
+
+def users_public_by_ids(*, ids: Iterable[object]) -> list[dict[str, Any]]:
+    """Public fields of the users among `ids`, in one query, without building model objects."""
     parsed = {p for p in (parse_uuid(value) for value in ids) if p is not None}
     if not parsed:
         return []
-    return list(User.objects.filter(pk__in=parsed).order_by("created_at", "id"))
+    rows = User.objects.filter(pk__in=parsed).order_by("created_at", "id").values(*PUBLIC_FIELDS)
+    return list(rows)
 
 
 def users_all() -> QuerySet[User]:

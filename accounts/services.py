@@ -10,7 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import Group, Membership, User
+from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
@@ -29,9 +29,9 @@ class Conflict(Exception):
 
 def _check_unique(*, username: str | None, email: str | None, exclude: uuid.UUID | None) -> None:
     others = User.objects.exclude(pk=exclude) if exclude else User.objects.all()
-    if username is not None and others.filter(username__iexact=username).exists():
+    if username is not None and others.filter(iequals("username", username)).exists():
         raise Conflict("username", "A user with this username already exists.")
-    if email and others.filter(email__iexact=email).exists():
+    if email and others.exclude(email="").filter(iequals("email", email)).exists():
         raise Conflict("email", "A user with this email already exists.")
 
 
@@ -127,7 +127,7 @@ def user_password_change(
 
 
 def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:
-    if Group.objects.filter(name__iexact=name).exists():
+    if Group.objects.filter(iequals("name", name)).exists():
         raise Conflict("name", "A group with this name already exists.")
     with transaction.atomic():
         group = Group.objects.create(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,16 +30,17 @@ def client_ip(request: Request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def cacheable(request: Request, data: Any, *, max_age: int = 60) -> Response:
-    """A 200 with a strong ETag and `Cache-Control: private`; 304 when If-None-Match matches."""
-    from rest_framework.renderers import JSONRenderer
+def cacheable(request: Request, data: Any, *, max_age: int = 60) -> HttpResponse:
+    """A 200 with a strong ETag and `Cache-Control: private`; 304 when If-None-Match matches.
 
+    The body is rendered once, here, and returned as is (DRF would render it again).
+    """
     body = JSONRenderer().render(data)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
     else:
-        response = Response(data)
+        response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = f"private, max-age={max_age}"
     patch_vary_headers(response, ["Authorization", "Cookie"])

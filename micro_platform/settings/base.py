@@ -74,7 +74,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", _DEFAULT_SQLITE) or _DEFAULT_SQLITE,
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default: it costs a round trip per request. A connection broken by a database
+        # restart fails one request (503) and Django discards it at the end of that request.
+        conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS", False),
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

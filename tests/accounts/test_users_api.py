@@ -801,3 +801,15 @@ def test_api_admin_can_change_another_admin_account(admin_client):
     )
 
     assert response.status_code == 200
+
+
+def test_batch_fast_path_matches_the_public_serializer_exactly(db):
+    from accounts.apis import public_view
+    from accounts.selectors import users_public_by_ids
+    from accounts.serializers import UserPublicOut
+
+    users = UserFactory.create_batch(3, avatar_url="https://example.com/a.png")
+
+    rows = users_public_by_ids(ids=[str(u.pk) for u in users])
+
+    assert [public_view(row) for row in rows] == [dict(UserPublicOut(u).data) for u in users]
