@@ -71,8 +71,18 @@ def _new_refresh(family: TokenFamily) -> str:
     return secret
 
 
-def _issue_pair(user: User, family: TokenFamily, scopes: frozenset[str]) -> TokenPair:
+Memberships = list[tuple[uuid.UUID, list[str]]]
+
+
+def _held(user: User) -> tuple[frozenset[str], Memberships]:
+    """What the user holds now and the groups it comes from, in one query."""
     memberships = user_memberships(user=user)
+    return user_held_scopes(user=user, memberships=memberships), memberships
+
+
+def _issue_pair(
+    user: User, family: TokenFamily, scopes: frozenset[str], memberships: Memberships
+) -> TokenPair:
     access = access_token_issue(
         subject=user.pk,
         username=user.username,
@@ -99,7 +109,7 @@ def token_obtain_with_password(
     user = password_check(
         username=username, password=password, method="password", ip_address=ip_address
     )
-    held = user_held_scopes(user=user)
+    held, memberships = _held(user)
     scopes = _requested_scopes(scope, held)
     now = timezone.now()
     with transaction.atomic():
@@ -109,7 +119,7 @@ def token_obtain_with_password(
             amr=["pwd"],
             expires_at=now + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
         )
-        pair = _issue_pair(user, family, scopes)
+        pair = _issue_pair(user, family, scopes, memberships)
         sign_in_record(
             user=user, method="password", ip_address=ip_address, data={"sid": str(family.pk)}
         )
@@ -179,8 +189,9 @@ def _rotate(token: RefreshToken, ip_address: str | None) -> TokenPair:
     token.used_at = now
     token.save(update_fields=["used_at"])
     # Scopes are re-intersected with what the user holds now.
-    scopes = frozenset(family.scope.split()) & user_held_scopes(user=user)
-    pair = _issue_pair(user, family, scopes)
+    held, memberships = _held(user)
+    scopes = frozenset(family.scope.split()) & held
+    pair = _issue_pair(user, family, scopes, memberships)
     audit_record(
         type="token.refreshed",
         actor=user.pk,
