@@ -91,7 +91,7 @@ def check_may_administer(principal: Principal, user: User) -> None:
     """
     if principal.is_admin or principal.is_self(user.pk):
         return
-    if sc.API_ADMIN in selectors.user_held_scopes(user=user):
+    if selectors.user_is_administrator(user=user):
         raise PermissionDenied("Only `api_admin` may change an `api_admin` account.")
 
 
@@ -216,7 +216,7 @@ class UserListApi(APIView):
 class MePasswordApi(APIView):
     """Changes the caller's password; their other sessions and refresh tokens end."""
 
-    required_scopes = ()
+    required_scopes = (sc.PROFILE,)
 
     @extend_schema(request=PasswordChangeIn, responses={204: None})
     def post(self, request: Request) -> Response:

@@ -142,9 +142,11 @@ def rpc_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     login, password = _string(body, "username", "email"), _string(body, "password")
     if login is None or password is None:
         raise ValidationError({"password": ["username (or email) and password are required."]})
+    if len(login) > 254 or len(password) > 256:
+        raise ValidationError({"password": ["Too long."]}, code="max_length")
     try:
         view = sessions.session_login(
-            username=login[:254], password=password[:256], ip_address=client_ip(request)
+            username=login, password=password, ip_address=client_ip(request)
         )
     except InvalidCredentials as exc:
         raise AuthenticationFailed(
@@ -172,7 +174,7 @@ def rpc_read_session(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request)
+    principal = _require(request, sc.PROFILE)
     user_id = _string(body, "userId", "user_id", "id")
     if user_id is not None and selectors.parse_uuid(user_id) != principal.user_id:
         raise PermissionDenied("A password can only be changed by its owner.")
@@ -208,6 +210,9 @@ def rpc_verify_token(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     return {"is_valid": True, "session": _session_out(view), "message": ""}
 
 
+# Methods that change nothing; every other method changes state or opens/ends a session.
+SAFE_METHODS = frozenset({"read", "list", "readsession", "verifytoken"})
+
 HANDLERS: dict[str, Handler] = {
     "read": rpc_read,
     "create": rpc_create,
@@ -225,7 +230,9 @@ HANDLERS: dict[str, Handler] = {
 def parse_body(request: Request) -> dict[str, Any]:
     raw = request._request.body
     if not raw.strip():
-        return dict(request.query_params.items())
+        # Never from the query string: it would put passwords and session ids in access logs,
+        # and let a cross-site link (no body possible) drive a signed-in browser.
+        return {}
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: too deep
@@ -252,6 +259,19 @@ class UserRpcApi(APIView):
         handler = HANDLERS.get(method.lower())
         if handler is None:
             raise NotFound(f"Unknown method {method[:64]!r}.", code="unknown_method")
+        principal = request.user
+        if (
+            request.method == "GET"
+            and method.lower() not in SAFE_METHODS
+            and isinstance(principal, Principal)
+            and principal.method == "session"
+        ):
+            # CSRF protection covers unsafe HTTP methods only: a cookie-authenticated change
+            # must come as POST (with the CSRF token). Bearer callers may use GET, Micro-style.
+            raise PermissionDenied(
+                "With the session cookie, this method must be called with POST.",
+                code="post_required",
+            )
         return Response(handler(request, parse_body(request)))
 
     @extend_schema(

@@ -91,6 +91,14 @@ def user_held_scopes(
     return scope_catalogue.expand(held)
 
 
+def user_is_administrator(*, user: User) -> bool:
+    """Whether the account carries `api_admin` by role, active or not (a deactivated admin
+    is still an admin account: reactivating it must stay an `api_admin` decision)."""
+    if user.is_superuser or scope_catalogue.API_ADMIN in user.granted_scopes:
+        return True
+    return any(scope_catalogue.API_ADMIN in scopes for _, scopes in user_memberships(user=user))
+
+
 def groups_all() -> QuerySet[Group]:
     return Group.objects.all().order_by("name")
 

@@ -70,7 +70,9 @@ def _reload() -> None:
     now = timezone.now()
     for row in RevokedToken.objects.filter(expires_at__gt=now).iterator():
         _cache_put(row.kind, row.value, row.not_after, row.expires_at)
-    cache.set(SENTINEL_KEY, 1, timeout=None)
+    # The sentinel expires like the entries it vouches for, so an eviction policy that drops
+    # keys with a TTL cannot keep it while dropping revocations (each expiry: one reload).
+    cache.set(SENTINEL_KEY, 1, timeout=settings.MICRO_ACCESS_TOKEN_TTL)
 
 
 def is_revoked(claims: Mapping[str, Any]) -> bool:

@@ -482,3 +482,70 @@ def test_nul_character_in_a_string_is_a_400_like_rest(anon_client, admin_user, m
 
     problem = assert_problem(response, 400)
     assert problem["code"] == "null_characters_not_allowed"
+
+
+# --- cross-site and URL-borne input (security review) ----------------------------------------
+
+
+def test_query_string_is_never_read_as_rpc_input(anon_client, user):
+    response = anon_client.get(
+        f"/user/login?username={user.username}&password={DEFAULT_PASSWORD.replace(' ', '+')}"
+    )
+
+    assert_problem(response, 400)
+    assert not Session.objects.filter(user=user).exists()
+
+
+def test_cookie_authenticated_change_over_get_is_refused(session_client, user):
+    client = session_client(user)
+
+    response = client.generic(
+        "GET",
+        "/user/update",
+        json.dumps({"id": str(user.pk), "display_name": "Forged"}),
+        content_type="application/json",
+    )
+
+    assert_problem(response, 403)
+    user.refresh_from_db()
+    assert user.display_name != "Forged"
+
+
+def test_cookie_authenticated_read_over_get_is_allowed(session_client, user):
+    response = session_client(user).generic(
+        "GET", "/user/read", json.dumps({"id": str(user.pk)}), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+
+
+def test_bearer_change_over_get_is_allowed_micro_style(anon_client, user):
+    response = rpc(
+        anon_client,
+        "update",
+        {"id": str(user.pk), "display_name": "Via GET"},
+        user=user,
+        http="GET",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["user"]["display_name"] == "Via GET"
+
+
+def test_login_with_overlong_password_is_rejected_not_truncated(anon_client, user):
+    response = rpc(anon_client, "login", {"username": user.username, "password": "x" * 257})
+
+    assert_problem(response, 400)
+
+
+def test_update_password_needs_profile_scope(anon_client, client_for, user):
+    client = client_for(user, frozenset({"objects:read"}))
+
+    response = client.generic(
+        "POST",
+        "/user/updatePassword",
+        json.dumps({"oldPassword": DEFAULT_PASSWORD, "newPassword": "a fresh long passphrase"}),
+        content_type="application/json",
+    )
+
+    assert_problem(response, 403)

@@ -813,3 +813,29 @@ def test_batch_fast_path_matches_the_public_serializer_exactly(db):
     rows = users_public_by_ids(ids=[str(u.pk) for u in users])
 
     assert [public_view(row) for row in rows] == [dict(UserPublicOut(u).data) for u in users]
+
+
+def test_users_write_cannot_reactivate_a_deactivated_admin(client_for, admin_user):
+    admin_user.is_active = False
+    admin_user.save()
+    operator = ServiceAccountFactory.create(scopes=["users:write", "users:read"])
+
+    response = client_for(operator).patch(
+        f"/api/v1/users/{admin_user.pk}",
+        {"is_active": True, "email": "evil@example.com"},
+        format="json",
+    )
+
+    assert_problem(response, 403)
+    admin_user.refresh_from_db()
+    assert not admin_user.is_active and admin_user.email != "evil@example.com"
+
+
+def test_password_change_needs_profile_scope(client_for, user):
+    response = client_for(user, frozenset({"objects:read"})).post(
+        "/api/v1/me/password",
+        {"old_password": DEFAULT_PASSWORD, "new_password": "a fresh long passphrase"},
+        format="json",
+    )
+
+    assert_problem(response, 403)
