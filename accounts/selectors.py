@@ -46,6 +46,15 @@ def user_get_by_email(*, email: str) -> User | None:
 PUBLIC_FIELDS = ("id", "username", "display_name", "avatar_url", "kind", "created_at")
 
 
+def user_get_by_login(*, login: str) -> User | None:
+    """The user a sign-in name designates: an email when it holds "@", else a username."""
+    if len(login) > 254:
+        return None
+    if "@" in login:
+        return user_get_by_email(email=login)
+    return user_get_by_username(username=login)
+
+
 def users_public_by_ids(*, ids: Iterable[object]) -> list[dict[str, Any]]:
     """Public fields of the users among `ids`, in one query, without building model objects."""
     parsed = {p for p in (parse_uuid(value) for value in ids) if p is not None}

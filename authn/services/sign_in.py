@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_get_by_login
 from authn.audit import audit_record
 
 logger = logging.getLogger("micro.auth")
@@ -27,17 +29,31 @@ def password_check(*, username: str, password: str, method: str, ip_address: str
     user = authenticate(None, username=username, password=password)
     if isinstance(user, User):
         return user
+    subject_type, subject_id = _failed_login_subject(username)
     with transaction.atomic():
         audit_record(
             type="login.failed",
             actor=None,
-            subject_type="username",
-            subject_id=username[:150],
+            subject_type=subject_type,
+            subject_id=subject_id,
             ip_address=ip_address,
             data={"method": method},
         )
     logger.info("login.failed method=%s ip=%s", method, ip_address)
     raise InvalidCredentials()
+
+
+def _failed_login_subject(attempted: str) -> tuple[str, str]:
+    """Who a failed sign-in was aimed at, without storing what was typed.
+
+    People type their password into the name field; only a known account's id, or a digest
+    of an unknown name (enough to correlate a guessing run), reaches the audit table.
+    """
+    user = user_get_by_login(login=attempted)
+    if user is not None:
+        return "user", str(user.pk)
+    digest = hashlib.sha256(attempted.strip().lower().encode()).hexdigest()[:16]
+    return "unknown_login", f"sha256:{digest}"
 
 
 def sign_in_record(

@@ -228,8 +228,18 @@ def test_failed_sign_in_is_audited_without_the_password(user, password):
     post_token({"username": user.username, "password": "wrong password here"})
 
     event = AuditEvent.objects.get(type="login.failed")
-    assert event.subject_id == user.username
+    assert (event.subject_type, event.subject_id) == ("user", str(user.pk))
     assert "wrong password here" not in str(event.data)
+
+
+def test_failed_sign_in_of_unknown_name_stores_only_a_digest(db):
+    typed = "my secret passphrase typed into the name field"
+    post_token({"username": typed, "password": "whatever it was"})
+
+    event = AuditEvent.objects.get(type="login.failed")
+    assert event.subject_type == "unknown_login"
+    assert event.subject_id.startswith("sha256:")
+    assert typed not in event.subject_id and typed not in str(event.data)
 
 
 @pytest.mark.parametrize(
