@@ -1,4 +1,4 @@
-"""Sign-in by username or email, case-insensitively, with Django's timing-safe ModelBackend."""
+"""Sign-in by username or email, case-insensitively, with one lookup and one password hash."""
 
 from __future__ import annotations
 
@@ -7,10 +7,25 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
-from accounts.models import User, iequals
+from accounts.models import User
+from accounts.selectors import user_get_by_login
+
+
+def login_verify(*, login: str, password: str) -> tuple[User | None, bool]:
+    """(the account `login` names, whether `password` opens it and the account is active).
+
+    An unknown name still costs one password hash, so it cannot be told apart by timing.
+    """
+    user = user_get_by_login(login=login)
+    if user is None:
+        User().set_password(password)
+        return None, False
+    return user, user.check_password(password) and user.is_active
 
 
 class CaseInsensitiveModelBackend(ModelBackend):
+    """Django's backend (admin sign-in, `authenticate()`) over `login_verify`."""
+
     def authenticate(
         self,
         request: HttpRequest | None,
@@ -20,14 +35,5 @@ class CaseInsensitiveModelBackend(ModelBackend):
     ) -> User | None:
         if username is None or password is None:
             return None
-        if "@" in username:  # usernames cannot hold "@": this is an email address
-            user = User.objects.exclude(email="").filter(iequals("email", username)).first()
-            if user is None:
-                # Hash anyway so an unknown email costs the same as a wrong password.
-                User().set_password(password)
-                return None
-            if user.check_password(password) and self.user_can_authenticate(user):
-                return user
-            return None
-        result = super().authenticate(request, username=username, password=password, **kwargs)
-        return result if isinstance(result, User) else None
+        user, ok = login_verify(login=username, password=password)
+        return user if ok else None

@@ -6,12 +6,11 @@ import hashlib
 import logging
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.backends import login_verify
 from accounts.models import User
-from accounts.selectors import user_get_by_login
 from authn.audit import audit_record
 
 logger = logging.getLogger("micro.auth")
@@ -24,12 +23,12 @@ class InvalidCredentials(Exception):
 def password_check(*, username: str, password: str, method: str, ip_address: str | None) -> User:
     """The active user with this username (or email) and password; audits a failure.
 
-    Unknown users cost the same password hash as wrong passwords (Django's ModelBackend).
+    Unknown users cost the same password hash as wrong passwords.
     """
-    user = authenticate(None, username=username, password=password)
-    if isinstance(user, User):
+    user, ok = login_verify(login=username, password=password)
+    if ok and user is not None:
         return user
-    subject_type, subject_id = _failed_login_subject(username)
+    subject_type, subject_id = _failed_login_subject(username, user)
     with transaction.atomic():
         audit_record(
             type="login.failed",
@@ -43,13 +42,12 @@ def password_check(*, username: str, password: str, method: str, ip_address: str
     raise InvalidCredentials()
 
 
-def _failed_login_subject(attempted: str) -> tuple[str, str]:
+def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
     """Who a failed sign-in was aimed at, without storing what was typed.
 
     People type their password into the name field; only a known account's id, or a digest
     of an unknown name (enough to correlate a guessing run), reaches the audit table.
     """
-    user = user_get_by_login(login=attempted)
     if user is not None:
         return "user", str(user.pk)
     digest = hashlib.sha256(attempted.strip().lower().encode()).hexdigest()[:16]
