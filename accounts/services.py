@@ -7,9 +7,10 @@ from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts import selectors
 from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
@@ -72,13 +73,31 @@ def user_create(
     return user
 
 
+def _check_may_administer(*, actor: Principal, user: User) -> None:
+    """Accounts holding `api_admin` are changed only by `api_admin` (or themselves).
+
+    Otherwise `users:write` could take over an administrator (change the email, reactivate
+    or deactivate it); the rule is here so every caller (REST, RPC, dashboard) gets it.
+    """
+    if actor.is_admin or actor.is_self(user.pk):
+        return
+    if selectors.user_is_administrator(user=user):
+        raise PermissionDenied("Only `api_admin` may change an `api_admin` account.")
+
+
 def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
     """Applies validated field changes; `is_active: false` deactivates (and revokes)."""
-    if changes.get("is_active") is False and user.is_active:
-        rest = {key: value for key, value in changes.items() if key != "is_active"}
-        if rest:
-            user = user_update(actor=actor, user=user, changes=rest)
-        return user_deactivate(actor=actor, user=user)
+    _check_may_administer(actor=actor, user=user)
+    deactivate = changes.get("is_active") is False and user.is_active
+    fields = dict(changes)
+    if deactivate:
+        del fields["is_active"]
+    if fields:
+        user = _apply_changes(actor=actor, user=user, changes=fields)
+    return _deactivate(actor=actor, user=user) if deactivate else user
+
+
+def _apply_changes(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
     _check_unique(username=changes.get("username"), email=changes.get("email"), exclude=user.pk)
     if "email" in changes and changes["email"].lower() != user.email.lower():
         changes = {**changes, "email_verified": False}
@@ -101,6 +120,11 @@ def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> Use
 
 def user_deactivate(*, actor: Principal, user: User) -> User:
     """Deactivates the user and revokes every credential: tokens, sessions, families."""
+    _check_may_administer(actor=actor, user=user)
+    return _deactivate(actor=actor, user=user)
+
+
+def _deactivate(*, actor: Principal, user: User) -> User:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active", "updated_at"])

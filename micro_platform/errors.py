@@ -92,24 +92,26 @@ class DependencyUnavailable(Problem):
         )
 
 
-def _is_dependency_failure(exc: Exception) -> bool:
-    """Lost database or cache connections: answer 503 (fail closed), never a traceback."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    return isinstance(exc, (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError))
+# Lost database or cache connections, or a service reporting an unusable dependency: answer
+# 503 (fail closed), never a traceback.
+_DEPENDENCY_FAILURES = (
+    DependencyError,
+    OperationalError,
+    InterfaceError,
+    ConnectionInterrupted,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 
 def _normalise(exc: Exception) -> exceptions.APIException | None:
-    if isinstance(exc, DependencyError):
-        logger.error("dependency unusable: %s", exc)
-        return DependencyUnavailable()
-    if _is_dependency_failure(exc):
-        logger.error("dependency unavailable: %s", type(exc).__name__)
+    if isinstance(exc, _DEPENDENCY_FAILURES):
+        logger.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
         return DependencyUnavailable()
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, exceptions.APIException):

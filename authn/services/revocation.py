@@ -70,9 +70,10 @@ def _reload() -> None:
     now = timezone.now()
     for row in RevokedToken.objects.filter(expires_at__gt=now).iterator():
         _cache_put(row.kind, row.value, row.not_after, row.expires_at)
-    # The sentinel expires like the entries it vouches for, so an eviction policy that drops
-    # keys with a TTL cannot keep it while dropping revocations (each expiry: one reload).
-    cache.set(SENTINEL_KEY, 1, timeout=settings.MICRO_ACCESS_TOKEN_TTL)
+    # No expiry: a TTL would not protect against eviction (the sentinel, read on every
+    # request, is the last key an LRU policy drops) and would add periodic full reloads on the
+    # request path. The cache must not evict (README: `maxmemory-policy noeviction`).
+    cache.set(SENTINEL_KEY, 1, timeout=None)
 
 
 def is_revoked(claims: Mapping[str, Any]) -> bool:
