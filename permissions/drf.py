@@ -1,4 +1,4 @@
-"""DRF permission classes: scopes (deny by default, loud when a view declares none)."""
+"""DRF permission classes: scopes (deny by default, loud when undeclared) and object grants."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from authn.principal import Principal
+from permissions.selectors import Permission, principal_may
 
 ScopeDeclaration = Sequence[str] | Mapping[str, Sequence[str]]
 
@@ -53,3 +55,37 @@ class HasRequiredScopes(BasePermission):
         if required is None:
             return True
         return principal.has_scopes(required)
+
+
+# Which grant each method needs on an object (spec §4.8): reading, changing, deleting.
+METHOD_PERMISSIONS: Mapping[str, Permission] = {
+    "GET": "read",
+    "HEAD": "read",
+    "PUT": "write",
+    "PATCH": "write",
+    "DELETE": "admin",
+}
+
+
+class HasObjectGrant(BasePermission):
+    """Object access by grant: not readable → 404 (existence hidden); readable only → 403.
+
+    The view names its `access_object_type`; the object's id is `str(obj.pk)`. A method
+    outside METHOD_PERMISSIONS is denied.
+    """
+
+    message = "You do not have access to this object."
+    code = "object_access_denied"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, Principal)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        principal = request.user
+        needed = METHOD_PERMISSIONS.get(request.method or "")
+        if not isinstance(principal, Principal) or needed is None:
+            return False
+        target = {"object_type": view.access_object_type, "object_id": str(obj.pk)}
+        if not principal_may(principal=principal, permission="read", **target):
+            raise NotFound()
+        return needed == "read" or principal_may(principal=principal, permission=needed, **target)

@@ -28,3 +28,23 @@ def test_package_never_imports_accounts(package: str) -> None:
 
 def test_permissions_never_imports_objects() -> None:
     assert not {name for name in imported_modules("permissions") if name.startswith("objects")}
+
+
+def test_objects_uses_permissions_only_through_its_services_and_selectors() -> None:
+    """As an independent service would: no direct access to the grants table."""
+    used = {name for name in imported_modules("objects") if name.split(".")[0] == "permissions"}
+    assert used <= {"permissions.services", "permissions.selectors"}
+    assert used
+
+
+def test_no_foreign_key_leaves_objects_or_permissions() -> None:
+    from django.apps import apps
+
+    for label in ("objects", "permissions"):
+        for model in apps.get_app_config(label).get_models():
+            remote = {
+                getattr(field.related_model, "_meta").app_label  # noqa: B009
+                for field in model._meta.get_fields()
+                if field.is_relation and field.related_model is not None
+            }
+            assert remote <= {label}, model

@@ -1,0 +1,56 @@
+"""HasObjectGrant: allow, deny (404 hidden / 403 readable) and anonymous cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.exceptions import NotFound
+from rest_framework.test import APIRequestFactory
+
+from accounts.models import User
+from objects.models import Object
+from permissions.drf import HasObjectGrant
+from tests.permissions.helpers import grant, make_object, principal
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+class ObjectView:
+    access_object_type = "object"
+
+
+def allowed(method: str, who: Any, obj: Object) -> bool:
+    request = getattr(APIRequestFactory(), method.lower())("/")
+    request.user = who
+    permission = HasObjectGrant()
+    return permission.has_permission(request, ObjectView()) and permission.has_object_permission(
+        request, ObjectView(), obj
+    )
+
+
+def test_owner_may_do_everything(user: User) -> None:
+    obj = make_object(user)
+    assert all(allowed(m, principal(user), obj) for m in ("GET", "PATCH", "PUT", "DELETE"))
+
+
+def test_reader_reads_but_may_not_write_or_delete(user: User, other_user: User) -> None:
+    obj = make_object(user)
+    grant(obj, other_user, read=True)
+    reader = principal(other_user)
+    assert allowed("GET", reader, obj)
+    assert not allowed("PATCH", reader, obj)
+    assert not allowed("DELETE", reader, obj)
+
+
+def test_stranger_gets_not_found_for_every_method(user: User, other_user: User) -> None:
+    obj = make_object(user)
+    for method in ("GET", "PATCH", "DELETE"):
+        with pytest.raises(NotFound):
+            allowed(method, principal(other_user), obj)
+
+
+def test_anonymous_and_unknown_methods_are_denied(user: User) -> None:
+    obj = make_object(user)
+    assert not allowed("GET", None, obj)
+    assert not allowed("POST", principal(user), obj)
