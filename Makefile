@@ -26,6 +26,7 @@ setup: $(VENV)/.runtime
 run: $(VENV)/.runtime
 	@mkdir -p var
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
+	$(if $(OBJECTS_DATABASE_URL),DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput --database objects)
 	DJANGO_DEBUG=true $(BIN)/python manage.py rotate_signing_key --if-missing
 	DJANGO_DEBUG=true $(BIN)/python manage.py ensure_admin
 	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/api/docs/)"

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserCreationForm
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import Group, Membership, User
+from authn.audit import audit_record
+from authn.principals import principal_for_user
+from authn.services import revocation
+from authn.services.lockout import account_unlock
+from authn.services.mfa import mfa_reset_by_admin
+from authn.services.tokens import user_credentials_revoke
 
 
 class MembershipInline(admin.TabularInline):
@@ -42,11 +53,29 @@ class UserChangeForm(forms.ModelForm):
         )
 
 
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """An admin-set password ends the user's sign-ins and is audited, like the API's."""
+
+    def save(self, commit: bool = True) -> Any:
+        with transaction.atomic():
+            user = super().save(commit)
+            if commit:
+                user_credentials_revoke(user=user)
+                audit_record(
+                    type="password.changed",
+                    actor=None,
+                    subject_type="user",
+                    subject_id=user.pk,
+                    data={"via": "admin"},
+                )
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreateForm
-    change_password_form = AdminPasswordChangeForm
+    change_password_form = AuditedPasswordChangeForm
     list_display = ("username", "email", "kind", "is_active", "is_superuser", "created_at")
     list_filter = ("kind", "is_active", "is_staff", "is_superuser", "email_verified")
     search_fields = ("username", "email", "display_name")
@@ -68,6 +97,44 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+    actions = ["unlock_sign_in", "reset_mfa"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # Changes made here are audited like the API's (field names only, never values).
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                type="user.updated" if change else "user.created",
+                actor=request.user.pk,
+                subject_type="user",
+                subject_id=obj.pk,
+                data={"fields": sorted(form.changed_data), "via": "admin"},
+            )
+            if change and "is_active" in form.changed_data and not obj.is_active:
+                # Deactivating here ends every credential, as DELETE /api/v1/users/{id} does.
+                user_credentials_revoke(user=obj)
+                revocation.revoke_subject(user_id=str(obj.pk))
+                audit_record(
+                    type="user.deactivated",
+                    actor=request.user.pk,
+                    subject_type="user",
+                    subject_id=obj.pk,
+                    data={"via": "admin"},
+                )
+
+    @admin.action(description="Unlock sign-in (lift a brute-force lockout)")
+    def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        actor = principal_for_user(request.user, method="session")  # type: ignore[arg-type]
+        for user in queryset:
+            account_unlock(user=user, actor=actor)
+        self.message_user(request, f"Unlocked {len(queryset)} account(s).")
+
+    @admin.action(description="Reset two-factor authentication (lost authenticator)")
+    def reset_mfa(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        actor = principal_for_user(request.user, method="session")  # type: ignore[arg-type]
+        for user in queryset:
+            mfa_reset_by_admin(user=user, actor=actor)
+        self.message_user(request, f"Two-factor authentication reset for {len(queryset)} user(s).")
 
 
 @admin.register(Group)

@@ -33,18 +33,13 @@ from accounts.serializers import (
 )
 from authn import scopes as sc
 from authn.principal import Principal
+from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, principal_of
+from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
 from micro_platform.pagination import CursorPage
 
 MAX_BATCH_IDS = 100
-
-
-def validation_error(exc: DjangoValidationError, field: str) -> ValidationError:
-    """Django's ValidationError (password validators, model rules) as a DRF 400."""
-    if hasattr(exc, "error_dict"):
-        return ValidationError(exc.message_dict)
-    return ValidationError({field: list(exc.messages)}, code="invalid")
 
 
 def conflict_error(exc: services.Conflict) -> ValidationError:
@@ -192,7 +187,7 @@ class UserListApi(APIView):
         try:
             user = services.user_create(actor=principal_of(request), **serializer.validated_data)
         except DjangoValidationError as exc:
-            raise validation_error(exc, "password") from exc
+            raise validation_problem(exc, "password") from exc
         except services.Conflict as exc:
             raise conflict_error(exc) from exc
         return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)
@@ -212,7 +207,7 @@ class MePasswordApi(APIView):
         try:
             services.user_password_change(actor=principal, user=user, **serializer.validated_data)
         except DjangoValidationError as exc:
-            raise validation_error(exc, "new_password") from exc
+            raise validation_problem(exc, "new_password") from exc
         if principal.method == "session":
             # Keep this dashboard session: store the new hash under the Django user (DRF
             # replaced request.user with the principal, which Django would not recognise).
@@ -296,7 +291,7 @@ class GroupMemberDetailApi(APIView):
     def delete(self, request: Request, group_id: str, user_id: str) -> Response:
         principal = principal_of(request)
         group = group_for_manager(principal, group_id)
-        parsed = selectors.parse_uuid(user_id)
+        parsed = parse_uuid(user_id)
         if parsed is None or not services.group_member_remove(
             actor=principal, group=group, user_id=parsed
         ):

@@ -17,10 +17,15 @@ def login_verify(*, login: str, password: str) -> tuple[User | None, bool]:
     An unknown name still costs one password hash, so it cannot be told apart by timing.
     """
     user = user_get_by_login(login=login)
+    return user, password_verify(user=user, password=password)
+
+
+def password_verify(*, user: User | None, password: str) -> bool:
+    """Whether `password` opens the active account `user`; None costs the same one hash."""
     if user is None:
         User().set_password(password)
-        return None, False
-    return user, user.check_password(password) and user.is_active
+        return False
+    return user.check_password(password) and user.is_active
 
 
 class CaseInsensitiveModelBackend(ModelBackend):

@@ -14,10 +14,10 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import (
-    AuthenticationFailed,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    Throttled,
     ValidationError,
 )
 from rest_framework.permissions import AllowAny
@@ -25,20 +25,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import email_flows, selectors, services
 from accounts.apis import (
     conflict_error,
     get_user_or_404,
     render_user,
     update_user_as,
-    validation_error,
 )
 from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
-from authn.services.sign_in import InvalidCredentials
+from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
+from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
+from micro_platform.ids import parse_uuid
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
@@ -101,7 +102,7 @@ def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     try:
         user = services.user_create(actor=principal, **serializer.validated_data)
     except DjangoValidationError as exc:
-        raise validation_error(exc, "password") from exc
+        raise validation_problem(exc, "password") from exc
     except services.Conflict as exc:
         raise conflict_error(exc) from exc
     return {"user": UserPrivateOut(user).data}
@@ -141,14 +142,16 @@ def rpc_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError({"password": ["username (or email) and password are required."]})
     if len(login) > 254 or len(password) > 256:
         raise ValidationError({"password": ["Too long."]}, code="max_length")
+    otp = _string(body, "otp")
     try:
         view = sessions.session_login(
-            username=login, password=password, ip_address=client_ip(request)
+            username=login,
+            password=password,
+            ip_address=client_ip(request),
+            otp=otp[:64] if otp else None,
         )
-    except InvalidCredentials as exc:
-        raise AuthenticationFailed(
-            "Invalid username or password.", code="invalid_credentials"
-        ) from exc
+    except SIGN_IN_FAILURES as exc:
+        raise sign_in_problem(exc) from exc
     return {"session": _session_out(view)}
 
 
@@ -173,7 +176,7 @@ def rpc_read_session(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _require(request, sc.PROFILE)
     user_id = _string(body, "userId", "user_id", "id")
-    if user_id is not None and selectors.parse_uuid(user_id) != principal.user_id:
+    if user_id is not None and parse_uuid(user_id) != principal.user_id:
         raise PermissionDenied("A password can only be changed by its owner.")
     old, new = (
         _string(body, "oldPassword", "old_password"),
@@ -192,7 +195,7 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
             new_password=new,
         )
     except DjangoValidationError as exc:
-        raise validation_error(exc, "newPassword") from exc
+        raise validation_problem(exc, "newPassword") from exc
     return {}
 
 
@@ -205,6 +208,69 @@ def rpc_verify_token(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return {"is_valid": False, "session": None, "message": "invalid or expired session"}
     view = sessions.session_view(session=session, secret=secret)
     return {"is_valid": True, "session": _session_out(view), "message": ""}
+
+
+def _throttled(exc: email_flows.RateLimited) -> Throttled:
+    return Throttled(wait=exc.retry_after, detail="Too many requests; retry later.")
+
+
+def _required(body: dict[str, Any], *names: str) -> str:
+    value = _string(body, *names)
+    if value is None:
+        raise ValidationError({names[0]: ["This field is required."]}, code="required")
+    return value
+
+
+def rpc_send_verification_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    # Anonymous, and the same empty answer whether or not the address has an account. Micro's
+    # subject/textContent/fromName are ignored: free text would make this an open mail relay.
+    email = _required(body, "email")
+    try:
+        email_flows.email_verification_request(email=email, ip_address=client_ip(request))
+    except email_flows.RateLimited as exc:
+        raise _throttled(exc) from exc
+    return {}
+
+
+def rpc_verify_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        email_flows.email_verify(token=_required(body, "token"))
+    except email_flows.InvalidToken as exc:
+        raise ValidationError(
+            {"token": ["Invalid or expired verification token."]}, code="invalid_token"
+        ) from exc
+    return {}
+
+
+def rpc_send_password_reset_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    email = _required(body, "email")
+    try:
+        email_flows.password_reset_send(email=email, ip_address=client_ip(request))
+    except email_flows.RateLimited as exc:
+        raise _throttled(exc) from exc
+    return {}
+
+
+def rpc_reset_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    # `token`/`password`, or Micro's `code`/`newPassword`/`confirmPassword`; the code is the
+    # `<uidb64>.<token>` pair from the reset email.
+    code = _required(body, "token", "code")
+    new = _required(body, "password", "newPassword", "new_password")
+    confirm = _string(body, "confirmPassword", "confirm_password")
+    if confirm is not None and confirm != new:
+        raise ValidationError({"confirmPassword": ["Does not match the new password."]})
+    try:
+        uidb64, token = email_flows.split_reset_code(code)
+        email_flows.password_reset_complete(
+            uidb64=uidb64, token=token, new_password=new, ip_address=client_ip(request)
+        )
+    except email_flows.InvalidToken as exc:
+        raise ValidationError(
+            {"token": ["Invalid or expired reset token."]}, code="invalid_token"
+        ) from exc
+    except DjangoValidationError as exc:
+        raise validation_problem(exc, "password") from exc
+    return {}
 
 
 # Methods that change nothing; every other method changes state or opens/ends a session.
@@ -221,6 +287,10 @@ HANDLERS: dict[str, Handler] = {
     "readsession": rpc_read_session,
     "updatepassword": rpc_update_password,
     "verifytoken": rpc_verify_token,
+    "sendverificationemail": rpc_send_verification_email,
+    "verifyemail": rpc_verify_email,
+    "sendpasswordresetemail": rpc_send_password_reset_email,
+    "resetpassword": rpc_reset_password,
 }
 
 
@@ -247,7 +317,11 @@ class UserRpcApi(APIView):
     Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
     `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;
     `updatePassword` needs self; `login`, `logout`, `readSession`, `verifyToken` need no
-    credential beyond the password or session id they carry.
+    credential beyond the password or session id they carry (`login` also takes `otp`
+    once the account has MFA, and shares the token endpoint's lockout and throttles);
+    `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
+    anonymous (the emailed token is the credential) and answer alike whether or not an
+    address has an account.
     """
 
     permission_classes = [AllowAny]  # each handler applies its own rule (see _require)

@@ -10,18 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
-
-
-def parse_uuid(value: object) -> uuid.UUID | None:
-    """A UUID from untrusted input, or None when malformed."""
-    if isinstance(value, uuid.UUID):
-        return value
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+from micro_platform.ids import parse_uuid
 
 
 def user_get(*, user_id: object) -> User | None:

@@ -47,6 +47,17 @@ class UserCreateIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
 
 
+class SignupIn(StrictSerializer):
+    """Self sign-up: an address and a password are required (the address gets verified)."""
+
+    username = serializers.CharField(max_length=150, validators=[username_validator])
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+
+
 class UserUpdateSelfIn(StrictSerializer):
     """Fields a user may change on their own account."""
 

@@ -10,12 +10,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts import selectors
+from accounts import mailer, selectors
 from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
 from authn.services import revocation
+from authn.services.recent_sign_in import require_recent_sign_in
 from authn.services.tokens import user_credentials_revoke
 
 
@@ -45,6 +46,7 @@ def user_create(
     display_name: str = "",
     kind: str = User.Kind.USER,
     scopes: Collection[str] = (),
+    ip_address: str | None = None,
 ) -> User:
     """Creates a user (no password: unusable); raises ValidationError for a weak password."""
     user = User(
@@ -66,6 +68,7 @@ def user_create(
                 actor=actor,
                 subject_type="user",
                 subject_id=user.pk,
+                ip_address=ip_address,
                 data={"kind": kind, "username": username},
             )
     except IntegrityError as exc:  # a concurrent insert won the race
@@ -99,7 +102,12 @@ def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> Use
 
 def _apply_changes(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
     _check_unique(username=changes.get("username"), email=changes.get("email"), exclude=user.pk)
-    if "email" in changes and changes["email"].lower() != user.email.lower():
+    old_email = user.email
+    email_changed = "email" in changes and changes["email"].lower() != old_email.lower()
+    if email_changed:
+        if actor.is_self(user.pk):
+            # The address receives password resets: moving it needs the person, not a key.
+            require_recent_sign_in(actor=actor)
         changes = {**changes, "email_verified": False}
     for field, value in changes.items():
         setattr(user, field, value)
@@ -113,9 +121,25 @@ def _apply_changes(*, actor: Principal, user: User, changes: dict[str, Any]) -> 
                 subject_id=user.pk,
                 data={"fields": sorted(changes)},
             )
+            if email_changed and old_email:
+                _email_change_notify(user=user, old_email=old_email)
     except IntegrityError as exc:
         raise Conflict("username", "A user with this username or email already exists.") from exc
     return user
+
+
+def _email_change_notify(*, user: User, old_email: str) -> None:
+    """Tells the previous address about the change (after commit), so a takeover is seen."""
+    mailer.send_on_commit(
+        template="email_changed",
+        subject="Your email address was changed",
+        to=old_email,
+        context={
+            "name": user.display_name or user.username,
+            "username": user.username,
+            "new_email": user.email,
+        },
+    )
 
 
 def user_deactivate(*, actor: Principal, user: User) -> User:

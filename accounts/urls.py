@@ -1,10 +1,11 @@
 from django.urls import path
 
-from accounts import apis
+from accounts import apis, email_apis
 
 urlpatterns = [
     path("me", apis.MeApi.as_view(), name="me"),
     path("me/password", apis.MePasswordApi.as_view(), name="me-password"),
+    path("signup", email_apis.SignupApi.as_view(), name="signup"),
     path("users", apis.UserListApi.as_view(), name="user-list"),
     path("users/<str:user_id>", apis.UserDetailApi.as_view(), name="user-detail"),
     path("groups", apis.GroupListApi.as_view(), name="group-list"),

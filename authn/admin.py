@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from authn.models import AuditEvent, SigningKey, TokenFamily
+from authn.models import ApiKey, AuditEvent, SigningKey, TokenFamily
+from authn.principals import principal_for_user
+from authn.services.api_keys import api_key_revoke
+
+# django-otp registers its devices in the admin, where a superuser could read a TOTP seed or
+# add, edit and delete devices with no code and no audit event. MFA changes go through
+# authn.services.mfa instead (the user admin's "Reset two-factor authentication" action for
+# account recovery). Importing the plugins' admin modules first makes the order certain.
+for _device_admin in ("django_otp.plugins.otp_totp.admin", "django_otp.plugins.otp_static.admin"):
+    import_module(_device_admin)
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,3 +63,43 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are listed, never shown (no secret hash) and revoked only through the service."""
+
+    list_display = (
+        "prefix",
+        "name",
+        "owner",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at",)
+    search_fields = ("prefix", "name", "owner__username")
+    fields = (
+        "id",
+        "prefix",
+        "name",
+        "owner",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "rotated_from",
+    )
+    actions = ["revoke"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting would skip the audit event and the cache invalidation
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        actor = principal_for_user(request.user, method="session")  # type: ignore[arg-type]
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=actor)
+        self.message_user(request, f"Revoked {len(queryset)} API key(s).")

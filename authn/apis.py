@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,8 @@ from authn.serializers import (
     TokenRefreshIn,
     TokenRevokeIn,
 )
-from authn.services import sign_in, signing_keys, tokens
+from authn.services import lockout, signing_keys, tokens
+from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.http import client_ip, no_store, principal_of
 from micro_platform.openapi import problem
 
@@ -45,7 +46,11 @@ class TokenObtainApi(APIView):
         responses={
             200: TokenPairOut,
             400: problem("Invalid input, or `invalid_scope` (unknown or not held)."),
-            401: problem("`invalid_credentials`: unknown user and wrong password alike."),
+            401: problem(
+                "`invalid_credentials` (unknown user and wrong password alike), "
+                "`mfa_required` (the account has MFA and no `otp` was given), `mfa_invalid`."
+            ),
+            429: problem("Locked out or throttled; `Retry-After` says for how long."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -58,11 +63,10 @@ class TokenObtainApi(APIView):
                 password=data["password"],
                 scope=data.get("scope"),
                 ip_address=client_ip(request),
+                otp=data.get("otp"),
             )
-        except sign_in.InvalidCredentials as exc:
-            raise AuthenticationFailed(
-                "Invalid username or password.", code="invalid_credentials"
-            ) from exc
+        except SIGN_IN_FAILURES as exc:
+            raise sign_in_problem(exc) from exc
         except tokens.InvalidScope as exc:
             raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
         return pair_response(pair)
@@ -75,16 +79,27 @@ class TokenRefreshApi(APIView):
 
     @extend_schema(
         request=TokenRefreshIn,
-        responses={200: TokenPairOut, 401: problem("Unknown, expired, revoked or reused.")},
+        responses={
+            200: TokenPairOut,
+            401: problem("Unknown, expired, revoked or reused."),
+            429: problem("Too many invalid refresh tokens from this IP; see `Retry-After`."),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = TokenRefreshIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        ip_address = client_ip(request)
+        # Refresh tokens cannot be guessed (256 bits); the throttle stops a client replaying
+        # junk or stolen-and-revoked tokens at volume.
+        wait = lockout.ip_wait(ip_address=ip_address, scope="refresh")
+        if wait:
+            raise Throttled(wait=wait, code="too_many_attempts")
         try:
             pair = tokens.token_refresh(
-                raw=serializer.validated_data["refresh_token"], ip_address=client_ip(request)
+                raw=serializer.validated_data["refresh_token"], ip_address=ip_address
             )
         except tokens.InvalidRefreshToken as exc:
+            lockout.ip_failure_record(ip_address=ip_address, scope="refresh")
             raise AuthenticationFailed(
                 "The refresh token is invalid, expired or revoked.", code="invalid_refresh_token"
             ) from exc

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 
 class AuthnConfig(AppConfig):
@@ -16,3 +16,22 @@ class AuthnConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="authn.revoke_tokens_of_deleted_user",
         )
+        self._connect_api_key_invalidation()
+
+    def _connect_api_key_invalidation(self) -> None:
+        # Signals rather than calls in each service: changes made in the admin site (or any
+        # other path that saves the models) invalidate cached API-key entries too.
+        from authn.signals import api_keys_of_groups_changed, api_keys_of_user_changed
+
+        for signal in (post_save, post_delete):
+            for model in (settings.AUTH_USER_MODEL, "accounts.Membership", "authn.ApiKey"):
+                signal.connect(
+                    api_keys_of_user_changed,
+                    sender=model,
+                    dispatch_uid=f"authn.api_keys.{signal is post_save}.{model}",
+                )
+            signal.connect(
+                api_keys_of_groups_changed,
+                sender="accounts.Group",
+                dispatch_uid=f"authn.api_keys.{signal is post_save}.group",
+            )

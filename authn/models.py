@@ -142,3 +142,74 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} by {self.actor_id}"
+
+
+class ApiKey(models.Model):
+    """An API key `mk_<prefix>_<secret>`: the prefix finds the row, only a hash of the secret
+    is stored (see authn.services.api_keys)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)  # unique: indexed
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="rotations"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="api_key_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"API key {self.prefix} ({self.name}) of {self.owner_id}"
+
+
+class DashboardSession(models.Model):
+    """A dashboard (Django) session; the session key is stored only as its SHA-256.
+
+    Rows carry the owner and client details so the security page can list and end them.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="dashboard_sessions",
+    )
+    session_data = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    expire_date = models.DateTimeField(db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="dash_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"dashboard session {self.pk} of {self.user_id}"
+
+
+class Counter(models.Model):
+    """An expiring brute-force counter, kept here when the shared cache is not Redis.
+
+    See authn.services.counters: rows are only incremented with a single atomic UPDATE.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    value = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"counter {self.key} = {self.value}"

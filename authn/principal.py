@@ -28,6 +28,9 @@ class Principal:
     expires_at: int | None = None
     client_id: str | None = None
     api_key_id: uuid.UUID | None = None
+    # When the user last proved who they are (epoch seconds; the `auth_time` claim): fresh
+    # sign-ins with `otp` in `amr` gate privileged actions such as minting api_admin keys.
+    auth_time: int | None = None
 
     # DRF and Django look for these on `request.user`.
     is_authenticated = True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from accounts.models import User
-from accounts.selectors import user_held_scopes, user_memberships
+from accounts.selectors import groups_of_user, user_held_scopes, user_memberships
 from authn.principal import AuthMethod, Principal
 
 
@@ -14,6 +16,7 @@ def principal_for_user(
     scopes: frozenset[str] | None = None,
     amr: tuple[str, ...] = (),
     session_id: str | None = None,
+    auth_time: int | None = None,
 ) -> Principal:
     """A principal holding `scopes` (default: all the user holds), never more than held."""
     memberships = user_memberships(user=user)
@@ -27,4 +30,10 @@ def principal_for_user(
         method=method,
         amr=amr,
         session_id=session_id,
+        auth_time=auth_time,
     )
+
+
+def group_ids_of_user(*, user_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """The groups a user belongs to now (one query): for services asking about another user."""
+    return tuple(sorted(groups_of_user(user_id=user_id).values_list("pk", flat=True)))

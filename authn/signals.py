@@ -10,3 +10,25 @@ from authn.services import revocation
 def revoke_tokens_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A hard-deleted user's stateless access tokens stop working at once, like a deactivation."""
     revocation.revoke_subject(user_id=str(instance.pk))
+
+
+def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A saved or deleted user (scopes, activation), membership or API key (an edit in the
+    admin site, say): the user's cached key entries are re-read."""
+    from authn.services import api_key_cache
+
+    model = sender._meta.model_name
+    if model == "user":
+        user_id = instance.pk
+    elif model == "apikey":
+        user_id = instance.owner_id
+    else:
+        user_id = instance.user_id
+    api_key_cache.user_changed(user_id=user_id)
+
+
+def api_keys_of_groups_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A saved or deleted group may change what its members hold: every key is re-read."""
+    from authn.services import api_key_cache
+
+    api_key_cache.groups_changed()

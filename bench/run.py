@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
+import objects_bench  # bench/ is on sys.path: this file runs as a script
 import psycopg
 from psycopg import sql
 
@@ -579,7 +580,22 @@ def build_scenario(key: str, server: Server) -> Scenario:
         return user_batch_scenario(name, ids, obtain_token(server.base_url, logins[0]))
     if key == "P5":
         return login_scenario(name, logins)
+    if key in ("P1", "P2"):  # gateway verify: bench/gateway.py
+        return verify_scenario(name, server.base_url, obtain_token(server.base_url, logins[0]))
     raise BenchError(f"unknown scenario {key}")
+
+
+def verify_scenario(key: str, base_url: str, token: str) -> Scenario:
+    import gateway  # bench/gateway.py: this script's directory is on sys.path
+
+    try:
+        credential = (
+            token if key.startswith("P1") else gateway.obtain_api_key(base_url, token, http_request)
+        )
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from exc
+    headers = gateway.verify_headers(key, credential)
+    return Scenario(key, gateway.verify_label(key), "GET", ((gateway.VERIFY_PATH, None),), headers)
 
 
 @contextmanager
@@ -678,6 +694,8 @@ class Target:
 
 
 TARGETS = (
+    Target("P1", "rps / baseline rps", ">=", 0.90),
+    Target("P2", "rps / baseline rps", ">=", 0.80),
     Target("P3", "rps / baseline rps", ">=", 0.60),
     Target("P4", "p50 / P3 p50", "<=", 3.0),
     Target("P5", "rps / bare Argon2id verifies/s", ">=", 0.85),
@@ -721,6 +739,8 @@ def measured_values(
     results: dict[str, ScenarioResult], argon2: dict[str, Any], queries: dict[str, Any]
 ) -> dict[str, float | None]:
     return {
+        "P1": ratio(ok_rps(results, "P1"), ok_rps(results, "baseline")),
+        "P2": ratio(ok_rps(results, "P2"), ok_rps(results, "baseline")),
         "P3": ratio(ok_rps(results, "P3"), ok_rps(results, "baseline")),
         "P4": ratio(p50(results, "P4"), p50(results, "P3")),
         "P5": ratio(ok_rps(results, "P5"), argon2.get("verifies_per_s")),
@@ -906,7 +926,8 @@ def run_load(large: Size, small: Size, mode: Mode) -> tuple[list[ScenarioResult]
         def scenario(key: str, server: Server) -> ScenarioResult:
             return run_scenario(server, build_scenario(key, server), mode, Path(tmp))
 
-        results = [scenario("baseline", big), scenario("P3", big), scenario("P3", little)]
+        results = [scenario("baseline", big), scenario("P1", big), scenario("P2", big)]
+        results += [scenario("P3", big), scenario("P3", little)]
         results.append(scenario("P4", big))
         rates = [measure_argon2(large, mode.argon2_s)]
         results.append(scenario("P5", big))
@@ -974,6 +995,11 @@ def run(mode: Mode, output: Path) -> None:
     large, small = prepare_size(large), prepare_size(small)
     queries = measure_queries(large)
     found, argon2 = run_load(large, small, mode)
+    objects_report = objects_bench.run_objects(
+        [(size.label, size.env) for size in (large, small)],
+        smoke=mode.smoke,
+        password=BENCH_PASSWORD,
+    )
     results = {result.key: result for result in found}
     checks = evaluate(measured_values(results, argon2, queries))
     checks["P5_cost"] = argon2_cost_check(argon2["params"])
@@ -985,7 +1011,8 @@ def run(mode: Mode, output: Path) -> None:
         "argon2": argon2,
         "queries": queries,
         "checks": [asdict(item) for item in checks.values()],
-        "errors": errors,
+        "errors": errors + objects_report["errors"],
+        "objects": objects_report,
     }
     write_json(output, build_report(mode, (large, small), pg_version, results, measured))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django_redis.exceptions import ConnectionInterrupted
@@ -67,6 +68,16 @@ def problem_response(
     )
 
 
+def validation_problem(exc: DjangoValidationError, field: str) -> exceptions.ValidationError:
+    """A service's Django ValidationError as a 400 with the same field names; messages
+    without a field go under `field`."""
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(exc.message_dict)
+    return exceptions.ValidationError(
+        {field: list(exc.messages)}, code=getattr(exc, "code", None) or "invalid"
+    )
+
+
 def _flatten(detail: Any) -> Any:
     if isinstance(detail, dict):
         return {str(key): _flatten(value) for key, value in detail.items()}
@@ -111,7 +122,8 @@ def _normalise(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied(str(exc) or None)
+        # A subclass may name its refusal (`code = "recent_sign_in_required"`).
+        return exceptions.PermissionDenied(str(exc) or None, code=getattr(exc, "code", None))
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, exceptions.APIException):

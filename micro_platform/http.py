@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from rest_framework import status
@@ -25,7 +25,7 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def client_ip(request: Request) -> str | None:
+def client_ip(request: Request | HttpRequest) -> str | None:
     """The peer address; a trusted proxy in front is expected to set REMOTE_ADDR correctly."""
     return request.META.get("REMOTE_ADDR") or None
 

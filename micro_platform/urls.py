@@ -1,8 +1,9 @@
 """Root URLs: the API under /api/v1/, the RPC facade, well-known documents, docs, health."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.rpc import UserRpcApi
 from authn.apis import JwksApi
@@ -11,6 +12,8 @@ from micro_platform import health
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("authn.urls")),
+    path("", include("permissions.urls")),
+    path("", include("objects.urls")),
 ]
 
 urlpatterns = [
@@ -18,10 +21,20 @@ urlpatterns = [
     path("user/<str:method>", UserRpcApi.as_view(), name="user-rpc"),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view loads its start-up script from a URL: no inline script, so the CSP holds;
+    # Swagger UI sets inline styles from its own script, allowed on this page only.
+    path(
+        "api/docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="docs",
+    ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("", include("authn.web.urls")),
+    path("accounts/", include("accounts.web_urls")),
 ]
 
 handler404 = "micro_platform.errors.handler404"

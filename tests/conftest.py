@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,11 +14,13 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.authentication import verified_tokens
 from authn.models import SigningKey
 from authn.principals import principal_for_user
 from authn.services import signing_keys
 from authn.services.jwt import access_token_issue
 from authn.services.signing_keys import key_ring
+from authn.session_auth import session_mark_signed_in
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -62,6 +65,7 @@ def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 def _clean_state() -> Iterator[None]:
     cache.clear()
     key_ring.invalidate()
+    verified_tokens.clear()
     yield
     cache.clear()
 
@@ -101,6 +105,7 @@ def token_for(user: User, scopes: frozenset[str] | None = None) -> str:
         scopes=principal.scopes,
         group_ids=principal.group_ids,
         amr=("pwd",),
+        auth_time=int(time.time()),  # as from a password sign-in just now
     ).token
 
 
@@ -133,6 +138,19 @@ def session_client(db: Any) -> Callable[[User], APIClient]:
     def make(user: User) -> APIClient:
         client = APIClient(enforce_csrf_checks=True)
         client.force_login(user)
+        session = client.session  # what the sign-in page records: a password sign-in, now
+        session_mark_signed_in(session, amr=("pwd",))
+        session.save()
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Database tests may use every database: with OBJECTS_DATABASE_URL, `objects` and
+    `permissions` live in a second one that checks like /readyz and makemigrations touch."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        wants_db = {"db", "transactional_db"} & set(fixtures)
+        if wants_db and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db(databases="__all__"))

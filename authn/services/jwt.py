@@ -131,6 +131,7 @@ def access_token_issue(
     session_id: uuid.UUID | str | None = None,
     lifetime: int | None = None,
     client_id: str | None = None,
+    auth_time: int | None = None,
 ) -> IssuedAccessToken:
     """Signs an access token carrying the spec's claim set (§4.1)."""
     token = MicroAccessToken()
@@ -147,6 +148,8 @@ def access_token_issue(
         token["sid"] = str(session_id)
     if client_id is not None:
         token["client_id"] = client_id
+    if auth_time is not None:
+        token["auth_time"] = auth_time
     encoded = str(token)
     return IssuedAccessToken(
         token=encoded,

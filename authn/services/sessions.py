@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from authn.audit import audit_record
 from authn.models import Session
+from authn.services.mfa import mfa_sign_in_step
 from authn.services.sign_in import password_check, sign_in_record
 from authn.services.tokens import hash_secret
 
@@ -28,11 +29,17 @@ class SessionView:
     expires: datetime
 
 
-def session_login(*, username: str, password: str, ip_address: str | None) -> SessionView:
-    """Checks the password and opens a session (same failure for every wrong credential)."""
+def session_login(
+    *, username: str, password: str, ip_address: str | None, otp: str | None = None
+) -> SessionView:
+    """Checks the password (then the code, for MFA users) and opens a session.
+
+    The same failure for every wrong credential; a wrong password never reveals MFA.
+    """
     user = password_check(
         username=username, password=password, method="session", ip_address=ip_address
     )
+    amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -42,7 +49,10 @@ def session_login(*, username: str, password: str, ip_address: str | None) -> Se
             expires_at=now + timedelta(seconds=settings.MICRO_SESSION_TTL),
         )
         sign_in_record(
-            user=user, method="session", ip_address=ip_address, data={"session": str(session.pk)}
+            user=user,
+            method="session",
+            ip_address=ip_address,
+            data={"session": str(session.pk), "amr": list(amr)},
         )
     return SessionView(secret, str(user.pk), session.created_at, session.expires_at)
 

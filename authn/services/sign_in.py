@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.backends import login_verify
+from accounts.backends import password_verify
 from accounts.models import User
+from accounts.selectors import user_get_by_login
 from authn.audit import audit_record
+from authn.services import lockout
 
 logger = logging.getLogger("micro.auth")
 
@@ -20,26 +21,78 @@ class InvalidCredentials(Exception):
     """Unknown user, wrong password or inactive account: indistinguishable on purpose."""
 
 
+class SignInThrottled(Exception):
+    """The account is locked or the client IP throttled; retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 def password_check(*, username: str, password: str, method: str, ip_address: str | None) -> User:
     """The active user with this username (or email) and password; audits a failure.
 
-    Unknown users cost the same password hash as wrong passwords.
+    Unknown users cost the same password hash as wrong passwords; a locked name or a
+    throttled IP is refused (SignInThrottled) before any password is checked, whether the
+    name exists or not.
     """
-    user, ok = login_verify(login=username, password=password)
-    if ok and user is not None:
+    user = user_get_by_login(login=username)
+    # Counted per account, so its username and its email share one run of failures; an
+    # unknown name is counted under itself and answers exactly the same.
+    subject = lockout.lockout_subject(login=username, user_id=user.pk if user else None)
+    _refuse_if_throttled(subject, method, ip_address)
+    attempt = lockout.attempt_begin(login=subject)
+    if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
+        if lockout.lock(login=subject):
+            _locked_record(username, user, method, ip_address)
+        _refuse_if_throttled(subject, method, ip_address)
+    if password_verify(user=user, password=password) and user is not None:
+        lockout.success_record(login=subject)
         return user
-    subject_type, subject_id = _failed_login_subject(username, user)
+    _failure_record(username, subject, user, method, ip_address, attempt)
+    raise InvalidCredentials()
+
+
+def _refuse_if_throttled(subject: str, method: str, ip_address: str | None) -> None:
+    wait = lockout.signin_wait(login=subject, ip_address=ip_address)
+    if wait:
+        logger.info("login.throttled method=%s ip=%s retry_after=%s", method, ip_address, wait)
+        raise SignInThrottled(wait)
+
+
+def _failure_record(
+    attempted: str, subject: str, user: User | None, method: str, ip: str | None, attempt: int
+) -> None:
+    subject_type, subject_id = _failed_login_subject(attempted, user)
+    locked = lockout.failure_record(login=subject, ip_address=ip, count=attempt)
     with transaction.atomic():
         audit_record(
             type="login.failed",
             actor=None,
             subject_type=subject_type,
             subject_id=subject_id,
-            ip_address=ip_address,
+            ip_address=ip,
             data={"method": method},
         )
-    logger.info("login.failed method=%s ip=%s", method, ip_address)
-    raise InvalidCredentials()
+    logger.info("login.failed method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id)
+    if locked:
+        _locked_record(attempted, user, method, ip)
+
+
+def _locked_record(attempted: str, user: User | None, method: str, ip: str | None) -> None:
+    subject_type, subject_id = _failed_login_subject(attempted, user)
+    with transaction.atomic():
+        audit_record(
+            type="login.locked",
+            actor=None,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            ip_address=ip,
+            data={"method": method},
+        )
+    logger.warning(
+        "login.locked method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id
+    )
 
 
 def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
@@ -50,7 +103,7 @@ def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
     """
     if user is not None:
         return "user", str(user.pk)
-    digest = hashlib.sha256(attempted.strip().lower().encode()).hexdigest()[:16]
+    digest = lockout.login_digest(attempted)[:16]
     return "unknown_login", f"sha256:{digest}"
 
 

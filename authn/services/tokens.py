@@ -17,10 +17,11 @@ from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
-from authn.models import RefreshToken, Session, TokenFamily
+from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
 from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
+from authn.services.mfa import mfa_sign_in_step
 from authn.services.sign_in import password_check, sign_in_record
 
 logger = logging.getLogger("micro.auth")
@@ -91,6 +92,9 @@ def _issue_pair(
         group_ids=tuple(sorted(group_id for group_id, _ in memberships)),
         amr=tuple(family.amr),
         session_id=family.pk,
+        # The family is created at the password sign-in and never changes: every token
+        # refreshed from it keeps the original sign-in time and methods.
+        auth_time=int(family.created_at.timestamp()),
     )
     return TokenPair(
         access_token=access.token,
@@ -103,20 +107,30 @@ def _issue_pair(
 
 
 def token_obtain_with_password(
-    *, username: str, password: str, scope: str | None, ip_address: str | None
+    *,
+    username: str,
+    password: str,
+    scope: str | None,
+    ip_address: str | None,
+    otp: str | None = None,
 ) -> TokenPair:
-    """Signs a user in with a password; the same failure for every wrong-credential case."""
+    """Signs a user in with a password (and a code when MFA is on).
+
+    The password is checked first, so a wrong one never reveals whether the account has MFA.
+    """
     user = password_check(
         username=username, password=password, method="password", ip_address=ip_address
     )
     held, memberships = _held(user)
     scopes = _requested_scopes(scope, held)
+    # After the scope check, so a refused scope does not consume a backup code.
+    amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
     now = timezone.now()
     with transaction.atomic():
         family = TokenFamily.objects.create(
             user=user,
             scope=scope_catalogue.to_string(scopes),
-            amr=["pwd"],
+            amr=list(amr),
             expires_at=now + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
         )
         pair = _issue_pair(user, family, scopes, memberships)
@@ -255,6 +269,9 @@ def user_credentials_revoke(
     from accounts.models import new_security_stamp
 
     User.objects.filter(pk=user.pk).update(security_stamp=new_security_stamp())
+    # The rows go too, so the security page no longer lists them; the dashboard's own password
+    # change re-saves its session under a new key (update_session_auth_hash).
+    DashboardSession.objects.filter(user=user).delete()
 
 
 def logout_all(*, principal: Principal, ip_address: str | None) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from micro_platform.env import env_bool, env_int, env_list, env_str
+from micro_platform.env import env_bool, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -21,7 +21,8 @@ SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site behind the dashboard's sign-in and OTP (authn.web.admin_site).
+    "authn.web.admin_site.MicroAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -30,6 +31,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "authn",
     "permissions",
@@ -39,10 +43,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "micro_platform.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (admin and dashboard CSS) from gunicorn, with far-future caching.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "authn.web.middleware.DashboardSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -88,6 +97,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `objects` and `permissions` keep no foreign keys to `accounts` (spec §1.6), so they may
+# live in a database of their own; the router sends them there when this is set.
+OBJECTS_DATABASE_URL = env_str("OBJECTS_DATABASE_URL")
+if OBJECTS_DATABASE_URL:
+    DATABASES["objects"] = dj_database_url.parse(
+        OBJECTS_DATABASE_URL,
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
+        conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS", False),
+    )
+    DATABASE_ROUTERS = ["micro_platform.db_routers.ObjectsRouter"]
 
 # --- Cache: shared by every worker and instance (lockout, revocation, throttles) ---
 REDIS_URL = env_str("REDIS_URL")
@@ -138,6 +157,18 @@ MICRO_ACCESS_TOKEN_TTL = env_int("MICRO_ACCESS_TOKEN_TTL", 600, minimum=30)
 MICRO_REFRESH_TOKEN_TTL = env_int("MICRO_REFRESH_TOKEN_TTL", 1209600, minimum=60)
 MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
 MICRO_LOGIN_FAILURES_PER_IP = env_int("MICRO_LOGIN_FAILURES_PER_IP", 100, minimum=1)
+# --- MFA and brute-force protection (authn.services.mfa, authn.services.lockout) ---
+OTP_TOTP_ISSUER = "Micro"
+# django-otp's per-device back-off also refuses a *correct* code for a while after a wrong
+# one and keeps its state in the database; authn.services.mfa throttles wrong codes per user
+# in the shared cache (answering 429 + Retry-After) instead.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Seeds are never shown; devices are not in the admin at all (authn/admin.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+MICRO_LOCKOUT_THRESHOLD = env_int("MICRO_LOCKOUT_THRESHOLD", 10, minimum=1)
+MICRO_LOCKOUT_SECONDS = env_int("MICRO_LOCKOUT_SECONDS", 900, minimum=1)
+MICRO_MFA_FAILURES_PER_USER = env_int("MICRO_MFA_FAILURES_PER_USER", 5, minimum=1)
 MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
 # How often a process re-reads the signing keys (a rotation elsewhere is seen within this).
@@ -162,7 +193,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_AGE = MICRO_SESSION_TTL
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+# Only a SHA-256 of each session key is stored, with owner and client for the security page.
+SESSION_ENGINE = "authn.session_store"
 # Outside debug, cookies are Secure and carry the __Host- prefix (bound to this exact host).
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -174,6 +208,20 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# django-csp: same-origin everything, no inline script, never framed. The QR code is an
+# `data:` SVG image; the admin's own inline styles are cosmetic and stay blocked.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Health probes come over plain HTTP from the orchestrator, inside the TLS boundary.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
@@ -182,6 +230,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MICRO_MAX_BODY_BYTES
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "authn.api_key_authentication.ApiKeyAuthentication",
         "authn.authentication.BearerTokenAuthentication",
         "authn.authentication.SessionPrincipalAuthentication",
     ],
@@ -218,13 +267,24 @@ SPECTACULAR_SETTINGS = {
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "micro@localhost")
+# --- Email: the console unless EMAIL_URL names an SMTP server ------------------
+_EMAIL = env_email("EMAIL_URL")
+EMAIL_BACKEND = _EMAIL.backend
+EMAIL_HOST, EMAIL_PORT, EMAIL_TIMEOUT = _EMAIL.host, _EMAIL.port, _EMAIL.timeout
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _EMAIL.user, _EMAIL.password
+EMAIL_USE_TLS, EMAIL_USE_SSL = _EMAIL.use_tls, _EMAIL.use_ssl
+DEFAULT_FROM_EMAIL = env_str("MICRO_EMAIL_FROM", "Micro <no-reply@localhost>")
+# Emails leave through a small background pool after commit, so a slow SMTP server neither
+# holds a request nor makes "this address has an account" measurable by response time.
+MICRO_EMAIL_SEND_INLINE = False
+# Password-reset links (Django's token generator) expire after an hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
 
 LOGGING = {
     "version": 1,

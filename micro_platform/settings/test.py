@@ -19,5 +19,6 @@ if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MICRO_EMAIL_SEND_INLINE = True  # tests read mail.outbox right after the commit
 MICRO_SIGNING_KEY_REFRESH_SECONDS = 1
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

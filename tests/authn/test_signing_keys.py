@@ -14,7 +14,15 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
-from authn.models import AuditEvent, RefreshToken, RevokedToken, Session, SigningKey, TokenFamily
+from authn.models import (
+    AuditEvent,
+    Counter,
+    RefreshToken,
+    RevokedToken,
+    Session,
+    SigningKey,
+    TokenFamily,
+)
 from authn.services import signing_keys
 from authn.services.signing_keys import SigningKeyError, key_ring, signing_key_ensure
 from tests.authn.helpers import me_status
@@ -210,6 +218,7 @@ def _expired_and_live_state(user) -> None:
         RefreshToken.objects.create(family=family, token_hash=f"{tag}-rt", expires_at=expires_at)
         Session.objects.create(user=user, secret_hash=f"{tag}-session", expires_at=expires_at)
         RevokedToken.objects.create(kind="jti", value=f"{tag}-jti", expires_at=expires_at)
+        Counter.objects.create(key=f"{tag}-counter", value=3, expires_at=expires_at)
     live = signing_key_ensure()
     for publish_until in (past, future):
         row = signing_keys._new_key_row()
@@ -230,11 +239,15 @@ def test_cleanup_expired_reports_and_deletes_only_expired_state(user):
         "sessions: 1 deleted",
         "revocations: 1 deleted",
         "signing keys: 1 deleted",
+        "dashboard sessions: 0 deleted",
+        "API keys: 0 deleted",
+        "counters: 1 deleted",
     ]
     assert TokenFamily.objects.count() == 1
     assert RefreshToken.objects.get().token_hash == "new-rt"
     assert Session.objects.get().secret_hash == "new-session"
     assert RevokedToken.objects.get().value == "new-jti"
+    assert Counter.objects.get().key == "new-counter"
     assert SigningKey.objects.count() == 2
     assert SigningKey.objects.filter(status=SigningKey.Status.ACTIVE).count() == 1
 
@@ -248,6 +261,9 @@ def test_cleanup_expired_with_nothing_to_do_reports_zero(db):
         "sessions: 0 deleted",
         "revocations: 0 deleted",
         "signing keys: 0 deleted",
+        "dashboard sessions: 0 deleted",
+        "API keys: 0 deleted",
+        "counters: 0 deleted",
     ]
 
 

@@ -538,7 +538,7 @@ def test_session_id_changes_at_login(admin_user, password):
     old_key = client.cookies[settings.SESSION_COOKIE_NAME].value
 
     response = client.post(
-        "/admin/login/?next=/admin/",
+        "/accounts/login/",
         {"username": admin_user.username, "password": password, "next": "/admin/"},
     )
 
@@ -553,7 +553,11 @@ def test_pre_login_session_cookie_is_not_signed_in_after_login(admin_user, passw
     client = Client()
     client.session.save()
     old_key = client.cookies[settings.SESSION_COOKIE_NAME].value
-    client.post("/admin/login/", {"username": admin_user.username, "password": password})
+    response = client.post(
+        "/accounts/login/", {"username": admin_user.username, "password": password}
+    )
+    assert response.status_code == 302
+    assert client.get(ME_URL).status_code == 200
 
     attacker = APIClient()
     attacker.cookies[settings.SESSION_COOKIE_NAME] = old_key

@@ -6,8 +6,10 @@ import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from accounts.models import User
+from authn.audit import audit_record
 
 
 class Command(BaseCommand):
@@ -21,11 +23,19 @@ class Command(BaseCommand):
             self.stdout.write("An admin user exists already; no new password was generated.")
             return
         password = secrets.token_urlsafe(18)
-        User.objects.create_superuser(options["username"], "", password)
+        with transaction.atomic():
+            admin = User.objects.create_superuser(options["username"], "", password)
+            audit_record(
+                type="user.created",
+                actor=None,
+                subject_type="user",
+                subject_id=admin.pk,
+                data={"kind": admin.kind, "username": admin.username, "via": "ensure_admin"},
+            )
         line = "=" * 64
         self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("First run: created an admin user."))
         self.stdout.write(f"  username: {options['username']}")
         self.stdout.write(f"  password: {password}")
-        self.stdout.write("This password is shown only now; change it from /admin/.")
+        self.stdout.write("This password is shown only now; change it at /dashboard/security/.")
         self.stdout.write(line)

@@ -1,19 +1,35 @@
-"""Deletes expired credential state: refresh tokens, sessions, revocations, retired keys."""
+"""Deletes expired credential state: refresh tokens, sessions, revocations, retired keys,
+brute-force counters, and API keys a month after they ended."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db.models import Q
 from django.utils import timezone
 
-from authn.models import RefreshToken, Session, TokenFamily
+from authn.models import ApiKey, DashboardSession, RefreshToken, Session, TokenFamily
+from authn.services.counters import counters_cleanup
 from authn.services.revocation import revocations_cleanup
 from authn.services.signing_keys import signing_keys_cleanup
 
+# Expired and revoked keys stay listed (greyed) for a while so their owners see what ended.
+API_KEY_RETENTION = timedelta(days=30)
+
+
+def _api_keys_cleanup(now: datetime) -> int:
+    cutoff = now - API_KEY_RETENTION
+    dead = ApiKey.objects.filter(Q(expires_at__lte=cutoff) | Q(revoked_at__lte=cutoff))
+    return dead.delete()[0]
+
 
 class Command(BaseCommand):
-    help = "Delete expired refresh tokens, sessions, revocation rows and retired signing keys."
+    help = (
+        "Delete expired refresh tokens, sessions, revocation rows, retired signing keys, counters,"
+        " and API keys 30 days after they expired or were revoked."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
@@ -27,6 +43,9 @@ class Command(BaseCommand):
             "sessions": Session.objects.filter(expires_at__lte=now).delete()[0],
             "revocations": revocations_cleanup(),
             "signing keys": signing_keys_cleanup(),
+            "dashboard sessions": DashboardSession.objects.filter(expire_date__lte=now).delete()[0],
+            "API keys": _api_keys_cleanup(now),
+            "counters": counters_cleanup(),
         }
         for name, count in counts.items():
             self.stdout.write(f"{name}: {count} deleted")

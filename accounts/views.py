@@ -1,0 +1,137 @@
+"""Dashboard pages for sign-up, email verification and password reset (server-rendered)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from accounts import email_flows, services
+from accounts.models import User, username_validator
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(max_length=150, validators=[username_validator])
+    email = forms.EmailField(max_length=254)
+    display_name = forms.CharField(max_length=150, required=False)
+    password = forms.CharField(
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _too_many(request: HttpRequest, exc: email_flows.RateLimited) -> HttpResponse:
+    response = render(request, "accounts/too_many.html", status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Self sign-up; 403 while `MICRO_SIGNUP_OPEN` is off. CSRF-protected like every form."""
+    if not email_flows.signup_open():
+        return render(request, "accounts/signup_closed.html", status=403)
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = email_flows.user_signup(**form.cleaned_data, ip_address=_client_ip(request))
+        except email_flows.RateLimited as exc:
+            return _too_many(request, exc)
+        except services.Conflict as exc:
+            form.add_error(exc.field, exc.message)
+        except ValidationError as exc:
+            form.add_error("password", exc)
+        else:
+            return render(request, "accounts/signup_done.html", {"email": user.email})
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirm button (link scanners fetch links); the POST verifies."""
+    if request.method == "GET":
+        return render(request, "accounts/verify_email.html", {"confirm": True})
+    try:
+        user = email_flows.email_verify(token=token)
+    except email_flows.InvalidToken:
+        # 200 like Django's reset view: a 4xx would log this URL, token included.
+        return render(request, "accounts/verify_email.html", {"invalid": True})
+    return render(request, "accounts/verify_email.html", {"verified": user.email})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Asks for a reset link; the page after it reads the same whatever the address."""
+    form = EmailForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            email_flows.password_reset_send(
+                email=form.cleaned_data["email"], ip_address=_client_ip(request)
+            )
+        except email_flows.RateLimited as exc:
+            return _too_many(request, exc)
+        return render(request, "accounts/password_reset_sent.html")
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's view (token moved from the URL into the session first), saving through
+    `password_reset_complete` so every reset ends sign-ins and is audited."""
+
+    form_class = SetPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("selfservice:password-reset-complete")
+    token_generator = email_flows.password_reset_tokens
+
+    def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        token = self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN, "")
+        try:
+            email_flows.password_reset_complete(
+                uidb64=self.kwargs["uidb64"],
+                token=token,
+                new_password=form.cleaned_data["new_password1"],
+                ip_address=_client_ip(self.request),
+            )
+        except email_flows.InvalidToken:
+            self.validlink = False
+            return self.render_to_response(self.get_context_data())
+        except ValidationError as exc:
+            form.add_error("new_password1", exc)
+            return self.form_invalid(form)
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return super(auth_views.PasswordResetConfirmView, self).form_valid(form)
+
+
+def password_reset_complete(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/password_reset_complete.html", {"login_url": settings.LOGIN_URL}
+    )

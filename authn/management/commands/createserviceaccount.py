@@ -1,0 +1,80 @@
+"""createserviceaccount NAME --scope S [--scope S...] [--api-key] [--json] (spec §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import Conflict, user_create
+from authn import scopes as scope_catalogue
+from authn.management.commands._api_key_output import as_json_line, command_error
+from authn.services.api_keys import api_key_create
+
+
+class Command(BaseCommand):
+    help = "Create a service account holding the given scopes, optionally with an API key."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", metavar="NAME")
+        parser.add_argument(
+            "--scope", required=True, nargs="+", action="extend", dest="scopes", metavar="S"
+        )
+        parser.add_argument("--api-key", action="store_true", help="Also mint an API key.")
+        parser.add_argument(
+            "--oauth-client",
+            action="store_true",
+            help="Also register an OAuth2 client (needs the OAuth2 provider).",
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["oauth_client"]:
+            raise CommandError(
+                "--oauth-client is not available: this installation has no OAuth2 provider yet."
+            )
+        try:
+            scopes = scope_catalogue.validate_scopes(options["scopes"])
+        except scope_catalogue.UnknownScope as exc:
+            raise CommandError(str(exc)) from exc
+        # One transaction: a failed key mint leaves no half-made account behind.
+        with transaction.atomic():
+            user = self._create(options["name"], scopes)
+            output: dict[str, Any] = {
+                "id": str(user.pk),
+                "username": user.username,
+                "scopes": sorted(scopes),
+            }
+            if options["api_key"]:
+                output["api_key"] = self._mint(user, scopes)
+        self._print(output, as_json=options["json"])
+
+    def _create(self, name: str, scopes: frozenset[str]) -> User:
+        try:
+            user = User(username=name, kind=User.Kind.SERVICE)
+            user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+            return user_create(actor=None, username=name, kind=User.Kind.SERVICE, scopes=scopes)
+        except Conflict as exc:
+            raise CommandError(exc.message) from exc
+        except ValidationError as exc:
+            raise command_error(exc) from exc
+
+    def _mint(self, user: User, scopes: frozenset[str]) -> str:
+        try:
+            minted = api_key_create(owner=user, name="service account", scopes=scopes, actor=None)
+        except ValidationError as exc:
+            raise command_error(exc) from exc
+        return minted.key
+
+    def _print(self, output: dict[str, Any], *, as_json: bool) -> None:
+        if as_json:
+            self.stdout.write(as_json_line(output))
+            return
+        for name in ("id", "username", "scopes"):
+            self.stdout.write(f"{name}: {output[name]}")
+        if "api_key" in output:
+            self.stdout.write(f"api_key: {output['api_key']}")
+            self.stdout.write("The API key is shown only now; store it safely.")

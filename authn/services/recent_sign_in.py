@@ -1,0 +1,48 @@
+"""The recent sign-in rule for account-security changes (MFA, email address).
+
+A leaked API key, an OAuth client's token or a token exchanged for a key proves a credential,
+not the person: with one of them an attacker could enrol their own authenticator or move the
+account's email address and reset the password. Such changes therefore need a principal from
+a password sign-in (`pwd` in `amr`: the dashboard session or a password-grant token) made in
+the last 15 minutes; the operator's command line (no actor) is trusted like the database.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.exceptions import PermissionDenied
+
+from authn.principal import Principal
+
+RECENT_SIGN_IN_SECONDS = 15 * 60
+# Clocks of other instances may run a little ahead of ours.
+_CLOCK_SKEW_SECONDS = 60
+
+
+class RecentSignInRequired(PermissionDenied):
+    """The change needs a password sign-in within the last 15 minutes."""
+
+    code = "recent_sign_in_required"
+
+
+def signed_in_recently(principal: Principal, *, with_otp: bool = False) -> bool:
+    """Whether `principal` comes from a password sign-in (with a code when `with_otp`) made
+    in the last 15 minutes."""
+    if principal.method not in ("session", "jwt") or "pwd" not in principal.amr:
+        return False
+    if with_otp and "otp" not in principal.amr:
+        return False
+    if principal.auth_time is None:
+        return False
+    age = time.time() - principal.auth_time
+    return -_CLOCK_SKEW_SECONDS <= age <= RECENT_SIGN_IN_SECONDS
+
+
+def require_recent_sign_in(*, actor: Principal | None) -> None:
+    """Raises RecentSignInRequired unless `actor` is None (operator) or signed in recently."""
+    if actor is None or signed_in_recently(actor):
+        return
+    raise RecentSignInRequired(
+        "Sign in again with your password (within the last 15 minutes) to change this."
+    )

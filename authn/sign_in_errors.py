@@ -1,0 +1,32 @@
+"""Sign-in refusals as API problems, shared by the token endpoint and the RPC `login`."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
+
+from authn.services import mfa, sign_in
+
+SIGN_IN_FAILURES = (
+    sign_in.InvalidCredentials,
+    sign_in.SignInThrottled,
+    mfa.MfaRequired,
+    mfa.MfaInvalid,
+    mfa.MfaThrottled,
+)
+
+
+def sign_in_problem(exc: Exception) -> APIException:
+    """401 `invalid_credentials` / `mfa_required` / `mfa_invalid`, or 429 with Retry-After."""
+    if isinstance(exc, sign_in.SignInThrottled | mfa.MfaThrottled):
+        return Throttled(
+            wait=exc.retry_after,
+            detail="Too many failed attempts; try again later.",
+            code="too_many_attempts",
+        )
+    if isinstance(exc, mfa.MfaRequired):
+        return AuthenticationFailed(
+            "This account requires a one-time code (`otp`).", code="mfa_required"
+        )
+    if isinstance(exc, mfa.MfaInvalid):
+        return AuthenticationFailed("The one-time code is invalid.", code="mfa_invalid")
+    return AuthenticationFailed("Invalid username or password.", code="invalid_credentials")

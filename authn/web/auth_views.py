@@ -1,0 +1,152 @@
+"""Dashboard sign-in: password, then (for users with a device) an OTP code, then the session.
+
+Until the code passes, the user is not logged in: the session only remembers who passed the
+password step, for a few minutes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import django_otp
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.models import Device
+
+from accounts.models import User
+from accounts.selectors import user_get
+from authn.services.mfa import MfaInvalid, MfaThrottled, mfa_verify, user_has_mfa
+from authn.services.sign_in import (
+    InvalidCredentials,
+    SignInThrottled,
+    password_check,
+    sign_in_record,
+)
+from authn.session_auth import session_mark_signed_in
+from authn.web.forms import LoginForm, OtpForm
+from micro_platform.http import client_ip
+
+PENDING_USER_KEY = "micro_pending_user"
+PENDING_AT_KEY = "micro_pending_at"
+PENDING_NEXT_KEY = "micro_pending_next"
+# How long the password step stays good for the OTP step.
+PENDING_TTL_SECONDS = 300
+BAD_CREDENTIALS = "Invalid username or password."
+DEFAULT_NEXT = "/dashboard/"
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """The `next` target when it stays on this site, else the dashboard (no open redirect)."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return DEFAULT_NEXT
+
+
+def throttled_response(request: HttpRequest, retry_after: int) -> HttpResponse:
+    response = render(request, "micro/throttled.html", {"retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(max(1, int(retry_after)))
+    return response
+
+
+def _sign_in(request: HttpRequest, user: User, device: Device | None) -> HttpResponseRedirect:
+    """Logs the user in (new session id), records how, and audits `login.succeeded`."""
+    amr = ("pwd", "otp") if device is not None else ("pwd",)
+    next_url = request.session.pop(PENDING_NEXT_KEY, None)
+    with transaction.atomic():
+        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+        if device is not None:
+            django_otp.login(request, device)
+        session_mark_signed_in(request.session, amr=amr)
+        sign_in_record(
+            user=user, method="session", ip_address=client_ip(request), data={"amr": list(amr)}
+        )
+    return redirect(_safe_next(request, next_url))
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Password step; the same message for an unknown user and a wrong password."""
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if form.is_valid():
+        try:
+            user = password_check(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                method="session",
+                ip_address=client_ip(request),
+            )
+        except InvalidCredentials:
+            form.add_error(None, BAD_CREDENTIALS)
+        except SignInThrottled as exc:
+            return throttled_response(request, exc.retry_after)
+        else:
+            return _after_password(request, user, _safe_next(request, next_url))
+    context = {"form": form, "next": next_url, "signup_open": settings.MICRO_SIGNUP_OPEN}
+    return render(request, "micro/login.html", context, status=400 if form.errors else 200)
+
+
+def _after_password(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+    request.session[PENDING_NEXT_KEY] = next_url
+    if not user_has_mfa(user=user):
+        return _sign_in(request, user, None)
+    # A new session id before storing the half-signed-in state (no fixation of that state).
+    request.session.cycle_key()
+    request.session[PENDING_USER_KEY] = str(user.pk)
+    request.session[PENDING_AT_KEY] = int(time.time())
+    return redirect("/accounts/login/otp/")
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    """The user who passed the password step in this session within the last few minutes."""
+    started = request.session.get(PENDING_AT_KEY)
+    if not isinstance(started, int) or time.time() - started > PENDING_TTL_SECONDS:
+        return None
+    user = user_get(user_id=request.session.get(PENDING_USER_KEY))
+    return user if user is not None and user.is_active else None
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def login_otp_view(request: HttpRequest) -> HttpResponse:
+    """OTP step: a TOTP or backup code for the pending user; only then the session logs in."""
+    user = _pending_user(request)
+    if user is None:
+        return redirect("/accounts/login/")
+    form = OtpForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            device = mfa_verify(
+                user=user, code=form.cleaned_data["otp_token"], ip_address=client_ip(request)
+            )
+        except MfaThrottled as exc:
+            return throttled_response(request, exc.retry_after)
+        except MfaInvalid:
+            form.add_error("otp_token", "That code is not valid.")
+        else:
+            for key in (PENDING_USER_KEY, PENDING_AT_KEY):
+                request.session.pop(key, None)
+            return _sign_in(request, user, device)
+    return render(
+        request, "micro/login_otp.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@csrf_protect
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Ends the session: the row is deleted, the old cookie is worthless."""
+    logout(request)
+    return redirect("/accounts/login/")

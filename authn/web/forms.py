@@ -1,0 +1,84 @@
+"""Dashboard forms: they validate input; the services decide and write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import forms
+
+from accounts.models import avatar_url_validator
+from authn import scopes as scope_catalogue
+from authn.services.api_keys import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(max_length=254, widget=forms.TextInput(attrs={"autofocus": True}))
+    password = forms.CharField(max_length=4096, strip=False, widget=forms.PasswordInput)
+
+    username.widget.attrs.update(autocomplete="username", autocapitalize="none")
+    password.widget.attrs.update(autocomplete="current-password")
+
+
+class OtpForm(forms.Form):
+    """A TOTP code or a backup code (the service decides which)."""
+
+    otp_token = forms.CharField(
+        label="Code",
+        max_length=64,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(max_length=254, required=False)
+    avatar_url = forms.URLField(
+        max_length=500, required=False, validators=[avatar_url_validator], assume_scheme="https"
+    )
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    expires_in_days = forms.IntegerField(min_value=1, max_value=MAX_EXPIRY_DAYS, initial=90)
+
+    def __init__(self, *args: object, held_scopes: Iterable[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Only scopes the user holds are offered; the service re-checks on submit.
+        choices = [
+            (name, name) for name in sorted(held_scopes) if name in scope_catalogue.CATALOGUE
+        ]
+        self.fields["scopes"].choices = choices  # type: ignore[attr-defined]
+
+
+class ApiKeyRotateForm(forms.Form):
+    grace_hours = forms.IntegerField(min_value=0, max_value=MAX_GRACE_HOURS, initial=24)
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password_again = forms.CharField(
+        label="New password (again)",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if cleaned.get("new_password") != cleaned.get("new_password_again"):
+            self.add_error("new_password_again", "The two passwords differ.")
+        return cleaned

@@ -1,0 +1,209 @@
+"""The security page: TOTP enrolment, backup codes, password change, sessions, sign-ins."""
+
+from __future__ import annotations
+
+import uuid
+from base64 import b64encode
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.services import user_password_change
+from authn.services.dashboard_sessions import dashboard_session_revoke
+from authn.services.mfa import (
+    MfaInvalid,
+    MfaStateError,
+    MfaThrottled,
+    backup_codes_regenerate,
+    backup_codes_remaining,
+    totp_begin,
+    totp_confirm,
+    totp_remove,
+    user_has_mfa,
+)
+from authn.services.recent_sign_in import RecentSignInRequired
+from authn.session_store import session_key_hash
+from authn.web.auth_views import throttled_response
+from authn.web.forms import OtpForm, PasswordChangeForm
+from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
+from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
+from micro_platform.http import client_ip
+
+BAD_CODE = "That code is not valid."
+_AUTO_IDS = {"otp_form": "id_%s", "regenerate_form": "regenerate_%s", "remove_form": "remove_%s"}
+
+
+def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    user = dashboard_user(request)
+    current = session_key_hash(request.session.session_key or "")
+    context = {
+        "has_mfa": user_has_mfa(user=user),
+        "backup_codes_remaining": backup_codes_remaining(user=user),
+        "otp_form": OtpForm(),
+        "regenerate_form": OtpForm(auto_id="regenerate_%s"),
+        "remove_form": OtpForm(auto_id="remove_%s"),
+        "password_form": PasswordChangeForm(),
+        "sessions": dashboard_sessions_of(user_id=user.pk),
+        "current_session_hash": current,
+        "events": sign_in_events_of(user_id=user.pk),
+        **extra,
+    }
+    return render(request, "micro/security.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_GET
+def security_view(request: HttpRequest) -> HttpResponse:
+    return _security_page(request)
+
+
+@never_cache
+@login_required
+@require_POST
+def totp_begin_view(request: HttpRequest) -> HttpResponse:
+    """Starts an enrolment: the secret and QR code appear in this response only."""
+    try:
+        enrolment = totp_begin(user=dashboard_user(request), actor=dashboard_principal(request))
+    except RecentSignInRequired:
+        return sign_in_again(request)
+    except MfaStateError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:security")
+    return _security_page(request, enrolment=enrolment, qr_data_uri=qr_data_uri(enrolment.qr_svg))
+
+
+def sign_in_again(request: HttpRequest) -> HttpResponse:
+    """Back through the sign-in page, then here: MFA changes need a recent password sign-in."""
+    messages.error(request, "For your security, sign in again to change two-factor authentication.")
+    return redirect(f"/accounts/login/?next={reverse('dashboard:security')}")
+
+
+def qr_data_uri(svg: str) -> str:
+    """The QR code as an `<img>` source: no inline markup for the CSP or for an injection.
+
+    An SVG loaded as an image needs its namespace, which inline SVG markup leaves out.
+    """
+    if "xmlns=" not in svg:
+        svg = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    return "data:image/svg+xml;base64," + b64encode(svg.encode()).decode()
+
+
+def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any:
+    """Runs an MFA action needing a current code; returns its result or an error response.
+
+    `slot` names the page's form that shows the errors.
+    """
+    form = OtpForm(request.POST, auto_id=_AUTO_IDS[slot])
+    if not form.is_valid():
+        return _security_page(request, status=400, **{slot: form}, **extra)
+    try:
+        return action(otp=form.cleaned_data["otp_token"])
+    except RecentSignInRequired:
+        return sign_in_again(request)
+    except MfaThrottled as exc:
+        return throttled_response(request, exc.retry_after)
+    except MfaStateError as exc:
+        form.add_error(None, exc.message)
+        return _security_page(request, status=409, **{slot: form}, **extra)
+    except (MfaInvalid, ValidationError):
+        form.add_error("otp_token", BAD_CODE)
+        return _security_page(request, status=400, **{slot: form}, **extra)
+
+
+@never_cache
+@login_required
+@require_POST
+def totp_confirm_view(request: HttpRequest) -> HttpResponse:
+    """Confirms the enrolment with a code; the backup codes are shown once."""
+    user, actor = dashboard_user(request), dashboard_principal(request)
+    result = _otp_step(
+        request,
+        lambda otp: totp_confirm(user=user, otp=otp, actor=actor),
+        "otp_form",
+        enrolment_failed=True,
+    )
+    if isinstance(result, HttpResponse):
+        return result
+    user.refresh_from_db()
+    update_session_auth_hash(request, user)  # enrolment ended every other session
+    return _security_page(request, backup_codes=result)
+
+
+@never_cache
+@login_required
+@require_POST
+def backup_codes_view(request: HttpRequest) -> HttpResponse:
+    user, actor = dashboard_user(request), dashboard_principal(request)
+    result = _otp_step(
+        request,
+        lambda otp: backup_codes_regenerate(user=user, otp=otp, actor=actor),
+        "regenerate_form",
+    )
+    if isinstance(result, HttpResponse):
+        return result
+    return _security_page(request, backup_codes=result)
+
+
+@never_cache
+@login_required
+@require_POST
+def totp_remove_view(request: HttpRequest) -> HttpResponse:
+    user, actor = dashboard_user(request), dashboard_principal(request)
+    result = _otp_step(
+        request, lambda otp: totp_remove(user=user, otp=otp, actor=actor), "remove_form"
+    )
+    if isinstance(result, HttpResponse):
+        return result
+    messages.success(request, "Two-factor authentication removed.")
+    return redirect("dashboard:security")
+
+
+@never_cache
+@login_required
+@require_POST
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    """Needs the current password; ends every other session and keeps this one."""
+    form = PasswordChangeForm(request.POST)
+    if form.is_valid():
+        user = dashboard_user(request)
+        try:
+            user_password_change(
+                actor=dashboard_principal(request),
+                user=user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
+        except ValidationError as exc:
+            add_validation_errors(form, exc, default_field="new_password")
+        else:
+            user.refresh_from_db()
+            update_session_auth_hash(request, user)
+            messages.success(request, "Password changed. Your other sessions were ended.")
+            return redirect("dashboard:security")
+    return _security_page(request, status=400, password_form=form)
+
+
+@never_cache
+@login_required
+@require_POST
+def session_revoke_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    revoked = dashboard_session_revoke(
+        actor=dashboard_principal(request), session_id=session_id, ip_address=client_ip(request)
+    )
+    if not revoked:
+        return _security_page(request, status=404)
+    if not request.session.exists(request.session.session_key or ""):
+        # The user ended the session they are using: finish the logout properly.
+        logout(request)
+        return redirect("/accounts/login/")
+    messages.success(request, "Session ended.")
+    return redirect("dashboard:security")

@@ -1,0 +1,36 @@
+"""Dashboard URLs: sign-in under /accounts/, pages under /dashboard/."""
+
+from django.urls import path
+
+from authn.web import auth_views, security_views, views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("accounts/login/", auth_views.login_view, name="login"),
+    path("accounts/login/otp/", auth_views.login_otp_view, name="login-otp"),
+    path("accounts/logout/", auth_views.logout_view, name="logout"),
+    path("dashboard/", views.profile_view, name="profile"),
+    path("dashboard/api-keys/", views.api_keys_view, name="api-keys"),
+    path(
+        "dashboard/api-keys/<uuid:key_id>/revoke",
+        views.api_key_revoke_view,
+        name="api-key-revoke",
+    ),
+    path(
+        "dashboard/api-keys/<uuid:key_id>/rotate",
+        views.api_key_rotate_view,
+        name="api-key-rotate",
+    ),
+    path("dashboard/security/", security_views.security_view, name="security"),
+    path("dashboard/security/totp", security_views.totp_begin_view, name="totp-begin"),
+    path("dashboard/security/totp/confirm", security_views.totp_confirm_view, name="totp-confirm"),
+    path("dashboard/security/totp/remove", security_views.totp_remove_view, name="totp-remove"),
+    path("dashboard/security/backup-codes", security_views.backup_codes_view, name="backup-codes"),
+    path("dashboard/security/password", security_views.password_change_view, name="password"),
+    path(
+        "dashboard/security/sessions/<uuid:session_id>/revoke",
+        security_views.session_revoke_view,
+        name="session-revoke",
+    ),
+]

@@ -1,0 +1,160 @@
+"""Dashboard pages: profile, API keys, security. Thin: forms validate, services write."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User
+from accounts.services import Conflict, user_update
+from authn.models import ApiKey
+from authn.principal import Principal
+from authn.selectors import api_key_get_owned, api_keys_of
+from authn.services.api_keys import api_key_create, api_key_revoke, api_key_rotate
+from authn.services.recent_sign_in import RecentSignInRequired
+from authn.session_auth import principal_for_session
+from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
+
+PROFILE_FIELDS = ("display_name", "email", "avatar_url")
+
+
+def dashboard_user(request: HttpRequest) -> User:
+    """The signed-in account (views are behind login_required; anything else is refused)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+def dashboard_principal(request: HttpRequest) -> Principal:
+    return principal_for_session(dashboard_user(request), request.session)
+
+
+def add_validation_errors(
+    form: Form, error: ValidationError, *, default_field: str | None = None
+) -> None:
+    """Copies a service's ValidationError onto the form, field by field when it names them."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(default_field, error.messages)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_view(request: HttpRequest) -> HttpResponse:
+    user = dashboard_user(request)
+    initial = {field: getattr(user, field) for field in PROFILE_FIELDS}
+    form = ProfileForm(request.POST if request.method == "POST" else None, initial=initial)
+    if form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if v != initial[k]}
+        try:
+            user_update(actor=dashboard_principal(request), user=user, changes=changes)
+        except RecentSignInRequired:
+            messages.error(request, "For your security, sign in again to change your email.")
+            return redirect(f"/accounts/login/?next={reverse('dashboard:profile')}")
+        except Conflict as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("dashboard:profile")
+    status = 400 if form.errors else 200
+    return render(request, "micro/profile.html", {"form": form, "account": user}, status=status)
+
+
+def _api_keys_page(
+    request: HttpRequest,
+    *,
+    form: ApiKeyCreateForm | None = None,
+    status: int | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    principal = dashboard_principal(request)
+    context = {
+        "form": form or ApiKeyCreateForm(held_scopes=principal.scopes),
+        "api_keys": api_keys_of(owner_id=principal.user_id),
+        "rotate_form": ApiKeyRotateForm(),
+        **extra,
+    }
+    if status is None:
+        status = 400 if form is not None and form.errors else 200
+    return render(request, "micro/api_keys.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_keys_view(request: HttpRequest) -> HttpResponse:
+    """Lists the user's keys; POST mints one and shows its secret in this response only."""
+    if request.method != "POST":
+        return _api_keys_page(request)
+    principal = dashboard_principal(request)
+    form = ApiKeyCreateForm(request.POST, held_scopes=principal.scopes)
+    if form.is_valid():
+        try:
+            minted = api_key_create(
+                owner=dashboard_user(request),
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                actor=principal,
+            )
+        except ValidationError as exc:
+            add_validation_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error("scopes", str(exc) or "Sign in again with MFA to mint this key.")
+        else:
+            return _api_keys_page(request, minted=minted)
+    return _api_keys_page(request, form=form)
+
+
+def _owned_key(request: HttpRequest, key_id: uuid.UUID) -> ApiKey:
+    try:
+        return api_key_get_owned(key_id=key_id, owner_id=dashboard_user(request).pk)
+    except ApiKey.DoesNotExist as exc:
+        raise Http404("No such API key.") from exc
+
+
+@never_cache
+@login_required
+@require_POST
+def api_key_revoke_view(request: HttpRequest, key_id: uuid.UUID) -> HttpResponse:
+    api_key = _owned_key(request, key_id)
+    api_key_revoke(api_key=api_key, actor=dashboard_principal(request))
+    messages.success(request, f"API key “{api_key.name}” revoked.")
+    return redirect("dashboard:api-keys")
+
+
+@never_cache
+@login_required
+@require_POST
+def api_key_rotate_view(request: HttpRequest, key_id: uuid.UUID) -> HttpResponse:
+    """Mints a successor; the old key keeps working for the grace period, then expires."""
+    api_key = _owned_key(request, key_id)
+    form = ApiKeyRotateForm(request.POST)
+    if not form.is_valid():
+        return _api_keys_page(request, rotate_errors=form.errors, status=400)
+    try:
+        minted = api_key_rotate(
+            api_key=api_key,
+            grace_hours=form.cleaned_data["grace_hours"],
+            actor=dashboard_principal(request),
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("dashboard:api-keys")
+    return _api_keys_page(request, minted=minted)

@@ -1,0 +1,108 @@
+"""The RPC facade's email methods (PRODUCT §4.3): who may call them and how they parse input."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from rest_framework.test import APIClient
+
+from accounts import email_flows
+from accounts.models import User
+from tests.accounts.email_helpers import rpc
+from tests.factories import UserFactory
+
+METHODS = ["sendVerificationEmail", "verifyEmail", "sendPasswordResetEmail", "resetPassword"]
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
+
+
+@pytest.mark.parametrize("method", ["SENDPASSWORDRESETEMAIL", "sendpasswordresetemail"])
+def test_method_names_are_case_insensitive(db, commit, method):
+    UserFactory.create(email="kim@example.com", email_verified=True)
+
+    with commit(execute=True):
+        response = rpc(APIClient(), method, {"email": "kim@example.com"})
+
+    assert response.status_code == 200
+    assert len(mail.outbox) == 1
+
+
+def test_anonymous_callers_may_use_every_email_method(db, commit):
+    user = UserFactory.create(email="kim@example.com")
+    client = APIClient()
+    verify_token = email_flows.email_verification_token(user=user)
+    uid = email_flows.password_reset_uid(user)
+    code = f"{uid}.{email_flows.password_reset_tokens.make_token(user)}"
+
+    with commit(execute=True):
+        answers = [
+            rpc(client, "sendVerificationEmail", {"email": "kim@example.com"}),
+            rpc(client, "verifyEmail", {"token": verify_token}),
+            rpc(client, "sendPasswordResetEmail", {"email": "kim@example.com"}),
+            rpc(client, "resetPassword", {"token": code, "password": "another good passphrase"}),
+        ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200]
+
+
+def test_bearer_callers_may_use_get_the_micro_way(user, commit):
+    User.objects.filter(pk=user.pk).update(email_verified=True)
+    with commit(execute=True):
+        response = rpc(
+            APIClient(), "sendPasswordResetEmail", {"email": user.email}, user=user, http="GET"
+        )
+
+    assert response.status_code == 200
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_session_cookie_callers_must_post(user, session_client, method):
+    response = rpc(session_client(user), method, {"email": user.email}, http="GET")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "post_required"
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("body", ["[]", '"text"', "{not json", "null"])
+def test_a_body_that_is_not_a_json_object_is_a_400(db, method, body):
+    response = rpc(APIClient(), method, body)
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_micro_free_text_fields_are_ignored_so_this_is_no_open_relay(db, commit):
+    UserFactory.create(email="kim@example.com", email_verified=False)
+    body = {
+        "email": "kim@example.com",
+        "subject": "Your invoice",
+        "textContent": "Pay at https://evil.example/ $micro_verification_link",
+        "fromName": "Bank",
+    }
+
+    with commit(execute=True):
+        response = rpc(APIClient(), "sendVerificationEmail", body)
+
+    assert response.status_code == 200
+    message = mail.outbox[0]
+    assert message.subject == "Confirm your email address"
+    assert "evil.example" not in message.body and "Bank" not in message.from_email
+
+
+def test_the_schema_lists_the_email_methods(admin_client):
+    response = admin_client.get("/api/schema/?format=json")
+
+    assert response.status_code == 200
+    enum = response.json()["paths"]["/user/{method}"]["post"]["parameters"][0]["schema"]["enum"]
+    assert {
+        "sendverificationemail",
+        "verifyemail",
+        "sendpasswordresetemail",
+        "resetpassword",
+    } <= set(enum)

@@ -1,0 +1,220 @@
+"""The security page: TOTP enrolment, backup codes, removal, password change, sign-in events."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from authn.services.mfa import backup_codes_remaining, user_has_mfa
+from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
+from tests.factories import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a brand new passphrase 42"
+SECRET = re.compile(r'<code id="totp-secret" class="secret">([A-Z2-7]+)</code>')
+BACKUP_CODE = re.compile(r"<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>")
+
+
+@pytest.fixture
+def dashboard(user: User) -> Client:
+    client = Client()
+    sign_in(client, user)
+    return client
+
+
+def _begin(client: Client) -> str:
+    response = client.post("/dashboard/security/totp")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'src="data:image/svg+xml;base64,' in body
+    match = SECRET.search(body)
+    assert match is not None
+    return match.group(1)
+
+
+def _code_for_secret(secret: str, user: User) -> str:
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert base64.b32encode(device.bin_key).decode() == secret
+    return totp_code(device)
+
+
+def test_security_page_shows_mfa_off_and_sections(dashboard: Client) -> None:
+    body = dashboard.get(SECURITY_URL).content.decode()
+    assert "Set up an authenticator app" in body
+    assert "Change password" in body and "Active sessions" in body and "Recent sign-ins" in body
+
+
+def test_totp_enrolment_through_the_page(dashboard: Client, user: User) -> None:
+    secret = _begin(dashboard)
+    response = dashboard.post(
+        "/dashboard/security/totp/confirm", {"otp_token": _code_for_secret(secret, user)}
+    )
+    assert response.status_code == 200
+    codes = BACKUP_CODE.findall(response.content.decode())
+    assert len(codes) == 10
+    assert user_has_mfa(user=user)
+    page = dashboard.get(SECURITY_URL).content.decode()
+    assert "Backup codes left: 10" in page
+    assert codes[0] not in page
+
+
+def test_totp_confirm_with_a_wrong_code_is_a_form_error(dashboard: Client, user: User) -> None:
+    _begin(dashboard)
+    response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": "000000"})
+    assert response.status_code == 400
+    assert "Start again" in response.content.decode()
+    assert not user_has_mfa(user=user)
+
+
+def test_totp_confirm_without_begin_is_a_conflict(dashboard: Client) -> None:
+    response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": "123456"})
+    assert response.status_code == 409
+
+
+def test_totp_confirm_with_blank_code_is_a_form_error(dashboard: Client) -> None:
+    response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": ""})
+    assert response.status_code == 400
+
+
+@pytest.fixture
+def enrolled(user: User) -> tuple[Client, Any, list[str]]:
+    """A dashboard signed in by a user with TOTP (enrolment ends other sessions, so it comes
+    first); the OTP step takes the last backup code, leaving the TOTP steps unused."""
+    device, codes = enrol_totp(user)
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": user.username, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    response = client.post("/accounts/login/otp/", {"otp_token": codes[-1]})
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    return client, device, codes[:-1]
+
+
+def test_enrolling_ends_the_users_other_sessions(dashboard: Client, user: User) -> None:
+    enrol_totp(user)  # from elsewhere (another session, the API)
+    response = dashboard.get("/dashboard/security/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_begin_when_enrolled_is_refused_with_a_message(enrolled: Any) -> None:
+    dashboard, _, _ = enrolled
+    response = dashboard.post("/dashboard/security/totp", follow=True)
+    assert "already exists" in response.content.decode()
+
+
+def test_regenerate_backup_codes_needs_a_current_code(enrolled: Any) -> None:
+    dashboard, device, old_codes = enrolled
+    response = dashboard.post("/dashboard/security/backup-codes", {"otp_token": "000000"})
+    assert response.status_code == 400
+    response = dashboard.post(
+        "/dashboard/security/backup-codes", {"otp_token": totp_code(device, offset_seconds=30)}
+    )
+    assert response.status_code == 200
+    new_codes = BACKUP_CODE.findall(response.content.decode())
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+
+
+def test_remove_totp_needs_a_current_code(enrolled: Any, user: User) -> None:
+    dashboard, device, backup_codes = enrolled
+    response = dashboard.post("/dashboard/security/totp/remove", {"otp_token": "000000"})
+    assert response.status_code == 400
+    assert user_has_mfa(user=user)
+    response = dashboard.post("/dashboard/security/totp/remove", {"otp_token": backup_codes[0]})
+    assert response.status_code == 302
+    assert not user_has_mfa(user=user)
+    assert backup_codes_remaining(user=user) == 0
+
+
+def test_wrong_codes_on_the_security_page_are_throttled(enrolled: Any, user: User) -> None:
+    dashboard, _, _ = enrolled
+    statuses = [
+        dashboard.post("/dashboard/security/totp/remove", {"otp_token": "000000"}).status_code
+        for _ in range(12)
+    ]
+    assert statuses[-1] == 429
+    assert user_has_mfa(user=user)
+
+
+def _change(client: Client, **fields: str) -> Any:
+    data = {
+        "old_password": DEFAULT_PASSWORD,
+        "new_password": NEW_PASSWORD,
+        "new_password_again": NEW_PASSWORD,
+        **fields,
+    }
+    return client.post("/dashboard/security/password", data)
+
+
+def test_password_change_needs_the_current_password(dashboard: Client, user: User) -> None:
+    response = _change(dashboard, old_password="not it")
+    assert response.status_code == 400
+    assert "current password is incorrect" in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"new_password": "short", "new_password_again": "short"}, "too short"),
+        ({"new_password": "password123", "new_password_again": "password123"}, "too common"),
+        ({"new_password_again": "something else entirely"}, "differ"),
+        ({"old_password": ""}, "This field is required."),
+    ],
+)
+def test_password_change_bad_input_is_a_form_error(
+    dashboard: Client, user: User, fields: dict[str, str], message: str
+) -> None:
+    response = _change(dashboard, **fields)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_password_change_succeeds_and_the_new_password_signs_in(
+    dashboard: Client, user: User
+) -> None:
+    assert _change(dashboard).status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    sign_in(Client(), user, password=NEW_PASSWORD)
+
+
+def test_recent_sign_ins_list_only_own_events(
+    dashboard: Client, user: User, other_user: User
+) -> None:
+    Client().post("/accounts/login/", {"username": user.username, "password": "nope"})
+    sign_in(Client(), other_user)
+    body = dashboard.get(SECURITY_URL).content.decode()
+    assert body.count('badge ok">success') == 1
+    assert "failed" in body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/dashboard/security/totp",
+        "/dashboard/security/totp/confirm",
+        "/dashboard/security/totp/remove",
+        "/dashboard/security/backup-codes",
+        "/dashboard/security/password",
+    ],
+)
+def test_security_forms_enforce_csrf(user: User, url: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(url, {"otp_token": "123456"}).status_code == 403
+
+
+def test_security_page_rejects_get_on_actions(dashboard: Client) -> None:
+    assert dashboard.get("/dashboard/security/password").status_code == 405
+    assert dashboard.post(SECURITY_URL).status_code == 405
