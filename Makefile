@@ -21,9 +21,22 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-setup: $(VENV)/.runtime
+# The `micro` CLI launcher: the venv's python running authn.cli from this checkout (the one
+# holding the venv, else the one that wrote it), without installing the project into the venv.
+$(BIN)/micro: Makefile | $(BIN)/python
+	@printf '%s\n' \
+	  '#!$(realpath $(VENV))/bin/python' \
+	  '"""micro: the Micro User Service command-line client (written by make setup)."""' \
+	  'import os, sys' \
+	  'here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))' \
+	  'ours = os.path.isfile(os.path.join(here, "authn", "cli", "main.py"))' \
+	  'sys.path.insert(0, here if ours else "$(CURDIR)")' \
+	  'from authn.cli.main import main' \
+	  'sys.exit(main())' > $@.$$$$.tmp && chmod 755 $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 
-run: $(VENV)/.runtime
+setup: $(VENV)/.runtime $(BIN)/micro
+
+run: $(VENV)/.runtime $(BIN)/micro
 	@mkdir -p var
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
 	$(if $(OBJECTS_DATABASE_URL),DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput --database objects)
@@ -39,7 +52,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-pytest: $(VENV)/.dev
+pytest: $(VENV)/.dev $(BIN)/micro
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -1,0 +1,196 @@
+"""What each `micro` command does; every function returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+from urllib.parse import quote
+
+from authn.cli import credentials as store
+from authn.cli import device, transport
+from authn.cli.errors import CliError
+from authn.cli.session import CLIENT_ID, Session, credentials_from_token_reply
+from authn.cli.transport import Reply
+
+REVOKE_PATH = "/o/revoke_token/"
+MAX_PAGES = 100  # 100 keys a page: far beyond anyone's key count, and no endless loop
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)  # flushed: `login` is read line by line while it waits
+
+
+def warn(text: str) -> None:
+    print(f"micro: warning: {text}", file=sys.stderr, flush=True)
+
+
+def print_json(value: Any) -> None:
+    say(json.dumps(value, indent=2, sort_keys=True))
+
+
+def print_fields(rows: list[tuple[str, Any]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        shown = "-" if value is None or value == "" else value
+        say(f"{name.ljust(width)}  {shown}")
+
+
+def expect(reply: Reply, *statuses: int) -> Any:
+    """The reply's body when its status is expected; else the problem's detail as the error."""
+    if reply.status not in statuses:
+        raise CliError(transport.problem_message(reply))
+    return reply.body
+
+
+def login(args: argparse.Namespace) -> int:
+    server = transport.normalize_server(args.server or transport.default_server())
+    if transport.is_plain_http_off_host(server):
+        warn(f"{server} is plain HTTP: the tokens travel unencrypted")
+    grant = device.start(server)
+    say(f"To sign in, open {grant.verification_uri} and enter the code: {grant.user_code}")
+    if grant.verification_uri_complete:
+        say(f"(or open {grant.verification_uri_complete})")
+    say("Waiting for approval...")
+    body = device.poll(
+        device.token_request(server, grant.device_code),
+        interval=grant.interval,
+        expires_in=grant.expires_in,
+        shortest=device.poll_override(),
+    )
+    creds = credentials_from_token_reply(server, body, device.LOGIN_SCOPE)
+    path = store.save(creds)
+    me = Session(creds).request("GET", "/api/v1/me")
+    user = me.field("user") if me.ok else None
+    name = f" as {user.get('username')}" if isinstance(user, dict) else ""
+    say(f"Logged in to {server}{name}. Credentials saved in {path}.")
+    return 0
+
+
+def whoami(args: argparse.Namespace) -> int:
+    session = Session.load()
+    body = expect(session.request("GET", "/api/v1/me"), 200)
+    if args.json:
+        print_json(body)
+        return 0
+    user = body.get("user") or {}
+    print_fields(
+        [
+            ("username", user.get("username")),
+            ("id", user.get("id")),
+            ("kind", user.get("kind")),
+            ("email", user.get("email")),
+            ("scopes", " ".join(body.get("scopes") or [])),
+            ("server", session.server),
+        ]
+    )
+    return 0
+
+
+def user_read(args: argparse.Namespace) -> int:
+    session = Session.load()
+    if args.username is not None:
+        reply = session.request("GET", "/api/v1/users", params={"username": args.username})
+        results = expect(reply, 200).get("results") or []
+        if not results:
+            raise CliError(f"no user named {args.username!r}")
+        user = results[0]
+    else:
+        user = expect(session.request("GET", f"/api/v1/users/{quote(args.id, safe='')}"), 200)
+    if args.json:
+        print_json(user)
+    else:
+        print_fields(list(user.items()))
+    return 0
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    session = Session.load()
+    keys: list[dict[str, Any]] = []
+    url: str | None = "/api/v1/api-keys"
+    for _ in range(MAX_PAGES):
+        if url is None:
+            break
+        page = expect(session.request("GET", url), 200)
+        keys.extend(page.get("results") or [])
+        url = page.get("next")
+    if args.json:
+        print_json(keys)
+        return 0
+    if not keys:
+        say("No API keys.")
+        return 0
+    say(f"{'ID':36}  {'PREFIX':12}  {'STATE':7}  {'EXPIRES':20}  {'SCOPES':24}  NAME")
+    for key in keys:
+        state = "revoked" if key.get("revoked_at") else "active"
+        expires = str(key.get("expires_at") or "")[:19]
+        scopes = " ".join(key.get("scopes") or [])
+        say(
+            f"{key.get('id', ''):36}  {key.get('prefix', ''):12}  {state:7}  {expires:20}  "
+            f"{scopes:24}  {key.get('name', '')}"
+        )
+    return 0
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    session = Session.load()
+    body: dict[str, Any] = {"name": args.name, "scopes": args.scopes}
+    if args.expires_in_days is not None:
+        body["expires_in_days"] = args.expires_in_days
+    minted = expect(session.request("POST", "/api/v1/api-keys", json=body), 201)
+    if args.json:
+        print_json(minted)
+        return 0
+    print_fields(
+        [
+            ("id", minted.get("id")),
+            ("name", minted.get("name")),
+            ("scopes", " ".join(minted.get("scopes") or [])),
+            ("expires_at", minted.get("expires_at")),
+            ("key", minted.get("key")),
+        ]
+    )
+    say("The key is shown only this once: store it now.")
+    return 0
+
+
+def keys_revoke(args: argparse.Namespace) -> int:
+    session = Session.load()
+    expect(session.request("DELETE", f"/api/v1/api-keys/{quote(args.id, safe='')}"), 204)
+    say(f"Revoked API key {args.id}.")
+    return 0
+
+
+def logout(args: argparse.Namespace) -> int:
+    """Tells the server to revoke the refresh token (and with it the access token), then
+    deletes the file whatever the server said: the user asked to be logged out here."""
+    try:
+        creds = store.load()
+    except CliError as exc:  # a damaged or exposed file is deleted all the same
+        warn(str(exc))
+        creds = None
+    if creds is None:
+        if store.delete():
+            say("Deleted the local credentials.")
+        else:
+            say("Not logged in.")
+        return 0
+    try:
+        reply = transport.send(
+            "POST",
+            creds.server + REVOKE_PATH,
+            creds.server,
+            data={
+                "token": creds.refresh_token,
+                "token_type_hint": "refresh_token",
+                "client_id": CLIENT_ID,
+            },
+        )
+        if not reply.ok:
+            warn(f"the server did not revoke the login: {transport.problem_message(reply)}")
+    except CliError as exc:
+        warn(f"{exc}; the server could not be told, the login stays valid there until it expires")
+    store.delete()
+    say(f"Logged out of {creds.server}.")
+    return 0

@@ -1,0 +1,129 @@
+"""`micro`: argument parsing and the exit-code contract (0 done, 1 handled error, 2 usage)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from authn.cli import commands
+from authn.cli.errors import CliError
+
+DESCRIPTION = """\
+Command-line client of the Micro User Service.
+
+Sign in once with `micro login` (the OAuth 2.0 device flow: approve the shown code in a
+browser); the credentials are kept in $XDG_CONFIG_HOME/micro/credentials.json (default
+~/.config/micro/credentials.json, mode 0600) and the access token is refreshed automatically.
+"""
+
+EPILOG = """\
+examples:
+  micro login --server https://id.example.com
+  micro whoami
+  micro user read --username alice
+  micro keys create ci-deploy --scope users:read --expires-in-days 30
+  micro keys revoke 3f0c...
+  micro logout
+
+exit codes: 0 success, 1 error (one line on stderr), 2 invalid usage
+"""
+
+
+def _positive_days(value: str) -> int:
+    days = int(value)
+    if days < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return days
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the server's JSON")
+
+
+def _user_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = subparsers.add_parser("user", help="look up users")
+    actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
+    read = actions.add_parser(
+        "read",
+        help="one user by id or username",
+        description="Show one user: by id (GET /api/v1/users/ID) or by exact username.",
+    )
+    who = read.add_mutually_exclusive_group(required=True)
+    who.add_argument("id", nargs="?", help="the user's id (UUID)")
+    who.add_argument("--username", metavar="NAME", help="exact username (case-insensitive)")
+    _add_json(read)
+    read.set_defaults(handler=commands.user_read)
+
+
+def _keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = subparsers.add_parser("keys", help="your API keys: list, create, revoke")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="your API keys (no secrets)")
+    _add_json(listing)
+    listing.set_defaults(handler=commands.keys_list)
+    create = actions.add_parser(
+        "create",
+        help="mint an API key (the key is printed once)",
+        description="Mint an API key. Its scopes must be within this login's scopes.",
+    )
+    create.add_argument("name", help="a label for the key")
+    create.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        required=True,
+        metavar="SCOPE",
+        help="a scope the key carries (repeat for several), e.g. users:read",
+    )
+    create.add_argument(
+        "--expires-in-days", type=_positive_days, metavar="N", help="1-365 (server default 90)"
+    )
+    _add_json(create)
+    create.set_defaults(handler=commands.keys_create)
+    revoke = actions.add_parser("revoke", help="revoke an API key at once")
+    revoke.add_argument("id", help="the key's id (from `micro keys list`)")
+    revoke.set_defaults(handler=commands.keys_revoke)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="micro",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    login = subparsers.add_parser(
+        "login",
+        help="sign in with the device flow",
+        description="Sign in: prints a URL and a code to approve in a browser, then waits.",
+    )
+    login.add_argument(
+        "--server",
+        metavar="URL",
+        help="the service's base URL (default: $MICRO_SERVER or http://127.0.0.1:8000)",
+    )
+    login.set_defaults(handler=commands.login)
+    whoami = subparsers.add_parser("whoami", help="the signed-in account and its scopes")
+    _add_json(whoami)
+    whoami.set_defaults(handler=commands.whoami)
+    _user_parser(subparsers)
+    _keys_parser(subparsers)
+    logout = subparsers.add_parser(
+        "logout", help="revoke the login on the server and delete the local credentials"
+    )
+    logout.set_defaults(handler=commands.logout)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"micro: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("micro: interrupted", file=sys.stderr)
+        return 130

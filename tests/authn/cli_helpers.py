@@ -1,0 +1,145 @@
+"""Running the installed `micro` launcher against the live server, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.models import User
+from tests.conftest import require_component
+
+REPO = Path(__file__).resolve().parents[2]
+MICRO = REPO / ".venv" / "bin" / "micro"
+USER_CODE = re.compile(r"enter the code: (\S+)")
+EXPIRED_LOGIN = "micro: error: Your login has expired; run `micro login` again.\n"
+
+
+def ensure_launcher() -> Path:
+    """The launcher `make setup` writes; written here too when the suite runs without make."""
+    if not MICRO.exists() or MICRO.stat().st_mtime < (REPO / "Makefile").stat().st_mtime:
+        make = shutil.which("make")
+        require_component(make is not None, "make")
+        subprocess.run(  # noqa: S603 - a fixed binary and target
+            [str(make), "-s", "--no-print-directory", ".venv/bin/micro"], cwd=REPO, check=True
+        )
+    return MICRO
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """A user whose home (and config) is a temporary directory; polls every 50 ms."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MICRO_", "DJANGO_", "DATABASE_", "REDIS_"))
+    }
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), MICRO_CLI_POLL_INTERVAL="0.05")
+    return env
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(  # noqa: S603 - our own launcher
+        [str(ensure_launcher()), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def credentials_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_CONFIG_HOME"]) / "micro" / "credentials.json"
+
+
+def stored(env: dict[str, str]) -> dict[str, Any]:
+    return json.loads(credentials_file(env).read_text())
+
+
+def store(env: dict[str, str], **changes: Any) -> None:
+    """Edits the credentials file in place (keeping its mode), as time or an attacker would."""
+    path = credentials_file(env)
+    data = stored(env)
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+class LoginProcess:
+    """`micro login` running in the background; `user_code` is what it printed."""
+
+    def __init__(self, env: dict[str, str], server: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own launcher
+            [str(ensure_launcher()), "login", "--server", server],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.printed = ""
+        self.user_code = self._read_user_code()
+
+    def _read_user_code(self) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
+            if ready:
+                line = self.process.stdout.readline()
+                if not line:
+                    break
+                self.printed += line
+                found = USER_CODE.search(line)
+                if found:
+                    return found.group(1)
+        self.process.kill()
+        _, err = self.process.communicate()
+        pytest.fail(f"micro login printed no user code: {self.printed!r} {err!r}")
+
+    def finish(self, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        assert "Traceback" not in err, err
+        return subprocess.CompletedProcess(
+            self.process.args, self.process.returncode, self.printed + out, err
+        )
+
+
+def decide(user_code: str, status: str, user: User | None = None) -> None:
+    """What the device page records when the user approves (`authorized`) or denies."""
+    from oauth2_provider.models import get_device_grant_model
+
+    updated = (
+        get_device_grant_model()
+        .objects.filter(user_code=user_code)
+        .update(status=status, user=user)
+    )
+    assert updated == 1
+
+
+def login(env: dict[str, str], server: str, user: User) -> subprocess.CompletedProcess[str]:
+    pending = LoginProcess(env, server)
+    decide(pending.user_code, "authorized", user)
+    result = pending.finish()
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,241 @@
+"""The `micro` CLI's parts without a server: device-flow polling, the credentials file, its
+independence from Django, and the launcher `make setup` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from authn.cli import credentials, device, transport
+from authn.cli.errors import CliError
+from authn.cli.transport import Reply, problem_message
+from tests.authn.cli_helpers import REPO
+from tests.conftest import require_component
+
+
+class FakeClock:
+    """Time that passes only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+def replies(*bodies: Mapping[str, object]) -> Iterator[Reply]:
+    for body in bodies:
+        yield Reply(status=200 if "access_token" in body else 400, body=body)
+
+
+def poll(answers: Iterator[Reply], clock: FakeClock, **kwargs: float) -> dict[str, object]:
+    options: dict[str, float] = {"interval": 5, "expires_in": 600, **kwargs}
+    return device.poll(lambda: next(answers), sleep=clock.sleep, clock=clock.clock, **options)
+
+
+PENDING = {"error": "authorization_pending"}
+
+
+def test_poll_waits_the_server_interval_until_approved() -> None:
+    clock = FakeClock()
+    answers = replies(PENDING, PENDING, {"access_token": "a", "refresh_token": "r"})
+
+    assert poll(answers, clock)["access_token"] == "a"
+    assert clock.sleeps == [5, 5, 5]
+
+
+def test_poll_slows_down_by_five_seconds_each_time_asked() -> None:
+    clock = FakeClock()
+    slow = {"error": "slow_down"}
+    answers = replies(slow, PENDING, slow, {"access_token": "a", "refresh_token": "r"})
+
+    poll(answers, clock)
+
+    assert clock.sleeps == [5, 10, 10, 15]
+
+
+def test_poll_override_only_ever_shortens_the_wait() -> None:
+    clock = FakeClock()
+    poll(replies(PENDING, {"access_token": "a"}), clock, shortest=0.05)
+    assert clock.sleeps == [0.05, 0.05]
+
+    clock = FakeClock()
+    poll(replies(PENDING, {"access_token": "a"}), clock, interval=2, shortest=30)
+    assert clock.sleeps == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ("access_denied", "the login was denied in the browser"),
+        ("expired_token", "the code expired before it was approved"),
+        ("invalid_client", "the login failed: invalid_client"),
+    ],
+)
+def test_poll_stops_on_a_final_error(error: str, message: str) -> None:
+    with pytest.raises(CliError, match=message):
+        poll(replies(PENDING, {"error": error}), FakeClock())
+
+
+def test_poll_gives_up_when_the_code_expires() -> None:
+    clock = FakeClock()
+    with pytest.raises(CliError, match="expired before it was approved"):
+        poll(replies(*[PENDING] * 10), clock, expires_in=12)
+    assert clock.sleeps == [5, 5, 5]
+
+
+def test_problem_message_reads_detail_field_errors_and_oauth_errors() -> None:
+    problem = {
+        "detail": "The request is invalid; see `errors`.",
+        "errors": {"scopes": {"1": ["Not held: x."]}, "name": ["Required.", "Too short."]},
+    }
+    assert problem_message(Reply(400, problem)) == (
+        "The request is invalid: scopes: Not held: x.; name: Required. Too short."
+    )
+    assert problem_message(Reply(404, {"detail": "No user\nwith this id."})) == (
+        "No user with this id."
+    )
+    oauth = {"error": "invalid_grant", "error_description": "Token revoked"}
+    assert problem_message(Reply(400, oauth)) == "Token revoked"
+    assert problem_message(Reply(502, None)) == "the server answered HTTP 502 Bad Gateway"
+
+
+@pytest.fixture
+def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg"
+
+
+def sample() -> credentials.Credentials:
+    return credentials.Credentials(
+        server="http://127.0.0.1:1",
+        access_token="at",
+        refresh_token="rt",
+        expires_at=int(time.time()) + 300,
+        scope="openid profile users:read",
+    )
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    previous = os.umask(0o022)  # a new file would be 0644 without the explicit mode
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_credentials_are_written_private_under_xdg_config_home(config_home: Path) -> None:
+    path = credentials.save(sample())
+
+    assert path == config_home / "micro" / "credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())["refresh_token"] == "rt"
+    assert credentials.load() == sample()
+    assert [p.name for p in path.parent.iterdir()] == ["credentials.json"]
+
+
+def test_credentials_default_to_home_dot_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    assert credentials.credentials_path() == tmp_path / ".config" / "micro" / "credentials.json"
+
+
+def test_replacing_credentials_tightens_a_loose_directory(config_home: Path) -> None:
+    (config_home / "micro").mkdir(parents=True, mode=0o755)
+    (config_home / "micro").chmod(0o755)
+
+    credentials.save(sample())
+
+    assert stat.S_IMODE((config_home / "micro").stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_credentials_others_can_read_are_refused(config_home: Path, mode: int) -> None:
+    path = credentials.save(sample())
+    path.chmod(mode)
+
+    with pytest.raises(CliError, match=f"accessible by other users \\(mode {mode:04o}\\)"):
+        credentials.load()
+
+
+def test_a_damaged_credentials_file_is_reported(config_home: Path) -> None:
+    path = credentials.save(sample())
+    path.write_text("{not json")
+
+    with pytest.raises(CliError, match="unreadable"):
+        credentials.load()
+
+
+def test_the_cli_imports_neither_django_nor_the_project() -> None:
+    code = (
+        "import sys, authn.cli.main; "
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'django', 'rest_framework', 'accounts', 'micro_platform', 'oauth2_provider'}))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_make_setup_writes_an_executable_launcher(tmp_path: Path) -> None:
+    make = shutil.which("make")
+    require_component(make is not None, "make")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / ".runtime").touch()  # dependencies count as installed: no pip run here
+    later = time.time() + 3600
+    os.utime(venv / ".runtime", (later, later))
+
+    subprocess.run(  # noqa: S603 - a fixed binary and target
+        [str(make), "-s", "--no-print-directory", f"VENV={venv}", "setup"], cwd=REPO, check=True
+    )
+
+    launcher = venv / "bin" / "micro"
+    assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
+    assert launcher.read_text().startswith(f"#!{venv.resolve()}/bin/python\n")
+    result = subprocess.run(  # noqa: S603 - the launcher just written
+        [str(launcher), "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("login", "whoami", "user", "keys", "logout"):
+        assert command in result.stdout
+    usage = subprocess.run(  # noqa: S603 - the launcher just written
+        [str(launcher), "keys", "create", "x"], capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 2 and "--scope" in usage.stderr
+
+
+def test_a_server_that_never_answers_times_out_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport, "TIMEOUT_SECONDS", 0.2)
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(CliError) as caught:
+            transport.send("GET", f"{url}/api/v1/me", url)
+    assert str(caught.value) == f"cannot reach {url}: no answer within 0.2 s"
+    assert time.monotonic() - started < 5
