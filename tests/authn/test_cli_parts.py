@@ -126,7 +126,7 @@ def sample() -> credentials.Credentials:
         server="http://127.0.0.1:1",
         access_token="at",
         refresh_token="rt",
-        expires_at=int(time.time()) + 300,
+        expires_at=2_000_000_000,
         scope="openid profile users:read",
     )
 
