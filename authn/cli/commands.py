@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from authn.cli import credentials as store
 from authn.cli import device, transport
+from authn.cli.credentials import Credentials
 from authn.cli.errors import CliError
 from authn.cli.session import CLIENT_ID, Session, credentials_from_token_reply
 from authn.cli.transport import Reply
@@ -37,11 +38,24 @@ def print_fields(rows: list[tuple[str, Any]]) -> None:
         say(f"{name.ljust(width)}  {shown}")
 
 
-def expect(reply: Reply, *statuses: int) -> Any:
-    """The reply's body when its status is expected; else the problem's detail as the error."""
-    if reply.status not in statuses:
+def expect(reply: Reply, status: int) -> Any:
+    """The reply's JSON object when its status is expected; else the problem's detail."""
+    if reply.status != status:
         raise CliError(transport.problem_message(reply))
+    if status != 204 and not isinstance(reply.body, dict):
+        raise CliError(f"unexpected answer from the server (HTTP {status} without a JSON object)")
     return reply.body
+
+
+def signed_in_as(creds: Credentials) -> str:
+    """` as NAME` for the login message; the login itself already succeeded, so a failure
+    here only shortens the message."""
+    try:
+        me = Session(creds).request("GET", "/api/v1/me")
+    except CliError:
+        return ""
+    user = me.field("user") if me.ok else None
+    return f" as {user.get('username')}" if isinstance(user, dict) else ""
 
 
 def login(args: argparse.Namespace) -> int:
@@ -61,10 +75,7 @@ def login(args: argparse.Namespace) -> int:
     )
     creds = credentials_from_token_reply(server, body, device.LOGIN_SCOPE)
     path = store.save(creds)
-    me = Session(creds).request("GET", "/api/v1/me")
-    user = me.field("user") if me.ok else None
-    name = f" as {user.get('username')}" if isinstance(user, dict) else ""
-    say(f"Logged in to {server}{name}. Credentials saved in {path}.")
+    say(f"Logged in to {server}{signed_in_as(creds)}. Credentials saved in {path}.")
     return 0
 
 

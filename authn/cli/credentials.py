@@ -40,7 +40,9 @@ class Credentials:
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid, use the default
+        base = os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "micro"
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from authn.cli import commands
 from authn.cli.errors import CliError
 
+DEBUG_ENV = "MICRO_CLI_DEBUG"
 DESCRIPTION = """\
 Command-line client of the Micro User Service.
 
@@ -127,3 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("micro: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the contract is one line, never a traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"micro: error: unexpected failure ({type(exc).__name__}: {exc}); "
+            f"set {DEBUG_ENV}=1 for details",
+            file=sys.stderr,
+        )
+        return 1

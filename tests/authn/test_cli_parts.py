@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from authn.cli import credentials, device, transport
+from authn.cli import commands, credentials, device, main, transport
 from authn.cli.errors import CliError
 from authn.cli.transport import Reply, problem_message
 from tests.authn.cli_helpers import REPO
@@ -239,3 +239,27 @@ def test_a_server_that_never_answers_times_out_with_one_line(
             transport.send("GET", f"{url}/api/v1/me", url)
     assert str(caught.value) == f"cannot reach {url}: no answer within 0.2 s"
     assert time.monotonic() - started < 5
+
+
+def test_a_relative_xdg_config_home_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/dir")
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    assert credentials.config_dir() == tmp_path / ".config" / "micro"
+
+
+def test_an_unexpected_failure_is_one_line_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(args: object) -> int:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(commands, "whoami", broken)
+    monkeypatch.delenv(main.DEBUG_ENV, raising=False)
+
+    assert main.main(["whoami"]) == 1
+    assert capsys.readouterr().err == (
+        "micro: error: unexpected failure (ValueError: boom); set MICRO_CLI_DEBUG=1 for details\n"
+    )
