@@ -7,6 +7,8 @@
   tokens, the token endpoint's JWTs and API keys.
 - The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
   the deployment; the toolkit does not do it).
+- The token endpoint redeems a device code once, and not after it expired (the toolkit
+  answers for an approved code until it is deleted, and never checks its expiry at polling).
 - The consent and logout pages may redirect to a registered client, so their CSP allows form
   submissions to leave the site (the redirect target is checked by the toolkit).
 """
@@ -18,11 +20,13 @@ from typing import Any
 
 from csp.decorators import csp_update
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from oauth2_provider import views as dot_views
+from oauth2_provider.models import DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 
 from authn.authentication import API_KEY_PREFIX, verified_tokens
@@ -31,11 +35,12 @@ from authn.services import counters
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
 from authn.services.jwt import InvalidAccessToken
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (
     "authorization_code",
     "refresh_token",
     "client_credentials",
-    "urn:ietf:params:oauth:grant-type:device_code",
+    DEVICE_GRANT,
 )
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -155,6 +160,41 @@ class DeviceCodeView(DeviceUserCodeView):
     def form_invalid(self, form: Any) -> HttpResponse:
         counters.counter_incr(self._key(), DEVICE_CODE_WINDOW_SECONDS)
         return super().form_invalid(form)
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class TokenView(dot_views.TokenView):
+    """`/o/token/`; device codes are redeemed at most once and only before they expire."""
+
+    def device_flow_token_response(
+        self, request: HttpRequest, device_code: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        client_id = request.POST.get("client_id", "")
+        with transaction.atomic():
+            device = (
+                DeviceGrant.objects.select_for_update()
+                .filter(device_code=device_code, client_id=client_id)
+                .first()
+            )
+            if device is None:
+                return _oauth_error("invalid_grant", "Unknown device code.")
+            if device.is_expired():  # also records the expiry on the row
+                return _oauth_error("expired_token", "The device code has expired.")
+            response = super().device_flow_token_response(request, device_code, *args, **kwargs)
+            if response.status_code == 200:
+                # Redeemed: the row goes, so the code cannot be exchanged again.
+                device.delete()
+            return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("grant_type") == DEVICE_GRANT and not request.POST.get("device_code"):
+            return _oauth_error("invalid_request", "The device_code parameter is missing.")
+        return super().post(request, *args, **kwargs)
 
 
 @leaves_site
