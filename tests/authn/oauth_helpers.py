@@ -16,6 +16,7 @@ from oauth2_provider.models import Application
 from accounts.models import User
 
 REDIRECT_URI = "https://client.example/callback"
+POST_LOGOUT_URI = "https://client.example/signed-out"
 TOKEN_URL = "/o/token/"
 AUTHORIZE_URL = "/o/authorize/"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -46,6 +47,7 @@ def make_client(
         client_type=client_type,
         authorization_grant_type=grant_type,
         redirect_uris=redirect_uris if grant_type == Application.GRANT_AUTHORIZATION_CODE else "",
+        post_logout_redirect_uris=POST_LOGOUT_URI,
         client_secret=secret,
         algorithm=Application.RS256_ALGORITHM,
     )
