@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.models import OAuthCodeUse
 from authn.services.api_keys import api_key_create
 from authn.services.tokens import user_credentials_revoke
 from tests.authn.oauth_helpers import (
@@ -313,3 +318,14 @@ def test_logout_refuses_an_unregistered_redirect(browser: Client, web_client: OA
 
     assert response.status_code == 400
     assert not response.has_header("Location")
+
+
+def test_cleanup_expired_sweeps_oauth_state(browser: Client, web_client: OAuthClient) -> None:
+    code_flow_tokens(browser, web_client)
+    OAuthCodeUse.objects.update(expires_at=timezone.now() - timedelta(days=1))
+    out = StringIO()
+
+    call_command("cleanup_expired", stdout=out)
+
+    assert "OAuth code records: 1 deleted" in out.getvalue()
+    assert not OAuthCodeUse.objects.exists()
