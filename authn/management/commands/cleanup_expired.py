@@ -9,7 +9,6 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
-
 from oauth2_provider.models import DeviceGrant, clear_expired
 
 from authn.models import (
