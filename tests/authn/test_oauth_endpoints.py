@@ -329,3 +329,21 @@ def test_cleanup_expired_sweeps_oauth_state(browser: Client, web_client: OAuthCl
 
     assert "OAuth code records: 1 deleted" in out.getvalue()
     assert not OAuthCodeUse.objects.exists()
+
+
+def test_administrators_manage_every_client_in_the_admin(
+    web_client: OAuthClient, admin_user: User
+) -> None:
+    admin = Client()
+    admin.force_login(admin_user)
+
+    listing = admin.get("/admin/oauth2_provider/application/", secure=True)
+    assert listing.status_code == 200
+    assert b"Web app" in listing.content
+    assert b"micro command-line client" in listing.content
+
+    page = admin.get(
+        f"/admin/oauth2_provider/application/{web_client.application.pk}/change/", secure=True
+    )
+    assert page.status_code == 200
+    assert web_client.client_secret.encode() not in page.content
