@@ -123,3 +123,18 @@ def header(token: str) -> dict[str, Any]:
 
 def claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def ensure_cli_client() -> Application:
+    """The `micro-cli` client as migration authn 0007 creates it. Transactional tests (live
+    server, browser) flush the database after each test, data migrations included."""
+    application, _ = Application.objects.get_or_create(
+        client_id="micro-cli",
+        defaults={
+            "name": "micro command-line client",
+            "client_type": Application.CLIENT_PUBLIC,
+            "authorization_grant_type": Application.GRANT_DEVICE_CODE,
+            "algorithm": Application.RS256_ALGORITHM,
+        },
+    )
+    return application

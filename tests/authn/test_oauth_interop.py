@@ -24,14 +24,10 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from accounts.models import User
-from tests.authn.oauth_helpers import REDIRECT_URI, OAuthClient, make_client
+from tests.authn.oauth_helpers import REDIRECT_URI, OAuthClient, ensure_cli_client, make_client
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-pytestmark = [
-    pytest.mark.live,
-    # serialized_rollback: the data migrations made (the micro-cli client) is back for each test.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True, databases="__all__"),
-]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -190,6 +186,7 @@ def test_client_credentials(server: str, transactional_db: Any) -> None:
 
 
 def test_device_grant(server: str, member: User) -> None:
+    ensure_cli_client()
     endpoints = discovery(server)
     started = requests.post(
         endpoints["device_authorization_endpoint"],
