@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
+from oauth2_provider.models import DeviceGrant
 
 from accounts.models import User
 from tests.conftest import require_component
@@ -59,6 +61,16 @@ def run(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.Comp
     return result
 
 
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - our own launcher
+        [str(ensure_launcher()), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def credentials_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_CONFIG_HOME"]) / "micro" / "credentials.json"
 
@@ -79,13 +91,7 @@ class LoginProcess:
     """`micro login` running in the background; `user_code` is what it printed."""
 
     def __init__(self, env: dict[str, str], server: str) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own launcher
-            [str(ensure_launcher()), "login", "--server", server],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.process = start(env, "login", "--server", server)
         self.printed = ""
         self.user_code = self._read_user_code()
 
@@ -118,21 +124,26 @@ class LoginProcess:
         )
 
 
-def decide(user_code: str, status: str, user: User | None = None) -> None:
-    """What the device page records when the user approves (`authorized`) or denies."""
-    from oauth2_provider.models import get_device_grant_model
+def approve(user_code: str, user: User, action: str = "accept") -> None:
+    """The user enters the code on the device page, signed in to the dashboard, and accepts
+    (or denies)."""
+    browser = Client()
+    browser.force_login(user)
+    entered = browser.post("/o/device/", {"user_code": user_code})
+    assert entered.status_code == 302, entered.content
+    decided = browser.post(entered["Location"], {"action": action})
+    assert decided.status_code == 302, decided.content
 
-    updated = (
-        get_device_grant_model()
-        .objects.filter(user_code=user_code)
-        .update(status=status, user=user)
-    )
+
+def expire(user_code: str) -> None:
+    """The code's lifetime runs out before anyone approves it."""
+    updated = DeviceGrant.objects.filter(user_code=user_code).update(expires="2000-01-01T00:00:00Z")
     assert updated == 1
 
 
 def login(env: dict[str, str], server: str, user: User) -> subprocess.CompletedProcess[str]:
     pending = LoginProcess(env, server)
-    decide(pending.user_code, "authorized", user)
+    approve(pending.user_code, user)
     result = pending.finish()
     assert result.returncode == 0, result.stderr
     return result
