@@ -113,11 +113,18 @@ class LoginProcess:
         pytest.fail(f"micro login printed no user code: {self.printed!r} {err!r}")
 
     def finish(self, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+        # Not communicate(): it reads the pipes' descriptors and would miss what the text
+        # wrapper has buffered past the user code. The few lines left fit in the pipe.
         try:
-            out, err = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
             raise
+        assert self.process.stdout is not None and self.process.stderr is not None
+        out, err = self.process.stdout.read(), self.process.stderr.read()
+        self.process.stdout.close()
+        self.process.stderr.close()
         assert "Traceback" not in err, err
         return subprocess.CompletedProcess(
             self.process.args, self.process.returncode, self.printed + out, err

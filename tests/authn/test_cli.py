@@ -50,6 +50,8 @@ def test_login_stores_private_credentials_and_whoami_shows_the_account(
 ) -> None:
     result = cli.login(env, server, alice)
 
+    code = cli.USER_CODE.search(result.stdout).group(1)  # type: ignore[union-attr]
+    assert f"/o/device/?user_code={code})" in result.stdout  # the link with the code filled in
     assert f"Logged in to {server} as alice-cli." in result.stdout
     path = cli.credentials_file(env)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
