@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -116,6 +117,16 @@ def user_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def key_state(key: dict[str, Any], now: datetime) -> str:
+    if key.get("revoked_at"):
+        return "revoked"
+    try:
+        expires = datetime.fromisoformat(str(key.get("expires_at")))
+    except ValueError:
+        return "?"
+    return "expired" if expires <= now else "active"
+
+
 def keys_list(args: argparse.Namespace) -> int:
     session = Session.load()
     keys: list[dict[str, Any]] = []
@@ -133,8 +144,9 @@ def keys_list(args: argparse.Namespace) -> int:
         say("No API keys.")
         return 0
     say(f"{'ID':36}  {'PREFIX':12}  {'STATE':7}  {'EXPIRES':20}  {'SCOPES':24}  NAME")
+    now = datetime.now(UTC)
     for key in keys:
-        state = "revoked" if key.get("revoked_at") else "active"
+        state = key_state(key, now)
         expires = str(key.get("expires_at") or "")[:19]
         scopes = " ".join(key.get("scopes") or [])
         say(

@@ -18,13 +18,16 @@ LOGIN_EXPIRED = "Your login has expired; run `micro login` again."
 NOT_LOGGED_IN = "not logged in; run `micro login` first"
 
 
-def credentials_from_token_reply(server: str, body: dict[str, Any], scope: str) -> Credentials:
-    """What a successful `/o/token/` answer stores (device-code and refresh grants alike)."""
+def credentials_from_token_reply(
+    server: str, body: dict[str, Any], scope: str, refresh_token: str | None = None
+) -> Credentials:
+    """What a successful `/o/token/` answer stores (device-code and refresh grants alike);
+    a refresh answer without a new refresh token keeps `refresh_token`."""
     try:
         return Credentials(
             server=server,
             access_token=str(body["access_token"]),
-            refresh_token=str(body["refresh_token"]),
+            refresh_token=str(body.get("refresh_token") or refresh_token or body["refresh_token"]),
             expires_at=int(time.time()) + int(body.get("expires_in", 0)),
             scope=str(body.get("scope") or scope),
         )
@@ -90,5 +93,7 @@ class Session:
                 raise CliError(LOGIN_EXPIRED)
             if not reply.ok or not isinstance(reply.body, dict):
                 raise CliError(f"could not refresh the login: {transport.problem_message(reply)}")
-            self.creds = credentials_from_token_reply(self.server, reply.body, current.scope)
+            self.creds = credentials_from_token_reply(
+                self.server, reply.body, current.scope, current.refresh_token
+            )
             store.save(self.creds)

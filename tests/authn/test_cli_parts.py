@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from authn.cli import commands, credentials, device, main, transport
+from authn.cli import commands, credentials, device, main, session, transport
 from authn.cli.errors import CliError
 from authn.cli.transport import Reply, problem_message
 from tests.authn.cli_helpers import REPO
@@ -263,3 +264,21 @@ def test_an_unexpected_failure_is_one_line_without_a_traceback(
     assert capsys.readouterr().err == (
         "micro: error: unexpected failure (ValueError: boom); set MICRO_CLI_DEBUG=1 for details\n"
     )
+
+
+def test_key_states_read_revocation_then_expiry() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert commands.key_state({"revoked_at": "2029-01-01T00:00:00Z"}, now) == "revoked"
+    assert commands.key_state({"expires_at": "2029-12-31T23:59:59Z"}, now) == "expired"
+    assert commands.key_state({"expires_at": "2030-01-01T00:00:01.5Z"}, now) == "active"
+    assert commands.key_state({"expires_at": None}, now) == "?"
+
+
+def test_a_refresh_answer_without_a_new_refresh_token_keeps_the_old_one() -> None:
+    body = {"access_token": "new", "expires_in": 600}
+
+    kept = session.credentials_from_token_reply("http://s", body, "profile", "old-refresh")
+
+    assert (kept.access_token, kept.refresh_token, kept.scope) == ("new", "old-refresh", "profile")
+    with pytest.raises(CliError, match="unexpected token response"):
+        session.credentials_from_token_reply("http://s", body, "profile")
