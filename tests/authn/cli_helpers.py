@@ -38,13 +38,18 @@ def ensure_launcher() -> Path:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    """A user whose home (and config) is a temporary directory; polls every 50 ms."""
+    """A user whose home (and config) is a temporary directory.
+
+    `micro login` waits one second (not the server's five) before each poll, so the test
+    approves the code before the first one: SQLite's shared in-memory test database refuses
+    ("table is locked") a write from the test thread while a server thread reads.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("MICRO_", "DJANGO_", "DATABASE_", "REDIS_"))
     }
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), MICRO_CLI_POLL_INTERVAL="0.05")
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), MICRO_CLI_POLL_INTERVAL="1")
     return env
 
 
