@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -454,6 +456,34 @@ def test_default_fetch_over_real_http(live_server: Any, user: User, password: st
 
     assert verifier.principal(response.json()["access_token"]).user_id == user.pk
     assert verifier.jwks.fetches == 1
+
+
+def test_the_recipe_in_the_docs_runs_as_written(
+    live_server: Any, user: User, password: str
+) -> None:
+    document = (PACKAGE.parents[1] / "docs" / "downstream.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", document, re.DOTALL)[0]
+    configured = code.replace(
+        'ISSUER = "https://id.example.com"', f"ISSUER = {settings.MICRO_ISSUER!r}"
+    ).replace(
+        'JWKS_URL = ISSUER + "/.well-known/jwks.json"',
+        f"JWKS_URL = {live_server.url + JWKS_URL!r}",
+    )
+    assert configured.count(live_server.url) == 1 and settings.MICRO_ISSUER in configured
+    namespace: dict[str, Any] = {}
+    exec(compile(configured, "docs/downstream.md", "exec"), namespace)  # noqa: S102 - our docs
+    verify = namespace["verify"]
+    token = requests.post(
+        live_server.url + TOKEN_URL,
+        json={"username": user.username, "password": password},
+        timeout=10,
+    ).json()["access_token"]
+
+    assert verify(token)["sub"] == str(user.pk)
+    with pytest.raises(jwt.InvalidTokenError):
+        verify(forge(valid_claims(user), headers={"typ": "JWT"}))
+    with pytest.raises(jwt.InvalidTokenError):
+        verify(forge(valid_claims(user, aud="another-service")))
 
 
 # --- the DRF class --------------------------------------------------------------------------
