@@ -17,6 +17,19 @@ class AuthnConfig(AppConfig):
             dispatch_uid="authn.revoke_tokens_of_deleted_user",
         )
         self._connect_api_key_invalidation()
+        self._connect_oauth_revocation()
+
+    def _connect_oauth_revocation(self) -> None:
+        # Every path that ends an OAuth 2.0 access token deletes its row (revocation, refresh
+        # rotation, reuse detection, RP-initiated logout, the admin): the JWT, verified offline,
+        # is put on the revocation list as the row goes.
+        from authn.signals import revoke_deleted_oauth_access_token
+
+        post_delete.connect(
+            revoke_deleted_oauth_access_token,
+            sender=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+            dispatch_uid="authn.revoke_deleted_oauth_access_token",
+        )
 
     def _connect_api_key_invalidation(self) -> None:
         # Signals rather than calls in each service: changes made in the admin site (or any

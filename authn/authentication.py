@@ -8,12 +8,14 @@ before the session class in the settings.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework.authentication import (
@@ -91,6 +93,14 @@ def _optional_int(value: Any) -> int | None:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    claims: dict[str, Any]
+    principal: Principal
+    kid: str
+    digest: str | None
+
+
 class _VerifiedTokens:
     """Per-process memo of access tokens whose signature and claims were verified.
 
@@ -103,29 +113,34 @@ class _VerifiedTokens:
     """
 
     def __init__(self, size: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[dict[str, Any], Principal, str]] = OrderedDict()
+        self._entries: OrderedDict[str, _Verified] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
     def principal(self, raw: str) -> Principal:
+        return self.verified(raw).principal
+
+    def verified(self, raw: str) -> _Verified:
+        """The verified, unrevoked token's claims and principal; InvalidAccessToken otherwise."""
         with self._lock:
             cached = self._entries.get(raw)
-        if cached is None or not self._still_valid(cached[0], cached[2]):
+        if cached is None or not self._still_valid(cached):
             cached = self._verify(raw)
-        claims, principal, _ = cached
-        if revocation.is_revoked(claims):
+        if revocation.is_revoked(cached.claims, digest=cached.digest):
             raise InvalidAccessToken("token revoked")
-        return principal
+        return cached
 
     @staticmethod
-    def _still_valid(claims: dict[str, Any], kid: str) -> bool:
-        return claims["exp"] > time.time() and key_ring.verifying_key(kid) is not None
+    def _still_valid(entry: _Verified) -> bool:
+        return entry.claims["exp"] > time.time() and key_ring.verifying_key(entry.kid) is not None
 
-    def _verify(self, raw: str) -> tuple[dict[str, Any], Principal, str]:
+    def _verify(self, raw: str) -> _Verified:
         claims = access_token_decode(raw)  # the full check; raises InvalidAccessToken
         header = raw.split(".", 1)[0]
         kid = str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
-        entry = (claims, principal_from_claims(claims), kid)
+        # An OAuth 2.0 token is revoked by the digest django-oauth-toolkit stores for it.
+        digest = hashlib.sha256(raw.encode()).hexdigest() if claims.get("client_id") else None
+        entry = _Verified(claims, principal_from_claims(claims), kid, digest)
         with self._lock:
             self._entries[raw] = entry
             while len(self._entries) > self._size:

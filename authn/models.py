@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from oauth2_provider.settings import oauth2_settings
 
 
 class SigningKey(models.Model):
@@ -103,6 +104,9 @@ class RevokedToken(models.Model):
         JTI = "jti", "One access token"
         FAMILY = "sid", "Every access token of a sign-in"
         SUBJECT = "sub", "Every access token of a user issued up to now"
+        # OAuth 2.0 access tokens are stored only as a SHA-256 (django-oauth-toolkit's
+        # checksum), so their revocation is recorded by that digest.
+        DIGEST = "at", "One OAuth 2.0 access token, by SHA-256"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=64)
@@ -213,3 +217,23 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"counter {self.key} = {self.value}"
+
+
+class OAuthCodeUse(models.Model):
+    """An exchanged OAuth 2.0 authorization code, by digest, and the grant it started.
+
+    django-oauth-toolkit deletes a code when it is exchanged, so a second exchange looks like
+    an unknown code. RFC 6749 §4.1.2 asks for the tokens issued from a re-used code to be
+    revoked: this row finds them (the refresh-token family) when that happens.
+    """
+
+    code_digest = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_family = models.UUIDField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"code use {self.pk}"

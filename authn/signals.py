@@ -12,6 +12,14 @@ def revoke_tokens_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> 
     revocation.revoke_subject(user_id=str(instance.pk))
 
 
+def revoke_deleted_oauth_access_token(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A deleted OAuth 2.0 access token row: its JWT stops working at once."""
+    if instance.token_checksum and instance.expires:
+        revocation.revoke_access_token_digest(
+            digest=instance.token_checksum, expires_at=instance.expires
+        )
+
+
 def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted user (scopes, activation), membership or API key (an edit in the
     admin site, say): the user's cached key entries are re-read."""

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.rpc import UserRpcApi
 from authn.apis import JwksApi
+from authn.oauth.views import DiscoveryView
 from micro_platform import health
 
 api_v1 = [
@@ -20,6 +21,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("user/<str:method>", UserRpcApi.as_view(), name="user-rpc"),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
+    path("o/", include("authn.oauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view loads its start-up script from a URL: no inline script, so the CSP holds;
     # Swagger UI sets inline styles from its own script, allowed on this page only.

@@ -49,6 +49,15 @@ def revoke_access_token(*, jti: str, exp: int) -> None:
     _revoke(RevokedToken.Kind.JTI, jti, expires_at=expires_at + timedelta(seconds=_SLACK_SECONDS))
 
 
+def revoke_access_token_digest(*, digest: str, expires_at: datetime) -> None:
+    """Revokes one OAuth 2.0 access token, known by its SHA-256 (all that is stored of it)."""
+    if expires_at <= timezone.now():
+        return
+    _revoke(
+        RevokedToken.Kind.DIGEST, digest, expires_at=expires_at + timedelta(seconds=_SLACK_SECONDS)
+    )
+
+
 def revoke_families(*, family_ids: Iterable[str]) -> None:
     """Revokes every access token issued under these sign-ins (`sid` claim)."""
     expires_at = _longest_token_expiry()
@@ -76,11 +85,16 @@ def _reload() -> None:
     cache.set(SENTINEL_KEY, 1, timeout=None)
 
 
-def is_revoked(claims: Mapping[str, Any]) -> bool:
-    """True when the verified token's `jti`, `sid` or subject has been revoked."""
+def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
+    """True when the verified token's `jti`, `sid`, subject or digest has been revoked.
+
+    `digest` is the SHA-256 of an OAuth 2.0 access token (see `revoke_access_token_digest`).
+    """
     keys = [SENTINEL_KEY, _key("jti", str(claims.get("jti")))]
     if claims.get("sid"):
         keys.append(_key("sid", str(claims["sid"])))
+    if digest:
+        keys.append(_key(RevokedToken.Kind.DIGEST, digest))
     subject_key = _key("sub", str(claims.get("sub")))
     keys.append(subject_key)
     found = cache.get_many(keys)

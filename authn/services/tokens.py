@@ -18,6 +18,7 @@ from accounts.selectors import user_held_scopes, user_memberships
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
+from authn.oauth.services import user_grants_revoke
 from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
@@ -254,7 +255,7 @@ def token_revoke(*, raw: str, actor: Principal | None, ip_address: str | None) -
 def user_credentials_revoke(
     *, user: User, keep_family: str | None = None, keep_session: str | None = None
 ) -> None:
-    """Ends the user's sign-ins: refresh families, RPC sessions, dashboard sessions.
+    """Ends the user's sign-ins: refresh families, RPC sessions, dashboard sessions, OAuth grants.
 
     `keep_*` spare the caller's own sign-in (a password change keeps the current one).
     """
@@ -272,6 +273,7 @@ def user_credentials_revoke(
     # The rows go too, so the security page no longer lists them; the dashboard's own password
     # change re-saves its session under a new key (update_session_auth_hash).
     DashboardSession.objects.filter(user=user).delete()
+    user_grants_revoke(user=user)
 
 
 def logout_all(*, principal: Principal, ip_address: str | None) -> None:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "oauth2_provider",
     "accounts",
     "authn",
     "permissions",
@@ -185,6 +186,64 @@ SIMPLE_JWT = {
     "JTI_CLAIM": "jti",
     "LEEWAY": 0,
     "UPDATE_LAST_LOGIN": False,
+}
+
+# --- OAuth 2.0 / OpenID Connect (django-oauth-toolkit under /o/, wired in authn.oauth) ---
+MICRO_OAUTH_SCOPES = {
+    "openid": "Sign you in (OpenID Connect)",
+    "profile": "Read and update your account",
+    "users:read": "Read public information about users",
+    "users:write": "Create, update and deactivate users",
+    "objects:read": "Read objects you have access to",
+    "objects:write": "Change objects you have access to",
+    "api_admin": "Administer access grants, groups, users and audit events",
+}
+# The toolkit's models are swappable; a foreign key to one (authn.OAuthCodeUse) needs the
+# setting to exist for migrations. These are the toolkit's own models, not swapped.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 - a model
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": MICRO_ISSUER,
+    # django-oauth-toolkit signs ID tokens and publishes a JWKS from this setting; authn.oauth
+    # signs and publishes with the service's own rotating keys instead (one key set for every
+    # token), so the toolkit only ever tests this value for truthiness (to allow RS256 clients).
+    "OIDC_RSA_PRIVATE_KEY": "managed by authn.services.signing_keys",
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": False,
+    "OAUTH2_VALIDATOR_CLASS": "authn.oauth.validators.MicroOAuth2Validator",
+    "ACCESS_TOKEN_GENERATOR": "authn.oauth.tokens.access_token_generator",
+    # Without this oauthlib would use the access-token generator for refresh tokens too.
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": MICRO_ACCESS_TOKEN_TTL,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": MICRO_REFRESH_TOKEN_TTL,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "SCOPES": MICRO_OAUTH_SCOPES,
+    "DEFAULT_SCOPES": ["openid", "profile"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEBUG else ["https"],
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "OAUTH_DEVICE_VERIFICATION_URI": f"{MICRO_ISSUER}/o/device/",
+    "DEVICE_FLOW_INTERVAL": 5,
+    # RFC 9700 (OAuth 2.0 Security BCP): every gate on. No implicit or password grant, S256
+    # PKCE only, no tokens in query strings, `iss` in authorization responses, only hashes
+    # of access and refresh tokens stored, and deploy checks that fail on weaker settings.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
 
 # --- Sessions and cookies ---------------------------------------------------

@@ -146,7 +146,7 @@ def test_createserviceaccount_without_api_key(db: Any) -> None:
     [
         (["svc", "--scope", "nope"], "nope"),
         (["bad name!", "--scope", "users:read"], "username"),
-        (["svc", "--scope", "users:read", "--oauth-client"], "--oauth-client"),
+        (["bad name!", "--scope", "users:read", "--oauth-client"], "username"),
     ],
 )
 def test_createserviceaccount_reports_clear_errors(db: Any, args: list[str], message: str) -> None:

@@ -1,4 +1,4 @@
-"""createserviceaccount NAME --scope S [--scope S...] [--api-key] [--json] (spec §7)."""
+"""createserviceaccount NAME --scope S [--scope S...] [--api-key] [--oauth-client] [--json] (§7)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ from accounts.models import User
 from accounts.services import Conflict, user_create
 from authn import scopes as scope_catalogue
 from authn.management.commands._api_key_output import as_json_line, command_error
+from authn.oauth.services import service_account_client_create
 from authn.services.api_keys import api_key_create
 
 
 class Command(BaseCommand):
-    help = "Create a service account holding the given scopes, optionally with an API key."
+    help = (
+        "Create a service account holding the given scopes, optionally with an API key and an "
+        "OAuth2 client-credentials client. Secrets are printed once, never logged."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", metavar="NAME")
@@ -27,15 +31,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--oauth-client",
             action="store_true",
-            help="Also register an OAuth2 client (needs the OAuth2 provider).",
+            help="Also register an OAuth2 client (client credentials) acting as the account.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["oauth_client"]:
-            raise CommandError(
-                "--oauth-client is not available: this installation has no OAuth2 provider yet."
-            )
         try:
             scopes = scope_catalogue.validate_scopes(options["scopes"])
         except scope_catalogue.UnknownScope as exc:
@@ -50,6 +50,10 @@ class Command(BaseCommand):
             }
             if options["api_key"]:
                 output["api_key"] = self._mint(user, scopes)
+            if options["oauth_client"]:
+                client = service_account_client_create(account=user, actor=None)
+                output["client_id"] = client.application.client_id
+                output["client_secret"] = client.client_secret
         self._print(output, as_json=options["json"])
 
     def _create(self, name: str, scopes: frozenset[str]) -> User:
@@ -75,6 +79,9 @@ class Command(BaseCommand):
             return
         for name in ("id", "username", "scopes"):
             self.stdout.write(f"{name}: {output[name]}")
-        if "api_key" in output:
-            self.stdout.write(f"api_key: {output['api_key']}")
-            self.stdout.write("The API key is shown only now; store it safely.")
+        names = ("api_key", "client_id", "client_secret")
+        secrets_shown = [name for name in names if name in output]
+        for name in secrets_shown:
+            self.stdout.write(f"{name}: {output[name]}")
+        if secrets_shown:
+            self.stdout.write("Secrets are shown only now; store them safely.")

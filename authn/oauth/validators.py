@@ -1,0 +1,211 @@
+"""django-oauth-toolkit's validator, adapted to the service's keys, accounts and audit trail.
+
+What changes against the toolkit's defaults, and why:
+- ID tokens are signed with the service's rotating signing keys (the toolkit signs with one
+  static key from its settings), so one JWKS verifies every token the service issues.
+- Client credentials need a client owned by an active service account; the tokens act as
+  that account and carry only scopes it holds (spec §5).
+- A re-used authorization code revokes everything issued from it (RFC 6749 §4.1.2); the
+  toolkit only refuses the second exchange, so each exchange is remembered by a digest.
+- Issuance, reuse and revocation are audit events like every other credential's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jwk
+from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from accounts.models import User
+from accounts.selectors import user_held_scopes
+from authn.audit import audit_record
+from authn.models import OAuthCodeUse
+from authn.services.signing_keys import key_ring
+
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+OPENID = "openid"
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _service_account(client: Any) -> User | None:
+    user = getattr(client, "user", None)
+    if user is None or not user.is_active or user.kind != User.Kind.SERVICE:
+        return None
+    return user
+
+
+class MicroOAuth2Validator(OAuth2Validator):
+    # Which scope releases which OpenID claim (userinfo and ID token). `profile` is the
+    # account scope of spec §3, so it covers the user's own address as well.
+    oidc_claim_scope = {
+        "sub": OPENID,
+        "preferred_username": "profile",
+        "name": "profile",
+        "email": "profile",
+        "email_verified": "profile",
+    }
+
+    def get_additional_claims(self) -> dict[str, Any]:  # type: ignore[override]
+        # The request-agnostic form, so discovery can list the claims.
+        return {
+            "preferred_username": lambda request: request.user.username,
+            "name": lambda request: request.user.display_name or request.user.username,
+            "email": lambda request: request.user.email,
+            "email_verified": lambda request: request.user.email_verified,
+        }
+
+    # --- Client credentials: service accounts only ------------------------------------------
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
+            return False
+        if grant_type == CLIENT_CREDENTIALS:
+            return _service_account(client) is not None
+        return True
+
+    def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.grant_type == CLIENT_CREDENTIALS:
+            account = _service_account(request.client)
+            return sorted(user_held_scopes(user=account)) if account else []
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
+
+    def validate_scopes(
+        self, client_id: str, scopes: Any, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
+            return False
+        if request.grant_type == CLIENT_CREDENTIALS:
+            account = _service_account(client)
+            held = user_held_scopes(user=account) if account else frozenset()
+            return set(scopes) <= held
+        return True
+
+    # --- Authorization codes: single use, re-use revokes what the code issued -----------------
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return bool(request.user.is_active)
+        used = OAuthCodeUse.objects.filter(code_digest=code_digest(code)).first()
+        if used is not None and used.application_id == getattr(client, "pk", None):
+            self._revoke_code_family(used, request)
+        return False
+
+    def _revoke_code_family(self, used: OAuthCodeUse, request: Any) -> None:
+        with transaction.atomic():
+            get_refresh_token_model().revoke_family(used.token_family)
+            audit_record(
+                type="token.reuse_detected",
+                actor=used.user_id,
+                subject_type="oauth_grant",
+                subject_id=used.token_family,
+                ip_address=_client_ip(request),
+                data={"client_id": request.client_id or "", "grant_type": AUTHORIZATION_CODE},
+            )
+
+    def _create_refresh_token(
+        self, request: Any, refresh_token_code: str, access_token: Any, previous: Any
+    ) -> Any:
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous
+        )
+        request.micro_refresh_token = refresh_token
+        return refresh_token
+
+    def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        result = super()._save_bearer_token(token, request, *args, **kwargs)
+        refresh_token = getattr(request, "micro_refresh_token", None)
+        if request.grant_type == AUTHORIZATION_CODE and refresh_token is not None:
+            OAuthCodeUse.objects.create(
+                code_digest=code_digest(request.code),
+                application=request.client,
+                user_id=refresh_token.user_id,
+                token_family=refresh_token.token_family,
+                # As long as a refresh token from the code can live.
+                expires_at=timezone.now() + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
+            )
+        subject = request.user or request.client.user
+        audit_record(
+            type="token.refreshed" if request.grant_type == "refresh_token" else "token.issued",
+            actor=subject.pk if subject is not None else None,
+            subject_type="oauth_client",
+            subject_id=request.client.client_id,
+            ip_address=_client_ip(request),
+            data={"grant_type": request.grant_type, "scope": token.get("scope", "")},
+        )
+        return result
+
+    # --- Refresh tokens: audit the reuse the toolkit detects ----------------------------------
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return bool(request.user is not None and request.user.is_active)
+        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        revoked = (
+            get_refresh_token_model()
+            .objects.filter(token_checksum=checksum, revoked__isnull=False)
+            .only("user_id", "token_family")
+            .first()
+        )
+        if revoked is not None:
+            audit_record(
+                type="token.reuse_detected",
+                actor=revoked.user_id,
+                subject_type="oauth_grant",
+                subject_id=revoked.token_family or "",
+                ip_address=_client_ip(request),
+                data={"client_id": getattr(client, "client_id", ""), "grant_type": "refresh"},
+            )
+        return False
+
+    # --- ID tokens: the service's keys --------------------------------------------------------
+
+    def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        kid, private_key = key_ring.signing_key()
+        signed = jwt.encode(
+            json.loads(json.dumps(dict(id_token), default=str)),
+            private_key,
+            algorithm="RS256",
+            headers={"kid": kid, "typ": "JWT"},
+        )
+        with transaction.atomic():
+            saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = saved
+        request.id_token = saved
+        return signed
+
+    def _get_key_for_token(self, token: str) -> Any:
+        """The published key named by the token's `kid` (for `id_token_hint`), or None."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return None
+        key = key_ring.verifying_key(str(kid)) if isinstance(kid, str) else None
+        return jwk.JWK.from_pyca(key) if key is not None else None
+
+
+def _client_ip(request: Any) -> str | None:
+    headers = getattr(request, "headers", None) or {}
+    return headers.get("REMOTE_ADDR") or None

@@ -1,0 +1,207 @@
+"""The OAuth 2.0 / OpenID Connect endpoints that differ from django-oauth-toolkit's own.
+
+- Discovery: one document, served at the issuer's `/.well-known/openid-configuration` and at
+  the toolkit's `/o/.well-known/openid-configuration`, naming the service's JWKS and every
+  endpoint, grant and scope it supports.
+- Introspection (RFC 7662) answers for every access credential the service issues: OAuth 2.0
+  tokens, the token endpoint's JWTs and API keys.
+- The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
+  the deployment; the toolkit does not do it).
+- The token endpoint redeems a device code once, and not after it expired (the toolkit
+  answers for an approved code until it is deleted, and never checks its expiry at polling).
+- The consent and logout pages may redirect to a registered client, so their CSP allows form
+  submissions to leave the site (the redirect target is checked by the toolkit).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from csp.decorators import csp_update
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from oauth2_provider import views as dot_views
+from oauth2_provider.models import DeviceGrant
+from oauth2_provider.views.device import DeviceUserCodeView
+
+from authn.authentication import API_KEY_PREFIX, verified_tokens
+from authn.principal import Principal
+from authn.services import counters
+from authn.services.api_keys import InvalidApiKey, api_key_authenticate
+from authn.services.jwt import InvalidAccessToken
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_GRANT,
+)
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+# Off-site form submissions: the toolkit redirects the consent/logout POST to the client.
+leaves_site = method_decorator(csp_update({"form-action": ["https:", "http:"]}), name="dispatch")
+
+
+def _url(name: str) -> str:
+    return f"{settings.MICRO_ISSUER}{reverse(name)}"
+
+
+class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
+    """OpenID Provider metadata, with issuer `MICRO_ISSUER` and the service's JWKS."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        document = json.loads(super().get(request, *args, **kwargs).content)
+        document.update(
+            {
+                "issuer": settings.MICRO_ISSUER,
+                "jwks_uri": _url("jwks"),
+                "revocation_endpoint": _url("oauth2_provider:revoke-token"),
+                "introspection_endpoint": _url("oauth2_provider:introspect"),
+                "device_authorization_endpoint": _url("oauth2_provider:device-authorization"),
+                "grant_types_supported": list(GRANT_TYPES),
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "code_challenge_methods_supported": ["S256"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": AUTH_METHODS,
+                "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+                "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:2],
+                "scopes_supported": sorted(settings.MICRO_OAUTH_SCOPES),
+                "claims_supported": sorted(set(document.get("claims_supported", []))),
+            }
+        )
+        response = JsonResponse(document)
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class IntrospectView(dot_views.IntrospectTokenView):
+    """RFC 7662 for a confidential client: OAuth 2.0 tokens, the API's JWTs and API keys."""
+
+    @staticmethod
+    def get_token_response(token_value: str | None = None) -> JsonResponse:
+        if token_value is None:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "Token parameter is missing."},
+                status=400,
+            )
+        return JsonResponse(introspect(token_value))
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # RFC 7662 §2.1: the token is sent in a POST body, never in a URL (where it is logged).
+        return JsonResponse(
+            {"error": "invalid_request", "error_description": "Use POST."}, status=405
+        )
+
+
+def introspect(raw: str) -> dict[str, Any]:
+    """What RFC 7662 says about `raw`: `{"active": false}` for anything not live."""
+    try:
+        if raw.startswith(API_KEY_PREFIX):
+            principal = api_key_authenticate(raw=raw)
+            return _active(principal, token_type="api_key")  # noqa: S106 - a type name
+        verified = verified_tokens.verified(raw)  # signature, claims and revocation
+    except (InvalidApiKey, InvalidAccessToken):
+        return {"active": False}
+    claims = verified.claims
+    return {
+        **_active(verified.principal, token_type="access_token"),  # noqa: S106
+        "iat": claims["iat"],
+        "iss": claims["iss"],
+        "aud": claims["aud"],
+        "jti": claims["jti"],
+    }
+
+
+def _active(principal: Principal, *, token_type: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "active": True,
+        "token_type": token_type,
+        "scope": " ".join(sorted(principal.scopes)),
+        "sub": str(principal.user_id),
+        "username": principal.username,
+        "kind": principal.kind,
+        "groups": [str(group_id) for group_id in principal.group_ids],
+    }
+    if principal.expires_at is not None:
+        answer["exp"] = principal.expires_at
+    if principal.client_id:
+        answer["client_id"] = principal.client_id
+    return answer
+
+
+# Wrong user codes one signed-in user may enter per window (RFC 8628 §5.1 brute force).
+DEVICE_CODE_FAILURES = 10
+DEVICE_CODE_WINDOW_SECONDS = 900
+
+
+class DeviceCodeView(DeviceUserCodeView):
+    """`/o/device/`: the user types the code the device shows, then approves it."""
+
+    template_name = "oauth2_provider/device/user_code.html"
+
+    def _key(self) -> str:
+        return f"oauth:device-code-failures:{self.request.user.pk}"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if counters.counter_get(self._key()) >= DEVICE_CODE_FAILURES:
+            response = render(request, "micro/throttled.html", status=429)
+            response["Retry-After"] = str(DEVICE_CODE_WINDOW_SECONDS)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        counters.counter_incr(self._key(), DEVICE_CODE_WINDOW_SECONDS)
+        return super().form_invalid(form)
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class TokenView(dot_views.TokenView):
+    """`/o/token/`; device codes are redeemed at most once and only before they expire."""
+
+    def device_flow_token_response(
+        self, request: HttpRequest, device_code: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        client_id = request.POST.get("client_id", "")
+        with transaction.atomic():
+            device = (
+                DeviceGrant.objects.select_for_update()
+                .filter(device_code=device_code, client_id=client_id)
+                .first()
+            )
+            if device is None:
+                return _oauth_error("invalid_grant", "Unknown device code.")
+            if device.is_expired():  # also records the expiry on the row
+                return _oauth_error("expired_token", "The device code has expired.")
+            response = super().device_flow_token_response(request, device_code, *args, **kwargs)
+            if response.status_code == 200:
+                # Redeemed: the row goes, so the code cannot be exchanged again.
+                device.delete()
+            return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("grant_type") == DEVICE_GRANT and not request.POST.get("device_code"):
+            return _oauth_error("invalid_request", "The device_code parameter is missing.")
+        return super().post(request, *args, **kwargs)
+
+
+@leaves_site
+class AuthorizationView(dot_views.AuthorizationView):
+    """The consent page (the toolkit's view, behind the dashboard sign-in with MFA)."""
+
+
+@leaves_site
+class LogoutView(dot_views.RPInitiatedLogoutView):
+    """RP-initiated logout (OpenID Connect): ends the dashboard session."""

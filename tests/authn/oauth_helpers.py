@@ -1,0 +1,123 @@
+"""Helpers for the OAuth 2.0 / OpenID Connect tests: clients, PKCE, the authorize step."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+from django.test import Client
+from oauth2_provider.models import Application
+
+from accounts.models import User
+
+REDIRECT_URI = "https://client.example/callback"
+TOKEN_URL = "/o/token/"
+AUTHORIZE_URL = "/o/authorize/"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@dataclass
+class OAuthClient:
+    application: Application
+    client_id: str
+    client_secret: str
+
+    def credentials(self) -> dict[str, str]:
+        return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+
+def make_client(
+    *,
+    owner: User | None = None,
+    grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
+    client_type: str = Application.CLIENT_CONFIDENTIAL,
+    redirect_uris: str = REDIRECT_URI,
+    name: str = "Test client",
+) -> OAuthClient:
+    secret = secrets.token_urlsafe(32)
+    application = Application.objects.create(
+        name=name,
+        user=owner,
+        client_type=client_type,
+        authorization_grant_type=grant_type,
+        redirect_uris=redirect_uris if grant_type == Application.GRANT_AUTHORIZATION_CODE else "",
+        client_secret=secret,
+        algorithm=Application.RS256_ALGORITHM,
+    )
+    return OAuthClient(application, application.client_id, secret)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorize_params(client: OAuthClient, challenge: str | None, **extra: str) -> dict[str, str]:
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile",
+        "state": "st-123",
+        "nonce": "n-456",
+    }
+    if challenge is not None:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(extra)
+    return params
+
+
+def authorize(browser: Client, client: OAuthClient, challenge: str, **extra: str) -> str:
+    """Consents on the authorize page as the signed-in `browser`; returns the code."""
+    params = authorize_params(client, challenge, **extra)
+    page = browser.get(f"{AUTHORIZE_URL}?{urlencode(params)}")
+    assert page.status_code == 200, page.content
+    form = {**params, "allow": "Authorize"}
+    answer = browser.post(AUTHORIZE_URL, form)
+    assert answer.status_code == 302, answer.content
+    query = parse_qs(urlsplit(answer["Location"]).query)
+    assert query["state"] == [params["state"]]
+    return query["code"][0]
+
+
+def exchange(anon: Client, client: OAuthClient, code: str, verifier: str, **extra: str) -> Any:
+    return anon.post(
+        TOKEN_URL,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+            **client.credentials(),
+            **extra,
+        },
+    )
+
+
+def refresh(anon: Client, client: OAuthClient, refresh_token: str) -> Any:
+    return anon.post(
+        TOKEN_URL,
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, **client.credentials()},
+    )
+
+
+def code_flow_tokens(browser: Client, client: OAuthClient, **extra: str) -> dict[str, Any]:
+    verifier, challenge = pkce_pair()
+    code = authorize(browser, client, challenge, **extra)
+    response = exchange(Client(), client, code, verifier)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def header(token: str) -> dict[str, Any]:
+    return jwt.get_unverified_header(token)
+
+
+def claims(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})

@@ -1,0 +1,145 @@
+"""Service accounts with OAuth 2.0 clients: client credentials (spec §5, §7)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from oauth2_provider.models import Application
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from authn.models import AuditEvent
+from tests.authn.oauth_helpers import TOKEN_URL, claims, make_client
+from tests.factories import ServiceAccountFactory, UserFactory
+
+
+def create_account(*args: str) -> dict[str, Any]:
+    out = StringIO()
+    call_command("createserviceaccount", *args, "--json", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def token(client_id: str, secret: str, scope: str | None = None, *, basic: bool = True) -> Any:
+    body = {"grant_type": "client_credentials"}
+    if scope is not None:
+        body["scope"] = scope
+    if basic:
+        credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        return Client().post(TOKEN_URL, body, HTTP_AUTHORIZATION=f"Basic {credentials}")
+    return Client().post(TOKEN_URL, {**body, "client_id": client_id, "client_secret": secret})
+
+
+@pytest.fixture
+def account(db: Any) -> dict[str, Any]:
+    return create_account("billing", "--scope", "users:read", "objects:read", "--oauth-client")
+
+
+def test_the_command_prints_the_client_id_and_secret_once(account: dict[str, Any]) -> None:
+    assert set(account) == {"id", "username", "scopes", "client_id", "client_secret"}
+    application = Application.objects.get(client_id=account["client_id"])
+    assert application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+    assert application.client_type == Application.CLIENT_CONFIDENTIAL
+    assert str(application.user_id) == account["id"]
+    # Stored only as a hash.
+    assert account["client_secret"] not in application.client_secret
+    assert application.client_secret.startswith(("pbkdf2_", "argon2", "md5$"))
+    assert AuditEvent.objects.filter(type="oauth_client.created").exists()
+
+
+def test_without_json_the_secret_is_still_shown_with_a_warning(db: Any) -> None:
+    out = StringIO()
+    call_command(
+        "createserviceaccount", "svc", "--scope", "users:read", "--oauth-client", stdout=out
+    )
+    text = out.getvalue()
+    assert "client_id: " in text and "client_secret: " in text
+    assert "shown only now" in text
+
+
+def test_client_credentials_tokens_act_as_the_service_account(account: dict[str, Any]) -> None:
+    response = token(account["client_id"], account["client_secret"])
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "refresh_token" not in body
+    assert set(body["scope"].split()) == {"users:read", "objects:read"}
+    access = claims(body["access_token"])
+    assert access["sub"] == account["id"]
+    assert access["kind"] == "service"
+    assert access["client_id"] == account["client_id"]
+    assert access["amr"] == []
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    me = api.get("/api/v1/me")
+    assert me.status_code == 200
+    assert me.json()["user"]["kind"] == "service"
+    assert me.json()["auth_method"] == "oauth2"
+
+
+def test_secret_in_the_body_works_too(account: dict[str, Any]) -> None:
+    assert token(account["client_id"], account["client_secret"], basic=False).status_code == 200
+
+
+def test_a_subset_of_the_scopes_can_be_asked_for(account: dict[str, Any]) -> None:
+    body = token(account["client_id"], account["client_secret"], "users:read").json()
+    assert body["scope"] == "users:read"
+    assert claims(body["access_token"])["scope"] == "users:read"
+
+
+@pytest.mark.parametrize("scope", ["api_admin", "users:write", "users:read users:write", "nope"])
+def test_a_scope_the_account_does_not_hold_is_refused(account: dict[str, Any], scope: str) -> None:
+    response = token(account["client_id"], account["client_secret"], scope)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_a_wrong_secret_is_refused(account: dict[str, Any]) -> None:
+    response = token(account["client_id"], "not-the-secret")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_a_deactivated_account_gets_no_tokens(account: dict[str, Any]) -> None:
+    User.objects.filter(pk=account["id"]).update(is_active=False)
+
+    response = token(account["client_id"], account["client_secret"])
+
+    assert response.status_code in (400, 401)
+    assert "access_token" not in response.json()
+
+
+def test_a_client_owned_by_a_person_cannot_use_client_credentials(db: Any) -> None:
+    person = UserFactory.create()
+    client = make_client(owner=person, grant_type=Application.GRANT_CLIENT_CREDENTIALS)
+
+    response = token(client.client_id, client.client_secret)
+
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] == "unauthorized_client"
+
+
+def test_a_removed_scope_is_gone_from_the_next_token(account: dict[str, Any]) -> None:
+    User.objects.filter(pk=account["id"]).update(scopes=["users:read"])
+
+    body = token(account["client_id"], account["client_secret"]).json()
+
+    assert body["scope"] == "users:read"
+
+
+def test_a_service_account_without_a_client_cannot_mint_through_another(db: Any) -> None:
+    """Client credentials never act for an account other than the client's owner."""
+    other = ServiceAccountFactory.create(scopes=["api_admin"])
+    mine = create_account("mine", "--scope", "users:read", "--oauth-client")
+
+    body = token(mine["client_id"], mine["client_secret"]).json()
+
+    assert claims(body["access_token"])["sub"] == mine["id"] != str(other.pk)
