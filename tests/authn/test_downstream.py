@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
+import io
+import json
 import re
 import shutil
 import subprocess
@@ -17,12 +19,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
@@ -57,6 +61,9 @@ from tests.authn.helpers import (
     signing_input,
     valid_claims,
 )
+from tests.authn.oauth_helpers import DEVICE_GRANT, code_flow_tokens, make_client
+from tests.authn.oauth_helpers import TOKEN_URL as OAUTH_TOKEN_URL
+from tests.authn.oauth_helpers import refresh as oauth_refresh
 from tests.factories import MembershipFactory, ServiceAccountFactory
 
 PACKAGE = Path(__file__).resolve().parents[2] / "authn" / "downstream"
@@ -236,6 +243,110 @@ def test_service_account_token_has_kind_service(verifier: TokenVerifier) -> None
     principal = verifier.principal(client.post(EXCHANGE_URL).json()["access_token"])
 
     assert principal.kind == "service" and principal.user_id == account.pk
+
+
+# --- OAuth 2.0: /o/token/ ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_authorization_code_pkce_tokens(
+    browser: Client, user: User, verifier: TokenVerifier
+) -> None:
+    client = make_client(name="Web app")
+    tokens = code_flow_tokens(browser, client, scope="openid profile users:read")
+
+    principal = verifier.principal(tokens["access_token"])
+
+    assert principal.user_id == user.pk and principal.client_id == client.client_id
+    assert principal.scopes == frozenset({"profile", "users:read"})
+    # The ID token (typ JWT, audience the client) and the opaque refresh token are refused.
+    assert_invalid(verifier, tokens["id_token"])
+    assert_invalid(verifier, tokens["refresh_token"])
+
+    refreshed = oauth_refresh(Client(), client, tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.content
+    assert verifier.principal(refreshed.json()["access_token"]).client_id == client.client_id
+
+
+def test_client_credentials_tokens(verifier: TokenVerifier, db: Any) -> None:
+    out = io.StringIO()
+    call_command(
+        "createserviceaccount",
+        "billing",
+        "--scope",
+        "users:read",
+        "--oauth-client",
+        "--json",
+        stdout=out,
+    )
+    account = json.loads(out.getvalue().strip().splitlines()[-1])
+    response = Client().post(
+        OAUTH_TOKEN_URL,
+        {
+            "grant_type": "client_credentials",
+            "client_id": account["client_id"],
+            "client_secret": account["client_secret"],
+        },
+    )
+    assert response.status_code == 200, response.content
+
+    principal = verifier.principal(response.json()["access_token"])
+
+    assert str(principal.user_id) == account["id"] and principal.kind == "service"
+    assert principal.client_id == account["client_id"]
+    assert principal.scopes == frozenset({"users:read"})
+
+
+def test_device_code_tokens(browser: Client, user: User, verifier: TokenVerifier) -> None:
+    started = (
+        Client()
+        .post(
+            "/o/device-authorization/",
+            urlencode({"client_id": "micro-cli", "scope": "openid profile users:read"}),
+            content_type="application/x-www-form-urlencoded",
+        )
+        .json()
+    )
+    entered = browser.post("/o/device/", {"user_code": started["user_code"]})
+    assert entered.status_code == 302, entered.content
+    assert browser.post(entered["Location"], {"action": "accept"}).status_code in (200, 302)
+    response = Client().post(
+        OAUTH_TOKEN_URL,
+        {
+            "grant_type": DEVICE_GRANT,
+            "device_code": started["device_code"],
+            "client_id": "micro-cli",
+        },
+    )
+    assert response.status_code == 200, response.content
+
+    principal = verifier.principal(response.json()["access_token"])
+
+    assert principal.user_id == user.pk and principal.client_id == "micro-cli"
+
+
+def test_revocation_is_invisible_offline_but_introspection_sees_it(
+    browser: Client, verifier: TokenVerifier
+) -> None:
+    """The caveat of docs/downstream.md §5, as behaviour: what to call for high-value work."""
+    client = make_client(name="Web app")
+    access = code_flow_tokens(browser, client)["access_token"]
+    revoked = Client().post("/o/revoke_token/", {"token": access, **client.credentials()})
+    assert revoked.status_code == 200, revoked.content
+
+    assert verifier.principal(access)  # offline: still valid until it expires
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert bearer.get("/api/v1/me").status_code == 401  # the service itself refuses it
+    answer = Client().post("/o/introspect/", {"token": access, **client.credentials()})
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"active": False}
 
 
 # --- tokens that are not (valid) access tokens ----------------------------------------------
