@@ -7,6 +7,7 @@ itself, through the Django test client behind the fetch hook or over real HTTP (
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import hmac
 import io
@@ -344,7 +345,8 @@ def test_revocation_is_invisible_offline_but_introspection_sees_it(
     bearer = APIClient()
     bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     assert bearer.get("/api/v1/me").status_code == 401  # the service itself refuses it
-    answer = Client().post("/o/introspect/", {"token": access, **client.credentials()})
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+    answer = Client().post("/o/introspect/", {"token": access}, HTTP_AUTHORIZATION=f"Basic {basic}")
     assert answer.status_code == 200, answer.content
     assert answer.json() == {"active": False}
 
