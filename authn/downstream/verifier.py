@@ -124,7 +124,8 @@ class JwksCache:
     `max_stale` seconds past their age, so a short outage of the issuer does not stop
     verification; after that (or with nothing cached) `KeysUnavailable` is raised.
 
-    Thread-safe: readers take no lock; one thread fetches while the others wait for it.
+    Thread-safe: readers take no lock; one thread fetches, and the others wait for it only
+    when the keys held do not have the `kid` they need.
     """
 
     def __init__(
@@ -155,7 +156,10 @@ class JwksCache:
         """The public key for `kid`; raises InvalidToken for a kid the issuer does not publish."""
         key_set = self._key_set
         if key_set is None or self._clock() - key_set.fetched_at >= self.max_age:
-            key_set = self._refresh(forced=False)
+            # With the key in hand, do not queue behind a fetch already under way (a slow or
+            # blackholed issuer would stall every request for the timeout): use it meanwhile.
+            known = key_set is not None and kid in key_set.keys
+            key_set = self._refresh(forced=False, wait=not known)
         key = key_set.keys.get(kid)
         if key is None:
             key = self._refresh(forced=True).keys.get(kid)
@@ -163,14 +167,17 @@ class JwksCache:
             raise InvalidToken("unknown kid")
         return key
 
-    def _refresh(self, *, forced: bool) -> _KeySet:
+    def _refresh(self, *, forced: bool, wait: bool = True) -> _KeySet:
         """Fetches the JWKS unless the rate limit says no; returns the keys to use now.
 
         Periodic fetches wait `min_refetch_interval` after any attempt (so a down issuer is
         retried at that pace), forced ones (unknown kid) after the last forced one (so a
-        periodic fetch just before does not delay picking up a rotated key).
+        periodic fetch just before does not delay picking up a rotated key). Without `wait`,
+        a fetch under way in another thread means: use the keys held.
         """
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return self._usable(self._key_set, self._clock())
+        try:
             now = self._clock()
             held = self._key_set
             if not forced and held is not None and now - held.fetched_at < self.max_age:
@@ -188,6 +195,8 @@ class JwksCache:
                 return self._usable(held, now)
             self._key_set = _KeySet(keys, now)
             return self._key_set
+        finally:
+            self._lock.release()
 
     def _usable(self, held: _KeySet | None, now: float) -> _KeySet:
         """The keys already held, while they are not older than `max_age + max_stale`."""

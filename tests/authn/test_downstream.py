@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,14 +88,25 @@ class ServiceJwks:
     def __init__(self) -> None:
         self.urls: list[str] = []
         self.down = False
+        self.document: Any = None
+        # A slow issuer: fetches signal `entered`, then wait for `release` (or 3 s) and
+        # answer the last document (no database access from another thread).
+        self.slow = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
 
     def __call__(self, url: str, timeout: float) -> Any:
         self.urls.append(url)
         if self.down:
             raise KeysUnavailable("the issuer is down")
+        if self.slow:
+            self.entered.set()
+            self.release.wait(3)
+            return self.document
         response = Client().get(JWKS_URL)
         assert response.status_code == 200
-        return response.json()
+        self.document = response.json()
+        return self.document
 
 
 @pytest.fixture
@@ -520,6 +532,26 @@ def test_issuer_outage_keeps_the_cached_keys_for_max_stale(
     clock.now += verifier.jwks.max_stale
     with pytest.raises(KeysUnavailable):
         verifier.claims(token)
+
+
+def test_a_slow_refetch_does_not_hold_up_tokens_whose_key_is_cached(
+    user: User, verifier: TokenVerifier, jwks: ServiceJwks, clock: FakeClock
+) -> None:
+    token = forge(valid_claims(user))
+    verifier.claims(token)
+    clock.now += verifier.jwks.max_age  # the next call refetches
+    jwks.slow = True
+    background = threading.Thread(target=verifier.claims, args=(token,))
+    background.start()
+    assert jwks.entered.wait(5)
+
+    started = time.monotonic()
+    assert verifier.claims(token)  # the key is cached: no queueing behind the slow fetch
+    assert time.monotonic() - started < 1
+
+    jwks.release.set()
+    background.join(5)
+    assert len(jwks.urls) == 2
 
 
 def test_no_keys_at_all_is_keys_unavailable(
