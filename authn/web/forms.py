@@ -82,3 +82,22 @@ class PasswordChangeForm(forms.Form):
         if cleaned.get("new_password") != cleaned.get("new_password_again"):
             self.add_error("new_password_again", "The two passwords differ.")
         return cleaned
+
+
+class ApplicationForm(forms.Form):
+    """An OAuth 2.0 client for the user's own application (authorization code + PKCE)."""
+
+    name = forms.CharField(max_length=255)
+    client_type = forms.ChoiceField(
+        choices=[
+            ("confidential", "Confidential: a server that keeps a secret"),
+            ("public", "Public: a browser or mobile app (no secret)"),
+        ],
+        initial="confidential",
+    )
+    redirect_uris = forms.CharField(
+        label="Redirect URIs",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, matched exactly.",
+    )

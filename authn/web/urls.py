@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from authn.web import auth_views, security_views, views
+from authn.web import application_views, auth_views, security_views, views
 
 app_name = "dashboard"
 
@@ -21,6 +21,12 @@ urlpatterns = [
         "dashboard/api-keys/<uuid:key_id>/rotate",
         views.api_key_rotate_view,
         name="api-key-rotate",
+    ),
+    path("dashboard/applications/", application_views.applications_view, name="applications"),
+    path(
+        "dashboard/applications/<int:application_id>/delete",
+        application_views.application_delete_view,
+        name="application-delete",
     ),
     path("dashboard/security/", security_views.security_view, name="security"),
     path("dashboard/security/totp", security_views.totp_begin_view, name="totp-begin"),

@@ -230,6 +230,7 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEBUG else ["https"],
     "REQUEST_APPROVAL_PROMPT": "auto",
     "OAUTH_DEVICE_VERIFICATION_URI": f"{MICRO_ISSUER}/o/device/",
+    "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{MICRO_ISSUER}/o/device/?user_code={{user_code}}",
     "DEVICE_FLOW_INTERVAL": 5,
     # RFC 9700 (OAuth 2.0 Security BCP): every gate on. No implicit or password grant, S256
     # PKCE only, no tokens in query strings, `iss` in authorization responses, only hashes

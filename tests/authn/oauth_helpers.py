@@ -16,6 +16,7 @@ from oauth2_provider.models import Application
 from accounts.models import User
 
 REDIRECT_URI = "https://client.example/callback"
+POST_LOGOUT_URI = "https://client.example/signed-out"
 TOKEN_URL = "/o/token/"
 AUTHORIZE_URL = "/o/authorize/"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -46,6 +47,7 @@ def make_client(
         client_type=client_type,
         authorization_grant_type=grant_type,
         redirect_uris=redirect_uris if grant_type == Application.GRANT_AUTHORIZATION_CODE else "",
+        post_logout_redirect_uris=POST_LOGOUT_URI,
         client_secret=secret,
         algorithm=Application.RS256_ALGORITHM,
     )
@@ -121,3 +123,18 @@ def header(token: str) -> dict[str, Any]:
 
 def claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def ensure_cli_client() -> Application:
+    """The `micro-cli` client as migration authn 0007 creates it. Transactional tests (live
+    server, browser) flush the database after each test, data migrations included."""
+    application, _ = Application.objects.get_or_create(
+        client_id="micro-cli",
+        defaults={
+            "name": "micro command-line client",
+            "client_type": Application.CLIENT_PUBLIC,
+            "authorization_grant_type": Application.GRANT_DEVICE_CODE,
+            "algorithm": Application.RS256_ALGORITHM,
+        },
+    )
+    return application

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -64,6 +64,12 @@ def test_the_cli_client_exists_as_a_public_device_client(db: Any) -> None:
 def test_device_login_end_to_end(browser: Client, member: User) -> None:
     started = start()
     assert started["verification_uri"].endswith("/o/device/")
+    assert started["verification_uri_complete"].endswith(
+        f"/o/device/?user_code={started['user_code']}"
+    )
+    complete = urlsplit(started["verification_uri_complete"])
+    prefilled = browser.get(f"{complete.path}?{complete.query}")
+    assert started["user_code"].encode() in prefilled.content
     assert started["interval"] >= 1 and started["expires_in"] > 0
 
     pending = poll(started["device_code"])

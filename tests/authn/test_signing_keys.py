@@ -242,6 +242,9 @@ def test_cleanup_expired_reports_and_deletes_only_expired_state(user):
         "dashboard sessions: 0 deleted",
         "API keys: 0 deleted",
         "counters: 1 deleted",
+        "OAuth device codes: 0 deleted",
+        "OAuth code records: 0 deleted",
+        "OAuth access, refresh and ID tokens and codes: expired ones deleted",
     ]
     assert TokenFamily.objects.count() == 1
     assert RefreshToken.objects.get().token_hash == "new-rt"
@@ -264,6 +267,9 @@ def test_cleanup_expired_with_nothing_to_do_reports_zero(db):
         "dashboard sessions: 0 deleted",
         "API keys: 0 deleted",
         "counters: 0 deleted",
+        "OAuth device codes: 0 deleted",
+        "OAuth code records: 0 deleted",
+        "OAuth access, refresh and ID tokens and codes: expired ones deleted",
     ]
 
 

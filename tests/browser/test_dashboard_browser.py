@@ -6,6 +6,7 @@ import base64
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -15,6 +16,13 @@ from accounts.models import User
 from authn.models import ApiKey
 from authn.services.mfa import user_has_mfa
 from tests.authn.dashboard_helpers import enrol_totp, totp_code
+from tests.authn.oauth_helpers import (
+    REDIRECT_URI,
+    authorize_params,
+    ensure_cli_client,
+    make_client,
+    pkce_pair,
+)
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 
 pytestmark = pytest.mark.live
@@ -135,3 +143,43 @@ def test_admin_after_dashboard_sign_in_renders_under_the_csp(page: Any, live_ser
     page.goto(f"{live_server.url}/admin/accounts/user/")
     page.wait_for_selector("#result_list")
     assert admin.username in page.inner_text("#result_list")
+
+
+def test_oauth_consent_and_device_approval(page: Any, live_server: Any) -> None:
+    """Sign-in through the authorize step, consent, and the redirect to the client (the CSP
+    must let the consent form's redirect leave the site); then approve a device code."""
+    ensure_cli_client()
+    user = UserFactory.create()
+    client = make_client(name="Browser app")
+    _, challenge = pkce_pair()
+    captured: list[str] = []
+
+    def client_callback(route: Any) -> None:
+        captured.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<p>client</p>")
+
+    page.route(f"{REDIRECT_URI}**", client_callback)
+    page.goto(f"{live_server.url}/o/authorize/?{urlencode(authorize_params(client, challenge))}")
+    page.wait_for_url("**/accounts/login/**")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/o/authorize/**")
+    assert "Browser app" in page.locator("h1").inner_text()
+    page.click("button[name=allow]")
+    page.wait_for_url(f"{REDIRECT_URI}**")
+
+    query = parse_qs(urlsplit(captured[0]).query)
+    assert query["code"] and query["state"] == ["st-123"]
+
+    started = requests.post(
+        f"{live_server.url}/o/device-authorization/",
+        data={"client_id": "micro-cli", "scope": "profile"},
+        timeout=10,
+    ).json()
+    page.goto(f"{live_server.url}/o/device/")
+    page.fill("input[name=user_code]", started["user_code"])
+    page.click("main button[type=submit]")
+    page.click("button[value=accept]")
+    page.wait_for_url("**/o/device-grant-status/**")
+    assert "Device connected" in page.content()

@@ -1,5 +1,5 @@
 """Deletes expired credential state: refresh tokens, sessions, revocations, retired keys,
-brute-force counters, and API keys a month after they ended."""
+brute-force counters, API keys a month after they ended, and expired OAuth 2.0 state."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
+from oauth2_provider.models import DeviceGrant, clear_expired
 
-from authn.models import ApiKey, DashboardSession, RefreshToken, Session, TokenFamily
+from authn.models import (
+    ApiKey,
+    DashboardSession,
+    OAuthCodeUse,
+    RefreshToken,
+    Session,
+    TokenFamily,
+)
 from authn.services.counters import counters_cleanup
 from authn.services.revocation import revocations_cleanup
 from authn.services.signing_keys import signing_keys_cleanup
@@ -28,7 +36,8 @@ def _api_keys_cleanup(now: datetime) -> int:
 class Command(BaseCommand):
     help = (
         "Delete expired refresh tokens, sessions, revocation rows, retired signing keys, counters,"
-        " and API keys 30 days after they expired or were revoked."
+        " API keys 30 days after they expired or were revoked, and expired OAuth 2.0 tokens,"
+        " codes and device codes."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,6 +55,11 @@ class Command(BaseCommand):
             "dashboard sessions": DashboardSession.objects.filter(expire_date__lte=now).delete()[0],
             "API keys": _api_keys_cleanup(now),
             "counters": counters_cleanup(),
+            "OAuth device codes": DeviceGrant.objects.filter(expires__lte=now).delete()[0],
+            "OAuth code records": OAuthCodeUse.objects.filter(expires_at__lte=now).delete()[0],
         }
+        # django-oauth-toolkit's own sweep: expired access, refresh and ID tokens and codes.
+        clear_expired()
         for name, count in counts.items():
             self.stdout.write(f"{name}: {count} deleted")
+        self.stdout.write("OAuth access, refresh and ID tokens and codes: expired ones deleted")
