@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
-import objects_bench  # bench/ is on sys.path: this file runs as a script
+import downstream_bench  # bench/ is on sys.path: this file runs as a script
+import objects_bench
 import psycopg
 from psycopg import sql
 
@@ -580,6 +581,8 @@ def build_scenario(key: str, server: Server) -> Scenario:
         return user_batch_scenario(name, ids, obtain_token(server.base_url, logins[0]))
     if key == "P5":
         return login_scenario(name, logins)
+    if key == "P6":  # OAuth client credentials: bench/oauth_bench.py
+        return client_credentials_scenario(name, server)
     if key in ("P1", "P2"):  # gateway verify: bench/gateway.py
         return verify_scenario(name, server.base_url, obtain_token(server.base_url, logins[0]))
     raise BenchError(f"unknown scenario {key}")
@@ -596,6 +599,16 @@ def verify_scenario(key: str, base_url: str, token: str) -> Scenario:
         raise BenchError(str(exc)) from exc
     headers = gateway.verify_headers(key, credential)
     return Scenario(key, gateway.verify_label(key), "GET", ((gateway.VERIFY_PATH, None),), headers)
+
+
+def client_credentials_scenario(key: str, server: Server) -> Scenario:
+    """The bench's confidential client, created afresh through `createserviceaccount`."""
+    import oauth_bench  # bench/oauth_bench.py: this script's directory is on sys.path
+
+    output = run_python("createserviceaccount", ["bench/oauth_bench.py"], server.size.env)
+    client = last_json_line(output, "createserviceaccount")
+    path, body, headers = oauth_bench.token_request(client)
+    return Scenario(key, oauth_bench.label(), "POST", ((path, body),), headers)
 
 
 @contextmanager
@@ -699,6 +712,8 @@ TARGETS = (
     Target("P3", "rps / baseline rps", ">=", 0.60),
     Target("P4", "p50 / P3 p50", "<=", 3.0),
     Target("P5", "rps / bare Argon2id verifies/s", ">=", 0.85),
+    Target("P6", "tokens/s per core", ">=", 240),
+    Target("P9", "recipe time / bare decode time (median)", "<=", 1.2),
     Target("growth", "P3 p50 large / small", "<=", 1.5),
     Target("P3_queries", "queries", "==", 1),
     Target("P4_queries", "queries", "<=", 2),
@@ -736,7 +751,10 @@ def query_count(queries: dict[str, Any], key: str) -> float | None:
 
 
 def measured_values(
-    results: dict[str, ScenarioResult], argon2: dict[str, Any], queries: dict[str, Any]
+    results: dict[str, ScenarioResult],
+    argon2: dict[str, Any],
+    queries: dict[str, Any],
+    downstream: dict[str, Any],
 ) -> dict[str, float | None]:
     return {
         "P1": ratio(ok_rps(results, "P1"), ok_rps(results, "baseline")),
@@ -747,6 +765,8 @@ def measured_values(
         "growth": ratio(p50(results, "P3"), p50(results, "P3_small")),
         "P3_queries": query_count(queries, "P3"),
         "P4_queries": query_count(queries, "P4"),
+        "P6": ratio(ok_rps(results, "P6"), float(os.cpu_count() or 1)),
+        "P9": downstream.get("ratio"),
     }
 
 
@@ -798,7 +818,10 @@ def scenario_row(key: str, result: ScenarioResult, item: Check | None) -> list[s
 
 
 def table_rows(
-    results: dict[str, ScenarioResult], argon2: dict[str, Any], checks: dict[str, Check]
+    results: dict[str, ScenarioResult],
+    argon2: dict[str, Any],
+    downstream: dict[str, Any],
+    checks: dict[str, Check],
 ) -> list[list[str]]:
     rows = []
     for key, result in results.items():
@@ -806,10 +829,23 @@ def table_rows(
             rate = fmt(argon2.get("verifies_per_s"), 1)
             rows.append([f"argon2 bare verify ({ARGON2_PROCESSES} procs)", rate] + ["-"] * 6)
         rows.append(scenario_row(key, result, checks.get(key)))
+    rows += downstream_rows(downstream, checks["P9"])
     growth = checks["growth"]
     target = f"{growth.target} ({growth.what})"
     rows.append(["growth P3 (10x rows)", *["-"] * 4, fmt(growth.value), target, verdict(growth)])
     return rows
+
+
+def downstream_rows(downstream: dict[str, Any], item: Check) -> list[list[str]]:
+    """P9 in two rows: the bare decode (baseline) and the recipe; rates are verifies/s."""
+    failed = downstream.get("error") is not None
+    bare = ["P9 bare PyJWT RS256 decode (1 proc)", fmt(downstream.get("bare_per_s"), 1)]
+    recipe = ["P9 downstream recipe verify (1 proc)", fmt(downstream.get("recipe_per_s"), 1)]
+    target = f"{item.target} ({item.what})"
+    return [
+        bare + ["-"] * 6,
+        recipe + ["-"] * 3 + [fmt(item.value, 3), target, "error" if failed else verdict(item)],
+    ]
 
 
 def print_table(rows: list[list[str]], out: TextIO = sys.stdout) -> None:
@@ -910,8 +946,10 @@ def measure_argon2(size: Size, seconds: float) -> float:
     return rate
 
 
-def run_load(large: Size, small: Size, mode: Mode) -> tuple[list[ScenarioResult], dict[str, Any]]:
-    """Every HTTP scenario, plus the bare Argon2id rate measured on either side of P5.
+def run_load(
+    large: Size, small: Size, mode: Mode
+) -> tuple[list[ScenarioResult], dict[str, Any], dict[str, Any]]:
+    """Every HTTP scenario, the bare Argon2id rate measured on either side of P5, and P9.
 
     The order keeps the two sides of each ratio next to each other in time, because a
     shared machine's speed drifts: baseline then P3, P3 at both sizes, P3 then P4.
@@ -932,6 +970,8 @@ def run_load(large: Size, small: Size, mode: Mode) -> tuple[list[ScenarioResult]
         rates = [measure_argon2(large, mode.argon2_s)]
         results.append(scenario("P5", big))
         rates.append(measure_argon2(large, mode.argon2_s))
+        results.append(scenario("P6", big))
+        downstream = measure_downstream(big, mode)
     django_hash = str(large.seed["password_hash"])
     argon2 = {
         "params": argon2_params(django_hash),
@@ -940,18 +980,37 @@ def run_load(large: Size, small: Size, mode: Mode) -> tuple[list[ScenarioResult]
         "samples_per_s": rates,
         "verifies_per_s": sum(rates) / len(rates),
     }
-    return results, argon2
+    return results, argon2, downstream
+
+
+def measure_downstream(server: Server, mode: Mode) -> dict[str, Any]:
+    """P9 in this process: the recipe against a bare PyJWT decode (bench/downstream_bench.py)."""
+    print("  P9: downstream recipe vs bare PyJWT RS256 decode ...", end=" ", flush=True)
+    audience = server.size.env.get("MICRO_TOKEN_AUDIENCE", "micro")
+    try:
+        token = obtain_token(server.base_url, server.size.seed["login_usernames"][0])
+        report = downstream_bench.measure(server.base_url, token, audience, mode.duration_s)
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, the run goes on
+        print("error", flush=True)
+        return {"error": f"P9: {type(exc).__name__}: {exc}"}
+    print(
+        f"{report['recipe_per_s']:.0f}/s vs {report['bare_per_s']:.0f}/s, "
+        f"ratio {report['ratio']:.3f}",
+        flush=True,
+    )
+    return report
 
 
 def print_report(
     results: dict[str, ScenarioResult],
     argon2: dict[str, Any],
+    downstream: dict[str, Any],
     queries: dict[str, Any],
     checks: dict[str, Check],
     errors: list[str],
 ) -> None:
     print()
-    print_table(table_rows(results, argon2, checks))
+    print_table(table_rows(results, argon2, downstream, checks))
     print_queries(queries, checks)
     cost, params = checks["P5_cost"], argon2["params"]
     print(
@@ -994,21 +1053,24 @@ def run(mode: Mode, output: Path) -> None:
     pg_version = ensure_database(large.db)
     large, small = prepare_size(large), prepare_size(small)
     queries = measure_queries(large)
-    found, argon2 = run_load(large, small, mode)
+    found, argon2, downstream = run_load(large, small, mode)
     objects_report = objects_bench.run_objects(
         [(size.label, size.env) for size in (large, small)],
         smoke=mode.smoke,
         password=BENCH_PASSWORD,
     )
     results = {result.key: result for result in found}
-    checks = evaluate(measured_values(results, argon2, queries))
+    checks = evaluate(measured_values(results, argon2, queries, downstream))
     checks["P5_cost"] = argon2_cost_check(argon2["params"])
     errors = [result.error for result in results.values() if result.error]
     if "error" in queries:
         errors.append(f"query count: {queries['error']}")
-    print_report(results, argon2, queries, checks, errors)
+    if downstream.get("error"):
+        errors.append(downstream["error"])
+    print_report(results, argon2, downstream, queries, checks, errors)
     measured = {
         "argon2": argon2,
+        "downstream": downstream,
         "queries": queries,
         "checks": [asdict(item) for item in checks.values()],
         "errors": errors + objects_report["errors"],

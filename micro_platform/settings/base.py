@@ -137,6 +137,9 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.CaseInsensitiveModelBackend"]
 PASSWORD_HASHERS = [
     "accounts.hashers.OwaspArgon2idHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # Only for generated OAuth client secrets (OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]);
+    # passwords are always hashed with the first entry.
+    "authn.oauth.hashers.ClientSecretHasher",
 ]
 # OWASP Password Storage Cheat Sheet minimum for Argon2id: m=19 MiB, t=2, p=1.
 MICRO_ARGON2_MEMORY_KIB = env_int("MICRO_ARGON2_MEMORY_KIB", 19 * 1024, minimum=19 * 1024)
@@ -215,6 +218,8 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": False,
     "OAUTH2_VALIDATOR_CLASS": "authn.oauth.validators.MicroOAuth2Validator",
+    # Generated client secrets are stored as salted SHA-256 (authn.oauth.hashers explains).
+    "CLIENT_SECRET_HASHER": "micro_secret_sha256",
     "ACCESS_TOKEN_GENERATOR": "authn.oauth.tokens.access_token_generator",
     # Without this oauthlib would use the access-token generator for refresh tokens too.
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",

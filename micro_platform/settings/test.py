@@ -13,6 +13,7 @@ from micro_platform.settings.base import REDIS_URL
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "accounts.hashers.OwaspArgon2idHasher",
+    "authn.oauth.hashers.ClientSecretHasher",
 ]
 
 if not REDIS_URL:

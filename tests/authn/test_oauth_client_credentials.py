@@ -48,7 +48,8 @@ def test_the_command_prints_the_client_id_and_secret_once(account: dict[str, Any
     assert str(application.user_id) == account["id"]
     # Stored only as a hash.
     assert account["client_secret"] not in application.client_secret
-    assert application.client_secret.startswith(("pbkdf2_", "argon2", "md5$"))
+    assert application.client_secret.startswith("micro_secret_sha256$")
+    assert application.client_secret.count("$") == 2
     assert AuditEvent.objects.filter(type="oauth_client.created").exists()
 
 
@@ -143,3 +144,20 @@ def test_a_service_account_without_a_client_cannot_mint_through_another(db: Any)
     body = token(mine["client_id"], mine["client_secret"]).json()
 
     assert claims(body["access_token"])["sub"] == mine["id"] != str(other.pk)
+
+
+def test_the_client_secret_hasher_is_salted_and_checks_exactly() -> None:
+    from django.contrib.auth.hashers import check_password, make_password
+
+    from authn.oauth.hashers import ClientSecretHasher
+
+    hasher = ClientSecretHasher()
+    first, second = hasher.encode("s3cret", hasher.salt()), hasher.encode("s3cret", hasher.salt())
+
+    assert first != second  # salted
+    assert hasher.verify("s3cret", first) and hasher.verify("s3cret", second)
+    assert not hasher.verify("s3cret!", first)
+    assert check_password("s3cret", first)
+    assert "s3cret" not in str(hasher.safe_summary(first))
+    # Passwords never use it: the first configured hasher does.
+    assert not make_password("a password").startswith(hasher.algorithm)

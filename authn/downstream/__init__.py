@@ -1,0 +1,23 @@
+"""Verifying Micro access tokens in another Python service, offline (docs/downstream.md).
+
+Import it, or copy this package into your service: `verifier` needs only PyJWT (with
+`cryptography`), `drf` adds Django REST framework. Neither imports anything else from Micro.
+"""
+
+from .verifier import (
+    InvalidToken,
+    JwksCache,
+    KeysUnavailable,
+    MicroPrincipal,
+    TokenVerifier,
+    principal_from_claims,
+)
+
+__all__ = [
+    "InvalidToken",
+    "JwksCache",
+    "KeysUnavailable",
+    "MicroPrincipal",
+    "TokenVerifier",
+    "principal_from_claims",
+]

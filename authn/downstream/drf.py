@@ -1,0 +1,110 @@
+"""Django REST framework glue for the offline verifier: authentication class and scope check.
+
+Settings of the service using it:
+
+- `MICRO_ISSUER` (required): the Micro service's public URL, the tokens' `iss`.
+- `MICRO_TOKEN_AUDIENCE` (default `"micro"`): the `aud` the tokens must carry.
+- `MICRO_JWKS_URL` (default `MICRO_ISSUER + "/.well-known/jwks.json"`).
+
+No database query, ever: `request.user` is a `MicroPrincipal` built from the token's claims.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import APIException, AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from .verifier import (
+    InvalidToken,
+    KeysUnavailable,
+    MicroPrincipal,
+    TokenVerifier,
+    principal_from_claims,
+)
+
+_verifiers: dict[tuple[str, str, str | None], TokenVerifier] = {}
+_verifiers_lock = threading.Lock()
+
+
+def verifier_from_settings() -> TokenVerifier:
+    """The process's verifier for the current settings (one JWKS cache per configuration)."""
+    issuer = str(settings.MICRO_ISSUER).rstrip("/")
+    audience = str(getattr(settings, "MICRO_TOKEN_AUDIENCE", "micro"))
+    jwks_url = getattr(settings, "MICRO_JWKS_URL", None)
+    config = (issuer, audience, jwks_url)
+    verifier = _verifiers.get(config)
+    if verifier is None:
+        with _verifiers_lock:
+            verifier = _verifiers.setdefault(
+                config, TokenVerifier(issuer=issuer, audience=audience, jwks_url=jwks_url)
+            )
+    return verifier
+
+
+class SigningKeysUnavailable(APIException):
+    """The issuer's keys cannot be fetched: the token can be neither accepted nor refused."""
+
+    status_code = 503
+    default_detail = "The token issuer's signing keys are unavailable; try again later."
+    default_code = "signing_keys_unavailable"
+
+
+class MicroJWTAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <Micro access token>`, verified offline against the JWKS.
+
+    `request.user` is a `MicroPrincipal`, `request.auth` the verified claims. A request without
+    a bearer token is left to the next class (None); a bad token is a 401 with
+    `WWW-Authenticate: Bearer`.
+    """
+
+    realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[MicroPrincipal, dict[str, Any]] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Malformed Authorization header.", code="invalid_token")
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise AuthenticationFailed("Malformed bearer token.", code="invalid_token") from exc
+        verifier = verifier_from_settings()
+        try:
+            claims = verifier.claims(token)
+            return principal_from_claims(claims), claims
+        except InvalidToken as exc:
+            raise AuthenticationFailed(
+                "The access token is invalid or expired.", code="invalid_token"
+            ) from exc
+        except KeysUnavailable as exc:
+            raise SigningKeysUnavailable() from exc
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{self.realm}"'
+
+
+class HasScope(BasePermission):
+    """Requires every scope in the view's `required_scopes` (or `HasScope.of("a", "b")`).
+
+    Unauthenticated requests get DRF's 401; a principal lacking a scope gets a 403.
+    """
+
+    scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *scopes: str) -> type[HasScope]:
+        return type(f"HasScope({' '.join(scopes)})", (cls,), {"scopes": tuple(scopes)})
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not isinstance(user, MicroPrincipal):
+            return False
+        required = (*self.scopes, *getattr(view, "required_scopes", ()))
+        return all(user.has_scope(scope) for scope in required)

@@ -1,0 +1,327 @@
+"""Offline verification of Micro access tokens for other Python services (docs/downstream.md).
+
+Self-contained on purpose: it imports only the standard library and PyJWT (with
+`cryptography`), so a service can import it or copy this package as it is. Nothing here
+reaches the database or the Micro service beyond fetching the public JWKS.
+
+What is checked (RFC 8725, RFC 9068): the header before anything else (`alg` RS256 only,
+`typ` `at+jwt` so ID tokens and refresh tokens are refused, a `kid`, and no header that points
+at key material: keys come only from the configured JWKS URL), then the RS256 signature with
+the key named by `kid`, `iss`, `aud`, `exp` (with a small leeway), `nbf` when present, and the
+claims every access token carries (`iss sub aud exp iat jti`).
+
+Offline verification cannot see revocations: a revoked token verifies here until it expires.
+Keep access tokens short (600 s by default) and call `/o/introspect/` where that matters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import RSAAlgorithm
+
+ALGORITHM = "RS256"
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+# Header members naming key material; keys come only from the configured JWKS (RFC 8725 3.10).
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+MAX_TOKEN_BYTES = 8192
+MAX_JWKS_BYTES = 256 * 1024
+MIN_RSA_BITS = 2048
+JWKS_PATH = "/.well-known/jwks.json"
+# Every Micro scope below `api_admin` in the service's catalogue: `api_admin` implies them.
+MICRO_SCOPES_IMPLIED_BY_API_ADMIN = frozenset(
+    {"profile", "users:read", "users:write", "objects:read", "objects:write"}
+)
+API_ADMIN = "api_admin"
+
+Fetch = Callable[[str, float], Any]
+
+
+class InvalidToken(Exception):
+    """The string is not a valid, current Micro access token (the reason is in the message)."""
+
+
+class KeysUnavailable(Exception):
+    """The JWKS cannot be fetched and no usable copy is cached: the token cannot be checked."""
+
+
+def fetch_json(url: str, timeout: float) -> Any:
+    """GETs `url` and parses its JSON body; redirects are not followed, the size is bounded."""
+    if not url.startswith(("https://", "http://")):
+        raise KeysUnavailable(f"the JWKS URL must be http(s): {url!r}")
+    opener = urllib.request.build_opener(_NoRedirect())
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_JWKS_BYTES + 1)
+    except OSError as exc:  # URLError, HTTPError, timeouts and socket errors
+        raise KeysUnavailable(f"cannot fetch {url}: {exc}") from exc
+    if len(body) > MAX_JWKS_BYTES:
+        raise KeysUnavailable(f"{url} returned more than {MAX_JWKS_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise KeysUnavailable(f"{url} did not return JSON") from exc
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def public_keys_from_jwks(document: Any) -> dict[str, RSAPublicKey]:
+    """The RS256 signing keys of a JWKS by `kid`; other keys and malformed entries are skipped.
+
+    Only the public members are read, so a JWKS that wrongly carried private members could
+    never turn into a private key here.
+    """
+    entries = document.get("keys") if isinstance(document, Mapping) else None
+    if not isinstance(entries, list):
+        raise KeysUnavailable("the JWKS has no `keys` list")
+    keys: dict[str, RSAPublicKey] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("kty") != "RSA":
+            continue
+        kid = entry.get("kid")
+        if not isinstance(kid, str) or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("alg", ALGORITHM) != ALGORITHM:
+            continue
+        try:
+            key = RSAAlgorithm.from_jwk({"kty": "RSA", "n": entry["n"], "e": entry["e"]})
+        except (KeyError, ValueError, TypeError, jwt.InvalidKeyError):
+            continue
+        if isinstance(key, RSAPublicKey) and key.key_size >= MIN_RSA_BITS:
+            keys[kid] = key
+    return keys
+
+
+@dataclass(frozen=True)
+class _KeySet:
+    keys: dict[str, RSAPublicKey]
+    fetched_at: float
+
+
+class JwksCache:
+    """The issuer's public keys, fetched from its JWKS and kept for `max_age` seconds.
+
+    An unknown `kid` (a key rotated in since the last fetch) triggers a refetch, but fetches
+    other than the periodic one happen at most once per `min_refetch_interval` seconds, so a
+    flood of tokens with made-up `kid`s costs the JWKS endpoint one request per interval.
+    Failed fetches count too. When a fetch fails, the keys already held keep working for
+    `max_stale` seconds past their age, so a short outage of the issuer does not stop
+    verification; after that (or with nothing cached) `KeysUnavailable` is raised.
+
+    Thread-safe: readers take no lock; one thread fetches, and the others wait for it only
+    when the keys held do not have the `kid` they need.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_age: float = 300.0,
+        min_refetch_interval: float = 10.0,
+        max_stale: float = 3600.0,
+        timeout: float = 5.0,
+        fetch: Fetch = fetch_json,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.max_age = max_age
+        self.min_refetch_interval = min_refetch_interval
+        self.max_stale = max_stale
+        self.timeout = timeout
+        self.fetches = 0  # attempts, successful or not (tests and the bench read it)
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._key_set: _KeySet | None = None
+        self._last_attempt: float | None = None
+        self._last_forced: float | None = None
+
+    def key(self, kid: str) -> RSAPublicKey:
+        """The public key for `kid`; raises InvalidToken for a kid the issuer does not publish."""
+        key_set = self._key_set
+        if key_set is None or self._clock() - key_set.fetched_at >= self.max_age:
+            # With the key in hand, do not queue behind a fetch already under way (a slow or
+            # blackholed issuer would stall every request for the timeout): use it meanwhile.
+            known = key_set is not None and kid in key_set.keys
+            key_set = self._refresh(forced=False, wait=not known)
+        key = key_set.keys.get(kid)
+        if key is None:
+            key = self._refresh(forced=True).keys.get(kid)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        return key
+
+    def _refresh(self, *, forced: bool, wait: bool = True) -> _KeySet:
+        """Fetches the JWKS unless the rate limit says no; returns the keys to use now.
+
+        Periodic fetches wait `min_refetch_interval` after any attempt (so a down issuer is
+        retried at that pace), forced ones (unknown kid) after the last forced one (so a
+        periodic fetch just before does not delay picking up a rotated key). Without `wait`,
+        a fetch under way in another thread means: use the keys held.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return self._usable(self._key_set, self._clock())
+        try:
+            now = self._clock()
+            held = self._key_set
+            if not forced and held is not None and now - held.fetched_at < self.max_age:
+                return held  # another thread fetched while this one waited
+            last = self._last_forced if forced else self._last_attempt
+            if last is not None and now - last < self.min_refetch_interval:
+                return self._usable(held, now)
+            self._last_attempt = now
+            if forced:
+                self._last_forced = now
+            self.fetches += 1
+            try:
+                keys = public_keys_from_jwks(self._fetch(self.url, self.timeout))
+            except (KeysUnavailable, OSError, ValueError):  # a custom fetch may raise these
+                return self._usable(held, now)
+            self._key_set = _KeySet(keys, now)
+            return self._key_set
+        finally:
+            self._lock.release()
+
+    def _usable(self, held: _KeySet | None, now: float) -> _KeySet:
+        """The keys already held, while they are not older than `max_age + max_stale`."""
+        if held is None:
+            raise KeysUnavailable(f"no signing keys from {self.url}")
+        if now - held.fetched_at >= self.max_age + self.max_stale:
+            raise KeysUnavailable(f"the keys from {self.url} are too old to trust")
+        return held
+
+
+@dataclass(frozen=True, slots=True)
+class MicroPrincipal:
+    """A verified caller, usable as DRF's `request.user` (no database row behind it)."""
+
+    user_id: uuid.UUID
+    username: str
+    kind: str  # "user" or "service"
+    group_ids: tuple[uuid.UUID, ...]
+    scopes: frozenset[str]
+    client_id: str | None
+    jti: str
+    expires_at: int
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.user_id
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user_id
+
+    def has_scope(self, scope: str) -> bool:
+        """Held directly, or a Micro scope implied by `api_admin` (the service's own rule)."""
+        if scope in self.scopes:
+            return True
+        return API_ADMIN in self.scopes and scope in MICRO_SCOPES_IMPLIED_BY_API_ADMIN
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
+    """The principal of verified claims; raises InvalidToken when a claim is malformed."""
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+        groups = claims.get("groups", [])
+        if not isinstance(groups, list):
+            raise InvalidToken("malformed groups claim")
+        group_ids = tuple(uuid.UUID(str(group)) for group in groups)
+    except ValueError as exc:
+        raise InvalidToken("malformed sub or groups claim") from exc
+    kind, scope = claims.get("kind", "user"), claims.get("scope", "")
+    if kind not in ("user", "service") or not isinstance(scope, str):
+        raise InvalidToken("malformed kind or scope claim")
+    client_id = claims.get("client_id")
+    return MicroPrincipal(
+        user_id=user_id,
+        username=str(claims.get("username", "")),
+        kind=kind,
+        group_ids=group_ids,
+        scopes=frozenset(scope.split()),
+        client_id=str(client_id) if client_id else None,
+        jti=str(claims["jti"]),
+        expires_at=int(claims["exp"]),
+    )
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The unverified JOSE header, decoded by hand (cheaper than a full unverified decode)."""
+    if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+        raise InvalidToken("malformed token")
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidToken("malformed header") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed header")
+    return header
+
+
+class TokenVerifier:
+    """Verifies Micro access tokens against the issuer's JWKS (one instance per process)."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        leeway: int = 30,
+        jwks: JwksCache | None = None,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.audience = audience
+        self.leeway = leeway
+        self.jwks = jwks or JwksCache(jwks_url or self.issuer + JWKS_PATH)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The verified claims of `token`; raises InvalidToken (or KeysUnavailable)."""
+        header = _header(token)
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("algorithm not allowed")
+        if header.get("typ") != ACCESS_TOKEN_TYP:
+            raise InvalidToken("not an access token")
+        if FORBIDDEN_HEADERS & header.keys():
+            raise InvalidToken("header names external key material")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+            raise InvalidToken("missing or malformed kid")
+        key = self.jwks.key(kid)
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+
+    def principal(self, token: str) -> MicroPrincipal:
+        """The verified caller of `token`; raises InvalidToken (or KeysUnavailable)."""
+        return principal_from_claims(self.claims(token))
