@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, RefreshToken
+from oauth2_provider.models import (
+    AccessToken,
+    Application,
+    DeviceGrant,
+    Grant,
+    RefreshToken,
+    revoke_access_token,
+)
 
 from accounts.models import User
 from authn.audit import audit_record
@@ -112,3 +120,14 @@ def user_grants_revoke(*, user: User) -> None:
     for token in RefreshToken.objects.filter(user=user, revoked__isnull=True):
         token.revoke()
     AccessToken.objects.filter(user=user).delete()
+    # Codes not yet exchanged and devices approved but not yet redeemed would mint new ones.
+    Grant.objects.filter(user=user).delete()
+    DeviceGrant.objects.filter(user=user).exclude(status=DeviceGrant.DENIED).delete()
+
+
+def oauth_access_token_revoke(*, raw: str) -> None:
+    """Ends an OAuth 2.0 access token by its value: the row (so the toolkit's endpoints refuse
+    it and the digest goes on the revocation list) and the refresh token bound to it."""
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    for token in AccessToken.objects.filter(token_checksum=digest):
+        revoke_access_token(token)

@@ -17,7 +17,6 @@ from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
 from authn import scopes as scope_catalogue
 from authn.services.jwt import access_token_issue
-from authn.services.mfa import user_has_mfa
 
 OPENID = "openid"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -30,16 +29,11 @@ def token_subject(request: Any) -> User:
     return request.user
 
 
-def held_scopes(*, user: User) -> frozenset[str]:
-    return user_held_scopes(user=user)
-
-
-def _amr(user: User, grant_type: str) -> tuple[str, ...]:
-    if grant_type == CLIENT_CREDENTIALS:
-        return ()
-    # The authorize and device pages sit behind the dashboard sign-in, which asks a user
-    # with a TOTP device for a code before the session exists.
-    return ("pwd", "otp") if user_has_mfa(user=user) else ("pwd",)
+def _amr(grant_type: str) -> tuple[str, ...]:
+    # The consent and device pages sit behind the dashboard's password sign-in. Whether that
+    # session also passed the TOTP step is not recorded with the grant, so OAuth tokens never
+    # claim `otp` (nor an `auth_time`): a downstream step-up check must not trust them for it.
+    return () if grant_type == CLIENT_CREDENTIALS else ("pwd",)
 
 
 def access_token_generator(request: Any, refresh_token: bool = False) -> str:
@@ -49,22 +43,22 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
     requested = list(request.scopes or [])
     memberships = user_memberships(user=user)
     held = user_held_scopes(user=user, memberships=memberships)
-    scopes = frozenset(requested) & scope_catalogue.ALL_SCOPES & held
-    if not scopes:
+    wanted = frozenset(requested) & scope_catalogue.ALL_SCOPES
+    scopes = wanted & held
+    # `openid` alone is a sign-in: an ID token and an access token without API scopes.
+    if wanted and not scopes:
         raise InvalidScopeError(
             description="None of the requested scopes is held by the account.", request=request
         )
     request.scopes = sorted(scopes) + ([OPENID] if OPENID in requested else [])
-    auth_time = int(user.last_login.timestamp()) if user.last_login else None
     issued = access_token_issue(
         subject=user.pk,
         username=user.username,
         kind=user.kind,
         scopes=scopes,
         group_ids=tuple(sorted(group_id for group_id, _ in memberships)),
-        amr=_amr(user, request.grant_type),
+        amr=_amr(request.grant_type),
         lifetime=int(request.expires_in),
         client_id=request.client.client_id,
-        auth_time=None if request.grant_type == CLIENT_CREDENTIALS else auth_time,
     )
     return issued.token

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.models import User
@@ -31,6 +31,7 @@ from authn.audit import audit_record
 from authn.models import OAuthCodeUse
 from authn.services.signing_keys import key_ring
 
+Grant = get_grant_model()
 CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
 OPENID = "openid"
@@ -100,6 +101,10 @@ class MicroOAuth2Validator(OAuth2Validator):
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
+        # The token view runs a code exchange in one transaction: the code's row stays locked
+        # until it is deleted, so a concurrent second exchange waits, then finds it gone and
+        # takes the re-use path below.
+        Grant.objects.select_for_update().filter(code=code, application=client).first()
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return bool(request.user.is_active)
         used = OAuthCodeUse.objects.filter(code_digest=code_digest(code)).first()

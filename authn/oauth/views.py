@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
+from urllib.parse import unquote_plus
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -26,9 +28,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from oauth2_provider import views as dot_views
-from oauth2_provider.models import DeviceGrant
+from oauth2_provider.exceptions import InvalidOIDCClientError
+from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 
+from accounts.models import User
 from authn.authentication import API_KEY_PREFIX, verified_tokens
 from authn.principal import Principal
 from authn.services import counters
@@ -100,6 +104,19 @@ class IntrospectView(dot_views.IntrospectTokenView):
             {"error": "invalid_request", "error_description": "Use POST."}, status=405
         )
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The client was authenticated by the toolkit before this runs (RFC 7662 §2.1). Only
+        # services may ask (RFC 7662 §4): clients of service accounts, or made by an
+        # administrator; a client a user registered for their app may not.
+        client_id = request.POST.get("client_id") or _basic_client_id(request)
+        client = Application.objects.filter(client_id=client_id).select_related("user").first()
+        owner = client.user if client is not None else None
+        if client is None or (owner is not None and owner.kind != User.Kind.SERVICE):
+            return _oauth_error(
+                "access_denied", "This client may not introspect tokens.", status=403
+            )
+        return super().post(request, *args, **kwargs)
+
 
 def introspect(raw: str) -> dict[str, Any]:
     """What RFC 7662 says about `raw`: `{"active": false}` for anything not live."""
@@ -162,6 +179,18 @@ class DeviceCodeView(DeviceUserCodeView):
         return super().form_invalid(form)
 
 
+def _basic_client_id(request: HttpRequest) -> str:
+    """The client id of an `Authorization: Basic` header (RFC 6749 §2.3.1), or ""."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return unquote_plus(decoded.partition(":")[0])
+
+
 def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
     response = JsonResponse({"error": error, "error_description": description}, status=status)
     response["Cache-Control"] = "no-store"
@@ -169,12 +198,23 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JsonRespons
 
 
 class TokenView(dot_views.TokenView):
-    """`/o/token/`; device codes are redeemed at most once and only before they expire."""
+    """`/o/token/`. An authorization code is exchanged in one transaction that holds the
+    code's row locked (see `MicroOAuth2Validator.validate_code`), so two concurrent exchanges
+    of one code cannot both succeed; device codes are redeemed at most once and only before
+    they expire."""
+
+    def authorization_flow_token_response(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        if request.POST.get("grant_type") != "authorization_code":
+            return super().authorization_flow_token_response(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().authorization_flow_token_response(request, *args, **kwargs)
 
     def device_flow_token_response(
         self, request: HttpRequest, device_code: str, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        client_id = request.POST.get("client_id", "")
+        client_id = request.POST.get("client_id") or _basic_client_id(request)
         with transaction.atomic():
             device = (
                 DeviceGrant.objects.select_for_update()
@@ -202,6 +242,28 @@ class AuthorizationView(dot_views.AuthorizationView):
     """The consent page (the toolkit's view, behind the dashboard sign-in with MFA)."""
 
 
+class UserInfoView(dot_views.UserInfoView):
+    """`/o/userinfo/`: the toolkit checks its token row; the revocation list is checked too,
+    so a token revoked through `/api/v1/auth/token/revoke` or with its user gets nothing."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and raw:
+            try:
+                verified_tokens.verified(raw.strip())
+            except InvalidAccessToken:
+                response = _oauth_error("invalid_token", "The access token is not valid.", 401)
+                response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
+
 @leaves_site
 class LogoutView(dot_views.RPInitiatedLogoutView):
     """RP-initiated logout (OpenID Connect): ends the dashboard session."""
+
+    def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
+        try:
+            return super().get_request_application(id_token, client_id)
+        except Application.DoesNotExist as exc:  # the toolkit lets this become a 500
+            raise InvalidOIDCClientError() from exc

@@ -18,7 +18,7 @@ from accounts.selectors import user_held_scopes, user_memberships
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
-from authn.oauth.services import user_grants_revoke
+from authn.oauth.services import oauth_access_token_revoke, user_grants_revoke
 from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
@@ -243,6 +243,9 @@ def token_revoke(*, raw: str, actor: Principal | None, ip_address: str | None) -
         return  # RFC 7009: an invalid token needs no revocation and is not an error.
     with transaction.atomic():
         revocation.revoke_access_token(jti=str(claims["jti"]), exp=int(claims["exp"]))
+        if claims.get("client_id"):
+            # An OAuth 2.0 token: end it the way /o/revoke_token/ does (row and refresh token).
+            oauth_access_token_revoke(raw=raw)
         audit_record(
             type="token.revoked",
             actor=actor or uuid.UUID(claims["sub"]),
