@@ -33,9 +33,12 @@ exit codes: 0 success, 1 error (one line on stderr), 2 invalid usage
 
 
 def _positive_days(value: str) -> int:
-    days = int(value)
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
     if days < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"expected a number of days (1-365), not {value!r}")
     return days
 
 

@@ -282,3 +282,23 @@ def test_a_refresh_answer_without_a_new_refresh_token_keeps_the_old_one() -> Non
     assert (kept.access_token, kept.refresh_token, kept.scope) == ("new", "old-refresh", "profile")
     with pytest.raises(CliError, match="unexpected token response"):
         session.credentials_from_token_reply("http://s", body, "profile")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["keys"],
+        ["keys", "create", "ci"],  # no --scope
+        ["keys", "create", "ci", "--scope", "users:read", "--expires-in-days", "0"],
+        ["keys", "create", "ci", "--scope", "users:read", "--expires-in-days", "soon"],
+        ["user", "read"],  # neither an id nor --username
+        ["user", "read", "some-id", "--username", "ada"],
+    ],
+)
+def test_invalid_usage_exits_with_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main.main(argv)
+
+    assert exited.value.code == 2
+    assert "usage: micro" in capsys.readouterr().err
