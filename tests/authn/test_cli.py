@@ -283,6 +283,8 @@ def test_logout_revokes_the_login_on_the_server_and_deletes_the_file(
         timeout=10,
     )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    bearer = f"Bearer {creds['access_token']}"
+    assert api(server, "/api/v1/me", Authorization=bearer).status_code == 401  # its access token
     assert cli.run(logged_in, "whoami").returncode == 1
 
 
