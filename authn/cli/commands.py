@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -75,9 +76,38 @@ def login(args: argparse.Namespace) -> int:
         shortest=device.poll_override(),
     )
     creds = credentials_from_token_reply(server, body, device.LOGIN_SCOPE)
+    previous = previous_login()
     path = store.save(creds)
+    if previous is not None and previous.server == server:
+        revoke_quietly(previous)  # its file is replaced: nothing could use or revoke it later
     say(f"Logged in to {server}{signed_in_as(creds)}. Credentials saved in {path}.")
     return 0
+
+
+def previous_login() -> Credentials | None:
+    try:
+        return store.load()
+    except CliError:  # damaged or exposed: replaced all the same
+        return None
+
+
+def revoke(creds: Credentials) -> Reply:
+    """RFC 7009 revocation of the refresh token; the server revokes its access token too."""
+    return transport.send(
+        "POST",
+        creds.server + REVOKE_PATH,
+        creds.server,
+        data={
+            "token": creds.refresh_token,
+            "token_type_hint": "refresh_token",
+            "client_id": CLIENT_ID,
+        },
+    )
+
+
+def revoke_quietly(creds: Credentials) -> None:
+    with contextlib.suppress(CliError):  # best effort: the old login expires on its own
+        revoke(creds)
 
 
 def whoami(args: argparse.Namespace) -> int:
@@ -200,16 +230,7 @@ def logout(args: argparse.Namespace) -> int:
             say("Not logged in.")
         return 0
     try:
-        reply = transport.send(
-            "POST",
-            creds.server + REVOKE_PATH,
-            creds.server,
-            data={
-                "token": creds.refresh_token,
-                "token_type_hint": "refresh_token",
-                "client_id": CLIENT_ID,
-            },
-        )
+        reply = revoke(creds)
         if not reply.ok:
             warn(f"the server did not revoke the login: {transport.problem_message(reply)}")
     except CliError as exc:

@@ -76,6 +76,19 @@ def test_login_stores_private_credentials_and_whoami_shows_the_account(
     assert json.loads(as_json.stdout)["user"]["id"] == str(alice.pk)
 
 
+def test_logging_in_again_revokes_the_replaced_login(
+    logged_in: dict[str, str], server: str, alice: User
+) -> None:
+    first = cli.stored(logged_in)
+
+    cli.login(logged_in, server, alice)
+
+    assert cli.stored(logged_in)["refresh_token"] != first["refresh_token"]
+    bearer = f"Bearer {first['access_token']}"
+    assert api(server, "/api/v1/me", Authorization=bearer).status_code == 401
+    assert cli.run(logged_in, "whoami").returncode == 0
+
+
 def test_user_read_by_id_and_by_username(logged_in: dict[str, str], transactional_db: Any) -> None:
     bob = UserFactory.create(username="bob-cli", display_name="Bob")
 
