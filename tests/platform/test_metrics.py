@@ -11,8 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from micro_platform import metrics
 from tests.authn.helpers import password_login, refresh
 from tests.authn.test_api_keys_api import EXCHANGE, key_client, mint
+from tests.authn.test_oauth_client_credentials import create_account
+from tests.authn.test_oauth_client_credentials import token as client_credentials_token
 
 TOKEN_URL = "/api/v1/auth/token"
 VERIFY_URL = "/api/v1/auth/verify"
@@ -69,6 +72,18 @@ def test_refresh_and_exchange_are_counted_by_grant(user: User, password: str) ->
     before_exchange = value("micro_tokens_issued_total", path="api", grant="exchange")
     assert key_client(mint(user).key).post(EXCHANGE).status_code == 200
     assert value("micro_tokens_issued_total", path="api", grant="exchange") == before_exchange + 1
+
+
+def test_oauth_tokens_are_counted_by_grant_type(db: Any) -> None:
+    account = create_account("metrics-svc", "--scope", "users:read", "--oauth-client")
+    labels = {"path": "oauth", "grant": "client_credentials"}
+    before = value("micro_tokens_issued_total", **labels)
+    response = client_credentials_token(account["client_id"], account["client_secret"])
+    assert response.status_code == 200, response.content
+    assert value("micro_tokens_issued_total", **labels) == before + 1
+    refused = client_credentials_token(account["client_id"], "wrong-secret")
+    assert refused.status_code == 401
+    assert value("micro_tokens_issued_total", **labels) == before + 1
 
 
 def test_gateway_verifies_are_counted_by_result(user_client: APIClient) -> None:
@@ -151,3 +166,10 @@ def test_with_a_token_configured_only_the_bearer_gets_in(db: Any, settings: Any)
 def test_only_safe_methods_are_answered(db: Any) -> None:
     assert Client().post("/metrics").status_code == 405
     assert Client().head("/metrics").status_code == 200
+
+
+def test_the_device_grant_urn_becomes_a_short_label() -> None:
+    labels = {"path": "oauth", "grant": "device_code"}
+    before = value("micro_tokens_issued_total", **labels)
+    metrics.token_issued(path="oauth", grant="urn:ietf:params:oauth:grant-type:device_code")
+    assert value("micro_tokens_issued_total", **labels) == before + 1
