@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
@@ -16,6 +16,7 @@ from tests.authn.helpers import password_login, refresh
 from tests.authn.test_api_keys_api import EXCHANGE, key_client, mint
 from tests.authn.test_oauth_client_credentials import create_account
 from tests.authn.test_oauth_client_credentials import token as client_credentials_token
+from tests.platform.test_dependency_failures import DEAD_REDIS
 
 TOKEN_URL = "/api/v1/auth/token"
 VERIFY_URL = "/api/v1/auth/verify"
@@ -95,6 +96,17 @@ def test_gateway_verifies_are_counted_by_result(user_client: APIClient) -> None:
     assert user_client.get(VERIFY_URL, {"scope": "no-such-scope"}).status_code == 400
     for result in results:
         assert value("micro_gateway_verifies_total", result=result) == before[result] + 1
+
+
+def test_a_verify_refused_for_a_dead_cache_is_counted_and_metrics_still_answer(
+    user_client: APIClient,
+) -> None:
+    before = value("micro_gateway_verifies_total", result="unavailable")
+    with override_settings(CACHES=DEAD_REDIS):
+        assert user_client.get(VERIFY_URL).status_code == 503
+        # The scrape needs neither the cache nor the database: an outage stays visible.
+        assert scrape().status_code == 200
+    assert value("micro_gateway_verifies_total", result="unavailable") == before + 1
 
 
 def test_the_exposition_parses_and_holds_every_metric(user: User, password: str) -> None:
