@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from authn import scopes as scope_catalogue
 from authn.principal import Principal
 from authn.services.jwt import access_token_issue
+from micro_platform import metrics
 from micro_platform.errors import Problem
 from micro_platform.http import principal_of
 from micro_platform.openapi import problem
@@ -148,6 +149,13 @@ class VerifyApi(APIView):
         response = Response(status=200, headers=identity_headers(principal))
         response["Cache-Control"] = "no-store"
         return response
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: object, **kwargs: object
+    ) -> Response:
+        # Counted here, where refusals raised by authentication have become responses too.
+        metrics.gateway_verify(response.status_code)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     # Gateways forward the original method; every one is answered the same way.
     post = put = patch = delete = options = get

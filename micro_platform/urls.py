@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.rpc import UserRpcApi
 from authn.apis import JwksApi
 from authn.oauth.views import DiscoveryView
-from micro_platform import health
+from micro_platform import health, metrics
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -35,6 +35,7 @@ urlpatterns = [
     ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("authn.web.urls")),
     path("accounts/", include("accounts.web_urls")),

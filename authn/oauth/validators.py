@@ -30,6 +30,7 @@ from accounts.selectors import user_held_scopes
 from authn.audit import audit_record
 from authn.models import OAuthCodeUse
 from authn.services.signing_keys import key_ring
+from micro_platform import metrics
 
 Grant = get_grant_model()
 CLIENT_CREDENTIALS = "client_credentials"
@@ -154,6 +155,7 @@ class MicroOAuth2Validator(OAuth2Validator):
             ip_address=_client_ip(request),
             data={"grant_type": request.grant_type, "scope": token.get("scope", "")},
         )
+        metrics.token_issued(path="oauth", grant=request.grant_type)
         return result
 
     # --- Refresh tokens: audit the reuse the toolkit detects ----------------------------------

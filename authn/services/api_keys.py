@@ -33,6 +33,7 @@ from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue
 from authn.services.recent_sign_in import signed_in_recently
 from authn.services.tokens import hash_secret
+from micro_platform import metrics
 
 KEY_PREFIX = "mk_"
 DEFAULT_EXPIRY_DAYS = 90
@@ -347,4 +348,5 @@ def api_key_exchange(*, principal: Principal, ip_address: str | None) -> IssuedA
             ip_address=ip_address,
             data={"scope": issued.scope, "grant": "api_key"},
         )
+    metrics.token_issued(path="api", grant="exchange")
     return issued

@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.selectors import user_get_by_login
 from authn.audit import audit_record
 from authn.services import lockout
+from micro_platform import metrics
 
 logger = logging.getLogger("micro.auth")
 
@@ -57,6 +58,7 @@ def _refuse_if_throttled(subject: str, method: str, ip_address: str | None) -> N
     wait = lockout.signin_wait(login=subject, ip_address=ip_address)
     if wait:
         logger.info("login.throttled method=%s ip=%s retry_after=%s", method, ip_address, wait)
+        metrics.sign_in("locked")
         raise SignInThrottled(wait)
 
 
@@ -75,6 +77,7 @@ def _failure_record(
             data={"method": method},
         )
     logger.info("login.failed method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id)
+    metrics.sign_in("failed")
     if locked:
         _locked_record(attempted, user, method, ip)
 
@@ -93,6 +96,7 @@ def _locked_record(attempted: str, user: User | None, method: str, ip: str | Non
     logger.warning(
         "login.locked method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id
     )
+    metrics.lockout()
 
 
 def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
@@ -112,6 +116,7 @@ def sign_in_record(
 ) -> None:
     """Stamps `last_login` and audits the sign-in; call inside the sign-in's transaction."""
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    metrics.sign_in("succeeded")
     audit_record(
         type="login.succeeded",
         actor=user.pk,

@@ -24,6 +24,7 @@ from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
 from authn.services.mfa import mfa_sign_in_step
 from authn.services.sign_in import password_check, sign_in_record
+from micro_platform import metrics
 
 logger = logging.getLogger("micro.auth")
 
@@ -146,6 +147,7 @@ def token_obtain_with_password(
             ip_address=ip_address,
             data={"scope": pair.scope, "grant": "password"},
         )
+    metrics.token_issued(path="api", grant="password")
     return pair
 
 
@@ -214,6 +216,7 @@ def _rotate(token: RefreshToken, ip_address: str | None) -> TokenPair:
         subject_id=family.pk,
         ip_address=ip_address,
     )
+    metrics.token_issued(path="api", grant="refresh")
     return pair
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "micro_platform.metrics.RequestDurationMiddleware",
     "micro_platform.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (admin and dashboard CSS) from gunicorn, with far-future caching.
@@ -175,6 +176,8 @@ MICRO_LOCKOUT_SECONDS = env_int("MICRO_LOCKOUT_SECONDS", 900, minimum=1)
 MICRO_MFA_FAILURES_PER_USER = env_int("MICRO_MFA_FAILURES_PER_USER", 5, minimum=1)
 MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
+# When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
+MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
 # How often a process re-reads the signing keys (a rotation elsewhere is seen within this).
 MICRO_SIGNING_KEY_REFRESH_SECONDS = env_int("MICRO_SIGNING_KEY_REFRESH_SECONDS", 30, minimum=1)
 

@@ -1,0 +1,270 @@
+"""Production settings and deploy/gunicorn.conf.py, run the way they are deployed."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gunicorn.config import Config
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import require_component
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The process environment of a production instance on SQLite with a local cache."""
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "MICRO_", "GUNICORN_", "PROMETHEUS_"))
+        and key not in ("DATABASE_URL", "REDIS_URL", "OBJECTS_DATABASE_URL")
+    }
+    return {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **extra,
+    }
+
+
+def load_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for key in list(os.environ):
+        if key.startswith("GUNICORN_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return runpy.run_path(str(CONFIG))
+
+
+# --- python manage.py check --deploy -------------------------------------------------------
+
+
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=production_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+# --- deploy/gunicorn.conf.py, loaded -------------------------------------------------------
+
+
+def test_the_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(monkeypatch)
+    cpus = os.cpu_count() or 1
+    assert config["wsgi_app"] == "micro_platform.wsgi:application"
+    assert config["bind"] == ["127.0.0.1:8000"]
+    assert config["workers"] == cpus * 2 + 1
+    assert config["threads"] == 4
+    assert config["worker_class"] == "gthread"
+    assert config["timeout"] == 30
+    assert config["graceful_timeout"] == 30
+    assert config["forwarded_allow_ips"] == "127.0.0.1,::1"
+    assert callable(config["child_exit"]) and callable(config["on_starting"])
+
+
+def test_the_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(
+        monkeypatch,
+        GUNICORN_BIND="0.0.0.0:9000,[::]:9000",
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="1",
+        GUNICORN_TIMEOUT="12",
+        GUNICORN_FORWARDED_ALLOW_IPS="10.0.0.5",
+    )
+    assert config["bind"] == ["0.0.0.0:9000", "[::]:9000"]
+    assert (config["workers"], config["threads"], config["timeout"]) == (3, 1, 12)
+    assert config["worker_class"] == "sync"  # one thread: no thread pool to pay for
+    assert config["forwarded_allow_ips"] == "10.0.0.5"
+
+
+def test_the_config_refuses_a_zero_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="GUNICORN_WORKERS must be at least 1"):
+        load_config(monkeypatch, GUNICORN_WORKERS="0")
+
+
+def test_every_value_is_a_valid_gunicorn_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(monkeypatch)
+    cfg = Config()
+    names = [name for name in config if name in cfg.settings]
+    for name in names:
+        cfg.set(name, config[name])  # gunicorn's own validation
+    assert {"workers", "threads", "worker_class", "access_log_format", "child_exit"} <= set(names)
+    # Unknown names would be ignored by gunicorn without a word: catch typos here.
+    ours = {
+        name
+        for name, value in config.items()
+        if not name.startswith("_") and not callable(value) and not isinstance(value, type)
+    }
+    ours -= {"annotations", "os", "Path", "Any"}
+    assert ours <= set(cfg.settings), ours - set(cfg.settings)
+
+
+def test_the_access_log_never_holds_query_strings_or_referers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log_format = load_config(monkeypatch)["access_log_format"]
+    assert "%(U)s" in log_format
+    # %(r)s is the request line with its query, %(q)s the query, %(f)s the Referer.
+    for leaky in ("%(r)s", "%(q)s", "%(f)s", "%({authorization}i)s", "%({cookie}i)s"):
+        assert leaky not in log_format
+
+
+# --- gunicorn, started with the config -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - local URL
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """gunicorn -c deploy/gunicorn.conf.py, 2 workers x 2 threads, multiprocess metrics."""
+    require_component(shutil.which("gunicorn") is not None or _gunicorn_importable(), "gunicorn")
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
+    port = free_port()
+    env = production_env(
+        tmp_path,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and arguments
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                if get(f"{base_url}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield base_url, metrics_dir, log_path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _gunicorn_importable() -> bool:
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_gunicorn_serves_healthz_with_the_production_security_headers(
+    gunicorn_server: tuple[str, Path, Path],
+) -> None:
+    base_url, _, _ = gunicorn_server
+    # As nginx sends it: the TLS proxy on loopback says the request was HTTPS.
+    status, headers, body = get(f"{base_url}/healthz", {"X-Forwarded-Proto": "https"})
+    assert status == 200 and '"ok"' in body
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_gunicorn_redirects_plain_http_but_not_the_probes(
+    gunicorn_server: tuple[str, Path, Path],
+) -> None:
+    base_url, _, _ = gunicorn_server
+    request = urllib.request.Request(f"{base_url}/api/v1/me")  # noqa: S310 - local URL
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        opener.open(request, timeout=10)
+    assert caught.value.code == 301
+    assert caught.value.headers["Location"].startswith("https://")
+    assert get(f"{base_url}/readyz")[0] in (200, 503)  # exempt: answered, not redirected
+    assert get(f"{base_url}/metrics")[0] == 200
+
+
+def test_gunicorn_sums_the_workers_metrics_and_logs_no_query(
+    gunicorn_server: tuple[str, Path, Path],
+) -> None:
+    base_url, metrics_dir, log_path = gunicorn_server
+    assert not (metrics_dir / "counter_999999.db").exists()  # cleared at start
+    for _ in range(20):
+        assert get(f"{base_url}/healthz?code=secret-in-query")[0] == 200
+    status, headers, text = get(f"{base_url}/metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain; version=")
+    counts = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "micro_request_duration_seconds_count"
+        and sample.labels.get("method") == "GET"
+    ]
+    # Multiprocess mode: one summed series, whichever worker answered each request.
+    assert len(counts) == 1 and counts[0] >= 20
+    pids = {path.name.rsplit("_", 1)[-1] for path in metrics_dir.glob("*.db")}
+    assert pids  # the workers wrote their values where the scrape reads them
+    deadline = time.monotonic() + 5
+    while "GET /healthz " not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = log_path.read_text()
+    assert "GET /healthz HTTP/1.1" in log
+    assert "secret-in-query" not in log
