@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import email_flows, services
 from accounts.models import User, username_validator
+from micro_platform.http import client_ip
 
 
 class SignupForm(forms.Form):
@@ -38,7 +39,7 @@ class EmailForm(forms.Form):
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def _too_many(request: HttpRequest, exc: email_flows.RateLimited) -> HttpResponse:

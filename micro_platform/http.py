@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
+from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
@@ -26,8 +30,46 @@ def principal_of(request: Request) -> Principal:
 
 
 def client_ip(request: Request | HttpRequest) -> str | None:
-    """The peer address; a trusted proxy in front is expected to set REMOTE_ADDR correctly."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the peer, or — when the peer is a trusted proxy — the address it
+    reports in `X-Forwarded-For` (per-IP throttles and audit events need the real client)."""
+    return client_ip_from_meta(request.META)
+
+
+@functools.cache
+def _trusted_networks(
+    spec: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(
+        ip in network for network in _trusted_networks(tuple(settings.MICRO_TRUSTED_PROXIES))
+    )
+
+
+def client_ip_from_meta(meta: Mapping[str, Any]) -> str | None:
+    """`REMOTE_ADDR`, unless it is one of `MICRO_TRUSTED_PROXIES`: then the right-most address
+    of `X-Forwarded-For` that is not a trusted proxy (addresses left of it are the client's
+    own claims and could be forged)."""
+    peer = str(meta.get("REMOTE_ADDR") or "") or None
+    if peer is None or not _is_trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed chain: fall back to what the socket says
+        if not _is_trusted(hop):
+            return hop
+    return peer
 
 
 def cacheable(request: Request, data: Any, *, max_age: int = 60) -> HttpResponse:

@@ -31,6 +31,7 @@ from authn.audit import audit_record
 from authn.models import OAuthCodeUse
 from authn.services.signing_keys import key_ring
 from micro_platform import metrics
+from micro_platform.http import client_ip_from_meta
 
 Grant = get_grant_model()
 CLIENT_CREDENTIALS = "client_credentials"
@@ -214,5 +215,5 @@ class MicroOAuth2Validator(OAuth2Validator):
 
 
 def _client_ip(request: Any) -> str | None:
-    headers = getattr(request, "headers", None) or {}
-    return headers.get("REMOTE_ADDR") or None
+    # django-oauth-toolkit passes Django's META as the oauthlib request's headers.
+    return client_ip_from_meta(getattr(request, "headers", None) or {})

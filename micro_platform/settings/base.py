@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -178,6 +179,14 @@ MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
 # When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
 MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
+# the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.
+MICRO_TRUSTED_PROXIES = env_list("MICRO_TRUSTED_PROXIES", "")
+for _proxy in MICRO_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"MICRO_TRUSTED_PROXIES: {_proxy!r} is not an address") from _exc
 # How often a process re-reads the signing keys (a rotation elsewhere is seen within this).
 MICRO_SIGNING_KEY_REFRESH_SECONDS = env_int("MICRO_SIGNING_KEY_REFRESH_SECONDS", 30, minimum=1)
 
