@@ -77,8 +77,8 @@ class PgCluster:
         return Path(f"/etc/postgresql/{self.version}/{PG_CLUSTER}").is_dir()
 
     def up(self) -> None:
-        if not self._exists():
-            _run("pg_createcluster", self.version, PG_CLUSTER, "--port", str(PG_PORT))
+        self.remove()  # a cluster left over by an interrupted run starts afresh
+        _run("pg_createcluster", self.version, PG_CLUSTER, "--port", str(PG_PORT))
         self.start()
         _psql_as_postgres(
             f"DO \\$\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_USER}') "
