@@ -7,7 +7,7 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-smoke setup clean
+.PHONY: run test lint typecheck pytest bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,19 @@ bench: $(VENV)/.dev
 
 bench-smoke: $(VENV)/.dev
 	$(BIN)/python bench/run.py --smoke
+
+# Two gunicorn instances on PostgreSQL + Redis under a mixed load (tests/load), for
+# LOAD_TEST_SECONDS (default here 120; the suite's own run is 10 s). Needs DATABASE_URL
+# (postgres://, a server where the role may create databases) and REDIS_URL.
+LOAD_TEST_SECONDS ?= 120
+load-test: $(VENV)/.dev
+	LOAD_TEST_SECONDS=$(LOAD_TEST_SECONDS) $(BIN)/pytest -p no:randomly -s tests/load $(PYTEST_ARGS)
+
+# PostgreSQL and Redis outages under load (tests/faults; docs/reliability.md). As root: it
+# creates a PostgreSQL cluster `faults` on port 5439 and a redis-server on port 6390, and
+# removes both; the same DATABASE_URL (postgres://) and REDIS_URL as load-test must be set.
+fault-test: $(VENV)/.dev
+	$(BIN)/pytest -p no:randomly -s tests/faults $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,296 @@
+"""Real gunicorn instances of the service on one PostgreSQL database and one Redis.
+
+Used by the load and fault tests: a fresh database (dropped and created again each run, so a
+run is reproducible), migrated, with a signing key and seeded users, served by gunicorn
+processes that share it, each its own process group, stopped gracefully at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+import requests
+from psycopg import sql
+from requests.adapters import HTTPAdapter
+
+ROOT = Path(__file__).resolve().parents[2]
+# Not a secret: these users exist only in the throwaway load database.
+PASSWORD = "load-password-not-a-secret"
+STARTUP_TIMEOUT_S = 30.0
+LOG_TAIL_CHARS = 3000
+
+
+class HarnessError(Exception):
+    """The instances cannot be set up (not a failed check)."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where a PostgreSQL database lives, and how to reach it."""
+
+    url: str
+    host: str
+    port: int
+    user: str
+    password: str
+    name: str
+
+    @classmethod
+    def parse(cls, url: str) -> Server:
+        parts = urlsplit(url)
+        return cls(
+            url=url,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            name=unquote(parts.path.lstrip("/")),
+        )
+
+    def sibling(self, name: str) -> Server:
+        url = urlsplit(self.url)._replace(path=f"/{name}").geturl()
+        return Server(url, self.host, self.port, self.user, self.password, name)
+
+    def connect(self, dbname: str) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=dbname,
+            connect_timeout=3,
+            autocommit=True,
+        )
+
+    def answers(self) -> bool:
+        try:
+            with self.connect("postgres"):
+                return True
+        except psycopg.Error:
+            return False
+
+    def recreate(self) -> None:
+        """Drops the database (closing its connections) and creates it empty."""
+        with self.connect("postgres") as conn:
+            name = sql.Identifier(self.name)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+    def drop(self) -> None:
+        with self.connect("postgres") as conn:
+            name = sql.Identifier(self.name)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+
+
+def gunicorn_available() -> bool:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import gunicorn"], capture_output=True, check=False
+    )
+    return proc.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def django_env(database_url: str, redis_url: str, port: int, secret: str, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
+    env.pop("OBJECTS_DATABASE_URL", None)  # one database holds every app
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secret,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Both instances are one service: one issuer, whichever instance signed a token.
+            "MICRO_ISSUER": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "PYTHONPATH": str(ROOT),
+            **extra,
+        }
+    )
+    return env
+
+
+def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and scripts
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        output = (proc.stderr + proc.stdout)[-LOG_TAIL_CHARS:]
+        raise HarnessError(f"{what} failed (exit {proc.returncode}):\n{output}")
+    return proc.stdout
+
+
+@dataclass
+class Instance:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+        except OSError:
+            return "(no log)"
+
+
+def _wait_healthy(instance: Instance) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if instance.process.poll() is not None:
+            raise HarnessError(f"gunicorn {instance.name} exited:\n{instance.log_tail()}")
+        try:
+            if requests.get(f"{instance.url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise HarnessError(f"gunicorn {instance.name} did not start:\n{instance.log_tail()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn's graceful shutdown), then SIGKILL to its process group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def gunicorn(name: str, env: dict[str, str], port: int, workdir: Path, workers: int) -> Iterator:
+    log = workdir / f"gunicorn-{name}.log"
+    cmd = [sys.executable, "-m", "gunicorn", "micro_platform.wsgi", "-w", str(workers)]
+    cmd += ["-b", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        instance = Instance(name, f"http://127.0.0.1:{port}", process, log)
+        try:
+            _wait_healthy(instance)
+            yield instance
+        finally:
+            _stop(process)
+
+
+@dataclass
+class Cluster:
+    """Gunicorn instances on one database and one Redis, and the seeded users' ids."""
+
+    instances: list[Instance]
+    user_ids: dict[str, str] = field(default_factory=dict)
+
+    def url(self, index: int) -> str:
+        return self.instances[index % len(self.instances)].url
+
+
+@contextmanager
+def cluster(
+    *,
+    db: Server,
+    redis_url: str,
+    usernames: Sequence[str],
+    workdir: Path,
+    instances: int = 2,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    keep_database: bool = False,
+) -> Iterator[Cluster]:
+    """A fresh database with `usernames` (password PASSWORD), served by `instances` gunicorns."""
+    secret = secrets.token_urlsafe(48)
+    ports = [free_port() for _ in range(instances)]
+    # The issuer must be the same on every instance: tokens cross instances.
+    envs = [django_env(db.url, redis_url, ports[0], secret, **(extra_env or {})) for _ in ports]
+    db.recreate()
+    redis_flush(redis_url)
+    try:
+        run_python("migrate", ["manage.py", "migrate", "--noinput"], envs[0])
+        run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], envs[0])
+        seeded = run_python(
+            "seed", ["bench/load_seed.py", f"--password={PASSWORD}", *usernames], envs[0]
+        )
+        user_ids = json.loads(seeded.strip().splitlines()[-1])
+        with ExitStack() as stack:
+            started = [
+                stack.enter_context(gunicorn(chr(ord("A") + i), env, port, workdir, workers))
+                for i, (env, port) in enumerate(zip(envs, ports, strict=True))
+            ]
+            yield Cluster(started, user_ids)
+    finally:
+        if not keep_database:
+            db.drop()
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connects from a given loopback address: the service sees it as the client IP."""
+
+    def __init__(self, source_ip: str) -> None:
+        self.source_ip = source_ip
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source_ip, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source_ip: str | None = None) -> requests.Session:
+    session = requests.Session()
+    if source_ip is not None:
+        session.mount("http://", SourceAddressAdapter(source_ip))
+    return session
+
+
+def login(
+    session: requests.Session,
+    base_url: str,
+    username: str,
+    password: str = PASSWORD,
+    timeout: float = 30,
+) -> requests.Response:
+    return session.post(
+        f"{base_url}/api/v1/auth/token",
+        json={"username": username, "password": password},
+        timeout=timeout,
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
