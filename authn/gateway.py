@@ -23,6 +23,7 @@ from authn.principal import Principal
 from authn.services.jwt import access_token_issue
 from micro_platform import metrics
 from micro_platform.errors import Problem
+from micro_platform.health import database_liveness
 from micro_platform.http import principal_of
 from micro_platform.openapi import problem
 
@@ -137,6 +138,9 @@ class VerifyApi(APIView):
     )
     def get(self, request: Request) -> Response:
         principal = principal_of(request)
+        # Fail closed: no identity headers while the database is down, even for a credential
+        # checked without it (at most one `SELECT 1` per process and second).
+        database_liveness.require()
         missing = sorted(
             scope for scope in required_scopes(request) if not principal.has_scope(scope)
         )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
+from django.db import DatabaseError, connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from micro_platform.errors import DependencyError
 
 logger = logging.getLogger("micro.health")
 
@@ -53,3 +58,34 @@ def readyz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status=200 if ready else 503,
     )
+
+
+class _DatabaseLiveness:
+    """Per-process memo of the last time the main database answered.
+
+    Answers that need no query (a gateway verify of a JWT, or of a cached API key) must still
+    be denied while the database is down (SECURITY 14): they check here, which costs one
+    `SELECT 1` per process at most every MICRO_DATABASE_CHECK_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        self._ok_until = 0.0
+        self._lock = threading.Lock()
+
+    def require(self) -> None:
+        if time.monotonic() < self._ok_until:
+            return
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError as exc:
+            raise DependencyError("the database is unavailable") from exc
+        with self._lock:
+            self._ok_until = time.monotonic() + settings.MICRO_DATABASE_CHECK_SECONDS
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ok_until = 0.0
+
+
+database_liveness = _DatabaseLiveness()

@@ -21,6 +21,7 @@ from authn.services import signing_keys
 from authn.services.jwt import access_token_issue
 from authn.services.signing_keys import key_ring
 from authn.session_auth import session_mark_signed_in
+from micro_platform.health import database_liveness
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -66,6 +67,7 @@ def _clean_state() -> Iterator[None]:
     cache.clear()
     key_ring.invalidate()
     verified_tokens.clear()
+    database_liveness.forget()
     yield
     cache.clear()
 

@@ -179,6 +179,9 @@ MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
 # When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
 MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
+# Answers that need no query (the gateway's verify of a JWT) still check that the database
+# answered within this many seconds, so they are denied during an outage (SECURITY 14).
+MICRO_DATABASE_CHECK_SECONDS = env_int("MICRO_DATABASE_CHECK_SECONDS", 1, minimum=1)
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
 # the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.
 MICRO_TRUSTED_PROXIES = env_list("MICRO_TRUSTED_PROXIES", "")

@@ -23,6 +23,7 @@ from authn.services import revocation
 from authn.services.api_keys import api_key_create, api_key_revoke
 from authn.services.signing_keys import key_ring
 from authn.services.tokens import token_revoke
+from micro_platform.health import database_liveness
 from tests.conftest import token_for
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
 from tests.platform.test_dependency_failures import DEAD_REDIS
@@ -211,6 +212,7 @@ def test_unknown_required_scope_is_a_400(user: User) -> None:
 
 def test_jwt_verify_runs_no_database_query(user: User, settings: Any) -> None:
     settings.MICRO_SIGNING_KEY_REFRESH_SECONDS = 3600
+    settings.MICRO_DATABASE_CHECK_SECONDS = 3600  # the per-process liveness check, warmed below
     token = token_for(user)
     call("get", bearer(token))  # warms the key ring and the revocation sentinel
     with CaptureQueriesContext(connection) as queries:
@@ -221,6 +223,7 @@ def test_jwt_verify_runs_no_database_query(user: User, settings: Any) -> None:
 
 def test_api_key_verify_runs_no_database_query_on_a_cache_hit(user: User, settings: Any) -> None:
     settings.MICRO_SIGNING_KEY_REFRESH_SECONDS = 3600
+    settings.MICRO_DATABASE_CHECK_SECONDS = 3600
     minted = mint_key(user)
     call("get", bearer(minted.key))
     with CaptureQueriesContext(connection) as queries:
@@ -240,6 +243,38 @@ def test_database_down_denies_api_key_with_503(user: User) -> None:
     assert response.status_code == 503
     assert response.json()["code"] == "dependency_unavailable"
     assert "X-User-Id" not in response
+
+
+def test_database_down_denies_even_a_jwt_checked_without_it(user: User, settings: Any) -> None:
+    """SECURITY 14: a JWT needs no query, but the verify still fails closed (503) once the
+    per-process liveness check finds the database down."""
+    settings.MICRO_DATABASE_CHECK_SECONDS = 3600
+    token = token_for(user)
+    assert call("get", bearer(token)).status_code == 200
+    database_liveness.forget()  # as when the check interval has passed
+
+    with connection.execute_wrapper(fail_every_query):
+        response = call("get", bearer(token))
+        again = call("get", bearer(token))
+
+    assert response.status_code == again.status_code == 503
+    assert response.json()["code"] == "dependency_unavailable"
+    assert "X-User-Id" not in response
+    assert call("get", bearer(token)).status_code == 200  # back as soon as it answers
+
+
+def test_the_liveness_check_costs_one_query_per_interval(user: User, settings: Any) -> None:
+    settings.MICRO_SIGNING_KEY_REFRESH_SECONDS = 3600
+    settings.MICRO_DATABASE_CHECK_SECONDS = 3600
+    token = token_for(user)
+    call("get", bearer(token))
+    database_liveness.forget()
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            assert call("get", bearer(token)).status_code == 200
+
+    assert [query["sql"] for query in queries.captured_queries] == ["SELECT 1"]
 
 
 def test_database_down_denies_session_with_503(
