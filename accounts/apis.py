@@ -36,7 +36,7 @@ from authn.principal import Principal
 from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, principal_of
 from micro_platform.ids import parse_uuid
-from micro_platform.openapi import problem
+from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 
 MAX_BATCH_IDS = 100
@@ -222,7 +222,7 @@ class GroupListApi(APIView):
 
     required_scopes = {"GET": (), "POST": (sc.API_ADMIN,)}
 
-    @extend_schema(responses={200: GroupOut(many=True)})
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: page_of(GroupOut, "GroupPage")})
     def get(self, request: Request) -> Response:
         principal = principal_of(request)
         if principal.is_admin:
