@@ -159,6 +159,8 @@ class UserListApi(APIView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         principal = principal_of(request)
+        # The lookups are not paginated, but a malformed `page_size` is a 400 on every branch.
+        CursorPage().get_page_size(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
             wanted = [value for value in ids.split(",") if value.strip()]

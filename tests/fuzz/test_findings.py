@@ -109,6 +109,14 @@ def test_a_page_size_that_is_not_a_positive_integer_is_a_400(admin_client, path,
     assert "page_size" in response.json()["errors"]
 
 
+@pytest.mark.parametrize("lookup", [{"ids": str(uuid.uuid4())}, {"username": "nobody"}])
+def test_a_malformed_page_size_is_a_400_on_user_lookups_too(user_client, lookup):
+    response = user_client.get("/api/v1/users", {**lookup, "page_size": "m"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_page_size"
+
+
 def test_a_large_page_size_is_still_capped_not_refused(admin_client):
     response = admin_client.get("/api/v1/audit-events", {"page_size": "1000000"})
 
