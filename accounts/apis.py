@@ -36,7 +36,7 @@ from authn.principal import Principal
 from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, principal_of
 from micro_platform.ids import parse_uuid
-from micro_platform.openapi import problem
+from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 
 MAX_BATCH_IDS = 100
@@ -159,6 +159,8 @@ class UserListApi(APIView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         principal = principal_of(request)
+        # The lookups are not paginated, but a malformed `page_size` is a 400 on every branch.
+        CursorPage().get_page_size(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
             wanted = [value for value in ids.split(",") if value.strip()]
@@ -222,7 +224,7 @@ class GroupListApi(APIView):
 
     required_scopes = {"GET": (), "POST": (sc.API_ADMIN,)}
 
-    @extend_schema(responses={200: GroupOut(many=True)})
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: page_of(GroupOut, "GroupPage")})
     def get(self, request: Request) -> Response:
         principal = principal_of(request)
         if principal.is_admin:

@@ -40,6 +40,7 @@ from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
 from micro_platform.ids import parse_uuid
+from micro_platform.openapi import problem
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
@@ -311,6 +312,15 @@ def parse_body(request: Request) -> dict[str, Any]:
     return body
 
 
+RPC_RESPONSES = {
+    200: dict,
+    400: problem("Invalid body or arguments."),
+    401: problem("The method needs a credential and none valid was given."),
+    403: problem("The credential may not call this method."),
+    404: problem("Unknown method, or the user it names does not exist."),
+}
+
+
 class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
@@ -349,7 +359,7 @@ class UserRpcApi(APIView):
         operation_id="user_rpc_get",
         parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
         request=None,
-        responses={200: dict},
+        responses=RPC_RESPONSES,
     )
     def get(self, request: Request, method: str) -> Response:
         return self._dispatch_rpc(request, method)
@@ -358,7 +368,7 @@ class UserRpcApi(APIView):
         operation_id="user_rpc_post",
         parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
         request=dict,
-        responses={200: dict},
+        responses=RPC_RESPONSES,
     )
     def post(self, request: Request, method: str) -> Response:
         return self._dispatch_rpc(request, method)

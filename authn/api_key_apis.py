@@ -28,7 +28,7 @@ from authn.principal import Principal
 from authn.services import api_keys
 from micro_platform.errors import Problem, validation_problem
 from micro_platform.http import client_ip, no_store, principal_of
-from micro_platform.openapi import problem
+from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 
 
@@ -64,9 +64,14 @@ class ApiKeyListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("user_id", str, description="Another user's keys (`api_admin`).")
+            OpenApiParameter("user_id", str, description="Another user's keys (`api_admin`)."),
+            *PAGE_PARAMETERS,
         ],
-        responses={200: ApiKeyOut(many=True), 400: problem("Malformed `user_id` or cursor.")},
+        responses={
+            200: page_of(ApiKeyOut, "ApiKeyPage"),
+            400: problem("Malformed `user_id` or cursor."),
+            404: problem("`user_id` names no user (`api_admin` only)."),
+        },
     )
     def get(self, request: Request) -> Response:
         principal = principal_of(request)

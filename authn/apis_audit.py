@@ -11,6 +11,7 @@ from authn import scopes as sc
 from authn.selectors_audit import audit_events_filtered, audit_events_of_user
 from authn.serializers_mfa import AuditEventFilterIn, AuditEventOut
 from micro_platform.http import principal_of
+from micro_platform.openapi import PAGE_PARAMETERS, page_of
 from micro_platform.pagination import CursorPage
 
 FILTERS = ("type", "actor_id", "since")
@@ -19,6 +20,9 @@ FILTERS = ("type", "actor_id", "since")
 class AuditPage(CursorPage):
     page_size = 50
     ordering = ("-created_at", "-id")
+
+
+AUDIT_EVENT_PAGE = page_of(AuditEventOut, "AuditEventPage")
 
 
 class AuditEventListApi(APIView):
@@ -31,8 +35,9 @@ class AuditEventListApi(APIView):
             OpenApiParameter("type", str, description="An event type, e.g. `login.failed`."),
             OpenApiParameter("actor_id", str, description="The acting user's id (UUID)."),
             OpenApiParameter("since", str, description="ISO 8601 time; events at or after it."),
+            *PAGE_PARAMETERS,
         ],
-        responses={200: AuditEventOut(many=True)},
+        responses={200: AUDIT_EVENT_PAGE},
     )
     def get(self, request: Request) -> Response:
         # Only the filter parameters are validated here (`cursor`/`page_size` are the pager's);
@@ -56,7 +61,7 @@ class MeEventListApi(APIView):
 
     required_scopes = (sc.PROFILE,)
 
-    @extend_schema(responses={200: AuditEventOut(many=True)})
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: AUDIT_EVENT_PAGE})
     def get(self, request: Request) -> Response:
         events = audit_events_of_user(user_id=principal_of(request).user_id)
         paginator = AuditPage()

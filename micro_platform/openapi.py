@@ -6,10 +6,12 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from micro_platform.errors import PROBLEM_CONTENT_TYPE
+from micro_platform.serializers import StrictSerializer
 from permissions.drf import required_scopes_for
 
 PROBLEM_SERIALIZER = inline_serializer(
@@ -25,7 +27,10 @@ PROBLEM_SERIALIZER = inline_serializer(
 )
 
 _STANDARD_ERRORS = {
-    "400": "Invalid input (`errors` holds field messages); unknown fields are rejected.",
+    "400": (
+        "Invalid input or query parameters (`errors` holds field messages); "
+        "unknown fields are rejected."
+    ),
     "401": "No valid credential (`WWW-Authenticate: Bearer`).",
     "403": "The credential lacks a required scope or access to the resource.",
     "413": "The request body exceeds 1 MiB.",
@@ -34,6 +39,20 @@ _STANDARD_ERRORS = {
 
 def problem(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=PROBLEM_SERIALIZER, description=description)
+
+
+def page_of(item: type[serializers.Serializer], name: str) -> Any:
+    """The body of a cursor-paginated list: `{"results": [...], "next": url-or-null}`."""
+    return inline_serializer(
+        name=name,
+        fields={"results": item(many=True), "next": serializers.URLField(allow_null=True)},
+    )
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="The `next` link's cursor."),
+    OpenApiParameter("page_size", int, description="At most 100."),
+]
 
 
 class MicroAutoSchema(AutoSchema):
@@ -56,18 +75,34 @@ class MicroAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         # Extends drf-spectacular's private hook: every operation documents its error bodies.
         responses = super()._get_response_bodies(direction)
+        for code, response in responses.items():
+            # Error bodies declared in views with `problem(...)` are served as problem details.
+            content = response.get("content", {}) if code[:1] in ("4", "5") else {}
+            if "application/json" in content and PROBLEM_CONTENT_TYPE not in content:
+                content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
         wanted = ["413"] if self.method in ("POST", "PUT", "PATCH") else []
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") or self._has_query_parameters():
             wanted.insert(0, "400")
         if not self._is_public():
             wanted += ["401", "403"]
         for code in wanted:
             if code not in responses:
                 responses[code] = self._get_response_for_code(
-                    PROBLEM_SERIALIZER, code, ["application/problem+json"], direction
+                    PROBLEM_SERIALIZER, code, [PROBLEM_CONTENT_TYPE], direction
                 )
                 responses[code]["description"] = _STANDARD_ERRORS[code]
         return responses
+
+    def _has_query_parameters(self) -> bool:
+        return any(parameter.get("in") == "query" for parameter in self._get_parameters())
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        mapped = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            mapped["additionalProperties"] = False  # unknown fields are a 400
+        return mapped
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -15,6 +16,14 @@ class CursorPage(CursorPagination):
     max_page_size = 100
     page_size_query_param = "page_size"
     ordering = ("created_at", "id")
+
+    def get_page_size(self, request: Any) -> int | None:
+        # DRF falls back to the default size on a malformed value; the schema says a positive
+        # integer, so anything else is a 400 (larger values are still capped).
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and (re.fullmatch(r"[0-9]+", raw) is None or not raw.strip("0")):
+            raise ValidationError({"page_size": ["A positive integer."]}, code="invalid_page_size")
+        return super().get_page_size(request)
 
     def decode_cursor(self, request: Any) -> Cursor | None:
         try:
