@@ -87,14 +87,14 @@ def _call(case: Any, role: str) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {token_for(user)}"})
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_admin(case: Any) -> None:
     _call(case, "admin")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_user(case: Any) -> None:
