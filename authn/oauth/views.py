@@ -31,6 +31,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
+from oauthlib.common import Request as OauthlibRequest
 
 from accounts.models import User
 from authn.authentication import API_KEY_PREFIX, verified_tokens
@@ -105,17 +106,24 @@ class IntrospectView(dot_views.IntrospectTokenView):
         )
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # The client was authenticated by the toolkit before this runs (RFC 7662 §2.1). Only
-        # services may ask (RFC 7662 §4): clients of service accounts, or made by an
-        # administrator; a client a user registered for their app may not.
-        client_id = request.POST.get("client_id") or _basic_client_id(request)
-        client = Application.objects.filter(client_id=client_id).select_related("user").first()
+        # Only services may ask (RFC 7662 §4): clients of service accounts, or made by an
+        # administrator; a client a user registered for their app may not. The client is the
+        # one the credentials authenticate (never an id merely named in the body or header).
+        client = self._authenticated_client(request)
         owner = client.user if client is not None else None
         if client is None or (owner is not None and owner.kind != User.Kind.SERVICE):
             return _oauth_error(
                 "access_denied", "This client may not introspect tokens.", status=403
             )
         return super().post(request, *args, **kwargs)
+
+    def _authenticated_client(self, request: HttpRequest) -> Application | None:
+        core = self.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauth_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauth_request):
+            return None
+        return getattr(oauth_request, "client", None)
 
 
 def introspect(raw: str) -> dict[str, Any]:
@@ -214,7 +222,7 @@ class TokenView(dot_views.TokenView):
     def device_flow_token_response(
         self, request: HttpRequest, device_code: str, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        client_id = request.POST.get("client_id") or _basic_client_id(request)
+        client_id = _basic_client_id(request) or request.POST.get("client_id", "")
         with transaction.atomic():
             device = (
                 DeviceGrant.objects.select_for_update()

@@ -233,3 +233,24 @@ def test_two_concurrent_exchanges_of_one_code_issue_nothing_that_lasts(
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {winner['access_token']}")
     assert api.get("/api/v1/me").status_code == 401
+
+
+def test_introspection_judges_the_authenticated_client_not_a_named_one(
+    browser: Client, member: User, web_client: OAuthClient
+) -> None:
+    """A user's client cannot borrow a service client's id in the body to introspect."""
+    tokens = code_flow_tokens(browser, web_client)
+    users_client = make_client(owner=member, name="Someone's app")
+    service = ServiceAccountFactory.create()
+    services_client = make_client(
+        owner=service, grant_type=Application.GRANT_CLIENT_CREDENTIALS, name="gateway"
+    )
+
+    refused = Client().post(
+        "/o/introspect/",
+        {"token": tokens["access_token"], "client_id": services_client.client_id},
+        HTTP_AUTHORIZATION=basic(users_client),
+    )
+
+    assert refused.status_code == 403
+    assert b"active" not in refused.content
