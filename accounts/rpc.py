@@ -41,6 +41,7 @@ from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
+from micro_platform.parsers import reject_lone_surrogates
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
@@ -302,7 +303,8 @@ def parse_body(request: Request) -> dict[str, Any]:
         # and let a cross-site link (no body possible) drive a signed-in browser.
         return {}
     try:
-        body = json.loads(raw)
+        # LoneSurrogateError is a ValueError: a string that is not Unicode text.
+        body = reject_lone_surrogates(json.loads(raw))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: too deep
         raise ValidationError(
             {"body": ["The body must be a JSON object."]}, code="parse_error"

@@ -55,6 +55,47 @@ def test_create_rejects_bad_input(user_client: APIClient, body: dict[str, Any]) 
     assert not Object.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "a", "value": {"k": "\\ud800"}}',
+        '{"name": "a", "value": {"\\udfff": 1}}',
+        '{"name": "a", "value": "\\udfff"}',
+        '{"name": "\\ud800x", "value": 1}',
+        '{"name": "a", "value": ["ok", {"deep": ["\\udbff"]}]}',
+    ],
+)
+def test_create_refuses_a_lone_surrogate_and_stores_nothing(
+    user_client: APIClient, raw: str
+) -> None:
+    """JSON may escape half a surrogate pair; it is not text and must not reach the database
+    (SQLite would store it and every later read of the object would fail)."""
+    response = user_client.generic("POST", OBJECTS_URL, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert not Object.objects.exists()
+
+
+def test_a_surrogate_pair_is_text_and_is_kept(user_client: APIClient) -> None:
+    raw = '{"name": "emoji \\ud83d\\ude00", "value": {"\\ud83d\\udc4d": "\\ud83d\\ude00"}}'
+    response = user_client.generic("POST", OBJECTS_URL, raw, content_type="application/json")
+    assert response.status_code == 201
+    body = user_client.get(f"{OBJECTS_URL}/{response.json()['id']}").json()
+    assert (body["name"], body["value"]) == ("emoji \U0001f600", {"\U0001f44d": "\U0001f600"})
+
+
+def test_patch_refuses_a_lone_surrogate_and_changes_nothing(
+    user: User, user_client: APIClient
+) -> None:
+    obj = make_object(user)
+    raw = '{"value": {"k": "\\ud800"}}'
+    response = user_client.generic("PATCH", object_url(obj), raw, content_type="application/json")
+    assert response.status_code == 400
+    obj.refresh_from_db()
+    assert (obj.version, obj.value) == (1, {"n": 0})
+    assert user_client.get(object_url(obj)).status_code == 200
+
+
 def test_deeply_nested_value_is_rejected(user_client: APIClient) -> None:
     value: Any = 1
     for _ in range(40):

@@ -182,6 +182,31 @@ def test_deeply_nested_json_is_a_400_problem_not_a_crash(anon_client, admin_user
     assert_problem(response, 400)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        ("POST", "/api/v1/auth/token", '{"username": "\\ud800", "password": "x"}'),
+        ("POST", "/api/v1/groups", '{"name": "\\udc00"}'),
+        ("POST", "/api/v1/users", '{"username": "u", "email": "u@example.com", "\\ud800": 1}'),
+        ("POST", "/user/update", '{"displayName": "\\ud800"}'),
+        ("POST", "/user/read", '{"username": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_in_json_is_a_400_problem(anon_client, admin_user, method, path, raw):
+    """A string that is not Unicode text (half a surrogate pair) is refused by every JSON
+    entry point, the DRF parser and the RPC facade alike, before any view sees it."""
+    response = anon_client.generic(
+        method,
+        path,
+        raw,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}",
+    )
+
+    body = assert_problem(response, 400)
+    assert body["code"] == "parse_error", body
+
+
 # --- Health -------------------------------------------------------------------------------
 
 
