@@ -7,10 +7,15 @@ Two roles:
 
 Data (set-based SQL, `INSERT … SELECT generate_series`, indexes rebuilt after the load): N
 objects, 5 grants per object (the owner: read+write+admin; three other users, one of them
-with write; one group), and a "hot" user (`bench-login-0`) holding read on every
-(N / hot)-th object. Full: N = 1 000 000 (5 010 000 grants, hot = 10 000) and the 10×
-smaller set (100 000 objects, 501 000 grants, hot = 1 000): the hot user's share of objects is
-the same at both sizes, so the growth ratio isolates the effect of the table sizes.
+with write; one of 1 000 groups), a "hot" user (`bench-login-0`) holding read on every
+(N / hot)-th object, and a "grouped" user (`bench-login-7`) holding no grant of their own but
+member of 10 of those groups, which reach 1 % of the objects. Full: N = 1 000 000 (5 010 000
+grants, hot = 10 000, the grouped user reaches 10 000) and the 10× smaller set (100 000 objects,
+501 000 grants, hot = 1 000, grouped 1 000): each user's share of objects is the same at both
+sizes, so the growth ratio isolates the effect of the table sizes.
+
+Scenarios: P7 (the hot user's access checks), P8 (the hot user's first page) and P8g (the
+grouped user's first page: the list filter with the groups' grants).
 
 Latency is measured server-side, in-process: Django's test client through the whole stack
 (middleware, bearer authentication, view, database) without HTTP or a load generator, so the
@@ -20,12 +25,14 @@ figures are what a request costs the server. p50/p95 over many sequential reques
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +44,13 @@ GRANTS_PER_OBJECT = 5
 OWNERS = 100_000
 GROUPS = 1_000
 HOT_USERNAME = "bench-login-0"
-TARGETS = {"P7": {"p95_ms": 5.0, "queries": 1}, "P8": {"p95_ms": 20.0, "queries": 1}}
+GROUPED_USERNAME = "bench-login-7"
+GROUPED_MEMBERSHIPS = 10
+TARGETS = {
+    "P7": {"p95_ms": 5.0, "queries": 1},
+    "P8": {"p95_ms": 20.0, "queries": 1},
+    "P8g": {"p95_ms": 20.0, "queries": 1},
+}
 GROWTH_MAX = 1.5
 PAGE_SIZE = 50
 
@@ -138,7 +151,7 @@ def print_objects_report(report: dict[str, Any]) -> None:
     print("| size | scenario | requests | p50 ms | p95 ms | SQL ms (1 request) | queries | plan |")
     print("|---|---|---|---|---|---|---|---|")
     for label, size in report["sizes"].items():
-        for key in ("P7", "P8"):
+        for key in TARGETS:
             row = size[key]
             print(
                 f"| {label} ({size['seed']['objects']:,} objects) | {key} | {row['requests']} "
@@ -151,7 +164,7 @@ def print_objects_report(report: dict[str, Any]) -> None:
         verdict = "met" if item["met"] else "MISSED"
         print(f"  {item['name']}: {shown} (target {item['target']}): {verdict}")
     for label, size in report["sizes"].items():
-        for key in ("P7", "P8"):
+        for key in TARGETS:
             print(f"\n[{label}] {key} plan:\n" + "\n".join(size[key]["plan"]))
     for error in report["errors"]:
         print(f"error: {error}")
@@ -235,6 +248,7 @@ def seed(objects: int, hot: int) -> dict[str, Any]:
             cursor.execute(f"INSERT INTO {SEED_MARKER} VALUES (%s, %s, %s)", wanted)  # noqa: S608
         cursor.execute("SELECT count(*) FROM permissions_grant")
         grants = cursor.fetchone()[0]
+    join_groups()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE objects_object")
         cursor.execute("ANALYZE permissions_grant")
@@ -244,6 +258,22 @@ def seed(objects: int, hot: int) -> dict[str, Any]:
         "grants": grants,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def join_groups() -> None:
+    """Puts the grouped user in the first GROUPED_MEMBERSHIPS of the groups the grants name
+    (`md5('group' || k)`, as GRANTS_SQL writes them) and in no other group."""
+    from accounts.models import Group, Membership, User
+
+    user = User.objects.get(username=GROUPED_USERNAME)
+    wanted = {
+        uuid.UUID(hashlib.md5(f"group{k}".encode()).hexdigest()): f"bench-group-{k}"  # noqa: S324
+        for k in range(GROUPED_MEMBERSHIPS)
+    }
+    Membership.objects.filter(user=user).exclude(group_id__in=wanted).delete()
+    for group_id, name in wanted.items():
+        group, _ = Group.objects.get_or_create(id=group_id, defaults={"name": name})
+        Membership.objects.get_or_create(group=group, user=user)
 
 
 def load(cursor: Any, objects: int, hot: int, hot_user: str) -> None:
@@ -332,19 +362,24 @@ def scenario(send: Any, requests: int) -> dict[str, Any]:
     }
 
 
+def bearer(client: Any, username: str, password: str) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/auth/token",
+        data={"username": username, "password": password},
+        content_type="application/json",
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"POST /api/v1/auth/token for {username} answered {response.status_code}")
+    return {"HTTP_AUTHORIZATION": f"Bearer {response.json()['access_token']}"}
+
+
 def measure(password: str, p7_requests: int, p8_requests: int) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
 
     client = Client(HTTP_HOST="127.0.0.1")
-    response = client.post(
-        "/api/v1/auth/token",
-        data={"username": HOT_USERNAME, "password": password},
-        content_type="application/json",
-    )
-    if response.status_code != 200:
-        raise SystemExit(f"POST /api/v1/auth/token answered {response.status_code}")
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {response.json()['access_token']}"}
+    auth = bearer(client, HOT_USERNAME, password)
+    grouped_auth = bearer(client, GROUPED_USERNAME, password)
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM objects_object WHERE version = 1 ORDER BY md5(id) LIMIT 200")
         ids = [row[0] for row in cursor.fetchall()]
@@ -361,12 +396,19 @@ def measure(password: str, p7_requests: int, p8_requests: int) -> dict[str, Any]
             "/api/v1/access/check", data=body, content_type="application/json", **auth
         )
 
-    def first_page(i: int) -> Any:
-        return client.get(f"/api/v1/objects?page_size={PAGE_SIZE}", **auth)
+    def page_scenario(headers: dict[str, str]) -> dict[str, Any]:
+        def first_page(i: int) -> Any:
+            return client.get(f"/api/v1/objects?page_size={PAGE_SIZE}", **headers)
 
-    p8 = scenario(first_page, p8_requests)
-    p8["results"] = len(first_page(0).json()["results"])
-    return {"P7": scenario(check, p7_requests), "P8": p8}
+        result = scenario(first_page, p8_requests)
+        result["results"] = len(first_page(0).json()["results"])
+        return result
+
+    return {
+        "P7": scenario(check, p7_requests),
+        "P8": page_scenario(auth),
+        "P8g": page_scenario(grouped_auth),
+    }
 
 
 def main() -> None:

@@ -96,6 +96,22 @@ def test_patch_refuses_a_lone_surrogate_and_changes_nothing(
     assert user_client.get(object_url(obj)).status_code == 200
 
 
+def test_create_leaves_no_object_when_the_creator_grant_fails(
+    monkeypatch: pytest.MonkeyPatch, user_client: APIClient
+) -> None:
+    """The object and its creator's grant are one transaction: no object nobody may reach."""
+    from permissions import services as grant_services
+
+    def broken(**_: Any) -> None:
+        raise RuntimeError("grants store down")
+
+    monkeypatch.setattr(grant_services, "audit_record", broken)
+    with pytest.raises(RuntimeError):
+        user_client.post(OBJECTS_URL, {"name": "doc", "value": 1})
+    assert not Object.objects.exists()
+    assert not Grant.objects.exists()
+
+
 def test_deeply_nested_value_is_rejected(user_client: APIClient) -> None:
     value: Any = 1
     for _ in range(40):
@@ -117,17 +133,24 @@ def test_anonymous_gets_401(anon_client: APIClient, user: User, method: str, pat
 
 @pytest.mark.parametrize(
     ("method", "held"),
-    [("get", sc.OBJECTS_WRITE), ("post", sc.OBJECTS_READ), ("patch", sc.OBJECTS_READ)],
+    [
+        ("get", sc.OBJECTS_WRITE),
+        ("post", sc.OBJECTS_READ),
+        ("patch", sc.OBJECTS_READ),
+        ("delete", sc.OBJECTS_READ),
+    ],
 )
 def test_missing_scope_is_403_even_for_the_owner(
     client_for: Client, user: User, method: str, held: str
 ) -> None:
     obj = make_object(user)
     client = client_for(user, frozenset({sc.PROFILE, held}))
-    url = OBJECTS_URL if method != "patch" else object_url(obj)
+    url = object_url(obj) if method in ("patch", "delete") else OBJECTS_URL
     response = getattr(client, method)(url, {"name": "n"} if method != "get" else None)
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
+    obj.refresh_from_db()
+    assert (obj.name, obj.version) == ("doc", 1)
 
 
 def test_other_user_cannot_read_patch_or_delete_and_learns_nothing(

@@ -134,6 +134,26 @@ def test_anonymous_gets_401_on_every_grants_endpoint(anon_client: APIClient, use
     assert Grant.objects.filter(pk=row.pk).exists()
 
 
+def test_grants_endpoints_need_their_objects_scope(client_for: Client, user: User) -> None:
+    """Even an object's admin: listing needs `objects:read`, granting and revoking
+    `objects:write`; `check` needs no scope (a caller asking about themselves)."""
+    obj = make_object(user)
+    row = Grant.objects.get(object_id=obj.pk)
+    no_objects_scope = client_for(user, frozenset({"profile"}))
+    read_only = client_for(user, frozenset({"profile", "objects:read"}))
+    refused = [
+        no_objects_scope.get(ACCESS_URL, {"object_type": "object", "object_id": obj.pk}),
+        read_only.post(ACCESS_URL, body(obj.pk, user, read=True)),
+        read_only.delete(f"{ACCESS_URL}/{row.pk}"),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in refused] == [(403, "insufficient_scope")] * 3
+    assert Grant.objects.filter(pk=row.pk, admin=True).exists()
+    check = no_objects_scope.post(
+        CHECK_URL, {"object_type": "object", "object_id": obj.pk, "permission": "admin"}
+    )
+    assert check.json() == {"allowed": True}
+
+
 def test_admin_lists_grants_with_filters(
     admin_client: APIClient, user: User, other_user: User
 ) -> None:

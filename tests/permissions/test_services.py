@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,9 +11,10 @@ from django.db import DEFAULT_DB_ALIAS, router
 
 from accounts.models import User
 from authn.models import AuditEvent
+from objects.models import Object
 from permissions import services
 from permissions.models import Grant
-from permissions.selectors import access_check
+from permissions.selectors import access_check, filter_granted
 from tests.permissions.helpers import grant, make_object, principal
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -107,6 +109,34 @@ def test_a_user_id_does_not_match_a_group_grant_with_the_same_uuid(user: User) -
     assert not access_check(
         user_id=user.pk, group_ids=(), object_type="object", object_id="o1", permission="read"
     )
+
+
+def test_subject_types_stay_apart_for_a_principal_with_groups(user: User, other_user: User) -> None:
+    """With groups the match is `subject_id IN (user, groups…)` minus the crossed types: a
+    group grant naming the user's id and a user grant naming a group's id apply to nobody,
+    in the check and in the list filter alike."""
+    group_id = uuid.uuid4()
+    crossed_group = make_object(other_user, name="group grant with the user's id")
+    crossed_user = make_object(other_user, name="user grant with a group's id")
+    by_group = make_object(other_user, name="group grant")
+    direct = make_object(other_user, name="user grant")
+    grant(crossed_group, user.pk, subject_type="group", read=True)
+    grant(crossed_user, group_id, subject_type="user", read=True)
+    grant(by_group, group_id, subject_type="group", read=True)
+    grant(direct, user, read=True)
+    expected = {by_group.pk, direct.pk}
+    for obj in (crossed_group, crossed_user, by_group, direct):
+        allowed = access_check(
+            user_id=user.pk,
+            group_ids=(group_id,),
+            object_type="object",
+            object_id=obj.pk,
+            permission="read",
+        )
+        assert allowed is (obj.pk in expected), obj.name
+    member = replace(principal(user), group_ids=(group_id,))
+    listed = filter_granted(Object.objects.all(), principal=member, object_type="object")
+    assert set(listed.values_list("pk", flat=True)) == expected
 
 
 def test_unknown_permission_name_is_refused() -> None:
