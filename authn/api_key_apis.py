@@ -99,7 +99,10 @@ class ApiKeyListApi(APIView):
         responses={
             201: MintedKeyOut,
             400: problem("Invalid input; scopes not held or beyond the calling credential."),
-            403: problem("`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min."),
+            403: problem(
+                "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
+                " `sign_in_required`: an API key (or a token exchanged from one) cannot mint keys."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -142,7 +145,10 @@ class ApiKeyRotateApi(APIView):
         responses={
             201: MintedKeyOut,
             400: problem("Invalid `grace_hours`, or the key is revoked, expired or rotated."),
-            403: problem("`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min."),
+            403: problem(
+                "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
+                " `sign_in_required`: an API key may rotate only itself."
+            ),
             404: problem("No such key (or not yours)."),
         },
     )

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -55,6 +55,13 @@ class FreshMfaRequired(PermissionDenied):
     """Minting a key that carries `api_admin` needs a sign-in with MFA within 15 minutes."""
 
     code = "fresh_mfa_required"
+
+
+class SignInRequired(PermissionDenied):
+    """An API key (or a token minted from one) may not mint keys, nor rotate another key: a
+    leaked key must not be able to leave behind a credential that outlives it."""
+
+    code = "sign_in_required"
 
 
 @dataclass(frozen=True)
@@ -113,17 +120,24 @@ def _validated(
 
 
 def _mint(
-    *, owner: User, name: str, scopes: frozenset[str], days: int, rotated_from: ApiKey | None
+    *,
+    owner: User,
+    name: str,
+    scopes: frozenset[str],
+    days: int,
+    rotated_from: ApiKey | None,
+    not_after: datetime | None = None,
 ) -> MintedKey:
     prefix = _new_prefix()
     secret = secrets.token_urlsafe(_SECRET_BYTES)
+    expires_at = timezone.now() + timedelta(days=days)
     api_key = ApiKey.objects.create(
         owner=owner,
         name=name,
         prefix=prefix,
         secret_hash=hash_secret(secret),
         scopes=sorted(scopes),
-        expires_at=timezone.now() + timedelta(days=days),
+        expires_at=min(expires_at, not_after) if not_after else expires_at,
         rotated_from=rotated_from,
     )
     return MintedKey(api_key=api_key, key=f"{KEY_PREFIX}{prefix}_{secret}")
@@ -159,6 +173,10 @@ def api_key_create(
     name, wanted = _validated(
         owner=owner, name=name, scopes=scopes, expires_in_days=expires_in_days
     )
+    if actor is not None and actor.api_key_credential is not None:
+        raise SignInRequired(
+            "Minting an API key needs a sign-in (password, dashboard or OAuth), not an API key."
+        )
     _check_fresh_mfa(scopes=wanted, actor=actor)
     with transaction.atomic():
         minted = _mint(
@@ -215,7 +233,15 @@ def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:
 
 def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None) -> MintedKey:
     """Mints a replacement (same name and scopes still held) and lets the old key expire
-    `grace_hours` from now."""
+    `grace_hours` from now.
+
+    The replacement lives as long as the old key did, counted from now. A key rotating itself
+    (its own credential, or a token exchanged from it) gets a new secret but keeps the old
+    key's end: a leaked key cannot extend itself; renewing needs a sign-in.
+    """
+    key_credential = actor.api_key_credential if actor is not None else None
+    if key_credential is not None and key_credential != str(api_key.pk):
+        raise SignInRequired("An API key may rotate itself only; other keys need a sign-in.")
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().select_related("owner").get(pk=api_key.pk)
         _rotation_checks(api_key, grace_hours)
@@ -227,7 +253,12 @@ def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None
         lifetime = round((api_key.expires_at - api_key.created_at) / timedelta(days=1))
         days = min(max(lifetime, 1), MAX_EXPIRY_DAYS)
         minted = _mint(
-            owner=api_key.owner, name=api_key.name, scopes=scopes, days=days, rotated_from=api_key
+            owner=api_key.owner,
+            name=api_key.name,
+            scopes=scopes,
+            days=days,
+            rotated_from=api_key,
+            not_after=api_key.expires_at if key_credential is not None else None,
         )
         api_key.expires_at = min(api_key.expires_at, timezone.now() + timedelta(hours=grace_hours))
         api_key.save(update_fields=["expires_at"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -118,15 +119,58 @@ def test_managing_keys_needs_the_profile_scope(
     assert existing.api_key.revoked_at is None
 
 
-def test_a_key_cannot_mint_a_stronger_key(user: User) -> None:
-    client = key_client(mint(user, ("profile", "users:read")).key)
-    assert (
-        client.post(KEYS, {"name": "x", "scopes": ["objects:write"]}, format="json").status_code
-        == 400
+@pytest.mark.parametrize("via", ["key", "exchanged token"])
+def test_an_api_key_cannot_mint_keys(user: User, via: str) -> None:
+    """A leaked key must not leave a credential behind that outlives it or its revocation:
+    minting needs a sign-in. The same holds for a token exchanged from the key."""
+    parent = mint(user, ("profile", "users:read"))
+    client = key_client(parent.key)
+    if via == "exchanged token":
+        token = client.post(EXCHANGE).json()["access_token"]
+        client = key_client(token)
+    for scopes in (["users:read"], ["objects:write"]):
+        response = client.post(KEYS, {"name": "x", "scopes": scopes}, format="json")
+        assert response.status_code in (400, 403)
+        assert response.status_code == 400 or response.json()["code"] == "sign_in_required"
+    assert list(ApiKey.objects.values_list("pk", flat=True)) == [parent.api_key.pk]
+
+
+@pytest.mark.parametrize("via", ["key", "exchanged token"])
+def test_an_api_key_rotates_only_itself_and_never_past_its_own_end(user: User, via: str) -> None:
+    parent = api_key_create(
+        owner=user, name="k", scopes=("profile", "users:read"), expires_in_days=2, actor=None
     )
-    assert (
-        client.post(KEYS, {"name": "x", "scopes": ["users:read"]}, format="json").status_code == 201
+    other = mint(user, ("users:read",))
+    client = key_client(parent.key)
+    if via == "exchanged token":
+        client = key_client(client.post(EXCHANGE).json()["access_token"])
+    refused = client.post(f"{KEYS}/{other.api_key.pk}/rotate", {"grace_hours": 0}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "sign_in_required"
+    response = client.post(f"{KEYS}/{parent.api_key.pk}/rotate", {"grace_hours": 1}, format="json")
+    assert response.status_code == 201
+    replacement = ApiKey.objects.get(pk=response.json()["id"])
+    assert replacement.expires_at == parent.api_key.expires_at  # a new secret, the same end
+    assert key_client(response.json()["key"]).get(ME).status_code == 200
+    other.api_key.refresh_from_db()
+    assert other.api_key.expires_at > replacement.expires_at  # untouched: 10 days
+
+
+def test_a_signed_in_rotation_renews_the_full_lifetime(user: User, user_client: APIClient) -> None:
+    old = api_key_create(
+        owner=user, name="k", scopes=("users:read",), expires_in_days=2, actor=None
     )
+    day = timedelta(days=1)
+    ApiKey.objects.filter(pk=old.api_key.pk).update(
+        created_at=old.api_key.created_at - day, expires_at=old.api_key.expires_at - day
+    )
+    response = user_client.post(
+        f"{KEYS}/{old.api_key.pk}/rotate", {"grace_hours": 0}, format="json"
+    )
+    assert response.status_code == 201
+    replacement = ApiKey.objects.get(pk=response.json()["id"])
+    lifetime = replacement.expires_at - replacement.created_at
+    assert abs(lifetime - 2 * day) < timedelta(minutes=1)
 
 
 def test_create_anonymous_is_401(anon_client: APIClient, db: Any) -> None:

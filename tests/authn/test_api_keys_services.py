@@ -131,7 +131,7 @@ def test_api_admin_key_from_operator_command_needs_no_mfa(admin_user: User) -> N
 
 @pytest.mark.parametrize(
     ("amr", "auth_age"),
-    [(("pwd",), 10), (("pwd", "otp"), 16 * 60), (("pwd", "otp"), None), (("api_key",), 0)],
+    [(("pwd",), 10), (("pwd", "otp"), 16 * 60), (("pwd", "otp"), None)],
 )
 def test_api_admin_key_needs_a_fresh_mfa_sign_in(
     admin_user: User, amr: tuple[str, ...], auth_age: int | None
