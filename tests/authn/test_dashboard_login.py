@@ -104,6 +104,24 @@ def test_next_parameter_is_followed_only_on_this_site(client: Client, user: User
     assert response["Location"] == PROFILE_URL
 
 
+def test_password_step_of_an_mfa_login_rotates_the_session_id(client: Client, user: User) -> None:
+    """The half-signed-in state (password passed, code pending) goes into a new session: a
+    session id planted before the password step cannot ride on it to the OTP step."""
+    device, _ = enrol_totp(user)
+    session = client.session
+    session["probe"] = 1
+    session.save()
+    planted = session_cookie(client)
+    assert _login(client, user.username, DEFAULT_PASSWORD)["Location"] == OTP_URL
+    pending = session_cookie(client)
+    assert pending != planted
+    attacker = Client()
+    attacker.cookies[settings.SESSION_COOKIE_NAME] = planted
+    response = attacker.post(OTP_URL, {"otp_token": totp_code(device, offset_seconds=30)})
+    assert response["Location"] == LOGIN_URL
+    assert attacker.get(PROFILE_URL).status_code == 302
+
+
 def test_login_with_mfa_needs_the_code_before_signing_in(client: Client, user: User) -> None:
     device, _ = enrol_totp(user)
     response = _login(client, user.username, DEFAULT_PASSWORD)
@@ -206,9 +224,13 @@ def test_admin_without_device_is_open_to_staff_after_password(client: Client) ->
 def test_admin_with_device_requires_otp_in_this_session(client: Client) -> None:
     admin = AdminFactory.create()
     enrol_totp(admin)
+    admin.refresh_from_db()  # enrolment changed the security stamp the session hash carries
     forced = Client()
-    forced.force_login(admin)  # a password-only session
-    assert forced.get("/admin/").status_code == 302
+    forced.force_login(admin)  # a valid session that never passed the OTP step
+    assert forced.get("/dashboard/").status_code == 200, "the session itself must be valid"
+    response = forced.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/"  # then on to the OTP sign-in
     sign_in(client, admin)
     assert client.get("/admin/").status_code == 200
 

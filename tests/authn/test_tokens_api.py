@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
@@ -214,14 +214,43 @@ def _median_seconds(body: dict[str, str], runs: int = 5) -> float:
     return statistics.median(durations)
 
 
-def test_unknown_user_and_wrong_password_take_the_same_order_of_time(user, password):
-    post_token({"username": "warm-up", "password": password})  # first-request costs
+PRODUCTION_HASHERS = ["accounts.hashers.OwaspArgon2idHasher"]
 
-    unknown = _median_seconds({"username": "nobody-like-this", "password": password})
-    wrong = _median_seconds({"username": user.username, "password": password + "x"})
 
-    assert unknown < wrong * 10
-    assert wrong < unknown * 10
+def test_unknown_user_costs_the_one_password_hash_a_wrong_password_costs(
+    user, password, monkeypatch
+):
+    """SECURITY 17: an unknown name runs the configured hasher once, as a wrong password does,
+    so the answer's timing does not tell which accounts exist. Counted, then timed with the
+    production Argon2id cost (the test settings' MD5 would hide a missing hash)."""
+    from accounts.hashers import OwaspArgon2idHasher
+
+    calls: list[str] = []
+    encode, verify = OwaspArgon2idHasher.encode, OwaspArgon2idHasher.verify
+
+    def counting_encode(self, *args, **kwargs):
+        calls.append("encode")
+        return encode(self, *args, **kwargs)
+
+    def counting_verify(self, *args, **kwargs):
+        calls.append("verify")
+        return verify(self, *args, **kwargs)
+
+    with override_settings(PASSWORD_HASHERS=PRODUCTION_HASHERS):
+        user.set_password(password)
+        user.save()
+        monkeypatch.setattr(OwaspArgon2idHasher, "encode", counting_encode)
+        monkeypatch.setattr(OwaspArgon2idHasher, "verify", counting_verify)
+        post_token({"username": "nobody-like-this", "password": password})
+        post_token({"username": user.username, "password": password + "x"})
+        assert calls == ["encode", "verify"]
+
+        unknown = _median_seconds({"username": "nobody-like-this-either", "password": password})
+        wrong = _median_seconds({"username": user.username, "password": password + "x"})
+
+    # Argon2id dominates both; without the dummy hash an unknown name answers in a fraction.
+    assert unknown > wrong / 3
+    assert wrong > unknown / 3
 
 
 def test_failed_sign_in_is_audited_without_the_password(user, password):
