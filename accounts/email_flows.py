@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -124,7 +125,8 @@ def email_verification_send(*, user: User) -> bool:
         to=user.email,
         context={
             **_addressee(user),
-            "link": f"{settings.MICRO_ISSUER}/accounts/verify-email/{token}/",
+            # The secret goes in the query string: access logs keep paths only.
+            "link": f"{settings.MICRO_ISSUER}/accounts/verify-email/?{urlencode({'token': token})}",
             "days": VERIFICATION_MAX_AGE.days,
         },
     )
@@ -206,7 +208,10 @@ def _queue_reset_email(user: User) -> None:
         to=user.email,
         context={
             **_addressee(user),
-            "link": f"{settings.MICRO_ISSUER}/accounts/password-reset/{uid}/{token}/",
+            "link": (
+                f"{settings.MICRO_ISSUER}/accounts/password-reset/confirm/"
+                f"?{urlencode({'code': f'{uid}.{token}'})}"
+            ),
             "code": f"{uid}.{token}",
             "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         },

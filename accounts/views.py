@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -70,18 +70,47 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
+# Emailed links carry their secret in the query string (`?token=`, `?code=`), never in the path:
+# access logs (deploy/gunicorn.conf.py) record the path only.
+MAX_LINK_SECRET = 512
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
-def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows a confirm button (link scanners fetch links); the POST verifies."""
+def verify_email(request: HttpRequest) -> HttpResponse:
+    """`/accounts/verify-email/?token=…`: GET shows a confirm button (link scanners fetch
+    links) whose form carries the token in its body; the POST verifies."""
     if request.method == "GET":
-        return render(request, "accounts/verify_email.html", {"confirm": True})
+        token = request.GET.get("token", "")[:MAX_LINK_SECRET]
+        context = {"confirm": True, "token": token} if token else {"invalid": True}
+        return render(request, "accounts/verify_email.html", context)
     try:
-        user = email_flows.email_verify(token=token)
+        user = email_flows.email_verify(token=request.POST.get("token", "")[:MAX_LINK_SECRET])
     except email_flows.InvalidToken:
-        # 200 like Django's reset view: a 4xx would log this URL, token included.
+        # 200 like Django's reset view: a 4xx would be logged as an error for a stale link.
         return render(request, "accounts/verify_email.html", {"invalid": True})
     return render(request, "accounts/verify_email.html", {"verified": user.email})
+
+
+@never_cache
+@require_http_methods(["GET"])
+def password_reset_link(request: HttpRequest) -> HttpResponse:
+    """`/accounts/password-reset/confirm/?code=<uidb64>.<token>`: a valid code moves its token
+    into the session, as Django's own view does with a token in the path, and the browser goes
+    on to the set-password form; an invalid one gets the "does not work" page (200)."""
+    try:
+        code = request.GET.get("code", "")[:MAX_LINK_SECRET]
+        uidb64, token = email_flows.split_reset_code(code)
+        email_flows.password_reset_user(uidb64=uidb64, token=token)
+    except email_flows.InvalidToken:
+        context = {"validlink": False, "form": None}
+        return render(request, "accounts/password_reset_confirm.html", context)
+    request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN] = token
+    return redirect(
+        "selfservice:password-reset-confirm",
+        uidb64=uidb64,
+        token=auth_views.PasswordResetConfirmView.reset_url_token,
+    )
 
 
 @never_cache
@@ -101,13 +130,24 @@ def password_reset(request: HttpRequest) -> HttpResponse:
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Django's view (token moved from the URL into the session first), saving through
-    `password_reset_complete` so every reset ends sign-ins and is audited."""
+    """Django's set-password form at `/accounts/password-reset/<uidb64>/set-password/`, the
+    token read from the session (`password_reset_link` put it there), saving through
+    `password_reset_complete` so every reset ends sign-ins and is audited.
+
+    A real token in this path (Django's own link shape) is refused like a bad link: secrets
+    never travel in a path, which access logs keep.
+    """
 
     form_class = SetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("selfservice:password-reset-complete")
     token_generator = email_flows.password_reset_tokens
+
+    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        if kwargs.get("token") != self.reset_url_token:
+            context = {"validlink": False, "form": None}
+            return render(self.request, self.template_name, context)
+        return super().dispatch(*args, **kwargs)
 
     def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
         user = super().get_user(uidb64)

@@ -8,8 +8,9 @@ app_name = "selfservice"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("verify-email/<str:token>/", views.verify_email, name="verify-email"),
+    path("verify-email/", views.verify_email, name="verify-email"),
     path("password-reset/", views.password_reset, name="password-reset"),
+    path("password-reset/confirm/", views.password_reset_link, name="password-reset-link"),
     path(
         "password-reset/<str:uidb64>/<str:token>/",
         views.PasswordResetConfirmView.as_view(),

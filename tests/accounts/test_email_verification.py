@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.core import mail, signing
@@ -14,7 +15,14 @@ from accounts import email_flows, services
 from accounts.models import User
 from authn.models import AuditEvent
 from authn.principals import principal_for_user
-from tests.accounts.email_helpers import csrf_client, csrf_token_of, rpc, verification_token
+from tests.accounts.email_helpers import (
+    VERIFY_LINK,
+    csrf_client,
+    csrf_token_of,
+    only_email_to,
+    rpc,
+    verification_token,
+)
 from tests.factories import UserFactory
 
 
@@ -234,24 +242,41 @@ def test_the_token_never_reaches_a_log_line_or_an_event(unverified, commit, capl
 # --- Dashboard landing page ---------------------------------------------------------------
 
 
+LANDING = "/accounts/verify-email/"
+
+
 def page(token: str) -> str:
-    return f"/accounts/verify-email/{token}/"
+    """The emailed link: the token in the query string, never in the path."""
+    return f"{LANDING}?{urlencode({'token': token})}"
+
+
+def test_the_emailed_link_keeps_the_token_out_of_its_path(unverified, commit):
+    send("grace@example.com", commit=commit)
+    link = VERIFY_LINK.search(str(only_email_to("grace@example.com").body))
+    assert link is not None
+    token = verification_token("grace@example.com")
+    assert token not in urlsplit(link.group(0)).path
+    assert link.group(0).endswith(page(token))
 
 
 def test_landing_get_only_asks_for_confirmation(unverified):
-    response = csrf_client().get(page(mint(unverified)))
+    token = mint(unverified)
+    response = csrf_client().get(page(token))
 
     assert response.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in response.content
+    # The confirm form posts the token in its body, to a URL without it.
+    assert f'action="{LANDING}"'.encode() in response.content
+    assert f'name="token" value="{token}"'.encode() in response.content
     unverified.refresh_from_db()
     assert not unverified.email_verified  # link scanners fetch links: GET changes nothing
 
 
 def test_landing_post_with_csrf_verifies(unverified):
-    client, url = csrf_client(), page(mint(unverified))
-    token = csrf_token_of(client, url)
+    client, token = csrf_client(), mint(unverified)
+    csrf = csrf_token_of(client, page(token))
 
-    response = client.post(url, {"csrfmiddlewaretoken": token})
+    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf, "token": token})
 
     assert response.status_code == 200
     assert b"grace@example.com" in response.content
@@ -260,21 +285,28 @@ def test_landing_post_with_csrf_verifies(unverified):
 
 
 def test_landing_post_without_csrf_is_refused(unverified):
-    response = csrf_client().post(page(mint(unverified)))
+    response = csrf_client().post(LANDING, {"token": mint(unverified)})
 
     assert response.status_code == 403
     unverified.refresh_from_db()
     assert not unverified.email_verified
 
 
-@pytest.mark.parametrize("token", ["garbage", "a:b:c", "%00"])
+@pytest.mark.parametrize("token", ["garbage", "a:b:c", "\x00", "", "x" * 5000])
 def test_landing_with_a_bad_token_says_so(db, token):
-    client, url = csrf_client(), page(token)
-    csrf = csrf_token_of(client, url)
+    client = csrf_client()
+    csrf = csrf_token_of(client, page("anything"))
 
-    response = client.post(url, {"csrfmiddlewaretoken": csrf})
+    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf, "token": token})
 
-    assert response.status_code == 200  # not a 4xx: Django would log the URL and its token
+    assert response.status_code == 200  # not a 4xx: a stale link is not a server error
+    assert b"does not work" in response.content
+
+
+def test_landing_without_a_token_says_so(db):
+    response = Client().get(LANDING)
+
+    assert response.status_code == 200
     assert b"does not work" in response.content
 
 

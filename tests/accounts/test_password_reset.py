@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import pytest
@@ -17,7 +18,9 @@ from accounts import email_flows
 from accounts.models import User
 from authn.models import AuditEvent, Session
 from tests.accounts.email_helpers import (
+    RESET_LINK,
     csrf_client,
+    only_email_to,
     post_form,
     reset_code,
     reset_link,
@@ -354,8 +357,13 @@ def test_request_page_with_a_bad_address_shows_the_form_again(db):
     assert b'name="email"' in response.content
 
 
+def link(uidb64: str, token: str) -> str:
+    """The emailed link's path and query: the code in the query string, never in the path."""
+    return f"{PAGE}confirm/?{urlencode({'code': f'{uidb64}.{token}'})}"
+
+
 def set_password_via_page(client: Client, uidb64: str, token: str, password: str):
-    first = client.get(f"{PAGE}{uidb64}/{token}/")
+    first = client.get(link(uidb64, token))
     assert first.status_code == 302  # the token moves into the session, out of the URL
     assert token not in first["Location"]
     form_url = first["Location"]
@@ -383,7 +391,7 @@ def test_confirm_page_link_works_once(member):
     uidb64, token = fresh_code(member).split(".")
     set_password_via_page(csrf_client(), uidb64, token, NEW_PASSWORD)
 
-    again = csrf_client().get(f"{PAGE}{uidb64}/{token}/")
+    again = csrf_client().get(link(uidb64, token))
 
     assert again.status_code == 200
     assert b"does not work" in again.content
@@ -404,17 +412,47 @@ def test_confirm_page_rejects_a_weak_password_and_keeps_the_old_one(member):
     ("uidb64", "token"), [("bad", "1-abc"), ("MTIz", "1-abc"), ("!!", "set-password")]
 )
 def test_confirm_page_with_a_bad_link_says_so(db, uidb64, token):
-    response = csrf_client().get(f"{PAGE}{uidb64}/{token}/")
+    response = csrf_client().get(link(uidb64, token))
 
     assert response.status_code == 200
     assert b"does not work" in response.content
     assert b"<form" not in response.content
 
 
+def test_the_emailed_link_keeps_the_code_out_of_its_path(member, commit):
+    request_reset("lin@example.com", commit=commit)
+    uidb64, token = reset_link("lin@example.com")
+    url = RESET_LINK.search(str(only_email_to("lin@example.com").body)).group(0)
+
+    assert token not in urlsplit(url).path and uidb64 not in urlsplit(url).path
+    assert url.endswith(link(uidb64, token))
+
+
+def test_a_token_in_the_path_is_refused_like_a_bad_link(member):
+    """Django's own link shape (`<uidb64>/<token>/`) would put the token in access logs."""
+    uidb64, token = fresh_code(member).split(".")
+
+    response = csrf_client().get(f"{PAGE}{uidb64}/{token}/")
+
+    assert response.status_code == 200
+    assert b"does not work" in response.content
+    assert set_password_via_page(csrf_client(), uidb64, token, NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?code=", "?code=nodot", "?code=a.b.c", "?code=" + "x" * 5000]
+)
+def test_a_malformed_link_says_so(db, query):
+    response = csrf_client().get(f"{PAGE}confirm/{query}")
+
+    assert response.status_code == 200
+    assert b"does not work" in response.content
+
+
 def test_confirm_page_post_without_csrf_is_refused(member):
     uidb64, token = fresh_code(member).split(".")
     client = csrf_client()
-    form_url = client.get(f"{PAGE}{uidb64}/{token}/")["Location"]
+    form_url = client.get(link(uidb64, token))["Location"]
 
     response = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
 
