@@ -147,7 +147,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         if kwargs.get("token") != self.reset_url_token:
             context = {"validlink": False, "form": None}
             return render(self.request, self.template_name, context)
-        return super().dispatch(*args, **kwargs)
+        return super().dispatch(*args, **kwargs)  # type: ignore[return-value]
 
     def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
         user = super().get_user(uidb64)

@@ -422,7 +422,9 @@ def test_confirm_page_with_a_bad_link_says_so(db, uidb64, token):
 def test_the_emailed_link_keeps_the_code_out_of_its_path(member, commit):
     request_reset("lin@example.com", commit=commit)
     uidb64, token = reset_link("lin@example.com")
-    url = RESET_LINK.search(str(only_email_to("lin@example.com").body)).group(0)
+    found = RESET_LINK.search(str(only_email_to("lin@example.com").body))
+    assert found is not None
+    url = found.group(0)
 
     assert token not in urlsplit(url).path and uidb64 not in urlsplit(url).path
     assert url.endswith(link(uidb64, token))
