@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -143,11 +143,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("selfservice:password-reset-complete")
     token_generator = email_flows.password_reset_tokens
 
-    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if kwargs.get("token") != self.reset_url_token:
             context = {"validlink": False, "form": None}
             return render(self.request, self.template_name, context)
-        return super().dispatch(*args, **kwargs)  # type: ignore[return-value]
+        return super().dispatch(*args, **kwargs)
 
     def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
         user = super().get_user(uidb64)
