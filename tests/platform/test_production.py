@@ -268,11 +268,17 @@ def test_gunicorn_sums_the_workers_metrics_and_logs_no_query(
     assert len(counts) == 1 and counts[0] >= 20
     pids = {path.name.rsplit("_", 1)[-1] for path in metrics_dir.glob("*.db")}
     assert pids  # the workers wrote their values where the scrape reads them
-    deadline = time.monotonic() + 5
-    while "GET /healthz " not in log_path.read_text() and time.monotonic() < deadline:
+    # Each worker writes its access lines when it gets to them: wait for all three.
+    expected = [
+        f"GET {path} HTTP/1.1"
+        for path in ("/healthz", "/accounts/verify-email/", "/accounts/password-reset/confirm/")
+    ]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if all(line in log_path.read_text() for line in expected):
+            break
         time.sleep(0.1)
     log = log_path.read_text()
-    assert "GET /healthz HTTP/1.1" in log
-    assert "GET /accounts/password-reset/confirm/ HTTP/1.1" in log
+    assert all(line in log for line in expected), log[-2000:]
     for secret in ("secret-in-query", "secret-verify-token", "secret-reset-token"):
         assert secret not in log
