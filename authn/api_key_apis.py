@@ -101,7 +101,8 @@ class ApiKeyListApi(APIView):
             400: problem("Invalid input; scopes not held or beyond the calling credential."),
             403: problem(
                 "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
-                " `sign_in_required`: an API key (or a token exchanged from one) cannot mint keys."
+                " `sign_in_required`: keys are minted by a person's sign-in, not an API key or a"
+                " client's token."
             ),
         },
     )
@@ -147,7 +148,8 @@ class ApiKeyRotateApi(APIView):
             400: problem("Invalid `grace_hours`, or the key is revoked, expired or rotated."),
             403: problem(
                 "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
-                " `sign_in_required`: an API key may rotate only itself."
+                " `sign_in_required`: keys are rotated by a person's sign-in, not an API key or a"
+                " client's token."
             ),
             404: problem("No such key (or not yours)."),
         },

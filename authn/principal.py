@@ -58,14 +58,3 @@ class Principal:
 
     def is_self(self, user_id: uuid.UUID) -> bool:
         return self.user_id == user_id
-
-    @property
-    def api_key_credential(self) -> str | None:
-        """The id of the API key behind this identity: the key itself, or a token minted from
-        one (the exchange, the gateway's `X-User-Token`), which says `api_key` in `amr` and
-        carries the key id as its session. None for a sign-in (password, session, OAuth)."""
-        if self.method == "api_key":
-            return str(self.api_key_id) if self.api_key_id else ""
-        if "api_key" in self.amr:
-            return self.session_id or ""
-        return None

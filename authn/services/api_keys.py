@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -58,8 +58,8 @@ class FreshMfaRequired(PermissionDenied):
 
 
 class SignInRequired(PermissionDenied):
-    """An API key (or a token minted from one) may not mint keys, nor rotate another key: a
-    leaked key must not be able to leave behind a credential that outlives it."""
+    """Keys are minted and rotated through the API only by a person's sign-in: see
+    `_check_signed_in`."""
 
     code = "sign_in_required"
 
@@ -70,6 +70,20 @@ class MintedKey:
 
     api_key: ApiKey
     key: str
+
+
+def _check_signed_in(actor: Principal | None) -> None:
+    """A principal whose `amr` says `pwd` (a password sign-in, a dashboard session, a person's
+    OAuth login and their refreshes) may mint and rotate keys. A machine credential may not:
+    an API key, a token exchanged from one or minted from one by the gateway (`amr:
+    ["api_key"]`), a client-credentials token (no `amr`). Otherwise a leaked one could leave
+    behind a key, or rotate itself into one, that outlives it and its revocation.
+    """
+    if actor is not None and "pwd" not in actor.amr:
+        raise SignInRequired(
+            "Minting or rotating an API key needs a person's sign-in (password, dashboard or"
+            " OAuth login), not an API key or a client's token."
+        )
 
 
 def _check_fresh_mfa(*, scopes: Collection[str], actor: Principal | None) -> None:
@@ -120,24 +134,17 @@ def _validated(
 
 
 def _mint(
-    *,
-    owner: User,
-    name: str,
-    scopes: frozenset[str],
-    days: int,
-    rotated_from: ApiKey | None,
-    not_after: datetime | None = None,
+    *, owner: User, name: str, scopes: frozenset[str], days: int, rotated_from: ApiKey | None
 ) -> MintedKey:
     prefix = _new_prefix()
     secret = secrets.token_urlsafe(_SECRET_BYTES)
-    expires_at = timezone.now() + timedelta(days=days)
     api_key = ApiKey.objects.create(
         owner=owner,
         name=name,
         prefix=prefix,
         secret_hash=hash_secret(secret),
         scopes=sorted(scopes),
-        expires_at=min(expires_at, not_after) if not_after else expires_at,
+        expires_at=timezone.now() + timedelta(days=days),
         rotated_from=rotated_from,
     )
     return MintedKey(api_key=api_key, key=f"{KEY_PREFIX}{prefix}_{secret}")
@@ -173,10 +180,7 @@ def api_key_create(
     name, wanted = _validated(
         owner=owner, name=name, scopes=scopes, expires_in_days=expires_in_days
     )
-    if actor is not None and actor.api_key_credential is not None:
-        raise SignInRequired(
-            "Minting an API key needs a sign-in (password, dashboard or OAuth), not an API key."
-        )
+    _check_signed_in(actor)
     _check_fresh_mfa(scopes=wanted, actor=actor)
     with transaction.atomic():
         minted = _mint(
@@ -232,16 +236,9 @@ def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:
 
 
 def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None) -> MintedKey:
-    """Mints a replacement (same name and scopes still held) and lets the old key expire
-    `grace_hours` from now.
-
-    The replacement lives as long as the old key did, counted from now. A key rotating itself
-    (its own credential, or a token exchanged from it) gets a new secret but keeps the old
-    key's end: a leaked key cannot extend itself; renewing needs a sign-in.
-    """
-    key_credential = actor.api_key_credential if actor is not None else None
-    if key_credential is not None and key_credential != str(api_key.pk):
-        raise SignInRequired("An API key may rotate itself only; other keys need a sign-in.")
+    """Mints a replacement (same name and scopes still held, the old key's lifetime counted
+    from now) and lets the old key expire `grace_hours` from now."""
+    _check_signed_in(actor)
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().select_related("owner").get(pk=api_key.pk)
         _rotation_checks(api_key, grace_hours)
@@ -253,12 +250,7 @@ def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None
         lifetime = round((api_key.expires_at - api_key.created_at) / timedelta(days=1))
         days = min(max(lifetime, 1), MAX_EXPIRY_DAYS)
         minted = _mint(
-            owner=api_key.owner,
-            name=api_key.name,
-            scopes=scopes,
-            days=days,
-            rotated_from=api_key,
-            not_after=api_key.expires_at if key_credential is not None else None,
+            owner=api_key.owner, name=api_key.name, scopes=scopes, days=days, rotated_from=api_key
         )
         api_key.expires_at = min(api_key.expires_at, timezone.now() + timedelta(hours=grace_hours))
         api_key.save(update_fields=["expires_at"])

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
+import jwt
 import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -119,41 +125,69 @@ def test_managing_keys_needs_the_profile_scope(
     assert existing.api_key.revoked_at is None
 
 
-@pytest.mark.parametrize("via", ["key", "exchanged token"])
-def test_an_api_key_cannot_mint_keys(user: User, via: str) -> None:
-    """A leaked key must not leave a credential behind that outlives it or its revocation:
-    minting needs a sign-in. The same holds for a token exchanged from the key."""
+MACHINE_CREDENTIALS = ["key", "exchanged token", "gateway token", "client credentials"]
+
+
+def machine_client(user: User, parent: Any, via: str) -> APIClient:
+    """A client holding a credential that is not a person's sign-in, derived from `parent`
+    (a key of `user`) or, for client credentials, a service account's OAuth client."""
+    client = key_client(parent.key)
+    if via == "exchanged token":
+        return key_client(client.post(EXCHANGE).json()["access_token"])
+    if via == "gateway token":
+        return key_client(client.get("/api/v1/auth/verify")["X-User-Token"])
+    if via == "client credentials":
+        out = StringIO()
+        call_command(
+            "createserviceaccount", "svc", "--scope", "profile", "users:read",
+            "--oauth-client", "--json", stdout=out,
+        )  # fmt: skip
+        account = json.loads(out.getvalue().strip().splitlines()[-1])
+        response = Client().post(
+            "/o/token/",
+            {
+                "grant_type": "client_credentials",
+                "client_id": account["client_id"],
+                "client_secret": account["client_secret"],
+            },
+        )
+        return key_client(response.json()["access_token"])
+    return client
+
+
+@pytest.mark.parametrize("via", MACHINE_CREDENTIALS)
+def test_a_machine_credential_cannot_mint_keys(user: User, via: str) -> None:
+    """A leaked key or client secret must not leave behind a credential that outlives it or its
+    revocation: minting needs a person's sign-in (`pwd` in `amr`)."""
     parent = mint(user, ("profile", "users:read"))
-    client = key_client(parent.key)
-    if via == "exchanged token":
-        token = client.post(EXCHANGE).json()["access_token"]
-        client = key_client(token)
-    for scopes in (["users:read"], ["objects:write"]):
-        response = client.post(KEYS, {"name": "x", "scopes": scopes}, format="json")
-        assert response.status_code in (400, 403)
-        assert response.status_code == 400 or response.json()["code"] == "sign_in_required"
+    client = machine_client(user, parent, via)
+    before = set(ApiKey.objects.values_list("pk", flat=True))
+    response = client.post(KEYS, {"name": "x", "scopes": ["users:read"]}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "sign_in_required"
+    assert set(ApiKey.objects.values_list("pk", flat=True)) == before
+
+
+@pytest.mark.parametrize("via", MACHINE_CREDENTIALS[:3])
+def test_a_machine_credential_cannot_rotate_keys_not_even_its_own(user: User, via: str) -> None:
+    """A key rotating itself would hand its holder a successor that revoking the leaked key
+    does not end."""
+    parent = mint(user, ("profile", "users:read"))
+    client = machine_client(user, parent, via)
+    response = client.post(f"{KEYS}/{parent.api_key.pk}/rotate", {"grace_hours": 0}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "sign_in_required"
     assert list(ApiKey.objects.values_list("pk", flat=True)) == [parent.api_key.pk]
+    parent.api_key.refresh_from_db()
+    assert parent.api_key.expires_at > timezone.now()  # the grace period was not applied
 
 
-@pytest.mark.parametrize("via", ["key", "exchanged token"])
-def test_an_api_key_rotates_only_itself_and_never_past_its_own_end(user: User, via: str) -> None:
-    parent = api_key_create(
-        owner=user, name="k", scopes=("profile", "users:read"), expires_in_days=2, actor=None
-    )
-    other = mint(user, ("users:read",))
-    client = key_client(parent.key)
-    if via == "exchanged token":
-        client = key_client(client.post(EXCHANGE).json()["access_token"])
-    refused = client.post(f"{KEYS}/{other.api_key.pk}/rotate", {"grace_hours": 0}, format="json")
-    assert refused.status_code == 403
-    assert refused.json()["code"] == "sign_in_required"
-    response = client.post(f"{KEYS}/{parent.api_key.pk}/rotate", {"grace_hours": 1}, format="json")
-    assert response.status_code == 201
-    replacement = ApiKey.objects.get(pk=response.json()["id"])
-    assert replacement.expires_at == parent.api_key.expires_at  # a new secret, the same end
-    assert key_client(response.json()["key"]).get(ME).status_code == 200
-    other.api_key.refresh_from_db()
-    assert other.api_key.expires_at > replacement.expires_at  # untouched: 10 days
+def test_a_gateway_token_from_a_key_says_so_in_amr(user: User) -> None:
+    """The gateway's `X-User-Token` for a key keeps `amr: ["api_key"]`: with `pwd` it would pass
+    for a sign-in (minting keys, MFA changes)."""
+    verified = key_client(mint(user, ("profile",)).key).get("/api/v1/auth/verify")
+    claims = jwt.decode(verified["X-User-Token"], options={"verify_signature": False})
+    assert claims["amr"] == ["api_key"]
 
 
 def test_a_signed_in_rotation_renews_the_full_lifetime(user: User, user_client: APIClient) -> None:
