@@ -70,24 +70,37 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
-# Emailed links carry their secret in the query string (`?token=`, `?code=`), never in the path:
-# access logs (deploy/gunicorn.conf.py) record the path only.
+# Emailed links carry their secret in the query string (`?token=`, `?code=`), never in the path
+# that access logs keep (deploy/gunicorn.conf.py). The first request moves it into the session
+# and redirects to a URL without it, so the page the user sees (and any Referer it sends) holds
+# no secret; those answers send no Referer themselves.
 MAX_LINK_SECRET = 512
+VERIFY_SESSION_KEY = "_micro_verify_email_token"
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest) -> HttpResponse:
-    """`/accounts/verify-email/?token=…`: GET shows a confirm button (link scanners fetch
-    links) whose form carries the token in its body; the POST verifies."""
+    """`/accounts/verify-email/?token=…` keeps the token in the session and redirects to
+    `/accounts/verify-email/`, which asks for a click (link scanners fetch links); the POST
+    verifies with the token from the session."""
+    token = request.GET.get("token", "")[:MAX_LINK_SECRET]
+    if request.method == "GET" and token:
+        request.session[VERIFY_SESSION_KEY] = token
+        return _no_referrer(redirect("selfservice:verify-email"))
     if request.method == "GET":
-        token = request.GET.get("token", "")[:MAX_LINK_SECRET]
-        context = {"confirm": True, "token": token} if token else {"invalid": True}
+        pending = bool(request.session.get(VERIFY_SESSION_KEY))
+        context = {"confirm": True} if pending else {"invalid": True}
         return render(request, "accounts/verify_email.html", context)
     try:
-        user = email_flows.email_verify(token=request.POST.get("token", "")[:MAX_LINK_SECRET])
+        user = email_flows.email_verify(token=str(request.session.pop(VERIFY_SESSION_KEY, "")))
     except email_flows.InvalidToken:
-        # 200 like Django's reset view: a 4xx would be logged as an error for a stale link.
+        # 200 like Django's reset view: a stale link is not an error worth a 4xx.
         return render(request, "accounts/verify_email.html", {"invalid": True})
     return render(request, "accounts/verify_email.html", {"verified": user.email})
 
@@ -96,20 +109,23 @@ def verify_email(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def password_reset_link(request: HttpRequest) -> HttpResponse:
     """`/accounts/password-reset/confirm/?code=<uidb64>.<token>`: a valid code moves its token
-    into the session, as Django's own view does with a token in the path, and the browser goes
-    on to the set-password form; an invalid one gets the "does not work" page (200)."""
+    into a new session, as Django's own view does with a token in the path, and the browser
+    goes on to the set-password form; an invalid one gets the "does not work" page (200)."""
     try:
         code = request.GET.get("code", "")[:MAX_LINK_SECRET]
         uidb64, token = email_flows.split_reset_code(code)
         email_flows.password_reset_user(uidb64=uidb64, token=token)
     except email_flows.InvalidToken:
         context = {"validlink": False, "form": None}
-        return render(request, "accounts/password_reset_confirm.html", context)
+        return _no_referrer(render(request, "accounts/password_reset_confirm.html", context))
+    request.session.cycle_key()
     request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN] = token
-    return redirect(
-        "selfservice:password-reset-confirm",
-        uidb64=uidb64,
-        token=auth_views.PasswordResetConfirmView.reset_url_token,
+    return _no_referrer(
+        redirect(
+            "selfservice:password-reset-confirm",
+            uidb64=uidb64,
+            token=auth_views.PasswordResetConfirmView.reset_url_token,
+        )
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -259,24 +260,33 @@ def test_the_emailed_link_keeps_the_token_out_of_its_path(unverified, commit):
     assert link.group(0).endswith(page(token))
 
 
+def open_link(client: Client, token: str) -> Any:
+    """Follows the emailed link: the token moves into the session, the page has no secret."""
+    response = client.get(page(token))
+    assert response.status_code == 302
+    assert response["Location"] == LANDING
+    assert response["Referrer-Policy"] == "no-referrer"
+    return client.get(LANDING)
+
+
 def test_landing_get_only_asks_for_confirmation(unverified):
     token = mint(unverified)
-    response = csrf_client().get(page(token))
+    response = open_link(csrf_client(), token)
 
     assert response.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in response.content
-    # The confirm form posts the token in its body, to a URL without it.
     assert f'action="{LANDING}"'.encode() in response.content
-    assert f'name="token" value="{token}"'.encode() in response.content
+    assert token.encode() not in response.content
     unverified.refresh_from_db()
     assert not unverified.email_verified  # link scanners fetch links: GET changes nothing
 
 
 def test_landing_post_with_csrf_verifies(unverified):
-    client, token = csrf_client(), mint(unverified)
-    csrf = csrf_token_of(client, page(token))
+    client = csrf_client()
+    open_link(client, mint(unverified))
+    csrf = csrf_token_of(client, LANDING)
 
-    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf, "token": token})
+    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf})
 
     assert response.status_code == 200
     assert b"grace@example.com" in response.content
@@ -285,19 +295,38 @@ def test_landing_post_with_csrf_verifies(unverified):
 
 
 def test_landing_post_without_csrf_is_refused(unverified):
-    response = csrf_client().post(LANDING, {"token": mint(unverified)})
+    client = csrf_client()
+    open_link(client, mint(unverified))
+
+    response = client.post(LANDING)
 
     assert response.status_code == 403
     unverified.refresh_from_db()
     assert not unverified.email_verified
 
 
-@pytest.mark.parametrize("token", ["garbage", "a:b:c", "\x00", "", "x" * 5000])
+def test_the_token_works_in_the_session_that_opened_the_link_only(unverified):
+    opened = csrf_client()
+    open_link(opened, mint(unverified))
+    other = csrf_client()
+
+    assert b"does not work" in other.get(LANDING).content
+    csrf = csrf_token_of(other, "/accounts/password-reset/")  # any form: the cookie it sets
+
+    response = other.post(LANDING, {"csrfmiddlewaretoken": csrf})
+
+    assert b"does not work" in response.content
+    unverified.refresh_from_db()
+    assert not unverified.email_verified
+
+
+@pytest.mark.parametrize("token", ["garbage", "a:b:c", "\x00", "x" * 5000])
 def test_landing_with_a_bad_token_says_so(db, token):
     client = csrf_client()
-    csrf = csrf_token_of(client, page("anything"))
+    open_link(client, token)
+    csrf = csrf_token_of(client, LANDING)
 
-    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf, "token": token})
+    response = client.post(LANDING, {"csrfmiddlewaretoken": csrf})
 
     assert response.status_code == 200  # not a 4xx: a stale link is not a server error
     assert b"does not work" in response.content

@@ -365,6 +365,7 @@ def link(uidb64: str, token: str) -> str:
 def set_password_via_page(client: Client, uidb64: str, token: str, password: str):
     first = client.get(link(uidb64, token))
     assert first.status_code == 302  # the token moves into the session, out of the URL
+    assert first["Referrer-Policy"] == "no-referrer"
     assert token not in first["Location"]
     form_url = first["Location"]
     data = {"new_password1": password, "new_password2": password}
