@@ -37,18 +37,6 @@ def member(db: Any) -> User:
     return UserFactory.create(username="ada", email="ada@example.com", email_verified=True)
 
 
-@pytest.fixture
-def browser(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def web_client(db: Any) -> OAuthClient:
-    return make_client(name="Web app")
-
-
 def me(access_token: str) -> Any:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token}")

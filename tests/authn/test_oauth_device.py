@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import pytest
 from django.test import Client
 from oauth2_provider.models import Application, DeviceGrant
 
@@ -16,18 +15,6 @@ from tests.factories import UserFactory
 
 CLI = "micro-cli"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def member(db: Any) -> User:
-    return UserFactory.create(username="grace")
-
-
-@pytest.fixture
-def browser(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def start(scope: str = "openid profile users:read", client_id: str = CLI) -> dict[str, Any]:

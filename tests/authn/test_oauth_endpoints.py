@@ -34,18 +34,6 @@ def member(db: Any) -> User:
     return UserFactory.create(username="lin", email="lin@example.com")
 
 
-@pytest.fixture
-def browser(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def web_client(db: Any) -> OAuthClient:
-    return make_client(name="Web app")
-
-
 def basic(client: OAuthClient) -> str:
     raw = f"{client.client_id}:{client.client_secret}".encode()
     return "Basic " + base64.b64encode(raw).decode()

@@ -30,24 +30,7 @@ from tests.authn.oauth_helpers import (
     pkce_pair,
     refresh,
 )
-from tests.factories import ServiceAccountFactory, UserFactory
-
-
-@pytest.fixture
-def member(db: Any) -> User:
-    return UserFactory.create(username="noor")
-
-
-@pytest.fixture
-def browser(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def web_client(db: Any) -> OAuthClient:
-    return make_client(name="Web app")
+from tests.factories import ServiceAccountFactory
 
 
 def userinfo(token: str) -> Any:
