@@ -42,32 +42,36 @@ def _trusted_networks(
     return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
 
 
-def _is_trusted(address: str) -> bool:
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
-    return any(
-        ip in network for network in _trusted_networks(tuple(settings.MICRO_TRUSTED_PROXIES))
-    )
+        return None
 
 
 def client_ip_from_meta(meta: Mapping[str, Any]) -> str | None:
     """`REMOTE_ADDR`, unless it is one of `MICRO_TRUSTED_PROXIES`: then the right-most address
     of `X-Forwarded-For` that is not a trusted proxy (addresses left of it are the client's
     own claims and could be forged)."""
-    peer = str(meta.get("REMOTE_ADDR") or "") or None
-    if peer is None or not _is_trusted(peer):
+    peer = meta.get("REMOTE_ADDR") or None
+    if peer is None or not settings.MICRO_TRUSTED_PROXIES:  # every request: no parsing then
         return peer
-    hops = [hop.strip() for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    for hop in reversed(hops):
+    networks = _trusted_networks(tuple(settings.MICRO_TRUSTED_PROXIES))
+
+    def trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return ip is not None and any(ip in network for network in networks)
+
+    if not trusted(_parsed(peer)):
+        return peer
+    for hop in reversed(
+        [hop.strip() for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    ):
         if not hop:
             continue
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+        ip = _parsed(hop)
+        if ip is None:
             return peer  # a malformed chain: fall back to what the socket says
-        if not _is_trusted(hop):
+        if not trusted(ip):
             return hop
     return peer
 

@@ -110,6 +110,11 @@ if OBJECTS_DATABASE_URL:
         conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS", False),
     )
     DATABASE_ROUTERS = ["micro_platform.db_routers.ObjectsRouter"]
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable server must fail a request (503) in seconds, not hold its worker
+        # until gunicorn's timeout; `?connect_timeout=` in the URL overrides it.
+        _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 # --- Cache: shared by every worker and instance (lockout, revocation, throttles) ---
 REDIS_URL = env_str("REDIS_URL")
