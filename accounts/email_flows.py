@@ -17,6 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes, force_str
@@ -110,6 +111,11 @@ def _verification_state(user: User) -> str:
     return salted_hmac(VERIFY_SALT, state, algorithm="sha256").hexdigest()[:32]
 
 
+def _link(view: str, **secret: str) -> str:
+    """An emailed link: the page's URL under MICRO_ISSUER, its secret in the query string."""
+    return f"{settings.MICRO_ISSUER}{reverse(view)}?{urlencode(secret)}"
+
+
 def email_verification_token(*, user: User) -> str:
     return signing.dumps([user.pk.hex, _verification_state(user)], salt=VERIFY_SALT)
 
@@ -126,7 +132,7 @@ def email_verification_send(*, user: User) -> bool:
         context={
             **_addressee(user),
             # The secret goes in the query string: access logs keep paths only.
-            "link": f"{settings.MICRO_ISSUER}/accounts/verify-email/?{urlencode({'token': token})}",
+            "link": _link("selfservice:verify-email", token=token),
             "days": VERIFICATION_MAX_AGE.days,
         },
     )
@@ -201,18 +207,15 @@ def password_reset_send(*, email: str, ip_address: str | None) -> None:
 
 
 def _queue_reset_email(user: User) -> None:
-    uid, token = password_reset_uid(user), password_reset_tokens.make_token(user)
+    code = f"{password_reset_uid(user)}.{password_reset_tokens.make_token(user)}"
     mailer.send_on_commit(
         template="password_reset",
         subject="Reset your password",
         to=user.email,
         context={
             **_addressee(user),
-            "link": (
-                f"{settings.MICRO_ISSUER}/accounts/password-reset/confirm/"
-                f"?{urlencode({'code': f'{uid}.{token}'})}"
-            ),
-            "code": f"{uid}.{token}",
+            "link": _link("selfservice:password-reset-link", code=code),
+            "code": code,
             "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         },
     )

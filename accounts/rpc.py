@@ -7,7 +7,7 @@ style is `curl -X GET .../user/read -d '{"id": "..."}'` (curl labels that body a
 
 from __future__ import annotations
 
-import json
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import (
     NotAuthenticated,
     NotFound,
+    ParseError,
     PermissionDenied,
     Throttled,
     ValidationError,
@@ -41,7 +42,7 @@ from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
-from micro_platform.parsers import reject_lone_surrogates
+from micro_platform.parsers import BoundedJSONParser
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
@@ -303,9 +304,9 @@ def parse_body(request: Request) -> dict[str, Any]:
         # and let a cross-site link (no body possible) drive a signed-in browser.
         return {}
     try:
-        # LoneSurrogateError is a ValueError: a string that is not Unicode text.
-        body = reject_lone_surrogates(json.loads(raw))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: too deep
+        # The API's own parser: strict JSON, bounded depth, text only (no lone surrogates).
+        body = BoundedJSONParser().parse(io.BytesIO(raw))
+    except ParseError as exc:
         raise ValidationError(
             {"body": ["The body must be a JSON object."]}, code="parse_error"
         ) from exc

@@ -38,10 +38,6 @@ class EmailForm(forms.Form):
     )
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return client_ip(request)
-
-
 def _too_many(request: HttpRequest, exc: email_flows.RateLimited) -> HttpResponse:
     response = render(request, "accounts/too_many.html", status=429)
     response["Retry-After"] = str(exc.retry_after)
@@ -58,7 +54,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = email_flows.user_signup(**form.cleaned_data, ip_address=_client_ip(request))
+            user = email_flows.user_signup(**form.cleaned_data, ip_address=client_ip(request))
         except email_flows.RateLimited as exc:
             return _too_many(request, exc)
         except services.Conflict as exc:
@@ -137,7 +133,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             email_flows.password_reset_send(
-                email=form.cleaned_data["email"], ip_address=_client_ip(request)
+                email=form.cleaned_data["email"], ip_address=client_ip(request)
             )
         except email_flows.RateLimited as exc:
             return _too_many(request, exc)
@@ -176,7 +172,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
                 uidb64=self.kwargs["uidb64"],
                 token=token,
                 new_password=form.cleaned_data["new_password1"],
-                ip_address=_client_ip(self.request),
+                ip_address=client_ip(self.request),
             )
         except email_flows.InvalidToken:
             self.validlink = False

@@ -25,6 +25,8 @@ def subject_filter(*, user_id: uuid.UUID, group_ids: tuple[uuid.UUID, ...] = ())
     pairs: the same grants, but the id list is one `subject_id = ANY(…)` range of the grants
     index and PostgreSQL estimates the exclusions as the near-certainties they are, so the list
     filter stays a semi-join whose cost follows the principal's grants (`granted_filter`).
+    The exclusions cover both other combinations because `subject_type` has exactly two
+    values (the `grant_subject_type_valid` constraint); a third type would need its own.
     """
     user = Q(subject_type=Grant.SubjectType.USER, subject_id=user_id)
     if not group_ids:
