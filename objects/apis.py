@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import Cursor
@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 
 from authn import scopes as sc
 from micro_platform.http import principal_of
-from micro_platform.openapi import problem
+from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 from objects import selectors, services
-from objects.serializers import ObjectCreateIn, ObjectOut, ObjectPageOut, ObjectUpdateIn
+from objects.serializers import ObjectCreateIn, ObjectOut, ObjectUpdateIn
 
 NOT_FOUND = "No object with this id."
 
@@ -61,12 +61,9 @@ class ObjectListApi(APIView):
     required_scopes = {"GET": (sc.OBJECTS_READ,), "POST": (sc.OBJECTS_WRITE,)}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int, description="At most 100."),
-        ],
+        parameters=PAGE_PARAMETERS,
         operation_id="objects_list",
-        responses={200: ObjectPageOut},
+        responses={200: page_of(ObjectOut, "ObjectPageOut")},
     )
     def get(self, request: Request) -> Response:
         """Only objects the caller holds a read grant on (directly or through a group)."""

@@ -57,8 +57,3 @@ class ObjectOut(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-
-class ObjectPageOut(serializers.Serializer):
-    results = ObjectOut(many=True)
-    next = serializers.URLField(allow_null=True)

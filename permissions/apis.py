@@ -15,7 +15,7 @@ from authn import scopes as sc
 from authn.principal import Principal
 from authn.principals import group_ids_of_user
 from micro_platform.http import principal_of
-from micro_platform.openapi import problem
+from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 from permissions import selectors, services
 from permissions.serializers import (
@@ -24,7 +24,6 @@ from permissions.serializers import (
     GrantFilterIn,
     GrantIn,
     GrantOut,
-    GrantPageOut,
 )
 
 DENIED = "Only api_admin or an admin of this object may manage its grants."
@@ -56,11 +55,10 @@ class GrantListApi(APIView):
             OpenApiParameter("object_id", str),
             OpenApiParameter("subject_type", str, enum=["user", "group"]),
             OpenApiParameter("subject_id", str, description="A user or group id."),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int, description="At most 100."),
+            *PAGE_PARAMETERS,
         ],
         operation_id="access_list",
-        responses={200: GrantPageOut},
+        responses={200: page_of(GrantOut, "GrantPageOut")},
     )
     def get(self, request: Request) -> Response:
         """api_admin: any grants. Object admins: give `object_type` and `object_id`."""

@@ -55,11 +55,6 @@ class GrantOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class GrantPageOut(serializers.Serializer):
-    results = GrantOut(many=True)
-    next = serializers.URLField(allow_null=True)
-
-
 class CheckIn(StrictSerializer):
     object_type = serializers.CharField(max_length=OBJECT_TYPE_MAX)
     object_id = serializers.CharField(max_length=OBJECT_ID_MAX, trim_whitespace=False)
