@@ -43,7 +43,8 @@ def code_digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def _service_account(client: Any) -> User | None:
+def service_account_of(client: Any) -> User | None:
+    """The active service account owning `client`, if that is what owns it."""
     user = getattr(client, "user", None)
     if user is None or not user.is_active or user.kind != User.Kind.SERVICE:
         return None
@@ -78,12 +79,12 @@ class MicroOAuth2Validator(OAuth2Validator):
         if not super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return False
         if grant_type == CLIENT_CREDENTIALS:
-            return _service_account(client) is not None
+            return service_account_of(client) is not None
         return True
 
     def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> Any:
         if request.grant_type == CLIENT_CREDENTIALS:
-            account = _service_account(request.client)
+            account = service_account_of(request.client)
             return sorted(user_held_scopes(user=account)) if account else []
         return super().get_default_scopes(client_id, request, *args, **kwargs)
 
@@ -93,7 +94,7 @@ class MicroOAuth2Validator(OAuth2Validator):
         if not super().validate_scopes(client_id, scopes, client, request, *args, **kwargs):
             return False
         if request.grant_type == CLIENT_CREDENTIALS:
-            account = _service_account(client)
+            account = service_account_of(client)
             held = user_held_scopes(user=account) if account else frozenset()
             return set(scopes) <= held
         return True

@@ -33,8 +33,8 @@ from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
-from accounts.models import User
 from authn.authentication import API_KEY_PREFIX, verified_tokens
+from authn.oauth.validators import service_account_of
 from authn.principal import Principal
 from authn.services import counters
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
@@ -105,25 +105,35 @@ class IntrospectView(dot_views.IntrospectTokenView):
             {"error": "invalid_request", "error_description": "Use POST."}, status=405
         )
 
+    _client: Application | None = None
+
+    def authenticate_client(self, request: HttpRequest) -> bool:
+        """The toolkit's client authentication (run once, by its dispatch), keeping the client
+        it authenticated for `post` to judge."""
+        core = self.get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauth_request = OauthlibRequest(uri, http_method, body, headers)
+        authenticated = bool(core.server.request_validator.authenticate_client(oauth_request))
+        self._client = getattr(oauth_request, "client", None) if authenticated else None
+        return authenticated
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # Only services may ask (RFC 7662 §4): clients of service accounts, or made by an
-        # administrator; a client a user registered for their app may not. The client is the
-        # one the credentials authenticate (never an id merely named in the body or header).
-        client = self._authenticated_client(request)
-        owner = client.user if client is not None else None
-        if client is None or (owner is not None and owner.kind != User.Kind.SERVICE):
+        # Only services may ask (RFC 7662 §4): confidential clients of active service accounts,
+        # or made by an administrator; not a client a user registered for their app, and not a
+        # public client (the toolkit lets one "authenticate" with no secret at all). The client
+        # is the one the credentials authenticated (never an id merely named in the request).
+        client = self._client
+        if client is None or not may_introspect(client):
             return _oauth_error(
                 "access_denied", "This client may not introspect tokens.", status=403
             )
         return super().post(request, *args, **kwargs)
 
-    def _authenticated_client(self, request: HttpRequest) -> Application | None:
-        core = self.get_oauthlib_core()
-        uri, http_method, body, headers = core._extract_params(request)
-        oauth_request = OauthlibRequest(uri, http_method, body, headers)
-        if not core.server.request_validator.authenticate_client(oauth_request):
-            return None
-        return getattr(oauth_request, "client", None)
+
+def may_introspect(client: Application) -> bool:
+    if client.client_type != Application.CLIENT_CONFIDENTIAL:
+        return False
+    return client.user is None or service_account_of(client) is not None
 
 
 def introspect(raw: str) -> dict[str, Any]:

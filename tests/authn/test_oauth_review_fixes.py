@@ -237,3 +237,44 @@ def test_introspection_judges_the_authenticated_client_not_a_named_one(
 
     assert refused.status_code == 403
     assert b"active" not in refused.content
+
+
+def test_a_public_client_cannot_introspect_without_a_secret(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    """The toolkit lets a public client "authenticate" by naming itself with the device grant
+    type; the ownerless `micro-cli` client must not thereby become an introspection service."""
+    tokens = code_flow_tokens(browser, web_client)
+    ensure_cli_client()
+
+    refused = Client().post(
+        "/o/introspect/",
+        {
+            "token": tokens["access_token"],
+            "client_id": "micro-cli",
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        },
+    )
+
+    assert refused.status_code == 403
+    assert b"active" not in refused.content
+
+
+def test_a_deactivated_service_accounts_client_cannot_introspect(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    tokens = code_flow_tokens(browser, web_client)
+    service = ServiceAccountFactory.create()
+    services_client = make_client(
+        owner=service, grant_type=Application.GRANT_CLIENT_CREDENTIALS, name="gateway"
+    )
+    User.objects.filter(pk=service.pk).update(is_active=False)
+
+    refused = Client().post(
+        "/o/introspect/",
+        {"token": tokens["access_token"]},
+        HTTP_AUTHORIZATION=basic(services_client),
+    )
+
+    assert refused.status_code == 403
+    assert b"active" not in refused.content
