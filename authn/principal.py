@@ -10,6 +10,8 @@ from authn import scopes as scope_catalogue
 
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
 Kind = Literal["user", "service"]
+# The first-party `micro` CLI's public OAuth client (migration authn.0007, authn/cli/session.py).
+CLI_CLIENT_ID = "micro-cli"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +60,11 @@ class Principal:
 
     def is_self(self, user_id: uuid.UUID) -> bool:
         return self.user_id == user_id
+
+    @property
+    def is_personal_sign_in(self) -> bool:
+        """A person signed in themselves: a password sign-in, a dashboard session or this
+        service's own `micro` CLI login (`pwd` in `amr`). Not an API key or a token derived
+        from one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's
+        token acting for the user (another `client_id`)."""
+        return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)

@@ -73,16 +73,15 @@ class MintedKey:
 
 
 def _check_signed_in(actor: Principal | None) -> None:
-    """A principal whose `amr` says `pwd` (a password sign-in, a dashboard session, a person's
-    OAuth login and their refreshes) may mint and rotate keys. A machine credential may not:
-    an API key, a token exchanged from one or minted from one by the gateway (`amr:
-    ["api_key"]`), a client-credentials token (no `amr`). Otherwise a leaked one could leave
-    behind a key, or rotate itself into one, that outlives it and its revocation.
+    """Only a person's own sign-in (`Principal.is_personal_sign_in`) mints or rotates keys.
+    A machine credential (an API key or a token derived from one, a client-credentials token)
+    or a third-party app acting for the user could otherwise leave behind a key that outlives
+    it and its revocation (a key rotating itself, a year-long key from a revoked grant).
     """
-    if actor is not None and "pwd" not in actor.amr:
+    if actor is not None and not actor.is_personal_sign_in:
         raise SignInRequired(
-            "Minting or rotating an API key needs a person's sign-in (password, dashboard or"
-            " OAuth login), not an API key or a client's token."
+            "Minting or rotating an API key needs your own sign-in (password, dashboard or the"
+            " micro CLI), not an API key or an application's token."
         )
 
 

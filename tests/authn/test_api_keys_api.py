@@ -21,6 +21,7 @@ from authn.authentication import principal_from_access_token
 from authn.models import ApiKey, AuditEvent
 from authn.services.api_keys import api_key_create, api_key_revoke
 from tests.authn.helpers import forge, valid_claims
+from tests.authn.oauth_helpers import code_flow_tokens, make_client
 from tests.factories import ServiceAccountFactory
 
 KEYS = "/api/v1/api-keys"
@@ -180,6 +181,22 @@ def test_a_machine_credential_cannot_rotate_keys_not_even_its_own(user: User, vi
     assert list(ApiKey.objects.values_list("pk", flat=True)) == [parent.api_key.pk]
     parent.api_key.refresh_from_db()
     assert parent.api_key.expires_at > timezone.now()  # the grace period was not applied
+
+
+def test_a_third_party_apps_token_cannot_mint_keys(user: User) -> None:
+    """An app the user consented to (`profile` scope, `amr: ["pwd"]`) acts for the user but is
+    not the user signing in: a key it minted would outlive the app's deletion."""
+    browser = Client()
+    browser.force_login(user)
+    app = make_client(name="Someone's app")
+    tokens = code_flow_tokens(browser, app, scope="openid profile users:read")
+    client = key_client(tokens["access_token"])
+
+    response = client.post(KEYS, {"name": "x", "scopes": ["users:read"]}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "sign_in_required"
+    assert not ApiKey.objects.exists()
 
 
 def test_a_gateway_token_from_a_key_says_so_in_amr(user: User) -> None:
