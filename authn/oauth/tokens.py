@@ -29,6 +29,17 @@ def token_subject(request: Any) -> User:
     return request.user
 
 
+def held_by(request: Any, user: User) -> tuple[frozenset[str], list[tuple[Any, list[str]]]]:
+    """What `user` holds now and the memberships it comes from, read once per token request
+    (scope defaults, scope validation and the token itself all ask) and kept on it."""
+    memo = getattr(request, "micro_held", None)
+    if memo is None or memo[0] != user.pk:
+        memberships = user_memberships(user=user)
+        memo = (user.pk, user_held_scopes(user=user, memberships=memberships), memberships)
+        request.micro_held = memo
+    return memo[1], memo[2]
+
+
 def _amr(grant_type: str) -> tuple[str, ...]:
     # The consent and device pages sit behind the dashboard's password sign-in. Whether that
     # session also passed the TOTP step is not recorded with the grant, so OAuth tokens never
@@ -41,8 +52,7 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
     if user is None or not user.is_active:
         raise InvalidGrantError(description="The account is not active.", request=request)
     requested = list(request.scopes or [])
-    memberships = user_memberships(user=user)
-    held = user_held_scopes(user=user, memberships=memberships)
+    held, memberships = held_by(request, user)
     wanted = frozenset(requested) & scope_catalogue.ALL_SCOPES
     scopes = wanted & held
     # `openid` alone is a sign-in: an ID token and an access token without API scopes.

@@ -26,17 +26,15 @@ from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.models import User
-from accounts.selectors import user_held_scopes
 from authn.audit import audit_record
 from authn.models import OAuthCodeUse
+from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
 from authn.services.signing_keys import key_ring
 from micro_platform import metrics
 from micro_platform.http import client_ip_from_meta
 
 Grant = get_grant_model()
-CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
-OPENID = "openid"
 
 
 def code_digest(code: str) -> str:
@@ -85,7 +83,7 @@ class MicroOAuth2Validator(OAuth2Validator):
     def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> Any:
         if request.grant_type == CLIENT_CREDENTIALS:
             account = service_account_of(request.client)
-            return sorted(user_held_scopes(user=account)) if account else []
+            return sorted(held_by(request, account)[0]) if account else []
         return super().get_default_scopes(client_id, request, *args, **kwargs)
 
     def validate_scopes(
@@ -95,8 +93,7 @@ class MicroOAuth2Validator(OAuth2Validator):
             return False
         if request.grant_type == CLIENT_CREDENTIALS:
             account = service_account_of(client)
-            held = user_held_scopes(user=account) if account else frozenset()
-            return set(scopes) <= held
+            return account is not None and set(scopes) <= held_by(request, account)[0]
         return True
 
     # --- Authorization codes: single use, re-use revokes what the code issued -----------------
@@ -148,7 +145,7 @@ class MicroOAuth2Validator(OAuth2Validator):
                 # As long as a refresh token from the code can live.
                 expires_at=timezone.now() + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
             )
-        subject = request.user or request.client.user
+        subject = token_subject(request)
         audit_record(
             type="token.refreshed" if request.grant_type == "refresh_token" else "token.issued",
             actor=subject.pk if subject is not None else None,
