@@ -154,14 +154,14 @@ class JwksCache:
 
     def key(self, kid: str) -> RSAPublicKey:
         """The public key for `kid`; raises InvalidToken for a kid the issuer does not publish."""
-        key_set = self._key_set
+        held = key_set = self._key_set
         if key_set is None or self._clock() - key_set.fetched_at >= self.max_age:
             # With the key in hand, do not queue behind a fetch already under way (a slow or
             # blackholed issuer would stall every request for the timeout): use it meanwhile.
             known = key_set is not None and kid in key_set.keys
             key_set = self._refresh(forced=False, wait=not known)
         key = key_set.keys.get(kid)
-        if key is None:
+        if key is None and key_set is held:  # keys fetched just now need no second fetch
             key = self._refresh(forced=True).keys.get(kid)
         if key is None:
             raise InvalidToken("unknown kid")

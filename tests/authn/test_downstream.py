@@ -40,6 +40,7 @@ from accounts.models import User
 from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
+    MICRO_SCOPES_IMPLIED_BY_API_ADMIN,
     InvalidToken,
     JwksCache,
     KeysUnavailable,
@@ -456,6 +457,21 @@ def test_unknown_kid_refetches_once_then_rejects(
     clock.now += INTERVAL
     assert_invalid(verifier, forge(valid_claims(user), kid="no-such-kid"))
     assert len(jwks.urls) == 3
+
+
+def test_an_unknown_kid_on_a_cold_cache_costs_one_fetch(
+    user: User, verifier: TokenVerifier, jwks: ServiceJwks
+) -> None:
+    """The first fetch just happened: fetching again at once for the same kid learns nothing."""
+    assert_invalid(verifier, forge(valid_claims(user), kid="no-such-kid"))
+    assert len(jwks.urls) == 1
+
+
+def test_the_scopes_api_admin_implies_match_the_services_catalogue() -> None:
+    """The verifier imports nothing from the project, so its copy is checked here."""
+    from authn import scopes
+
+    assert scopes.ALL_SCOPES - {scopes.API_ADMIN} == MICRO_SCOPES_IMPLIED_BY_API_ADMIN
 
 
 def test_a_flood_of_bogus_kids_costs_one_fetch_per_interval(
