@@ -94,6 +94,11 @@ def user_clients(*, owner: User) -> list[Application]:
     return list(Application.objects.filter(user=owner).order_by("name", "id"))
 
 
+def user_client_get(*, owner: User, application_id: int) -> Application | None:
+    """The owner's client with this id; None for another user's client, as for none at all."""
+    return Application.objects.filter(pk=application_id, user=owner).first()
+
+
 def user_client_delete(*, application: Application, actor: Principal | User) -> None:
     """Deletes the client and, with it, every token issued to it (each revoked at once)."""
     with transaction.atomic():

@@ -9,9 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
-from oauth2_provider.models import Application
 
-from authn.oauth.services import RegisteredClient, user_client_delete, user_client_register
+from authn.oauth.services import (
+    RegisteredClient,
+    user_client_delete,
+    user_client_get,
+    user_client_register,
+)
 from authn.oauth.services import user_clients as clients_of
 from authn.web.forms import ApplicationForm
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
@@ -60,9 +64,7 @@ def applications_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def application_delete_view(request: HttpRequest, application_id: int) -> HttpResponse:
-    application = Application.objects.filter(
-        pk=application_id, user=dashboard_user(request)
-    ).first()
+    application = user_client_get(owner=dashboard_user(request), application_id=application_id)
     if application is None:
         raise Http404("No such application.")
     user_client_delete(application=application, actor=dashboard_principal(request))
