@@ -35,8 +35,7 @@ def token_request(client: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, st
     return TOKEN_PATH, f"grant_type=client_credentials&scope={SCOPE}", headers
 
 
-def label() -> str:
-    return f"POST {TOKEN_PATH} (client_credentials)"
+LABEL = f"POST {TOKEN_PATH} (client_credentials)"
 
 
 def main() -> None:

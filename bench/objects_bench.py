@@ -413,8 +413,9 @@ def measure(password: str, p7_requests: int, p8_requests: int) -> dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", action="store_true")
-    parser.add_argument("--measure", action="store_true")
+    role = parser.add_mutually_exclusive_group(required=True)
+    role.add_argument("--seed", action="store_true")
+    role.add_argument("--measure", action="store_true")
     parser.add_argument("--objects", type=int)
     parser.add_argument("--hot", type=int)
     parser.add_argument("--password")
@@ -426,8 +427,7 @@ def main() -> None:
     import django
 
     django.setup()
-    run = seed if args.seed else None
-    result = run(args.objects, args.hot) if run else measure(args.password, args.p7, args.p8)
+    result = seed(args.objects, args.hot) if args.seed else measure(args.password, args.p7, args.p8)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

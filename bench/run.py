@@ -608,7 +608,7 @@ def client_credentials_scenario(key: str, server: Server) -> Scenario:
     output = run_python("createserviceaccount", ["bench/oauth_bench.py"], server.size.env)
     client = last_json_line(output, "createserviceaccount")
     path, body, headers = oauth_bench.token_request(client)
-    return Scenario(key, oauth_bench.label(), "POST", ((path, body),), headers)
+    return Scenario(key, oauth_bench.LABEL, "POST", ((path, body),), headers)
 
 
 @contextmanager
