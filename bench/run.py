@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 import downstream_bench  # bench/ is on sys.path: this file runs as a script
 import objects_bench
+import procs
 import psycopg
 from psycopg import sql
 
@@ -54,10 +54,8 @@ WRK_CONNECTIONS = 16
 WRK_TIMEOUT = "10s"
 GUNICORN_WORKERS = 2
 ARGON2_PROCESSES = 2
-STARTUP_TIMEOUT_S = 30.0
 # OWASP Password Storage Cheat Sheet minimum for Argon2id.
 OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, OWASP_MIN_PARALLELISM = 19 * 1024, 2, 1
-LOG_TAIL_CHARS = 3000
 
 
 class BenchError(Exception):
@@ -203,12 +201,6 @@ def unreachable(db: PgDatabase, exc: Exception) -> BenchError:
 # --- Subprocesses with the Django environment --------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def django_env(database_url: str, secret: str, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("OBJECTS_DATABASE_URL", None)  # the bench database holds every app
@@ -228,19 +220,9 @@ def django_env(database_url: str, secret: str, port: int) -> dict[str, str]:
     return env
 
 
-def tail(text: str) -> str:
-    return text[-LOG_TAIL_CHARS:].rstrip()
-
-
 def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
     """Runs `python <args>` in the repository; a failure is a setup error."""
-    proc = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        output = tail(proc.stderr + proc.stdout)
-        raise BenchError(f"{what} failed (exit {proc.returncode}):\n{output}")
-    return proc.stdout
+    return procs.run_python(what, args, env, BenchError)
 
 
 def last_json_line(stdout: str, what: str) -> dict[str, Any]:
@@ -248,7 +230,7 @@ def last_json_line(stdout: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError) as exc:
-        raise BenchError(f"{what} printed no JSON result:\n{tail(stdout)}") from exc
+        raise BenchError(f"{what} printed no JSON result:\n{procs.tail(stdout)}") from exc
     if not isinstance(data, dict):
         raise BenchError(f"{what} printed {type(data).__name__}, not an object")
     return data
@@ -312,62 +294,14 @@ def http_request(
         return int(exc.code), exc.read()
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"gunicorn exited ({proc.returncode}):\n{read_tail(log_path)}")
-        try:
-            if http_request(f"{base_url}/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(
-        f"gunicorn did not answer /healthz in {STARTUP_TIMEOUT_S:.0f} s:\n{read_tail(log_path)}"
-    )
-
-
-def read_tail(path: Path) -> str:
-    try:
-        return tail(path.read_text(errors="replace"))
-    except OSError:
-        return "(no log)"
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (gunicorn's graceful shutdown), then SIGKILL to the whole group."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextmanager
 def gunicorn(size: Size, workdir: Path) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{size.port}"
+    args = ["micro_platform.wsgi", "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{size.port}"]
     log_path = workdir / f"gunicorn-{size.label}.log"
-    cmd = [sys.executable, "-m", "gunicorn", "micro_platform.wsgi"]
-    cmd += ["-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{size.port}"]
-    with log_path.open("wb") as log:
-        # Own session: a Ctrl-C reaches us, and we stop gunicorn in order.
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=size.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_healthy(proc, base_url, log_path)
-            print(f"  gunicorn ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
-            yield base_url
-        finally:
-            stop_process(proc)
+    with procs.gunicorn(args, size.env, log_path, base_url, BenchError):
+        print(f"  gunicorn ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
+        yield base_url
 
 
 def obtain_token(base_url: str, username: str) -> str:
@@ -493,7 +427,7 @@ def parse_wrk(output: str) -> WrkResult:
     }
     rps, total = _RPS.search(output), _TOTAL.search(output)
     if rps is None or total is None or 50.0 not in percentiles or 99.0 not in percentiles:
-        raise BenchError(f"cannot parse wrk output:\n{tail(output)}")
+        raise BenchError(f"cannot parse wrk output:\n{procs.tail(output)}")
     non_2xx, socket_errors = _NON_2XX.search(output), _SOCKET.search(output)
     return WrkResult(
         rps=float(rps.group(1)),
@@ -510,7 +444,7 @@ def run_wrk(base_url: str, script: Path, seconds: int) -> WrkResult:
     cmd += ["--timeout", WRK_TIMEOUT, "--latency", "-s", str(script), f"{base_url}/"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if proc.returncode != 0:
-        raise BenchError(f"wrk exited {proc.returncode}:\n{tail(proc.stderr + proc.stdout)}")
+        raise BenchError(f"wrk exited {proc.returncode}:\n{procs.tail(proc.stderr + proc.stdout)}")
     return parse_wrk(proc.stdout)
 
 
@@ -926,7 +860,7 @@ def make_sizes(mode: Mode, secret: str) -> list[Size]:
         ("large", large, mode.large_users),
         ("small", small, mode.small_users),
     ):
-        port = free_port()
+        port = procs.free_port()
         sizes.append(Size(label, users, db, port, django_env(db.url, secret, port)))
     return sizes
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -27,11 +24,11 @@ import requests
 from psycopg import sql
 from requests.adapters import HTTPAdapter
 
+from bench import procs
+
 ROOT = Path(__file__).resolve().parents[2]
 # Not a secret: these users exist only in the throwaway load database.
 PASSWORD = "load-password-not-a-secret"
-STARTUP_TIMEOUT_S = 30.0
-LOG_TAIL_CHARS = 3000
 
 
 class HarnessError(Exception):
@@ -118,12 +115,6 @@ def gunicorn_available() -> bool:
     return proc.returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def django_env(database_url: str, redis_url: str, port: int, secret: str, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
     env.pop("OBJECTS_DATABASE_URL", None)  # one database holds every app
@@ -146,13 +137,7 @@ def django_env(database_url: str, redis_url: str, port: int, secret: str, **extr
 
 
 def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and scripts
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        output = (proc.stderr + proc.stdout)[-LOG_TAIL_CHARS:]
-        raise HarnessError(f"{what} failed (exit {proc.returncode}):\n{output}")
-    return proc.stdout
+    return procs.run_python(what, args, env, HarnessError)
 
 
 @dataclass
@@ -162,53 +147,15 @@ class Instance:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def log_tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-        except OSError:
-            return "(no log)"
-
-
-def _wait_healthy(instance: Instance) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise HarnessError(f"gunicorn {instance.name} exited:\n{instance.log_tail()}")
-        try:
-            if requests.get(f"{instance.url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise HarnessError(f"gunicorn {instance.name} did not start:\n{instance.log_tail()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (gunicorn's graceful shutdown), then SIGKILL to its process group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
 
 @contextmanager
 def gunicorn(name: str, env: dict[str, str], port: int, workdir: Path, workers: int) -> Iterator:
+    url = f"http://127.0.0.1:{port}"
+    args = ["micro_platform.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    args += ["--timeout", "60", "--graceful-timeout", "5"]
     log = workdir / f"gunicorn-{name}.log"
-    cmd = [sys.executable, "-m", "gunicorn", "micro_platform.wsgi", "-w", str(workers)]
-    cmd += ["-b", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        instance = Instance(name, f"http://127.0.0.1:{port}", process, log)
-        try:
-            _wait_healthy(instance)
-            yield instance
-        finally:
-            _stop(process)
+    with procs.gunicorn(args, env, log, url, HarnessError) as process:
+        yield Instance(name, url, process, log)
 
 
 @dataclass
@@ -236,7 +183,7 @@ def cluster(
 ) -> Iterator[Cluster]:
     """A fresh database with `usernames` (password PASSWORD), served by `instances` gunicorns."""
     secret = secrets.token_urlsafe(48)
-    ports = [free_port() for _ in range(instances)]
+    ports = [procs.free_port() for _ in range(instances)]
     # The issuer must be the same on every instance: tokens cross instances.
     envs = [django_env(db.url, redis_url, ports[0], secret, **(extra_env or {})) for _ in ports]
     db.recreate()

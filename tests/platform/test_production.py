@@ -6,8 +6,6 @@ import os
 import runpy
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 from gunicorn.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import procs
 from tests.conftest import require_component
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,12 +135,6 @@ def test_the_access_log_never_holds_query_strings_or_referers(
 # --- gunicorn, started with the config -----------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - local URL
     try:
@@ -158,7 +151,7 @@ def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
-    port = free_port()
+    port = procs.free_port()
     env = production_env(
         tmp_path,
         GUNICORN_BIND=f"127.0.0.1:{port}",
@@ -167,35 +160,10 @@ def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
     log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and arguments
-            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if get(f"{base_url}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+    # A start that fails is the test's failure, with the log's tail.
+    with procs.gunicorn(["-c", str(CONFIG)], env, log_path, base_url, AssertionError):
         yield base_url, metrics_dir, log_path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _gunicorn_importable() -> bool:
