@@ -31,7 +31,16 @@ from tests.faults.components import (
     pg_tools_available,
     redis_server_available,
 )
-from tests.load.harness import Cluster, Server, bearer, cluster, gunicorn_available, login
+from tests.load.harness import (
+    Cluster,
+    Server,
+    bearer,
+    cluster,
+    grant_write,
+    gunicorn_available,
+    login,
+    signed_in,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]
 
@@ -187,12 +196,6 @@ def api_key(url: str, token: str) -> str:
     return str(created.json()["key"])
 
 
-def signed_in(url: str, username: str) -> dict[str, str]:
-    response = login(requests.Session(), url, username)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def test_postgres_restart_under_load(env: Environment) -> None:
     url = env.app.url(0)
     tokens = [signed_in(url, name)["access_token"] for name in USERS[:2]]
@@ -204,20 +207,7 @@ def test_postgres_restart_under_load(env: Environment) -> None:
     )
     assert created.status_code == 201
     object_id = created.json()["id"]
-    granted = requests.post(
-        f"{url}/api/v1/access",
-        json={
-            "object_type": "object",
-            "object_id": object_id,
-            "subject_type": "user",
-            "subject_id": env.app.user_ids[USERS[1]],
-            "read": True,
-            "write": True,
-            "admin": False,
-        },
-        headers=bearer(tokens[0]),
-        timeout=30,
-    )
+    granted = grant_write(url, bearer(tokens[0]), object_id, env.app.user_ids[USERS[1]])
     assert granted.status_code == 201
     verifier_token = signed_in(url, "fault-verifier")["access_token"]
     revoked = signed_in(url, "fault-verifier")["access_token"]

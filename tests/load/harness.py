@@ -241,3 +241,30 @@ def login(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def signed_in(base_url: str, username: str, source_ip: str | None = None) -> dict[str, Any]:
+    """The token response of a password sign-in (asserted to succeed)."""
+    response = login(session_from(source_ip), base_url, username)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def grant_write(
+    base_url: str, headers: dict[str, str], object_id: str, user_id: str
+) -> requests.Response:
+    """POST /api/v1/access: read and write on the object for the user."""
+    return requests.post(
+        f"{base_url}/api/v1/access",
+        json={
+            "object_type": "object",
+            "object_id": object_id,
+            "subject_type": "user",
+            "subject_id": user_id,
+            "read": True,
+            "write": True,
+            "admin": False,
+        },
+        headers=headers,
+        timeout=30,
+    )

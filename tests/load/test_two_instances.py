@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -27,10 +26,12 @@ from tests.load.harness import (
     Server,
     bearer,
     cluster,
+    grant_write,
     gunicorn_available,
     login,
     redis_answers,
     session_from,
+    signed_in,
 )
 from tests.load.mix import run_mix
 
@@ -73,12 +74,6 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield running
 
 
-def signed_in(base_url: str, username: str, source_ip: str | None = None) -> dict[str, Any]:
-    response = login(session_from(source_ip), base_url, username)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def shared_objects(running: Cluster) -> list[str]:
     """OBJECTS objects of load-owner that every writer may write."""
     a = running.url(0)
@@ -94,19 +89,8 @@ def shared_objects(running: Cluster) -> list[str]:
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
         for writer in WRITER_USERS:
-            granted = requests.post(
-                f"{running.url(n + 1)}/api/v1/access",
-                json={
-                    "object_type": "object",
-                    "object_id": created.json()["id"],
-                    "subject_type": "user",
-                    "subject_id": running.user_ids[writer],
-                    "read": True,
-                    "write": True,
-                    "admin": False,
-                },
-                headers=owner,
-                timeout=30,
+            granted = grant_write(
+                running.url(n + 1), owner, created.json()["id"], running.user_ids[writer]
             )
             assert granted.status_code == 201, granted.text
     return ids
