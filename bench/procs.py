@@ -30,6 +30,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def django_env(database_url: str, secret: str, port: int, **extra: str) -> dict[str, str]:
+    """This environment without its Django settings, plus the production settings of a
+    loopback instance on `port` (its issuer) over `database_url`, every app in that one
+    database; `extra` (REDIS_URL, token lifetimes…) on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
+    env.pop("OBJECTS_DATABASE_URL", None)
+    python_path = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secret,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "MICRO_ISSUER": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": database_url,
+            "PYTHONPATH": os.pathsep.join(python_path),
+            **extra,
+        }
+    )
+    return env
+
+
 def tail(text: str) -> str:
     return text[-LOG_TAIL_CHARS:].rstrip()
 

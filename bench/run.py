@@ -201,25 +201,6 @@ def unreachable(db: PgDatabase, exc: Exception) -> BenchError:
 # --- Subprocesses with the Django environment --------------------------------------------------
 
 
-def django_env(database_url: str, secret: str, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("OBJECTS_DATABASE_URL", None)  # the bench database holds every app
-    python_path = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": secret,
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "MICRO_ISSUER": f"http://127.0.0.1:{port}",
-            "DATABASE_URL": database_url,
-            "PYTHONPATH": os.pathsep.join(python_path),
-        }
-    )
-    return env
-
-
 def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
     """Runs `python <args>` in the repository; a failure is a setup error."""
     return procs.run_python(what, args, env, BenchError)
@@ -861,7 +842,7 @@ def make_sizes(mode: Mode, secret: str) -> list[Size]:
         ("small", small, mode.small_users),
     ):
         port = procs.free_port()
-        sizes.append(Size(label, users, db, port, django_env(db.url, secret, port)))
+        sizes.append(Size(label, users, db, port, procs.django_env(db.url, secret, port)))
     return sizes
 
 

@@ -8,7 +8,6 @@ processes that share it, each its own process group, stopped gracefully at the e
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -115,27 +114,6 @@ def gunicorn_available() -> bool:
     return proc.returncode == 0
 
 
-def django_env(database_url: str, redis_url: str, port: int, secret: str, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
-    env.pop("OBJECTS_DATABASE_URL", None)  # one database holds every app
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": secret,
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            # Both instances are one service: one issuer, whichever instance signed a token.
-            "MICRO_ISSUER": f"http://127.0.0.1:{port}",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PYTHONPATH": str(ROOT),
-            **extra,
-        }
-    )
-    return env
-
-
 def run_python(what: str, args: Sequence[str], env: dict[str, str]) -> str:
     return procs.run_python(what, args, env, HarnessError)
 
@@ -185,20 +163,20 @@ def cluster(
     secret = secrets.token_urlsafe(48)
     ports = [procs.free_port() for _ in range(instances)]
     # The issuer must be the same on every instance: tokens cross instances.
-    envs = [django_env(db.url, redis_url, ports[0], secret, **(extra_env or {})) for _ in ports]
+    env = procs.django_env(db.url, secret, ports[0], REDIS_URL=redis_url, **(extra_env or {}))
     db.recreate()
     redis_flush(redis_url)
     try:
-        run_python("migrate", ["manage.py", "migrate", "--noinput"], envs[0])
-        run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], envs[0])
+        run_python("migrate", ["manage.py", "migrate", "--noinput"], env)
+        run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], env)
         seeded = run_python(
-            "seed", ["bench/load_seed.py", f"--password={PASSWORD}", *usernames], envs[0]
+            "seed", ["bench/load_seed.py", f"--password={PASSWORD}", *usernames], env
         )
         user_ids = json.loads(seeded.strip().splitlines()[-1])
         with ExitStack() as stack:
             started = [
                 stack.enter_context(gunicorn(chr(ord("A") + i), env, port, workdir, workers))
-                for i, (env, port) in enumerate(zip(envs, ports, strict=True))
+                for i, port in enumerate(ports)
             ]
             yield Cluster(started, user_ids)
     finally:
