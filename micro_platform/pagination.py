@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -36,7 +37,11 @@ class CursorPage(CursorPagination):
         if cursor is not None and cursor.position is not None and first.lstrip("-") == "created_at":
             try:
                 position = parse_datetime(str(cursor.position))
-            except ValueError:
+                # An offset that pushes the instant past year 9999 or before year 1 cannot
+                # be compared in UTC (OverflowError): as invalid as a malformed one.
+                if position is not None and position.tzinfo is not None:
+                    position.astimezone(UTC)
+            except (ValueError, OverflowError):
                 position = None
             if position is None or position.tzinfo is None:
                 raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor")

@@ -17,7 +17,10 @@ ScopeDeclaration = Sequence[str] | Mapping[str, Sequence[str]]
 
 
 def required_scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
-    """The scopes `view` requires for `method`; None when the method has no handler.
+    """The scopes `view` requires for `method`; None when the view has no handler for it.
+
+    A method outside the view's `http_method_names` has no handler whatever attributes the
+    view has (`DISPATCH` is not `dispatch`): the view answers 405.
 
     Raises ImproperlyConfigured when the view does not declare `required_scopes`: an
     endpoint that forgot its scopes must fail loudly, not fall open.
@@ -29,14 +32,17 @@ def required_scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
         )
     if method == "OPTIONS":
         return None  # metadata is switched off: the view answers 405
+    handled = method.lower() in getattr(view, "http_method_names", ()) and hasattr(
+        view, method.lower()
+    )
+    if not handled:
+        return None  # the view answers 405 next
     if isinstance(declared, Mapping):
         lookup = "GET" if method == "HEAD" else method
         if lookup not in declared:
-            if hasattr(view, method.lower()):
-                raise ImproperlyConfigured(
-                    f"{type(view).__name__} declares no required_scopes for {method}"
-                )
-            return None  # the view answers 405 next
+            raise ImproperlyConfigured(
+                f"{type(view).__name__} declares no required_scopes for {method}"
+            )
         return tuple(declared[lookup])
     return tuple(declared)
 
