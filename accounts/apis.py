@@ -32,12 +32,13 @@ from accounts.serializers import (
     UserUpdateSelfIn,
 )
 from authn import scopes as sc
-from authn.principal import Principal
+from authn.principal import Principal, require_personal_sign_in
 from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, principal_of
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
+from permissions.drf import AnyScope
 
 MAX_BATCH_IDS = 100
 
@@ -95,9 +96,15 @@ def update_user_as(principal: Principal, user: User, data: Any) -> User:
 
 
 class MeApi(APIView):
-    """The caller's own account, scopes, groups and how they authenticated."""
+    """The caller's own account, scopes, groups and how they authenticated.
 
-    required_scopes = ()
+    The private fields of `user` (email, email_verified, is_active, last_login_at) need
+    `profile`; a credential holding only `users:read` (a service account's client-credentials
+    token, say) gets the public view."""
+
+    # A person's credential holds `profile`, a service account's `users:read`: either one
+    # may ask who it is; a credential with neither (only `objects:*`) is refused.
+    required_scopes = AnyScope(sc.PROFILE, sc.USERS_READ)
 
     @extend_schema(responses={200: MeOut, 404: problem("The account no longer exists.")})
     def get(self, request: Request) -> Response:
@@ -110,7 +117,7 @@ class MeApi(APIView):
             "groups": list(memberships),
             "auth_method": principal.method,
         }
-        return Response(MeOut(data).data)
+        return Response(MeOut(data, context={"private": principal.has_scope(sc.PROFILE)}).data)
 
 
 class UserDetailApi(APIView):
@@ -222,7 +229,7 @@ class MePasswordApi(APIView):
 class GroupListApi(APIView):
     """All groups for `api_admin`; for anyone else, the groups they belong to."""
 
-    required_scopes = {"GET": (), "POST": (sc.API_ADMIN,)}
+    required_scopes = {"GET": (sc.USERS_READ,), "POST": (sc.API_ADMIN,)}
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses={200: page_of(GroupOut, "GroupPage")})
     def get(self, request: Request) -> Response:
@@ -247,11 +254,13 @@ class GroupListApi(APIView):
 
 
 def group_for_manager(principal: Principal, group_id: str) -> Group:
-    """The group, if the principal may manage its members (`api_admin` or a group admin).
+    """The group, if the principal may manage its members: a person's own sign-in holding
+    `users:write` (`api_admin` implies it) or an admin of the group.
 
-    Group admins cannot manage a group that grants `api_admin`: that would let a delegate
+    Only `api_admin` manages a group that grants `api_admin`: a delegate could otherwise
     mint new administrators.
     """
+    require_personal_sign_in(principal, "Changing a group's members")
     group = selectors.group_get(group_id=group_id)
     if group is None:
         raise NotFound("No group with this id.", code="group_not_found")
@@ -259,18 +268,33 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
         return group
     if sc.API_ADMIN in group.scopes:
         raise PermissionDenied("Only `api_admin` manages the members of an `api_admin` group.")
+    if principal.has_scope(sc.USERS_WRITE):
+        return group
     if selectors.group_is_admin(group=group, user_id=principal.user_id):
         return group
-    raise PermissionDenied("Only `api_admin` or the group's admins manage its members.")
+    raise PermissionDenied("Only `users:write` or the group's admins manage its members.")
+
+
+MEMBER_REFUSALS = problem(
+    "`insufficient_scope`, or `sign_in_required` (members are managed by a person's own"
+    " sign-in, not an API key or an application's token), or neither `users:write` nor an"
+    " admin of the group."
+)
 
 
 class GroupMemberListApi(APIView):
-    """Adds a member to a group, or changes their role."""
+    """Adds a member to a group, or changes their role: `users:write` or the group's admins,
+    signed in themselves."""
 
-    required_scopes = {"POST": ()}
+    required_scopes = {"POST": (sc.PROFILE,)}
 
     @extend_schema(
-        request=MemberIn, responses={201: MemberOut, 404: problem("Unknown group or user.")}
+        request=MemberIn,
+        responses={
+            201: MemberOut,
+            403: MEMBER_REFUSALS,
+            404: problem("Unknown group or user."),
+        },
     )
     def post(self, request: Request, group_id: str) -> Response:
         principal = principal_of(request)
@@ -285,11 +309,18 @@ class GroupMemberListApi(APIView):
 
 
 class GroupMemberDetailApi(APIView):
-    """Removes a member from a group."""
+    """Removes a member from a group: `users:write` or the group's admins, signed in
+    themselves."""
 
-    required_scopes = {"DELETE": ()}
+    required_scopes = {"DELETE": (sc.PROFILE,)}
 
-    @extend_schema(responses={204: None, 404: problem("Unknown group or not a member.")})
+    @extend_schema(
+        responses={
+            204: None,
+            403: MEMBER_REFUSALS,
+            404: problem("Unknown group or not a member."),
+        }
+    )
     def delete(self, request: Request, group_id: str, user_id: str) -> Response:
         principal = principal_of(request)
         group = group_for_manager(principal, group_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import Membership, User, avatar_url_validator, username_validator
@@ -88,8 +90,28 @@ class MembershipOut(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
+class MeUserOut(UserPrivateOut):
+    """The caller's own account: the private fields only when the context says `private`
+    (a credential holding `profile`); otherwise the public view."""
+
+    PRIVATE_FIELDS = ("email", "email_verified", "is_active", "last_login_at")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name in self.PRIVATE_FIELDS:
+            fields[name].required = False  # documented as optional: absent from the public view
+        return fields
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if self.context.get("private") is not True:
+            for name in self.PRIVATE_FIELDS:
+                data.pop(name, None)
+        return data
+
+
 class MeOut(serializers.Serializer):
-    user = UserPrivateOut()
+    user = MeUserOut()
     scopes = serializers.ListField(child=serializers.CharField())
     groups = MembershipOut(many=True)
     auth_method = serializers.ChoiceField(choices=["session", "jwt", "oauth2", "api_key"])

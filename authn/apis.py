@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authn import scopes as sc
+from authn.principal import require_personal_sign_in
 from authn.serializers import (
     JwksOut,
     TokenObtainIn,
@@ -127,13 +129,22 @@ class TokenRevokeApi(APIView):
 
 
 class LogoutAllApi(APIView):
-    """Revokes every session and refresh token of the caller, and the calling token."""
+    """Revokes every session and refresh token of the caller, and the calling token: a
+    person's own sign-in holding `profile` (no API key or application's token)."""
 
-    required_scopes = ()
+    required_scopes = (sc.PROFILE,)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            403: problem("`insufficient_scope`, or `sign_in_required`: not a person's sign-in."),
+        },
+    )
     def post(self, request: Request) -> Response:
-        tokens.logout_all(principal=principal_of(request), ip_address=client_ip(request))
+        principal = principal_of(request)
+        require_personal_sign_in(principal, "Signing out everywhere")
+        tokens.logout_all(principal=principal, ip_address=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

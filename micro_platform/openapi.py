@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 
 from micro_platform.errors import PROBLEM_CONTENT_TYPE
 from micro_platform.serializers import StrictSerializer
-from permissions.drf import required_scopes_for
+from permissions.drf import AnyScope, required_scopes_for
 
 PROBLEM_SERIALIZER = inline_serializer(
     name="Problem",
@@ -69,7 +69,11 @@ class MicroAutoSchema(AutoSchema):
             scopes = required_scopes_for(self.view, self.method)
         except Exception:  # noqa: BLE001 - a misdeclared view is caught by the system check
             scopes = None
-        listed = ", ".join(f"`{scope}`" for scope in scopes or ()) or "any authenticated principal"
+        if isinstance(scopes, AnyScope):
+            listed = " or ".join(f"`{scope}`" for scope in scopes.scopes)
+        else:
+            listed = ", ".join(f"`{scope}`" for scope in scopes or ())
+        listed = listed or "any authenticated principal"
         return f"{text}\n\n**Required scopes:** {listed}.".strip()
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,10 +14,40 @@ from rest_framework.request import Request
 from authn.principal import Principal
 from permissions.selectors import Permission, principal_may
 
-ScopeDeclaration = Sequence[str] | Mapping[str, Sequence[str]]
+
+@dataclass(frozen=True, slots=True)
+class AnyScope:
+    """A requirement met by holding any one of `scopes`: for an operation whose answer the
+    view narrows further by scope (`/me` answers the private view only with `profile`)."""
+
+    scopes: tuple[str, ...]
+
+    def __init__(self, *scopes: str) -> None:
+        if not scopes:
+            raise ImproperlyConfigured("AnyScope needs at least one scope; use () for none")
+        object.__setattr__(self, "scopes", tuple(scopes))
 
 
-def required_scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
+Requirement = tuple[str, ...] | AnyScope
+ScopeDeclaration = Sequence[str] | AnyScope | Mapping[str, Sequence[str] | AnyScope]
+
+
+def _requirement(declared: Sequence[str] | AnyScope) -> Requirement:
+    return declared if isinstance(declared, AnyScope) else tuple(declared)
+
+
+def declared_scopes(requirement: Requirement) -> tuple[str, ...]:
+    """Every scope a requirement names (all of them, or the alternatives of an AnyScope)."""
+    return requirement.scopes if isinstance(requirement, AnyScope) else requirement
+
+
+def principal_meets(principal: Principal, requirement: Requirement) -> bool:
+    if isinstance(requirement, AnyScope):
+        return any(principal.has_scope(scope) for scope in requirement.scopes)
+    return principal.has_scopes(requirement)
+
+
+def required_scopes_for(view: Any, method: str) -> Requirement | None:
     """The scopes `view` requires for `method`; None when the view has no handler for it.
 
     A method outside the view's `http_method_names` has no handler whatever attributes the
@@ -43,12 +74,13 @@ def required_scopes_for(view: Any, method: str) -> tuple[str, ...] | None:
             raise ImproperlyConfigured(
                 f"{type(view).__name__} declares no required_scopes for {method}"
             )
-        return tuple(declared[lookup])
-    return tuple(declared)
+        return _requirement(declared[lookup])
+    return _requirement(declared)
 
 
 class HasRequiredScopes(BasePermission):
-    """Allows an authenticated principal holding every scope the view requires for the method."""
+    """Allows an authenticated principal holding the scopes the view requires for the method
+    (every one of a tuple, at least one of an AnyScope)."""
 
     message = "The credential lacks a scope this operation requires."
     code = "insufficient_scope"
@@ -60,7 +92,7 @@ class HasRequiredScopes(BasePermission):
             return False
         if required is None:
             return True
-        return principal.has_scopes(required)
+        return principal_meets(principal, required)
 
 
 # Which grant each method needs on an object (spec §4.8): reading, changing, deleting.

@@ -422,8 +422,9 @@ def test_key_scopes_limit_what_it_can_do(user: User) -> None:
 
 
 def test_key_via_session_less_csrf_free_post_works(user: User) -> None:
+    # logout-all needs a person's sign-in now; the token exchange is a POST a key may make.
     client = key_client(mint(user, ("profile",)).key, "HTTP_X_API_KEY")
-    assert client.post("/api/v1/auth/logout-all").status_code == 204
+    assert client.post("/api/v1/auth/token/exchange").status_code == 200
 
 
 # --- POST /auth/token/exchange ----------------------------------------------------------------
