@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -43,17 +44,17 @@ from micro_platform.http import client_ip
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
 from micro_platform.parsers import BoundedJSONParser
+from permissions.drf import AnyScope, Requirement, principal_meets
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
 
 
-def _require(request: Request, *scopes: str) -> Principal:
+def _caller(request: Request) -> Principal:
+    """The calling principal of a method with scopes (the dispatcher has checked them)."""
     principal = request.user
     if not isinstance(principal, Principal):
         raise NotAuthenticated()
-    if not principal.has_scopes(scopes):
-        raise PermissionDenied(code="insufficient_scope")
     return principal
 
 
@@ -80,7 +81,7 @@ def _session_out(view: sessions.SessionView) -> dict[str, Any]:
 
 
 def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request, sc.USERS_READ)
+    principal = _caller(request)
     if (user_id := _string(body, "id")) is not None:
         user = get_user_or_404(user_id)
     elif (username := _string(body, "username")) is not None:
@@ -99,7 +100,7 @@ def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request, sc.USERS_WRITE)
+    principal = _caller(request)
     serializer = UserCreateIn(data=body)
     serializer.is_valid(raise_exception=True)
     try:
@@ -112,14 +113,14 @@ def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def rpc_update(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request)
+    principal = _caller(request)
     fields = {key: value for key, value in body.items() if key != "id"}
     user = update_user_as(principal, get_user_or_404(body.get("id")), fields)
     return {"user": UserPrivateOut(user).data}
 
 
 def rpc_delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request, sc.USERS_WRITE)
+    principal = _caller(request)
     services.user_deactivate(actor=principal, user=get_user_or_404(body.get("id")))
     return {}
 
@@ -132,7 +133,6 @@ def _bounded_int(body: dict[str, Any], name: str, default: int, maximum: int) ->
 
 
 def rpc_list(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    _require(request, sc.USERS_WRITE)
     offset = _bounded_int(body, "offset", 0, 10_000_000)
     limit = _bounded_int(body, "limit", 25, MAX_LIST_LIMIT) or 25
     users = selectors.users_all()[offset : offset + limit]
@@ -177,7 +177,7 @@ def rpc_read_session(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _require(request, sc.PROFILE)
+    principal = _caller(request)
     user_id = _string(body, "userId", "user_id", "id")
     if user_id is not None and parse_uuid(user_id) != principal.user_id:
         raise PermissionDenied("A password can only be changed by its owner.")
@@ -276,25 +276,52 @@ def rpc_reset_password(request: Request, body: dict[str, Any]) -> dict[str, Any]
     return {}
 
 
-# Methods that change nothing; every other method changes state or opens/ends a session.
-SAFE_METHODS = frozenset({"read", "list", "readsession", "verifytoken"})
+@dataclass(frozen=True, slots=True)
+class RpcMethod:
+    """One RPC method. `required_scopes` is checked before the handler runs, like a REST
+    view's; None marks a method any caller may use, anonymous included, because its body
+    carries the credential (a password, a session id, an emailed token) or it discloses
+    nothing. `changes_nothing` methods may be called with GET by a cookie-authenticated
+    caller; every other one changes state or opens or ends a session."""
 
-HANDLERS: dict[str, Handler] = {
-    "read": rpc_read,
-    "create": rpc_create,
-    "update": rpc_update,
-    "delete": rpc_delete,
-    "list": rpc_list,
-    "login": rpc_login,
-    "logout": rpc_logout,
-    "readsession": rpc_read_session,
-    "updatepassword": rpc_update_password,
-    "verifytoken": rpc_verify_token,
-    "sendverificationemail": rpc_send_verification_email,
-    "verifyemail": rpc_verify_email,
-    "sendpasswordresetemail": rpc_send_password_reset_email,
-    "resetpassword": rpc_reset_password,
+    handler: Handler
+    required_scopes: Requirement | None
+    changes_nothing: bool = False
+
+
+# Deny by default: a method is callable only through this table, and each entry states its
+# scopes or that it is anonymous.
+RPC_METHODS: dict[str, RpcMethod] = {
+    "read": RpcMethod(rpc_read, (sc.USERS_READ,), changes_nothing=True),
+    "create": RpcMethod(rpc_create, (sc.USERS_WRITE,)),
+    # The caller's own account (`profile`) or anyone's (`users:write`), as PATCH /users/{id}.
+    "update": RpcMethod(rpc_update, AnyScope(sc.PROFILE, sc.USERS_WRITE)),
+    "delete": RpcMethod(rpc_delete, (sc.USERS_WRITE,)),
+    "list": RpcMethod(rpc_list, (sc.USERS_WRITE,), changes_nothing=True),
+    "login": RpcMethod(rpc_login, None),
+    "logout": RpcMethod(rpc_logout, None),
+    "readsession": RpcMethod(rpc_read_session, None, changes_nothing=True),
+    "updatepassword": RpcMethod(rpc_update_password, (sc.PROFILE,)),
+    "verifytoken": RpcMethod(rpc_verify_token, None, changes_nothing=True),
+    "sendverificationemail": RpcMethod(rpc_send_verification_email, None),
+    "verifyemail": RpcMethod(rpc_verify_email, None),
+    "sendpasswordresetemail": RpcMethod(rpc_send_password_reset_email, None),
+    "resetpassword": RpcMethod(rpc_reset_password, None),
 }
+
+
+def check_rpc_scopes(request: Request, entry: RpcMethod) -> None:
+    """Refuses a method with scopes to an anonymous caller (401) or to a credential without
+    them (403 `insufficient_scope`), before its handler runs."""
+    if entry.required_scopes is None:
+        return
+    principal = request.user
+    if not isinstance(principal, Principal):
+        raise NotAuthenticated()
+    if not principal_meets(principal, entry.required_scopes):
+        raise PermissionDenied(
+            "The credential lacks a scope this method requires.", code="insufficient_scope"
+        )
 
 
 def parse_body(request: Request) -> dict[str, Any]:
@@ -315,6 +342,7 @@ def parse_body(request: Request) -> dict[str, Any]:
     return body
 
 
+METHOD_PARAMETER = OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(RPC_METHODS))
 RPC_RESPONSES = {
     200: dict,
     400: problem("Invalid body or arguments."),
@@ -327,26 +355,29 @@ RPC_RESPONSES = {
 class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
-    Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
-    `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;
-    `updatePassword` needs self; `login`, `logout`, `readSession`, `verifyToken` need no
-    credential beyond the password or session id they carry (`login` also takes `otp`
-    once the account has MFA, and shares the token endpoint's lockout and throttles);
+    Each method applies the REST API's rules, its scopes checked first (RPC_METHODS):
+    `read` needs `users:read`; `create`, `delete`, `list` need `users:write`; `update`
+    needs self (+`profile`) or `users:write`; `updatePassword` needs `profile` and self;
+    `login`, `logout`, `readSession`, `verifyToken` need no credential beyond the password
+    or session id they carry (`login` also takes `otp` once the account has MFA, and shares
+    the token endpoint's lockout and throttles);
     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
     anonymous (the emailed token is the credential) and answer alike whether or not an
     address has an account.
     """
 
-    permission_classes = [AllowAny]  # each handler applies its own rule (see _require)
+    # Anonymous methods exist: the scopes of each method are checked from RPC_METHODS.
+    permission_classes = [AllowAny]
 
     def _dispatch_rpc(self, request: Request, method: str) -> Response:
-        handler = HANDLERS.get(method.lower())
-        if handler is None:
+        entry = RPC_METHODS.get(method.lower())
+        if entry is None:
             raise NotFound(f"Unknown method {method[:64]!r}.", code="unknown_method")
+        check_rpc_scopes(request, entry)
         principal = request.user
         if (
             request.method == "GET"
-            and method.lower() not in SAFE_METHODS
+            and not entry.changes_nothing
             and isinstance(principal, Principal)
             and principal.method == "session"
         ):
@@ -356,11 +387,11 @@ class UserRpcApi(APIView):
                 "With the session cookie, this method must be called with POST.",
                 code="post_required",
             )
-        return Response(handler(request, parse_body(request)))
+        return Response(entry.handler(request, parse_body(request)))
 
     @extend_schema(
         operation_id="user_rpc_get",
-        parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
+        parameters=[METHOD_PARAMETER],
         request=None,
         responses=RPC_RESPONSES,
     )
@@ -369,7 +400,7 @@ class UserRpcApi(APIView):
 
     @extend_schema(
         operation_id="user_rpc_post",
-        parameters=[OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(HANDLERS))],
+        parameters=[METHOD_PARAMETER],
         request=dict,
         responses=RPC_RESPONSES,
     )
