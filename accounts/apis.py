@@ -41,6 +41,7 @@ from micro_platform.pagination import CursorPage
 from permissions.drf import AnyScope
 
 MAX_BATCH_IDS = 100
+MAX_USERNAME_LENGTH = 150  # User.username
 
 
 def conflict_error(exc: services.Conflict) -> ValidationError:
@@ -177,7 +178,12 @@ class UserListApi(APIView):
             # Lookups answer public views whoever asks (spec §4.2), matching UserBatchOut.
             return cacheable(request, {"results": [public_view(row) for row in rows]})
         if username is not None:
-            found = selectors.user_get_by_username(username=username[:150])
+            if len(username) > MAX_USERNAME_LENGTH:  # never cut short: it could name another
+                raise ValidationError(
+                    {"username": [f"At most {MAX_USERNAME_LENGTH} characters."]},
+                    code="max_length",
+                )
+            found = selectors.user_get_by_username(username=username)
             results = UserPublicOut([found] if found else [], many=True).data
             return cacheable(request, {"results": results})
         if not principal.has_scope(sc.USERS_WRITE):

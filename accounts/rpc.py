@@ -48,6 +48,9 @@ from permissions.drf import AnyScope, Requirement, principal_meets
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
+USERNAME_MAX_LENGTH = 150  # User.username
+EMAIL_MAX_LENGTH = 254  # User.email
+OTP_MAX_LENGTH = 64  # as the token endpoint's `otp`
 
 
 def _caller(request: Request) -> Principal:
@@ -58,7 +61,9 @@ def _caller(request: Request) -> Principal:
     return principal
 
 
-def _string(body: dict[str, Any], *names: str) -> str | None:
+def _string(body: dict[str, Any], *names: str, max_length: int | None = None) -> str | None:
+    """The first non-empty string among `names`. Longer than `max_length` is a 400, never cut
+    short: a truncated username or email could name a different user."""
     for name in names:
         value = body.get(name)
         if isinstance(value, str) and value:
@@ -66,6 +71,10 @@ def _string(body: dict[str, Any], *names: str) -> str | None:
                 raise ValidationError(
                     {name: ["Null characters are not allowed."]},
                     code="null_characters_not_allowed",
+                )
+            if max_length is not None and len(value) > max_length:
+                raise ValidationError(
+                    {name: [f"At most {max_length} characters."]}, code="max_length"
                 )
             return value
     return None
@@ -84,11 +93,11 @@ def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _caller(request)
     if (user_id := _string(body, "id")) is not None:
         user = get_user_or_404(user_id)
-    elif (username := _string(body, "username")) is not None:
-        user = selectors.user_get_by_username(username=username[:150]) or get_user_or_404(None)
-    elif (email := _string(body, "email")) is not None:
+    elif (username := _string(body, "username", max_length=USERNAME_MAX_LENGTH)) is not None:
+        user = selectors.user_get_by_username(username=username) or get_user_or_404(None)
+    elif (email := _string(body, "email", max_length=EMAIL_MAX_LENGTH)) is not None:
         # Email is private: looking users up by it needs `users:write`.
-        found = selectors.user_get_by_email(email=email[:254])
+        found = selectors.user_get_by_email(email=email)
         if found is None or not (
             principal.is_self(found.pk) or principal.has_scope(sc.USERS_WRITE)
         ):
@@ -145,13 +154,10 @@ def rpc_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError({"password": ["username (or email) and password are required."]})
     if len(login) > 254 or len(password) > 256:
         raise ValidationError({"password": ["Too long."]}, code="max_length")
-    otp = _string(body, "otp")
+    otp = _string(body, "otp", max_length=OTP_MAX_LENGTH)
     try:
         view = sessions.session_login(
-            username=login,
-            password=password,
-            ip_address=client_ip(request),
-            otp=otp[:64] if otp else None,
+            username=login, password=password, ip_address=client_ip(request), otp=otp
         )
     except SIGN_IN_FAILURES as exc:
         raise sign_in_problem(exc) from exc
@@ -376,13 +382,14 @@ class UserRpcApi(APIView):
         check_rpc_scopes(request, entry)
         principal = request.user
         if (
-            request.method == "GET"
+            request.method != "POST"
             and not entry.changes_nothing
             and isinstance(principal, Principal)
             and principal.method == "session"
         ):
-            # CSRF protection covers unsafe HTTP methods only: a cookie-authenticated change
-            # must come as POST (with the CSRF token). Bearer callers may use GET, Micro-style.
+            # CSRF protection covers unsafe HTTP methods only, and GET and HEAD (answered by
+            # `get`) are safe: a cookie-authenticated change must come as POST, with the CSRF
+            # token. Bearer callers may use GET, Micro-style.
             raise PermissionDenied(
                 "With the session cookie, this method must be called with POST.",
                 code="post_required",

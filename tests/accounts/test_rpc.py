@@ -549,3 +549,55 @@ def test_update_password_needs_profile_scope(anon_client, client_for, user):
     )
 
     assert_problem(response, 403)
+
+
+# --- Issue 11: HEAD is not a way around CSRF; overlong input is refused, not cut short -------
+
+
+@pytest.mark.parametrize("http", ["HEAD", "GET"])
+def test_cookie_authenticated_change_over_head_or_get_is_refused(session_client, user, http):
+    response = session_client(user).generic(
+        http,
+        "/user/update",
+        json.dumps({"id": str(user.pk), "display_name": "Forged"}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 403
+    user.refresh_from_db()
+    assert user.display_name != "Forged"
+
+
+def test_cookie_authenticated_read_over_head_is_allowed(session_client, user):
+    response = session_client(user).generic(
+        "HEAD", "/user/read", json.dumps({"id": str(user.pk)}), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+
+
+def test_an_overlong_username_is_refused_not_cut_to_another_users(anon_client, user, db):
+    UserFactory.create(username="a" * 150)
+
+    response = rpc(anon_client, "read", {"username": "a" * 150 + "b"}, user=user)
+
+    assert assert_problem(response, 400)["code"] == "max_length"
+
+
+def test_an_overlong_email_is_refused_not_cut_to_another_users(anon_client, admin_user, db):
+    local = "a" * 64
+    victim = UserFactory.create(email=f"{local}@{'b' * 181}.example")
+    assert len(victim.email) == 254
+
+    response = rpc(anon_client, "read", {"email": victim.email + "x"}, user=admin_user)
+
+    assert assert_problem(response, 400)["code"] == "max_length"
+
+
+def test_an_overlong_otp_is_refused(anon_client, user):
+    body = {"username": user.username, "password": DEFAULT_PASSWORD, "otp": "1" * 65}
+
+    response = rpc(anon_client, "login", body)
+
+    assert assert_problem(response, 400)["code"] == "max_length"
+    assert not Session.objects.filter(user=user).exists()

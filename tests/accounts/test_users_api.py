@@ -280,6 +280,15 @@ def test_username_lookup_is_exact_and_case_insensitive(user_client):
     assert set(results[0]) == PUBLIC_KEYS
 
 
+def test_an_overlong_username_lookup_is_400_not_cut_to_another_users(user_client):
+    UserFactory.create(username="a" * 150)
+
+    response = user_client.get("/api/v1/users", {"username": "a" * 150 + "b"})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "max_length"
+
+
 def test_username_lookup_does_not_match_prefixes(user_client):
     UserFactory.create(username="alice.smith")
 
