@@ -33,8 +33,10 @@ from accounts.serializers import (
 )
 from authn import scopes as sc
 from authn.principal import Principal
+from authn.services.sign_in import SignInThrottled
+from authn.sign_in_errors import sign_in_problem
 from micro_platform.errors import validation_problem
-from micro_platform.http import cacheable, principal_of
+from micro_platform.http import cacheable, client_ip, principal_of
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
@@ -196,20 +198,43 @@ class UserListApi(APIView):
 
 
 class MePasswordApi(APIView):
-    """Changes the caller's password; their other sessions and refresh tokens end."""
+    """Changes the caller's password; their other sessions and refresh tokens end.
+
+    `old_password` is checked under the sign-in lockout and per-IP throttle."""
 
     required_scopes = (sc.PROFILE,)
 
-    @extend_schema(request=PasswordChangeIn, responses={204: None})
+    @extend_schema(
+        request=PasswordChangeIn,
+        responses={
+            204: None,
+            400: problem("Invalid input, or `old_password` is not the current password."),
+            403: problem(
+                "`sign_in_required`: only a person's own sign-in changes the password, not an"
+                " API key or an application's token."
+            ),
+            429: problem(
+                "`too_many_attempts`: the account is locked or this address throttled after"
+                " failed password checks (sign-ins included); see `Retry-After`."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
         serializer = PasswordChangeIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = get_user_or_404(principal.user_id)
         try:
-            services.user_password_change(actor=principal, user=user, **serializer.validated_data)
+            services.user_password_change(
+                actor=principal,
+                user=user,
+                ip_address=client_ip(request),
+                **serializer.validated_data,
+            )
         except DjangoValidationError as exc:
             raise validation_problem(exc, "new_password") from exc
+        except SignInThrottled as exc:
+            raise sign_in_problem(exc) from exc
         if principal.method == "session":
             # Keep this dashboard session: store the new hash under the Django user (DRF
             # replaced request.user with the principal, which Django would not recognise).

@@ -37,6 +37,7 @@ from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
+from authn.services.sign_in import SignInThrottled
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
@@ -196,9 +197,12 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
             user=get_user_or_404(principal.user_id),
             old_password=old,
             new_password=new,
+            ip_address=client_ip(request),
         )
     except DjangoValidationError as exc:
         raise validation_problem(exc, "newPassword") from exc
+    except SignInThrottled as exc:
+        raise sign_in_problem(exc) from exc
     return {}
 
 
@@ -329,7 +333,8 @@ class UserRpcApi(APIView):
 
     Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
     `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;
-    `updatePassword` needs self; `login`, `logout`, `readSession`, `verifyToken` need no
+    `updatePassword` needs self (+`profile`) from a person's own sign-in, its old password
+    checked under the sign-in lockout; `login`, `logout`, `readSession`, `verifyToken` need no
     credential beyond the password or session id they carry (`login` also takes `otp`
     once the account has MFA, and shares the token endpoint's lockout and throttles);
     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are

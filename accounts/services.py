@@ -16,7 +16,8 @@ from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
 from authn.services import revocation
-from authn.services.recent_sign_in import require_recent_sign_in
+from authn.services.recent_sign_in import require_personal_sign_in, require_recent_sign_in
+from authn.services.sign_in import current_password_check
 from authn.services.tokens import user_credentials_revoke
 
 
@@ -159,10 +160,23 @@ def _deactivate(*, actor: Principal, user: User) -> User:
 
 
 def user_password_change(
-    *, actor: Principal, user: User, old_password: str, new_password: str
+    *,
+    actor: Principal,
+    user: User,
+    old_password: str,
+    new_password: str,
+    ip_address: str | None = None,
 ) -> None:
-    """Changes the password given the current one; ends the user's other sign-ins."""
-    if not user.check_password(old_password):
+    """Changes the password given the current one; ends the user's other sign-ins.
+
+    Only a person's own sign-in may change it (SignInRequired), and the current password is
+    checked under the sign-in lockout and per-IP throttle (SignInThrottled, failures counted
+    and audited), so no credential can guess it here.
+    """
+    require_personal_sign_in(actor=actor, action="Changing the password")
+    if not current_password_check(
+        user=user, password=old_password, method="password_change", ip_address=ip_address
+    ):
         raise ValidationError({"old_password": ["The current password is incorrect."]})
     validate_password(new_password, user)
     with transaction.atomic():

@@ -31,7 +31,7 @@ from authn.models import ApiKey
 from authn.principal import Principal
 from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue
-from authn.services.recent_sign_in import signed_in_recently
+from authn.services.recent_sign_in import require_personal_sign_in, signed_in_recently
 from authn.services.tokens import hash_secret
 from micro_platform import metrics
 
@@ -57,13 +57,6 @@ class FreshMfaRequired(PermissionDenied):
     code = "fresh_mfa_required"
 
 
-class SignInRequired(PermissionDenied):
-    """Keys are minted and rotated through the API only by a person's sign-in: see
-    `_check_signed_in`."""
-
-    code = "sign_in_required"
-
-
 @dataclass(frozen=True)
 class MintedKey:
     """A new key: `key` is the full `mk_<prefix>_<secret>`, shown once and never stored."""
@@ -74,15 +67,10 @@ class MintedKey:
 
 def _check_signed_in(actor: Principal | None) -> None:
     """Only a person's own sign-in (`Principal.is_personal_sign_in`) mints or rotates keys.
-    A machine credential (an API key or a token derived from one, a client-credentials token)
-    or a third-party app acting for the user could otherwise leave behind a key that outlives
-    it and its revocation (a key rotating itself, a year-long key from a revoked grant).
-    """
-    if actor is not None and not actor.is_personal_sign_in:
-        raise SignInRequired(
-            "Minting or rotating an API key needs your own sign-in (password, dashboard or the"
-            " micro CLI), not an API key or an application's token."
-        )
+    A machine credential or a third-party app acting for the user could otherwise leave
+    behind a key that outlives it and its revocation (a key rotating itself, a year-long key
+    from a revoked grant)."""
+    require_personal_sign_in(actor=actor, action="Minting or rotating an API key")
 
 
 def _check_fresh_mfa(*, scopes: Collection[str], actor: Principal | None) -> None:

@@ -30,6 +30,7 @@ from authn.services.mfa import (
     user_has_mfa,
 )
 from authn.services.recent_sign_in import RecentSignInRequired
+from authn.services.sign_in import SignInThrottled
 from authn.session_store import session_key_hash
 from authn.web.auth_views import throttled_response
 from authn.web.forms import OtpForm, PasswordChangeForm
@@ -171,7 +172,8 @@ def totp_remove_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def password_change_view(request: HttpRequest) -> HttpResponse:
-    """Needs the current password; ends every other session and keeps this one."""
+    """Needs the current password (checked under the sign-in lockout); ends every other
+    session and keeps this one."""
     form = PasswordChangeForm(request.POST)
     if form.is_valid():
         user = dashboard_user(request)
@@ -181,7 +183,10 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 user=user,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password"],
+                ip_address=client_ip(request),
             )
+        except SignInThrottled as exc:
+            return throttled_response(request, exc.retry_after)
         except ValidationError as exc:
             add_validation_errors(form, exc, default_field="new_password")
         else:
