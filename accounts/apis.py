@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +31,7 @@ from accounts.serializers import (
     UserUpdateAdminIn,
     UserUpdateSelfIn,
 )
+from accounts.throttles import RateLimited
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services.sign_in import SignInThrottled
@@ -81,7 +82,7 @@ def get_user_or_404(user_id: object) -> User:
     return user
 
 
-def update_user_as(principal: Principal, user: User, data: Any) -> User:
+def update_user_as(principal: Principal, user: User, data: Any, ip_address: str | None) -> User:
     """Validates `data` against what the principal may change on `user`, then applies it."""
     if principal.has_scope(sc.USERS_WRITE):
         serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=data)
@@ -91,9 +92,14 @@ def update_user_as(principal: Principal, user: User, data: Any) -> User:
         raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
     serializer.is_valid(raise_exception=True)
     try:
-        return services.user_update(actor=principal, user=user, changes=serializer.validated_data)
+        return services.user_update(
+            actor=principal, user=user, changes=serializer.validated_data, ip_address=ip_address
+        )
     except services.Conflict as exc:
         raise conflict_error(exc) from exc
+    except RateLimited as exc:
+        detail = "Too many email changes; retry later."
+        raise Throttled(wait=exc.retry_after, detail=detail) from exc
 
 
 class MeApi(APIView):
@@ -129,13 +135,29 @@ class UserDetailApi(APIView):
 
     @extend_schema(
         request=UserUpdateAdminIn,
-        responses={200: UserPrivateOut, 404: problem("Unknown or malformed id.")},
+        responses={
+            200: UserPrivateOut,
+            403: problem(
+                "Not the user nor `users:write`; an email change without a recent sign-in"
+                " (`recent_sign_in_required`), of another user without `api_admin`"
+                " (`insufficient_scope`) or without a recent one-time code"
+                " (`fresh_mfa_required`)."
+            ),
+            404: problem("Unknown or malformed id."),
+            429: problem("Too many email changes from this address or account."),
+        },
     )
     def patch(self, request: Request, user_id: str) -> Response:
         """Self may change `display_name`, `avatar_url`, `email` (needs `profile`);
-        `users:write` may also change `username` and `is_active`. Any other field → 400."""
+        `users:write` may also change `username` and `is_active`. Any other field → 400.
+        An email change needs, for one's own account, a password sign-in in the last 15
+        minutes (`recent_sign_in_required`) and, for another's, `api_admin` (with a recent
+        one-time code when the administrator has MFA: `fresh_mfa_required`); these refusals
+        come before the `unique` check, and email changes are throttled (429)."""
         # A docstring, not extend_schema(description=...): that would replace the scope note.
-        user = update_user_as(principal_of(request), get_user_or_404(user_id), request.data)
+        user = update_user_as(
+            principal_of(request), get_user_or_404(user_id), request.data, client_ip(request)
+        )
         return Response(UserPrivateOut(user).data)
 
     @extend_schema(responses={204: None, 404: problem("Unknown or malformed id.")})

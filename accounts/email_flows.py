@@ -25,20 +25,20 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts import mailer, selectors, services
 from accounts.models import User
+from accounts.throttles import RateLimited as RateLimited  # the flows' refusal, re-exported
+from accounts.throttles import over_limit, throttle
 from authn.audit import audit_record
 from authn.services import revocation
-from authn.services.counters import counter_incr
 from authn.services.tokens import user_credentials_revoke
 
 VERIFY_SALT = "accounts.email_flows.verify_email"
 VERIFICATION_MAX_AGE = timedelta(days=3)
 password_reset_tokens = PasswordResetTokenGenerator()
 
-# Fixed windows of one hour: (limit per client IP, limit per email address).
+# Fixed windows of one hour (accounts.throttles): (limit per client IP, limit per address).
 SIGNUPS_PER_IP = 10
 RESETS_PER_IP, RESETS_PER_ADDRESS = 20, 3
 VERIFICATIONS_PER_IP, VERIFICATIONS_PER_ADDRESS = 20, 3
-WINDOW_SECONDS = 3600
 
 
 class SignupClosed(Exception):
@@ -49,21 +49,8 @@ class InvalidToken(Exception):
     """Malformed, tampered, expired, used or superseded: indistinguishable on purpose."""
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many requests.")
-        self.retry_after = retry_after
-
-
-def _over_limit(bucket: str, subject: str, *, limit: int) -> bool:
-    """Counts one hit in a fixed window shared by every instance; True past `limit`."""
-    digest = hashlib.sha256(subject.strip().lower().encode()).hexdigest()[:32]
-    return counter_incr(f"email_flows:{bucket}:{digest}", WINDOW_SECONDS) > limit
-
-
 def _throttle_ip(bucket: str, ip_address: str | None, *, limit: int) -> None:
-    if ip_address and _over_limit(f"{bucket}:ip", ip_address, limit=limit):
-        raise RateLimited(retry_after=WINDOW_SECONDS)
+    throttle(f"{bucket}:ip", ip_address, limit=limit)
 
 
 # --- Sign-up --------------------------------------------------------------------------------
@@ -142,7 +129,7 @@ def email_verification_send(*, user: User) -> bool:
 def email_verification_request(*, email: str, ip_address: str | None) -> None:
     """Re-sends the verification link; the caller cannot tell whether the address exists."""
     _throttle_ip("verify", ip_address, limit=VERIFICATIONS_PER_IP)
-    if _over_limit("verify:address", email, limit=VERIFICATIONS_PER_ADDRESS):
+    if over_limit("verify:address", email, limit=VERIFICATIONS_PER_ADDRESS):
         return  # silently: a 429 here would still be harmless, but silence also stops mail floods
     user = selectors.user_get_by_email(email=email[:254])
     if user is not None:
@@ -184,7 +171,7 @@ def password_reset_uid(user: User) -> str:
 def password_reset_send(*, email: str, ip_address: str | None) -> None:
     """Emails a reset link if an active user has this address; same outcome either way."""
     _throttle_ip("reset", ip_address, limit=RESETS_PER_IP)
-    if _over_limit("reset:address", email, limit=RESETS_PER_ADDRESS):
+    if over_limit("reset:address", email, limit=RESETS_PER_ADDRESS):
         return  # silently, whether or not the address exists: no oracle, no mail flood
     user = selectors.user_get_by_email(email=email[:254])
     # Only a verified address receives resets: an address set without proof (by a stolen

@@ -115,7 +115,7 @@ def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def rpc_update(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _require(request)
     fields = {key: value for key, value in body.items() if key != "id"}
-    user = update_user_as(principal, get_user_or_404(body.get("id")), fields)
+    user = update_user_as(principal, get_user_or_404(body.get("id")), fields, client_ip(request))
     return {"user": UserPrivateOut(user).data}
 
 
@@ -332,11 +332,12 @@ class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
     Each method applies the REST API's rules: `read` needs `users:read`; `create`, `delete`,
-    `list` need `users:write`; `update` needs self (+`profile`) or `users:write`;
-    `updatePassword` needs self (+`profile`) from a person's own sign-in, its old password
-    checked under the sign-in lockout; `login`, `logout`, `readSession`, `verifyToken` need no
-    credential beyond the password or session id they carry (`login` also takes `otp`
-    once the account has MFA, and shares the token endpoint's lockout and throttles);
+    `list` need `users:write`; `update` needs self (+`profile`) or `users:write` (another
+    user's email: `api_admin`); `updatePassword` needs self (+`profile`) from a person's own
+    sign-in, its old password checked under the sign-in lockout; `login`, `logout`,
+    `readSession`, `verifyToken` need no credential beyond the password or session id they
+    carry (`login` also takes `otp` once the account has MFA, and shares the token
+    endpoint's lockout and throttles);
     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
     anonymous (the emailed token is the credential) and answer alike whether or not an
     address has an account.

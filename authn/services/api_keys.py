@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +31,11 @@ from authn.models import ApiKey
 from authn.principal import Principal
 from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue
-from authn.services.recent_sign_in import require_personal_sign_in, signed_in_recently
+from authn.services.recent_sign_in import (
+    FreshMfaRequired,
+    require_personal_sign_in,
+    signed_in_recently,
+)
 from authn.services.tokens import hash_secret
 from micro_platform import metrics
 
@@ -49,12 +53,6 @@ _KEY_SHAPE = re.compile(r"mk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 class InvalidApiKey(Exception):
     """The string is not a usable API key: malformed, unknown, expired, revoked, or its owner
     is inactive. The reason stays server-side; callers answer one uniform 401."""
-
-
-class FreshMfaRequired(PermissionDenied):
-    """Minting a key that carries `api_admin` needs a sign-in with MFA within 15 minutes."""
-
-    code = "fresh_mfa_required"
 
 
 @dataclass(frozen=True)

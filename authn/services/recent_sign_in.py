@@ -46,6 +46,12 @@ class RecentSignInRequired(PermissionDenied):
     code = "recent_sign_in_required"
 
 
+class FreshMfaRequired(PermissionDenied):
+    """The change needs a sign-in with MFA (a one-time code) within the last 15 minutes."""
+
+    code = "fresh_mfa_required"
+
+
 def signed_in_recently(principal: Principal, *, with_otp: bool = False) -> bool:
     """Whether `principal` comes from a password sign-in (with a code when `with_otp`) made
     in the last 15 minutes."""
