@@ -29,6 +29,7 @@ from accounts.throttles import RateLimited as RateLimited  # the flows' refusal,
 from accounts.throttles import over_limit, throttle
 from authn.audit import audit_record
 from authn.services import revocation
+from authn.services.api_keys import api_keys_revoke_all
 from authn.services.tokens import user_credentials_revoke
 
 VERIFY_SALT = "accounts.email_flows.verify_email"
@@ -232,7 +233,9 @@ def split_reset_code(code: str) -> tuple[str, str]:
 def password_reset_complete(
     *, uidb64: str, token: str, new_password: str, ip_address: str | None = None
 ) -> User:
-    """Sets a new password from a reset link, once; ends every sign-in; MFA and lockout stay."""
+    """Sets a new password from a reset link, once; ends every sign-in and revokes every API
+    key of the user (whoever knew the old password may have minted one); MFA and lockout
+    stay."""
     user = password_reset_user(uidb64=uidb64, token=token)
     validate_password(new_password, user)
     with transaction.atomic():
@@ -244,6 +247,7 @@ def password_reset_complete(
         # Whoever knew the old password may hold tokens: end sessions, refresh and access tokens.
         user_credentials_revoke(user=locked)
         revocation.revoke_subject(user_id=str(locked.pk))
+        api_keys_revoke_all(owner_id=locked.pk, actor=locked.pk, reason="password_reset")
         audit_record(
             type="password.changed",
             actor=locked.pk,

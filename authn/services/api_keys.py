@@ -203,6 +203,34 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal | None) -> None:
         api_key_cache.user_changed(user_id=api_key.owner_id)
 
 
+def api_keys_revoke_all(
+    *, owner_id: uuid.UUID, actor: Principal | uuid.UUID | None, reason: str
+) -> int:
+    """Revokes every key of the owner still unrevoked (each audited as `api_key.revoked` with
+    `reason`), with the tokens exchanged for them; returns how many. Call it where a key must
+    not outlive what proved the person: a password reset, logout-all with `api_keys`."""
+    now = timezone.now()
+    with transaction.atomic():
+        keys = list(
+            ApiKey.objects.select_for_update().filter(owner_id=owner_id, revoked_at__isnull=True)
+        )
+        if not keys:
+            return 0
+        ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(revoked_at=now)
+        for api_key in keys:
+            api_key.revoked_at = now
+            audit_record(
+                type="api_key.revoked",
+                actor=actor,
+                subject_type="api_key",
+                subject_id=api_key.pk,
+                data={**_audit_data(api_key), "reason": reason},
+            )
+        revocation.revoke_families(family_ids=[str(api_key.pk) for api_key in keys])
+        api_key_cache.user_changed(user_id=owner_id)
+    return len(keys)
+
+
 def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:
     if (
         not isinstance(grace_hours, int)
