@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from authn.serializers import (
     JwksOut,
+    LogoutAllIn,
     TokenObtainIn,
     TokenPairOut,
     TokenRefreshIn,
@@ -127,13 +128,23 @@ class TokenRevokeApi(APIView):
 
 
 class LogoutAllApi(APIView):
-    """Revokes every session and refresh token of the caller, and the calling token."""
+    """Revokes every session and refresh token of the caller, and the calling token; with
+    `{"api_keys": true}` also every API key of the caller."""
 
     required_scopes = ()
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=LogoutAllIn,
+        responses={204: None, 400: problem("Unknown field or a non-boolean `api_keys`.")},
+    )
     def post(self, request: Request) -> Response:
-        tokens.logout_all(principal=principal_of(request), ip_address=client_ip(request))
+        serializer = LogoutAllIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens.logout_all(
+            principal=principal_of(request),
+            ip_address=client_ip(request),
+            api_keys=serializer.validated_data["api_keys"],
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

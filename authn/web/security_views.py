@@ -1,4 +1,5 @@
-"""The security page: TOTP enrolment, backup codes, password change, sessions, sign-ins."""
+"""The security page: TOTP enrolment, backup codes, password change, sessions (one by one or
+all at once), sign-ins."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ from authn.services.mfa import (
 )
 from authn.services.recent_sign_in import RecentSignInRequired
 from authn.services.sign_in import SignInThrottled
+from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
 from authn.web.auth_views import throttled_response
-from authn.web.forms import OtpForm, PasswordChangeForm
+from authn.web.forms import OtpForm, PasswordChangeForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
@@ -212,3 +214,20 @@ def session_revoke_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
         return redirect("/accounts/login/")
     messages.success(request, "Session ended.")
     return redirect("dashboard:security")
+
+
+@never_cache
+@login_required
+@require_POST
+def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    """Ends every sign-in of the user, this session included, as logout-all does; with the
+    box ticked, every API key of the user too."""
+    form = SignOutEverywhereForm(request.POST)
+    revoke_keys = form.is_valid() and form.cleaned_data["api_keys"]
+    logout_all(
+        principal=dashboard_principal(request),
+        ip_address=client_ip(request),
+        api_keys=revoke_keys,
+    )
+    logout(request)
+    return redirect("/accounts/login/")

@@ -117,3 +117,128 @@ def test_the_reset_email_says_the_keys_are_revoked(member: User, commit: Any) ->
     assert "revokes every API key" in str(message.body)
     html = next(content for content, kind in message.alternatives if kind == "text/html")
     assert "revokes every API key" in str(html)
+
+
+# --- logout-all -------------------------------------------------------------------------------
+
+LOGOUT_ALL = "/api/v1/auth/logout-all"
+
+
+def test_logout_all_with_api_keys_revokes_every_key(
+    member: User, client_for: Any, commit: Any
+) -> None:
+    minted = mint(member)
+    token = exchanged(minted)
+    assert works(minted.key) and works(token)
+
+    with commit(execute=True):
+        response = client_for(member).post(LOGOUT_ALL, {"api_keys": True}, format="json")
+
+    assert response.status_code == 204
+    assert not works(minted.key)
+    assert not works(token)
+    event = AuditEvent.objects.get(type="api_key.revoked")
+    assert (event.subject_id, event.actor_id) == (str(minted.api_key.pk), member.pk)
+    assert event.data["reason"] == "logout_all"
+
+
+@pytest.mark.parametrize("body", [None, {}, {"api_keys": False}])
+def test_logout_all_without_api_keys_leaves_the_keys(
+    member: User, client_for: Any, commit: Any, body: Any
+) -> None:
+    minted = mint(member)
+    signed_in = client_for(member)
+
+    with commit(execute=True):
+        response = signed_in.post(LOGOUT_ALL, body, format="json")
+
+    assert response.status_code == 204
+    assert signed_in.get(ME).status_code == 401  # the sign-ins did end
+    assert works(minted.key)
+    assert not AuditEvent.objects.filter(type="api_key.revoked").exists()
+
+
+@pytest.mark.parametrize("body", [{"api_key": True}, {"api_keys": True, "everything": True}])
+def test_logout_all_with_an_unknown_field_is_400_and_ends_nothing(
+    member: User, client_for: Any, body: Any
+) -> None:
+    minted = mint(member)
+    signed_in = client_for(member)
+
+    response = signed_in.post(LOGOUT_ALL, body, format="json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert signed_in.get(ME).status_code == 200
+    assert works(minted.key)
+
+
+def test_logout_all_documents_its_body_in_the_schema(db: Any) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"][LOGOUT_ALL]["post"]["requestBody"]["content"]["application/json"]
+    ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert properties["api_keys"]["type"] == "boolean"
+
+
+# --- the dashboard's "sign out everywhere" --------------------------------------------------
+
+SIGN_OUT_EVERYWHERE = "/dashboard/security/sign-out-everywhere"
+
+
+def dashboard_of(user: User) -> Any:
+    from django.test import Client
+
+    from tests.authn.dashboard_helpers import sign_in
+
+    browser = Client()
+    sign_in(browser, user)
+    return browser
+
+
+def test_the_security_page_offers_sign_out_everywhere_with_a_keys_box(member: User) -> None:
+    page = dashboard_of(member).get("/dashboard/security/").content.decode()
+
+    assert f'action="{SIGN_OUT_EVERYWHERE}"' in page
+    assert 'type="checkbox" name="api_keys"' in page
+
+
+def test_sign_out_everywhere_with_the_box_revokes_the_keys(member: User, commit: Any) -> None:
+    minted = mint(member)
+    browser, other = dashboard_of(member), dashboard_of(member)
+
+    with commit(execute=True):
+        response = browser.post(SIGN_OUT_EVERYWHERE, {"api_keys": "on"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert browser.get("/dashboard/security/").status_code == 302  # signed out
+    assert other.get("/dashboard/security/").status_code == 302
+    assert not works(minted.key)
+    assert AuditEvent.objects.get(type="api_key.revoked").data["reason"] == "logout_all"
+
+
+def test_sign_out_everywhere_without_the_box_keeps_the_keys(member: User, commit: Any) -> None:
+    minted = mint(member)
+    browser = dashboard_of(member)
+
+    with commit(execute=True):
+        response = browser.post(SIGN_OUT_EVERYWHERE, {})
+
+    assert response.status_code == 302
+    assert browser.get("/dashboard/security/").status_code == 302
+    assert works(minted.key)
+
+
+def test_sign_out_everywhere_needs_post_and_csrf(member: User) -> None:
+    from django.test import Client
+
+    minted = mint(member)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(member)
+
+    assert browser.post(SIGN_OUT_EVERYWHERE, {"api_keys": "on"}).status_code == 403
+    assert browser.get(SIGN_OUT_EVERYWHERE).status_code == 405
+    assert works(minted.key)
