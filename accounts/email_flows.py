@@ -76,6 +76,7 @@ def user_signup(
             password=password,
             display_name=display_name,
             ip_address=ip_address,
+            signed_up=True,
         )
         email_verification_send(user=user)
     return user

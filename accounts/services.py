@@ -62,14 +62,18 @@ def user_create(
     kind: str = User.Kind.USER,
     scopes: Collection[str] = (),
     ip_address: str | None = None,
+    signed_up: bool = False,
 ) -> User:
-    """Creates a user (no password: unusable); raises ValidationError for a weak password."""
+    """Creates a user (no password: unusable); raises ValidationError for a weak password.
+
+    `signed_up` marks an account created by self sign-up rather than by an administrator."""
     user = User(
         username=username,
         email=User.objects.normalize_email(email or ""),
         display_name=display_name,
         kind=kind,
         scopes=sorted(scope_catalogue.validate_scopes(scopes)),
+        signed_up=signed_up,
     )
     if password is not None:
         validate_password(password, user)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,6 +55,13 @@ class InvalidApiKey(Exception):
     is inactive. The reason stays server-side; callers answer one uniform 401."""
 
 
+class EmailUnverified(PermissionDenied):
+    """A self-signed-up account mints keys only once its address is verified (while sign-up
+    is open)."""
+
+    code = "email_unverified"
+
+
 @dataclass(frozen=True)
 class MintedKey:
     """A new key: `key` is the full `mk_<prefix>_<secret>`, shown once and never stored."""
@@ -69,6 +76,20 @@ def _check_signed_in(actor: Principal | None) -> None:
     behind a key that outlives it and its revocation (a key rotating itself, a year-long key
     from a revoked grant)."""
     require_personal_sign_in(actor=actor, action="Minting or rotating an API key")
+
+
+def _check_email_verified(*, owner: User, actor: Principal | None) -> None:
+    """While anyone may sign up, an account that signed itself up mints keys only once its
+    address is verified: otherwise whoever registers someone's address first could hold a
+    key when its owner takes the account over. Accounts created by an administrator or a
+    command are vouched for; an operator's command line (no actor) is trusted."""
+    if actor is None or not settings.MICRO_SIGNUP_OPEN:
+        return
+    if owner.signed_up and not owner.email_verified:
+        raise EmailUnverified(
+            "Confirm your email address (open the link emailed to you) before minting or"
+            " rotating an API key."
+        )
 
 
 def _check_fresh_mfa(*, scopes: Collection[str], actor: Principal | None) -> None:
@@ -166,6 +187,7 @@ def api_key_create(
         owner=owner, name=name, scopes=scopes, expires_in_days=expires_in_days
     )
     _check_signed_in(actor)
+    _check_email_verified(owner=owner, actor=actor)
     _check_fresh_mfa(scopes=wanted, actor=actor)
     with transaction.atomic():
         minted = _mint(
@@ -255,6 +277,7 @@ def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().select_related("owner").get(pk=api_key.pk)
         _rotation_checks(api_key, grace_hours)
+        _check_email_verified(owner=api_key.owner, actor=actor)
         scopes = frozenset(api_key.scopes) & user_held_scopes(user=api_key.owner)
         if not scopes:
             message = "The owner no longer holds any of the key's scopes."

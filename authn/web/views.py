@@ -21,7 +21,12 @@ from accounts.throttles import RateLimited
 from authn.models import ApiKey
 from authn.principal import Principal
 from authn.selectors import api_key_get_owned, api_keys_of
-from authn.services.api_keys import api_key_create, api_key_revoke, api_key_rotate
+from authn.services.api_keys import (
+    EmailUnverified,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+)
 from authn.services.recent_sign_in import RecentSignInRequired
 from authn.session_auth import principal_for_session
 from authn.web.auth_views import throttled_response
@@ -125,6 +130,8 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
+        except EmailUnverified as exc:
+            form.add_error(None, str(exc))
         except PermissionDenied as exc:
             form.add_error("scopes", str(exc) or "Sign in again with MFA to mint this key.")
         else:
