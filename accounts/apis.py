@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,10 +31,14 @@ from accounts.serializers import (
     UserUpdateAdminIn,
     UserUpdateSelfIn,
 )
+from accounts.throttles import RateLimited
 from authn import scopes as sc
-from authn.principal import Principal, require_personal_sign_in
+from authn.principal import Principal
+from authn.services.recent_sign_in import require_personal_sign_in
+from authn.services.sign_in import SignInThrottled
+from authn.sign_in_errors import sign_in_problem
 from micro_platform.errors import validation_problem
-from micro_platform.http import cacheable, principal_of
+from micro_platform.http import cacheable, client_ip, principal_of
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
@@ -81,7 +85,7 @@ def get_user_or_404(user_id: object) -> User:
     return user
 
 
-def update_user_as(principal: Principal, user: User, data: Any) -> User:
+def update_user_as(principal: Principal, user: User, data: Any, ip_address: str | None) -> User:
     """Validates `data` against what the principal may change on `user`, then applies it."""
     if principal.has_scope(sc.USERS_WRITE):
         serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=data)
@@ -91,9 +95,14 @@ def update_user_as(principal: Principal, user: User, data: Any) -> User:
         raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
     serializer.is_valid(raise_exception=True)
     try:
-        return services.user_update(actor=principal, user=user, changes=serializer.validated_data)
+        return services.user_update(
+            actor=principal, user=user, changes=serializer.validated_data, ip_address=ip_address
+        )
     except services.Conflict as exc:
         raise conflict_error(exc) from exc
+    except RateLimited as exc:
+        detail = "Too many email changes; retry later."
+        raise Throttled(wait=exc.retry_after, detail=detail) from exc
 
 
 class MeApi(APIView):
@@ -135,13 +144,29 @@ class UserDetailApi(APIView):
 
     @extend_schema(
         request=UserUpdateAdminIn,
-        responses={200: UserPrivateOut, 404: problem("Unknown or malformed id.")},
+        responses={
+            200: UserPrivateOut,
+            403: problem(
+                "Not the user nor `users:write`; an email change without a recent sign-in"
+                " (`recent_sign_in_required`), of another user without `api_admin`"
+                " (`insufficient_scope`) or without a recent one-time code"
+                " (`fresh_mfa_required`)."
+            ),
+            404: problem("Unknown or malformed id."),
+            429: problem("Too many email changes from this address or account."),
+        },
     )
     def patch(self, request: Request, user_id: str) -> Response:
         """Self may change `display_name`, `avatar_url`, `email` (needs `profile`);
-        `users:write` may also change `username` and `is_active`. Any other field → 400."""
+        `users:write` may also change `username` and `is_active`. Any other field → 400.
+        An email change needs, for one's own account, a password sign-in in the last 15
+        minutes (`recent_sign_in_required`) and, for another's, `api_admin` (with a recent
+        one-time code when the administrator has MFA: `fresh_mfa_required`); these refusals
+        come before the `unique` check, and email changes are throttled (429)."""
         # A docstring, not extend_schema(description=...): that would replace the scope note.
-        user = update_user_as(principal_of(request), get_user_or_404(user_id), request.data)
+        user = update_user_as(
+            principal_of(request), get_user_or_404(user_id), request.data, client_ip(request)
+        )
         return Response(UserPrivateOut(user).data)
 
     @extend_schema(responses={204: None, 404: problem("Unknown or malformed id.")})
@@ -209,20 +234,43 @@ class UserListApi(APIView):
 
 
 class MePasswordApi(APIView):
-    """Changes the caller's password; their other sessions and refresh tokens end."""
+    """Changes the caller's password; their other sessions and refresh tokens end.
+
+    `old_password` is checked under the sign-in lockout and per-IP throttle."""
 
     required_scopes = (sc.PROFILE,)
 
-    @extend_schema(request=PasswordChangeIn, responses={204: None})
+    @extend_schema(
+        request=PasswordChangeIn,
+        responses={
+            204: None,
+            400: problem("Invalid input, or `old_password` is not the current password."),
+            403: problem(
+                "`sign_in_required`: only a person's own sign-in changes the password, not an"
+                " API key or an application's token."
+            ),
+            429: problem(
+                "`too_many_attempts`: the account is locked or this address throttled after"
+                " failed password checks (sign-ins included); see `Retry-After`."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
         serializer = PasswordChangeIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = get_user_or_404(principal.user_id)
         try:
-            services.user_password_change(actor=principal, user=user, **serializer.validated_data)
+            services.user_password_change(
+                actor=principal,
+                user=user,
+                ip_address=client_ip(request),
+                **serializer.validated_data,
+            )
         except DjangoValidationError as exc:
             raise validation_problem(exc, "new_password") from exc
+        except SignInThrottled as exc:
+            raise sign_in_problem(exc) from exc
         if principal.method == "session":
             # Keep this dashboard session: store the new hash under the Django user (DRF
             # replaced request.user with the principal, which Django would not recognise).
@@ -266,7 +314,7 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
     Only `api_admin` manages a group that grants `api_admin`: a delegate could otherwise
     mint new administrators.
     """
-    require_personal_sign_in(principal, "Changing a group's members")
+    require_personal_sign_in(actor=principal, action="Changing a group's members")
     group = selectors.group_get(group_id=group_id)
     if group is None:
         raise NotFound("No group with this id.", code="group_not_found")

@@ -25,20 +25,21 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts import mailer, selectors, services
 from accounts.models import User
+from accounts.throttles import RateLimited as RateLimited  # the flows' refusal, re-exported
+from accounts.throttles import over_limit, throttle
 from authn.audit import audit_record
 from authn.services import revocation
-from authn.services.counters import counter_incr
+from authn.services.api_keys import api_keys_revoke_all
 from authn.services.tokens import user_credentials_revoke
 
 VERIFY_SALT = "accounts.email_flows.verify_email"
 VERIFICATION_MAX_AGE = timedelta(days=3)
 password_reset_tokens = PasswordResetTokenGenerator()
 
-# Fixed windows of one hour: (limit per client IP, limit per email address).
+# Fixed windows of one hour (accounts.throttles): (limit per client IP, limit per address).
 SIGNUPS_PER_IP = 10
 RESETS_PER_IP, RESETS_PER_ADDRESS = 20, 3
 VERIFICATIONS_PER_IP, VERIFICATIONS_PER_ADDRESS = 20, 3
-WINDOW_SECONDS = 3600
 
 
 class SignupClosed(Exception):
@@ -49,21 +50,8 @@ class InvalidToken(Exception):
     """Malformed, tampered, expired, used or superseded: indistinguishable on purpose."""
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many requests.")
-        self.retry_after = retry_after
-
-
-def _over_limit(bucket: str, subject: str, *, limit: int) -> bool:
-    """Counts one hit in a fixed window shared by every instance; True past `limit`."""
-    digest = hashlib.sha256(subject.strip().lower().encode()).hexdigest()[:32]
-    return counter_incr(f"email_flows:{bucket}:{digest}", WINDOW_SECONDS) > limit
-
-
 def _throttle_ip(bucket: str, ip_address: str | None, *, limit: int) -> None:
-    if ip_address and _over_limit(f"{bucket}:ip", ip_address, limit=limit):
-        raise RateLimited(retry_after=WINDOW_SECONDS)
+    throttle(f"{bucket}:ip", ip_address, limit=limit)
 
 
 # --- Sign-up --------------------------------------------------------------------------------
@@ -88,6 +76,7 @@ def user_signup(
             password=password,
             display_name=display_name,
             ip_address=ip_address,
+            signed_up=True,
         )
         email_verification_send(user=user)
     return user
@@ -142,7 +131,7 @@ def email_verification_send(*, user: User) -> bool:
 def email_verification_request(*, email: str, ip_address: str | None) -> None:
     """Re-sends the verification link; the caller cannot tell whether the address exists."""
     _throttle_ip("verify", ip_address, limit=VERIFICATIONS_PER_IP)
-    if _over_limit("verify:address", email, limit=VERIFICATIONS_PER_ADDRESS):
+    if over_limit("verify:address", email, limit=VERIFICATIONS_PER_ADDRESS):
         return  # silently: a 429 here would still be harmless, but silence also stops mail floods
     user = selectors.user_get_by_email(email=email[:254])
     if user is not None:
@@ -184,7 +173,7 @@ def password_reset_uid(user: User) -> str:
 def password_reset_send(*, email: str, ip_address: str | None) -> None:
     """Emails a reset link if an active user has this address; same outcome either way."""
     _throttle_ip("reset", ip_address, limit=RESETS_PER_IP)
-    if _over_limit("reset:address", email, limit=RESETS_PER_ADDRESS):
+    if over_limit("reset:address", email, limit=RESETS_PER_ADDRESS):
         return  # silently, whether or not the address exists: no oracle, no mail flood
     user = selectors.user_get_by_email(email=email[:254])
     # Only a verified address receives resets: an address set without proof (by a stolen
@@ -245,7 +234,9 @@ def split_reset_code(code: str) -> tuple[str, str]:
 def password_reset_complete(
     *, uidb64: str, token: str, new_password: str, ip_address: str | None = None
 ) -> User:
-    """Sets a new password from a reset link, once; ends every sign-in; MFA and lockout stay."""
+    """Sets a new password from a reset link, once; ends every sign-in and revokes every API
+    key of the user (whoever knew the old password may have minted one); MFA and lockout
+    stay."""
     user = password_reset_user(uidb64=uidb64, token=token)
     validate_password(new_password, user)
     with transaction.atomic():
@@ -257,6 +248,7 @@ def password_reset_complete(
         # Whoever knew the old password may hold tokens: end sessions, refresh and access tokens.
         user_credentials_revoke(user=locked)
         revocation.revoke_subject(user_id=str(locked.pk))
+        api_keys_revoke_all(owner_id=locked.pk, actor=locked.pk, reason="password_reset")
         audit_record(
             type="password.changed",
             actor=locked.pk,

@@ -38,6 +38,7 @@ from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
+from authn.services.sign_in import SignInThrottled
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
@@ -124,7 +125,7 @@ def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def rpc_update(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _caller(request)
     fields = {key: value for key, value in body.items() if key != "id"}
-    user = update_user_as(principal, get_user_or_404(body.get("id")), fields)
+    user = update_user_as(principal, get_user_or_404(body.get("id")), fields, client_ip(request))
     return {"user": UserPrivateOut(user).data}
 
 
@@ -202,9 +203,12 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
             user=get_user_or_404(principal.user_id),
             old_password=old,
             new_password=new,
+            ip_address=client_ip(request),
         )
     except DjangoValidationError as exc:
         raise validation_problem(exc, "newPassword") from exc
+    except SignInThrottled as exc:
+        raise sign_in_problem(exc) from exc
     return {}
 
 
@@ -362,11 +366,13 @@ class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
     Each method applies the REST API's rules, its scopes checked first (RPC_METHODS):
-    `read` needs `users:read`; `create`, `delete`, `list` need `users:write`; `update`
-    needs self (+`profile`) or `users:write`; `updatePassword` needs `profile` and self;
-    `login`, `logout`, `readSession`, `verifyToken` need no credential beyond the password
-    or session id they carry (`login` also takes `otp` once the account has MFA, and shares
-    the token endpoint's lockout and throttles);
+    `read` needs `users:read`; `create`, `delete`,
+    `list` need `users:write`; `update` needs self (+`profile`) or `users:write` (another
+    user's email: `api_admin`); `updatePassword` needs self (+`profile`) from a person's own
+    sign-in, its old password checked under the sign-in lockout; `login`, `logout`,
+    `readSession`, `verifyToken` need no credential beyond the password or session id they
+    carry (`login` also takes `otp` once the account has MFA, and shares the token
+    endpoint's lockout and throttles);
     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
     anonymous (the emailed token is the credential) and answer alike whether or not an
     address has an account.

@@ -10,14 +10,29 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts import mailer, selectors
+from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
 from authn.services import revocation
-from authn.services.recent_sign_in import require_recent_sign_in
+from authn.services.mfa import user_has_mfa
+from authn.services.recent_sign_in import (
+    FreshMfaRequired,
+    require_personal_sign_in,
+    require_recent_sign_in,
+    signed_in_recently,
+)
+from authn.services.sign_in import current_password_check
 from authn.services.tokens import user_credentials_revoke
+
+EMAIL_CHANGES_PER_HOUR = 10  # per client IP and per account, as sign-ups per client IP
+
+
+class EmailChangeForbidden(PermissionDenied):
+    """Only the user or `api_admin` may change an account's email address."""
+
+    code = "insufficient_scope"
 
 
 class Conflict(Exception):
@@ -47,14 +62,18 @@ def user_create(
     kind: str = User.Kind.USER,
     scopes: Collection[str] = (),
     ip_address: str | None = None,
+    signed_up: bool = False,
 ) -> User:
-    """Creates a user (no password: unusable); raises ValidationError for a weak password."""
+    """Creates a user (no password: unusable); raises ValidationError for a weak password.
+
+    `signed_up` marks an account created by self sign-up rather than by an administrator."""
     user = User(
         username=username,
         email=User.objects.normalize_email(email or ""),
         display_name=display_name,
         kind=kind,
         scopes=sorted(scope_catalogue.validate_scopes(scopes)),
+        signed_up=signed_up,
     )
     if password is not None:
         validate_password(password, user)
@@ -88,9 +107,58 @@ def _check_may_administer(*, actor: Principal, user: User) -> None:
         raise PermissionDenied("Only `api_admin` may change an `api_admin` account.")
 
 
-def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
-    """Applies validated field changes; `is_active: false` deactivates (and revokes)."""
+def _email_changes(user: User, changes: dict[str, Any]) -> bool:
+    return "email" in changes and changes["email"].lower() != user.email.lower()
+
+
+def _check_may_change_email(*, actor: Principal, user: User) -> None:
+    """Who may move an address that receives password resets (and so opens the account).
+
+    The user themself from a password sign-in in the last 15 minutes; for anyone else's
+    account only `api_admin`, with a sign-in with a one-time code in the last 15 minutes when
+    that administrator has MFA: `users:write` could otherwise point an account at its own
+    mailbox, verify it and reset the password.
+    """
+    if actor.is_self(user.pk):
+        require_recent_sign_in(actor=actor)
+        return
+    if not actor.is_admin:
+        raise EmailChangeForbidden("Only `api_admin` may change another user's email address.")
+    admin = selectors.user_get(user_id=actor.user_id)
+    if (
+        admin is not None
+        and user_has_mfa(user=admin)
+        and not signed_in_recently(actor, with_otp=True)
+    ):
+        raise FreshMfaRequired(
+            "Changing another user's email address needs a sign-in with MFA (one-time code)"
+            " in the last 15 minutes."
+        )
+
+
+def _throttle_email_change(*, actor: Principal, ip_address: str | None) -> None:
+    """Limits email changes like sign-ups: a taken address answers `unique`, which would
+    otherwise tell whether it has an account. Callers holding `users:write` see every
+    account's address already."""
+    if actor.has_scope(scope_catalogue.USERS_WRITE):
+        return
+    throttles.throttle("email_change:ip", ip_address, limit=EMAIL_CHANGES_PER_HOUR)
+    throttles.throttle("email_change:user", str(actor.user_id), limit=EMAIL_CHANGES_PER_HOUR)
+
+
+def user_update(
+    *, actor: Principal, user: User, changes: dict[str, Any], ip_address: str | None = None
+) -> User:
+    """Applies validated field changes; `is_active: false` deactivates (and revokes).
+
+    Every reason the actor may not make a change is checked before any uniqueness check, so
+    a `unique` answer goes only to a caller who could have made the change (and email
+    changes are throttled: RateLimited).
+    """
     _check_may_administer(actor=actor, user=user)
+    if _email_changes(user, changes):
+        _check_may_change_email(actor=actor, user=user)
+        _throttle_email_change(actor=actor, ip_address=ip_address)
     deactivate = changes.get("is_active") is False and user.is_active
     fields = dict(changes)
     if deactivate:
@@ -103,11 +171,8 @@ def user_update(*, actor: Principal, user: User, changes: dict[str, Any]) -> Use
 def _apply_changes(*, actor: Principal, user: User, changes: dict[str, Any]) -> User:
     _check_unique(username=changes.get("username"), email=changes.get("email"), exclude=user.pk)
     old_email = user.email
-    email_changed = "email" in changes and changes["email"].lower() != old_email.lower()
+    email_changed = _email_changes(user, changes)  # authorized by user_update
     if email_changed:
-        if actor.is_self(user.pk):
-            # The address receives password resets: moving it needs the person, not a key.
-            require_recent_sign_in(actor=actor)
         changes = {**changes, "email_verified": False}
     for field, value in changes.items():
         setattr(user, field, value)
@@ -159,10 +224,23 @@ def _deactivate(*, actor: Principal, user: User) -> User:
 
 
 def user_password_change(
-    *, actor: Principal, user: User, old_password: str, new_password: str
+    *,
+    actor: Principal,
+    user: User,
+    old_password: str,
+    new_password: str,
+    ip_address: str | None = None,
 ) -> None:
-    """Changes the password given the current one; ends the user's other sign-ins."""
-    if not user.check_password(old_password):
+    """Changes the password given the current one; ends the user's other sign-ins.
+
+    Only a person's own sign-in may change it (SignInRequired), and the current password is
+    checked under the sign-in lockout and per-IP throttle (SignInThrottled, failures counted
+    and audited), so no credential can guess it here.
+    """
+    require_personal_sign_in(actor=actor, action="Changing the password")
+    if not current_password_check(
+        user=user, password=old_password, method="password_change", ip_address=ip_address
+    ):
         raise ValidationError({"old_password": ["The current password is incorrect."]})
     validate_password(new_password, user)
     with transaction.atomic():

@@ -102,7 +102,8 @@ class ApiKeyListApi(APIView):
             403: problem(
                 "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
                 " `sign_in_required`: keys are minted by a person's sign-in, not an API key or a"
-                " client's token."
+                " client's token; `email_unverified`: while sign-up is open, a self-signed-up"
+                " account verifies its email address first."
             ),
         },
     )
@@ -149,7 +150,8 @@ class ApiKeyRotateApi(APIView):
             403: problem(
                 "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
                 " `sign_in_required`: keys are rotated by a person's sign-in, not an API key or a"
-                " client's token."
+                " client's token; `email_unverified`: while sign-up is open, a self-signed-up"
+                " account verifies its email address first."
             ),
             404: problem("No such key (or not yours)."),
         },

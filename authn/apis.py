@@ -13,15 +13,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authn import scopes as sc
-from authn.principal import require_personal_sign_in
 from authn.serializers import (
     JwksOut,
+    LogoutAllIn,
     TokenObtainIn,
     TokenPairOut,
     TokenRefreshIn,
     TokenRevokeIn,
 )
 from authn.services import lockout, signing_keys, tokens
+from authn.services.recent_sign_in import require_personal_sign_in
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.http import client_ip, no_store, principal_of
 from micro_platform.openapi import problem
@@ -129,22 +130,30 @@ class TokenRevokeApi(APIView):
 
 
 class LogoutAllApi(APIView):
-    """Revokes every session and refresh token of the caller, and the calling token: a
-    person's own sign-in holding `profile` (no API key or application's token)."""
+    """Revokes every session and refresh token of the caller, and the calling token; with
+    `{"api_keys": true}` also every API key of the caller. Needs `profile` and a person's own
+    sign-in (no API key or application's token)."""
 
     required_scopes = (sc.PROFILE,)
 
     @extend_schema(
-        request=None,
+        request=LogoutAllIn,
         responses={
             204: None,
+            400: problem("Unknown field or a non-boolean `api_keys`."),
             403: problem("`insufficient_scope`, or `sign_in_required`: not a person's sign-in."),
         },
     )
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
-        require_personal_sign_in(principal, "Signing out everywhere")
-        tokens.logout_all(principal=principal, ip_address=client_ip(request))
+        require_personal_sign_in(actor=principal, action="Signing out everywhere")
+        serializer = LogoutAllIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens.logout_all(
+            principal=principal,
+            ip_address=client_ip(request),
+            api_keys=serializer.validated_data["api_keys"],
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

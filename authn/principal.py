@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from authn import scopes as scope_catalogue
-from micro_platform.errors import Problem
 
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
 Kind = Literal["user", "service"]
@@ -69,15 +68,3 @@ class Principal:
         from one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's
         token acting for the user (another `client_id`)."""
         return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)
-
-
-def require_personal_sign_in(principal: Principal, action: str) -> None:
-    """Refuses (403 `sign_in_required`) any credential but a person's own sign-in: an API key
-    or a token derived from one, a client-credentials token, a third-party app's token."""
-    if not principal.is_personal_sign_in:
-        raise Problem(
-            status_code=403,
-            code="sign_in_required",
-            detail=f"{action} needs your own sign-in (password, dashboard or the micro CLI),"
-            " not an API key or an application's token.",
-        )

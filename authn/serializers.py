@@ -30,6 +30,16 @@ class TokenRevokeIn(StrictSerializer):
     token = serializers.CharField(max_length=16384)
 
 
+class LogoutAllIn(StrictSerializer):
+    """Optional body of logout-all; no body ends sign-ins only."""
+
+    api_keys = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also revoke every API key of the user (and tokens exchanged for them).",
+    )
+
+
 class JwkOut(serializers.Serializer):
     kty = serializers.CharField()
     kid = serializers.CharField()

@@ -31,7 +31,11 @@ from authn.models import ApiKey
 from authn.principal import Principal
 from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue
-from authn.services.recent_sign_in import signed_in_recently
+from authn.services.recent_sign_in import (
+    FreshMfaRequired,
+    require_personal_sign_in,
+    signed_in_recently,
+)
 from authn.services.tokens import hash_secret
 from micro_platform import metrics
 
@@ -51,17 +55,11 @@ class InvalidApiKey(Exception):
     is inactive. The reason stays server-side; callers answer one uniform 401."""
 
 
-class FreshMfaRequired(PermissionDenied):
-    """Minting a key that carries `api_admin` needs a sign-in with MFA within 15 minutes."""
+class EmailUnverified(PermissionDenied):
+    """A self-signed-up account mints keys only once its address is verified (while sign-up
+    is open)."""
 
-    code = "fresh_mfa_required"
-
-
-class SignInRequired(PermissionDenied):
-    """Keys are minted and rotated through the API only by a person's sign-in: see
-    `_check_signed_in`."""
-
-    code = "sign_in_required"
+    code = "email_unverified"
 
 
 @dataclass(frozen=True)
@@ -74,14 +72,23 @@ class MintedKey:
 
 def _check_signed_in(actor: Principal | None) -> None:
     """Only a person's own sign-in (`Principal.is_personal_sign_in`) mints or rotates keys.
-    A machine credential (an API key or a token derived from one, a client-credentials token)
-    or a third-party app acting for the user could otherwise leave behind a key that outlives
-    it and its revocation (a key rotating itself, a year-long key from a revoked grant).
-    """
-    if actor is not None and not actor.is_personal_sign_in:
-        raise SignInRequired(
-            "Minting or rotating an API key needs your own sign-in (password, dashboard or the"
-            " micro CLI), not an API key or an application's token."
+    A machine credential or a third-party app acting for the user could otherwise leave
+    behind a key that outlives it and its revocation (a key rotating itself, a year-long key
+    from a revoked grant)."""
+    require_personal_sign_in(actor=actor, action="Minting or rotating an API key")
+
+
+def _check_email_verified(*, owner: User, actor: Principal | None) -> None:
+    """While anyone may sign up, an account that signed itself up mints keys only once its
+    address is verified: otherwise whoever registers someone's address first could hold a
+    key when its owner takes the account over. Accounts created by an administrator or a
+    command are vouched for; an operator's command line (no actor) is trusted."""
+    if actor is None or not settings.MICRO_SIGNUP_OPEN:
+        return
+    if owner.signed_up and not owner.email_verified:
+        raise EmailUnverified(
+            "Confirm your email address (open the link emailed to you) before minting or"
+            " rotating an API key."
         )
 
 
@@ -180,6 +187,7 @@ def api_key_create(
         owner=owner, name=name, scopes=scopes, expires_in_days=expires_in_days
     )
     _check_signed_in(actor)
+    _check_email_verified(owner=owner, actor=actor)
     _check_fresh_mfa(scopes=wanted, actor=actor)
     with transaction.atomic():
         minted = _mint(
@@ -217,6 +225,34 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal | None) -> None:
         api_key_cache.user_changed(user_id=api_key.owner_id)
 
 
+def api_keys_revoke_all(
+    *, owner_id: uuid.UUID, actor: Principal | uuid.UUID | None, reason: str
+) -> int:
+    """Revokes every key of the owner still unrevoked (each audited as `api_key.revoked` with
+    `reason`), with the tokens exchanged for them; returns how many. Call it where a key must
+    not outlive what proved the person: a password reset, logout-all with `api_keys`."""
+    now = timezone.now()
+    with transaction.atomic():
+        keys = list(
+            ApiKey.objects.select_for_update().filter(owner_id=owner_id, revoked_at__isnull=True)
+        )
+        if not keys:
+            return 0
+        ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(revoked_at=now)
+        for api_key in keys:
+            api_key.revoked_at = now
+            audit_record(
+                type="api_key.revoked",
+                actor=actor,
+                subject_type="api_key",
+                subject_id=api_key.pk,
+                data={**_audit_data(api_key), "reason": reason},
+            )
+        revocation.revoke_families(family_ids=[str(api_key.pk) for api_key in keys])
+        api_key_cache.user_changed(user_id=owner_id)
+    return len(keys)
+
+
 def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:
     if (
         not isinstance(grace_hours, int)
@@ -241,6 +277,7 @@ def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().select_related("owner").get(pk=api_key.pk)
         _rotation_checks(api_key, grace_hours)
+        _check_email_verified(owner=api_key.owner, actor=actor)
         scopes = frozenset(api_key.scopes) & user_held_scopes(user=api_key.owner)
         if not scopes:
             message = "The owner no longer holds any of the key's scopes."

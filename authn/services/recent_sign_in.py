@@ -1,4 +1,4 @@
-"""The recent sign-in rule for account-security changes (MFA, email address).
+"""The sign-in rules for account-security changes (MFA, email address, password, API keys).
 
 A leaked API key, an OAuth client's token or a token exchanged for a key proves a credential,
 not the person: with one of them an attacker could enrol their own authenticator or move the
@@ -20,10 +20,36 @@ RECENT_SIGN_IN_SECONDS = 15 * 60
 _CLOCK_SKEW_SECONDS = 60
 
 
+class SignInRequired(PermissionDenied):
+    """The action needs a person's own sign-in (`Principal.is_personal_sign_in`)."""
+
+    code = "sign_in_required"
+
+
+def require_personal_sign_in(*, actor: Principal | None, action: str) -> None:
+    """Raises SignInRequired unless `actor` is None (operator) or a person's own sign-in.
+
+    A machine credential (an API key or a token derived from one, a client-credentials
+    token) or a third-party app acting for the user proves a credential, not the person.
+    """
+    if actor is None or actor.is_personal_sign_in:
+        return
+    raise SignInRequired(
+        f"{action} needs your own sign-in (password, dashboard or the micro CLI), not an"
+        " API key or an application's token."
+    )
+
+
 class RecentSignInRequired(PermissionDenied):
     """The change needs a password sign-in within the last 15 minutes."""
 
     code = "recent_sign_in_required"
+
+
+class FreshMfaRequired(PermissionDenied):
+    """The change needs a sign-in with MFA (a one-time code) within the last 15 minutes."""
+
+    code = "fresh_mfa_required"
 
 
 def signed_in_recently(principal: Principal, *, with_otp: bool = False) -> bool:

@@ -38,20 +38,40 @@ def password_check(*, username: str, password: str, method: str, ip_address: str
     name exists or not.
     """
     user = user_get_by_login(login=username)
+    if _counted_verify(username, user, password, method, ip_address) and user is not None:
+        return user
+    raise InvalidCredentials()
+
+
+def current_password_check(
+    *, user: User, password: str, method: str, ip_address: str | None
+) -> bool:
+    """Whether `password` is the signed-in user's own, checked under the sign-in lockout.
+
+    The same account lock and per-IP throttle as a sign-in (SignInThrottled before any
+    password is checked); a failure counts toward both and is audited as `login.failed`, so
+    a stolen session or token cannot be used to guess the password it was not given.
+    """
+    return _counted_verify(user.username, user, password, method, ip_address)
+
+
+def _counted_verify(
+    attempted: str, user: User | None, password: str, method: str, ip_address: str | None
+) -> bool:
     # Counted per account, so its username and its email share one run of failures; an
     # unknown name is counted under itself and answers exactly the same.
-    subject = lockout.lockout_subject(login=username, user_id=user.pk if user else None)
+    subject = lockout.lockout_subject(login=attempted, user_id=user.pk if user else None)
     _refuse_if_throttled(subject, method, ip_address)
     attempt = lockout.attempt_begin(login=subject)
     if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
         if lockout.lock(login=subject):
-            _locked_record(username, user, method, ip_address)
+            _locked_record(attempted, user, method, ip_address)
         _refuse_if_throttled(subject, method, ip_address)
     if password_verify(user=user, password=password) and user is not None:
         lockout.success_record(login=subject)
-        return user
-    _failure_record(username, subject, user, method, ip_address, attempt)
-    raise InvalidCredentials()
+        return True
+    _failure_record(attempted, subject, user, method, ip_address, attempt)
+    return False
 
 
 def _refuse_if_throttled(subject: str, method: str, ip_address: str | None) -> None:

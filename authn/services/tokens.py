@@ -282,14 +282,20 @@ def user_credentials_revoke(
     user_grants_revoke(user=user)
 
 
-def logout_all(*, principal: Principal, ip_address: str | None) -> None:
-    """Revokes every session and refresh token of the caller, and the calling access token."""
+def logout_all(*, principal: Principal, ip_address: str | None, api_keys: bool = False) -> None:
+    """Revokes every session and refresh token of the caller, and the calling access token;
+    with `api_keys`, every API key of the caller too (and the tokens exchanged for them)."""
+    # api_keys imports this module (hash_secret): imported here to avoid the cycle.
+    from authn.services.api_keys import api_keys_revoke_all
+
     user = User.objects.filter(pk=principal.user_id).first()
     with transaction.atomic():
         if user is not None:
             user_credentials_revoke(user=user)
         if principal.jti and principal.expires_at:
             revocation.revoke_access_token(jti=principal.jti, exp=principal.expires_at)
+        if api_keys:
+            api_keys_revoke_all(owner_id=principal.user_id, actor=principal, reason="logout_all")
         audit_record(
             type="token.revoked",
             actor=principal,

@@ -84,6 +84,10 @@ class PasswordChangeForm(forms.Form):
         return cleaned
 
 
+class SignOutEverywhereForm(forms.Form):
+    api_keys = forms.BooleanField(required=False, label="Also revoke every API key")
+
+
 class ApplicationForm(forms.Form):
     """An OAuth 2.0 client for the user's own application (authorization code + PKCE)."""
 

@@ -1,4 +1,5 @@
-"""The security page: TOTP enrolment, backup codes, password change, sessions, sign-ins."""
+"""The security page: TOTP enrolment, backup codes, password change, sessions (one by one or
+all at once), sign-ins."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from authn.services.mfa import (
     user_has_mfa,
 )
 from authn.services.recent_sign_in import RecentSignInRequired
+from authn.services.sign_in import SignInThrottled
+from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
 from authn.web.auth_views import throttled_response
-from authn.web.forms import OtpForm, PasswordChangeForm
+from authn.web.forms import OtpForm, PasswordChangeForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
@@ -171,7 +174,8 @@ def totp_remove_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def password_change_view(request: HttpRequest) -> HttpResponse:
-    """Needs the current password; ends every other session and keeps this one."""
+    """Needs the current password (checked under the sign-in lockout); ends every other
+    session and keeps this one."""
     form = PasswordChangeForm(request.POST)
     if form.is_valid():
         user = dashboard_user(request)
@@ -181,7 +185,10 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 user=user,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password"],
+                ip_address=client_ip(request),
             )
+        except SignInThrottled as exc:
+            return throttled_response(request, exc.retry_after)
         except ValidationError as exc:
             add_validation_errors(form, exc, default_field="new_password")
         else:
@@ -207,3 +214,20 @@ def session_revoke_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
         return redirect("/accounts/login/")
     messages.success(request, "Session ended.")
     return redirect("dashboard:security")
+
+
+@never_cache
+@login_required
+@require_POST
+def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    """Ends every sign-in of the user, this session included, as logout-all does; with the
+    box ticked, every API key of the user too."""
+    form = SignOutEverywhereForm(request.POST)
+    revoke_keys = form.is_valid() and form.cleaned_data["api_keys"]
+    logout_all(
+        principal=dashboard_principal(request),
+        ip_address=client_ip(request),
+        api_keys=revoke_keys,
+    )
+    logout(request)
+    return redirect("/accounts/login/")

@@ -35,6 +35,11 @@ urlpatterns = [
     path("dashboard/security/backup-codes", security_views.backup_codes_view, name="backup-codes"),
     path("dashboard/security/password", security_views.password_change_view, name="password"),
     path(
+        "dashboard/security/sign-out-everywhere",
+        security_views.sign_out_everywhere_view,
+        name="sign-out-everywhere",
+    ),
+    path(
         "dashboard/security/sessions/<uuid:session_id>/revoke",
         security_views.session_revoke_view,
         name="session-revoke",

@@ -17,13 +17,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.services import Conflict, user_update
+from accounts.throttles import RateLimited
 from authn.models import ApiKey
 from authn.principal import Principal
 from authn.selectors import api_key_get_owned, api_keys_of
-from authn.services.api_keys import api_key_create, api_key_revoke, api_key_rotate
+from authn.services.api_keys import (
+    EmailUnverified,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+)
 from authn.services.recent_sign_in import RecentSignInRequired
 from authn.session_auth import principal_for_session
+from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
+from micro_platform.http import client_ip
 
 PROFILE_FIELDS = ("display_name", "email", "avatar_url")
 
@@ -61,7 +69,14 @@ def profile_view(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if v != initial[k]}
         try:
-            user_update(actor=dashboard_principal(request), user=user, changes=changes)
+            user_update(
+                actor=dashboard_principal(request),
+                user=user,
+                changes=changes,
+                ip_address=client_ip(request),
+            )
+        except RateLimited as exc:
+            return throttled_response(request, exc.retry_after)
         except RecentSignInRequired:
             messages.error(request, "For your security, sign in again to change your email.")
             return redirect(f"/accounts/login/?next={reverse('dashboard:profile')}")
@@ -115,6 +130,8 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)
+        except EmailUnverified as exc:
+            form.add_error(None, str(exc))
         except PermissionDenied as exc:
             form.add_error("scopes", str(exc) or "Sign in again with MFA to mint this key.")
         else:

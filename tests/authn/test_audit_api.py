@@ -231,7 +231,7 @@ def test_account_and_key_changes_write_their_event_types(user, admin_user, passw
     created = account_services.user_create(actor=admin, username="newcomer", email="n@example.com")
     account_services.user_update(actor=admin, user=created, changes={"display_name": "N"})
     account_services.user_password_change(
-        actor=principal_for_user(user, method="jwt"),
+        actor=principal_for_user(user, method="jwt", amr=("pwd",)),  # a person's sign-in
         user=user,
         old_password=password,
         new_password="another long passphrase 99",
