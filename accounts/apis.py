@@ -133,7 +133,12 @@ class MeApi(APIView):
 class UserDetailApi(APIView):
     """One user: public view for `users:read`, private view for self and `users:write`."""
 
-    required_scopes = {"GET": (sc.USERS_READ,), "PATCH": (), "DELETE": (sc.USERS_WRITE,)}
+    required_scopes = {
+        "GET": (sc.USERS_READ,),
+        # Self with `profile`, or `users:write`; the view narrows it to the fields each may change.
+        "PATCH": AnyScope(sc.PROFILE, sc.USERS_WRITE),
+        "DELETE": (sc.USERS_WRITE,),
+    }
 
     @extend_schema(
         responses={200: UserPrivateOut, 304: None, 404: problem("Unknown or malformed id.")}

@@ -56,9 +56,6 @@ PUBLIC_OPERATIONS: dict[str, str] = {
     "POST /api/v1/access/check": (
         "asks about the caller's own access by default; another subject needs api_admin"
     ),
-    "PATCH /api/v1/users/{user_id}": (
-        "the view checks self with `profile`, or `users:write` (tested below)"
-    ),
     # The RPC facade checks each method's scopes from RPC_METHODS (the RPC matrix below).
     "GET /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
     "POST /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
