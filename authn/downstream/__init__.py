@@ -1,4 +1,5 @@
-"""Verifying Micro access tokens in another Python service, offline (docs/downstream.md).
+"""Verifying Micro access tokens (and, behind the gateway, its upstream tokens) in another
+Python service, offline (docs/downstream.md).
 
 Import it, or copy this package into your service: `verifier` needs only PyJWT (with
 `cryptography`), `drf` adds Django REST framework. Neither imports anything else from Micro.
@@ -10,6 +11,7 @@ from .verifier import (
     KeysUnavailable,
     MicroPrincipal,
     TokenVerifier,
+    UpstreamTokenVerifier,
     principal_from_claims,
 )
 
@@ -19,5 +21,6 @@ __all__ = [
     "KeysUnavailable",
     "MicroPrincipal",
     "TokenVerifier",
+    "UpstreamTokenVerifier",
     "principal_from_claims",
 ]

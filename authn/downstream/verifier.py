@@ -10,6 +10,11 @@ at key material: keys come only from the configured JWKS URL), then the RS256 si
 the key named by `kid`, `iss`, `aud`, `exp` (with a small leeway), `nbf` when present, and the
 claims every access token carries (`iss sub aud exp iat jti`).
 
+Two kinds of token, never confused: `TokenVerifier` accepts access tokens only (`typ` `at+jwt`,
+the access-token audience); `UpstreamTokenVerifier` accepts only the gateway's upstream token
+(`X-User-Token`: `typ` `user+jwt`, the upstream audience), for services behind the gateway. A
+principal from an upstream token is a gateway assertion: never a person's sign-in.
+
 Offline verification cannot see revocations: a revoked token verifies here until it expires.
 Keep access tokens short (600 s by default) and call `/o/introspect/` where that matters.
 """
@@ -33,6 +38,9 @@ from jwt.algorithms import RSAAlgorithm
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
+# The Micro CLI's own OAuth client: its tokens are the person's own sign-in.
+CLI_CLIENT_ID = "micro-cli"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
 # Header members naming key material; keys come only from the configured JWKS (RFC 8725 3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
@@ -219,6 +227,10 @@ class MicroPrincipal:
     client_id: str | None
     jti: str
     expires_at: int
+    amr: tuple[str, ...] = ()
+    # True for the gateway's upstream token: the gateway asserts who the caller is, for a
+    # credential this service never saw (a key, an app's token, a session).
+    via_gateway: bool = False
 
     is_authenticated = True
     is_anonymous = False
@@ -238,9 +250,22 @@ class MicroPrincipal:
             return True
         return API_ADMIN in self.scopes and scope in MICRO_SCOPES_IMPLIED_BY_API_ADMIN
 
+    @property
+    def is_personal_sign_in(self) -> bool:
+        """A person signed in themselves (`pwd` in `amr`, no third-party app); never for an
+        upstream token, whatever its `amr` says: the gateway vouches for a request, not for
+        how its credential was obtained."""
+        if self.via_gateway:
+            return False
+        return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)
 
-def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
-    """The principal of verified claims; raises InvalidToken when a claim is malformed."""
+
+def principal_from_claims(
+    claims: Mapping[str, Any], *, via_gateway: bool = False
+) -> MicroPrincipal:
+    """The principal of verified claims; raises InvalidToken when a claim is malformed.
+
+    `via_gateway` is for claims of an upstream token (`UpstreamTokenVerifier` sets it)."""
     try:
         user_id = uuid.UUID(str(claims["sub"]))
         groups = claims.get("groups", [])
@@ -249,9 +274,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
         group_ids = tuple(uuid.UUID(str(group)) for group in groups)
     except ValueError as exc:
         raise InvalidToken("malformed sub or groups claim") from exc
-    kind, scope = claims.get("kind", "user"), claims.get("scope", "")
+    kind, scope, amr = claims.get("kind", "user"), claims.get("scope", ""), claims.get("amr", [])
     if kind not in ("user", "service") or not isinstance(scope, str):
         raise InvalidToken("malformed kind or scope claim")
+    if not isinstance(amr, list):
+        raise InvalidToken("malformed amr claim")
     client_id = claims.get("client_id")
     return MicroPrincipal(
         user_id=user_id,
@@ -262,6 +289,8 @@ def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
         client_id=str(client_id) if client_id else None,
         jti=str(claims["jti"]),
         expires_at=int(claims["exp"]),
+        amr=tuple(str(method) for method in amr),
+        via_gateway=via_gateway,
     )
 
 
@@ -280,7 +309,13 @@ def _header(token: str) -> dict[str, Any]:
 
 
 class TokenVerifier:
-    """Verifies Micro access tokens against the issuer's JWKS (one instance per process)."""
+    """Verifies Micro access tokens against the issuer's JWKS (one instance per process).
+
+    Access tokens only: the gateway's upstream token is refused (its `typ` and audience).
+    """
+
+    token_typ = ACCESS_TOKEN_TYP
+    via_gateway = False
 
     def __init__(
         self,
@@ -301,8 +336,8 @@ class TokenVerifier:
         header = _header(token)
         if header.get("alg") != ALGORITHM:
             raise InvalidToken("algorithm not allowed")
-        if header.get("typ") != ACCESS_TOKEN_TYP:
-            raise InvalidToken("not an access token")
+        if header.get("typ") != self.token_typ:
+            raise InvalidToken(f"not a {self.token_typ} token")
         if FORBIDDEN_HEADERS & header.keys():
             raise InvalidToken("header names external key material")
         kid = header.get("kid")
@@ -324,4 +359,16 @@ class TokenVerifier:
 
     def principal(self, token: str) -> MicroPrincipal:
         """The verified caller of `token`; raises InvalidToken (or KeysUnavailable)."""
-        return principal_from_claims(self.claims(token))
+        return principal_from_claims(self.claims(token), via_gateway=self.via_gateway)
+
+
+class UpstreamTokenVerifier(TokenVerifier):
+    """Verifies the gateway's upstream token (`X-User-Token`) for a service behind the gateway.
+
+    Upstream tokens only (`typ` `user+jwt`; give it the upstream audience, Micro's
+    `MICRO_UPSTREAM_TOKEN_AUDIENCE`): an access token is refused. Its principals have
+    `via_gateway` set and are never a person's sign-in.
+    """
+
+    token_typ = UPSTREAM_TOKEN_TYP
+    via_gateway = True

@@ -46,6 +46,7 @@ from authn.downstream.verifier import (
     KeysUnavailable,
     MicroPrincipal,
     TokenVerifier,
+    UpstreamTokenVerifier,
     public_keys_from_jwks,
 )
 from authn.models import SigningKey
@@ -130,6 +131,19 @@ def verifier(db: Any, jwks: ServiceJwks, clock: FakeClock) -> TokenVerifier:
     )
     return TokenVerifier(
         issuer=settings.MICRO_ISSUER, audience=settings.MICRO_TOKEN_AUDIENCE, jwks=cache
+    )
+
+
+@pytest.fixture
+def upstream_verifier(db: Any, jwks: ServiceJwks, clock: FakeClock) -> UpstreamTokenVerifier:
+    cache = JwksCache(
+        settings.MICRO_ISSUER + JWKS_URL,
+        min_refetch_interval=INTERVAL,
+        fetch=jwks,
+        clock=clock,
+    )
+    return UpstreamTokenVerifier(
+        issuer=settings.MICRO_ISSUER, audience=settings.MICRO_UPSTREAM_TOKEN_AUDIENCE, jwks=cache
     )
 
 
@@ -232,7 +246,9 @@ def test_api_key_exchange_token_verifies(user: User, verifier: TokenVerifier) ->
     assert principal.user_id == user.pk and principal.scopes == frozenset({"users:read"})
 
 
-def test_gateway_user_token_verifies(user: User, password: str, verifier: TokenVerifier) -> None:
+def test_gateway_user_token_verifies(
+    user: User, password: str, upstream_verifier: UpstreamTokenVerifier
+) -> None:
     client = APIClient()
     client.credentials(
         HTTP_AUTHORIZATION=f"Bearer {password_login(user, password)['access_token']}"
@@ -240,7 +256,7 @@ def test_gateway_user_token_verifies(user: User, password: str, verifier: TokenV
     response = client.get(VERIFY_URL)
     assert response.status_code == 200
 
-    principal = verifier.principal(response["X-User-Token"])
+    principal = upstream_verifier.principal(response["X-User-Token"])
 
     assert str(principal.user_id) == response["X-User-Id"]
     assert " ".join(sorted(principal.scopes)) == response["X-User-Scopes"]
