@@ -6,6 +6,7 @@ Import it, or copy this package into your service: `verifier` needs only PyJWT (
 """
 
 from .verifier import (
+    InsecureUrl,
     InvalidToken,
     JwksCache,
     KeysUnavailable,
@@ -16,6 +17,7 @@ from .verifier import (
 )
 
 __all__ = [
+    "InsecureUrl",
     "InvalidToken",
     "JwksCache",
     "KeysUnavailable",

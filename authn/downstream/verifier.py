@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import threading
 import time
@@ -31,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -65,10 +67,43 @@ class KeysUnavailable(Exception):
     """The JWKS cannot be fetched and no usable copy is cached: the token cannot be checked."""
 
 
+class InsecureUrl(ValueError):
+    """A JWKS URL that is not `https://` (nor plain `http://` to a loopback IP literal)."""
+
+
+def require_secure_url(url: str) -> str:
+    """`url` when keys may be fetched from it: `https://`, or `http://` to a loopback IP
+    literal (127.0.0.0/8, [::1]); raises InsecureUrl otherwise.
+
+    Over plain http on a network, anyone on the path could serve their own keys and so sign
+    any token. A host *name* is refused even when it is `localhost`: what it resolves to is
+    up to /etc/hosts and DNS, while a literal loopback address never leaves the machine.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
+        return url
+    raise InsecureUrl(
+        f"the JWKS URL must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
+    )
+
+
+def _is_loopback_literal(host: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def fetch_json(url: str, timeout: float) -> Any:
-    """GETs `url` and parses its JSON body; redirects are not followed, the size is bounded."""
-    if not url.startswith(("https://", "http://")):
-        raise KeysUnavailable(f"the JWKS URL must be http(s): {url!r}")
+    """GETs `url` and parses its JSON body; redirects are not followed, the size is bounded.
+
+    Only a secure URL (`require_secure_url`) is fetched."""
+    try:
+        require_secure_url(url)
+    except InsecureUrl as exc:
+        raise KeysUnavailable(str(exc)) from exc
     opener = urllib.request.build_opener(_NoRedirect())
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
@@ -125,6 +160,9 @@ class _KeySet:
 class JwksCache:
     """The issuer's public keys, fetched from its JWKS and kept for `max_age` seconds.
 
+    The URL must be `https://` (or `http://` to a loopback IP literal): InsecureUrl at
+    construction otherwise, so a misconfiguration fails at start-up, not at the first token.
+
     An unknown `kid` (a key rotated in since the last fetch) triggers a refetch, but fetches
     other than the periodic one happen at most once per `min_refetch_interval` seconds, so a
     flood of tokens with made-up `kid`s costs the JWKS endpoint one request per interval.
@@ -147,7 +185,7 @@ class JwksCache:
         fetch: Fetch = fetch_json,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = url
+        self.url = require_secure_url(url)
         self.max_age = max_age
         self.min_refetch_interval = min_refetch_interval
         self.max_stale = max_stale
