@@ -221,6 +221,20 @@ def test_ending_a_dashboard_session_revokes_its_upstream_tokens(
     assert introspect(web_client, other, hint="upstream_token")["active"] is True
 
 
+def test_signing_out_of_the_dashboard_revokes_its_upstream_tokens(
+    user: User, session_client: Callable[[User], APIClient], web_client: OAuthClient
+) -> None:
+    browser = session_client(user)
+    token = upstream_token(browser)
+    browser.get("/accounts/login/")  # a CSRF cookie for the sign-out form
+    csrf = browser.cookies[settings.CSRF_COOKIE_NAME].value
+
+    signed_out = browser.post("/accounts/logout/", HTTP_X_CSRFTOKEN=csrf)
+
+    assert signed_out.status_code == 302
+    assert introspect(web_client, token, hint="upstream_token") == {"active": False}
+
+
 def test_revoking_an_oauth_token_revokes_its_upstream_tokens(
     browser: Client, web_client: OAuthClient
 ) -> None:
