@@ -41,6 +41,8 @@ from jwt.algorithms import RSAAlgorithm
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
+# The `token_type` claim of an upstream token (access tokens say `access`).
+UPSTREAM_TOKEN_TYPE_CLAIM = "upstream"  # noqa: S105 - a token kind, not a secret
 # The Micro CLI's own OAuth client: its tokens are the person's own sign-in.
 CLI_CLIENT_ID = "micro-cli"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
@@ -303,7 +305,9 @@ def principal_from_claims(
 ) -> MicroPrincipal:
     """The principal of verified claims; raises InvalidToken when a claim is malformed.
 
-    `via_gateway` is for claims of an upstream token (`UpstreamTokenVerifier` sets it)."""
+    Claims of an upstream token always give a `via_gateway` principal: its signed
+    `token_type` claim says `upstream`, so passing them here without the flag cannot turn
+    them into a person's sign-in."""
     try:
         user_id = uuid.UUID(str(claims["sub"]))
         groups = claims.get("groups", [])
@@ -328,7 +332,7 @@ def principal_from_claims(
         jti=str(claims["jti"]),
         expires_at=int(claims["exp"]),
         amr=tuple(str(method) for method in amr),
-        via_gateway=via_gateway,
+        via_gateway=via_gateway or claims.get("token_type") == UPSTREAM_TOKEN_TYPE_CLAIM,
     )
 
 

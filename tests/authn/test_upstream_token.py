@@ -25,6 +25,7 @@ from authn.downstream.verifier import (
     TokenVerifier,
     UpstreamTokenVerifier,
 )
+from authn.downstream.verifier import principal_from_claims as downstream_principal_from_claims
 from authn.gateway import user_tokens
 from authn.models import DashboardSession
 from authn.services.api_keys import api_key_create, api_key_revoke
@@ -278,6 +279,9 @@ def test_an_upstream_principal_is_never_a_persons_sign_in(user: User, password: 
 
     assert principal.amr == ("pwd",) and principal.via_gateway
     assert not principal.is_personal_sign_in
+    # Its verified claims turned into a principal without the verifier's flag: still not.
+    claims = verifier(UpstreamTokenVerifier, settings.MICRO_UPSTREAM_TOKEN_AUDIENCE).claims(token)
+    assert not downstream_principal_from_claims(claims).is_personal_sign_in
     access_principal = verifier(TokenVerifier, settings.MICRO_TOKEN_AUDIENCE).principal(access)
     assert access_principal.is_personal_sign_in and not access_principal.via_gateway
 
