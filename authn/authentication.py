@@ -59,7 +59,9 @@ def _uuid_list(values: Any) -> tuple[uuid.UUID, ...]:
         raise InvalidAccessToken("malformed groups claim") from exc
 
 
-def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+def principal_from_claims(
+    claims: Mapping[str, Any], *, token_digest: str | None = None
+) -> Principal:
     """A principal from verified claims; malformed claims raise InvalidAccessToken."""
     try:
         user_id = uuid.UUID(str(claims["sub"]))
@@ -82,6 +84,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         expires_at=int(claims["exp"]),
         client_id=str(claims["client_id"]) if claims.get("client_id") else None,
         auth_time=_optional_int(claims.get("auth_time")),
+        token_digest=token_digest,
     )
 
 
@@ -140,7 +143,7 @@ class _VerifiedTokens:
         kid = str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
         # An OAuth 2.0 token is revoked by the digest django-oauth-toolkit stores for it.
         digest = hashlib.sha256(raw.encode()).hexdigest() if claims.get("client_id") else None
-        entry = _Verified(claims, principal_from_claims(claims), kid, digest)
+        entry = _Verified(claims, principal_from_claims(claims, token_digest=digest), kid, digest)
         with self._lock:
             self._entries[raw] = entry
             while len(self._entries) > self._size:

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from authn import scopes as scope_catalogue
 from authn.principal import Principal
-from authn.services.jwt import access_token_issue
+from authn.services.jwt import upstream_token_issue
 from micro_platform import metrics
 from micro_platform.errors import Problem
 from micro_platform.health import database_liveness
@@ -68,19 +68,24 @@ class _UserTokenCache:
 
 
 def _mint_user_token(principal: Principal, now: float) -> tuple[str, float]:
-    """A JWT of the same identity, living 60 s and never beyond the credential it came from."""
+    """The upstream token of the identity (`typ: user+jwt`, the upstream audience: refused by
+    this service's API), living 60 s and never beyond the credential it came from; its `sid`
+    (sign-in, dashboard session or API key), `parent_jti` and `parent_digest` (the access
+    token, an OAuth 2.0 one by its digest) let every revocation of its source reach it."""
     lifetime = USER_TOKEN_TTL
     if principal.expires_at is not None:
         lifetime = max(1, min(lifetime, int(principal.expires_at - now)))
-    issued = access_token_issue(
+    issued = upstream_token_issue(
         subject=principal.user_id,
         username=principal.username,
         kind=principal.kind,
         scopes=principal.scopes,
         group_ids=principal.group_ids,
         amr=principal.amr,
-        session_id=principal.session_id or principal.api_key_id,
         lifetime=lifetime,
+        session_id=principal.session_id or principal.api_key_id,
+        parent_jti=principal.jti,
+        parent_digest=principal.token_digest,
         client_id=principal.client_id,
     )
     return issued.token, now + issued.expires_in

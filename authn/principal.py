@@ -33,6 +33,9 @@ class Principal:
     # When the user last proved who they are (epoch seconds; the `auth_time` claim): fresh
     # sign-ins with `otp` in `amr` gate privileged actions such as minting api_admin keys.
     auth_time: int | None = None
+    # The SHA-256 of an OAuth 2.0 access token, what its revocation is recorded under: the
+    # gateway's upstream tokens minted from it carry it, so that revocation reaches them too.
+    token_digest: str | None = None
 
     # DRF and Django look for these on `request.user`.
     is_authenticated = True

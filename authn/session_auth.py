@@ -28,9 +28,11 @@ def principal_for_session(user: User, session: SessionBase | None) -> Principal:
     """The principal of a session user, never claiming more than the sign-in proved."""
     amr = (session.get(AMR_KEY) if session is not None else None) or ["pwd"]
     auth_time = session.get(AUTH_TIME_KEY) if session is not None else None
+    row_id = getattr(session, "dashboard_session_id", None)
     return principal_for_user(
         user,
         method="session",
         amr=tuple(str(value) for value in amr if value in ("pwd", "otp")),
+        session_id=str(row_id) if row_id is not None else None,
         auth_time=auth_time if isinstance(auth_time, int) else None,
     )

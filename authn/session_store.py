@@ -14,9 +14,11 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from authn.models import DashboardSession
+from authn.services import revocation
 
 
 def session_key_hash(session_key: str) -> str:
@@ -30,10 +32,25 @@ def _user_id(data: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
+def dashboard_sessions_delete(sessions: QuerySet[DashboardSession]) -> int:
+    """Deletes the sessions and revokes what the gateway minted for signed-in ones (their id
+    is its `sid`), so signing out, ending a session or logout-all reaches those tokens too."""
+    rows = list(sessions.values_list("pk", "user_id"))
+    if not rows:
+        return 0
+    deleted, _ = DashboardSession.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    signed_in = [str(pk) for pk, user_id in rows if user_id is not None]
+    if signed_in:
+        revocation.revoke_families(family_ids=signed_in)
+    return deleted
+
+
 class SessionStore(DbSessionStore):
     """The database backend keyed by hash; `client` (ip, user agent) is set per request."""
 
     client: tuple[str | None, str] = (None, "")
+    # The row's id once loaded: the `sid` of the gateway tokens minted for this session.
+    dashboard_session_id: uuid.UUID | None = None
 
     @classmethod
     def get_model_class(cls) -> type[DashboardSession]:  # type: ignore[override]
@@ -47,6 +64,8 @@ class SessionStore(DbSessionStore):
         ).first()
         if row is None:
             self._session_key = None
+        else:
+            self.dashboard_session_id = row.pk
         return row
 
     def exists(self, session_key: str) -> bool:
@@ -85,7 +104,9 @@ class SessionStore(DbSessionStore):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        DashboardSession.objects.filter(key_hash=session_key_hash(session_key)).delete()
+        dashboard_sessions_delete(
+            DashboardSession.objects.filter(key_hash=session_key_hash(session_key))
+        )
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -3,7 +3,9 @@
 Settings of the service using it:
 
 - `MICRO_ISSUER` (required): the Micro service's public URL, the tokens' `iss`.
-- `MICRO_TOKEN_AUDIENCE` (default `"micro"`): the `aud` the tokens must carry.
+- `MICRO_TOKEN_AUDIENCE` (default `"micro"`): the `aud` access tokens must carry.
+- `MICRO_UPSTREAM_TOKEN_AUDIENCE` (default `"micro-upstream"`): the `aud` of the gateway's
+  upstream token, for `MicroUpstreamTokenAuthentication` (services behind the gateway only).
 - `MICRO_JWKS_URL` (default `MICRO_ISSUER + "/.well-known/jwks.json"`).
 
 No database query, ever: `request.user` is a `MicroPrincipal` built from the token's claims.
@@ -25,26 +27,37 @@ from .verifier import (
     KeysUnavailable,
     MicroPrincipal,
     TokenVerifier,
+    UpstreamTokenVerifier,
     principal_from_claims,
 )
 
-_verifiers: dict[tuple[str, str, str | None], TokenVerifier] = {}
+_verifiers: dict[tuple[type[TokenVerifier], str, str, str | None], TokenVerifier] = {}
 _verifiers_lock = threading.Lock()
 
 
-def verifier_from_settings() -> TokenVerifier:
-    """The process's verifier for the current settings (one JWKS cache per configuration)."""
+def _verifier(kind: type[TokenVerifier], audience: str) -> TokenVerifier:
     issuer = str(settings.MICRO_ISSUER).rstrip("/")
-    audience = str(getattr(settings, "MICRO_TOKEN_AUDIENCE", "micro"))
     jwks_url = getattr(settings, "MICRO_JWKS_URL", None)
-    config = (issuer, audience, jwks_url)
+    config = (kind, issuer, audience, jwks_url)
     verifier = _verifiers.get(config)
     if verifier is None:
         with _verifiers_lock:
             verifier = _verifiers.setdefault(
-                config, TokenVerifier(issuer=issuer, audience=audience, jwks_url=jwks_url)
+                config, kind(issuer=issuer, audience=audience, jwks_url=jwks_url)
             )
     return verifier
+
+
+def verifier_from_settings() -> TokenVerifier:
+    """The process's access-token verifier for the current settings (one JWKS cache per
+    configuration)."""
+    return _verifier(TokenVerifier, str(getattr(settings, "MICRO_TOKEN_AUDIENCE", "micro")))
+
+
+def upstream_verifier_from_settings() -> TokenVerifier:
+    """The process's upstream-token verifier for the current settings."""
+    audience = str(getattr(settings, "MICRO_UPSTREAM_TOKEN_AUDIENCE", "micro-upstream"))
+    return _verifier(UpstreamTokenVerifier, audience)
 
 
 class SigningKeysUnavailable(APIException):
@@ -88,6 +101,37 @@ class MicroJWTAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.realm}"'
+
+
+class MicroUpstreamTokenAuthentication(BaseAuthentication):
+    """The gateway's `X-User-Token` header, verified offline as an upstream token (never as an
+    access token), for a service reachable only through the gateway.
+
+    `request.user` is a `MicroPrincipal` with `via_gateway` set (`is_personal_sign_in` is
+    False), `request.auth` the verified claims. No header → the next class (None); a bad or
+    missing-kind token → 401. Do not use it on a service clients can reach directly: there,
+    accept access tokens only (`MicroJWTAuthentication`).
+    """
+
+    header = "HTTP_X_USER_TOKEN"
+
+    def authenticate(self, request: Request) -> tuple[MicroPrincipal, dict[str, Any]] | None:
+        token = request.META.get(self.header)
+        if not token:
+            return None
+        verifier = upstream_verifier_from_settings()
+        try:
+            claims = verifier.claims(str(token))
+            return principal_from_claims(claims, via_gateway=True), claims
+        except InvalidToken as exc:
+            raise AuthenticationFailed(
+                "The upstream token is invalid or expired.", code="invalid_token"
+            ) from exc
+        except KeysUnavailable as exc:
+            raise SigningKeysUnavailable() from exc
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Gateway realm="api"'
 
 
 class HasScope(BasePermission):

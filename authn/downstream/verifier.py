@@ -10,6 +10,11 @@ at key material: keys come only from the configured JWKS URL), then the RS256 si
 the key named by `kid`, `iss`, `aud`, `exp` (with a small leeway), `nbf` when present, and the
 claims every access token carries (`iss sub aud exp iat jti`).
 
+Two kinds of token, never confused: `TokenVerifier` accepts access tokens only (`typ` `at+jwt`,
+the access-token audience); `UpstreamTokenVerifier` accepts only the gateway's upstream token
+(`X-User-Token`: `typ` `user+jwt`, the upstream audience), for services behind the gateway. A
+principal from an upstream token is a gateway assertion: never a person's sign-in.
+
 Offline verification cannot see revocations: a revoked token verifies here until it expires.
 Keep access tokens short (600 s by default) and call `/o/introspect/` where that matters.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import threading
 import time
@@ -26,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -33,6 +40,11 @@ from jwt.algorithms import RSAAlgorithm
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
+# The `token_type` claim of an upstream token (access tokens say `access`).
+UPSTREAM_TOKEN_TYPE_CLAIM = "upstream"  # noqa: S105 - a token kind, not a secret
+# The Micro CLI's own OAuth client: its tokens are the person's own sign-in.
+CLI_CLIENT_ID = "micro-cli"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
 # Header members naming key material; keys come only from the configured JWKS (RFC 8725 3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
@@ -57,10 +69,43 @@ class KeysUnavailable(Exception):
     """The JWKS cannot be fetched and no usable copy is cached: the token cannot be checked."""
 
 
+class InsecureUrl(ValueError):
+    """A JWKS URL that is not `https://` (nor plain `http://` to a loopback IP literal)."""
+
+
+def require_secure_url(url: str) -> str:
+    """`url` when keys may be fetched from it: `https://`, or `http://` to a loopback IP
+    literal (127.0.0.0/8, [::1]); raises InsecureUrl otherwise.
+
+    Over plain http on a network, anyone on the path could serve their own keys and so sign
+    any token. A host *name* is refused even when it is `localhost`: what it resolves to is
+    up to /etc/hosts and DNS, while a literal loopback address never leaves the machine.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
+        return url
+    raise InsecureUrl(
+        f"the JWKS URL must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
+    )
+
+
+def _is_loopback_literal(host: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def fetch_json(url: str, timeout: float) -> Any:
-    """GETs `url` and parses its JSON body; redirects are not followed, the size is bounded."""
-    if not url.startswith(("https://", "http://")):
-        raise KeysUnavailable(f"the JWKS URL must be http(s): {url!r}")
+    """GETs `url` and parses its JSON body; redirects are not followed, the size is bounded.
+
+    Only a secure URL (`require_secure_url`) is fetched."""
+    try:
+        require_secure_url(url)
+    except InsecureUrl as exc:
+        raise KeysUnavailable(str(exc)) from exc
     opener = urllib.request.build_opener(_NoRedirect())
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
@@ -117,6 +162,9 @@ class _KeySet:
 class JwksCache:
     """The issuer's public keys, fetched from its JWKS and kept for `max_age` seconds.
 
+    The URL must be `https://` (or `http://` to a loopback IP literal): InsecureUrl at
+    construction otherwise, so a misconfiguration fails at start-up, not at the first token.
+
     An unknown `kid` (a key rotated in since the last fetch) triggers a refetch, but fetches
     other than the periodic one happen at most once per `min_refetch_interval` seconds, so a
     flood of tokens with made-up `kid`s costs the JWKS endpoint one request per interval.
@@ -139,7 +187,7 @@ class JwksCache:
         fetch: Fetch = fetch_json,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = url
+        self.url = require_secure_url(url)
         self.max_age = max_age
         self.min_refetch_interval = min_refetch_interval
         self.max_stale = max_stale
@@ -219,6 +267,10 @@ class MicroPrincipal:
     client_id: str | None
     jti: str
     expires_at: int
+    amr: tuple[str, ...] = ()
+    # True for the gateway's upstream token: the gateway asserts who the caller is, for a
+    # credential this service never saw (a key, an app's token, a session).
+    via_gateway: bool = False
 
     is_authenticated = True
     is_anonymous = False
@@ -238,9 +290,24 @@ class MicroPrincipal:
             return True
         return API_ADMIN in self.scopes and scope in MICRO_SCOPES_IMPLIED_BY_API_ADMIN
 
+    @property
+    def is_personal_sign_in(self) -> bool:
+        """A person signed in themselves (`pwd` in `amr`, no third-party app); never for an
+        upstream token, whatever its `amr` says: the gateway vouches for a request, not for
+        how its credential was obtained."""
+        if self.via_gateway:
+            return False
+        return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)
 
-def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
-    """The principal of verified claims; raises InvalidToken when a claim is malformed."""
+
+def principal_from_claims(
+    claims: Mapping[str, Any], *, via_gateway: bool = False
+) -> MicroPrincipal:
+    """The principal of verified claims; raises InvalidToken when a claim is malformed.
+
+    Claims of an upstream token always give a `via_gateway` principal: its signed
+    `token_type` claim says `upstream`, so passing them here without the flag cannot turn
+    them into a person's sign-in."""
     try:
         user_id = uuid.UUID(str(claims["sub"]))
         groups = claims.get("groups", [])
@@ -249,9 +316,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
         group_ids = tuple(uuid.UUID(str(group)) for group in groups)
     except ValueError as exc:
         raise InvalidToken("malformed sub or groups claim") from exc
-    kind, scope = claims.get("kind", "user"), claims.get("scope", "")
+    kind, scope, amr = claims.get("kind", "user"), claims.get("scope", ""), claims.get("amr", [])
     if kind not in ("user", "service") or not isinstance(scope, str):
         raise InvalidToken("malformed kind or scope claim")
+    if not isinstance(amr, list):
+        raise InvalidToken("malformed amr claim")
     client_id = claims.get("client_id")
     return MicroPrincipal(
         user_id=user_id,
@@ -262,6 +331,8 @@ def principal_from_claims(claims: Mapping[str, Any]) -> MicroPrincipal:
         client_id=str(client_id) if client_id else None,
         jti=str(claims["jti"]),
         expires_at=int(claims["exp"]),
+        amr=tuple(str(method) for method in amr),
+        via_gateway=via_gateway or claims.get("token_type") == UPSTREAM_TOKEN_TYPE_CLAIM,
     )
 
 
@@ -280,7 +351,13 @@ def _header(token: str) -> dict[str, Any]:
 
 
 class TokenVerifier:
-    """Verifies Micro access tokens against the issuer's JWKS (one instance per process)."""
+    """Verifies Micro access tokens against the issuer's JWKS (one instance per process).
+
+    Access tokens only: the gateway's upstream token is refused (its `typ` and audience).
+    """
+
+    token_typ = ACCESS_TOKEN_TYP
+    via_gateway = False
 
     def __init__(
         self,
@@ -301,8 +378,8 @@ class TokenVerifier:
         header = _header(token)
         if header.get("alg") != ALGORITHM:
             raise InvalidToken("algorithm not allowed")
-        if header.get("typ") != ACCESS_TOKEN_TYP:
-            raise InvalidToken("not an access token")
+        if header.get("typ") != self.token_typ:
+            raise InvalidToken(f"not a {self.token_typ} token")
         if FORBIDDEN_HEADERS & header.keys():
             raise InvalidToken("header names external key material")
         kid = header.get("kid")
@@ -324,4 +401,16 @@ class TokenVerifier:
 
     def principal(self, token: str) -> MicroPrincipal:
         """The verified caller of `token`; raises InvalidToken (or KeysUnavailable)."""
-        return principal_from_claims(self.claims(token))
+        return principal_from_claims(self.claims(token), via_gateway=self.via_gateway)
+
+
+class UpstreamTokenVerifier(TokenVerifier):
+    """Verifies the gateway's upstream token (`X-User-Token`) for a service behind the gateway.
+
+    Upstream tokens only (`typ` `user+jwt`; give it the upstream audience, Micro's
+    `MICRO_UPSTREAM_TOKEN_AUDIENCE`): an access token is refused. Its principals have
+    `via_gateway` set and are never a person's sign-in.
+    """
+
+    token_typ = UPSTREAM_TOKEN_TYP
+    via_gateway = True

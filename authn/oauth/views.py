@@ -4,7 +4,8 @@
   the toolkit's `/o/.well-known/openid-configuration`, naming the service's JWKS and every
   endpoint, grant and scope it supports.
 - Introspection (RFC 7662) answers for every access credential the service issues: OAuth 2.0
-  tokens, the token endpoint's JWTs and API keys.
+  tokens, the token endpoint's JWTs and API keys; and, only when asked with
+  `token_type_hint=upstream_token`, for the gateway's upstream tokens.
 - The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
   the deployment; the toolkit does not do it).
 - The token endpoint redeems a device code once, and not after it expired (the toolkit
@@ -33,12 +34,12 @@ from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
-from authn.authentication import API_KEY_PREFIX, verified_tokens
+from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.oauth.validators import service_account_of
 from authn.principal import Principal
-from authn.services import counters
+from authn.services import counters, revocation
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
-from authn.services.jwt import InvalidAccessToken
+from authn.services.jwt import InvalidAccessToken, upstream_token_decode
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (
@@ -48,6 +49,9 @@ GRANT_TYPES = (
     DEVICE_GRANT,
 )
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# The `token_type_hint` under which introspection answers for the gateway's upstream token
+# (and under which alone it does); any other hint, or none, is about access credentials.
+UPSTREAM_TOKEN_HINT = "upstream_token"  # noqa: S105 - a type name, not a secret
 
 # Off-site form submissions: the toolkit redirects the consent/logout POST to the client.
 leaves_site = method_decorator(csp_update({"form-action": ["https:", "http:"]}), name="dispatch")
@@ -127,6 +131,9 @@ class IntrospectView(dot_views.IntrospectTokenView):
             return _oauth_error(
                 "access_denied", "This client may not introspect tokens.", status=403
             )
+        token = request.POST.get("token")
+        if token is not None and request.POST.get("token_type_hint") == UPSTREAM_TOKEN_HINT:
+            return JsonResponse(introspect_upstream_token(token))
         return super().post(request, *args, **kwargs)
 
 
@@ -137,7 +144,9 @@ def may_introspect(client: Application) -> bool:
 
 
 def introspect(raw: str) -> dict[str, Any]:
-    """What RFC 7662 says about `raw`: `{"active": false}` for anything not live."""
+    """What RFC 7662 says about `raw`: `{"active": false}` for anything not live, and for
+    anything that is not an access credential (an upstream token is only answered for when
+    asked about by its own hint, see `introspect_upstream_token`)."""
     try:
         if raw.startswith(API_KEY_PREFIX):
             principal = api_key_authenticate(raw=raw)
@@ -148,6 +157,26 @@ def introspect(raw: str) -> dict[str, Any]:
     claims = verified.claims
     return {
         **_active(verified.principal, token_type="access_token"),  # noqa: S106
+        "iat": claims["iat"],
+        "iss": claims["iss"],
+        "aud": claims["aud"],
+        "jti": claims["jti"],
+    }
+
+
+def introspect_upstream_token(raw: str) -> dict[str, Any]:
+    """The answer for a gateway upstream token, asked about with its own `token_type_hint`:
+    active while it verifies as one and neither it nor the sign-in, API key or access token it
+    derives from is revoked. Never active for an access token (the kinds are not confused)."""
+    try:
+        claims = upstream_token_decode(raw)
+        principal = principal_from_claims(claims)
+    except InvalidAccessToken:
+        return {"active": False}
+    if revocation.is_revoked(claims):
+        return {"active": False}
+    return {
+        **_active(principal, token_type=UPSTREAM_TOKEN_HINT),
         "iat": claims["iat"],
         "iss": claims["iss"],
         "aud": claims["aud"],

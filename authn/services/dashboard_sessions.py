@@ -9,6 +9,7 @@ from django.db import transaction
 from authn.audit import audit_record
 from authn.models import DashboardSession
 from authn.principal import Principal
+from authn.session_store import dashboard_sessions_delete
 
 
 def dashboard_session_revoke(
@@ -16,7 +17,9 @@ def dashboard_session_revoke(
 ) -> bool:
     """Deletes one of the actor's own sessions (its cookie stops working); False if none."""
     with transaction.atomic():
-        deleted, _ = DashboardSession.objects.filter(pk=session_id, user_id=actor.user_id).delete()
+        deleted = dashboard_sessions_delete(
+            DashboardSession.objects.filter(pk=session_id, user_id=actor.user_id)
+        )
         if deleted:
             audit_record(
                 type="session.revoked",

@@ -86,15 +86,19 @@ def _reload() -> None:
 
 
 def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
-    """True when the verified token's `jti`, `sid`, subject or digest has been revoked.
+    """True when the verified token's `jti`, `sid`, subject or digest has been revoked; for
+    an upstream token, also the `parent_jti` or `parent_digest` of the access token it came from.
 
     `digest` is the SHA-256 of an OAuth 2.0 access token (see `revoke_access_token_digest`).
     """
     keys = [SENTINEL_KEY, _key("jti", str(claims.get("jti")))]
+    if claims.get("parent_jti"):  # an upstream token dies with the access token it came from
+        keys.append(_key("jti", str(claims["parent_jti"])))
     if claims.get("sid"):
         keys.append(_key("sid", str(claims["sid"])))
-    if digest:
-        keys.append(_key(RevokedToken.Kind.DIGEST, digest))
+    for token_digest in (digest, claims.get("parent_digest")):
+        if token_digest:
+            keys.append(_key(RevokedToken.Kind.DIGEST, str(token_digest)))
     subject_key = _key("sub", str(claims.get("sub")))
     keys.append(subject_key)
     found = cache.get_many(keys)

@@ -24,6 +24,7 @@ from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
 from authn.services.mfa import mfa_sign_in_step
 from authn.services.sign_in import password_check, sign_in_record
+from authn.session_store import dashboard_sessions_delete
 from micro_platform import metrics
 
 logger = logging.getLogger("micro.auth")
@@ -278,7 +279,7 @@ def user_credentials_revoke(
     User.objects.filter(pk=user.pk).update(security_stamp=new_security_stamp())
     # The rows go too, so the security page no longer lists them; the dashboard's own password
     # change re-saves its session under a new key (update_session_auth_hash).
-    DashboardSession.objects.filter(user=user).delete()
+    dashboard_sessions_delete(DashboardSession.objects.filter(user=user))
     user_grants_revoke(user=user)
 
 

@@ -164,9 +164,21 @@ AUTH_PASSWORD_VALIDATORS = [
 
 MICRO_ISSUER = (env_str("MICRO_ISSUER", "http://127.0.0.1:8000") or "").rstrip("/")
 MICRO_TOKEN_AUDIENCE = env_str("MICRO_TOKEN_AUDIENCE", "micro") or "micro"
+# `aud` of the gateway's upstream token (X-User-Token): never the access tokens' audience, so
+# a verifier configured for one kind refuses the other even if it skipped the `typ` check.
+MICRO_UPSTREAM_TOKEN_AUDIENCE = (
+    env_str("MICRO_UPSTREAM_TOKEN_AUDIENCE", "micro-upstream") or "micro-upstream"
+)
+if MICRO_UPSTREAM_TOKEN_AUDIENCE == MICRO_TOKEN_AUDIENCE:
+    raise ImproperlyConfigured(
+        "MICRO_UPSTREAM_TOKEN_AUDIENCE must differ from MICRO_TOKEN_AUDIENCE"
+    )
 MICRO_ACCESS_TOKEN_TTL = env_int("MICRO_ACCESS_TOKEN_TTL", 600, minimum=30)
 MICRO_REFRESH_TOKEN_TTL = env_int("MICRO_REFRESH_TOKEN_TTL", 1209600, minimum=60)
 MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
+# An audit detail not on its event type's allow-list (authn/audit.py) raises instead of being
+# dropped with a warning: on in development and the tests, where such a caller is a bug.
+MICRO_AUDIT_STRICT = env_bool("MICRO_AUDIT_STRICT", DEBUG)
 MICRO_LOGIN_FAILURES_PER_IP = env_int("MICRO_LOGIN_FAILURES_PER_IP", 100, minimum=1)
 # --- MFA and brute-force protection (authn.services.mfa, authn.services.lockout) ---
 OTP_TOTP_ISSUER = "Micro"

@@ -22,4 +22,5 @@ if not REDIS_URL:
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MICRO_EMAIL_SEND_INLINE = True  # tests read mail.outbox right after the commit
 MICRO_SIGNING_KEY_REFRESH_SECONDS = 1
+MICRO_AUDIT_STRICT = True  # an audit detail off its allow-list fails the test that made it
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -41,11 +41,14 @@ from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
     MICRO_SCOPES_IMPLIED_BY_API_ADMIN,
+    InsecureUrl,
     InvalidToken,
     JwksCache,
     KeysUnavailable,
     MicroPrincipal,
     TokenVerifier,
+    UpstreamTokenVerifier,
+    fetch_json,
     public_keys_from_jwks,
 )
 from authn.models import SigningKey
@@ -131,6 +134,25 @@ def verifier(db: Any, jwks: ServiceJwks, clock: FakeClock) -> TokenVerifier:
     return TokenVerifier(
         issuer=settings.MICRO_ISSUER, audience=settings.MICRO_TOKEN_AUDIENCE, jwks=cache
     )
+
+
+@pytest.fixture
+def upstream_verifier(db: Any, jwks: ServiceJwks, clock: FakeClock) -> UpstreamTokenVerifier:
+    cache = JwksCache(
+        settings.MICRO_ISSUER + JWKS_URL,
+        min_refetch_interval=INTERVAL,
+        fetch=jwks,
+        clock=clock,
+    )
+    return UpstreamTokenVerifier(
+        issuer=settings.MICRO_ISSUER, audience=settings.MICRO_UPSTREAM_TOKEN_AUDIENCE, jwks=cache
+    )
+
+
+def loopback_url(live_server: Any) -> str:
+    """The live server's URL by its loopback address: keys are fetched over plain http only
+    from a loopback IP literal (`localhost` is a name, refused)."""
+    return str(live_server.url).replace("://localhost:", "://127.0.0.1:")
 
 
 def assert_invalid(verifier: TokenVerifier, token: str) -> None:
@@ -232,7 +254,9 @@ def test_api_key_exchange_token_verifies(user: User, verifier: TokenVerifier) ->
     assert principal.user_id == user.pk and principal.scopes == frozenset({"users:read"})
 
 
-def test_gateway_user_token_verifies(user: User, password: str, verifier: TokenVerifier) -> None:
+def test_gateway_user_token_verifies(
+    user: User, password: str, upstream_verifier: UpstreamTokenVerifier
+) -> None:
     client = APIClient()
     client.credentials(
         HTTP_AUTHORIZATION=f"Bearer {password_login(user, password)['access_token']}"
@@ -240,7 +264,7 @@ def test_gateway_user_token_verifies(user: User, password: str, verifier: TokenV
     response = client.get(VERIFY_URL)
     assert response.status_code == 200
 
-    principal = verifier.principal(response["X-User-Token"])
+    principal = upstream_verifier.principal(response["X-User-Token"])
 
     assert str(principal.user_id) == response["X-User-Id"]
     assert " ".join(sorted(principal.scopes)) == response["X-User-Scopes"]
@@ -612,7 +636,7 @@ def test_default_fetch_over_real_http(live_server: Any, user: User, password: st
     verifier = TokenVerifier(
         issuer=settings.MICRO_ISSUER,
         audience=settings.MICRO_TOKEN_AUDIENCE,
-        jwks_url=live_server.url + JWKS_URL,
+        jwks_url=loopback_url(live_server) + JWKS_URL,
     )
 
     assert verifier.principal(response.json()["access_token"]).user_id == user.pk
@@ -737,7 +761,7 @@ def test_drf_class_503_when_the_keys_cannot_be_fetched(
 def test_drf_class_from_settings_over_real_http(
     live_server: Any, user: User, password: str, settings: Any
 ) -> None:
-    settings.MICRO_JWKS_URL = live_server.url + JWKS_URL
+    settings.MICRO_JWKS_URL = loopback_url(live_server) + JWKS_URL
     token = requests.post(
         live_server.url + TOKEN_URL,
         json={"username": user.username, "password": password},
@@ -747,4 +771,47 @@ def test_drf_class_from_settings_over_real_http(
     response = call(ScopedView, token)
 
     assert response.status_code == 200 and response.data["id"] == str(user.pk)
-    assert drf.verifier_from_settings().jwks.url == live_server.url + JWKS_URL
+    assert drf.verifier_from_settings().jwks.url == loopback_url(live_server) + JWKS_URL
+
+
+# --- The JWKS URL: https, or http to a loopback address only --------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://id.example.com/.well-known/jwks.json",
+        "http://10.0.0.5:8000/.well-known/jwks.json",
+        "http://localhost:8000/.well-known/jwks.json",  # a name: resolution is not ours
+        "http://127.0.0.1.example.com/.well-known/jwks.json",
+        "http://[::ffff:10.0.0.5]/.well-known/jwks.json",
+        "ftp://id.example.com/.well-known/jwks.json",
+        "https:///.well-known/jwks.json",
+        "/.well-known/jwks.json",
+    ],
+)
+def test_an_insecure_jwks_url_is_refused_at_construction(url: str) -> None:
+    with pytest.raises(InsecureUrl, match="must be https"):
+        JwksCache(url)
+    with pytest.raises(InsecureUrl):
+        TokenVerifier(issuer="https://id.example.com", audience="micro", jwks_url=url)
+    with pytest.raises(KeysUnavailable, match="must be https"):
+        fetch_json(url, 1.0)
+
+
+def test_a_plain_http_issuer_is_refused_for_its_default_jwks_url() -> None:
+    with pytest.raises(InsecureUrl):
+        TokenVerifier(issuer="http://id.example.com", audience="micro")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://id.example.com/.well-known/jwks.json",
+        "http://127.0.0.1:8000/.well-known/jwks.json",
+        "http://127.10.0.1/.well-known/jwks.json",
+        "http://[::1]:8000/.well-known/jwks.json",
+    ],
+)
+def test_https_and_loopback_jwks_urls_are_accepted(url: str) -> None:
+    assert JwksCache(url).url == url

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.utils import OperationalError
 from django.test import override_settings
@@ -17,10 +18,11 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
-from authn.authentication import principal_from_access_token, verified_tokens
+from authn.authentication import principal_from_claims, verified_tokens
 from authn.gateway import user_tokens
 from authn.services import revocation
 from authn.services.api_keys import api_key_create, api_key_revoke
+from authn.services.jwt import upstream_token_decode
 from authn.services.signing_keys import key_ring
 from authn.services.tokens import token_revoke
 from micro_platform.health import database_liveness
@@ -80,11 +82,13 @@ def test_valid_jwt_gets_identity_headers_on_every_method(user: User, method: str
 def test_user_token_is_a_short_lived_jwt_of_the_same_identity(user: User) -> None:
     response = call("get", bearer(token_for(user, frozenset({"users:read"}))))
     user_token = response["X-User-Token"]
-    principal = principal_from_access_token(user_token)
+    principal = principal_from_claims(upstream_token_decode(user_token))
     assert principal.user_id == user.pk and principal.scopes == frozenset({"users:read"})
     claims = jwt.decode(user_token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] <= 60
+    assert claims["aud"] == settings.MICRO_UPSTREAM_TOKEN_AUDIENCE
     assert jwt.get_unverified_header(user_token)["kid"] == key_ring.signing_key()[0]
+    assert jwt.get_unverified_header(user_token)["typ"] == "user+jwt"
 
 
 def test_user_token_is_reused_for_the_same_principal_but_not_across_identities(

@@ -19,8 +19,9 @@ import pytest
 import requests
 
 from accounts.models import User
-from authn.authentication import principal_from_access_token
+from authn.authentication import principal_from_claims
 from authn.services.api_keys import api_key_create
+from authn.services.jwt import upstream_token_decode
 from tests.conftest import require_component, token_for
 
 pytestmark = pytest.mark.live
@@ -148,7 +149,7 @@ def test_valid_token_reaches_the_backend_with_the_identity(
     assert seen["x-user-kind"] == "user"
     assert seen["x-user-scopes"] == "profile users:read"
     assert seen["x-auth-method"] == "jwt"
-    assert principal_from_access_token(seen["x-user-token"]).user_id == user.pk
+    assert principal_from_claims(upstream_token_decode(seen["x-user-token"])).user_id == user.pk
     assert "authorization" not in seen  # the upstream gets the identity, not the credential
 
 

@@ -100,3 +100,30 @@ def test_dev_settings_run_in_debug_with_sqlite_under_var() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("True ")
     assert result.stdout.strip().endswith("var/db.sqlite3")
+
+
+def test_the_upstream_token_audience_defaults_apart_and_may_not_equal_the_access_one() -> None:
+    secret = {"DJANGO_SECRET_KEY": "x" * 50}
+    module = "micro_platform.settings.production"
+    default = run_settings(module, secret, "settings.MICRO_UPSTREAM_TOKEN_AUDIENCE")
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip() == "micro-upstream"
+    same = run_settings(
+        module,
+        {**secret, "MICRO_TOKEN_AUDIENCE": "api", "MICRO_UPSTREAM_TOKEN_AUDIENCE": "api"},
+        "settings.MICRO_UPSTREAM_TOKEN_AUDIENCE",
+    )
+    assert same.returncode != 0
+    assert "MICRO_UPSTREAM_TOKEN_AUDIENCE must differ" in same.stderr
+
+
+def test_audit_strictness_follows_debug_unless_set() -> None:
+    secret = {"DJANGO_SECRET_KEY": "x" * 50}
+    production = run_settings(
+        "micro_platform.settings.production", secret, "settings.MICRO_AUDIT_STRICT"
+    )
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip() == "False"
+    dev = run_settings("micro_platform.settings.dev", {}, "settings.MICRO_AUDIT_STRICT")
+    assert dev.returncode == 0, dev.stderr
+    assert dev.stdout.strip() == "True"
