@@ -59,7 +59,7 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     "signing_key.rotated": frozenset({"retired"}),
     # API keys and OAuth clients
     "api_key.created": _API_KEY,
-    "api_key.revoked": _API_KEY,
+    "api_key.revoked": _API_KEY | {"reason"},
     "api_key.rotated": _API_KEY | {"rotated_from"},
     "oauth_client.created": frozenset({"name", "grant_type", "owner_id"}),
     "oauth_client.deleted": _NOTHING,

@@ -15,7 +15,13 @@ from accounts.models import User
 from authn.models import AuditEvent
 from tests.authn.dashboard_helpers import sign_in
 from tests.authn.oauth_helpers import code_flow_tokens, make_client
-from tests.authn.test_api_keys_api import MACHINE_CREDENTIALS, key_client, machine_client, mint
+from tests.authn.test_api_keys_api import (
+    MACHINE_CREDENTIALS,
+    assert_refused_as_machine,
+    key_client,
+    machine_client,
+    mint,
+)
 from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD
 
@@ -127,8 +133,7 @@ def test_a_machine_credential_cannot_change_the_password(
 
     response = CHANGES[via](client, DEFAULT_PASSWORD)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "sign_in_required"
+    assert_refused_as_machine(response, credential)
     assert not AuditEvent.objects.filter(type="login.failed").exists()  # nothing was checked
     assert_unchanged(user)
 
