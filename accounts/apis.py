@@ -53,7 +53,12 @@ def conflict_error(exc: services.Conflict) -> ValidationError:
 
 
 def can_see_private(principal: Principal, user: User) -> bool:
-    return principal.is_self(user.pk) or principal.has_scope(sc.USERS_WRITE)
+    """The private view (email, account state) is for the user themself with `profile`, or a
+    `users:write` caller: a credential of the user without `profile` (a `users:read` key, an
+    application's token) gets the public view, as any other caller would."""
+    return (principal.is_self(user.pk) and principal.has_scope(sc.PROFILE)) or principal.has_scope(
+        sc.USERS_WRITE
+    )
 
 
 def render_user(principal: Principal, user: User) -> dict[str, Any]:
@@ -127,7 +132,7 @@ class MeApi(APIView):
             "groups": list(memberships),
             "auth_method": principal.method,
         }
-        return Response(MeOut(data, context={"private": principal.has_scope(sc.PROFILE)}).data)
+        return Response(MeOut(data, context={"private": can_see_private(principal, user)}).data)
 
 
 class UserDetailApi(APIView):

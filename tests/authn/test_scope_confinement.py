@@ -184,6 +184,32 @@ def test_me_without_profile_is_the_public_view(member):
     assert "groups" in body
 
 
+def test_ones_own_user_without_profile_is_the_public_view_on_every_path(member):
+    """The private view is one rule: `/users/{own id}` and RPC `read` of oneself answer a
+    `users:read` key the public view, as `/me` does."""
+    client = key_client(member, ["users:read"])
+
+    rest = client.get(f"/api/v1/users/{member.pk}")
+    rpc = client.post("/user/read", {"id": str(member.pk)}, format="json")
+
+    for response in (rest, rpc):
+        assert response.status_code == 200, response.content
+    for user in (rest.json(), rpc.json()["user"]):
+        assert user["username"] == member.username
+        assert not PRIVATE_FIELDS & set(user)
+
+
+def test_ones_own_user_with_profile_is_the_private_view_on_every_path(member):
+    client = key_client(member, ["profile", "users:read"])
+
+    rest = client.get(f"/api/v1/users/{member.pk}").json()
+    rpc = client.post("/user/read", {"id": str(member.pk)}, format="json").json()["user"]
+
+    for user in (rest, rpc):
+        assert user["email"] == member.email
+        assert set(user) >= PRIVATE_FIELDS
+
+
 def test_me_with_profile_is_the_private_view(member, browser, web_client):
     body = oauth_client(browser, web_client, "openid profile").get(ME).json()
 
