@@ -13,7 +13,7 @@ from django.utils import timezone
 from authn.audit import audit_record
 from authn.models import Session
 from authn.services.mfa import mfa_sign_in_step
-from authn.services.sign_in import password_check, sign_in_record
+from authn.services.sign_in import password_check, sign_in_confirm, sign_in_record
 from authn.services.tokens import hash_secret
 
 SESSION_PREFIX = "mss_"
@@ -43,6 +43,7 @@ def session_login(
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
+        sign_in_confirm(user=user)
         session = Session.objects.create(
             user=user,
             secret_hash=hash_secret(secret),

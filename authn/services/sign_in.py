@@ -43,6 +43,22 @@ def password_check(*, username: str, password: str, method: str, ip_address: str
     raise InvalidCredentials()
 
 
+def sign_in_confirm(*, user: User) -> None:
+    """Call first in the transaction that opens a sign-in: locks the user's row and re-reads it,
+    so a password reset, change or deactivation that committed after the password was checked
+    refuses this sign-in (InvalidCredentials) instead of leaving it a token or session that the
+    change's revocation, recorded before, did not reach. While the lock is held, such a change
+    waits for this sign-in and then revokes what it issued."""
+    current = (
+        User.objects.select_for_update()
+        .filter(pk=user.pk)
+        .values_list("password", "security_stamp", "is_active")
+        .first()
+    )
+    if current != (user.password, user.security_stamp, True):
+        raise InvalidCredentials()
+
+
 def current_password_check(
     *, user: User, password: str, method: str, ip_address: str | None
 ) -> bool:

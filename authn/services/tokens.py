@@ -23,7 +23,7 @@ from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
 from authn.services.mfa import mfa_sign_in_step
-from authn.services.sign_in import password_check, sign_in_record
+from authn.services.sign_in import password_check, sign_in_confirm, sign_in_record
 from authn.session_store import dashboard_sessions_delete
 from micro_platform import metrics
 
@@ -130,6 +130,7 @@ def token_obtain_with_password(
     amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
     now = timezone.now()
     with transaction.atomic():
+        sign_in_confirm(user=user)
         family = TokenFamily.objects.create(
             user=user,
             scope=scope_catalogue.to_string(scopes),
