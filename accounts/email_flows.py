@@ -99,7 +99,7 @@ def user_signup(
 def _addressee(user: User) -> dict[str, str]:
     """Plain values for an email's template (it is rendered later, on another thread)."""
     return {
-        "name": user.display_name or user.username,
+        "name": mailer.addressee_name(display_name=user.display_name, username=user.username),
         "username": user.username,
         "email": user.email,
     }

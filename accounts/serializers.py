@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Membership, User, avatar_url_validator, username_validator
+from accounts.validators import display_name_validator
 from authn import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
 
@@ -42,7 +43,11 @@ class UserCreateIn(StrictSerializer):
         max_length=256, required=False, trim_whitespace=False, write_only=True
     )
     display_name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, default=""
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[display_name_validator],
     )
     kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
 
@@ -54,14 +59,20 @@ class SignupIn(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
     display_name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, default=""
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[display_name_validator],
     )
 
 
 class UserUpdateSelfIn(StrictSerializer):
     """Fields a user may change on their own account."""
 
-    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, validators=[display_name_validator]
+    )
     avatar_url = serializers.CharField(
         max_length=500, required=False, allow_blank=True, validators=[avatar_url_validator]
     )

@@ -135,7 +135,7 @@ def _email_change_notify(*, user: User, old_email: str) -> None:
         subject="Your email address was changed",
         to=old_email,
         context={
-            "name": user.display_name or user.username,
+            "name": mailer.addressee_name(display_name=user.display_name, username=user.username),
             "username": user.username,
             "new_email": user.email,
         },

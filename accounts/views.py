@@ -18,13 +18,16 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import email_flows, services
 from accounts.models import User, username_validator
+from accounts.validators import display_name_validator
 from micro_platform.http import client_ip
 
 
 class SignupForm(forms.Form):
     username = forms.CharField(max_length=150, validators=[username_validator])
     email = forms.EmailField(max_length=254)
-    display_name = forms.CharField(max_length=150, required=False)
+    display_name = forms.CharField(
+        max_length=150, required=False, validators=[display_name_validator]
+    )
     password = forms.CharField(
         max_length=256,
         strip=False,
