@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import Membership, User, avatar_url_validator, username_validator
-from accounts.validators import display_name_validator
+from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
 from authn import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
 
@@ -50,6 +52,15 @@ class UserCreateIn(StrictSerializer):
         validators=[display_name_validator],
     )
     kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A service account signs in with an API key or its client-credentials client, never a
+        # password: with one it could use the dashboard and register clients as the account.
+        if attrs.get("kind") == User.Kind.SERVICE and attrs.get("password") is not None:
+            raise serializers.ValidationError(
+                {"password": [NO_PASSWORD_FOR_SERVICE_ACCOUNTS]}, code="invalid"
+            )
+        return attrs
 
 
 class SignupIn(StrictSerializer):

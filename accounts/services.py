@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import mailer, selectors
 from accounts.models import Group, Membership, User, iequals
+from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
@@ -48,7 +49,10 @@ def user_create(
     scopes: Collection[str] = (),
     ip_address: str | None = None,
 ) -> User:
-    """Creates a user (no password: unusable); raises ValidationError for a weak password."""
+    """Creates a user (no password: unusable); raises ValidationError for a weak password, or
+    for any password of a service account (they never sign in with one)."""
+    if kind == User.Kind.SERVICE and password is not None:
+        raise ValidationError(NO_PASSWORD_FOR_SERVICE_ACCOUNTS, code="service_account_password")
     user = User(
         username=username,
         email=User.objects.normalize_email(email or ""),

@@ -45,3 +45,7 @@ def display_name_validator(value: str) -> None:
         raise ValidationError(
             "Enter a display name without line breaks or control characters.", code="invalid"
         )
+
+
+# A message, not a secret.
+NO_PASSWORD_FOR_SERVICE_ACCOUNTS = "A service account has no password: it uses API keys."  # noqa: S105

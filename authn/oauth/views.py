@@ -136,9 +136,17 @@ class IntrospectView(dot_views.IntrospectTokenView):
 
 
 def may_introspect(client: Application) -> bool:
+    """Only clients operators made: an administrator's (no owner), or a service account's
+    client-credentials client (createserviceaccount). A client registered in the dashboard is
+    never trusted, even when a service account registered it."""
     if client.client_type != Application.CLIENT_CONFIDENTIAL:
         return False
-    return client.user is None or service_account_of(client) is not None
+    if client.user is None:
+        return True
+    return (
+        client.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+        and service_account_of(client) is not None
+    )
 
 
 def introspect(raw: str) -> dict[str, Any]:
