@@ -130,11 +130,14 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "micro_platform.cache.RevocationAwareDatabaseCache",
             "LOCATION": "micro_cache",
             "KEY_PREFIX": "micro",
-            # Culling would silently drop revocations and lockouts: let entries expire instead.
-            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 0},
+            # A full table drops its expired entries, then a tenth of the rest, never all of it
+            # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it); a cull
+            # also drops the revocation list's sentinel, so the list is reloaded from the
+            # database (micro_platform/cache.py).
+            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 10},
         }
     }
 
