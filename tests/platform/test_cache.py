@@ -16,12 +16,17 @@ from micro_platform.settings import base
 MAX_ENTRIES = 20
 
 
+def production_options() -> dict[str, Any]:
+    options: dict[str, Any] = base.CACHES["default"]["OPTIONS"]  # type: ignore[assignment]
+    return options
+
+
 @pytest.fixture
 def small_database_cache(db: Any, settings: Any) -> None:
     """The production cache backend and options, with room for only MAX_ENTRIES entries."""
     production = base.CACHES if "OPTIONS" in base.CACHES["default"] else None
     assert production is not None, "the settings module was loaded with REDIS_URL"
-    options = {**production["default"]["OPTIONS"], "MAX_ENTRIES": MAX_ENTRIES}
+    options: dict[str, Any] = {**production_options(), "MAX_ENTRIES": MAX_ENTRIES}
     settings.CACHES = {
         "default": {**production["default"], "LOCATION": "micro_cull_test", "OPTIONS": options}
     }
@@ -65,4 +70,4 @@ def test_a_culled_revocation_is_reloaded_before_the_next_check() -> None:
 def test_production_settings_never_clear_the_whole_cache() -> None:
     if "OPTIONS" not in base.CACHES["default"]:
         pytest.skip("the settings module was loaded with REDIS_URL")
-    assert base.CACHES["default"]["OPTIONS"]["CULL_FREQUENCY"] > 1
+    assert production_options()["CULL_FREQUENCY"] > 1
