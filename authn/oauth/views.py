@@ -32,12 +32,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from oauth2_provider import views as dot_views
-from oauth2_provider.exceptions import InvalidOIDCClientError
+from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
 from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
 from authn.authentication import API_KEY_PREFIX, verified_tokens
+from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.validators import service_account_of
 from authn.principal import Principal
 from authn.services import counters
@@ -342,3 +343,12 @@ class LogoutView(dot_views.RPInitiatedLogoutView):
             return super().get_request_application(id_token, client_id)
         except Application.DoesNotExist as exc:  # the toolkit lets this become a 500
             raise InvalidOIDCClientError() from exc
+
+    def validate_post_logout_redirect_uri(
+        self, application: Any, post_logout_redirect_uri: str | None
+    ) -> None:
+        # Registered is not enough: the URI must also pass the service's rule, in case a
+        # stored client lists one it refuses (http to a host that is not loopback, say).
+        if post_logout_redirect_uri and redirect_uri_problem(post_logout_redirect_uri):
+            raise InvalidOIDCRedirectURIError("This redirect URI is not allowed.")
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)

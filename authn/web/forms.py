@@ -102,5 +102,8 @@ class ApplicationForm(forms.Form):
         label="Redirect URIs",
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, matched exactly.",
+        help_text=(
+            "One per line, matched exactly: https, or http://127.0.0.1/… for an app on the "
+            "user's own computer (it may then use any port)."
+        ),
     )
