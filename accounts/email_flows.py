@@ -88,7 +88,7 @@ def user_signup(
 def _addressee(user: User) -> dict[str, str]:
     """Plain values for an email's template (it is rendered later, on another thread)."""
     return {
-        "name": user.display_name or user.username,
+        "name": mailer.addressee_name(display_name=user.display_name, username=user.username),
         "username": user.username,
         "email": user.email,
     }
@@ -139,8 +139,8 @@ def email_verification_request(*, email: str, ip_address: str | None) -> None:
             email_verification_send(user=user)
 
 
-def email_verify(*, token: str) -> User:
-    """Marks the address verified; the token works once, for that user and that address only."""
+def email_verification_user(*, token: str) -> User:
+    """The active user a verification token designates, if it would verify now (no write)."""
     try:
         payload = signing.loads(token[:512], salt=VERIFY_SALT, max_age=VERIFICATION_MAX_AGE)
         user_hex, state = payload
@@ -151,6 +151,12 @@ def email_verify(*, token: str) -> User:
         raise InvalidToken()
     if not constant_time_compare(state, _verification_state(user)):
         raise InvalidToken()
+    return user
+
+
+def email_verify(*, token: str) -> User:
+    """Marks the address verified; the token works once, for that user and that address only."""
+    user = email_verification_user(token=token)
     with transaction.atomic():
         # Conditional update: of two concurrent uses of one token, exactly one succeeds.
         updated = User.objects.filter(pk=user.pk, email=user.email, email_verified=False).update(

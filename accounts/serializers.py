@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Membership, User, avatar_url_validator, username_validator
+from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
 from authn import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
 
@@ -44,9 +45,22 @@ class UserCreateIn(StrictSerializer):
         max_length=256, required=False, trim_whitespace=False, write_only=True
     )
     display_name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, default=""
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[display_name_validator],
     )
     kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A service account signs in with an API key or its client-credentials client, never a
+        # password: with one it could use the dashboard and register clients as the account.
+        if attrs.get("kind") == User.Kind.SERVICE and attrs.get("password") is not None:
+            raise serializers.ValidationError(
+                {"password": [NO_PASSWORD_FOR_SERVICE_ACCOUNTS]}, code="invalid"
+            )
+        return attrs
 
 
 class SignupIn(StrictSerializer):
@@ -56,14 +70,20 @@ class SignupIn(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
     display_name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, default=""
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[display_name_validator],
     )
 
 
 class UserUpdateSelfIn(StrictSerializer):
     """Fields a user may change on their own account."""
 
-    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, validators=[display_name_validator]
+    )
     avatar_url = serializers.CharField(
         max_length=500, required=False, allow_blank=True, validators=[avatar_url_validator]
     )

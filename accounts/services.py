@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
+from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
 from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
@@ -64,9 +65,12 @@ def user_create(
     ip_address: str | None = None,
     signed_up: bool = False,
 ) -> User:
-    """Creates a user (no password: unusable); raises ValidationError for a weak password.
+    """Creates a user (no password: unusable); raises ValidationError for a weak password, or
+    for any password of a service account (they never sign in with one).
 
     `signed_up` marks an account created by self sign-up rather than by an administrator."""
+    if kind == User.Kind.SERVICE and password is not None:
+        raise ValidationError(NO_PASSWORD_FOR_SERVICE_ACCOUNTS, code="service_account_password")
     user = User(
         username=username,
         email=User.objects.normalize_email(email or ""),
@@ -200,7 +204,7 @@ def _email_change_notify(*, user: User, old_email: str) -> None:
         subject="Your email address was changed",
         to=old_email,
         context={
-            "name": user.display_name or user.username,
+            "name": mailer.addressee_name(display_name=user.display_name, username=user.username),
             "username": user.username,
             "new_email": user.email,
         },

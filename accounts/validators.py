@@ -1,7 +1,9 @@
-"""Password rules beyond Django's: an upper bound (NIST 800-63B allows long passphrases)."""
+"""Password rules beyond Django's (an upper bound: NIST 800-63B allows long passphrases), and
+the characters a display name may not hold."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,3 +25,27 @@ class MaximumLengthValidator:
 
     def get_help_text(self) -> str:
         return f"Your password can be at most {self.max_length} characters."
+
+
+# Bidirectional marks, embeddings, overrides and isolates: they reorder what a reader sees.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def is_layout_control(char: str) -> bool:
+    """True for a character that breaks or disguises a line of text: a C0/C1 control (line
+    breaks, tab, NUL, ESC), a Unicode line or paragraph separator, or a bidirectional control."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS
+
+
+def display_name_validator(value: str) -> None:
+    """A display name is one line of visible text: it goes into emails and pages verbatim."""
+    if any(is_layout_control(char) for char in value):
+        raise ValidationError(
+            "Enter a display name without line breaks or control characters.", code="invalid"
+        )
+
+
+# A message, not a secret.
+NO_PASSWORD_FOR_SERVICE_ACCOUNTS = "A service account has no password: it uses API keys."  # noqa: S105

@@ -18,13 +18,16 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import email_flows, services
 from accounts.models import User, username_validator
+from accounts.validators import display_name_validator
 from micro_platform.http import client_ip
 
 
 class SignupForm(forms.Form):
     username = forms.CharField(max_length=150, validators=[username_validator])
     email = forms.EmailField(max_length=254)
-    display_name = forms.CharField(max_length=150, required=False)
+    display_name = forms.CharField(
+        max_length=150, required=False, validators=[display_name_validator]
+    )
     password = forms.CharField(
         max_length=256,
         strip=False,
@@ -82,12 +85,19 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest) -> HttpResponse:
-    """`/accounts/verify-email/?token=…` keeps the token in the session and redirects to
+    """`/accounts/verify-email/?token=…` keeps a valid token in the session and redirects to
     `/accounts/verify-email/`, which asks for a click (link scanners fetch links); the POST
-    verifies with the token from the session."""
+    verifies with the token from the session. An invalid token is not kept: anonymous
+    requests with made-up tokens must not each create a session row."""
     token = request.GET.get("token", "")[:MAX_LINK_SECRET]
     if request.method == "GET" and token:
-        request.session[VERIFY_SESSION_KEY] = token
+        try:
+            email_flows.email_verification_user(token=token)
+        except email_flows.InvalidToken:
+            # Drops a pending token of an earlier link; creates no session when there is none.
+            request.session.pop(VERIFY_SESSION_KEY, None)
+        else:
+            request.session[VERIFY_SESSION_KEY] = token
         return _no_referrer(redirect("selfservice:verify-email"))
     if request.method == "GET":
         pending = bool(request.session.get(VERIFY_SESSION_KEY))

@@ -10,8 +10,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.models import get_application_admin_class, get_application_model
 
 from authn.models import ApiKey, AuditEvent, SigningKey, TokenFamily
+from authn.oauth.redirect_uris import URI_FIELDS, redirect_uris_problems
 from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_revoke
 
@@ -24,6 +27,31 @@ for _device_admin in ("django_otp.plugins.otp_totp.admin", "django_otp.plugins.o
 for _device in (TOTPDevice, StaticDevice):
     if admin.site.is_registered(_device):
         admin.site.unregister(_device)
+
+
+class ApplicationAdminForm(ApplicationForm):
+    """The toolkit's client form, refusing redirect URIs the service's rule refuses (https, or
+    http to a loopback IP address), each message next to its field."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        for field in URI_FIELDS:
+            if field in self.fields:
+                for problem in redirect_uris_problems(cleaned.get(field) or ""):
+                    self.add_error(field, problem)
+        return cleaned
+
+
+# The toolkit registers its own admin for clients; ours is the same with the form above.
+import_module("oauth2_provider.admin")
+_Application = get_application_model()
+if admin.site.is_registered(_Application):
+    admin.site.unregister(_Application)
+
+
+@admin.register(_Application)
+class ApplicationAdmin(get_application_admin_class()):  # type: ignore[misc]
+    form = ApplicationAdminForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

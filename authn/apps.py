@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 
 class AuthnConfig(AppConfig):
@@ -18,6 +18,7 @@ class AuthnConfig(AppConfig):
         )
         self._connect_api_key_invalidation()
         self._connect_oauth_revocation()
+        self._connect_redirect_uri_rule()
 
     def _connect_oauth_revocation(self) -> None:
         # Every path that ends an OAuth 2.0 access token deletes its row (revocation, refresh
@@ -29,6 +30,17 @@ class AuthnConfig(AppConfig):
             revoke_deleted_oauth_access_token,
             sender=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
             dispatch_uid="authn.revoke_deleted_oauth_access_token",
+        )
+
+    def _connect_redirect_uri_rule(self) -> None:
+        # The forms and the command check redirect URIs before saving; this catches any other
+        # path (a shell, a script, a future view) before a client is stored with one.
+        from authn.signals import refuse_unsafe_redirect_uris
+
+        pre_save.connect(
+            refuse_unsafe_redirect_uris,
+            sender=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+            dispatch_uid="authn.refuse_unsafe_redirect_uris",
         )
 
     def _connect_api_key_invalidation(self) -> None:

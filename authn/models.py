@@ -111,7 +111,8 @@ class RevokedToken(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
-    # For `sub`: tokens issued at or before this Unix time are revoked.
+    # For `sub`: tokens issued at or before this Unix time, in microseconds, are revoked
+    # (whole seconds in rows written before; revocation.py reads both).
     not_after = models.BigIntegerField(default=0)
     expires_at = models.DateTimeField(db_index=True)
 

@@ -40,3 +40,17 @@ def api_keys_of_groups_changed(sender: Any, instance: Any, **kwargs: Any) -> Non
     from authn.services import api_key_cache
 
     api_key_cache.groups_changed()
+
+
+def refuse_unsafe_redirect_uris(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """No OAuth 2.0 client is stored with a redirect URI the rule refuses (https, or http to a
+    loopback IP address), whichever path saves it; the forms report it first, per field."""
+    from django.core.exceptions import ValidationError
+
+    from authn.oauth.redirect_uris import URI_FIELDS, application_uri_errors
+
+    update_fields = kwargs.get("update_fields")
+    fields = URI_FIELDS if update_fields is None else set(URI_FIELDS) & set(update_fields)
+    errors = application_uri_errors(instance, fields=fields)
+    if errors:
+        raise ValidationError(errors)

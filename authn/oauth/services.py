@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from oauth2_provider.models import (
 
 from accounts.models import User
 from authn.audit import audit_record
+from authn.oauth.redirect_uris import application_full_clean
 from authn.principal import Principal
 
 # The grants a user may register a client for in the dashboard. Client credentials act as a
@@ -34,23 +36,33 @@ class RegisteredClient:
     client_secret: str
 
 
+def oauth_client_create(
+    *, application: Application, actor: Principal | User | None, exclude: Collection[str] = ()
+) -> Application:
+    """Stores a new client only if the model's checks and the redirect URI rule (https, or
+    http to a loopback IP address) pass, with its audit event."""
+    with transaction.atomic():
+        application_full_clean(application, exclude=exclude)
+        application.save()
+        audit_record(
+            type="oauth_client.created",
+            actor=actor.pk if isinstance(actor, User) else actor,
+            subject_type="oauth_client",
+            subject_id=application.client_id,
+            data={
+                "name": application.name,
+                "grant_type": application.authorization_grant_type,
+                "owner_id": str(application.user_id) if application.user_id else "",
+            },
+        )
+    return application
+
+
 def _create(*, application: Application, actor: Principal | User | None) -> RegisteredClient:
     secret = generate_client_secret()
     application.client_secret = secret  # hashed by the toolkit's field on save
     application.algorithm = Application.RS256_ALGORITHM
-    application.full_clean(exclude=["client_secret"])
-    application.save()
-    audit_record(
-        type="oauth_client.created",
-        actor=actor.pk if isinstance(actor, User) else actor,
-        subject_type="oauth_client",
-        subject_id=application.client_id,
-        data={
-            "name": application.name,
-            "grant_type": application.authorization_grant_type,
-            "owner_id": str(application.user_id) if application.user_id else "",
-        },
-    )
+    oauth_client_create(application=application, actor=actor, exclude=["client_secret"])
     return RegisteredClient(application=application, client_secret=secret)
 
 

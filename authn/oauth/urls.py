@@ -19,7 +19,7 @@ urlpatterns = [
     path("introspect/", views.IntrospectView.as_view(), name="introspect"),
     path(
         "device-authorization/",
-        dot_views.DeviceAuthorizationView.as_view(),
+        views.DeviceAuthorizationView.as_view(),
         name="device-authorization",
     ),
     path("device/", views.DeviceCodeView.as_view(), name="device"),

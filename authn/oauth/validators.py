@@ -8,6 +8,8 @@ What changes against the toolkit's defaults, and why:
 - A re-used authorization code revokes everything issued from it (RFC 6749 §4.1.2); the
   toolkit only refuses the second exchange, so each exchange is remembered by a digest.
 - Issuance, reuse and revocation are audit events like every other credential's.
+- A redirect URI is used only if the service's rule allows it (https, or http to a loopback
+  IP address: authn.oauth.redirect_uris), even when a stored client lists another.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from accounts.models import User
 from authn.audit import audit_record
 from authn.models import OAuthCodeUse
+from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
 from authn.services.signing_keys import key_ring
 from micro_platform import metrics
@@ -95,6 +98,23 @@ class MicroOAuth2Validator(OAuth2Validator):
             account = service_account_of(client)
             return account is not None and set(scopes) <= held_by(request, account)[0]
         return True
+
+    # --- Redirect URIs: registered, and allowed by the rule ---------------------------------
+
+    def validate_redirect_uri(
+        self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if redirect_uri_problem(redirect_uri) is not None:
+            return False
+        return bool(super().validate_redirect_uri(client_id, redirect_uri, request))
+
+    def get_default_redirect_uri(
+        self, client_id: str, request: Any, *args: Any, **kwargs: Any
+    ) -> str | None:
+        # Used when the request names no redirect URI; None makes it an error page, as for
+        # a client with several URIs, instead of a redirect the rule refuses.
+        uri = super().get_default_redirect_uri(client_id, request, *args, **kwargs)
+        return uri if uri and redirect_uri_problem(uri) is None else None
 
     # --- Authorization codes: single use, re-use revokes what the code issued -----------------
 

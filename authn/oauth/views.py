@@ -8,6 +8,9 @@
   `token_type_hint=upstream_token`, for the gateway's upstream tokens.
 - The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
   the deployment; the toolkit does not do it).
+- The device authorization endpoint is anonymous and stores a row per call: calls are limited
+  per IP, and the scope must be catalogue names within a bounded length (the toolkit stores
+  any string).
 - The token endpoint redeems a device code once, and not after it expired (the toolkit
   answers for an approved code until it is deleted, and never checks its expiry at polling).
 - The consent and logout pages may redirect to a registered client, so their CSP allows form
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -29,17 +33,19 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from oauth2_provider import views as dot_views
-from oauth2_provider.exceptions import InvalidOIDCClientError
+from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
 from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
 from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
+from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.validators import service_account_of
 from authn.principal import Principal
 from authn.services import counters, revocation
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
 from authn.services.jwt import InvalidAccessToken, upstream_token_decode
+from micro_platform.http import client_ip
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (
@@ -138,9 +144,17 @@ class IntrospectView(dot_views.IntrospectTokenView):
 
 
 def may_introspect(client: Application) -> bool:
+    """Only clients operators made: an administrator's (no owner), or a service account's
+    client-credentials client (createserviceaccount). A client registered in the dashboard is
+    never trusted, even when a service account registered it."""
     if client.client_type != Application.CLIENT_CONFIDENTIAL:
         return False
-    return client.user is None or service_account_of(client) is not None
+    if client.user is None:
+        return True
+    return (
+        client.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+        and service_account_of(client) is not None
+    )
 
 
 def introspect(raw: str) -> dict[str, Any]:
@@ -224,6 +238,50 @@ class DeviceCodeView(DeviceUserCodeView):
     def form_invalid(self, form: Any) -> HttpResponse:
         counters.counter_incr(self._key(), DEVICE_CODE_WINDOW_SECONDS)
         return super().form_invalid(form)
+
+
+# Device authorizations one IP may start per window: each stores a device grant row.
+DEVICE_AUTHORIZATIONS_PER_IP = 60
+DEVICE_AUTHORIZATION_WINDOW_SECONDS = 900
+# Longer than every catalogue scope named once; a longer value is refused before parsing.
+MAX_SCOPE_LENGTH = 256
+
+
+def scope_is_known(scope: str) -> bool:
+    """True when `scope` is within MAX_SCOPE_LENGTH and names only catalogue scopes."""
+    if len(scope) > MAX_SCOPE_LENGTH:
+        return False
+    return set(scope.split()) <= set(settings.MICRO_OAUTH_SCOPES)
+
+
+class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):
+    """`/o/device-authorization/` (RFC 8628 §3.1): at most DEVICE_AUTHORIZATIONS_PER_IP calls
+    per IP and window (`429` + `Retry-After`), and only catalogue scopes (`invalid_scope`)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = _device_authorization_wait(client_ip(request))
+        if wait:
+            response = _oauth_error(
+                "slow_down", "Too many device authorizations; see Retry-After.", status=429
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        if not all(scope_is_known(scope) for scope in request.POST.getlist("scope")):
+            return _oauth_error("invalid_scope", "The scope is too long or names an unknown scope.")
+        return super().post(request, *args, **kwargs)
+
+
+def _device_authorization_wait(ip_address: str | None) -> int:
+    """Counts one call from `ip_address`; seconds to wait when it is over the limit, else 0."""
+    if not ip_address:
+        return 0
+    now = int(time.time())
+    window = now // DEVICE_AUTHORIZATION_WINDOW_SECONDS
+    key = f"oauth:device-authorizations:{ip_address}:{window}"
+    count = counters.counter_incr(key, DEVICE_AUTHORIZATION_WINDOW_SECONDS)
+    if count <= DEVICE_AUTHORIZATIONS_PER_IP:
+        return 0
+    return max(1, (window + 1) * DEVICE_AUTHORIZATION_WINDOW_SECONDS - now)
 
 
 def _basic_client_id(request: HttpRequest) -> str:
@@ -314,3 +372,12 @@ class LogoutView(dot_views.RPInitiatedLogoutView):
             return super().get_request_application(id_token, client_id)
         except Application.DoesNotExist as exc:  # the toolkit lets this become a 500
             raise InvalidOIDCClientError() from exc
+
+    def validate_post_logout_redirect_uri(
+        self, application: Any, post_logout_redirect_uri: str | None
+    ) -> None:
+        # Registered is not enough: the URI must also pass the service's rule, in case a
+        # stored client lists one it refuses (http to a host that is not loopback, say).
+        if post_logout_redirect_uri and redirect_uri_problem(post_logout_redirect_uri):
+            raise InvalidOIDCRedirectURIError("This redirect URI is not allowed.")
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)

@@ -31,6 +31,8 @@ UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
 ALLOWED_ALGORITHMS = ("RS256",)
 MAX_TOKEN_BYTES = 8192
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+# `iat` has whole seconds; revocations of a user need the instant (see revocation.py).
+ISSUED_AT_US_CLAIM = "iat_us"
 # Header members that point at key material; we never take keys from the token (RFC 8725 3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 
@@ -165,6 +167,7 @@ def access_token_issue(
 ) -> IssuedAccessToken:
     """Signs an access token carrying the spec's claim set (§4.1)."""
     token = MicroAccessToken()
+    token[ISSUED_AT_US_CLAIM] = int(token["iat"]) * 1_000_000 + token.current_time.microsecond
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))
     scope = " ".join(sorted(scopes))

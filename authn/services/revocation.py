@@ -18,9 +18,13 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from authn.models import RevokedToken
+from authn.services.jwt import ISSUED_AT_US_CLAIM
 
 SENTINEL_KEY = "authn:revocations-loaded"
 _SLACK_SECONDS = 60
+_US = 1_000_000
+# A `not_after` below this is whole seconds (rows written before microseconds were recorded).
+_LEGACY_SECONDS_BELOW = 10**11
 
 
 def _key(kind: str, value: str) -> str:
@@ -66,13 +70,30 @@ def revoke_families(*, family_ids: Iterable[str]) -> None:
 
 
 def revoke_subject(*, user_id: str) -> None:
-    """Revokes every access token of the user issued up to this second."""
+    """Revokes every access token of the user issued up to this instant (microseconds), so a
+    token issued later in the same second, after the change, is not caught by it."""
     _revoke(
         RevokedToken.Kind.SUBJECT,
         str(user_id),
         expires_at=_longest_token_expiry(),
-        not_after=int(time.time()),
+        not_after=time.time_ns() // 1_000,
     )
+
+
+def _not_after_us(value: int) -> int:
+    if value < _LEGACY_SECONDS_BELOW:
+        return (value + 1) * _US - 1  # the whole second, as these rows were always read
+    return value
+
+
+def _issued_at_us(claims: Mapping[str, Any]) -> int:
+    """When the token was issued, in microseconds. A token without a consistent `iat_us`
+    counts as issued at the start of its `iat` second: the earliest it can have been."""
+    iat = int(claims.get("iat", 0))
+    precise = claims.get(ISSUED_AT_US_CLAIM)
+    if type(precise) is int and precise // _US == iat:
+        return precise
+    return iat * _US
 
 
 def _reload() -> None:
@@ -109,7 +130,7 @@ def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
         if key == SENTINEL_KEY:
             continue
         if key == subject_key:
-            if int(claims.get("iat", 0)) <= int(value):
+            if _issued_at_us(claims) <= _not_after_us(int(value)):
                 return True
             continue
         return True

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django import forms
 
 from accounts.models import avatar_url_validator
+from accounts.validators import display_name_validator
 from authn import scopes as scope_catalogue
 from authn.services.api_keys import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 
@@ -32,7 +33,9 @@ class OtpForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    display_name = forms.CharField(max_length=150, required=False)
+    display_name = forms.CharField(
+        max_length=150, required=False, validators=[display_name_validator]
+    )
     email = forms.EmailField(max_length=254, required=False)
     avatar_url = forms.URLField(
         max_length=500, required=False, validators=[avatar_url_validator], assume_scheme="https"
@@ -103,5 +106,8 @@ class ApplicationForm(forms.Form):
         label="Redirect URIs",
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, matched exactly.",
+        help_text=(
+            "One per line, matched exactly: https, or http://127.0.0.1/… for an app on the "
+            "user's own computer (it may then use any port)."
+        ),
     )

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Before oauth2_provider, so its `createapplication` replaces the toolkit's.
+    "authn.oauth.apps.OAuthClientsConfig",
     "oauth2_provider",
     "accounts",
     "authn",
@@ -130,11 +132,14 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "micro_platform.cache.RevocationAwareDatabaseCache",
             "LOCATION": "micro_cache",
             "KEY_PREFIX": "micro",
-            # Culling would silently drop revocations and lockouts: let entries expire instead.
-            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 0},
+            # A full table drops its expired entries, then a tenth of the rest, never all of it
+            # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it); a cull
+            # also drops the revocation list's sentinel, so the list is reloaded from the
+            # database (micro_platform/cache.py).
+            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 10},
         }
     }
 
@@ -264,14 +269,18 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "SCOPES": MICRO_OAUTH_SCOPES,
     "DEFAULT_SCOPES": ["openid", "profile"],
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEBUG else ["https"],
+    # The toolkit checks only the scheme. `http` is here for native apps' loopback redirects
+    # (RFC 8252 §7.3: http://127.0.0.1:<port>/...); authn.oauth.redirect_uris narrows it to
+    # loopback IP addresses at every registration path and again at request time.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
     "REQUEST_APPROVAL_PROMPT": "auto",
     "OAUTH_DEVICE_VERIFICATION_URI": f"{MICRO_ISSUER}/o/device/",
     "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{MICRO_ISSUER}/o/device/?user_code={{user_code}}",
     "DEVICE_FLOW_INTERVAL": 5,
-    # RFC 9700 (OAuth 2.0 Security BCP): every gate on. No implicit or password grant, S256
-    # PKCE only, no tokens in query strings, `iss` in authorization responses, only hashes
-    # of access and refresh tokens stored, and deploy checks that fail on weaker settings.
+    # RFC 9700 (OAuth 2.0 Security BCP): every gate on but the redirect URI scheme's (below).
+    # No implicit or password grant, S256 PKCE only, no tokens in query strings, `iss` in
+    # authorization responses, only hashes of access and refresh tokens stored, and deploy
+    # checks that fail on weaker settings.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
@@ -279,10 +288,16 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
-    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    # Off, with its deploy warning silenced below: the toolkit's gate refuses `http` for every
+    # host, loopback included, which would shut out native apps. The service's own rule
+    # (authn.oauth.redirect_uris) is stricter than RFC 9700 §2.1 asks for the other hosts.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+# The toolkit's warning that `http` redirect URIs are allowed at all (the scheme gate above is
+# off on purpose); which http URIs are allowed is the service's rule, tested in the suite.
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
 # --- Sessions and cookies ---------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

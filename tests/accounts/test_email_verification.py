@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.core import mail, signing
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import email_flows, services
 from accounts.models import User
-from authn.models import AuditEvent
+from authn.models import AuditEvent, DashboardSession
 from authn.principals import principal_for_user
 from tests.accounts.email_helpers import (
     VERIFY_LINK,
@@ -323,13 +324,47 @@ def test_the_token_works_in_the_session_that_opened_the_link_only(unverified):
 @pytest.mark.parametrize("token", ["garbage", "a:b:c", "\x00", "x" * 5000])
 def test_landing_with_a_bad_token_says_so(db, token):
     client = csrf_client()
-    open_link(client, token)
-    csrf = csrf_token_of(client, LANDING)
+    # A bad token is not kept, so the landing says so at once, without a confirm form.
+    assert b"does not work" in open_link(client, token).content
+    csrf = csrf_token_of(client, "/accounts/password-reset/")  # any form: the cookie it sets
 
     response = client.post(LANDING, {"csrfmiddlewaretoken": csrf})
 
     assert response.status_code == 200  # not a 4xx: a stale link is not a server error
     assert b"does not work" in response.content
+
+
+@pytest.mark.parametrize("token", ["x", "garbage", "a:b:c", "x" * 5000])
+def test_a_link_with_an_invalid_token_creates_no_session(db, token):
+    for _ in range(3):
+        response = Client().get(page(token))
+        assert response.status_code == 302
+        assert response["Location"] == LANDING
+        assert settings.SESSION_COOKIE_NAME not in response.cookies
+
+    assert DashboardSession.objects.count() == 0
+
+
+def test_a_link_with_a_used_token_creates_no_session(unverified):
+    token = mint(unverified)
+    email_flows.email_verify(token=token)
+
+    Client().get(page(token))
+
+    assert DashboardSession.objects.count() == 0
+
+
+def test_only_a_valid_token_creates_a_session(unverified):
+    Client().get(page(mint(unverified)))
+
+    assert DashboardSession.objects.count() == 1
+
+
+def test_an_invalid_link_drops_the_pending_token_of_an_earlier_one(unverified):
+    client = csrf_client()
+    open_link(client, mint(unverified))
+
+    assert b"does not work" in open_link(client, "garbage").content
 
 
 def test_landing_without_a_token_says_so(db):

@@ -163,6 +163,18 @@ def test_create_with_weak_password_is_400(anon_client, admin_user):
     assert_problem(response, 400)
 
 
+def test_create_of_a_service_account_with_a_password_is_400(anon_client, admin_user):
+    response = rpc(
+        anon_client,
+        "create",
+        {"username": "svc", "kind": "service", "password": "violet sky lantern"},
+        user=admin_user,
+    )
+
+    assert_problem(response, 400)
+    assert not User.objects.filter(username="svc").exists()
+
+
 def test_create_without_users_write_is_403(anon_client, user):
     response = rpc(anon_client, "create", {"username": "x3"}, user=user)
 

@@ -7,7 +7,9 @@ import uuid
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 
+from accounts import services
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD, ServiceAccountFactory, UserFactory
 
@@ -373,6 +375,30 @@ def test_create_service_account_without_password_has_unusable_password(admin_cli
     assert response.status_code == 201
     assert response.json()["kind"] == "service"
     assert not User.objects.get(username="billing-svc").has_usable_password()
+
+
+@pytest.mark.parametrize("password", ["violet sky lantern", ""])
+def test_create_service_account_with_a_password_is_400(client_for, password):
+    operator = ServiceAccountFactory.create(scopes=["users:write", "users:read"])
+
+    response = client_for(operator).post(
+        "/api/v1/users",
+        {"username": "billing-svc", "kind": "service", "password": password},
+        format="json",
+    )
+
+    body = assert_problem(response, 400)
+    assert "password" in body["errors"]
+    assert not User.objects.filter(username="billing-svc").exists()
+
+
+def test_the_service_refuses_a_service_account_with_a_password(db):
+    with pytest.raises(DjangoValidationError):
+        services.user_create(
+            actor=None, username="billing-svc", kind="service", password="violet sky lantern"
+        )
+
+    assert not User.objects.filter(username="billing-svc").exists()
 
 
 def test_create_user_with_duplicate_username_in_other_case_is_400(admin_client, user):

@@ -108,6 +108,17 @@ def test_profile_bad_input_is_a_form_error(dashboard: Client, user: User) -> Non
     assert user.email != "not-an-email"
 
 
+def test_profile_display_name_with_a_line_break_is_a_form_error(
+    dashboard: Client, user: User
+) -> None:
+    response = dashboard.post(PROFILE_URL, {"display_name": "Sam\nAdmin", "email": user.email})
+
+    assert response.status_code == 400
+    assert "without line breaks" in response.content.decode()
+    user.refresh_from_db()
+    assert "\n" not in user.display_name
+
+
 def test_profile_email_taken_is_a_form_error(
     dashboard: Client, user: User, other_user: User
 ) -> None:

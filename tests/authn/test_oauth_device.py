@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import pytest
 from django.test import Client
 from oauth2_provider.models import Application, DeviceGrant
 
 from accounts.models import User
+from authn.oauth import views as oauth_views
 from authn.oauth.views import DEVICE_CODE_FAILURES
 from tests.authn.oauth_helpers import DEVICE_GRANT, TOKEN_URL, claims
 from tests.factories import UserFactory
@@ -170,3 +172,45 @@ def test_a_device_code_of_another_client_or_a_made_up_one_is_refused(browser: Cl
     missing = Client().post(TOKEN_URL, {"grant_type": DEVICE_GRANT, "client_id": CLI})
     assert missing.status_code == 400
     assert missing.json()["error"] == "invalid_request"
+
+
+def device_authorization(scope: str | None = None, *, remote_addr: str = "127.0.0.1") -> Any:
+    data = {"client_id": CLI} if scope is None else {"client_id": CLI, "scope": scope}
+    return Client(REMOTE_ADDR=remote_addr).post(
+        "/o/device-authorization/", urlencode(data), content_type=FORM
+    )
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["openid " * 128_000, "openid profile delete:everything", "profile " + "x" * 300, "API_ADMIN"],
+)
+def test_a_device_authorization_with_an_unknown_or_overlong_scope_stores_nothing(
+    db: Any, scope: str
+) -> None:
+    response = device_authorization(scope)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "invalid_scope"
+    assert not DeviceGrant.objects.exists()
+
+
+def test_a_device_authorization_with_catalogue_scopes_or_none_is_started(db: Any) -> None:
+    assert device_authorization("openid profile users:read objects:write").status_code == 200
+    assert device_authorization().status_code == 200
+    assert DeviceGrant.objects.count() == 2
+
+
+def test_device_authorizations_are_limited_per_ip(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(oauth_views, "DEVICE_AUTHORIZATIONS_PER_IP", 2)
+    assert device_authorization("openid").status_code == 200
+    assert device_authorization("nonsense").status_code == 400  # every call counts
+
+    refused = device_authorization("openid")
+
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "slow_down"
+    assert 0 < int(refused["Retry-After"]) <= oauth_views.DEVICE_AUTHORIZATION_WINDOW_SECONDS
+    assert DeviceGrant.objects.count() == 1
+    assert device_authorization("openid", remote_addr="192.0.2.7").status_code == 200

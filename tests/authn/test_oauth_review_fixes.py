@@ -15,6 +15,7 @@ from oauth2_provider.models import Application
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.oauth.services import user_client_register
 from authn.services import revocation
 from authn.services.tokens import user_credentials_revoke
 from tests.authn.oauth_helpers import (
@@ -115,6 +116,34 @@ def test_a_client_a_user_registered_may_not_introspect(
 
     refused = Client().post(
         "/o/introspect/", {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=basic(users_client)
+    )
+
+    assert refused.status_code == 403
+    assert b"active" not in refused.content
+
+
+def test_a_client_a_service_account_registered_in_the_dashboard_may_not_introspect(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    tokens = code_flow_tokens(browser, web_client)
+    # A service account someone gave a password (before those were refused) signs in to the
+    # dashboard and registers an app there: that app is not the operator-made client.
+    service = ServiceAccountFactory.create()
+    registered = user_client_register(
+        owner=service,
+        name="looks like a gateway",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        redirect_uris="https://app.example/cb",
+        actor=service,
+    )
+    dashboard_client = OAuthClient(
+        registered.application, registered.application.client_id, registered.client_secret
+    )
+
+    refused = Client().post(
+        "/o/introspect/",
+        {"token": tokens["access_token"]},
+        HTTP_AUTHORIZATION=basic(dashboard_client),
     )
 
     assert refused.status_code == 403

@@ -68,6 +68,36 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path: Path) -> N
     assert "System check identified no issues" in result.stdout
 
 
+# --- createapplication: its exit status, for scripts ------------------------------------------
+
+
+def test_createapplication_exits_non_zero_when_it_refuses_an_application(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    manage = [sys.executable, "manage.py"]
+    migrate = subprocess.run(  # noqa: S603 - our own manage.py
+        [*manage, "migrate", "--no-input"], env=env, cwd=ROOT, capture_output=True, timeout=300
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    def createapplication(redirect_uris: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own manage.py
+            [*manage, "createapplication", "public", "authorization-code"]
+            + ["--name", "Desktop app", "--redirect-uris", redirect_uris],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = createapplication("http://localhost:1234/cb")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "loopback IP address" in refused.stderr
+    created = createapplication("http://127.0.0.1/callback")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "created successfully" in created.stdout
+
+
 # --- deploy/gunicorn.conf.py, loaded -------------------------------------------------------
 
 

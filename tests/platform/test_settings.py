@@ -61,7 +61,8 @@ def test_default_cache_is_shared_database_cache_not_process_memory() -> None:
         {"DJANGO_SECRET_KEY": "x" * 50},
         "settings.CACHES['default']['BACKEND']",
     )
-    assert result.stdout.strip() == "django.core.cache.backends.db.DatabaseCache"
+    # Django's database cache, with a cull the revocation list notices (micro_platform/cache.py).
+    assert result.stdout.strip() == "micro_platform.cache.RevocationAwareDatabaseCache"
 
 
 def test_redis_url_selects_django_redis() -> None:

@@ -1,0 +1,73 @@
+"""The database cache used without Redis: a full table is culled in part, never emptied, and
+a cull cannot make a revoked token valid again."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from authn.services import revocation
+from micro_platform.settings import base
+
+MAX_ENTRIES = 20
+
+
+def production_options() -> dict[str, Any]:
+    options: dict[str, Any] = base.CACHES["default"]["OPTIONS"]  # type: ignore[assignment]
+    return options
+
+
+@pytest.fixture
+def small_database_cache(db: Any, settings: Any) -> None:
+    """The production cache backend and options, with room for only MAX_ENTRIES entries."""
+    production = base.CACHES if "OPTIONS" in base.CACHES["default"] else None
+    assert production is not None, "the settings module was loaded with REDIS_URL"
+    options: dict[str, Any] = {**production_options(), "MAX_ENTRIES": MAX_ENTRIES}
+    settings.CACHES = {
+        "default": {**production["default"], "LOCATION": "micro_cull_test", "OPTIONS": options}
+    }
+    call_command("createcachetable", verbosity=0)
+
+
+def fill(count: int) -> None:
+    for number in range(count):
+        cache.set(f"filler:{number:04d}", number, timeout=3600)
+
+
+def revoked_claims(letter: str) -> dict[str, Any]:
+    now = int(time.time())
+    return {"jti": letter * 32, "sub": "someone", "iat": now, "exp": now + 300}
+
+
+@pytest.mark.usefixtures("small_database_cache")
+def test_a_full_cache_drops_a_part_of_its_entries_not_all() -> None:
+    fill(MAX_ENTRIES + 2)
+
+    survivors = cache.get_many([f"filler:{number:04d}" for number in range(MAX_ENTRIES + 2)])
+
+    assert len(survivors) >= MAX_ENTRIES * 0.8
+
+
+@pytest.mark.usefixtures("small_database_cache")
+def test_a_culled_revocation_is_reloaded_before_the_next_check() -> None:
+    revoked = [revoked_claims(letter) for letter in "abcdef"]
+    for claims in revoked:
+        revocation.revoke_access_token(jti=claims["jti"], exp=claims["exp"])
+    assert revocation.is_revoked(revoked[0])  # loads the list and sets the sentinel
+
+    # Past MAX_ENTRIES a cull drops the lowest keys: "authn:rev:jti:aaa…" goes first, while
+    # "authn:revocations-loaded" would stay.
+    fill(MAX_ENTRIES)
+    cache.delete_many([f"filler:{number:04d}" for number in range(MAX_ENTRIES // 2)])
+
+    assert all(revocation.is_revoked(claims) for claims in revoked)
+
+
+def test_production_settings_never_clear_the_whole_cache() -> None:
+    if "OPTIONS" not in base.CACHES["default"]:
+        pytest.skip("the settings module was loaded with REDIS_URL")
+    assert production_options()["CULL_FREQUENCY"] > 1
