@@ -132,13 +132,14 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "micro_platform.cache.RevocationAwareDatabaseCache",
+            "BACKEND": "micro_platform.cache.ProtectedCullDatabaseCache",
             "LOCATION": "micro_cache",
             "KEY_PREFIX": "micro",
             # A full table drops its expired entries, then a tenth of the rest, never all of it
-            # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it); a cull
-            # also drops the revocation list's sentinel, so the list is reloaded from the
-            # database (micro_platform/cache.py).
+            # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it), and never
+            # the revocation list (its keys and its "loaded" marker start with `authn:rev`):
+            # a culled revocation would let a revoked token through (micro_platform/cache.py).
+            "CULL_PROTECTED_PREFIXES": ["authn:rev"],
             "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 10},
         }
     }

@@ -1,5 +1,5 @@
 """The database cache used without Redis: a full table is culled in part, never emptied, and
-a cull cannot make a revoked token valid again."""
+a cull never drops a revocation (its keys sort lowest, so a plain cull would take them first)."""
 
 from __future__ import annotations
 
@@ -53,21 +53,35 @@ def test_a_full_cache_drops_a_part_of_its_entries_not_all() -> None:
 
 
 @pytest.mark.usefixtures("small_database_cache")
-def test_a_culled_revocation_is_reloaded_before_the_next_check() -> None:
+def test_a_cull_keeps_every_revocation() -> None:
     revoked = [revoked_claims(letter) for letter in "abcdef"]
     for claims in revoked:
         revocation.revoke_access_token(jti=claims["jti"], exp=claims["exp"])
     assert revocation.is_revoked(revoked[0])  # loads the list and sets the sentinel
 
-    # Past MAX_ENTRIES a cull drops the lowest keys: "authn:rev:jti:aaa…" goes first, while
-    # "authn:revocations-loaded" would stay.
-    fill(MAX_ENTRIES)
-    cache.delete_many([f"filler:{number:04d}" for number in range(MAX_ENTRIES // 2)])
+    # Past MAX_ENTRIES a cull drops the lowest keys, and "authn:rev:jti:aaa…" sorts first.
+    fill(MAX_ENTRIES * 2)
 
+    keys = [revocation._key("jti", claims["jti"]) for claims in revoked]
+    assert len(cache.get_many([*keys, revocation.SENTINEL_KEY])) == len(revoked) + 1
     assert all(revocation.is_revoked(claims) for claims in revoked)
+    assert len(cache.get_many([f"filler:{number:04d}" for number in range(MAX_ENTRIES * 2)])) <= (
+        MAX_ENTRIES
+    )
 
 
 def test_production_settings_never_clear_the_whole_cache() -> None:
     if "OPTIONS" not in base.CACHES["default"]:
         pytest.skip("the settings module was loaded with REDIS_URL")
     assert production_options()["CULL_FREQUENCY"] > 1
+
+
+def test_the_protected_prefix_covers_every_revocation_key() -> None:
+    """The settings name the revocation list's keys by prefix (the platform imports no app):
+    this ties the two together."""
+    if "OPTIONS" not in base.CACHES["default"]:
+        pytest.skip("the settings module was loaded with REDIS_URL")
+    protected = tuple(base.CACHES["default"]["CULL_PROTECTED_PREFIXES"])  # type: ignore[arg-type]
+
+    for key in (revocation.SENTINEL_KEY, revocation._key("sub", "x"), revocation._key("jti", "y")):
+        assert key.startswith(protected), key

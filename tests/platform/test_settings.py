@@ -62,7 +62,7 @@ def test_default_cache_is_shared_database_cache_not_process_memory() -> None:
         "settings.CACHES['default']['BACKEND']",
     )
     # Django's database cache, with a cull the revocation list notices (micro_platform/cache.py).
-    assert result.stdout.strip() == "micro_platform.cache.RevocationAwareDatabaseCache"
+    assert result.stdout.strip() == "micro_platform.cache.ProtectedCullDatabaseCache"
 
 
 def test_redis_url_selects_django_redis() -> None:
