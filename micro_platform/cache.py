@@ -35,7 +35,8 @@ class ProtectedCullDatabaseCache(DatabaseCache):
             super()._cull(db, cursor, now, num)  # type: ignore[misc]  # private in the stubs
             return
         ops = connections[db].ops
-        table, key = ops.quote_name(self._table), ops.quote_name("cache_key")
+        table = ops.quote_name(self._table)  # type: ignore[attr-defined]  # not in the stubs
+        key = ops.quote_name("cache_key")
         expires = ops.quote_name("expires")
         cursor.execute(
             f"DELETE FROM {table} WHERE {expires} < %s",  # noqa: S608 - quoted names only
