@@ -6,8 +6,7 @@
 - Introspection (RFC 7662) answers for every access credential the service issues: OAuth 2.0
   tokens, the token endpoint's JWTs and API keys; and, only when asked with
   `token_type_hint=upstream_token`, for the gateway's upstream tokens.
-- The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
-  the deployment; the toolkit does not do it).
+- The device verification pages are in `authn.oauth.device`.
 - The token endpoint redeems a device code once, and not after it expired (the toolkit
   answers for an approved code until it is deleted, and never checks its expiry at polling).
 - The consent and logout pages may redirect to a registered client, so their CSP allows form
@@ -25,19 +24,17 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.models import Application, DeviceGrant
-from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
 from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.oauth.validators import service_account_of
 from authn.principal import Principal
-from authn.services import counters, revocation
+from authn.services import revocation
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
 from authn.services.jwt import InvalidAccessToken, upstream_token_decode
 
@@ -199,31 +196,6 @@ def _active(principal: Principal, *, token_type: str) -> dict[str, Any]:
     if principal.client_id:
         answer["client_id"] = principal.client_id
     return answer
-
-
-# Wrong user codes one signed-in user may enter per window (RFC 8628 §5.1 brute force).
-DEVICE_CODE_FAILURES = 10
-DEVICE_CODE_WINDOW_SECONDS = 900
-
-
-class DeviceCodeView(DeviceUserCodeView):
-    """`/o/device/`: the user types the code the device shows, then approves it."""
-
-    template_name = "oauth2_provider/device/user_code.html"
-
-    def _key(self) -> str:
-        return f"oauth:device-code-failures:{self.request.user.pk}"
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if counters.counter_get(self._key()) >= DEVICE_CODE_FAILURES:
-            response = render(request, "micro/throttled.html", status=429)
-            response["Retry-After"] = str(DEVICE_CODE_WINDOW_SECONDS)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form: Any) -> HttpResponse:
-        counters.counter_incr(self._key(), DEVICE_CODE_WINDOW_SECONDS)
-        return super().form_invalid(form)
 
 
 def _basic_client_id(request: HttpRequest) -> str:
