@@ -8,7 +8,9 @@
   `token_type_hint=upstream_token`, for the gateway's upstream tokens.
 - The device verification pages are in `authn.oauth.device`.
 - The token endpoint redeems a device code once, and not after it expired (the toolkit
-  answers for an approved code until it is deleted, and never checks its expiry at polling).
+  answers for an approved code until it is deleted, and never checks its expiry at polling);
+  its routine answers to a polling device (`authorization_pending`, `slow_down`) are logged
+  at debug level, not as "Bad Request" warnings.
 - The consent and logout pages may redirect to a registered client, so their CSP allows form
   submissions to leave the site (the redirect target is checked by the toolkit).
 """
@@ -26,6 +28,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.log import log_response
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.models import Application, DeviceGrant
@@ -46,6 +49,8 @@ GRANT_TYPES = (
     DEVICE_GRANT,
 )
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# The token endpoint's answers to a device polling before its user decided (RFC 8628 §3.5).
+DEVICE_POLL_ANSWERS = frozenset({"authorization_pending", "slow_down"})
 # The `token_type_hint` under which introspection answers for the gateway's upstream token
 # (and under which alone it does); any other hint, or none, is about access credentials.
 UPSTREAM_TOKEN_HINT = "upstream_token"  # noqa: S105 - a type name, not a secret
@@ -210,6 +215,16 @@ def _basic_client_id(request: HttpRequest) -> str:
     return unquote_plus(decoded.partition(":")[0])
 
 
+def _oauth_error_code(response: HttpResponse) -> str | None:
+    """The `error` of an OAuth 2.0 JSON error response, or None."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
 def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
     response = JsonResponse({"error": error, "error_description": description}, status=status)
     response["Cache-Control"] = "no-store"
@@ -251,9 +266,24 @@ class TokenView(dot_views.TokenView):
             return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.POST.get("grant_type") == DEVICE_GRANT and not request.POST.get("device_code"):
+        if request.POST.get("grant_type") != DEVICE_GRANT:
+            return super().post(request, *args, **kwargs)
+        if not request.POST.get("device_code"):
             return _oauth_error("invalid_request", "The device_code parameter is missing.")
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 400 and _oauth_error_code(response) in DEVICE_POLL_ANSWERS:
+            # A device polls every few seconds until its user decides: its "not yet" answers
+            # are routine, so they are logged at debug level, and Django (seeing the response
+            # logged) does not add its "Bad Request" warning. Other 400s keep the warning.
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,
+                request=request,
+                level="debug",
+            )
+        return response
 
 
 @leaves_site

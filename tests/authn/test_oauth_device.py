@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
+from oauth2_provider import views as dot_views
 from oauth2_provider.models import Application, DeviceGrant
+from oauthlib.oauth2.rfc8628.errors import SlowDownError
 
 from accounts.models import User
 from authn.oauth import user_codes
@@ -275,3 +279,55 @@ def test_well_formed_but_unknown_codes_count_against_the_limit(browser: Client) 
         assert browser.post("/o/device/", {"user_code": "BCDF-GHJK"}).status_code == 200
 
     assert browser.post("/o/device/", {"user_code": "BCDF-GHJK"}).status_code == 429
+
+
+def _request_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_pending_poll_is_logged_at_debug_level_not_as_a_warning(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = start()
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        pending = poll(started["device_code"])
+
+    assert pending.json()["error"] == "authorization_pending"
+    assert _request_log(caplog) == [(logging.DEBUG, "Bad Request: /o/token/")]
+
+
+def test_a_slow_down_answer_is_logged_at_debug_level_not_as_a_warning(
+    db: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = start()
+    monkeypatch.setattr(
+        dot_views.TokenView,
+        "device_flow_token_response",
+        lambda *args, **kwargs: HttpResponse(
+            SlowDownError().json, status=400, content_type="application/json"
+        ),
+    )
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        answer = poll(started["device_code"])
+
+    assert answer.json()["error"] == "slow_down"
+    assert _request_log(caplog) == [(logging.DEBUG, "Bad Request: /o/token/")]
+
+
+def test_other_refusals_at_the_token_endpoint_keep_their_warning(
+    browser: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    denied = start()
+    approve(browser, denied["user_code"], action="deny")
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        answers = [
+            poll(denied["device_code"]).json()["error"],
+            poll("made-up").json()["error"],
+            Client().post(TOKEN_URL, {"grant_type": "client_credentials"}).json()["error"],
+        ]
+
+    assert answers == ["access_denied", "invalid_grant", "invalid_client"]
+    assert [level for level, _ in _request_log(caplog)] == [logging.WARNING] * 3
