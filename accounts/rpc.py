@@ -34,6 +34,7 @@ from accounts.apis import (
     render_user,
     update_user_as,
 )
+from accounts.models import User
 from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
@@ -45,7 +46,7 @@ from micro_platform.http import client_ip
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
 from micro_platform.parsers import BoundedJSONParser
-from permissions.drf import AnyScope, Requirement, principal_meets
+from permissions.drf import AnyScope, Requirement, insufficient_scope_detail, principal_meets
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
@@ -97,16 +98,38 @@ def rpc_read(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     elif (username := _string(body, "username", max_length=USERNAME_MAX_LENGTH)) is not None:
         user = selectors.user_get_by_username(username=username) or get_user_or_404(None)
     elif (email := _string(body, "email", max_length=EMAIL_MAX_LENGTH)) is not None:
-        # Email is private: looking users up by it needs `users:write`.
-        found = selectors.user_get_by_email(email=email)
-        if found is None or not (
-            principal.is_self(found.pk) or principal.has_scope(sc.USERS_WRITE)
-        ):
-            raise NotFound("No such user.", code="user_not_found")
-        user = found
+        user = _read_by_email(principal, email)
     else:
-        raise ValidationError({"id": ["Give one of id, username or email."]}, code="required")
+        raise ValidationError({"id": [_read_hint(request)]}, code="required")
     return {"user": render_user(principal, user)}
+
+
+def _read_by_email(principal: Principal, email: str) -> User:
+    """Email is private: a lookup by it needs `users:write`, unless it is the caller's own.
+    Without `users:write` any other address is refused alike (403) whether or not an account
+    has it, so the refusal tells nothing about who is registered."""
+    found = selectors.user_get_by_email(email=email)
+    if principal.has_scope(sc.USERS_WRITE):
+        if found is None:
+            raise NotFound("No such user.", code="user_not_found")
+        return found
+    if found is None or not principal.is_self(found.pk):
+        raise PermissionDenied(
+            "A lookup by email needs users:write (or the caller's own address);"
+            " look up by id or username instead.",
+            code="insufficient_scope",
+        )
+    return found
+
+
+READ_KEYS = ("id", "username", "email")
+
+
+def _read_hint(request: Request) -> str:
+    hint = 'Give one of id, username or email in the JSON body, e.g. {"id": "<uuid>"}.'
+    if any(key in request.query_params for key in READ_KEYS):
+        hint += " The query string is not read."
+    return hint
 
 
 def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +353,7 @@ def check_rpc_scopes(request: Request, entry: RpcMethod) -> None:
         raise NotAuthenticated()
     if not principal_meets(principal, entry.required_scopes):
         raise PermissionDenied(
-            "The credential lacks a scope this method requires.", code="insufficient_scope"
+            insufficient_scope_detail(principal, entry.required_scopes), code="insufficient_scope"
         )
 
 
@@ -365,8 +388,9 @@ RPC_RESPONSES = {
 class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
-    Each method applies the REST API's rules, its scopes checked first (RPC_METHODS):
-    `read` needs `users:read`; `create`, `delete`,
+    Each method applies the REST API's rules, its scopes checked first (RPC_METHODS), a
+    refusal naming the missing scope: `read` needs `users:read` (by email: `users:write`, or
+    the caller's own address); `create`, `delete`,
     `list` need `users:write`; `update` needs self (+`profile`) or `users:write` (another
     user's email: `api_admin`); `updatePassword` needs self (+`profile`) from a person's own
     sign-in, its old password checked under the sign-in lockout; `login`, `logout`,

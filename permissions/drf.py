@@ -47,6 +47,15 @@ def principal_meets(principal: Principal, requirement: Requirement) -> bool:
     return principal.has_scopes(requirement)
 
 
+def insufficient_scope_detail(principal: Principal, requirement: Requirement) -> str:
+    """The refusal's message, naming what the credential lacks: each missing scope of a
+    tuple, or the alternatives of an AnyScope."""
+    if isinstance(requirement, AnyScope):
+        return f"The credential lacks one of: {' '.join(requirement.scopes)}."
+    missing = [scope for scope in requirement if not principal.has_scope(scope)]
+    return f"The credential lacks: {' '.join(missing)}."
+
+
 def required_scopes_for(view: Any, method: str) -> Requirement | None:
     """The scopes `view` requires for `method`; None when the view has no handler for it.
 
@@ -90,9 +99,11 @@ class HasRequiredScopes(BasePermission):
         principal = request.user
         if not isinstance(principal, Principal):
             return False
-        if required is None:
+        if required is None or principal_meets(principal, required):
             return True
-        return principal_meets(principal, required)
+        # DRF makes a permission instance per request: the message may name this refusal.
+        self.message = insufficient_scope_detail(principal, required)
+        return False
 
 
 # Which grant each method needs on an object (spec §4.8): reading, changing, deleting.

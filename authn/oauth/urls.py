@@ -8,7 +8,7 @@ from django.urls import path, re_path
 from oauth2_provider import views as dot_views
 
 from authn.apis import JwksApi
-from authn.oauth import views
+from authn.oauth import device, views
 
 app_name = "oauth2_provider"
 
@@ -22,15 +22,12 @@ urlpatterns = [
         views.DeviceAuthorizationView.as_view(),
         name="device-authorization",
     ),
-    path("device/", views.DeviceCodeView.as_view(), name="device"),
+    # The user code is in no path: after entry the session names the grant (authn.oauth.device).
+    path("device/", device.DeviceCodeView.as_view(), name="device"),
+    path("device-confirm/", device.DeviceConfirmView.as_view(), name="device-confirm"),
     path(
-        "device-confirm/<slug:client_id>/<slug:user_code>",
-        dot_views.DeviceConfirmView.as_view(),
-        name="device-confirm",
-    ),
-    path(
-        "device-grant-status/<slug:client_id>/<slug:user_code>",
-        dot_views.DeviceGrantStatusView.as_view(),
+        "device-grant-status/",
+        device.DeviceGrantStatusView.as_view(),
         name="device-grant-status",
     ),
     re_path(

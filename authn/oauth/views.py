@@ -6,13 +6,14 @@
 - Introspection (RFC 7662) answers for every access credential the service issues: OAuth 2.0
   tokens, the token endpoint's JWTs and API keys; and, only when asked with
   `token_type_hint=upstream_token`, for the gateway's upstream tokens.
-- The device verification page limits wrong user codes per user (RFC 8628 §5.1 leaves that to
-  the deployment; the toolkit does not do it).
+- The device verification pages are in `authn.oauth.device`.
 - The device authorization endpoint is anonymous and stores a row per call: calls are limited
   per IP, and the scope must be catalogue names within a bounded length (the toolkit stores
   any string).
 - The token endpoint redeems a device code once, and not after it expired (the toolkit
-  answers for an approved code until it is deleted, and never checks its expiry at polling).
+  answers for an approved code until it is deleted, and never checks its expiry at polling);
+  its routine answers to a polling device (`authorization_pending`, `slow_down`) are logged
+  at debug level, not as "Bad Request" warnings.
 - The consent and logout pages may redirect to a registered client, so their CSP allows form
   submissions to leave the site (the redirect target is checked by the toolkit).
 """
@@ -29,13 +30,12 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.log import log_response
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
 from oauth2_provider.models import Application, DeviceGrant
-from oauth2_provider.views.device import DeviceUserCodeView
 from oauthlib.common import Request as OauthlibRequest
 
 from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
@@ -55,6 +55,8 @@ GRANT_TYPES = (
     DEVICE_GRANT,
 )
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# The token endpoint's answers to a device polling before its user decided (RFC 8628 §3.5).
+DEVICE_POLL_ANSWERS = frozenset({"authorization_pending", "slow_down"})
 # The `token_type_hint` under which introspection answers for the gateway's upstream token
 # (and under which alone it does); any other hint, or none, is about access credentials.
 UPSTREAM_TOKEN_HINT = "upstream_token"  # noqa: S105 - a type name, not a secret
@@ -215,31 +217,6 @@ def _active(principal: Principal, *, token_type: str) -> dict[str, Any]:
     return answer
 
 
-# Wrong user codes one signed-in user may enter per window (RFC 8628 §5.1 brute force).
-DEVICE_CODE_FAILURES = 10
-DEVICE_CODE_WINDOW_SECONDS = 900
-
-
-class DeviceCodeView(DeviceUserCodeView):
-    """`/o/device/`: the user types the code the device shows, then approves it."""
-
-    template_name = "oauth2_provider/device/user_code.html"
-
-    def _key(self) -> str:
-        return f"oauth:device-code-failures:{self.request.user.pk}"
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if counters.counter_get(self._key()) >= DEVICE_CODE_FAILURES:
-            response = render(request, "micro/throttled.html", status=429)
-            response["Retry-After"] = str(DEVICE_CODE_WINDOW_SECONDS)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form: Any) -> HttpResponse:
-        counters.counter_incr(self._key(), DEVICE_CODE_WINDOW_SECONDS)
-        return super().form_invalid(form)
-
-
 # Device authorizations one IP may start per window: each stores a device grant row.
 DEVICE_AUTHORIZATIONS_PER_IP = 60
 DEVICE_AUTHORIZATION_WINDOW_SECONDS = 900
@@ -296,6 +273,16 @@ def _basic_client_id(request: HttpRequest) -> str:
     return unquote_plus(decoded.partition(":")[0])
 
 
+def _oauth_error_code(response: HttpResponse) -> str | None:
+    """The `error` of an OAuth 2.0 JSON error response, or None."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
 def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
     response = JsonResponse({"error": error, "error_description": description}, status=status)
     response["Cache-Control"] = "no-store"
@@ -337,9 +324,24 @@ class TokenView(dot_views.TokenView):
             return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.POST.get("grant_type") == DEVICE_GRANT and not request.POST.get("device_code"):
+        if request.POST.get("grant_type") != DEVICE_GRANT:
+            return super().post(request, *args, **kwargs)
+        if not request.POST.get("device_code"):
             return _oauth_error("invalid_request", "The device_code parameter is missing.")
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 400 and _oauth_error_code(response) in DEVICE_POLL_ANSWERS:
+            # A device polls every few seconds until its user decides: its "not yet" answers
+            # are routine, so they are logged at debug level, and Django (seeing the response
+            # logged) does not add its "Bad Request" warning. Other 400s keep the warning.
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,
+                request=request,
+                level="debug",
+            )
+        return response
 
 
 @leaves_site

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from authn.oauth.user_codes import user_code_generate
 from micro_platform.env import env_bool, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -278,6 +279,8 @@ OAUTH2_PROVIDER = {
     "OAUTH_DEVICE_VERIFICATION_URI": f"{MICRO_ISSUER}/o/device/",
     "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{MICRO_ISSUER}/o/device/?user_code={{user_code}}",
     "DEVICE_FLOW_INTERVAL": 5,
+    # Unambiguous letters, shown grouped (WDJB-MJHT); entry ignores case and separators.
+    "OAUTH_DEVICE_USER_CODE_GENERATOR": user_code_generate,
     # RFC 9700 (OAuth 2.0 Security BCP): every gate on but the redirect URI scheme's (below).
     # No implicit or password grant, S256 PKCE only, no tokens in query strings, `iss` in
     # authorization responses, only hashes of access and refresh tokens stored, and deploy

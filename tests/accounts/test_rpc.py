@@ -91,10 +91,14 @@ def test_read_by_email_with_users_write_finds_the_user(anon_client, admin_user, 
     assert response.json()["user"]["email"] == other_user.email
 
 
-def test_read_by_email_without_users_write_is_404(anon_client, user, other_user):
+def test_read_by_email_without_users_write_is_403_saying_what_it_needs(
+    anon_client, user, other_user
+):
     response = rpc(anon_client, "read", {"email": other_user.email}, user=user)
 
-    body = assert_problem(response, 404)
+    body = assert_problem(response, 403)
+    assert body["code"] == "insufficient_scope"
+    assert "A lookup by email needs users:write" in body["detail"]
     assert other_user.email not in json.dumps(body)
 
 
@@ -102,8 +106,58 @@ def test_read_by_unknown_email_and_by_others_email_look_the_same(anon_client, us
     known = rpc(anon_client, "read", {"email": other_user.email}, user=user)
     unknown = rpc(anon_client, "read", {"email": "nobody@example.com"}, user=user)
 
-    assert known.status_code == unknown.status_code == 404
+    assert known.status_code == unknown.status_code == 403
     assert known.json() == unknown.json()
+
+
+def test_read_by_own_email_without_users_write_finds_self(anon_client, user):
+    response = rpc(anon_client, "read", {"email": user.email.upper()}, user=user)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["user"]["id"] == str(user.pk)
+
+
+def test_read_by_unknown_email_with_users_write_is_404(anon_client, admin_user):
+    body = assert_problem(
+        rpc(anon_client, "read", {"email": "nobody@example.com"}, user=admin_user), 404
+    )
+    assert body["code"] == "user_not_found"
+
+
+def test_read_with_the_id_in_the_query_string_says_it_belongs_in_the_json_body(
+    anon_client, user, other_user
+):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(user)}"}
+
+    response = anon_client.get(f"/user/read?id={other_user.pk}", **headers)
+
+    body = assert_problem(response, 400)
+    (hint,) = body["errors"]["id"]
+    assert "in the JSON body" in hint
+    assert "The query string is not read." in hint
+
+
+def test_read_without_arguments_says_they_belong_in_the_json_body(anon_client, user):
+    body = assert_problem(rpc(anon_client, "read", {}, user=user), 400)
+
+    (hint,) = body["errors"]["id"]
+    assert "in the JSON body" in hint
+    assert "query string" not in hint
+
+
+def test_a_method_refused_for_its_scopes_names_the_missing_one(anon_client, user, client_for):
+    created = rpc(anon_client, "create", {"username": "x"}, user=user)
+    client = client_for(user, scopes=frozenset({"users:read"}))
+    updated = client.generic(
+        "POST", "/user/update", json.dumps({"id": str(user.pk)}), "application/json"
+    )
+
+    assert assert_problem(created, 403)["detail"] == "The credential lacks: users:write."
+    body = assert_problem(updated, 403)
+    assert (body["code"], body["detail"]) == (
+        "insufficient_scope",
+        "The credential lacks one of: profile users:write.",
+    )
 
 
 @pytest.mark.parametrize("body", [{"id": UNKNOWN_ID}, {"id": "nope"}, {"username": "zz"}])

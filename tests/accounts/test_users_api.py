@@ -129,6 +129,33 @@ def test_user_detail_with_token_lacking_users_read_is_403(client_for, user, othe
     assert body["code"] == "insufficient_scope"
 
 
+def test_creating_a_user_with_a_users_read_token_names_the_missing_scope(client_for, user):
+    client = client_for(user, scopes=frozenset({"users:read"}))
+
+    response = client.post(
+        "/api/v1/users",
+        {"username": "newbie", "email": "newbie@example.com", "password": "violet sky lantern"},
+        format="json",
+    )
+
+    body = assert_problem(response, 403)
+    assert (body["code"], body["detail"]) == (
+        "insufficient_scope",
+        "The credential lacks: users:write.",
+    )
+
+
+def test_a_refusal_of_an_any_scope_requirement_names_the_alternatives(client_for, user):
+    client = client_for(user, scopes=frozenset({"objects:read"}))
+
+    body = assert_problem(client.get("/api/v1/me"), 403)
+
+    assert (body["code"], body["detail"]) == (
+        "insufficient_scope",
+        "The credential lacks one of: profile users:read.",
+    )
+
+
 def test_user_detail_anonymous_is_401(anon_client, other_user):
     response = anon_client.get(f"/api/v1/users/{other_user.pk}")
 

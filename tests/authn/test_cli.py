@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 from pathlib import Path
@@ -214,6 +215,19 @@ def test_a_revoked_login_asks_to_log_in_again(logged_in: dict[str, str], server:
     result = cli.run(logged_in, "whoami")
 
     assert (result.returncode, result.stdout, result.stderr) == (1, "", cli.EXPIRED_LOGIN)
+
+
+def test_the_printed_code_is_grouped_and_may_be_typed_in_lower_case_without_the_hyphen(
+    env: dict[str, str], server: str, alice: User
+) -> None:
+    pending = cli.LoginProcess(env, server)
+    assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}", pending.user_code)
+    cli.approve(pending.user_code.lower().replace("-", " "), alice)
+
+    result = pending.finish()
+
+    assert result.returncode == 0, result.stderr
+    assert f"Logged in to {server} as alice-cli." in result.stdout
 
 
 def test_a_denied_device_login_fails_cleanly(env: dict[str, str], server: str, alice: User) -> None:

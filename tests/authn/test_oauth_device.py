@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
+from oauth2_provider import views as dot_views
 from oauth2_provider.models import Application, DeviceGrant
+from oauthlib.oauth2.rfc8628.errors import SlowDownError
 
 from accounts.models import User
+from authn.oauth import user_codes
 from authn.oauth import views as oauth_views
-from authn.oauth.views import DEVICE_CODE_FAILURES
+from authn.oauth.device import DEVICE_CODE_FAILURES
+from authn.oauth.user_codes import user_code_generate, user_code_normalize
 from tests.authn.oauth_helpers import DEVICE_GRANT, TOKEN_URL, claims
 from tests.factories import UserFactory
 
@@ -214,3 +221,156 @@ def test_device_authorizations_are_limited_per_ip(db: Any, monkeypatch: pytest.M
     assert 0 < int(refused["Retry-After"]) <= oauth_views.DEVICE_AUTHORIZATION_WINDOW_SECONDS
     assert DeviceGrant.objects.count() == 1
     assert device_authorization("openid", remote_addr="192.0.2.7").status_code == 200
+
+
+UNAMBIGUOUS_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
+
+
+def test_user_codes_are_unambiguous_letters_shown_in_two_groups(db: Any) -> None:
+    codes = [start()["user_code"] for _ in range(5)] + [user_code_generate() for _ in range(50)]
+
+    assert all(UNAMBIGUOUS_CODE.match(code) for code in codes), codes
+    assert not set("".join(codes)) & set("AEIOUY0123456789")
+
+
+def test_a_new_user_code_is_drawn_again_when_a_stored_grant_has_it(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = start()["user_code"]
+    draws = iter(taken.replace("-", "") + "CCCCCCCC")
+    monkeypatch.setattr(user_codes.secrets, "choice", lambda alphabet: next(draws))
+
+    assert user_code_generate() == "CCCC-CCCC"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("WDJB-MJHT", "WDJB-MJHT"),
+        ("wdjbmjht", "WDJB-MJHT"),
+        (" wdjb mjht ", "WDJB-MJHT"),
+        ("Wd-Jb-Mj-Ht", "WDJB-MJHT"),
+        ("WDJB\u2013MJHT", "WDJB-MJHT"),
+        ("WDJB-MJH", None),
+        ("WDJB-MJHTX", None),
+        ("WDJB-MJH0", None),
+        ("WDJB_MJHT", None),
+        ("", None),
+    ],
+)
+def test_a_typed_user_code_is_read_in_any_case_and_with_any_separators(
+    typed: str, stored: str | None
+) -> None:
+    assert user_code_normalize(typed) == stored
+
+
+def test_a_code_typed_in_lower_case_with_spaces_approves_the_device(browser: Client) -> None:
+    started = start()
+    typed = " ".join(started["user_code"].replace("-", "").lower())
+
+    done = approve(browser, typed)
+
+    assert done.status_code == 302
+    assert poll(started["device_code"]).status_code == 200
+
+
+def test_the_code_is_in_no_url_after_it_is_entered(browser: Client) -> None:
+    started = start()
+    code = started["user_code"]
+    letters = code.replace("-", "")
+
+    entered = browser.post("/o/device/", {"user_code": code})
+    confirm_page = browser.get(entered["Location"])
+    decided = browser.post(entered["Location"], {"action": "accept"})
+    status_page = browser.get(decided["Location"])
+
+    assert entered["Location"] == "/o/device-confirm/"
+    assert decided["Location"] == "/o/device-grant-status/"
+    for url in (entered["Location"], decided["Location"]):
+        assert code not in url and letters not in url
+    assert confirm_page.status_code == 200 and b"Approve" in confirm_page.content
+    assert b"Device connected" in status_page.content
+
+
+def test_the_confirm_page_without_an_entered_code_is_not_found(browser: Client) -> None:
+    start()
+
+    assert browser.get("/o/device-confirm/").status_code == 404
+    assert browser.post("/o/device-confirm/", {"action": "accept"}).status_code == 404
+    assert browser.get("/o/device-grant-status/").status_code == 404
+
+
+def test_a_decision_on_a_page_shown_before_another_code_was_entered_is_refused(
+    browser: Client,
+) -> None:
+    first, second = start(), start()
+    entered = browser.post("/o/device/", {"user_code": first["user_code"]})
+    shown = browser.get(entered["Location"]).content.decode()
+    shown_grant = re.search(r'name="device_grant" value="(\d+)"', shown).group(1)  # type: ignore[union-attr]
+    browser.post("/o/device/", {"user_code": second["user_code"]})
+
+    stale = browser.post(entered["Location"], {"action": "accept", "device_grant": shown_grant})
+
+    assert stale.status_code == 409
+    assert b"enter its code again" in stale.content
+    for started in (first, second):
+        assert poll(started["device_code"]).json()["error"] == "authorization_pending"
+
+
+def test_well_formed_but_unknown_codes_count_against_the_limit(browser: Client) -> None:
+    for _ in range(DEVICE_CODE_FAILURES):
+        assert browser.post("/o/device/", {"user_code": "BCDF-GHJK"}).status_code == 200
+
+    assert browser.post("/o/device/", {"user_code": "BCDF-GHJK"}).status_code == 429
+
+
+def _request_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_pending_poll_is_logged_at_debug_level_not_as_a_warning(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = start()
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        pending = poll(started["device_code"])
+
+    assert pending.json()["error"] == "authorization_pending"
+    assert _request_log(caplog) == [(logging.DEBUG, "Bad Request: /o/token/")]
+
+
+def test_a_slow_down_answer_is_logged_at_debug_level_not_as_a_warning(
+    db: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = start()
+    monkeypatch.setattr(
+        dot_views.TokenView,
+        "device_flow_token_response",
+        lambda *args, **kwargs: HttpResponse(
+            SlowDownError().json, status=400, content_type="application/json"
+        ),
+    )
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        answer = poll(started["device_code"])
+
+    assert answer.json()["error"] == "slow_down"
+    assert _request_log(caplog) == [(logging.DEBUG, "Bad Request: /o/token/")]
+
+
+def test_other_refusals_at_the_token_endpoint_keep_their_warning(
+    browser: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    denied = start()
+    approve(browser, denied["user_code"], action="deny")
+
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        answers = [
+            poll(denied["device_code"]).json()["error"],
+            poll("made-up").json()["error"],
+            Client().post(TOKEN_URL, {"grant_type": "client_credentials"}).json()["error"],
+        ]
+
+    assert answers == ["access_denied", "invalid_grant", "invalid_client"]
+    assert [level for level, _ in _request_log(caplog)] == [logging.WARNING] * 3

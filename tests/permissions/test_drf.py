@@ -1,4 +1,5 @@
-"""HasObjectGrant: allow, deny (404 hidden / 403 readable) and anonymous cases."""
+"""HasObjectGrant: allow, deny (404 hidden / 403 readable) and anonymous cases; the
+HasRequiredScopes refusal naming what is missing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
+from authn.principals import principal_for_user
 from objects.models import Object
-from permissions.drf import HasObjectGrant
+from permissions.drf import HasObjectGrant, HasRequiredScopes
 from tests.permissions.helpers import grant, make_object, principal
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -54,3 +56,33 @@ def test_anonymous_and_unknown_methods_are_denied(user: User) -> None:
     obj = make_object(user)
     assert not allowed("GET", None, obj)
     assert not allowed("POST", principal(user), obj)
+
+
+class ScopedView:
+    required_scopes = ("objects:read", "objects:write", "users:write")
+    http_method_names = ("get",)
+
+    def get(self) -> None:
+        """The handler the permission looks for."""
+
+
+def scope_check(who: Any) -> tuple[bool, HasRequiredScopes]:
+    request = APIRequestFactory().get("/")
+    request.user = who
+    permission = HasRequiredScopes()
+    return permission.has_permission(request, ScopedView()), permission
+
+
+def test_a_scope_refusal_names_each_missing_scope_and_only_those(user: User) -> None:
+    holder = principal_for_user(user, method="jwt", scopes=frozenset({"objects:read"}))
+
+    allowed, permission = scope_check(holder)
+
+    assert not allowed
+    assert permission.message == "The credential lacks: objects:write users:write."
+    assert permission.code == "insufficient_scope"
+
+
+def test_scope_checks_allow_a_holder_and_deny_anonymous(admin_user: User) -> None:
+    assert scope_check(principal_for_user(admin_user, method="jwt"))[0]
+    assert not scope_check(None)[0]
