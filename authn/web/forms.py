@@ -31,11 +31,18 @@ class OtpForm(forms.Form):
     )
 
 
+class AvatarUrlField(forms.URLField):
+    """A URL field checked once, by the model's rule (http or https): URLField's own
+    validator and the model's would each say "Enter a valid URL." for the same input."""
+
+    default_validators = [avatar_url_validator]
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=150, required=False)
     email = forms.EmailField(max_length=254, required=False)
-    avatar_url = forms.URLField(
-        max_length=500, required=False, validators=[avatar_url_validator], assume_scheme="https"
+    avatar_url = AvatarUrlField(
+        label="Avatar URL", max_length=500, required=False, assume_scheme="https"
     )
 
 

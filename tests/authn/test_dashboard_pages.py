@@ -108,6 +108,27 @@ def test_profile_bad_input_is_a_form_error(dashboard: Client, user: User) -> Non
     assert user.email != "not-an-email"
 
 
+def test_profile_bad_avatar_url_is_reported_once(dashboard: Client) -> None:
+    for bad in ("ftp://x", "not a url"):
+        response = dashboard.post(PROFILE_URL, {"avatar_url": bad})
+        assert response.status_code == 400
+        assert response.content.decode().count("Enter a valid URL.") == 1, bad
+        assert response.context["form"].errors["avatar_url"] == ["Enter a valid URL."]
+
+
+def test_profile_labels_the_avatar_url_properly(dashboard: Client) -> None:
+    body = dashboard.get(PROFILE_URL).content.decode()
+    assert 'for="id_avatar_url">Avatar URL:</label>' in body
+    assert "Avatar url" not in body
+
+
+def test_profile_summary_shows_the_saved_display_name(dashboard: Client, user: User) -> None:
+    dashboard.post(PROFILE_URL, {"display_name": "Ada Lovelace", "email": user.email})
+
+    summary = dashboard.get(PROFILE_URL).content.decode().split("<h2>Edit</h2>")[0]
+    assert "Display name" in summary and "Ada Lovelace" in summary
+
+
 def test_profile_email_taken_is_a_form_error(
     dashboard: Client, user: User, other_user: User
 ) -> None:
