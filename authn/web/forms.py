@@ -38,6 +38,15 @@ class AvatarUrlField(forms.URLField):
     default_validators = [avatar_url_validator]
 
 
+class SecurityOtpForm(OtpForm):
+    """A code field on the security page, which holds several: none takes the focus on load,
+    which would open a phone's keyboard over the QR code and the page."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["otp_token"].widget.attrs.pop("autofocus", None)
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=150, required=False)
     email = forms.EmailField(max_length=254, required=False)

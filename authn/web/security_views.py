@@ -35,7 +35,7 @@ from authn.services.sign_in import SignInThrottled
 from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
 from authn.web.auth_views import throttled_response
-from authn.web.forms import OtpForm, PasswordChangeForm, SignOutEverywhereForm
+from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
@@ -50,9 +50,9 @@ def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> 
     context = {
         "has_mfa": user_has_mfa(user=user),
         "backup_codes_remaining": backup_codes_remaining(user=user),
-        "otp_form": OtpForm(),
-        "regenerate_form": OtpForm(auto_id="regenerate_%s"),
-        "remove_form": OtpForm(auto_id="remove_%s"),
+        "otp_form": SecurityOtpForm(),
+        "regenerate_form": SecurityOtpForm(auto_id="regenerate_%s"),
+        "remove_form": SecurityOtpForm(auto_id="remove_%s"),
         "password_form": PasswordChangeForm(),
         "sessions": dashboard_sessions_of(user_id=user.pk),
         "current_session_hash": current,
@@ -105,7 +105,7 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
 
     `slot` names the page's form that shows the errors.
     """
-    form = OtpForm(request.POST, auto_id=_AUTO_IDS[slot])
+    form = SecurityOtpForm(request.POST, auto_id=_AUTO_IDS[slot])
     if not form.is_valid():
         return _security_page(request, status=400, **{slot: form}, **extra)
     try:
