@@ -17,9 +17,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import User
 from accounts.services import user_password_change
 from authn.services.dashboard_sessions import dashboard_session_revoke
 from authn.services.mfa import (
+    MfaCodeReused,
+    MfaEnrolmentEnded,
     MfaInvalid,
     MfaStateError,
     MfaThrottled,
@@ -27,6 +30,7 @@ from authn.services.mfa import (
     backup_codes_remaining,
     totp_begin,
     totp_confirm,
+    totp_pending_enrolment,
     totp_remove,
     user_has_mfa,
 )
@@ -34,7 +38,7 @@ from authn.services.recent_sign_in import RecentSignInRequired
 from authn.services.sign_in import SignInThrottled
 from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
-from authn.web.auth_views import throttled_response
+from authn.web.auth_views import CODE_REUSED, throttled_response
 from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
@@ -84,6 +88,14 @@ def totp_begin_view(request: HttpRequest) -> HttpResponse:
     return _security_page(request, enrolment=enrolment, qr_data_uri=qr_data_uri(enrolment.qr_svg))
 
 
+def _pending_enrolment(user: User) -> dict[str, Any]:
+    """The page context showing the enrolment begun and not yet confirmed, if any."""
+    enrolment = totp_pending_enrolment(user=user)
+    if enrolment is None:
+        return {}
+    return {"enrolment": enrolment, "qr_data_uri": qr_data_uri(enrolment.qr_svg)}
+
+
 def sign_in_again(request: HttpRequest) -> HttpResponse:
     """Back through the sign-in page, then here: MFA changes need a recent password sign-in."""
     messages.error(request, "For your security, sign in again to change two-factor authentication.")
@@ -117,6 +129,11 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
     except MfaStateError as exc:
         form.add_error(None, exc.message)
         return _security_page(request, status=409, **{slot: form}, **extra)
+    except MfaEnrolmentEnded:
+        return _security_page(request, status=400, enrolment_ended=True)
+    except MfaCodeReused:
+        form.add_error("otp_token", CODE_REUSED)
+        return _security_page(request, status=400, **{slot: form}, **extra)
     except (MfaInvalid, ValidationError):
         form.add_error("otp_token", BAD_CODE)
         return _security_page(request, status=400, **{slot: form}, **extra)
@@ -126,13 +143,14 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
 @login_required
 @require_POST
 def totp_confirm_view(request: HttpRequest) -> HttpResponse:
-    """Confirms the enrolment with a code; the backup codes are shown once."""
+    """Confirms the enrolment with a code; the backup codes are shown once. After a wrong
+    code the same secret is shown again, until the enrolment's tries run out."""
     user, actor = dashboard_user(request), dashboard_principal(request)
     result = _otp_step(
         request,
         lambda otp: totp_confirm(user=user, otp=otp, actor=actor),
         "otp_form",
-        enrolment_failed=True,
+        **_pending_enrolment(user),
     )
     if isinstance(result, HttpResponse):
         return result
