@@ -20,6 +20,7 @@ from accounts.services import Conflict, user_update
 from accounts.throttles import RateLimited
 from authn.models import ApiKey
 from authn.principal import Principal
+from authn.scopes import API_ADMIN
 from authn.selectors import api_key_get_owned, api_keys_of
 from authn.services.api_keys import (
     EmailUnverified,
@@ -27,7 +28,8 @@ from authn.services.api_keys import (
     api_key_revoke,
     api_key_rotate,
 )
-from authn.services.recent_sign_in import RecentSignInRequired
+from authn.services.mfa import user_has_mfa
+from authn.services.recent_sign_in import FreshMfaRequired, RecentSignInRequired
 from authn.session_auth import principal_for_session
 from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
@@ -103,6 +105,8 @@ def _api_keys_page(
         "form": form or ApiKeyCreateForm(held_scopes=principal.scopes),
         "api_keys": api_keys_of(owner_id=principal.user_id),
         "rotate_form": ApiKeyRotateForm(),
+        "has_mfa": user_has_mfa(user=dashboard_user(request)),
+        "holds_api_admin": API_ADMIN in principal.scopes,
         **extra,
     }
     if status is None:
@@ -132,6 +136,9 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
             add_validation_errors(form, exc)
         except EmailUnverified as exc:
             form.add_error(None, str(exc))
+        except FreshMfaRequired:
+            # The page explains it once, with the way to a sign-in with a code.
+            return _api_keys_page(request, form=form, status=400, fresh_mfa_required=True)
         except PermissionDenied as exc:
             form.add_error("scopes", str(exc) or "Sign in again with MFA to mint this key.")
         else:

@@ -210,6 +210,32 @@ def test_mint_api_admin_needs_a_fresh_mfa_sign_in() -> None:
     assert ApiKey.objects.get(owner=admin).scopes == ["api_admin"]
 
 
+def test_mint_api_admin_without_mfa_explains_once_and_links_to_the_security_page() -> None:
+    admin = AdminFactory.create()
+    client = Client()
+    sign_in(client, admin)
+    response = _mint(client, scopes=["api_admin"])
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "`" not in body
+    assert body.count("in the last 15 minutes") == 1
+    assert 'href="/dashboard/security/#mfa">Set up an authenticator app' in body
+
+
+def test_mint_api_admin_with_a_stale_mfa_sign_in_links_to_sign_in_again(
+    monkeypatch: Any,
+) -> None:
+    admin = AdminFactory.create()
+    enrol_totp(admin)
+    client = Client()
+    sign_in(client, admin)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 16 * 60)
+    body = _mint(client, scopes=["api_admin"]).content.decode()
+    assert "`" not in body and body.count("in the last 15 minutes") == 1
+    assert 'href="/accounts/login/?next=/dashboard/api-keys/">Sign in again' in body
+
+
 def test_mint_api_admin_refused_when_the_mfa_sign_in_is_stale(monkeypatch: Any) -> None:
     admin = AdminFactory.create()
     enrol_totp(admin)
