@@ -153,11 +153,46 @@ def _owned_key(request: HttpRequest, key_id: uuid.UUID) -> ApiKey:
         raise Http404("No such API key.") from exc
 
 
+def confirm_page(
+    request: HttpRequest,
+    *,
+    heading: str,
+    facts: list[tuple[str, str]],
+    consequence: str,
+    confirm_label: str,
+    cancel_url: str,
+) -> HttpResponse:
+    """The second step of a destructive action: a page whose form POSTs to this same URL.
+    Plain HTML, so it works without JavaScript under the Content-Security-Policy."""
+    context = {
+        "heading": heading,
+        "facts": facts,
+        "consequence": consequence,
+        "confirm_label": confirm_label,
+        "cancel_url": cancel_url,
+    }
+    return render(request, "micro/confirm.html", context)
+
+
 @never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_key_revoke_view(request: HttpRequest, key_id: uuid.UUID) -> HttpResponse:
+    """GET asks to confirm; POST (from that page) revokes the key."""
     api_key = _owned_key(request, key_id)
+    if api_key.revoked_at is not None:
+        messages.info(request, f"API key “{api_key.name}” is already revoked.")
+        return redirect("dashboard:api-keys")
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            heading=f"Revoke API key “{api_key.name}”?",
+            facts=[("Prefix", f"mk_{api_key.prefix}_…"), ("Scopes", " ".join(api_key.scopes))],
+            consequence="Anything using this key stops working at once, with the tokens"
+            " exchanged for it. This cannot be undone.",
+            confirm_label="Revoke key",
+            cancel_url=reverse("dashboard:api-keys"),
+        )
     api_key_revoke(api_key=api_key, actor=dashboard_principal(request))
     messages.success(request, f"API key “{api_key.name}” revoked.")
     return redirect("dashboard:api-keys")

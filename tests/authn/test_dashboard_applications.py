@@ -107,6 +107,22 @@ def test_deleting_an_application(browser: Client, member: User) -> None:
     assert AuditEvent.objects.filter(type="oauth_client.deleted").exists()
 
 
+def test_deleting_asks_to_confirm_first(browser: Client, member: User) -> None:
+    application = register(browser).context["registered"].application
+    url = f"{URL}{application.pk}/delete"
+    assert f'<a class="button danger" href="{url}">Delete</a>' in browser.get(URL).content.decode()
+
+    confirm = browser.get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Delete application “My app”?" in body and application.client_id in body
+    assert f'<form method="post" action="{url}"' in body and "csrfmiddlewaretoken" in body
+    assert Application.objects.filter(pk=application.pk).exists()  # looking is not deleting
+
+    assert browser.post(url).status_code == 302
+    assert not Application.objects.filter(pk=application.pk).exists()
+
+
 def test_nobody_else_can_delete_it(browser: Client, db: Any) -> None:
     application = register(browser).context["registered"].application
     intruder = Client()
@@ -115,6 +131,7 @@ def test_nobody_else_can_delete_it(browser: Client, db: Any) -> None:
     response = intruder.post(f"{URL}{application.pk}/delete")
 
     assert response.status_code == 404
+    assert intruder.get(f"{URL}{application.pk}/delete").status_code == 404
     assert Application.objects.filter(pk=application.pk).exists()
     assert application.client_id.encode() not in intruder.get(URL).content
 

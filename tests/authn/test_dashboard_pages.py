@@ -269,9 +269,55 @@ def test_revoke_or_rotate_another_users_key_is_not_found(
     assert ApiKey.objects.count() == 1
 
 
-def test_revoke_unknown_key_is_not_found_and_get_is_not_allowed(dashboard: Client) -> None:
+def test_revoke_unknown_key_is_not_found_and_other_methods_are_not_allowed(
+    dashboard: Client, user: User
+) -> None:
     assert dashboard.post(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 404
-    assert dashboard.get(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 405
+    assert dashboard.get(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 404
+    api_key = _key_of(user)
+    assert dashboard.put(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 405
+    assert dashboard.delete(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 405
+
+
+def test_revoke_asks_to_confirm_first(dashboard: Client, user: User) -> None:
+    api_key = _key_of(user, name="deploy bot")
+    url = f"/dashboard/api-keys/{api_key.pk}/revoke"
+    listing = dashboard.get(API_KEYS_URL).content.decode()
+    assert f'<a class="button danger" href="{url}">Revoke</a>' in listing
+
+    confirm = dashboard.get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Revoke API key “deploy bot”?" in body and api_key.prefix in body
+    assert f'<form method="post" action="{url}"' in body and "csrfmiddlewaretoken" in body
+    assert "<script" not in body.split("<main")[1]
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None  # looking is not revoking
+
+    assert dashboard.post(url).status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    again = dashboard.get(url, follow=True)
+    assert "already revoked" in again.content.decode()
+
+
+def test_the_revoke_confirm_page_hides_other_users_keys(
+    dashboard: Client, other_user: User
+) -> None:
+    api_key = _key_of(other_user, name="theirs")
+    response = dashboard.get(f"/dashboard/api-keys/{api_key.pk}/revoke")
+    assert response.status_code == 404
+    assert "theirs" not in response.content.decode()
+
+
+def test_the_confirmed_revoke_still_needs_csrf(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    api_key = _key_of(user)
+    assert client.get(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 200
+    assert client.post(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 403
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None
 
 
 def test_rotate_shows_the_new_key_and_shortens_the_old(dashboard: Client, user: User) -> None:

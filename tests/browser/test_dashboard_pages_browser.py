@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from oauth2_provider.models import Application
 
 from accounts.models import User
 from authn.models import DashboardSession
+from authn.services.api_keys import api_key_create
+from tests.authn.dashboard_helpers import enrol_totp, totp_code
+from tests.authn.oauth_helpers import make_client
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.conftest import require_component
-from tests.authn.dashboard_helpers import enrol_totp, totp_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.live
@@ -60,31 +63,38 @@ def test_the_sign_in_code_page_still_focuses_its_field(page: Any, live_server: A
     assert page.evaluate(FOCUSED_FIELD) == "otp_token"
 
 
-@pytest.fixture
-def new_york_page(monkeypatch: pytest.MonkeyPatch, transactional_db: Any) -> Iterator[Any]:
-    """A page whose browser lives in New York's time zone (the server's is UTC)."""
-    require_component(browser_available(), "Chromium (/usr/bin/chromium) and Playwright")
-    from playwright.sync_api import sync_playwright
+def _page_with(**options: Any) -> Any:
+    """A fixture: a page of a fresh browser context made with Playwright's `options`."""
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = chromium.new_context(
-                timezone_id="America/New_York",
-                locale="en-US",
-                viewport={"width": 1280, "height": 900},
+    @pytest.fixture
+    def fixture(monkeypatch: pytest.MonkeyPatch, transactional_db: Any) -> Iterator[Any]:
+        require_component(browser_available(), "Chromium (/usr/bin/chromium) and Playwright")
+        from playwright.sync_api import sync_playwright
+
+        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            yield page
-            assert not errors, errors
-        finally:
-            chromium.close()
-            connections.close_all()
+            try:
+                page = chromium.new_context(**options).new_page()
+                errors: list[str] = []
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                yield page
+                assert not errors, errors
+            finally:
+                chromium.close()
+                # An open connection would keep PostgreSQL from dropping the test database.
+                connections.close_all()
+
+    return fixture
+
+
+DESKTOP = {"width": 1280, "height": 900}
+# The server's zone is UTC; this browser lives in New York's.
+new_york_page = _page_with(timezone_id="America/New_York", locale="en-US", viewport=DESKTOP)
+no_script_page = _page_with(java_script_enabled=False, viewport=DESKTOP)
+desktop_page = _page_with(viewport=DESKTOP)
 
 
 def test_session_times_show_in_the_browsers_zone_and_browsers_by_name(
@@ -101,3 +111,36 @@ def test_session_times_show_in_the_browsers_zone_and_browsers_by_name(
     session = DashboardSession.objects.get(user=user)
     assert session.user_agent and session.user_agent not in page.inner_text("#sessions")
     assert " on Linux" in page.inner_text("#sessions")
+
+
+def test_revoke_and_delete_ask_first_and_work_without_javascript(
+    no_script_page: Any, live_server: Any
+) -> None:
+    page = no_script_page
+    user = UserFactory.create()
+    api_key = api_key_create(
+        owner=user, name="deploy bot", scopes=["profile"], expires_in_days=30, actor=None
+    ).api_key
+    application = make_client(name="Shop", owner=user).application
+    _sign_in(page, live_server.url, user)
+
+    page.goto(f"{live_server.url}/dashboard/api-keys/")
+    page.click("a:has-text('Revoke')")
+    page.wait_for_selector("h1:has-text('Revoke API key')")
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None
+    page.click("text=Cancel")
+    page.wait_for_url(f"{live_server.url}/dashboard/api-keys/")
+    page.click("a:has-text('Revoke')")
+    page.click("button:has-text('Revoke key')")
+    page.wait_for_selector("text=API key “deploy bot” revoked.")
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+
+    page.goto(f"{live_server.url}/dashboard/applications/")
+    page.click("a:has-text('Delete')")
+    page.wait_for_selector("h1:has-text('Delete application')")
+    assert Application.objects.filter(pk=application.pk).exists()
+    page.click("button:has-text('Delete application')")
+    page.wait_for_selector("text=Application “Shop” deleted")
+    assert not Application.objects.filter(pk=application.pk).exists()
