@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from django import forms
 
@@ -104,6 +105,45 @@ class SignOutEverywhereForm(forms.Form):
     api_keys = forms.BooleanField(required=False, label="Also revoke every API key")
 
 
+class RedirectUrisField(forms.CharField):
+    """Redirect URIs typed one per line, each an absolute URI (scheme and host, no fragment).
+
+    A comma-separated list would be stored as one URI that never matches, so commas and
+    spaces inside a line are refused with a message naming the line. Cleans to the URIs,
+    one per line, blank lines and repeats dropped."""
+
+    def to_python(self, value: object) -> str:
+        lines = (line.strip() for line in str(super().to_python(value)).splitlines())
+        return "\n".join(dict.fromkeys(line for line in lines if line))
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        errors = [error for uri in value.splitlines() if (error := redirect_uri_problem(uri))]
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why `uri` is not one absolute redirect URI, or None when it is."""
+    if "," in uri:
+        return f"Put each redirect URI on its own line, without commas: “{uri}”."
+    if any(char.isspace() for char in uri):
+        return f"Put each redirect URI on its own line: “{uri}” has a space in it."
+    try:
+        parts = urlsplit(uri)
+        host, _port = parts.hostname, parts.port  # a malformed port raises too
+    except ValueError:
+        return f"“{uri}” is not a valid URI."
+    if not parts.scheme or not host:
+        return (
+            f"“{uri}” is not an absolute URI: give the scheme and host,"
+            " e.g. https://app.example/callback."
+        )
+    if "#" in uri:
+        return f"“{uri}” has a fragment (#…), which a redirect URI cannot have."
+    return None
+
+
 class ApplicationForm(forms.Form):
     """An OAuth 2.0 client for the user's own application (authorization code + PKCE)."""
 
@@ -115,9 +155,11 @@ class ApplicationForm(forms.Form):
         ],
         initial="confidential",
     )
-    redirect_uris = forms.CharField(
+    redirect_uris = RedirectUrisField(
         label="Redirect URIs",
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, matched exactly.",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "class": "uris", "placeholder": "https://app.example/callback"}
+        ),
+        help_text="One URI per line, exactly as your app sends it (no commas); compared exactly.",
     )

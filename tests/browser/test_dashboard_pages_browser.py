@@ -144,3 +144,48 @@ def test_revoke_and_delete_ask_first_and_work_without_javascript(
     page.click("button:has-text('Delete application')")
     page.wait_for_selector("text=Application “Shop” deleted")
     assert not Application.objects.filter(pk=application.pk).exists()
+
+
+TABLES_OVERFLOWING = """() => Array.from(document.querySelectorAll('.card table')).filter(table => {
+    const card = table.closest('.card').getBoundingClientRect();
+    return table.getBoundingClientRect().right > card.right + 0.5
+        || table.scrollWidth > table.clientWidth + 0.5;
+}).map(table => table.closest('.card').querySelector('h2').textContent)"""
+
+
+def test_tables_fit_their_cards_at_desktop_width(desktop_page: Any, live_server: Any) -> None:
+    page = desktop_page
+    user = UserFactory.create()
+    long_uris = " ".join(
+        f"https://very-long-application-host-name-{n}.example/oauth/callback/with/a/long/path"
+        for n in range(2)
+    )
+    make_client(name="Inventory and billing dashboard", owner=user, redirect_uris=long_uris)
+    for name in ("deploy bot", "a key with a rather long name for the nightly exports"):
+        api_key_create(owner=user, name=name, scopes=["profile"], expires_in_days=30, actor=None)
+    _sign_in(page, live_server.url, user)
+    for path in ("/dashboard/applications/", "/dashboard/api-keys/", "/dashboard/security/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.locator(".card table").count() >= 1, path
+        assert page.evaluate(TABLES_OVERFLOWING) == [], path
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+
+
+FIELD_LOOK = """selector => {
+    const style = getComputedStyle(document.querySelector(selector));
+    return [style.borderTopWidth, style.borderTopStyle, style.borderTopLeftRadius,
+            style.paddingLeft, style.fontFamily === getComputedStyle(document.body).fontFamily,
+            Math.round(document.querySelector(selector).getBoundingClientRect().width)];
+}"""
+
+
+def test_the_select_and_textarea_look_like_the_other_fields(
+    desktop_page: Any, live_server: Any
+) -> None:
+    page = desktop_page
+    _sign_in(page, live_server.url, UserFactory.create())
+    page.goto(f"{live_server.url}/dashboard/applications/")
+    name = page.evaluate(FIELD_LOOK, "#id_name")
+    assert page.evaluate(FIELD_LOOK, "#id_client_type") == name
+    textarea = page.evaluate(FIELD_LOOK, "#id_redirect_uris")
+    assert textarea[:4] == name[:4] and textarea[5] == name[5]  # monospace for URIs
