@@ -189,3 +189,17 @@ def test_the_select_and_textarea_look_like_the_other_fields(
     assert page.evaluate(FIELD_LOOK, "#id_client_type") == name
     textarea = page.evaluate(FIELD_LOOK, "#id_redirect_uris")
     assert textarea[:4] == name[:4] and textarea[5] == name[5]  # monospace for URIs
+
+
+def test_applications_and_confirm_pages_fit_a_phone_screen(page: Any, live_server: Any) -> None:
+    user = UserFactory.create(avatar_url="https://img.example/" + "a" * 120 + ".png")
+    application = make_client(
+        name="Shop", owner=user, redirect_uris="https://shop.example/oauth/callback/long/path"
+    ).application
+    page.set_viewport_size({"width": 375, "height": 740})
+    _sign_in(page, live_server.url, user)
+    confirm = f"/dashboard/applications/{application.pk}/delete"
+    for path in ("/dashboard/", "/dashboard/applications/", confirm):
+        page.goto(f"{live_server.url}{path}")
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, path
