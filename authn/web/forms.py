@@ -112,6 +112,14 @@ class RedirectUrisField(forms.CharField):
     spaces inside a line are refused with a message naming the line. Cleans to the URIs,
     one per line, blank lines and repeats dropped."""
 
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
+        # The placeholder shows the shape: one URI on each line.
+        return {
+            **super().widget_attrs(widget),
+            "class": "uris",
+            "placeholder": "https://app.example/callback\nhttps://staging.app.example/callback",
+        }
+
     def to_python(self, value: object) -> str:
         lines = (line.strip() for line in str(super().to_python(value)).splitlines())
         return "\n".join(dict.fromkeys(line for line in lines if line))
@@ -158,8 +166,6 @@ class ApplicationForm(forms.Form):
     redirect_uris = RedirectUrisField(
         label="Redirect URIs",
         max_length=2000,
-        widget=forms.Textarea(
-            attrs={"rows": 3, "class": "uris", "placeholder": "https://app.example/callback"}
-        ),
-        help_text="One URI per line, exactly as your app sends it (no commas); compared exactly.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, matched exactly.",
     )

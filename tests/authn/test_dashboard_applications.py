@@ -147,8 +147,9 @@ def test_one_uri_per_line_registers_each_and_the_second_matches(
 def test_the_redirect_uri_field_has_a_hint(browser: Client) -> None:
     body = browser.get(URL).content.decode()
     assert 'aria-describedby="id_redirect_uris_helptext"' in body
-    assert 'id="id_redirect_uris_helptext">One URI per line' in body
-    assert 'placeholder="https://app.example/callback"' in body
+    assert 'id="id_redirect_uris_helptext">One per line' in body
+    two_lines = "https://app.example/callback\nhttps://staging.app.example/callback"
+    assert f'placeholder="{two_lines}"' in body
 
 
 def test_a_second_application_of_the_same_name_is_refused(browser: Client, member: User) -> None:

@@ -108,6 +108,25 @@ def test_profile_bad_input_is_a_form_error(dashboard: Client, user: User) -> Non
     assert user.email != "not-an-email"
 
 
+def test_profile_email_taken_is_a_form_error(
+    dashboard: Client, user: User, other_user: User
+) -> None:
+    response = dashboard.post(PROFILE_URL, {"display_name": "", "email": other_user.email.upper()})
+    assert response.status_code == 400
+    assert "already exists" in response.content.decode()
+
+
+def test_profile_edit_enforces_csrf(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(PROFILE_URL, {"display_name": "csrf"}).status_code == 403
+    token = (client.get(PROFILE_URL), csrf_token(client))[1]
+    response = client.post(
+        PROFILE_URL, {"display_name": "ok", "email": user.email, "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 302
+
+
 def test_profile_bad_avatar_url_is_reported_once(dashboard: Client) -> None:
     for bad in ("ftp://x", "not a url"):
         response = dashboard.post(PROFILE_URL, {"avatar_url": bad})
@@ -127,25 +146,6 @@ def test_profile_summary_shows_the_saved_display_name(dashboard: Client, user: U
 
     summary = dashboard.get(PROFILE_URL).content.decode().split("<h2>Edit</h2>")[0]
     assert "Display name" in summary and "Ada Lovelace" in summary
-
-
-def test_profile_email_taken_is_a_form_error(
-    dashboard: Client, user: User, other_user: User
-) -> None:
-    response = dashboard.post(PROFILE_URL, {"display_name": "", "email": other_user.email.upper()})
-    assert response.status_code == 400
-    assert "already exists" in response.content.decode()
-
-
-def test_profile_edit_enforces_csrf(user: User) -> None:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    assert client.post(PROFILE_URL, {"display_name": "csrf"}).status_code == 403
-    token = (client.get(PROFILE_URL), csrf_token(client))[1]
-    response = client.post(
-        PROFILE_URL, {"display_name": "ok", "email": user.email, "csrfmiddlewaretoken": token}
-    )
-    assert response.status_code == 302
 
 
 # --- API keys ---------------------------------------------------------------------------
