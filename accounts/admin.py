@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserCreationForm
+from django.contrib.auth.models import Group as AuthGroup
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -19,6 +20,12 @@ from authn.services import revocation
 from authn.services.lockout import account_unlock
 from authn.services.mfa import mfa_reset_by_admin
 from authn.services.tokens import user_credentials_revoke
+
+# Groups and their scopes are accounts.Group; django.contrib.auth's Group (Django permissions)
+# is unused, since the User model has no groups or permissions: its admin entry would only be
+# a second, empty "Groups".
+if admin.site.is_registered(AuthGroup):
+    admin.site.unregister(AuthGroup)
 
 
 class MembershipInline(admin.TabularInline):

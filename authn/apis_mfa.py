@@ -38,7 +38,16 @@ def mfa_problem(exc: Exception) -> APIException:
         return Throttled(wait=exc.retry_after, code="too_many_attempts")
     if isinstance(exc, mfa.MfaStateError):
         return Problem(status_code=409, code=exc.code, detail=exc.message)
-    return ValidationError({"otp": ["The code is invalid."]}, code="mfa_invalid")
+    return ValidationError({"otp": [mfa_invalid_message(exc)]}, code="mfa_invalid")
+
+
+def mfa_invalid_message(exc: Exception) -> str:
+    """What was wrong with a refused code, under the one code `mfa_invalid`."""
+    if isinstance(exc, mfa.MfaCodeReused):
+        return "This code was already used; wait for the next code."
+    if isinstance(exc, mfa.MfaEnrolmentEnded):
+        return "The code is invalid; too many wrong codes ended the enrolment: start it again."
+    return "The code is invalid."
 
 
 MFA_FAILURES = (mfa.MfaThrottled, mfa.MfaStateError, mfa.MfaInvalid)

@@ -54,6 +54,8 @@ class TokenFamily(models.Model):
     revoke_reason = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
+        verbose_name = "token family"
+        verbose_name_plural = "token families"
         indexes = [models.Index(fields=["user", "revoked_at"], name="family_user_idx")]
 
     def __str__(self) -> str:
@@ -170,6 +172,8 @@ class ApiKey(models.Model):
     )
 
     class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["owner", "-created_at"], name="api_key_owner_idx")]
 
@@ -235,6 +239,9 @@ class OAuthCodeUse(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     token_family = models.UUIDField()
     expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "OAuth code use"
 
     def __str__(self) -> str:
         return f"code use {self.pk}"

@@ -27,6 +27,10 @@ def sign_in_problem(exc: Exception) -> APIException:
         return AuthenticationFailed(
             "This account requires a one-time code (`otp`).", code="mfa_required"
         )
+    if isinstance(exc, mfa.MfaCodeReused):
+        return AuthenticationFailed(
+            "This one-time code was already used; wait for the next code.", code="mfa_invalid"
+        )
     if isinstance(exc, mfa.MfaInvalid):
         return AuthenticationFailed("The one-time code is invalid.", code="mfa_invalid")
     return AuthenticationFailed("Invalid username or password.", code="invalid_credentials")

@@ -86,10 +86,18 @@ def service_account_client_create(*, account: User, actor: Principal | None) -> 
 def user_client_register(
     *, owner: User, name: str, client_type: str, redirect_uris: str, actor: Principal | User
 ) -> RegisteredClient:
-    """An authorization-code client (PKCE always) registered by a user for their app."""
+    """An authorization-code client (PKCE always) registered by a user for their app; the
+    name is unique among the owner's clients (ignoring case), so the list and the consent
+    page tell them apart."""
     if client_type not in USER_CLIENT_TYPES:
         raise ValidationError({"client_type": "Choose confidential or public."})
     with transaction.atomic():
+        # The owner's row lock serialises two registrations of one name.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        if Application.objects.filter(user=owner, name__iexact=name.strip()).exists():
+            raise ValidationError(
+                {"name": f"You already have an application named “{name.strip()}”."}
+            )
         return _create(
             application=Application(
                 name=name,

@@ -97,7 +97,7 @@ def _check_fresh_mfa(*, scopes: Collection[str], actor: Principal | None) -> Non
         return  # an operator's command line is trusted like the database itself
     if not signed_in_recently(actor, with_otp=True):
         raise FreshMfaRequired(
-            "A key with `api_admin` needs a sign-in with MFA (one-time code) in the last"
+            "A key with the api_admin scope needs a sign-in with MFA (a one-time code) in the last"
             " 15 minutes."
         )
 

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -45,6 +46,10 @@ BACKUP_CODE_LENGTH = 10
 MFA_WINDOW_SECONDS = 5 * 60
 MFA_DAY_SECONDS = 24 * 60 * 60
 MFA_FAILURES_PER_DAY = 20
+# Wrong codes an enrolment survives: a typo or a slow phone clock keeps the scanned secret;
+# the last one discards it. The count lives as long as a recent sign-in, which MFA changes need.
+TOTP_ENROLMENT_TRIES = 5
+TOTP_ENROLMENT_SECONDS = 15 * 60
 
 
 class MfaRequired(Exception):
@@ -53,6 +58,14 @@ class MfaRequired(Exception):
 
 class MfaInvalid(Exception):
     """The code is wrong, already used, or too old."""
+
+
+class MfaCodeReused(MfaInvalid):
+    """The TOTP code is right but its time step was already used: the next code will do."""
+
+
+class MfaEnrolmentEnded(MfaInvalid):
+    """The enrolment's last allowed wrong code: its secret is discarded; begin again."""
 
 
 class MfaThrottled(Exception):
@@ -150,6 +163,8 @@ def mfa_verify(*, user: User, code: str, ip_address: str | None) -> Device:
     device = _totp_match(user, code, confirmed=True) or _backup_match(user, code)
     if device is None:
         _failure_record(user, ip_address)
+        if _totp_reused(user, code):
+            raise MfaCodeReused()
         raise MfaInvalid()
     _attempt_succeeded(user)
     return device
@@ -171,6 +186,23 @@ def _totp_match(user: User, code: str, *, confirmed: bool) -> TOTPDevice | None:
         if device is not None and device.verify_token(code):
             return device
     return None
+
+
+def _totp_reused(user: User, code: str) -> bool:
+    """Whether `code` is the confirmed device's code for a time step it already accepted,
+    within the same drift window `verify_token` searches: a right code given twice."""
+    code = code.strip().replace(" ", "")
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None or device.last_t < 0 or not code.isdigit():
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    for offset in range(-device.tolerance, device.tolerance + 1):
+        totp.drift = device.drift + offset
+        step_code = f"{totp.token():0{device.digits}d}"
+        if totp.t() <= device.last_t and hmac.compare_digest(step_code, code):
+            return True
+    return False
 
 
 def _normalise_backup_code(code: str) -> str:
@@ -231,6 +263,17 @@ def totp_begin(*, user: User, actor: Principal | None) -> TotpEnrolment:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    counter_delete(_enrolment_key(device))  # a fresh count, whatever the database reuses
+    return _enrolment_of(device)
+
+
+def totp_pending_enrolment(*, user: User) -> TotpEnrolment | None:
+    """The enrolment begun and not yet confirmed (shown again after a wrong code), if any."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    return _enrolment_of(device) if device is not None else None
+
+
+def _enrolment_of(device: TOTPDevice) -> TotpEnrolment:
     uri = device.config_url
     return TotpEnrolment(
         device_id=device.pk,
@@ -241,7 +284,10 @@ def totp_begin(*, user: User, actor: Principal | None) -> TotpEnrolment:
 
 
 def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
-    """Confirms the pending device with a current code; returns 10 fresh backup codes."""
+    """Confirms the pending device with a current code; returns 10 fresh backup codes.
+
+    A wrong code keeps the pending secret (MfaInvalid) until the enrolment's last allowed
+    one, which discards it (MfaEnrolmentEnded); the MFA throttle counts each as usual."""
     require_recent_sign_in(actor=actor)
     if user_has_mfa(user=user):
         raise MfaStateError("mfa_already_enrolled", "A confirmed TOTP device already exists.")
@@ -253,11 +299,30 @@ def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
         # concurrent restart of the enrolment cannot delete it in between.
         device = _totp_match(user, otp, confirmed=False)
         codes = _enrolment_complete(user, device, actor) if device is not None else None
+        ended = codes is None and _enrolment_wrong_code(user)
     if codes is None:
         _failure_record(user, None)
-        raise MfaInvalid()
+        raise MfaEnrolmentEnded() if ended else MfaInvalid()
     _attempt_succeeded(user)
     return codes
+
+
+def _enrolment_key(device: TOTPDevice) -> str:
+    return f"mfa:enrolment:{device.pk}"
+
+
+def _enrolment_wrong_code(user: User) -> bool:
+    """Counts a wrong code against the pending enrolment; True when it was the last allowed
+    one and the pending device (its secret) is deleted."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        return True
+    key = _enrolment_key(device)
+    if counter_incr(key, TOTP_ENROLMENT_SECONDS) < TOTP_ENROLMENT_TRIES:
+        return False
+    TOTPDevice.objects.filter(pk=device.pk).delete()
+    counter_delete(key)
+    return True
 
 
 def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None) -> list[str]:

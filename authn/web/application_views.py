@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from authn.oauth.services import (
     RegisteredClient,
@@ -18,7 +19,12 @@ from authn.oauth.services import (
 )
 from authn.oauth.services import user_clients as clients_of
 from authn.web.forms import ApplicationForm
-from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
+from authn.web.views import (
+    add_validation_errors,
+    confirm_page,
+    dashboard_principal,
+    dashboard_user,
+)
 
 
 def _page(
@@ -62,11 +68,22 @@ def applications_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def application_delete_view(request: HttpRequest, application_id: int) -> HttpResponse:
+    """GET asks to confirm; POST (from that page) deletes the client."""
     application = user_client_get(owner=dashboard_user(request), application_id=application_id)
     if application is None:
         raise Http404("No such application.")
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            heading=f"Delete application “{application.name}”?",
+            facts=[("Client ID", application.client_id)],
+            consequence="Its tokens are revoked at once, and nobody can sign in to it any more."
+            " This cannot be undone.",
+            confirm_label="Delete application",
+            cancel_url=reverse("dashboard:applications"),
+        )
     user_client_delete(application=application, actor=dashboard_principal(request))
     messages.success(request, f"Application “{application.name}” deleted; its tokens are revoked.")
     return redirect("dashboard:applications")

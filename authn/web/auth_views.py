@@ -22,7 +22,13 @@ from django_otp.models import Device
 
 from accounts.models import User
 from accounts.selectors import user_get
-from authn.services.mfa import MfaInvalid, MfaThrottled, mfa_verify, user_has_mfa
+from authn.services.mfa import (
+    MfaCodeReused,
+    MfaInvalid,
+    MfaThrottled,
+    mfa_verify,
+    user_has_mfa,
+)
 from authn.services.sign_in import (
     InvalidCredentials,
     SignInThrottled,
@@ -39,6 +45,7 @@ PENDING_NEXT_KEY = "micro_pending_next"
 # How long the password step stays good for the OTP step.
 PENDING_TTL_SECONDS = 300
 BAD_CREDENTIALS = "Invalid username or password."
+CODE_REUSED = "That code was just used. Wait for the next code from your app."
 DEFAULT_NEXT = "/dashboard/"
 
 
@@ -133,6 +140,8 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
             )
         except MfaThrottled as exc:
             return throttled_response(request, exc.retry_after)
+        except MfaCodeReused:
+            form.add_error("otp_token", CODE_REUSED)
         except MfaInvalid:
             form.add_error("otp_token", "That code is not valid.")
         else:

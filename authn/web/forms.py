@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from django import forms
 
@@ -32,13 +33,29 @@ class OtpForm(forms.Form):
     )
 
 
+class AvatarUrlField(forms.URLField):
+    """A URL field checked once, by the model's rule (http or https): URLField's own
+    validator and the model's would each say "Enter a valid URL." for the same input."""
+
+    default_validators = [avatar_url_validator]
+
+
+class SecurityOtpForm(OtpForm):
+    """A code field on the security page, which holds several: none takes the focus on load,
+    which would open a phone's keyboard over the QR code and the page."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["otp_token"].widget.attrs.pop("autofocus", None)
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(
         max_length=150, required=False, validators=[display_name_validator]
     )
     email = forms.EmailField(max_length=254, required=False)
-    avatar_url = forms.URLField(
-        max_length=500, required=False, validators=[avatar_url_validator], assume_scheme="https"
+    avatar_url = AvatarUrlField(
+        label="Avatar URL", max_length=500, required=False, assume_scheme="https"
     )
 
 
@@ -91,6 +108,53 @@ class SignOutEverywhereForm(forms.Form):
     api_keys = forms.BooleanField(required=False, label="Also revoke every API key")
 
 
+class RedirectUrisField(forms.CharField):
+    """Redirect URIs typed one per line, each an absolute URI (scheme and host, no fragment).
+
+    A comma-separated list would be stored as one URI that never matches, so commas and
+    spaces inside a line are refused with a message naming the line. Cleans to the URIs,
+    one per line, blank lines and repeats dropped."""
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
+        # The placeholder shows the shape: one URI on each line.
+        return {
+            **super().widget_attrs(widget),
+            "class": "uris",
+            "placeholder": "https://app.example/callback\nhttps://staging.app.example/callback",
+        }
+
+    def to_python(self, value: object) -> str:
+        lines = (line.strip() for line in str(super().to_python(value)).splitlines())
+        return "\n".join(dict.fromkeys(line for line in lines if line))
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        errors = [error for uri in value.splitlines() if (error := redirect_uri_problem(uri))]
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why `uri` is not one absolute redirect URI, or None when it is."""
+    if "," in uri:
+        return f"Put each redirect URI on its own line, without commas: “{uri}”."
+    if any(char.isspace() for char in uri):
+        return f"Put each redirect URI on its own line: “{uri}” has a space in it."
+    try:
+        parts = urlsplit(uri)
+        host, _port = parts.hostname, parts.port  # a malformed port raises too
+    except ValueError:
+        return f"“{uri}” is not a valid URI."
+    if not parts.scheme or not host:
+        return (
+            f"“{uri}” is not an absolute URI: give the scheme and host,"
+            " e.g. https://app.example/callback."
+        )
+    if "#" in uri:
+        return f"“{uri}” has a fragment (#…), which a redirect URI cannot have."
+    return None
+
+
 class ApplicationForm(forms.Form):
     """An OAuth 2.0 client for the user's own application (authorization code + PKCE)."""
 
@@ -102,7 +166,7 @@ class ApplicationForm(forms.Form):
         ],
         initial="confidential",
     )
-    redirect_uris = forms.CharField(
+    redirect_uris = RedirectUrisField(
         label="Redirect URIs",
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -17,9 +17,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import User
 from accounts.services import user_password_change
 from authn.services.dashboard_sessions import dashboard_session_revoke
 from authn.services.mfa import (
+    MfaCodeReused,
+    MfaEnrolmentEnded,
     MfaInvalid,
     MfaStateError,
     MfaThrottled,
@@ -27,6 +30,7 @@ from authn.services.mfa import (
     backup_codes_remaining,
     totp_begin,
     totp_confirm,
+    totp_pending_enrolment,
     totp_remove,
     user_has_mfa,
 )
@@ -34,8 +38,8 @@ from authn.services.recent_sign_in import RecentSignInRequired
 from authn.services.sign_in import SignInThrottled
 from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
-from authn.web.auth_views import throttled_response
-from authn.web.forms import OtpForm, PasswordChangeForm, SignOutEverywhereForm
+from authn.web.auth_views import CODE_REUSED, throttled_response
+from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
@@ -50,9 +54,9 @@ def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> 
     context = {
         "has_mfa": user_has_mfa(user=user),
         "backup_codes_remaining": backup_codes_remaining(user=user),
-        "otp_form": OtpForm(),
-        "regenerate_form": OtpForm(auto_id="regenerate_%s"),
-        "remove_form": OtpForm(auto_id="remove_%s"),
+        "otp_form": SecurityOtpForm(),
+        "regenerate_form": SecurityOtpForm(auto_id="regenerate_%s"),
+        "remove_form": SecurityOtpForm(auto_id="remove_%s"),
         "password_form": PasswordChangeForm(),
         "sessions": dashboard_sessions_of(user_id=user.pk),
         "current_session_hash": current,
@@ -84,6 +88,14 @@ def totp_begin_view(request: HttpRequest) -> HttpResponse:
     return _security_page(request, enrolment=enrolment, qr_data_uri=qr_data_uri(enrolment.qr_svg))
 
 
+def _pending_enrolment(user: User) -> dict[str, Any]:
+    """The page context showing the enrolment begun and not yet confirmed, if any."""
+    enrolment = totp_pending_enrolment(user=user)
+    if enrolment is None:
+        return {}
+    return {"enrolment": enrolment, "qr_data_uri": qr_data_uri(enrolment.qr_svg)}
+
+
 def sign_in_again(request: HttpRequest) -> HttpResponse:
     """Back through the sign-in page, then here: MFA changes need a recent password sign-in."""
     messages.error(request, "For your security, sign in again to change two-factor authentication.")
@@ -105,7 +117,7 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
 
     `slot` names the page's form that shows the errors.
     """
-    form = OtpForm(request.POST, auto_id=_AUTO_IDS[slot])
+    form = SecurityOtpForm(request.POST, auto_id=_AUTO_IDS[slot])
     if not form.is_valid():
         return _security_page(request, status=400, **{slot: form}, **extra)
     try:
@@ -117,6 +129,11 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
     except MfaStateError as exc:
         form.add_error(None, exc.message)
         return _security_page(request, status=409, **{slot: form}, **extra)
+    except MfaEnrolmentEnded:
+        return _security_page(request, status=400, enrolment_ended=True)
+    except MfaCodeReused:
+        form.add_error("otp_token", CODE_REUSED)
+        return _security_page(request, status=400, **{slot: form}, **extra)
     except (MfaInvalid, ValidationError):
         form.add_error("otp_token", BAD_CODE)
         return _security_page(request, status=400, **{slot: form}, **extra)
@@ -126,13 +143,14 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
 @login_required
 @require_POST
 def totp_confirm_view(request: HttpRequest) -> HttpResponse:
-    """Confirms the enrolment with a code; the backup codes are shown once."""
+    """Confirms the enrolment with a code; the backup codes are shown once. After a wrong
+    code the same secret is shown again, until the enrolment's tries run out."""
     user, actor = dashboard_user(request), dashboard_principal(request)
     result = _otp_step(
         request,
         lambda otp: totp_confirm(user=user, otp=otp, actor=actor),
         "otp_form",
-        enrolment_failed=True,
+        **_pending_enrolment(user),
     )
     if isinstance(result, HttpResponse):
         return result

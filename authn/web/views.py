@@ -20,6 +20,7 @@ from accounts.services import Conflict, user_update
 from accounts.throttles import RateLimited
 from authn.models import ApiKey
 from authn.principal import Principal
+from authn.scopes import API_ADMIN
 from authn.selectors import api_key_get_owned, api_keys_of
 from authn.services.api_keys import (
     EmailUnverified,
@@ -27,7 +28,8 @@ from authn.services.api_keys import (
     api_key_revoke,
     api_key_rotate,
 )
-from authn.services.recent_sign_in import RecentSignInRequired
+from authn.services.mfa import user_has_mfa
+from authn.services.recent_sign_in import FreshMfaRequired, RecentSignInRequired
 from authn.session_auth import principal_for_session
 from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
@@ -103,6 +105,8 @@ def _api_keys_page(
         "form": form or ApiKeyCreateForm(held_scopes=principal.scopes),
         "api_keys": api_keys_of(owner_id=principal.user_id),
         "rotate_form": ApiKeyRotateForm(),
+        "has_mfa": user_has_mfa(user=dashboard_user(request)),
+        "holds_api_admin": API_ADMIN in principal.scopes,
         **extra,
     }
     if status is None:
@@ -132,6 +136,9 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
             add_validation_errors(form, exc)
         except EmailUnverified as exc:
             form.add_error(None, str(exc))
+        except FreshMfaRequired:
+            # The page explains it once, with the way to a sign-in with a code.
+            return _api_keys_page(request, form=form, status=400, fresh_mfa_required=True)
         except PermissionDenied as exc:
             form.add_error("scopes", str(exc) or "Sign in again with MFA to mint this key.")
         else:
@@ -146,11 +153,46 @@ def _owned_key(request: HttpRequest, key_id: uuid.UUID) -> ApiKey:
         raise Http404("No such API key.") from exc
 
 
+def confirm_page(
+    request: HttpRequest,
+    *,
+    heading: str,
+    facts: list[tuple[str, str]],
+    consequence: str,
+    confirm_label: str,
+    cancel_url: str,
+) -> HttpResponse:
+    """The second step of a destructive action: a page whose form POSTs to this same URL.
+    Plain HTML, so it works without JavaScript under the Content-Security-Policy."""
+    context = {
+        "heading": heading,
+        "facts": facts,
+        "consequence": consequence,
+        "confirm_label": confirm_label,
+        "cancel_url": cancel_url,
+    }
+    return render(request, "micro/confirm.html", context)
+
+
 @never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_key_revoke_view(request: HttpRequest, key_id: uuid.UUID) -> HttpResponse:
+    """GET asks to confirm; POST (from that page) revokes the key."""
     api_key = _owned_key(request, key_id)
+    if api_key.revoked_at is not None:
+        messages.info(request, f"API key “{api_key.name}” is already revoked.")
+        return redirect("dashboard:api-keys")
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            heading=f"Revoke API key “{api_key.name}”?",
+            facts=[("Prefix", f"mk_{api_key.prefix}_…"), ("Scopes", " ".join(api_key.scopes))],
+            consequence="Anything using this key stops working at once, with the tokens"
+            " exchanged for it. This cannot be undone.",
+            confirm_label="Revoke key",
+            cancel_url=reverse("dashboard:api-keys"),
+        )
     api_key_revoke(api_key=api_key, actor=dashboard_principal(request))
     messages.success(request, f"API key “{api_key.name}” revoked.")
     return redirect("dashboard:api-keys")

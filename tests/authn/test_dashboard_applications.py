@@ -97,6 +97,76 @@ def test_bad_input_is_refused_with_a_message(
     assert not Application.objects.filter(user=member).exists()
 
 
+def test_a_comma_separated_list_is_refused_with_a_message(browser: Client, member: User) -> None:
+    response = register(browser, redirect_uris=f"{REDIRECT_URI},https://other.example/cb")
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors["redirect_uris"]
+    assert errors == [
+        f"Put each redirect URI on its own line, without commas: “{REDIRECT_URI},"
+        "https://other.example/cb”."
+    ]
+    assert not Application.objects.filter(user=member).exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("https://a.example/cb https://b.example/cb", "has a space in it"),
+        ("app.example/callback", "is not an absolute URI"),
+        ("https:///callback", "is not an absolute URI"),
+        ("https://app.example:port/cb", "is not a valid URI"),
+        ("https://app.example/cb#done", "has a fragment"),
+    ],
+)
+def test_each_line_is_validated_as_one_uri(
+    browser: Client, member: User, line: str, message: str
+) -> None:
+    response = register(browser, redirect_uris=f"{REDIRECT_URI}\n{line}")
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors["redirect_uris"]
+    assert len(errors) == 1 and message in errors[0] and line in errors[0]
+    assert not Application.objects.filter(user=member).exists()
+
+
+def test_one_uri_per_line_registers_each_and_the_second_matches(
+    browser: Client, member: User
+) -> None:
+    second = "https://second.example/oauth/cb"
+    typed = f"  {REDIRECT_URI}\r\n\r\n{second}\n{second}\n"
+    registered = register(browser, redirect_uris=typed).context["registered"]
+
+    assert registered.application.redirect_uris.split() == [REDIRECT_URI, second]
+    client = OAuthClient(registered.application, registered.application.client_id, "")
+    _, challenge = pkce_pair()
+    params = {**authorize_params(client, challenge), "redirect_uri": second}
+    assert browser.get(f"{AUTHORIZE_URL}?{urlencode(params)}").status_code == 200
+
+
+def test_the_redirect_uri_field_has_a_hint(browser: Client) -> None:
+    body = browser.get(URL).content.decode()
+    assert 'aria-describedby="id_redirect_uris_helptext"' in body
+    assert 'id="id_redirect_uris_helptext">One per line' in body
+    two_lines = "https://app.example/callback\nhttps://staging.app.example/callback"
+    assert f'placeholder="{two_lines}"' in body
+
+
+def test_a_second_application_of_the_same_name_is_refused(browser: Client, member: User) -> None:
+    register(browser, name="Shop")
+
+    response = register(browser, name="shop ")
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["name"] == [
+        "You already have an application named “shop”."
+    ]
+    assert Application.objects.filter(user=member).count() == 1
+    other = Client()
+    sign_in(other, UserFactory.create())
+    assert register(other, name="Shop").status_code == 200  # names are per owner
+
+
 def test_deleting_an_application(browser: Client, member: User) -> None:
     application = register(browser).context["registered"].application
 
@@ -107,6 +177,22 @@ def test_deleting_an_application(browser: Client, member: User) -> None:
     assert AuditEvent.objects.filter(type="oauth_client.deleted").exists()
 
 
+def test_deleting_asks_to_confirm_first(browser: Client, member: User) -> None:
+    application = register(browser).context["registered"].application
+    url = f"{URL}{application.pk}/delete"
+    assert f'<a class="button danger" href="{url}">Delete</a>' in browser.get(URL).content.decode()
+
+    confirm = browser.get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Delete application “My app”?" in body and application.client_id in body
+    assert f'<form method="post" action="{url}"' in body and "csrfmiddlewaretoken" in body
+    assert Application.objects.filter(pk=application.pk).exists()  # looking is not deleting
+
+    assert browser.post(url).status_code == 302
+    assert not Application.objects.filter(pk=application.pk).exists()
+
+
 def test_nobody_else_can_delete_it(browser: Client, db: Any) -> None:
     application = register(browser).context["registered"].application
     intruder = Client()
@@ -115,6 +201,7 @@ def test_nobody_else_can_delete_it(browser: Client, db: Any) -> None:
     response = intruder.post(f"{URL}{application.pk}/delete")
 
     assert response.status_code == 404
+    assert intruder.get(f"{URL}{application.pk}/delete").status_code == 404
     assert Application.objects.filter(pk=application.pk).exists()
     assert application.client_id.encode() not in intruder.get(URL).content
 

@@ -24,6 +24,7 @@ from tests.authn.dashboard_helpers import (
     sign_in,
     totp_code,
 )
+from tests.authn.mfa_helpers import fresh_code
 from tests.factories import DEFAULT_PASSWORD, AdminFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +157,21 @@ def test_backup_code_is_single_use_at_the_otp_step(client: Client, user: User) -
     assert sign_in_with_code.post(OTP_URL, {"otp_token": backup_codes[0]}).status_code == 302
     _login(client, user.username, DEFAULT_PASSWORD)
     assert client.post(OTP_URL, {"otp_token": backup_codes[0]}).status_code == 400
+
+
+def test_a_code_used_for_the_last_sign_in_asks_for_the_next_code(user: User) -> None:
+    device, _ = enrol_totp(user)
+    code = fresh_code(device)
+    first = Client()
+    _login(first, user.username, DEFAULT_PASSWORD)
+    assert first.post(OTP_URL, {"otp_token": code}).status_code == 302
+
+    second = Client()
+    _login(second, user.username, DEFAULT_PASSWORD)
+    response = second.post(OTP_URL, {"otp_token": code})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Wait for the next code" in body and "not valid" not in body
 
 
 def test_otp_step_without_password_step_redirects_to_login(client: Client) -> None:

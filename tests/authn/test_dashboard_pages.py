@@ -138,6 +138,27 @@ def test_profile_edit_enforces_csrf(user: User) -> None:
     assert response.status_code == 302
 
 
+def test_profile_bad_avatar_url_is_reported_once(dashboard: Client) -> None:
+    for bad in ("ftp://x", "not a url"):
+        response = dashboard.post(PROFILE_URL, {"avatar_url": bad})
+        assert response.status_code == 400
+        assert response.content.decode().count("Enter a valid URL.") == 1, bad
+        assert response.context["form"].errors["avatar_url"] == ["Enter a valid URL."]
+
+
+def test_profile_labels_the_avatar_url_properly(dashboard: Client) -> None:
+    body = dashboard.get(PROFILE_URL).content.decode()
+    assert 'for="id_avatar_url">Avatar URL:</label>' in body
+    assert "Avatar url" not in body
+
+
+def test_profile_summary_shows_the_saved_display_name(dashboard: Client, user: User) -> None:
+    dashboard.post(PROFILE_URL, {"display_name": "Ada Lovelace", "email": user.email})
+
+    summary = dashboard.get(PROFILE_URL).content.decode().split("<h2>Edit</h2>")[0]
+    assert "Display name" in summary and "Ada Lovelace" in summary
+
+
 # --- API keys ---------------------------------------------------------------------------
 
 
@@ -200,6 +221,32 @@ def test_mint_api_admin_needs_a_fresh_mfa_sign_in() -> None:
     assert ApiKey.objects.get(owner=admin).scopes == ["api_admin"]
 
 
+def test_mint_api_admin_without_mfa_explains_once_and_links_to_the_security_page() -> None:
+    admin = AdminFactory.create()
+    client = Client()
+    sign_in(client, admin)
+    response = _mint(client, scopes=["api_admin"])
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "`" not in body
+    assert body.count("in the last 15 minutes") == 1
+    assert 'href="/dashboard/security/#mfa">Set up an authenticator app' in body
+
+
+def test_mint_api_admin_with_a_stale_mfa_sign_in_links_to_sign_in_again(
+    monkeypatch: Any,
+) -> None:
+    admin = AdminFactory.create()
+    enrol_totp(admin)
+    client = Client()
+    sign_in(client, admin)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 16 * 60)
+    body = _mint(client, scopes=["api_admin"]).content.decode()
+    assert "`" not in body and body.count("in the last 15 minutes") == 1
+    assert 'href="/accounts/login/?next=/dashboard/api-keys/">Sign in again' in body
+
+
 def test_mint_api_admin_refused_when_the_mfa_sign_in_is_stale(monkeypatch: Any) -> None:
     admin = AdminFactory.create()
     enrol_totp(admin)
@@ -233,9 +280,55 @@ def test_revoke_or_rotate_another_users_key_is_not_found(
     assert ApiKey.objects.count() == 1
 
 
-def test_revoke_unknown_key_is_not_found_and_get_is_not_allowed(dashboard: Client) -> None:
+def test_revoke_unknown_key_is_not_found_and_other_methods_are_not_allowed(
+    dashboard: Client, user: User
+) -> None:
     assert dashboard.post(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 404
-    assert dashboard.get(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 405
+    assert dashboard.get(f"/dashboard/api-keys/{uuid.uuid4()}/revoke").status_code == 404
+    api_key = _key_of(user)
+    assert dashboard.put(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 405
+    assert dashboard.delete(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 405
+
+
+def test_revoke_asks_to_confirm_first(dashboard: Client, user: User) -> None:
+    api_key = _key_of(user, name="deploy bot")
+    url = f"/dashboard/api-keys/{api_key.pk}/revoke"
+    listing = dashboard.get(API_KEYS_URL).content.decode()
+    assert f'<a class="button danger" href="{url}">Revoke</a>' in listing
+
+    confirm = dashboard.get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Revoke API key “deploy bot”?" in body and api_key.prefix in body
+    assert f'<form method="post" action="{url}"' in body and "csrfmiddlewaretoken" in body
+    assert "<script" not in body.split("<main")[1]
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None  # looking is not revoking
+
+    assert dashboard.post(url).status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    again = dashboard.get(url, follow=True)
+    assert "already revoked" in again.content.decode()
+
+
+def test_the_revoke_confirm_page_hides_other_users_keys(
+    dashboard: Client, other_user: User
+) -> None:
+    api_key = _key_of(other_user, name="theirs")
+    response = dashboard.get(f"/dashboard/api-keys/{api_key.pk}/revoke")
+    assert response.status_code == 404
+    assert "theirs" not in response.content.decode()
+
+
+def test_the_confirmed_revoke_still_needs_csrf(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    api_key = _key_of(user)
+    assert client.get(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 200
+    assert client.post(f"/dashboard/api-keys/{api_key.pk}/revoke").status_code == 403
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None
 
 
 def test_rotate_shows_the_new_key_and_shortens_the_old(dashboard: Client, user: User) -> None:

@@ -11,8 +11,10 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from authn.services import mfa
 from authn.services.mfa import backup_codes_remaining, user_has_mfa
 from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
+from tests.authn.mfa_helpers import fresh_code
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -65,12 +67,40 @@ def test_totp_enrolment_through_the_page(dashboard: Client, user: User) -> None:
     assert codes[0] not in page
 
 
-def test_totp_confirm_with_a_wrong_code_is_a_form_error(dashboard: Client, user: User) -> None:
-    _begin(dashboard)
+def _wrong_code(device_user: User) -> str:
+    device = TOTPDevice.objects.get(user=device_user, confirmed=False)
+    return f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+
+
+def test_totp_confirm_with_a_wrong_code_keeps_the_secret(dashboard: Client, user: User) -> None:
+    secret = _begin(dashboard)
+    response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": _wrong_code(user)})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "That code is not valid." in body and "Start again" not in body
+    assert SECRET.findall(body) == [secret]  # the same secret, and its QR code
+    assert 'src="data:image/svg+xml;base64,' in body
+    assert not user_has_mfa(user=user)
+
+    response = dashboard.post(
+        "/dashboard/security/totp/confirm", {"otp_token": _code_for_secret(secret, user)}
+    )
+    assert response.status_code == 200
+    assert user_has_mfa(user=user)
+
+
+def test_totp_enrolment_ends_after_five_wrong_codes(dashboard: Client, user: User) -> None:
+    secret = _begin(dashboard)
+    for _ in range(mfa.TOTP_ENROLMENT_TRIES - 1):
+        response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": "000000"})
+        assert SECRET.findall(response.content.decode()) == [secret]
     response = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": "000000"})
     assert response.status_code == 400
-    assert "Start again" in response.content.decode()
-    assert not user_has_mfa(user=user)
+    body = response.content.decode()
+    assert "Start again" in body and secret not in body
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    again = dashboard.post("/dashboard/security/totp/confirm", {"otp_token": "000000"})
+    assert again.status_code == 409
 
 
 def test_totp_confirm_without_begin_is_a_conflict(dashboard: Client) -> None:
@@ -120,6 +150,24 @@ def test_regenerate_backup_codes_needs_a_current_code(enrolled: Any) -> None:
     assert response.status_code == 200
     new_codes = BACKUP_CODE.findall(response.content.decode())
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+
+
+def test_a_code_used_in_this_time_step_asks_for_the_next_code(enrolled: Any) -> None:
+    dashboard, device, _ = enrolled
+    code = fresh_code(device)
+    used = dashboard.post("/dashboard/security/backup-codes", {"otp_token": code})
+    assert used.status_code == 200
+
+    response = dashboard.post("/dashboard/security/totp/remove", {"otp_token": code})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Wait for the next code" in body and "not valid" not in body
+    wrong = dashboard.post("/dashboard/security/totp/remove", {"otp_token": _wrong_totp(code)})
+    assert "That code is not valid." in wrong.content.decode()
+
+
+def _wrong_totp(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 def test_remove_totp_needs_a_current_code(enrolled: Any, user: User) -> None:

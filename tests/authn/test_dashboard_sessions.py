@@ -155,6 +155,21 @@ def test_security_page_lists_sessions_and_revokes_another(user: User) -> None:
     assert _is_signed_in(mine)
 
 
+def test_security_page_names_browsers_and_gives_times_with_their_zone(user: User) -> None:
+    chrome = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/124.0.0.0 Safari/537.36"
+    )
+    client = _signed_in(user, HTTP_USER_AGENT=chrome)
+    body = client.get(SECURITY_URL).content.decode()
+    sessions = body.split('id="sessions"')[1].split("</section>")[0]
+    assert ">Chrome on Linux</span>" in sessions
+    assert f">{chrome}<" not in sessions  # the raw string only as the cell's title
+    assert sessions.count(" UTC</time>") == 2  # started, last seen
+    events = body.split('id="events"')[1].split("</section>")[0]
+    assert " UTC</time>" in events and "data-local-time" in events
+
+
 def test_revoking_the_current_session_signs_out(user: User) -> None:
     mine = _signed_in(user)
     row = DashboardSession.objects.get(key_hash=session_key_hash(session_cookie(mine)))

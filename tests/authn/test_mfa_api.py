@@ -130,6 +130,52 @@ def test_confirm_with_a_wrong_code_is_refused_and_audited(user, user_client):
     assert wrong not in str(event.data)
 
 
+def test_a_wrong_confirm_code_keeps_the_enrolment_for_a_few_tries(user, user_client):
+    user_client.post(TOTP_URL)
+    device = TOTPDevice.objects.get(user=user)
+    wrong = f"{(int(code_at(device)) + 1) % 1_000_000:06d}"
+    for _ in range(mfa.TOTP_ENROLMENT_TRIES - 1):
+        response = user_client.post(CONFIRM_URL, {"otp": wrong}, format="json")
+        assert response.json()["errors"]["otp"] == ["The code is invalid."]
+    assert user_client.post(CONFIRM_URL, {"otp": code_at(device)}, format="json").status_code == 200
+    assert mfa.user_has_mfa(user=user)
+
+
+def test_the_last_wrong_confirm_code_ends_the_enrolment(user, user_client):
+    user_client.post(TOTP_URL)
+    device = TOTPDevice.objects.get(user=user)
+    wrong = f"{(int(code_at(device)) + 1) % 1_000_000:06d}"
+    for _ in range(mfa.TOTP_ENROLMENT_TRIES - 1):
+        user_client.post(CONFIRM_URL, {"otp": wrong}, format="json")
+    last = user_client.post(CONFIRM_URL, {"otp": wrong}, format="json")
+    assert last.status_code == 400 and last.json()["code"] == "mfa_invalid"
+    assert "start it again" in last.json()["errors"]["otp"][0]
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    again = user_client.post(CONFIRM_URL, {"otp": code_at(device)}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "mfa_not_pending"
+
+
+def test_a_new_enrolment_starts_with_every_try(user, user_client):
+    user_client.post(TOTP_URL)
+    for _ in range(mfa.TOTP_ENROLMENT_TRIES - 1):
+        user_client.post(CONFIRM_URL, {"otp": "000000"}, format="json")
+    user_client.post(TOTP_URL)
+    user_client.post(CONFIRM_URL, {"otp": "000000"}, format="json")
+    assert TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+
+
+def test_a_reused_code_says_wait_for_the_next_code(user, user_client):
+    device, _ = enrol(user)
+    code = fresh_code(device)
+    assert user_client.post(BACKUP_CODES_URL, {"otp": code}, format="json").status_code == 200
+    response = user_client.delete(TOTP_URL, {"otp": code}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "mfa_invalid"
+    message = "This code was already used; wait for the next code."
+    assert response.json()["errors"]["otp"] == [message]
+    assert mfa.user_has_mfa(user=user)
+
+
 def test_confirm_without_a_pending_device_is_a_conflict(user, user_client):
     response = user_client.post(CONFIRM_URL, {"otp": "123456"}, format="json")
     assert response.status_code == 409
@@ -293,6 +339,9 @@ def test_throttled_confirm_answers_429_with_retry_after(user, user_client):
     user_client.post(TOTP_URL)
     for _ in range(settings.MICRO_MFA_FAILURES_PER_USER):
         assert user_client.post(CONFIRM_URL, {"otp": "x"}, format="json").status_code == 400
+    # Wrong codes may have ended the enrolment (TOTP_ENROLMENT_TRIES): a new one is throttled.
+    if not TOTPDevice.objects.filter(user=user).exists():
+        user_client.post(TOTP_URL)
     device = TOTPDevice.objects.get(user=user)
     response = user_client.post(CONFIRM_URL, {"otp": code_at(device)}, format="json")
     assert response.status_code == 429

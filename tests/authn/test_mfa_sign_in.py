@@ -111,6 +111,18 @@ def test_the_same_code_cannot_sign_in_twice(user, password):
     assert second.json()["code"] == "mfa_invalid"
 
 
+def test_a_code_used_twice_says_wait_for_the_next_code(user, password):
+    device, _ = enrol(user)
+    body = {"username": user.username, "password": password, "otp": fresh_code(device)}
+    assert post_token(body).status_code == 200
+    second = post_token(body).json()
+    assert second["code"] == "mfa_invalid"
+    assert "wait for the next code" in second["detail"]
+    forget_used_codes(device)
+    wrong = {**body, "otp": f"{(int(body['otp']) + 1) % 1_000_000:06d}"}
+    assert post_token(wrong).json()["detail"] == "The one-time code is invalid."
+
+
 def test_a_code_from_90_seconds_ago_cannot_sign_in(user, password):
     """SECURITY 22 at the token endpoint."""
     device, _ = enrol(user)

@@ -96,7 +96,8 @@ def test_mint_use_and_revoke_an_api_key(page: Any, live_server: Any) -> None:
     if SCREENSHOT_DIR:
         Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOT_DIR) / "dashboard.png"), full_page=True)
-    page.click("button:has-text('Revoke')")
+    page.click("a:has-text('Revoke')")  # a confirm page first
+    page.click("button:has-text('Revoke key')")
     page.wait_for_selector("text=revoked")
     assert ApiKey.objects.get(owner=user).revoked_at is not None
 
