@@ -49,6 +49,7 @@ from authn.downstream.verifier import (
     TokenVerifier,
     UpstreamTokenVerifier,
     fetch_json,
+    principal_from_claims,
     public_keys_from_jwks,
 )
 from authn.models import SigningKey
@@ -268,6 +269,49 @@ def test_gateway_user_token_verifies(
 
     assert str(principal.user_id) == response["X-User-Id"]
     assert " ".join(sorted(principal.scopes)) == response["X-User-Scopes"]
+    assert principal.amr == () and principal.src_amr == ("pwd",)
+    assert principal.via_gateway and not principal.is_personal_sign_in
+
+
+def upstream_claims(**extra: Any) -> dict[str, Any]:
+    return {
+        "sub": "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11",
+        "jti": "j",
+        "exp": 2_000_000_000,
+        "scope": "profile",
+        "token_type": "upstream",
+        **extra,
+    }
+
+
+def test_an_upstream_principal_takes_src_amr_and_never_a_method_in_amr() -> None:
+    principal = principal_from_claims(upstream_claims(amr=[], src_amr=["pwd", "otp"]))
+
+    assert principal.amr == () and principal.src_amr == ("pwd", "otp")
+    assert principal.via_gateway and not principal.is_personal_sign_in
+
+
+def test_an_upstream_token_signed_before_src_amr_keeps_its_methods_out_of_amr() -> None:
+    # Signed by an older instance during a rollout: the methods were in amr.
+    principal = principal_from_claims(upstream_claims(amr=["pwd"]))
+
+    assert principal.amr == () and principal.src_amr == ("pwd",)
+    assert not principal.is_personal_sign_in
+
+
+def test_an_access_token_principal_has_no_src_amr() -> None:
+    claims = {**upstream_claims(amr=["pwd"], src_amr=["pwd"]), "token_type": "access"}
+
+    principal = principal_from_claims(claims)
+
+    assert principal.amr == ("pwd",) and principal.src_amr == ()
+    assert principal.is_personal_sign_in and not principal.via_gateway
+
+
+@pytest.mark.parametrize("claim", ["amr", "src_amr"])
+def test_a_malformed_methods_claim_is_invalid(claim: str) -> None:
+    with pytest.raises(InvalidToken, match=claim):
+        principal_from_claims(upstream_claims(**{claim: "pwd"}))
 
 
 def test_service_account_token_has_kind_service(verifier: TokenVerifier) -> None:
