@@ -324,6 +324,8 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
     Only `api_admin` manages a group that grants `api_admin`: a delegate could otherwise
     mint new administrators.
     """
+    # The services enforce the sign-in rule for every caller; checked here first too, so that a
+    # key is refused for what it is before the group is looked up (scope, sign-in, permission).
     require_personal_sign_in(actor=principal, action="Changing a group's members")
     group = selectors.group_get(group_id=group_id)
     if group is None:
