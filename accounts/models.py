@@ -80,7 +80,7 @@ class User(AbstractBaseUser):
     email_verified = models.BooleanField(default=False)
     # Created by self sign-up (not by an administrator or a command): while sign-up is open,
     # such an account proves its address before it mints API keys.
-    signed_up = models.BooleanField(default=False, editable=False)
+    signed_up = models.BooleanField(default=False, db_default=False, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     is_superuser = models.BooleanField(default=False, help_text="Holds every scope.")
