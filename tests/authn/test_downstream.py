@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -37,9 +40,11 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
+from authn import principal as server_principal
 from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
+    CLI_CLIENT_ID,
     MICRO_SCOPES_IMPLIED_BY_API_ADMIN,
     InsecureUrl,
     InvalidToken,
@@ -859,3 +864,75 @@ def test_a_plain_http_issuer_is_refused_for_its_default_jwks_url() -> None:
 )
 def test_https_and_loopback_jwks_urls_are_accepted(url: str) -> None:
     assert JwksCache(url).url == url
+
+
+# --- A misconfigured verifier fails loudly, before any token is checked ----------------------
+
+
+@pytest.mark.parametrize(
+    "authentication", [drf.MicroJWTAuthentication, drf.MicroUpstreamTokenAuthentication]
+)
+def test_the_drf_classes_refuse_a_plain_http_jwks_url_when_built(
+    settings: Any, authentication: type
+) -> None:
+    settings.MICRO_JWKS_URL = "http://keys.example.com/.well-known/jwks.json"
+
+    with pytest.raises(ImproperlyConfigured, match="MICRO_JWKS_URL"):
+        authentication()
+
+
+@pytest.mark.parametrize(
+    "authentication", [drf.MicroJWTAuthentication, drf.MicroUpstreamTokenAuthentication]
+)
+def test_the_drf_classes_need_an_issuer(settings: Any, authentication: type) -> None:
+    settings.MICRO_ISSUER = ""
+
+    with pytest.raises(ImproperlyConfigured, match="MICRO_ISSUER"):
+        authentication()
+
+
+def test_the_system_checks_report_a_plain_http_jwks_url(settings: Any) -> None:
+    assert drf.check_verifier_settings in checks.registry.registry.get_checks()
+    assert drf.check_verifier_settings() == []
+
+    settings.MICRO_JWKS_URL = "http://keys.example.com/.well-known/jwks.json"
+
+    assert [error.id for error in drf.check_verifier_settings()] == ["micro_downstream.E001"]
+
+
+# --- The verifier's copies of the service's rules stay equal to them -------------------------
+
+
+def test_the_verifier_names_the_same_cli_client_as_the_service() -> None:
+    assert CLI_CLIENT_ID == server_principal.CLI_CLIENT_ID
+
+
+@pytest.mark.parametrize(
+    "amr", [(), ("pwd",), ("pwd", "otp"), ("api_key",), ("otp",), ("api_key", "pwd")]
+)
+@pytest.mark.parametrize("client_id", [None, "micro-cli", "someones-app", ""])
+def test_is_personal_sign_in_matches_the_services_rule(amr: tuple, client_id: str | None) -> None:
+    user_id = uuid.uuid4()
+    service = server_principal.Principal(
+        user_id=user_id,
+        username="u",
+        kind="user",
+        group_ids=(),
+        scopes=frozenset(),
+        method="jwt",
+        amr=amr,
+        client_id=client_id,
+    )
+    downstream = MicroPrincipal(
+        user_id=user_id,
+        username="u",
+        kind="user",
+        group_ids=(),
+        scopes=frozenset(),
+        client_id=client_id,
+        jti="j",
+        expires_at=0,
+        amr=amr,
+    )
+
+    assert downstream.is_personal_sign_in == service.is_personal_sign_in
