@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Group, User
+from accounts.models import USERNAME_MAX_LENGTH, Group, User
 from accounts.serializers import (
     GroupIn,
     GroupOut,
@@ -45,7 +45,6 @@ from micro_platform.pagination import CursorPage
 from permissions.drf import AnyScope
 
 MAX_BATCH_IDS = 100
-MAX_USERNAME_LENGTH = 150  # User.username
 
 
 def conflict_error(exc: services.Conflict) -> ValidationError:
@@ -213,9 +212,9 @@ class UserListApi(APIView):
             # Lookups answer public views whoever asks (spec §4.2), matching UserBatchOut.
             return cacheable(request, {"results": [public_view(row) for row in rows]})
         if username is not None:
-            if len(username) > MAX_USERNAME_LENGTH:  # never cut short: it could name another
+            if len(username) > USERNAME_MAX_LENGTH:  # never cut short: it could name another
                 raise ValidationError(
-                    {"username": [f"At most {MAX_USERNAME_LENGTH} characters."]},
+                    {"username": [f"At most {USERNAME_MAX_LENGTH} characters."]},
                     code="max_length",
                 )
             found = selectors.user_get_by_username(username=username)
@@ -324,6 +323,8 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
     Only `api_admin` manages a group that grants `api_admin`: a delegate could otherwise
     mint new administrators.
     """
+    # The services enforce the sign-in rule for every caller; checked here first too, so that a
+    # key is refused for what it is before the group is looked up (scope, sign-in, permission).
     require_personal_sign_in(actor=principal, action="Changing a group's members")
     group = selectors.group_get(group_id=group_id)
     if group is None:

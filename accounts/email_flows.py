@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts import mailer, selectors, services
-from accounts.models import User
+from accounts.models import EMAIL_MAX_LENGTH, User
 from accounts.throttles import RateLimited as RateLimited  # the flows' refusal, re-exported
 from accounts.throttles import over_limit, throttle
 from authn.audit import audit_record
@@ -128,12 +129,22 @@ def email_verification_send(*, user: User) -> bool:
     return True
 
 
+def _check_length(email: str) -> None:
+    """Refuses an address longer than any account's: cut short, it could name another account
+    while the per-address throttle counted the long string, a new key for each variant."""
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            {"email": [f"At most {EMAIL_MAX_LENGTH} characters."]}, code="max_length"
+        )
+
+
 def email_verification_request(*, email: str, ip_address: str | None) -> None:
     """Re-sends the verification link; the caller cannot tell whether the address exists."""
+    _check_length(email)
     _throttle_ip("verify", ip_address, limit=VERIFICATIONS_PER_IP)
     if over_limit("verify:address", email, limit=VERIFICATIONS_PER_ADDRESS):
         return  # silently: a 429 here would still be harmless, but silence also stops mail floods
-    user = selectors.user_get_by_email(email=email[:254])
+    user = selectors.user_get_by_email(email=email)
     if user is not None:
         with transaction.atomic():
             email_verification_send(user=user)
@@ -178,10 +189,11 @@ def password_reset_uid(user: User) -> str:
 
 def password_reset_send(*, email: str, ip_address: str | None) -> None:
     """Emails a reset link if an active user has this address; same outcome either way."""
+    _check_length(email)
     _throttle_ip("reset", ip_address, limit=RESETS_PER_IP)
     if over_limit("reset:address", email, limit=RESETS_PER_ADDRESS):
         return  # silently, whether or not the address exists: no oracle, no mail flood
-    user = selectors.user_get_by_email(email=email[:254])
+    user = selectors.user_get_by_email(email=email)
     # Only a verified address receives resets: an address set without proof (by a stolen
     # credential, or mistyped at sign-up) must not become a way into the account.
     eligible = (

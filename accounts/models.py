@@ -7,6 +7,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.db.models import Value
@@ -79,7 +80,7 @@ class User(AbstractBaseUser):
     email_verified = models.BooleanField(default=False)
     # Created by self sign-up (not by an administrator or a command): while sign-up is open,
     # such an account proves its address before it mints API keys.
-    signed_up = models.BooleanField(default=False, editable=False)
+    signed_up = models.BooleanField(default=False, db_default=False, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     is_superuser = models.BooleanField(default=False, help_text="Holds every scope.")
@@ -137,6 +138,19 @@ class User(AbstractBaseUser):
     @property
     def granted_scopes(self) -> frozenset[str]:
         return frozenset(self.scopes or ()) & scope_catalogue.ALL_SCOPES
+
+
+def _max_length(field_name: str) -> int:
+    field = User._meta.get_field(field_name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise ImproperlyConfigured(f"User.{field_name} has no max_length")
+    return field.max_length
+
+
+# The longest username and email address an account can have. Longer input names nobody and is
+# refused, never cut short: a cut string could name a different user.
+USERNAME_MAX_LENGTH = _max_length("username")
+EMAIL_MAX_LENGTH = _max_length("email")
 
 
 class Group(models.Model):

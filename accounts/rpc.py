@@ -34,7 +34,7 @@ from accounts.apis import (
     render_user,
     update_user_as,
 )
-from accounts.models import User
+from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
@@ -50,8 +50,6 @@ from permissions.drf import AnyScope, Requirement, insufficient_scope_detail, pr
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 MAX_LIST_LIMIT = 100
-USERNAME_MAX_LENGTH = 150  # User.username
-EMAIL_MAX_LENGTH = 254  # User.email
 OTP_MAX_LENGTH = 64  # as the token endpoint's `otp`
 
 
@@ -250,8 +248,8 @@ def _throttled(exc: email_flows.RateLimited) -> Throttled:
     return Throttled(wait=exc.retry_after, detail="Too many requests; retry later.")
 
 
-def _required(body: dict[str, Any], *names: str) -> str:
-    value = _string(body, *names)
+def _required(body: dict[str, Any], *names: str, max_length: int | None = None) -> str:
+    value = _string(body, *names, max_length=max_length)
     if value is None:
         raise ValidationError({names[0]: ["This field is required."]}, code="required")
     return value
@@ -260,7 +258,7 @@ def _required(body: dict[str, Any], *names: str) -> str:
 def rpc_send_verification_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     # Anonymous, and the same empty answer whether or not the address has an account. Micro's
     # subject/textContent/fromName are ignored: free text would make this an open mail relay.
-    email = _required(body, "email")
+    email = _required(body, "email", max_length=EMAIL_MAX_LENGTH)
     try:
         email_flows.email_verification_request(email=email, ip_address=client_ip(request))
     except email_flows.RateLimited as exc:
@@ -279,7 +277,7 @@ def rpc_verify_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def rpc_send_password_reset_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    email = _required(body, "email")
+    email = _required(body, "email", max_length=EMAIL_MAX_LENGTH)
     try:
         email_flows.password_reset_send(email=email, ip_address=client_ip(request))
     except email_flows.RateLimited as exc:

@@ -6,7 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import Membership, User, avatar_url_validator, username_validator
+from accounts.models import (
+    EMAIL_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    Membership,
+    User,
+    avatar_url_validator,
+    username_validator,
+)
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
 from authn import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
@@ -39,8 +46,12 @@ class UserBatchOut(serializers.Serializer):
 
 
 class UserCreateIn(StrictSerializer):
-    username = serializers.CharField(max_length=150, validators=[username_validator])
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    username = serializers.CharField(
+        max_length=USERNAME_MAX_LENGTH, validators=[username_validator]
+    )
+    email = serializers.EmailField(
+        max_length=EMAIL_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
     password = serializers.CharField(
         max_length=256, required=False, trim_whitespace=False, write_only=True
     )
@@ -66,8 +77,10 @@ class UserCreateIn(StrictSerializer):
 class SignupIn(StrictSerializer):
     """Self sign-up: an address and a password are required (the address gets verified)."""
 
-    username = serializers.CharField(max_length=150, validators=[username_validator])
-    email = serializers.EmailField(max_length=254)
+    username = serializers.CharField(
+        max_length=USERNAME_MAX_LENGTH, validators=[username_validator]
+    )
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
     display_name = serializers.CharField(
         max_length=150,
@@ -87,14 +100,14 @@ class UserUpdateSelfIn(StrictSerializer):
     avatar_url = serializers.CharField(
         max_length=500, required=False, allow_blank=True, validators=[avatar_url_validator]
     )
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH, required=False, allow_blank=True)
 
 
 class UserUpdateAdminIn(UserUpdateSelfIn):
     """Fields a `users:write` caller may change on any account."""
 
     username = serializers.CharField(
-        max_length=150, required=False, validators=[username_validator]
+        max_length=USERNAME_MAX_LENGTH, required=False, validators=[username_validator]
     )
     is_active = serializers.BooleanField(required=False)
 

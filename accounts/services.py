@@ -273,8 +273,14 @@ def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Gro
     return group
 
 
-def group_member_add(*, actor: Principal, group: Group, user: User, role: str) -> Membership:
-    """Adds the user to the group, or changes their role (one membership per user and group)."""
+def group_member_add(*, actor: Principal | None, group: Group, user: User, role: str) -> Membership:
+    """Adds the user to the group, or changes their role (one membership per user and group).
+
+    Needs a person's own sign-in (or the operator, `actor=None`): a membership can carry
+    `users:write`, so a key or an application's token must not hand it out. Whether the actor
+    may manage this group is the caller's check.
+    """
+    require_personal_sign_in(actor=actor, action="Changing a group's members")
     with transaction.atomic():
         membership, created = Membership.objects.update_or_create(
             group=group, user=user, defaults={"role": role}
@@ -289,7 +295,10 @@ def group_member_add(*, actor: Principal, group: Group, user: User, role: str) -
     return membership
 
 
-def group_member_remove(*, actor: Principal, group: Group, user_id: uuid.UUID) -> bool:
+def group_member_remove(*, actor: Principal | None, group: Group, user_id: uuid.UUID) -> bool:
+    """Removes the user from the group; False when they were not a member. Needs a person's
+    own sign-in (or the operator, `actor=None`), like adding one."""
+    require_personal_sign_in(actor=actor, action="Changing a group's members")
     with transaction.atomic():
         deleted, _ = Membership.objects.filter(group=group, user_id=user_id).delete()
         if deleted:

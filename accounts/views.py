@@ -17,14 +17,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts import email_flows, services
-from accounts.models import User, username_validator
+from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User, username_validator
 from accounts.validators import display_name_validator
 from micro_platform.http import client_ip
 
 
 class SignupForm(forms.Form):
-    username = forms.CharField(max_length=150, validators=[username_validator])
-    email = forms.EmailField(max_length=254)
+    username = forms.CharField(max_length=USERNAME_MAX_LENGTH, validators=[username_validator])
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
     display_name = forms.CharField(
         max_length=150, required=False, validators=[display_name_validator]
     )
@@ -37,7 +37,7 @@ class SignupForm(forms.Form):
 
 class EmailForm(forms.Form):
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
 

@@ -146,6 +146,8 @@ class LogoutAllApi(APIView):
     )
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
+        # The service enforces it for every caller; checked first here so that a key is refused
+        # for what it is before its body is read.
         require_personal_sign_in(actor=principal, action="Signing out everywhere")
         serializer = LogoutAllIn(data=request.data)
         serializer.is_valid(raise_exception=True)

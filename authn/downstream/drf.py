@@ -9,6 +9,13 @@ Settings of the service using it:
 - `MICRO_JWKS_URL` (default `MICRO_ISSUER + "/.well-known/jwks.json"`).
 
 No database query, ever: `request.user` is a `MicroPrincipal` built from the token's claims.
+
+A wrong configuration (no `MICRO_ISSUER`; a JWKS URL that is not `https://`, or `http://` to
+a loopback IP literal) is an `ImproperlyConfigured` naming the setting: reported by Django's
+system checks (`manage.py check`, `runserver`, `migrate`: `micro_downstream.E001`) once this
+module is imported, and raised when DRF instantiates an authentication class, never a
+confusing error in the middle of authenticating. To refuse to start under gunicorn too,
+call `verifier_from_settings()` from an `AppConfig.ready()`.
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .verifier import (
+    InsecureUrl,
     InvalidToken,
     KeysUnavailable,
     MicroPrincipal,
@@ -36,16 +46,24 @@ _verifiers_lock = threading.Lock()
 
 
 def _verifier(kind: type[TokenVerifier], audience: str) -> TokenVerifier:
-    issuer = str(settings.MICRO_ISSUER).rstrip("/")
+    """The cached verifier of this configuration; ImproperlyConfigured when it cannot be one."""
+    issuer = str(getattr(settings, "MICRO_ISSUER", "") or "").rstrip("/")
+    if not issuer:
+        raise ImproperlyConfigured("MICRO_ISSUER (the Micro service's public URL) is required.")
     jwks_url = getattr(settings, "MICRO_JWKS_URL", None)
     config = (kind, issuer, audience, jwks_url)
     verifier = _verifiers.get(config)
-    if verifier is None:
-        with _verifiers_lock:
-            verifier = _verifiers.setdefault(
-                config, kind(issuer=issuer, audience=audience, jwks_url=jwks_url)
-            )
-    return verifier
+    if verifier is not None:
+        return verifier
+    try:
+        built = kind(issuer=issuer, audience=audience, jwks_url=jwks_url)
+    except InsecureUrl as exc:
+        raise ImproperlyConfigured(
+            "MICRO_JWKS_URL (default: MICRO_ISSUER + /.well-known/jwks.json) must be https://,"
+            f" or http:// to a loopback IP literal: {exc}"
+        ) from exc
+    with _verifiers_lock:
+        return _verifiers.setdefault(config, built)
 
 
 def verifier_from_settings() -> TokenVerifier:
@@ -58,6 +76,16 @@ def upstream_verifier_from_settings() -> TokenVerifier:
     """The process's upstream-token verifier for the current settings."""
     audience = str(getattr(settings, "MICRO_UPSTREAM_TOKEN_AUDIENCE", "micro-upstream"))
     return _verifier(UpstreamTokenVerifier, audience)
+
+
+@checks.register(checks.Tags.security)
+def check_verifier_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """`micro_downstream.E001` when the verifier cannot be built from the settings."""
+    try:
+        verifier_from_settings()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="micro_downstream.E001")]
+    return []
 
 
 class SigningKeysUnavailable(APIException):
@@ -78,6 +106,11 @@ class MicroJWTAuthentication(BaseAuthentication):
 
     realm = "api"
 
+    def __init__(self) -> None:
+        # Built (and so checked) when DRF instantiates the class: a misconfiguration is an
+        # ImproperlyConfigured naming the setting, not an error while authenticating.
+        self.verifier = verifier_from_settings()
+
     def authenticate(self, request: Request) -> tuple[MicroPrincipal, dict[str, Any]] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != b"bearer":
@@ -88,9 +121,8 @@ class MicroJWTAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("Malformed bearer token.", code="invalid_token") from exc
-        verifier = verifier_from_settings()
         try:
-            claims = verifier.claims(token)
+            claims = self.verifier.claims(token)
             return principal_from_claims(claims), claims
         except InvalidToken as exc:
             raise AuthenticationFailed(
@@ -115,13 +147,16 @@ class MicroUpstreamTokenAuthentication(BaseAuthentication):
 
     header = "HTTP_X_USER_TOKEN"
 
+    def __init__(self) -> None:
+        # As MicroJWTAuthentication: checked when DRF instantiates the class.
+        self.verifier = upstream_verifier_from_settings()
+
     def authenticate(self, request: Request) -> tuple[MicroPrincipal, dict[str, Any]] | None:
         token = request.META.get(self.header)
         if not token:
             return None
-        verifier = upstream_verifier_from_settings()
         try:
-            claims = verifier.claims(str(token))
+            claims = self.verifier.claims(str(token))
             return principal_from_claims(claims, via_gateway=True), claims
         except InvalidToken as exc:
             raise AuthenticationFailed(

@@ -271,6 +271,9 @@ class MicroPrincipal:
     # True for the gateway's upstream token: the gateway asserts who the caller is, for a
     # credential this service never saw (a key, an app's token, a session).
     via_gateway: bool = False
+    # An upstream token's `src_amr`: how the caller signed in to the gateway, for information
+    # only (its `amr` is always empty). Empty for an access token.
+    src_amr: tuple[str, ...] = ()
 
     is_authenticated = True
     is_anonymous = False
@@ -305,9 +308,9 @@ def principal_from_claims(
 ) -> MicroPrincipal:
     """The principal of verified claims; raises InvalidToken when a claim is malformed.
 
-    Claims of an upstream token always give a `via_gateway` principal: its signed
-    `token_type` claim says `upstream`, so passing them here without the flag cannot turn
-    them into a person's sign-in."""
+    Claims of an upstream token always give a `via_gateway` principal with an empty `amr`
+    (the caller's methods in `src_amr`): its signed `token_type` claim says `upstream`, so
+    passing them here without the flag cannot turn them into a person's sign-in."""
     try:
         user_id = uuid.UUID(str(claims["sub"]))
         groups = claims.get("groups", [])
@@ -316,11 +319,13 @@ def principal_from_claims(
         group_ids = tuple(uuid.UUID(str(group)) for group in groups)
     except ValueError as exc:
         raise InvalidToken("malformed sub or groups claim") from exc
-    kind, scope, amr = claims.get("kind", "user"), claims.get("scope", ""), claims.get("amr", [])
+    kind, scope = claims.get("kind", "user"), claims.get("scope", "")
     if kind not in ("user", "service") or not isinstance(scope, str):
         raise InvalidToken("malformed kind or scope claim")
-    if not isinstance(amr, list):
-        raise InvalidToken("malformed amr claim")
+    via_gateway = via_gateway or claims.get("token_type") == UPSTREAM_TOKEN_TYPE_CLAIM
+    amr = _methods(claims, "amr")
+    # An upstream token signed before `src_amr` existed carried the methods in `amr`.
+    src_amr = _methods(claims, "src_amr") if "src_amr" in claims else amr
     client_id = claims.get("client_id")
     return MicroPrincipal(
         user_id=user_id,
@@ -331,9 +336,18 @@ def principal_from_claims(
         client_id=str(client_id) if client_id else None,
         jti=str(claims["jti"]),
         expires_at=int(claims["exp"]),
-        amr=tuple(str(method) for method in amr),
-        via_gateway=via_gateway or claims.get("token_type") == UPSTREAM_TOKEN_TYPE_CLAIM,
+        amr=() if via_gateway else amr,
+        via_gateway=via_gateway,
+        src_amr=src_amr if via_gateway else (),
     )
+
+
+def _methods(claims: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """An authentication-methods claim (`amr`, `src_amr`): a list of strings, or absent."""
+    methods = claims.get(name, [])
+    if not isinstance(methods, list):
+        raise InvalidToken(f"malformed {name} claim")
+    return tuple(str(method) for method in methods)
 
 
 def _header(token: str) -> dict[str, Any]:

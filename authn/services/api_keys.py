@@ -228,18 +228,24 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal | None) -> None:
 def api_keys_revoke_all(
     *, owner_id: uuid.UUID, actor: Principal | uuid.UUID | None, reason: str
 ) -> int:
-    """Revokes every key of the owner still unrevoked (each audited as `api_key.revoked` with
-    `reason`), with the tokens exchanged for them; returns how many. Call it where a key must
-    not outlive what proved the person: a password reset, logout-all with `api_keys`."""
+    """Revokes every live key of the owner (neither revoked nor expired; each audited as
+    `api_key.revoked` with `reason`), with the tokens exchanged for them; returns how many.
+    Call it where a key must not outlive what proved the person: a password reset, logout-all
+    with `api_keys`. An expired key is over already: it is neither revoked nor audited again,
+    but the tokens exchanged shortly before it expired still end."""
     now = timezone.now()
     with transaction.atomic():
-        keys = list(
-            ApiKey.objects.select_for_update().filter(owner_id=owner_id, revoked_at__isnull=True)
+        recent = ApiKey.objects.select_for_update().filter(
+            owner_id=owner_id,
+            revoked_at__isnull=True,
+            expires_at__gt=now - timedelta(seconds=EXCHANGE_TOKEN_TTL),
         )
+        keys = list(recent)
         if not keys:
             return 0
-        ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(revoked_at=now)
-        for api_key in keys:
+        live = [api_key for api_key in keys if api_key.expires_at > now]
+        ApiKey.objects.filter(pk__in=[key.pk for key in live]).update(revoked_at=now)
+        for api_key in live:
             api_key.revoked_at = now
             audit_record(
                 type="api_key.revoked",
@@ -248,9 +254,10 @@ def api_keys_revoke_all(
                 subject_id=api_key.pk,
                 data={**_audit_data(api_key), "reason": reason},
             )
+        # A token exchanged for a key lives up to EXCHANGE_TOKEN_TTL, past the key's expiry.
         revocation.revoke_families(family_ids=[str(api_key.pk) for api_key in keys])
         api_key_cache.user_changed(user_id=owner_id)
-    return len(keys)
+    return len(live)
 
 
 def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:

@@ -209,7 +209,11 @@ def upstream_token_issue(
     """Signs the gateway's upstream token: the same identity claims as an access token, but
     `typ: user+jwt` and the upstream audience, so this service's API refuses it; `sid`,
     `parent_jti` and `parent_digest` name the sign-in or API key and the access token it
-    derives from, so revoking any of them revokes it too."""
+    derives from, so revoking any of them revokes it too.
+
+    `amr` is always empty: the gateway vouches for a request, not for a sign-in, so no
+    verifier checking `pwd` in `amr` may take the token for a person's own sign-in. The
+    caller's methods travel, for information only, as `src_amr`."""
     token = MicroUpstreamToken()
     token.set_exp(lifetime=timedelta(seconds=lifetime))
     scope = " ".join(sorted(scopes))
@@ -218,7 +222,8 @@ def upstream_token_issue(
     token["username"] = username
     token["kind"] = kind
     token["groups"] = [str(group_id) for group_id in group_ids]
-    token["amr"] = list(amr)
+    token["amr"] = []
+    token["src_amr"] = list(amr)
     parents = (("sid", session_id), ("parent_jti", parent_jti), ("parent_digest", parent_digest))
     for claim, value in parents:
         if value is not None:

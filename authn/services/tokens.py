@@ -23,6 +23,7 @@ from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
 from authn.services.mfa import mfa_sign_in_step
+from authn.services.recent_sign_in import require_personal_sign_in
 from authn.services.sign_in import password_check, sign_in_confirm, sign_in_record
 from authn.session_store import dashboard_sessions_delete
 from micro_platform import metrics
@@ -286,7 +287,11 @@ def user_credentials_revoke(
 
 def logout_all(*, principal: Principal, ip_address: str | None, api_keys: bool = False) -> None:
     """Revokes every session and refresh token of the caller, and the calling access token;
-    with `api_keys`, every API key of the caller too (and the tokens exchanged for them)."""
+    with `api_keys`, every API key of the caller too (and the tokens exchanged for them).
+
+    Needs a person's own sign-in: a key or an application's token must not end the person's
+    sessions (nor, with `api_keys`, every other key)."""
+    require_personal_sign_in(actor=principal, action="Signing out everywhere")
     # api_keys imports this module (hash_secret): imported here to avoid the cycle.
     from authn.services.api_keys import api_keys_revoke_all
 

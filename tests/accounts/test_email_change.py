@@ -100,7 +100,7 @@ def test_a_fresh_sign_in_learns_that_an_address_is_taken(user: User, taken: User
 
 
 @pytest.mark.parametrize("via", CHANGES)
-def test_email_changes_are_throttled_per_address(user: User, taken: User, via: str) -> None:
+def test_email_changes_are_throttled_per_client_ip(user: User, taken: User, via: str) -> None:
     others = UserFactory.create_batch(2)
     statuses = [
         CHANGES[via](signed_in(someone), someone, TAKEN).status_code

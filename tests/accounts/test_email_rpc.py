@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from accounts import email_flows
-from accounts.models import User
+from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from tests.accounts.email_helpers import rpc
 from tests.factories import UserFactory
 
@@ -106,3 +107,40 @@ def test_the_schema_lists_the_email_methods(admin_client):
         "sendpasswordresetemail",
         "resetpassword",
     } <= set(enum)
+
+
+# An address as long as an account's may be (the model's max_length), and one character more.
+LONGEST = "a" * (EMAIL_MAX_LENGTH - len("@example.com")) + "@example.com"
+
+
+def test_email_limits_come_from_the_model():
+    assert User._meta.get_field("email").max_length == EMAIL_MAX_LENGTH
+    assert User._meta.get_field("username").max_length == USERNAME_MAX_LENGTH
+    assert len(LONGEST) == EMAIL_MAX_LENGTH
+
+
+@pytest.mark.parametrize("method", ["sendVerificationEmail", "sendPasswordResetEmail"])
+def test_an_overlong_address_is_a_400_never_cut_to_an_accounts(db, commit, method):
+    UserFactory.create(email=LONGEST, email_verified=False)
+    UserFactory.create(email=LONGEST.replace("a", "b", 1), email_verified=True)
+
+    with commit(execute=True):
+        response = rpc(APIClient(), method, {"email": LONGEST + "x"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "max_length"
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "flow", [email_flows.email_verification_request, email_flows.password_reset_send]
+)
+def test_the_email_flows_refuse_an_overlong_address_for_every_caller(db, commit, flow):
+    # Cut to 254 characters, each variant would reach the account while the per-address
+    # throttle counted every variant apart: unlimited mail to one address.
+    UserFactory.create(email=LONGEST, email_verified=True)
+
+    with commit(execute=True), pytest.raises(ValidationError):
+        flow(email=LONGEST + "x", ip_address="203.0.113.9")
+
+    assert mail.outbox == []

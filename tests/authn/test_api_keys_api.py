@@ -206,12 +206,13 @@ def test_a_third_party_apps_token_cannot_mint_keys(user: User) -> None:
     assert not ApiKey.objects.exists()
 
 
-def test_a_gateway_token_from_a_key_says_so_in_amr(user: User) -> None:
-    """The gateway's `X-User-Token` for a key keeps `amr: ["api_key"]`: with `pwd` it would pass
-    for a sign-in (minting keys, MFA changes)."""
+def test_a_gateway_token_from_a_key_says_so_in_src_amr(user: User) -> None:
+    """The gateway's `X-User-Token` for a key says `src_amr: ["api_key"]`, and its `amr` is
+    empty like every upstream token's: with `pwd` it would pass for a sign-in (minting keys,
+    MFA changes)."""
     verified = key_client(mint(user, ("profile",)).key).get("/api/v1/auth/verify")
     claims = jwt.decode(verified["X-User-Token"], options={"verify_signature": False})
-    assert claims["amr"] == ["api_key"]
+    assert claims["amr"] == [] and claims["src_amr"] == ["api_key"]
 
 
 def test_a_signed_in_rotation_renews_the_full_lifetime(user: User, user_client: APIClient) -> None:

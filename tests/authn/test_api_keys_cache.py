@@ -64,7 +64,9 @@ def test_removing_a_membership_applies_at_once(user: User, admin_user: User, com
     assert cached_scopes(raw) == {"users:write"}
     with commit():
         account_services.group_member_remove(
-            actor=principal_for_user(admin_user, method="jwt"), group=group, user_id=user.pk
+            actor=principal_for_user(admin_user, method="jwt", amr=("pwd",)),
+            group=group,
+            user_id=user.pk,
         )
     assert cached_scopes(raw) == frozenset()
 

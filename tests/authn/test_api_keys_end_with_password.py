@@ -4,14 +4,21 @@ whoever registered an address before its owner, must not keep access."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from authn.models import ApiKey, AuditEvent
-from authn.services.api_keys import MintedKey, api_key_create
+from authn.services.api_keys import (
+    MintedKey,
+    api_key_create,
+    api_key_revoke,
+    api_keys_revoke_all,
+)
 from tests.accounts.email_helpers import only_email_to
 from tests.accounts.test_password_reset import (
     NEW_PASSWORD,
@@ -140,6 +147,45 @@ def test_logout_all_with_api_keys_revokes_every_key(
     event = AuditEvent.objects.get(type="api_key.revoked")
     assert (event.subject_id, event.actor_id) == (str(minted.api_key.pk), member.pk)
     assert event.data["reason"] == "logout_all"
+
+
+def test_revoking_every_key_leaves_expired_and_revoked_keys_alone(
+    member: User, commit: Any
+) -> None:
+    live, expired, revoked = mint(member, "live"), mint(member, "expired"), mint(member, "revoked")
+    api_key_revoke(api_key=revoked.api_key, actor=None)
+    ApiKey.objects.filter(pk=expired.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(days=1)
+    )
+    AuditEvent.objects.all().delete()
+
+    with commit(execute=True):
+        count = api_keys_revoke_all(owner_id=member.pk, actor=member.pk, reason="logout_all")
+
+    assert count == 1
+    assert [event.subject_id for event in AuditEvent.objects.filter(type="api_key.revoked")] == [
+        str(live.api_key.pk)
+    ]
+    assert ApiKey.objects.get(pk=expired.api_key.pk).revoked_at is None
+    assert not works(live.key)
+
+
+def test_revoking_every_key_ends_tokens_exchanged_just_before_a_key_expired(
+    member: User, commit: Any
+) -> None:
+    minted = mint(member)
+    token = exchanged(minted)
+    ApiKey.objects.filter(pk=minted.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=30)
+    )
+    assert works(token)  # an exchanged token outlives its key by up to its own lifetime
+
+    with commit(execute=True):
+        count = api_keys_revoke_all(owner_id=member.pk, actor=member.pk, reason="logout_all")
+
+    assert count == 0
+    assert not works(token)
+    assert not AuditEvent.objects.filter(type="api_key.revoked").exists()
 
 
 @pytest.mark.parametrize("body", [None, {}, {"api_keys": False}])

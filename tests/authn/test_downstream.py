@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -37,9 +40,11 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
+from authn import principal as server_principal
 from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
+    CLI_CLIENT_ID,
     MICRO_SCOPES_IMPLIED_BY_API_ADMIN,
     InsecureUrl,
     InvalidToken,
@@ -49,6 +54,7 @@ from authn.downstream.verifier import (
     TokenVerifier,
     UpstreamTokenVerifier,
     fetch_json,
+    principal_from_claims,
     public_keys_from_jwks,
 )
 from authn.models import SigningKey
@@ -268,6 +274,49 @@ def test_gateway_user_token_verifies(
 
     assert str(principal.user_id) == response["X-User-Id"]
     assert " ".join(sorted(principal.scopes)) == response["X-User-Scopes"]
+    assert principal.amr == () and principal.src_amr == ("pwd",)
+    assert principal.via_gateway and not principal.is_personal_sign_in
+
+
+def upstream_claims(**extra: Any) -> dict[str, Any]:
+    return {
+        "sub": "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11",
+        "jti": "j",
+        "exp": 2_000_000_000,
+        "scope": "profile",
+        "token_type": "upstream",
+        **extra,
+    }
+
+
+def test_an_upstream_principal_takes_src_amr_and_never_a_method_in_amr() -> None:
+    principal = principal_from_claims(upstream_claims(amr=[], src_amr=["pwd", "otp"]))
+
+    assert principal.amr == () and principal.src_amr == ("pwd", "otp")
+    assert principal.via_gateway and not principal.is_personal_sign_in
+
+
+def test_an_upstream_token_signed_before_src_amr_keeps_its_methods_out_of_amr() -> None:
+    # Signed by an older instance during a rollout: the methods were in amr.
+    principal = principal_from_claims(upstream_claims(amr=["pwd"]))
+
+    assert principal.amr == () and principal.src_amr == ("pwd",)
+    assert not principal.is_personal_sign_in
+
+
+def test_an_access_token_principal_has_no_src_amr() -> None:
+    claims = {**upstream_claims(amr=["pwd"], src_amr=["pwd"]), "token_type": "access"}
+
+    principal = principal_from_claims(claims)
+
+    assert principal.amr == ("pwd",) and principal.src_amr == ()
+    assert principal.is_personal_sign_in and not principal.via_gateway
+
+
+@pytest.mark.parametrize("claim", ["amr", "src_amr"])
+def test_a_malformed_methods_claim_is_invalid(claim: str) -> None:
+    with pytest.raises(InvalidToken, match=claim):
+        principal_from_claims(upstream_claims(**{claim: "pwd"}))
 
 
 def test_service_account_token_has_kind_service(verifier: TokenVerifier) -> None:
@@ -815,3 +864,75 @@ def test_a_plain_http_issuer_is_refused_for_its_default_jwks_url() -> None:
 )
 def test_https_and_loopback_jwks_urls_are_accepted(url: str) -> None:
     assert JwksCache(url).url == url
+
+
+# --- A misconfigured verifier fails loudly, before any token is checked ----------------------
+
+
+@pytest.mark.parametrize(
+    "authentication", [drf.MicroJWTAuthentication, drf.MicroUpstreamTokenAuthentication]
+)
+def test_the_drf_classes_refuse_a_plain_http_jwks_url_when_built(
+    settings: Any, authentication: type
+) -> None:
+    settings.MICRO_JWKS_URL = "http://keys.example.com/.well-known/jwks.json"
+
+    with pytest.raises(ImproperlyConfigured, match="MICRO_JWKS_URL"):
+        authentication()
+
+
+@pytest.mark.parametrize(
+    "authentication", [drf.MicroJWTAuthentication, drf.MicroUpstreamTokenAuthentication]
+)
+def test_the_drf_classes_need_an_issuer(settings: Any, authentication: type) -> None:
+    settings.MICRO_ISSUER = ""
+
+    with pytest.raises(ImproperlyConfigured, match="MICRO_ISSUER"):
+        authentication()
+
+
+def test_the_system_checks_report_a_plain_http_jwks_url(settings: Any) -> None:
+    assert drf.check_verifier_settings in checks.registry.registry.get_checks()
+    assert drf.check_verifier_settings() == []
+
+    settings.MICRO_JWKS_URL = "http://keys.example.com/.well-known/jwks.json"
+
+    assert [error.id for error in drf.check_verifier_settings()] == ["micro_downstream.E001"]
+
+
+# --- The verifier's copies of the service's rules stay equal to them -------------------------
+
+
+def test_the_verifier_names_the_same_cli_client_as_the_service() -> None:
+    assert CLI_CLIENT_ID == server_principal.CLI_CLIENT_ID
+
+
+@pytest.mark.parametrize(
+    "amr", [(), ("pwd",), ("pwd", "otp"), ("api_key",), ("otp",), ("api_key", "pwd")]
+)
+@pytest.mark.parametrize("client_id", [None, "micro-cli", "someones-app", ""])
+def test_is_personal_sign_in_matches_the_services_rule(amr: tuple, client_id: str | None) -> None:
+    user_id = uuid.uuid4()
+    service = server_principal.Principal(
+        user_id=user_id,
+        username="u",
+        kind="user",
+        group_ids=(),
+        scopes=frozenset(),
+        method="jwt",
+        amr=amr,
+        client_id=client_id,
+    )
+    downstream = MicroPrincipal(
+        user_id=user_id,
+        username="u",
+        kind="user",
+        group_ids=(),
+        scopes=frozenset(),
+        client_id=client_id,
+        jti="j",
+        expires_at=0,
+        amr=amr,
+    )
+
+    assert downstream.is_personal_sign_in == service.is_personal_sign_in

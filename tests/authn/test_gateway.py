@@ -89,6 +89,8 @@ def test_user_token_is_a_short_lived_jwt_of_the_same_identity(user: User) -> Non
     assert claims["aud"] == settings.MICRO_UPSTREAM_TOKEN_AUDIENCE
     assert jwt.get_unverified_header(user_token)["kid"] == key_ring.signing_key()[0]
     assert jwt.get_unverified_header(user_token)["typ"] == "user+jwt"
+    # The caller's methods (a password sign-in here) only as src_amr: amr never says pwd.
+    assert claims["amr"] == [] and claims["src_amr"] == ["pwd"]
 
 
 def test_user_token_is_reused_for_the_same_principal_but_not_across_identities(

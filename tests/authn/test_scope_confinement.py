@@ -15,7 +15,10 @@ from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
 from accounts.models import Group, Membership, User
+from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_create
+from authn.services.recent_sign_in import SignInRequired
+from authn.services.tokens import logout_all
 from tests.authn.oauth_helpers import OAuthClient, code_flow_tokens
 from tests.factories import GroupFactory, MembershipFactory, UserFactory
 
@@ -235,6 +238,20 @@ def test_logout_all_needs_a_persons_sign_in(member, browser, web_client, client_
     app = oauth_client(browser, web_client, "openid profile")
     assert_refused(app.post(LOGOUT_ALL), "sign_in_required")
     assert signed_in.get(ME).status_code == 200
+
+
+@pytest.mark.parametrize("api_keys", [False, True])
+def test_logout_all_refuses_a_key_in_the_service_itself(member, client_for, api_keys):
+    signed_in = client_for(member)
+    minted = api_key_create(owner=member, name="k", scopes=["profile"], actor=None)
+    keyed = principal_for_user(member, method="api_key", amr=("api_key",))
+
+    with pytest.raises(SignInRequired):
+        logout_all(principal=keyed, ip_address=None, api_keys=api_keys)
+
+    assert signed_in.get(ME).status_code == 200
+    minted.api_key.refresh_from_db()
+    assert minted.api_key.revoked_at is None
 
 
 def test_logout_all_by_a_password_sign_in_still_works(client_for, member):

@@ -97,6 +97,22 @@ def test_upstream_token_has_its_own_type_audience_and_sid(user: User, password: 
     assert claims["jti"] != parent["jti"]
 
 
+def test_upstream_token_amr_is_empty_and_the_callers_methods_are_in_src_amr(
+    user: User, password: str
+) -> None:
+    # A service in any language checking "pwd" in amr must never take it for a sign-in.
+    access = password_login(user, password)["access_token"]
+    key = api_key_create(owner=user, name="k", scopes=["profile"], actor=None).key
+
+    signed_in = jwt.decode(
+        upstream_token(bearer_client(access)), options={"verify_signature": False}
+    )
+    by_key = jwt.decode(upstream_token(bearer_client(key)), options={"verify_signature": False})
+
+    assert signed_in["amr"] == [] and signed_in["src_amr"] == ["pwd"]
+    assert by_key["amr"] == [] and by_key["src_amr"] == ["api_key"]
+
+
 # --- Refused by every path of this service ---------------------------------------------------
 
 
@@ -277,7 +293,7 @@ def test_an_upstream_principal_is_never_a_persons_sign_in(user: User, password: 
         token
     )
 
-    assert principal.amr == ("pwd",) and principal.via_gateway
+    assert principal.amr == () and principal.src_amr == ("pwd",) and principal.via_gateway
     assert not principal.is_personal_sign_in
     # Its verified claims turned into a principal without the verifier's flag: still not.
     claims = verifier(UpstreamTokenVerifier, settings.MICRO_UPSTREAM_TOKEN_AUDIENCE).claims(token)

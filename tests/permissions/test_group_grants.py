@@ -10,12 +10,19 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import group_member_remove
+from authn.principal import Principal
+from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_create
 from tests.factories import GroupFactory, MembershipFactory
-from tests.permissions.helpers import ACCESS_URL, grant, make_object, object_url, principal
+from tests.permissions.helpers import ACCESS_URL, grant, make_object, object_url
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 Client = Callable[..., APIClient]
+
+
+def signed_in(user: User) -> Principal:
+    """The administrator's own password sign-in: changing members needs a person's sign-in."""
+    return principal_for_user(user, method="jwt", amr=("pwd",))
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def test_removed_member_loses_access_with_the_next_token(
     client_for: Client, other_user: User, admin_user: User, shared: tuple
 ) -> None:
     obj, group = shared
-    group_member_remove(actor=principal(admin_user), group=group, user_id=other_user.pk)
+    group_member_remove(actor=signed_in(admin_user), group=group, user_id=other_user.pk)
     assert client_for(other_user).get(object_url(obj)).status_code == 404
 
 
@@ -53,7 +60,7 @@ def test_removed_member_loses_access_on_the_next_session_request(
     obj, group = shared
     session = session_client(other_user)
     assert session.get(object_url(obj)).status_code == 200
-    group_member_remove(actor=principal(admin_user), group=group, user_id=other_user.pk)
+    group_member_remove(actor=signed_in(admin_user), group=group, user_id=other_user.pk)
     assert session.get(object_url(obj)).status_code == 404
 
 
@@ -69,7 +76,7 @@ def test_removed_member_loses_access_on_the_next_api_key_request(
     keyed.credentials(HTTP_X_API_KEY=minted.key)
     assert keyed.get(object_url(obj)).status_code == 200  # and now the entry is cached
     with django_capture_on_commit_callbacks(execute=True):  # the invalidation runs on commit
-        group_member_remove(actor=principal(admin_user), group=group, user_id=other_user.pk)
+        group_member_remove(actor=signed_in(admin_user), group=group, user_id=other_user.pk)
     assert keyed.get(object_url(obj)).status_code == 404
 
 
