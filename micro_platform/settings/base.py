@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "micro_platform.metrics.RequestDurationMiddleware",
     "micro_platform.middleware.BodySizeLimitMiddleware",
+    "micro_platform.middleware.IssuerHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (admin and dashboard CSS) from gunicorn, with far-future caching.
     "whitenoise.middleware.WhiteNoiseMiddleware",
