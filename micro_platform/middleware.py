@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port, validate_host
 
-from micro_platform.errors import problem_response
+from micro_platform.errors import API_PREFIXES, PROBLEM_CONTENT_TYPE, problem_response
 
 logger = logging.getLogger("micro.issuer")
 
@@ -38,6 +38,27 @@ class BodySizeLimitMiddleware:
                 request, 413, "payload_too_large", "The request body exceeds 1 MiB."
             )
         return self.get_response(request)
+
+
+class ApiNotFoundMiddleware:
+    """Answers problem details for every 404 under the API prefixes, also under DEBUG.
+
+    `handler404` does so when DEBUG is off; under DEBUG Django answers its technical HTML page
+    (listing every URL pattern) before any handler runs, so the response is replaced here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith(API_PREFIXES)
+            and not str(response.get("Content-Type", "")).startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            return problem_response(request, 404, "not_found", "No such resource.")
+        return response
 
 
 def issuer_hosts(issuer: str) -> frozenset[str]:

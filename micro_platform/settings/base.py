@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: the problem it substitutes for a 404 still gets every header added above.
+    "micro_platform.middleware.ApiNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "micro_platform.urls"
