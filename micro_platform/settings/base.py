@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "authn",
     "permissions",
     "objects",
+    "micro_platform.apps.PlatformConfig",
 ]
 
 MIDDLEWARE = [
@@ -366,7 +367,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Where `collectstatic` writes (the production settings serve the hashed copies from there).
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")) or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
