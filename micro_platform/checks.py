@@ -13,7 +13,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-COLLECT = "run `python manage.py collectstatic --noinput` for this release (deploy/start does)"
+COLLECT = "run `manage.py collectstatic --noinput` for this release (deploy/start does)"
 
 
 @checks.register(checks.Tags.staticfiles, deploy=True)

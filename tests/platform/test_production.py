@@ -93,7 +93,7 @@ def test_check_deploy_fails_without_collected_static_files(tmp_path: Path) -> No
     result = run(["manage.py", "check", "--deploy"], production_env(tmp_path))
     assert result.returncode == 1
     assert "(micro.E001) No readable static file manifest in STATIC_ROOT" in result.stderr
-    assert "run `python manage.py collectstatic --noinput`" in result.stderr
+    assert "run `manage.py collectstatic --noinput`" in result.stderr
 
 
 # --- deploy/gunicorn.conf.py, loaded -------------------------------------------------------
