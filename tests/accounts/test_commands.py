@@ -40,7 +40,7 @@ def test_ensure_admin_with_an_admin_says_how_to_reset_its_password(db) -> None:
     call_command("ensure_admin", stdout=out)
 
     assert "password:" not in out.getvalue()
-    assert "manage.py ensure_admin --reset" in out.getvalue()
+    assert "manage.py ensure_admin --reset --username root`" in out.getvalue()
     assert "manage.py changepassword root" in out.getvalue()
 
 

@@ -14,8 +14,8 @@ from accounts.services import user_password_reset
 from authn.audit import audit_record
 
 RESET_HINT = (
-    "Lost its password? `.venv/bin/python manage.py ensure_admin --reset` prints a new one "
-    "(or choose one with `.venv/bin/python manage.py changepassword {username}`)."
+    "Lost its password? `.venv/bin/python manage.py ensure_admin --reset{option}` prints a new "
+    "one (or choose one with `.venv/bin/python manage.py changepassword {username}`)."
 )
 
 
@@ -41,7 +41,8 @@ class Command(BaseCommand):
         admin = User.objects.filter(is_superuser=True).order_by("created_at").first()
         if admin is not None:
             self.stdout.write("An admin user exists already; no new password was generated.")
-            self.stdout.write(RESET_HINT.format(username=admin.username))
+            option = "" if admin.username == "admin" else f" --username {admin.username}"
+            self.stdout.write(RESET_HINT.format(option=option, username=admin.username))
             return
         password = secrets.token_urlsafe(18)
         with transaction.atomic():
