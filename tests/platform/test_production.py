@@ -347,3 +347,16 @@ def test_the_entrypoint_refuses_an_unknown_step(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "usage: deploy/start" in result.stderr
+
+
+def test_the_container_health_check_passes_on_a_serving_instance_only(
+    gunicorn_server: tuple[str, Path, Path], tmp_path: Path
+) -> None:
+    base_url, _, _ = gunicorn_server
+    healthcheck = [sys.executable, str(ROOT / "deploy" / "healthcheck")]
+    env = production_env(tmp_path, GUNICORN_BIND=f"0.0.0.0:{base_url.rsplit(':', 1)[1]}")
+    serving = subprocess.run(healthcheck, env=env, capture_output=True, timeout=30)  # noqa: S603
+    assert serving.returncode == 0, serving.stderr
+    env["GUNICORN_BIND"] = f"0.0.0.0:{procs.free_port()}"
+    stopped = subprocess.run(healthcheck, env=env, capture_output=True, timeout=30)  # noqa: S603
+    assert stopped.returncode == 1 and b"healthz:" in stopped.stderr
