@@ -15,6 +15,7 @@ from micro_platform.errors import API_PREFIXES, PROBLEM_CONTENT_TYPE, problem_re
 logger = logging.getLogger("micro.issuer")
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+FORWARD_AUTH_PATH = "/api/v1/auth/verify"
 
 
 class BodySizeLimitMiddleware:
@@ -93,14 +94,17 @@ class IssuerHostMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not _Warned.logged and request.META.get("HTTP_HOST", "") not in self.hosts:
-            self._warn(request.META.get("HTTP_HOST", ""))
+            self._warn(request.META.get("HTTP_HOST", ""), request.path)
         return self.get_response(request)
 
-    def _warn(self, host: str) -> None:
+    def _warn(self, host: str, path: str) -> None:
         # Another case of the same name is the same host; a Host the service refuses anyway
-        # (not in ALLOWED_HOSTS) says nothing about its configuration.
+        # (not in ALLOWED_HOSTS) says nothing about its configuration; the gateway's verify
+        # is asked under the protected service's host (deploy/nginx/micro-gateway.conf).
         domain, _ = split_domain_port(host)
-        if host.lower() in self.hosts or not domain or not _allowed(domain):
+        if host.lower() in self.hosts or not domain or path.startswith(FORWARD_AUTH_PATH):
+            return
+        if not _allowed(domain):
             return
         _Warned.logged = True
         logger.warning(

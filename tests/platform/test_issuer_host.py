@@ -19,11 +19,11 @@ def _not_yet_warned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(middleware._Warned, "logged", False)
 
 
-def call(host: str) -> None:
+def call(host: str, path: str = "/healthz") -> None:
     def view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("ok")
 
-    IssuerHostMiddleware(view)(RequestFactory().get("/healthz", HTTP_HOST=host))
+    IssuerHostMiddleware(view)(RequestFactory().get(path, HTTP_HOST=host))
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -64,3 +64,14 @@ def test_issuer_hosts_include_the_default_port_either_way() -> None:
     assert issuer_hosts("https://id.example.com") == {"id.example.com", "id.example.com:443"}
     assert issuer_hosts("http://h:80") == {"h", "h:80"}
     assert issuer_hosts("http://127.0.0.1:8200") == {"127.0.0.1:8200"}
+
+
+@override_settings(MICRO_ISSUER="https://id.example.com", ALLOWED_HOSTS=[".example.com"])
+def test_the_gateways_verify_under_the_protected_host_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="micro.issuer"):
+        call("api.example.com", "/api/v1/auth/verify")
+        call("api.example.com", "/api/v1/auth/verify?scope=users:read")
+    assert warnings(caplog) == []
+    assert middleware._Warned.logged is False
