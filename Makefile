@@ -4,6 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Tokens (`iss`), discovery, the device-login URL and emailed links name the issuer: by default
+# the address `make run` serves on. Set MICRO_ISSUER (environment or `make run MICRO_ISSUER=…`)
+# when clients reach it through another address.
+MICRO_ISSUER ?= http://$(HOST):$(PORT)
+RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
@@ -38,12 +43,12 @@ setup: $(VENV)/.runtime $(BIN)/micro
 
 run: $(VENV)/.runtime $(BIN)/micro
 	@mkdir -p var
-	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
-	$(if $(OBJECTS_DATABASE_URL),DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput --database objects)
-	DJANGO_DEBUG=true $(BIN)/python manage.py rotate_signing_key --if-missing
-	DJANGO_DEBUG=true $(BIN)/python manage.py ensure_admin
-	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/api/docs/)"
-	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(if $(OBJECTS_DATABASE_URL),$(RUN_ENV) $(BIN)/python manage.py migrate --noinput --database objects)
+	$(RUN_ENV) $(BIN)/python manage.py rotate_signing_key --if-missing
+	$(RUN_ENV) $(BIN)/python manage.py ensure_admin
+	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/api/docs/; issuer: $(MICRO_ISSUER))"
+	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

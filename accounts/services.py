@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Collection
 from typing import Any
@@ -17,6 +18,7 @@ from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.principal import Principal
 from authn.services import revocation
+from authn.services.api_keys import api_keys_revoke_all
 from authn.services.mfa import user_has_mfa
 from authn.services.recent_sign_in import (
     FreshMfaRequired,
@@ -254,6 +256,29 @@ def user_password_change(
             user=user, keep_family=actor.session_id if actor.method == "jwt" else None
         )
         audit_record(type="password.changed", actor=actor, subject_type="user", subject_id=user.pk)
+
+
+def user_password_reset(*, user: User, via: str) -> str:
+    """Gives the user a new generated password from the server's command line (a lost admin
+    password) and returns it; like a reset link, ends every sign-in and revokes every API key
+    of the user (whoever knew the old password may hold them). MFA and lockout stay."""
+    password = secrets.token_urlsafe(18)
+    validate_password(password, user)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(password)
+        locked.save(update_fields=["password", "updated_at"])
+        user_credentials_revoke(user=locked)
+        revocation.revoke_subject(user_id=str(locked.pk))
+        api_keys_revoke_all(owner_id=locked.pk, actor=None, reason="password_reset")
+        audit_record(
+            type="password.changed",
+            actor=None,
+            subject_type="user",
+            subject_id=locked.pk,
+            data={"method": "reset", "via": via},
+        )
+    return password
 
 
 def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:

@@ -14,8 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,16 +95,35 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole group (a `make` and the server it started), then SIGKILL."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children the leader's exit left behind
+    proc.wait()
+
+
 @contextmanager
-def gunicorn(
-    args: Sequence[str], env: dict[str, str], log_path: Path, base_url: str, error: type[Exception]
+def serving(
+    command: Sequence[str],
+    env: dict[str, str],
+    log_path: Path,
+    base_url: str,
+    error: type[Exception],
+    *,
+    name: str = "the server",
+    timeout: float = STARTUP_TIMEOUT_S,
+    stop: Callable[[subprocess.Popen[bytes]], None] = stop_process,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m gunicorn <args>` in its own process group, logging to `log_path`; yields once
-    `/healthz` answers 200 (else raises `error` with the log's tail), stops it on exit."""
+    """`command` in its own process group, logging to `log_path`; yields once `/healthz`
+    answers 200 (else raises `error` with the log's tail), stops it with `stop` on exit."""
     with log_path.open("wb") as log:
-        # Own session: a Ctrl-C reaches us, and we stop gunicorn in order.
+        # Own session: a Ctrl-C reaches us, and we stop the server in order.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *args],
+            list(command),
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -112,16 +131,26 @@ def gunicorn(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            deadline = time.monotonic() + timeout
             while healthz_status(base_url) != 200:
                 if proc.poll() is not None:
-                    raise error(f"gunicorn exited ({proc.returncode}):\n{read_tail(log_path)}")
+                    raise error(f"{name} exited ({proc.returncode}):\n{read_tail(log_path)}")
                 if time.monotonic() > deadline:
                     raise error(
-                        f"gunicorn did not answer /healthz in {STARTUP_TIMEOUT_S:.0f} s:\n"
-                        f"{read_tail(log_path)}"
+                        f"{name} did not answer /healthz in {timeout:.0f} s:\n{read_tail(log_path)}"
                     )
                 time.sleep(0.2)
             yield proc
         finally:
-            stop_process(proc)
+            stop(proc)
+
+
+@contextmanager
+def gunicorn(
+    args: Sequence[str], env: dict[str, str], log_path: Path, base_url: str, error: type[Exception]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m gunicorn <args>` (see `serving`), stopped with gunicorn's graceful SIGTERM."""
+    with serving(
+        [sys.executable, "-m", "gunicorn", *args], env, log_path, base_url, error, name="gunicorn"
+    ) as proc:
+        yield proc

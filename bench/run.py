@@ -235,6 +235,8 @@ def prepare_size(size: Size) -> Size:
     run_python("migrate", ["manage.py", "migrate", "--noinput"], size.env)
     # Signing keys are encrypted with DJANGO_SECRET_KEY, which is new every run.
     run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], size.env)
+    # gunicorn refuses to start without the static manifest (micro_platform.checks).
+    run_python("collectstatic", ["manage.py", "collectstatic", "--noinput"], size.env)
     seed_args = [
         "bench/seed.py",
         f"--users={size.users}",

@@ -158,8 +158,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+# Paths whose clients are programs: every error under them is problem details, 404s included.
+API_PREFIXES = ("/api/", "/user/", "/.well-known/")
+
+
 def _wants_problem(request: HttpRequest) -> bool:
-    return request.path.startswith(("/api/", "/user/", "/.well-known/"))
+    return request.path.startswith(API_PREFIXES)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

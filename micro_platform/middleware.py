@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port, validate_host
 
-from micro_platform.errors import problem_response
+from micro_platform.errors import API_PREFIXES, PROBLEM_CONTENT_TYPE, problem_response
+
+logger = logging.getLogger("micro.issuer")
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+FORWARD_AUTH_PATH = "/api/v1/auth/verify"
 
 
 class BodySizeLimitMiddleware:
@@ -31,3 +39,85 @@ class BodySizeLimitMiddleware:
                 request, 413, "payload_too_large", "The request body exceeds 1 MiB."
             )
         return self.get_response(request)
+
+
+class ApiNotFoundMiddleware:
+    """Answers problem details for every 404 under the API prefixes, also under DEBUG.
+
+    `handler404` does so when DEBUG is off; under DEBUG Django answers its technical HTML page
+    (listing every URL pattern) before any handler runs, so the response is replaced here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith(API_PREFIXES)
+            and not str(response.get("Content-Type", "")).startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            return problem_response(request, 404, "not_found", "No such resource.")
+        return response
+
+
+def issuer_hosts(issuer: str) -> frozenset[str]:
+    """The Host header values that name the issuer: its host, with or without a default port."""
+    parts = urlsplit(issuer)
+    host = parts.netloc.lower()
+    default_port = _DEFAULT_PORTS.get(parts.scheme, "")
+    if parts.port is None:
+        return frozenset({host, f"{host}:{default_port}"})
+    if str(parts.port) == default_port:
+        return frozenset({host, host.rsplit(":", 1)[0]})
+    return frozenset({host})
+
+
+class _Warned:
+    logged = False
+
+
+class IssuerHostMiddleware:
+    """Logs one warning per process when a request arrives on a host the issuer does not name.
+
+    Tokens (`iss`), discovery and emailed links all say MICRO_ISSUER; a client that reached the
+    service at another address (`make run PORT=8200` with MICRO_ISSUER left at :8000) sets its
+    verifier up with that address and then refuses every token. Until the warning is logged
+    each request costs one set lookup; after it, one attribute read.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.issuer = settings.MICRO_ISSUER
+        self.hosts = issuer_hosts(self.issuer)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _Warned.logged and request.META.get("HTTP_HOST", "") not in self.hosts:
+            self._warn(request.META.get("HTTP_HOST", ""), request.path)
+        return self.get_response(request)
+
+    def _warn(self, host: str, path: str) -> None:
+        # Another case of the same name is the same host; a Host the service refuses anyway
+        # (not in ALLOWED_HOSTS) says nothing about its configuration; the gateway's verify
+        # is asked under the protected service's host (deploy/nginx/micro-gateway.conf).
+        domain, _ = split_domain_port(host)
+        if host.lower() in self.hosts or not domain or path.startswith(FORWARD_AUTH_PATH):
+            return
+        if not _allowed(domain):
+            return
+        _Warned.logged = True
+        logger.warning(
+            "A request arrived for host %r, but MICRO_ISSUER is %s: tokens, discovery and "
+            "emailed links name the issuer, and a client that uses this address refuses them. "
+            "Set MICRO_ISSUER to the address clients use (logged once per process).",
+            host,
+            self.issuer,
+        )
+
+
+def _allowed(domain: str) -> bool:
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # Django's own rule under DEBUG
+    return validate_host(domain, allowed)

@@ -1,4 +1,5 @@
-"""Root URLs: the API under /api/v1/, the RPC facade, well-known documents, docs, health."""
+"""Root URLs: the landing page, the API under /api/v1/, the RPC facade, well-known documents,
+docs, health."""
 
 from csp.decorators import csp_update
 from django.contrib import admin
@@ -9,6 +10,7 @@ from accounts.rpc import UserRpcApi
 from authn.apis import JwksApi
 from authn.oauth.views import DiscoveryView
 from micro_platform import health, metrics
+from micro_platform.home import home
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -18,6 +20,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", home, name="home"),
     path("api/v1/", include(api_v1)),
     path("user/<str:method>", UserRpcApi.as_view(), name="user-rpc"),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),

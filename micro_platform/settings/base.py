@@ -43,11 +43,13 @@ INSTALLED_APPS = [
     "authn",
     "permissions",
     "objects",
+    "micro_platform.apps.PlatformConfig",
 ]
 
 MIDDLEWARE = [
     "micro_platform.metrics.RequestDurationMiddleware",
     "micro_platform.middleware.BodySizeLimitMiddleware",
+    "micro_platform.middleware.IssuerHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (admin and dashboard CSS) from gunicorn, with far-future caching.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: the problem it substitutes for a 404 still gets every header added above.
+    "micro_platform.middleware.ApiNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "micro_platform.urls"
@@ -382,7 +386,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Where `collectstatic` writes (the production settings serve the hashed copies from there).
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")) or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -163,12 +163,21 @@ def cluster(
     secret = secrets.token_urlsafe(48)
     ports = [procs.free_port() for _ in range(instances)]
     # The issuer must be the same on every instance: tokens cross instances.
-    env = procs.django_env(db.url, secret, ports[0], REDIS_URL=redis_url, **(extra_env or {}))
+    env = procs.django_env(
+        db.url,
+        secret,
+        ports[0],
+        REDIS_URL=redis_url,
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
+        **(extra_env or {}),
+    )
     db.recreate()
     redis_flush(redis_url)
     try:
         run_python("migrate", ["manage.py", "migrate", "--noinput"], env)
         run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], env)
+        # gunicorn refuses to start without the static manifest (micro_platform.checks).
+        run_python("collectstatic", ["manage.py", "collectstatic", "--noinput"], env)
         seeded = run_python(
             "seed", ["bench/load_seed.py", f"--password={PASSWORD}", *usernames], env
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +29,8 @@ CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The process environment of a production instance on SQLite with a local cache."""
+    """The process environment of a production instance on SQLite with a local cache, its
+    static files collected (`collect_static`) under `tmp_path`."""
     clean = {
         key: value
         for key, value in os.environ.items()
@@ -39,8 +42,31 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         **extra,
     }
+
+
+# Collected once per run (each test's STATIC_ROOT is a copy): it takes seconds.
+_COLLECTED: list[Path] = []
+
+
+def collect_static(tmp_path: Path, env: dict[str, str]) -> None:
+    """`collectstatic` into the STATIC_ROOT of `env`, as a release does."""
+    if not _COLLECTED:
+        collected = Path(tempfile.mkdtemp(prefix="micro-static-")) / "static"
+        run(
+            ["manage.py", "collectstatic", "--noinput"],
+            {**env, "DJANGO_STATIC_ROOT": str(collected)},
+        )
+        _COLLECTED.append(collected)
+    shutil.copytree(_COLLECTED[0], env["DJANGO_STATIC_ROOT"])
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter and our own manage.py
+        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
 
 
 def load_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
@@ -56,16 +82,18 @@ def load_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
 
 
 def test_check_deploy_is_clean_with_the_production_settings(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=production_env(tmp_path),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = production_env(tmp_path)
+    collect_static(tmp_path, env)
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_fails_without_collected_static_files(tmp_path: Path) -> None:
+    result = run(["manage.py", "check", "--deploy"], production_env(tmp_path))
+    assert result.returncode == 1
+    assert "(micro.E001) No readable static file manifest in STATIC_ROOT" in result.stderr
+    assert "run `manage.py collectstatic --noinput`" in result.stderr
 
 
 # --- createapplication: its exit status, for scripts ------------------------------------------
@@ -189,6 +217,7 @@ def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         GUNICORN_THREADS="2",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
+    collect_static(tmp_path, env)
     log_path = tmp_path / "gunicorn.log"
     base_url = f"http://127.0.0.1:{port}"
     # A start that fails is the test's failure, with the log's tail.
@@ -280,3 +309,84 @@ def test_gunicorn_sums_the_workers_metrics_and_logs_no_query(
     assert all(line in log for line in expected), log[-2000:]
     for secret in ("secret-in-query", "secret-verify-token", "secret-reset-token"):
         assert secret not in log
+
+
+def test_gunicorn_without_collected_static_files_does_not_start(tmp_path: Path) -> None:
+    port = procs.free_port()
+    env = production_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
+    started = procs.serving(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)],
+        env,
+        tmp_path / "gunicorn.log",
+        f"http://127.0.0.1:{port}",
+        RuntimeError,
+        name="gunicorn",
+    )
+    with pytest.raises(RuntimeError) as refused, started:
+        pytest.fail("gunicorn served without a static manifest")
+    assert "gunicorn exited" in str(refused.value)
+    assert "micro.E001" in str(refused.value) and "collectstatic" in str(refused.value)
+
+
+# --- deploy/start, the production entrypoint --------------------------------------------------
+
+
+def test_the_entrypoint_prepares_the_release_and_serves_it(tmp_path: Path) -> None:
+    port = procs.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = production_env(
+        tmp_path,
+        PYTHON=sys.executable,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="1",
+        OBJECTS_DATABASE_URL=f"sqlite:///{tmp_path / 'objects.sqlite3'}",
+        MICRO_ISSUER=base_url,
+    )
+    https = {"X-Forwarded-Proto": "https"}  # from loopback, the trusted proxy
+    with procs.serving(
+        [str(ROOT / "deploy" / "start")],
+        env,
+        tmp_path / "start.log",
+        base_url,
+        AssertionError,
+        name="deploy/start",
+        timeout=240,
+    ):
+        status, _, page = get(f"{base_url}/api/docs/", https)
+        assert status == 200, page
+        stylesheet = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, page  # a hashed copy from the manifest
+        assert get(f"{base_url}{stylesheet[1]}", https)[0] == 200
+        status, _, page = get(f"{base_url}/", https)
+        assert status == 200 and "/static/micro/site." in page  # the hashed copy
+        status, _, body = get(f"{base_url}/.well-known/jwks.json", https)
+        assert status == 200 and '"kid"' in body  # a signing key was made
+        assert get(f"{base_url}/readyz", https)[0] == 200  # both databases migrated
+    log = (tmp_path / "start.log").read_text()
+    assert "Booting worker" in log
+    # The objects database was migrated by its own run.
+    assert (tmp_path / "objects.sqlite3").stat().st_size > 0
+
+
+def test_the_entrypoint_refuses_an_unknown_step(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - our own script
+        [str(ROOT / "deploy" / "start"), "deploy"],
+        env=production_env(tmp_path, PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "usage: deploy/start" in result.stderr
+
+
+def test_the_container_health_check_passes_on_a_serving_instance_only(
+    gunicorn_server: tuple[str, Path, Path], tmp_path: Path
+) -> None:
+    base_url, _, _ = gunicorn_server
+    healthcheck = [sys.executable, str(ROOT / "deploy" / "healthcheck")]
+    env = production_env(tmp_path, GUNICORN_BIND=f"0.0.0.0:{base_url.rsplit(':', 1)[1]}")
+    serving = subprocess.run(healthcheck, env=env, capture_output=True, timeout=30)  # noqa: S603
+    assert serving.returncode == 0, serving.stderr
+    env["GUNICORN_BIND"] = f"0.0.0.0:{procs.free_port()}"
+    stopped = subprocess.run(healthcheck, env=env, capture_output=True, timeout=30)  # noqa: S603
+    assert stopped.returncode == 1 and b"healthz:" in stopped.stderr
