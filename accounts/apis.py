@@ -266,6 +266,8 @@ class MePasswordApi(APIView):
     )
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
+        # Who may change it comes before what was sent: a key learns nothing from a 400.
+        require_personal_sign_in(actor=principal, action="Changing the password")
         serializer = PasswordChangeIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = get_user_or_404(principal.user_id)

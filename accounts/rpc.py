@@ -39,6 +39,7 @@ from accounts.serializers import UserCreateIn, UserPrivateOut
 from authn import scopes as sc
 from authn.principal import Principal
 from authn.services import sessions
+from authn.services.recent_sign_in import require_personal_sign_in
 from authn.services.sign_in import SignInThrottled
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform.errors import validation_problem
@@ -206,6 +207,7 @@ def rpc_read_session(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     principal = _caller(request)
+    require_personal_sign_in(actor=principal, action="Changing the password")
     user_id = _string(body, "userId", "user_id", "id")
     if user_id is not None and parse_uuid(user_id) != principal.user_id:
         raise PermissionDenied("A password can only be changed by its owner.")

@@ -188,3 +188,14 @@ def test_the_dashboard_form_counts_failures_and_locks(user: User) -> None:
     assert int(locked["Retry-After"]) > 0
     assert failed_checks(user) == [{"method": "password_change"}] * len(statuses)
     assert_unchanged(user)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me/password", "/user/updatePassword"])
+def test_a_key_is_refused_before_its_body_is_read(user: User, path: str) -> None:
+    """The credential is judged first: a key learns nothing about the input rules from a 400."""
+    client = machine_client(user, mint(user, ("profile", "users:read")), "key")
+
+    response = client.post(path, {}, format="json")
+
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "sign_in_required"
