@@ -186,4 +186,8 @@ class HasScope(BasePermission):
         if not isinstance(user, MicroPrincipal):
             return False
         required = (*self.scopes, *getattr(view, "required_scopes", ()))
-        return all(user.has_scope(scope) for scope in required)
+        missing = [scope for scope in required if not user.has_scope(scope)]
+        if missing:
+            # DRF reads `message` off the permission that refused: name what was missing.
+            self.message = f"The credential lacks: {' '.join(missing)}."
+        return not missing

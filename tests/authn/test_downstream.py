@@ -793,7 +793,9 @@ def test_drf_class_401_for_a_rejected_token(user: User, drf_verifier: TokenVerif
 def test_has_scope_403_when_missing_and_api_admin_implies_micro_scopes(
     user: User, drf_verifier: TokenVerifier
 ) -> None:
-    assert call(WriteView, forge(valid_claims(user, scope="users:read"))).status_code == 403
+    refused = call(WriteView, forge(valid_claims(user, scope="users:read")))
+    assert refused.status_code == 403
+    assert refused.data["detail"] == "The credential lacks: users:write."
     assert call(WriteView, forge(valid_claims(user, scope="users:write"))).status_code == 200
     assert call(WriteView, forge(valid_claims(user, scope="api_admin"))).status_code == 200
     admin = MicroPrincipal(user.pk, "a", "user", (), frozenset({"api_admin"}), None, "j", 0)
