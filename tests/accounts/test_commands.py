@@ -79,3 +79,22 @@ def test_ensure_admin_reset_refuses_a_user_who_is_not_an_admin(db) -> None:
         call_command("ensure_admin", "--reset", "--username", "ada", stdout=StringIO())
     with pytest.raises(CommandError, match="No admin user 'admin'"):
         call_command("ensure_admin", "--reset", stdout=StringIO())
+
+
+def test_ensure_admin_reset_lifts_the_lock_that_came_with_the_lost_password(
+    db, settings, django_capture_on_commit_callbacks
+) -> None:
+    call_command("ensure_admin", stdout=StringIO())
+    api = APIClient()
+    wrong = {"username": "admin", "password": "not the admin's password"}
+    for _ in range(settings.MICRO_LOCKOUT_THRESHOLD):
+        api.post("/api/v1/auth/token", wrong, format="json")
+    assert api.post("/api/v1/auth/token", wrong, format="json").status_code == 429
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ensure_admin", "--reset", stdout=out)
+
+    new = {"username": "admin", "password": password_of(out.getvalue())}
+    assert api.post("/api/v1/auth/token", new, format="json").status_code == 200
+    assert AuditEvent.objects.filter(type="login.unlocked").count() == 1

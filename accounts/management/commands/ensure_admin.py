@@ -12,6 +12,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import user_password_reset
 from authn.audit import audit_record
+from authn.services.lockout import account_unlock
 
 RESET_HINT = (
     "Lost its password? `.venv/bin/python manage.py ensure_admin --reset{option}` prints a new "
@@ -68,11 +69,19 @@ class Command(BaseCommand):
                 f"No admin user {username!r}; admins: {names or 'none (run without --reset)'}."
             )
         password = user_password_reset(user=admin, via="ensure_admin")
+        # A lost password usually comes with a lock from the tries: the operator lifts it too.
+        account_unlock(user=admin, actor=None)
         self._show(
             admin.username,
             password,
-            "Reset the admin's password; its sign-ins ended and its API keys were revoked.",
+            "Reset the admin's password and lifted any sign-in lock; its sign-ins ended and its"
+            " API keys were revoked.",
         )
+        if not admin.is_active:
+            self.stderr.write(
+                f"Note: {admin.username} is deactivated and cannot sign in until an admin"
+                " reactivates the account."
+            )
 
     def _show(self, username: str, password: str, headline: str) -> None:
         line = "=" * 64
