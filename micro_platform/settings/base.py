@@ -125,6 +125,18 @@ for _database in DATABASES.values():
 
 # --- Cache: shared by every worker and instance (lockout, revocation, throttles) ---
 REDIS_URL = env_str("REDIS_URL")
+# The cache without Redis: a table in the main database.
+DATABASE_CACHE = {
+    "BACKEND": "micro_platform.cache.ProtectedCullDatabaseCache",
+    "LOCATION": "micro_cache",
+    "KEY_PREFIX": "micro",
+    # A full table drops its expired entries, then a tenth of the rest, never all of it
+    # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it), and never the
+    # revocation list (its keys and its "loaded" marker start with `authn:rev`): a culled
+    # revocation would let a revoked token through (micro_platform/cache.py).
+    "CULL_PROTECTED_PREFIXES": ["authn:rev"],
+    "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 10},
+}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -135,19 +147,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {
-        "default": {
-            "BACKEND": "micro_platform.cache.ProtectedCullDatabaseCache",
-            "LOCATION": "micro_cache",
-            "KEY_PREFIX": "micro",
-            # A full table drops its expired entries, then a tenth of the rest, never all of it
-            # (CULL_FREQUENCY 0 cleared every entry, so filling the cache emptied it), and never
-            # the revocation list (its keys and its "loaded" marker start with `authn:rev`):
-            # a culled revocation would let a revoked token through (micro_platform/cache.py).
-            "CULL_PROTECTED_PREFIXES": ["authn:rev"],
-            "OPTIONS": {"MAX_ENTRIES": 10_000_000, "CULL_FREQUENCY": 10},
-        }
-    }
+    CACHES = {"default": DATABASE_CACHE}
 
 # --- Identity ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
