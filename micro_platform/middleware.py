@@ -93,16 +93,20 @@ class IssuerHostMiddleware:
         self.hosts = issuer_hosts(self.issuer)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not _Warned.logged and request.META.get("HTTP_HOST", "") not in self.hosts:
-            self._warn(request.META.get("HTTP_HOST", ""), request.path)
+        if not _Warned.logged:
+            host = request.META.get("HTTP_HOST", "")
+            # The gateway's verify is asked under the protected service's host
+            # (deploy/nginx/micro-gateway.conf), on every proxied request: it is left out
+            # before any parsing.
+            if host not in self.hosts and not request.path.startswith(FORWARD_AUTH_PATH):
+                self._warn(host)
         return self.get_response(request)
 
-    def _warn(self, host: str, path: str) -> None:
+    def _warn(self, host: str) -> None:
         # Another case of the same name is the same host; a Host the service refuses anyway
-        # (not in ALLOWED_HOSTS) says nothing about its configuration; the gateway's verify
-        # is asked under the protected service's host (deploy/nginx/micro-gateway.conf).
+        # (not in ALLOWED_HOSTS) says nothing about its configuration.
         domain, _ = split_domain_port(host)
-        if host.lower() in self.hosts or not domain or path.startswith(FORWARD_AUTH_PATH):
+        if host.lower() in self.hosts or not domain:
             return
         if not _allowed(domain):
             return
