@@ -19,10 +19,13 @@ import secrets
 import time
 from base64 import b32encode
 from dataclasses import dataclass
+from datetime import timedelta
 
 import segno
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
 from django_otp.oath import TOTP
@@ -47,8 +50,11 @@ MFA_WINDOW_SECONDS = 5 * 60
 MFA_DAY_SECONDS = 24 * 60 * 60
 MFA_FAILURES_PER_DAY = 20
 # Wrong codes an enrolment survives: a typo or a slow phone clock keeps the scanned secret;
-# the last one discards it. The count lives as long as a recent sign-in, which MFA changes need.
+# the last one discards it.
 TOTP_ENROLMENT_TRIES = 5
+# The life of an enrolment begun and not confirmed, and of its count of wrong codes: as long
+# as a recent sign-in, which MFA changes need. An older unconfirmed device (its secret) is
+# deleted, so tries never come back for the same secret.
 TOTP_ENROLMENT_SECONDS = 15 * 60
 
 
@@ -160,7 +166,8 @@ def mfa_verify(*, user: User, code: str, ip_address: str | None) -> Device:
     (MfaThrottled) until the window ends, so codes cannot be guessed.
     """
     _attempt_begin(user)
-    device = _totp_match(user, code, confirmed=True) or _backup_match(user, code)
+    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True)
+    device = _totp_match(confirmed, code) or _backup_match(user, code)
     if device is None:
         _failure_record(user, ip_address)
         if _totp_reused(user, code):
@@ -170,19 +177,15 @@ def mfa_verify(*, user: User, code: str, ip_address: str | None) -> Device:
     return device
 
 
-def _totp_match(user: User, code: str, *, confirmed: bool) -> TOTPDevice | None:
+def _totp_match(devices: QuerySet[TOTPDevice], code: str) -> TOTPDevice | None:
+    """The first of `devices` (one user's) that accepts `code`, if any."""
     code = code.strip().replace(" ", "")
     if not code.isdigit():
         return None
     # The row lock serialises concurrent uses of one code: django-otp's `last_t` check then
     # accepts it once.
     with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user=user, confirmed=confirmed)
-            .order_by("pk")
-            .first()
-        )
+        device = devices.select_for_update().order_by("pk").first()
         if device is not None and device.verify_token(code):
             return device
     return None
@@ -267,10 +270,28 @@ def totp_begin(*, user: User, actor: Principal | None) -> TotpEnrolment:
     return _enrolment_of(device)
 
 
-def totp_pending_enrolment(*, user: User) -> TotpEnrolment | None:
-    """The enrolment begun and not yet confirmed (shown again after a wrong code), if any."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+def totp_pending_enrolment(*, user: User, actor: Principal | None) -> TotpEnrolment | None:
+    """The enrolment begun and not yet confirmed (shown again after a wrong code), if any.
+
+    Its secret is shown only to a principal that could confirm it (a recent password
+    sign-in); an enrolment past its life is deleted and is not shown."""
+    require_recent_sign_in(actor=actor)
+    device = _pending_devices(user).order_by("pk").first()
     return _enrolment_of(device) if device is not None else None
+
+
+def _pending_devices(user: User) -> QuerySet[TOTPDevice]:
+    """The user's unconfirmed TOTP devices still within the enrolment's life; older ones
+    (their secrets) are deleted first."""
+    cutoff = timezone.now() - timedelta(seconds=TOTP_ENROLMENT_SECONDS)
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False)
+    # A row without `created_at` predates django-otp's timestamps: long past the life.
+    expired = pending.filter(Q(created_at__lt=cutoff) | Q(created_at__isnull=True))
+    expired_ids = list(expired.values_list("pk", flat=True))
+    if expired_ids:
+        TOTPDevice.objects.filter(pk__in=expired_ids).delete()
+        counter_delete(*(_enrolment_key_of(pk) for pk in expired_ids))
+    return pending.filter(created_at__gte=cutoff)
 
 
 def _enrolment_of(device: TOTPDevice) -> TotpEnrolment:
@@ -291,13 +312,15 @@ def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
     require_recent_sign_in(actor=actor)
     if user_has_mfa(user=user):
         raise MfaStateError("mfa_already_enrolled", "A confirmed TOTP device already exists.")
-    if not TOTPDevice.objects.filter(user=user, confirmed=False).exists():
+    pending = _pending_devices(user)
+    if not pending.exists():
         raise MfaStateError("mfa_not_pending", "Start the enrolment first.")
     _attempt_begin(user)
     with transaction.atomic():
         # One transaction keeps the matched device locked until it is confirmed, so a
-        # concurrent restart of the enrolment cannot delete it in between.
-        device = _totp_match(user, otp, confirmed=False)
+        # concurrent restart of the enrolment cannot delete it in between. Only a device
+        # within the enrolment's life can match.
+        device = _totp_match(pending, otp)
         codes = _enrolment_complete(user, device, actor) if device is not None else None
         ended = codes is None and _enrolment_wrong_code(user)
     if codes is None:
@@ -308,13 +331,17 @@ def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
 
 
 def _enrolment_key(device: TOTPDevice) -> str:
-    return f"mfa:enrolment:{device.pk}"
+    return _enrolment_key_of(device.pk)
+
+
+def _enrolment_key_of(device_id: int) -> str:
+    return f"mfa:enrolment:{device_id}"
 
 
 def _enrolment_wrong_code(user: User) -> bool:
     """Counts a wrong code against the pending enrolment; True when it was the last allowed
     one and the pending device (its secret) is deleted."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    device = _pending_devices(user).order_by("pk").first()
     if device is None:
         return True
     key = _enrolment_key(device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from base64 import b64encode
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from accounts.services import user_password_change
+from authn.principal import Principal
 from authn.services.dashboard_sessions import dashboard_session_revoke
 from authn.services.mfa import (
     MfaCodeReused,
@@ -34,7 +36,7 @@ from authn.services.mfa import (
     totp_remove,
     user_has_mfa,
 )
-from authn.services.recent_sign_in import RecentSignInRequired
+from authn.services.recent_sign_in import RecentSignInRequired, require_recent_sign_in
 from authn.services.sign_in import SignInThrottled
 from authn.services.tokens import logout_all
 from authn.session_store import session_key_hash
@@ -88,9 +90,13 @@ def totp_begin_view(request: HttpRequest) -> HttpResponse:
     return _security_page(request, enrolment=enrolment, qr_data_uri=qr_data_uri(enrolment.qr_svg))
 
 
-def _pending_enrolment(user: User) -> dict[str, Any]:
-    """The page context showing the enrolment begun and not yet confirmed, if any."""
-    enrolment = totp_pending_enrolment(user=user)
+def _pending_enrolment(user: User, actor: Principal) -> dict[str, Any]:
+    """The page context showing the enrolment begun and not yet confirmed, if any; nothing
+    unless `actor` passes the recent-sign-in rule."""
+    try:
+        enrolment = totp_pending_enrolment(user=user, actor=actor)
+    except RecentSignInRequired:
+        return {}
     if enrolment is None:
         return {}
     return {"enrolment": enrolment, "qr_data_uri": qr_data_uri(enrolment.qr_svg)}
@@ -112,14 +118,21 @@ def qr_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + b64encode(svg.encode()).decode()
 
 
-def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any:
+def _otp_step(
+    request: HttpRequest,
+    action: Any,
+    slot: str,
+    *,
+    retry_extra: Callable[[], dict[str, Any]] = dict,
+) -> Any:
     """Runs an MFA action needing a current code; returns its result or an error response.
 
-    `slot` names the page's form that shows the errors.
+    `slot` names the page's form that shows the errors; `retry_extra` gives more page
+    context only after the action refused a wrong or reused code, never before it ran.
     """
     form = SecurityOtpForm(request.POST, auto_id=_AUTO_IDS[slot])
     if not form.is_valid():
-        return _security_page(request, status=400, **{slot: form}, **extra)
+        return _security_page(request, status=400, **{slot: form})
     try:
         return action(otp=form.cleaned_data["otp_token"])
     except RecentSignInRequired:
@@ -128,15 +141,15 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
         return throttled_response(request, exc.retry_after)
     except MfaStateError as exc:
         form.add_error(None, exc.message)
-        return _security_page(request, status=409, **{slot: form}, **extra)
+        return _security_page(request, status=409, **{slot: form})
     except MfaEnrolmentEnded:
         return _security_page(request, status=400, enrolment_ended=True)
     except MfaCodeReused:
         form.add_error("otp_token", CODE_REUSED)
-        return _security_page(request, status=400, **{slot: form}, **extra)
+        return _security_page(request, status=400, **{slot: form}, **retry_extra())
     except (MfaInvalid, ValidationError):
         form.add_error("otp_token", BAD_CODE)
-        return _security_page(request, status=400, **{slot: form}, **extra)
+        return _security_page(request, status=400, **{slot: form}, **retry_extra())
 
 
 @never_cache
@@ -144,13 +157,20 @@ def _otp_step(request: HttpRequest, action: Any, slot: str, **extra: Any) -> Any
 @require_POST
 def totp_confirm_view(request: HttpRequest) -> HttpResponse:
     """Confirms the enrolment with a code; the backup codes are shown once. After a wrong
-    code the same secret is shown again, until the enrolment's tries run out."""
+    code the same secret is shown again, until the enrolment's tries run out.
+
+    A session past the recent-sign-in window is sent to sign in again before the form is
+    read, so no answer to it (not even a form error) carries the pending secret."""
     user, actor = dashboard_user(request), dashboard_principal(request)
+    try:
+        require_recent_sign_in(actor=actor)
+    except RecentSignInRequired:
+        return sign_in_again(request)
     result = _otp_step(
         request,
         lambda otp: totp_confirm(user=user, otp=otp, actor=actor),
         "otp_form",
-        **_pending_enrolment(user),
+        retry_extra=lambda: _pending_enrolment(user, actor),
     )
     if isinstance(result, HttpResponse):
         return result

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import re
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from authn.services import mfa
 from authn.services.mfa import backup_codes_remaining, user_has_mfa
+from authn.services.recent_sign_in import RECENT_SIGN_IN_SECONDS
+from authn.session_auth import AUTH_TIME_KEY
 from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
 from tests.authn.mfa_helpers import fresh_code
 from tests.factories import DEFAULT_PASSWORD
@@ -266,3 +271,78 @@ def test_security_forms_enforce_csrf(user: User, url: str) -> None:
 def test_security_page_rejects_get_on_actions(dashboard: Client) -> None:
     assert dashboard.get("/dashboard/security/password").status_code == 405
     assert dashboard.post(SECURITY_URL).status_code == 405
+
+
+# --- the pending secret: recent sign-in only, and an enrolment's life -------------------------
+
+CONFIRM_PAGE_URL = "/dashboard/security/totp/confirm"
+
+
+def _age_the_sign_in(client: Client) -> None:
+    """Moves the session's sign-in past the recent-sign-in window."""
+    session = client.session
+    session[AUTH_TIME_KEY] = int(time.time()) - RECENT_SIGN_IN_SECONDS - 60
+    session.save()
+
+
+@pytest.mark.parametrize("code", ["", "1" * 200, "wrong"])
+def test_a_session_past_the_recent_window_never_sees_the_pending_secret(
+    dashboard: Client, user: User, code: str
+) -> None:
+    secret = _begin(dashboard)
+    _age_the_sign_in(dashboard)
+    otp_token = _wrong_code(user) if code == "wrong" else code
+    response = dashboard.post(CONFIRM_PAGE_URL, {"otp_token": otp_token})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+    body = response.content.decode()
+    assert secret not in body and "data:image/svg" not in body
+    followed = dashboard.get(response["Location"]).content.decode()
+    assert secret not in followed and "data:image/svg" not in followed
+    assert TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+
+
+def test_a_blank_or_overlong_code_shows_a_form_error_without_the_secret(
+    dashboard: Client, user: User
+) -> None:
+    secret = _begin(dashboard)
+    for code in ("", "1" * 200):
+        response = dashboard.post(CONFIRM_PAGE_URL, {"otp_token": code})
+        assert response.status_code == 400
+        body = response.content.decode()
+        assert secret not in body and "data:image/svg" not in body
+        assert "Start again to get a secret to scan" in body
+    # The enrolment is intact: a wrong code still shows it again.
+    response = dashboard.post(CONFIRM_PAGE_URL, {"otp_token": _wrong_code(user)})
+    assert SECRET.findall(response.content.decode()) == [secret]
+
+
+def _age_the_enrolment(user: User, seconds: int) -> None:
+    TOTPDevice.objects.filter(user=user, confirmed=False).update(
+        created_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_an_enrolment_past_its_life_is_gone_on_the_page(dashboard: Client, user: User) -> None:
+    secret = _begin(dashboard)
+    code = _code_for_secret(secret, user)
+    _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS + 1)
+    response = dashboard.post(CONFIRM_PAGE_URL, {"otp_token": code})
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "Start the enrolment first." in body
+    assert secret not in body and "data:image/svg" not in body
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not user_has_mfa(user=user)
+
+
+def test_a_wrong_code_after_the_enrolments_life_shows_no_secret(
+    dashboard: Client, user: User
+) -> None:
+    secret = _begin(dashboard)
+    wrong = _wrong_code(user)
+    _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS + 1)
+    response = dashboard.post(CONFIRM_PAGE_URL, {"otp_token": wrong})
+    assert response.status_code == 409
+    assert secret not in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()

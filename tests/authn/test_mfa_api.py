@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import time
 from binascii import unhexlify
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from authn.models import AuditEvent
+from authn.principals import principal_for_user
 from authn.services import mfa
+from authn.services.recent_sign_in import RecentSignInRequired
 from tests.authn.mfa_helpers import (
     BACKUP_CODES_URL,
     CONFIRM_URL,
@@ -402,3 +407,66 @@ def test_wrong_codes_are_capped_per_day_across_windows(user, settings):
             mfa.mfa_verify(user=user, code="x", ip_address=None)
     with pytest.raises(mfa.MfaThrottled):
         mfa.mfa_verify(user=user, code=fresh_code(device), ip_address=None)
+
+
+def _age_the_enrolment(user, seconds):
+    TOTPDevice.objects.filter(user=user, confirmed=False).update(
+        created_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_an_enrolment_past_its_life_cannot_be_confirmed(user, user_client):
+    user_client.post(TOTP_URL)
+    device = TOTPDevice.objects.get(user=user)
+    _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS + 1)
+    response = user_client.post(CONFIRM_URL, {"otp": code_at(device)}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "mfa_not_pending"
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not mfa.user_has_mfa(user=user)
+
+
+def test_an_enrolment_within_its_life_still_confirms(user, user_client):
+    user_client.post(TOTP_URL)
+    device = TOTPDevice.objects.get(user=user)
+    _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS - 30)
+    response = user_client.post(CONFIRM_URL, {"otp": code_at(device)}, format="json")
+    assert response.status_code == 200
+    assert mfa.user_has_mfa(user=user)
+
+
+def test_wrong_codes_never_outlive_the_enrolment(user, user_client):
+    """Tries do not come back for the same secret: past its life the enrolment is gone."""
+    user_client.post(TOTP_URL)
+    device = TOTPDevice.objects.get(user=user)
+    wrong = f"{(int(code_at(device)) + 1) % 1_000_000:06d}"
+    for _ in range(mfa.TOTP_ENROLMENT_TRIES - 1):
+        user_client.post(CONFIRM_URL, {"otp": wrong}, format="json")
+    _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS + 1)
+    response = user_client.post(CONFIRM_URL, {"otp": wrong}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "mfa_not_pending"
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("created_at", ["expired", None])
+def test_the_pending_enrolment_selector_deletes_an_expired_device(user, created_at):
+    mfa.totp_begin(user=user, actor=None)
+    if created_at is None:
+        TOTPDevice.objects.filter(user=user).update(created_at=None)
+    else:
+        _age_the_enrolment(user, mfa.TOTP_ENROLMENT_SECONDS + 1)
+    assert mfa.totp_pending_enrolment(user=user, actor=None) is None
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_the_pending_enrolment_selector_shows_a_live_one(user):
+    begun = mfa.totp_begin(user=user, actor=None)
+    assert mfa.totp_pending_enrolment(user=user, actor=None) == begun
+
+
+def test_the_pending_secret_needs_a_recent_sign_in(user):
+    mfa.totp_begin(user=user, actor=None)
+    stale = principal_for_user(
+        user, method="session", amr=("pwd",), auth_time=int(time.time()) - 3600
+    )
+    with pytest.raises(RecentSignInRequired):
+        mfa.totp_pending_enrolment(user=user, actor=stale)
