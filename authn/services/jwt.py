@@ -152,6 +152,32 @@ class IssuedAccessToken:
     scope: str
 
 
+def _identity_claims(
+    token: Token,
+    *,
+    subject: uuid.UUID,
+    username: str,
+    kind: str,
+    scopes: frozenset[str],
+    group_ids: tuple[uuid.UUID, ...],
+) -> None:
+    """The identity both token kinds carry: subject, scopes, username, kind and groups."""
+    token["sub"] = str(subject)
+    token["scope"] = " ".join(sorted(scopes))
+    token["username"] = username
+    token["kind"] = kind
+    token["groups"] = [str(group_id) for group_id in group_ids]
+
+
+def _signed(token: Token) -> IssuedAccessToken:
+    return IssuedAccessToken(
+        token=str(token),
+        jti=token["jti"],
+        expires_in=int(token["exp"] - token["iat"]),
+        scope=token["scope"],
+    )
+
+
 def access_token_issue(
     *,
     subject: uuid.UUID,
@@ -170,12 +196,9 @@ def access_token_issue(
     token[ISSUED_AT_US_CLAIM] = int(token["iat"]) * 1_000_000 + token.current_time.microsecond
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))
-    scope = " ".join(sorted(scopes))
-    token["sub"] = str(subject)
-    token["scope"] = scope
-    token["username"] = username
-    token["kind"] = kind
-    token["groups"] = [str(group_id) for group_id in group_ids]
+    _identity_claims(
+        token, subject=subject, username=username, kind=kind, scopes=scopes, group_ids=group_ids
+    )
     token["amr"] = list(amr)
     if session_id is not None:
         token["sid"] = str(session_id)
@@ -183,13 +206,7 @@ def access_token_issue(
         token["client_id"] = client_id
     if auth_time is not None:
         token["auth_time"] = auth_time
-    encoded = str(token)
-    return IssuedAccessToken(
-        token=encoded,
-        jti=token["jti"],
-        expires_in=int(token["exp"] - token["iat"]),
-        scope=scope,
-    )
+    return _signed(token)
 
 
 def upstream_token_issue(
@@ -216,12 +233,9 @@ def upstream_token_issue(
     caller's methods travel, for information only, as `src_amr`."""
     token = MicroUpstreamToken()
     token.set_exp(lifetime=timedelta(seconds=lifetime))
-    scope = " ".join(sorted(scopes))
-    token["sub"] = str(subject)
-    token["scope"] = scope
-    token["username"] = username
-    token["kind"] = kind
-    token["groups"] = [str(group_id) for group_id in group_ids]
+    _identity_claims(
+        token, subject=subject, username=username, kind=kind, scopes=scopes, group_ids=group_ids
+    )
     token["amr"] = []
     token["src_amr"] = list(amr)
     parents = (("sid", session_id), ("parent_jti", parent_jti), ("parent_digest", parent_digest))
@@ -230,12 +244,7 @@ def upstream_token_issue(
             token[claim] = str(value)
     if client_id is not None:
         token["client_id"] = client_id
-    return IssuedAccessToken(
-        token=str(token),
-        jti=token["jti"],
-        expires_in=int(token["exp"] - token["iat"]),
-        scope=scope,
-    )
+    return _signed(token)
 
 
 def _decode(token_class: Callable[[str], Token], raw: str) -> dict[str, Any]:
