@@ -3,6 +3,7 @@ engine: see docs/operations.md, "Containers")."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -98,7 +99,7 @@ def test_the_build_copies_only_what_exists_and_never_local_state() -> None:
         for source in sources:
             assert (ROOT / source).exists(), source
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for private in (".git", ".venv", "var", "deploy/compose.env"):
+    for private in (".git", ".venv", "var", "deploy/postgres.env", "deploy/app.env"):
         assert private in ignored, private
     for arguments in named("ENV") + named("ARG"):
         assert not re.search(r"SECRET_KEY|PASSWORD|TOKEN", arguments), arguments
@@ -120,7 +121,7 @@ def test_compose_has_the_stores_two_instances_and_nginx() -> None:
     for name in ("migrate", "app1", "app2"):
         service = services()[name]
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Containerfile"}
-        assert service["env_file"] == "compose.env"
+        assert service["env_file"] == "app.env"
     assert services()["migrate"]["command"] == ["prepare"]
     assert services()["app1"]["command"] == services()["app2"]["command"] == ["serve"]
 
@@ -137,24 +138,63 @@ def test_compose_starts_everything_in_order() -> None:
     assert services()["nginx"]["depends_on"] == {"app1": healthy, "app2": healthy}
     for name in ("postgres", "redis", "nginx"):
         assert services()[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
-    # The instances' health check is the image's HEALTHCHECK.
-    assert named("HEALTHCHECK")
 
 
-def test_compose_images_are_pinned_and_secrets_stay_in_the_env_file() -> None:
+def test_every_instance_has_its_own_compose_health_check() -> None:
+    # The image's HEALTHCHECK is not enough: an OCI-format image (podman's default) drops it.
+    (image_check,) = named("HEALTHCHECK")
+    image_argv = json.loads(image_check.partition(" CMD ")[2])
+    for name in ("app1", "app2"):
+        check = services()[name]["healthcheck"]
+        assert check["test"] == ["CMD", *image_argv], name
+        assert not check.get("disable"), name
+        for option in ("interval", "timeout", "retries", "start_period"):
+            assert check.get(option), (name, option)
+    # The one-shot serves nothing, so it does not inherit the instances' check.
+    assert services()["migrate"]["healthcheck"] == {"disable": True}
+
+
+def test_a_service_healthy_condition_names_only_services_with_a_health_check() -> None:
+    checked = {
+        name
+        for name, service in services().items()
+        if "healthcheck" in service and not service["healthcheck"].get("disable")
+    }
+    for name, service in services().items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            if condition == {"condition": "service_healthy"}:
+                assert dependency in checked, (name, dependency)
+
+
+def _env_example(name: str) -> dict[str, str]:
+    text = (DEPLOY / f"{name}.env.example").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+
+
+def test_compose_images_are_pinned_and_secrets_stay_in_the_env_files() -> None:
     for name, service in services().items():
         if "image" in service and "build" not in service:
             assert PINNED.match(service["image"]), (name, service["image"])
         for key, value in (service.get("environment") or {}).items():
             assert not re.search(r"SECRET|PASSWORD|TOKEN", key), (name, key)
             assert "@" not in str(value), (name, key)  # no credentials in a URL
-    example = (DEPLOY / "compose.env.example").read_text()
-    values = dict(
-        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
-    )
-    assert set(values) == {"POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "DATABASE_URL"}
-    assert all("change-me" in value for value in values.values())
-    assert "deploy/compose.env" in (ROOT / ".gitignore").read_text().split()
+    postgres, app = _env_example("postgres"), _env_example("app")
+    assert set(postgres) == {"POSTGRES_PASSWORD"}
+    assert set(app) == {"DJANGO_SECRET_KEY", "DATABASE_URL"}
+    assert all("change-me" in value for value in [*postgres.values(), *app.values()])
+    ignored = (ROOT / ".gitignore").read_text().split()
+    not_built = (ROOT / ".dockerignore").read_text().split()
+    for private in ("deploy/postgres.env", "deploy/app.env"):
+        assert private in ignored and private in not_built, private
+
+
+def test_each_container_gets_only_its_own_env_file() -> None:
+    # The PostgreSQL container never sees the app's signing secret, nor the app the other way.
+    assert services()["postgres"]["env_file"] == "postgres.env"
+    for name, service in services().items():
+        if name != "postgres":
+            assert service.get("env_file") in (None, "app.env"), name
+    assert "DJANGO_SECRET_KEY" not in _env_example("postgres")
 
 
 def test_compose_addresses_agree() -> None:
@@ -164,7 +204,13 @@ def test_compose_addresses_agree() -> None:
     assert app["MICRO_ISSUER"] == f"http://localhost:{host_port}"
     assert "localhost" in app["DJANGO_ALLOWED_HOSTS"].split(",")
     (subnet,) = [c["subnet"] for c in compose()["networks"]["backend"]["ipam"]["config"]]
-    assert app["MICRO_TRUSTED_PROXIES"] == app["GUNICORN_FORWARDED_ALLOW_IPS"] == subnet
+    # Only nginx, pinned to one address, is a trusted proxy: not every container on the network.
+    nginx_address = services()["nginx"]["networks"]["backend"]["ipv4_address"]
+    assert ipaddress.ip_address(nginx_address) in ipaddress.ip_network(subnet)
+    for name in ("migrate", "app1", "app2"):
+        environment = services()[name]["environment"]
+        assert environment["MICRO_TRUSTED_PROXIES"] == nginx_address, name
+        assert environment["GUNICORN_FORWARDED_ALLOW_IPS"] == nginx_address, name
     (mount,) = services()["nginx"]["volumes"]
     conf = DEPLOY / mount.split(":")[0]
     upstreams = re.findall(r"server (\w+):(\d+)", conf.read_text())
