@@ -10,6 +10,7 @@ from django import forms
 from accounts.models import avatar_url_validator
 from accounts.validators import display_name_validator
 from authn import scopes as scope_catalogue
+from authn.oauth import redirect_uris
 from authn.services.api_keys import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 
 
@@ -135,7 +136,8 @@ class RedirectUrisField(forms.CharField):
 
 
 def redirect_uri_problem(uri: str) -> str | None:
-    """Why `uri` is not one absolute redirect URI, or None when it is."""
+    """Why `uri` is not one redirect URI the service accepts, or None: first how the line is
+    written (one absolute URI), then the service's redirect URI rule."""
     if "," in uri:
         return f"Put each redirect URI on its own line, without commas: “{uri}”."
     if any(char.isspace() for char in uri):
@@ -152,7 +154,9 @@ def redirect_uri_problem(uri: str) -> str | None:
         )
     if "#" in uri:
         return f"“{uri}” has a fragment (#…), which a redirect URI cannot have."
-    return None
+    # Then the service's one rule for every registration path (schemes, loopback, userinfo).
+    problem = redirect_uris.redirect_uri_problem(uri)
+    return f"“{uri}” {problem}." if problem else None
 
 
 class ApplicationForm(forms.Form):

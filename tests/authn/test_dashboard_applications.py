@@ -117,6 +117,9 @@ def test_a_comma_separated_list_is_refused_with_a_message(browser: Client, membe
         ("https:///callback", "is not an absolute URI"),
         ("https://app.example:port/cb", "is not a valid URI"),
         ("https://app.example/cb#done", "has a fragment"),
+        # The service's redirect URI rule, said by the form itself.
+        ("http://app.example/cb", "may use http only with a loopback IP address"),
+        ("https://user@app.example/cb", "must not carry a user name or password"),
     ],
 )
 def test_each_line_is_validated_as_one_uri(
