@@ -134,14 +134,15 @@ class MicroAccessToken(Token):
 
 
 class MicroUpstreamToken(Token):
-    """The gateway's assertion to the services behind it; never an access token here."""
+    """The gateway's assertion to the services behind it; never an access token here. Its
+    lifetime is set by each issue (the gateway's, bounded by the source credential)."""
 
     token_type = "upstream"  # noqa: S105 - a token kind, not a secret
     lifetime = timedelta(seconds=60)
     _token_backend = _upstream_backend
 
     def __init__(self, token: Any = None, verify: bool = True) -> None:
-        super().__init__(token, verify)
+        super().__init__(token, verify)  # typed for a raw string, which simplejwt accepts
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def _identity_claims(
     scopes: frozenset[str],
     group_ids: tuple[uuid.UUID, ...],
 ) -> None:
-    """The identity both token kinds carry: subject, scopes, username, kind and groups."""
+    """What both token kinds carry: the issue instant in microseconds (a user's revocation is
+    recorded to the microsecond), subject, scopes, username, kind and groups."""
+    token[ISSUED_AT_US_CLAIM] = int(token["iat"]) * 1_000_000 + token.current_time.microsecond
     token["sub"] = str(subject)
     token["scope"] = " ".join(sorted(scopes))
     token["username"] = username
@@ -193,7 +196,6 @@ def access_token_issue(
 ) -> IssuedAccessToken:
     """Signs an access token carrying the spec's claim set (§4.1)."""
     token = MicroAccessToken()
-    token[ISSUED_AT_US_CLAIM] = int(token["iat"]) * 1_000_000 + token.current_time.microsecond
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))
     _identity_claims(

@@ -113,6 +113,18 @@ def test_upstream_token_amr_is_empty_and_the_callers_methods_are_in_src_amr(
     assert by_key["amr"] == [] and by_key["src_amr"] == ["api_key"]
 
 
+def test_upstream_token_carries_its_issue_instant_in_microseconds(
+    user: User, password: str
+) -> None:
+    """A user's revocation is recorded to the microsecond: an upstream token minted after it,
+    in the same second, must not count as issued at the start of that second."""
+    access = password_login(user, password)["access_token"]
+
+    claims = jwt.decode(upstream_token(bearer_client(access)), options={"verify_signature": False})
+
+    assert claims["iat_us"] // 1_000_000 == claims["iat"]
+
+
 # --- Refused by every path of this service ---------------------------------------------------
 
 
