@@ -228,7 +228,7 @@ def scope_is_known(scope: str) -> bool:
     """True when `scope` is within MAX_SCOPE_LENGTH and names only catalogue scopes."""
     if len(scope) > MAX_SCOPE_LENGTH:
         return False
-    return set(scope.split()) <= set(settings.MICRO_OAUTH_SCOPES)
+    return set(scope.split()) <= settings.MICRO_OAUTH_SCOPES.keys()
 
 
 class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):
