@@ -93,17 +93,21 @@ class SessionStore(DbSessionStore):
         ip_address, user_agent = self.client
         try:
             with transaction.atomic():
-                DashboardSession.objects.create(
+                row = DashboardSession.objects.create(
                     key_hash=key_hash, ip_address=ip_address, user_agent=user_agent, **fields
                 )
         except IntegrityError as exc:
             raise CreateError from exc
+        # A new key (sign-in, cycle_key): tokens minted from here on name the new row.
+        self.dashboard_session_id = row.pk
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
             if self.session_key is None:
                 return
             session_key = self.session_key
+        if session_key == self.session_key:
+            self.dashboard_session_id = None
         dashboard_sessions_delete(
             DashboardSession.objects.filter(key_hash=session_key_hash(session_key))
         )

@@ -341,3 +341,22 @@ def test_password_change_through_the_api_ends_dashboard_sessions(
     assert response.status_code == 204
     assert not _is_signed_in(dashboard)
     assert not DashboardSession.objects.filter(user=user).exists()
+
+
+def test_the_store_names_the_row_of_its_current_key_after_create_cycle_and_delete(db) -> None:
+    """Gateway tokens minted from a session carry its row id as `sid`: after a sign-in's
+    cycle_key it must be the new row's, and nothing once the session is deleted."""
+    from authn.models import DashboardSession
+    from authn.session_store import SessionStore, session_key_hash
+
+    store = SessionStore()
+    store.create()
+    first = DashboardSession.objects.get(key_hash=session_key_hash(store.session_key))
+    assert store.dashboard_session_id == first.pk
+
+    store.cycle_key()
+
+    second = DashboardSession.objects.get(key_hash=session_key_hash(store.session_key))
+    assert second.pk != first.pk and store.dashboard_session_id == second.pk
+    store.delete()
+    assert store.dashboard_session_id is None
