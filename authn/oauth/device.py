@@ -106,8 +106,9 @@ class DeviceConfirmView(dot_views.DeviceConfirmView):
         return self._device_grant
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        shown = request.POST.get("device_grant")
-        if shown is not None and shown != str(self.get_object().pk):
+        # A form that does not name the grant it showed is as stale as one naming another:
+        # the decision must be about the grant the user saw.
+        if request.POST.get("device_grant") != str(self.get_object().pk):
             context = {"form": UserCodeForm(), "notice": STALE_CONFIRM_PAGE}
             return render(request, DeviceCodeView.template_name, context, status=409)
         return super().post(request, *args, **kwargs)

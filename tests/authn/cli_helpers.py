@@ -18,6 +18,7 @@ from django.test import Client
 from oauth2_provider.models import DeviceGrant
 
 from accounts.models import User
+from tests.authn.oauth_helpers import device_decision
 from tests.conftest import require_component
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,7 +144,9 @@ def approve(user_code: str, user: User, action: str = "accept") -> None:
     browser.force_login(user)
     entered = browser.post("/o/device/", {"user_code": user_code})
     assert entered.status_code == 302, entered.content
-    decided = browser.post(entered["Location"], {"action": action})
+    decided = browser.post(
+        entered["Location"], device_decision(browser, entered["Location"], action)
+    )
     assert decided.status_code == 302, decided.content
 
 

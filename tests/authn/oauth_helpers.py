@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -138,3 +139,11 @@ def ensure_cli_client() -> Application:
         },
     )
     return application
+
+
+def device_decision(browser: Client, confirm_url: str, action: str = "accept") -> dict[str, str]:
+    """The approve form as the confirm page renders it: the action and the grant it shows
+    (empty when the page shows none, e.g. to another user)."""
+    page = browser.get(confirm_url).content.decode()
+    shown = re.search(r'name="device_grant" value="([^"]+)"', page)
+    return {"action": action, "device_grant": shown.group(1) if shown else ""}

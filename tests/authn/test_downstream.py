@@ -73,7 +73,7 @@ from tests.authn.helpers import (
     signing_input,
     valid_claims,
 )
-from tests.authn.oauth_helpers import DEVICE_GRANT, code_flow_tokens, make_client
+from tests.authn.oauth_helpers import DEVICE_GRANT, code_flow_tokens, device_decision, make_client
 from tests.authn.oauth_helpers import TOKEN_URL as OAUTH_TOKEN_URL
 from tests.authn.oauth_helpers import refresh as oauth_refresh
 from tests.factories import MembershipFactory, ServiceAccountFactory
@@ -402,7 +402,8 @@ def test_device_code_tokens(browser: Client, user: User, verifier: TokenVerifier
     )
     entered = browser.post("/o/device/", {"user_code": started["user_code"]})
     assert entered.status_code == 302, entered.content
-    assert browser.post(entered["Location"], {"action": "accept"}).status_code in (200, 302)
+    decision = device_decision(browser, entered["Location"])
+    assert browser.post(entered["Location"], decision).status_code in (200, 302)
     response = Client().post(
         OAUTH_TOKEN_URL,
         {

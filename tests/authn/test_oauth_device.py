@@ -19,7 +19,7 @@ from authn.oauth import user_codes
 from authn.oauth import views as oauth_views
 from authn.oauth.device import DEVICE_CODE_FAILURES
 from authn.oauth.user_codes import user_code_generate, user_code_normalize
-from tests.authn.oauth_helpers import DEVICE_GRANT, TOKEN_URL, claims
+from tests.authn.oauth_helpers import DEVICE_GRANT, TOKEN_URL, claims, device_decision
 from tests.factories import UserFactory
 
 CLI = "micro-cli"
@@ -48,7 +48,7 @@ def approve(browser: Client, user_code: str, action: str = "accept") -> Any:
     assert entered.status_code == 302, entered.content
     confirm_url = entered["Location"]
     assert browser.get(confirm_url).status_code == 200
-    return browser.post(confirm_url, {"action": action})
+    return browser.post(confirm_url, device_decision(browser, confirm_url, action))
 
 
 def test_the_cli_client_exists_as_a_public_device_client(db: Any) -> None:
@@ -153,7 +153,7 @@ def test_another_user_cannot_confirm_a_code_someone_else_entered(browser: Client
     intruder = Client()
     intruder.force_login(UserFactory.create())
 
-    response = intruder.post(entered["Location"], {"action": "accept"})
+    response = intruder.post(entered["Location"], device_decision(intruder, entered["Location"]))
 
     assert response.status_code == 404
     assert poll(started["device_code"]).json()["error"] == "authorization_pending"
@@ -281,7 +281,7 @@ def test_the_code_is_in_no_url_after_it_is_entered(browser: Client) -> None:
 
     entered = browser.post("/o/device/", {"user_code": code})
     confirm_page = browser.get(entered["Location"])
-    decided = browser.post(entered["Location"], {"action": "accept"})
+    decided = browser.post(entered["Location"], device_decision(browser, entered["Location"]))
     status_page = browser.get(decided["Location"])
 
     assert entered["Location"] == "/o/device-confirm/"
@@ -374,3 +374,14 @@ def test_other_refusals_at_the_token_endpoint_keep_their_warning(
 
     assert answers == ["access_denied", "invalid_grant", "invalid_client"]
     assert [level for level, _ in _request_log(caplog)] == [logging.WARNING] * 3
+
+
+def test_a_decision_that_does_not_name_the_grant_it_saw_is_refused(browser: Client) -> None:
+    started = start()
+    entered = browser.post("/o/device/", {"user_code": started["user_code"]})
+    assert browser.get(entered["Location"]).status_code == 200
+
+    blind = browser.post(entered["Location"], {"action": "accept"})
+
+    assert blind.status_code == 409
+    assert poll(started["device_code"]).json()["error"] == "authorization_pending"

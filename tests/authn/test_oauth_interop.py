@@ -51,6 +51,12 @@ def member(transactional_db: Any) -> User:
     return UserFactory.create(username="interop", email="interop@example.com")
 
 
+def _shown_grant(page: requests.Response) -> str:
+    found = re.search(r'name="device_grant" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
 def _csrf(page: requests.Response) -> str:
     found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert found, page.text[:500]
@@ -209,7 +215,11 @@ def test_device_grant(server: str, member: User) -> None:
     assert entered.status_code == 200 and "Approve" in entered.text
     approved = browser.post(
         entered.url,
-        data={"action": "accept", "csrfmiddlewaretoken": _csrf(entered)},
+        data={
+            "action": "accept",
+            "csrfmiddlewaretoken": _csrf(entered),
+            "device_grant": _shown_grant(entered),
+        },
         headers={"Referer": entered.url},
     )
     assert "Device connected" in approved.text

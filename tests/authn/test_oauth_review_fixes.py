@@ -25,6 +25,7 @@ from tests.authn.oauth_helpers import (
     authorize,
     claims,
     code_flow_tokens,
+    device_decision,
     ensure_cli_client,
     exchange,
     make_client,
@@ -85,7 +86,7 @@ def test_ending_sign_ins_also_voids_a_pending_code_and_an_approved_device(
         .json()
     )
     entered = browser.post("/o/device/", {"user_code": started["user_code"]})
-    browser.post(entered["Location"], {"action": "accept"})
+    browser.post(entered["Location"], device_decision(browser, entered["Location"]))
 
     user_credentials_revoke(user=member)
 
@@ -201,7 +202,7 @@ def test_a_confidential_device_client_may_poll_with_basic_auth(browser: Client, 
         .json()
     )
     entered = browser.post("/o/device/", {"user_code": started["user_code"]})
-    browser.post(entered["Location"], {"action": "accept"})
+    browser.post(entered["Location"], device_decision(browser, entered["Location"]))
 
     response = Client().post(
         TOKEN_URL,
