@@ -29,9 +29,6 @@ from accounts.models import EMAIL_MAX_LENGTH, User
 from accounts.throttles import RateLimited as RateLimited  # the flows' refusal, re-exported
 from accounts.throttles import over_limit, throttle
 from authn.audit import audit_record
-from authn.services import revocation
-from authn.services.api_keys import api_keys_revoke_all
-from authn.services.tokens import user_credentials_revoke
 
 VERIFY_SALT = "accounts.email_flows.verify_email"
 VERIFICATION_MAX_AGE = timedelta(days=3)
@@ -261,17 +258,10 @@ def password_reset_complete(
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not password_reset_tokens.check_token(locked, token):  # used concurrently
             raise InvalidToken()
-        locked.set_password(new_password)
-        locked.save(update_fields=["password", "updated_at"])
-        # Whoever knew the old password may hold tokens: end sessions, refresh and access tokens.
-        user_credentials_revoke(user=locked)
-        revocation.revoke_subject(user_id=str(locked.pk))
-        api_keys_revoke_all(owner_id=locked.pk, actor=locked.pk, reason="password_reset")
-        audit_record(
-            type="password.changed",
+        services.password_reset_apply(
+            locked=locked,
+            password=new_password,
             actor=locked.pk,
-            subject_type="user",
-            subject_id=locked.pk,
             ip_address=ip_address,
             data={"method": "reset"},
         )

@@ -175,7 +175,7 @@ def rpc_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     login, password = _string(body, "username", "email"), _string(body, "password")
     if login is None or password is None:
         raise ValidationError({"password": ["username (or email) and password are required."]})
-    if len(login) > 254 or len(password) > 256:
+    if len(login) > EMAIL_MAX_LENGTH or len(password) > 256:
         raise ValidationError({"password": ["Too long."]}, code="max_length")
     otp = _string(body, "otp", max_length=OTP_MAX_LENGTH)
     try:

@@ -130,12 +130,11 @@ def _check_may_change_email(*, actor: Principal, user: User) -> None:
         return
     if not actor.is_admin:
         raise EmailChangeForbidden("Only `api_admin` may change another user's email address.")
+    if signed_in_recently(actor, with_otp=True):
+        return
+    # An administrator whose row is gone is refused rather than taken to have no MFA.
     admin = selectors.user_get(user_id=actor.user_id)
-    if (
-        admin is not None
-        and user_has_mfa(user=admin)
-        and not signed_in_recently(actor, with_otp=True)
-    ):
+    if admin is None or user_has_mfa(user=admin):
         raise FreshMfaRequired(
             "Changing another user's email address needs a sign-in with MFA (one-time code)"
             " in the last 15 minutes."
@@ -258,25 +257,41 @@ def user_password_change(
         audit_record(type="password.changed", actor=actor, subject_type="user", subject_id=user.pk)
 
 
+def password_reset_apply(
+    *,
+    locked: User,
+    password: str,
+    actor: uuid.UUID | None,
+    ip_address: str | None = None,
+    data: dict[str, Any],
+) -> None:
+    """Sets a reset password on a row locked by the caller's transaction: whoever knew the old
+    password may hold sessions, tokens or API keys, so every sign-in ends and every key is
+    revoked (audited as `password.changed` with `data`). MFA and lockout stay."""
+    locked.set_password(password)
+    locked.save(update_fields=["password", "updated_at"])
+    user_credentials_revoke(user=locked)
+    revocation.revoke_subject(user_id=str(locked.pk))
+    api_keys_revoke_all(owner_id=locked.pk, actor=actor, reason="password_reset")
+    audit_record(
+        type="password.changed",
+        actor=actor,
+        subject_type="user",
+        subject_id=locked.pk,
+        ip_address=ip_address,
+        data=data,
+    )
+
+
 def user_password_reset(*, user: User, via: str) -> str:
     """Gives the user a new generated password from the server's command line (a lost admin
-    password) and returns it; like a reset link, ends every sign-in and revokes every API key
-    of the user (whoever knew the old password may hold them). MFA and lockout stay."""
+    password) and returns it, as a reset link would (password_reset_apply)."""
     password = secrets.token_urlsafe(18)
     validate_password(password, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        locked.set_password(password)
-        locked.save(update_fields=["password", "updated_at"])
-        user_credentials_revoke(user=locked)
-        revocation.revoke_subject(user_id=str(locked.pk))
-        api_keys_revoke_all(owner_id=locked.pk, actor=None, reason="password_reset")
-        audit_record(
-            type="password.changed",
-            actor=None,
-            subject_type="user",
-            subject_id=locked.pk,
-            data={"method": "reset", "via": via},
+        password_reset_apply(
+            locked=locked, password=password, actor=None, data={"method": "reset", "via": via}
         )
     return password
 

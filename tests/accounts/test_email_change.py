@@ -211,3 +211,28 @@ def test_api_admin_with_mfa_needs_a_recent_one_time_code(user: User, via: str) -
     assert with_code.status_code == 200
     user.refresh_from_db()
     assert user.email == FREE
+
+
+def test_an_admin_whose_account_is_gone_is_refused_another_users_email(db: Any) -> None:
+    """Without a row there is no telling whether the administrator has MFA: refuse."""
+    import uuid
+
+    from accounts import services
+    from authn.principal import Principal
+    from authn.services.recent_sign_in import FreshMfaRequired
+
+    target = UserFactory.create()
+    ghost = Principal(
+        user_id=uuid.uuid4(),
+        username="gone",
+        kind="user",
+        group_ids=(),
+        scopes=frozenset({"api_admin"}),
+        method="api_key",
+        amr=("api_key",),
+    )
+
+    with pytest.raises(FreshMfaRequired):
+        services.user_update(actor=ghost, user=target, changes={"email": "new@example.com"})
+    target.refresh_from_db()
+    assert target.email != "new@example.com"
