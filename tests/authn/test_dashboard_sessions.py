@@ -351,11 +351,13 @@ def test_the_store_names_the_row_of_its_current_key_after_create_cycle_and_delet
 
     store = SessionStore()
     store.create()
+    assert store.session_key is not None
     first = DashboardSession.objects.get(key_hash=session_key_hash(store.session_key))
     assert store.dashboard_session_id == first.pk
 
     store.cycle_key()
 
+    assert store.session_key is not None
     second = DashboardSession.objects.get(key_hash=session_key_hash(store.session_key))
     assert second.pk != first.pk and store.dashboard_session_id == second.pk
     store.delete()
