@@ -32,13 +32,13 @@ from accounts.serializers import (
     UserUpdateSelfIn,
 )
 from accounts.throttles import RateLimited
-from authn import scopes as sc
-from authn.principal import Principal
 from authn.services.recent_sign_in import require_personal_sign_in
 from authn.services.sign_in import SignInThrottled
 from authn.sign_in_errors import sign_in_problem
+from micro_platform import scopes as sc
 from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, client_ip, principal_of
+from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage

@@ -14,7 +14,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 
-from authn import scopes as scope_catalogue
+from micro_platform import scopes as scope_catalogue
 
 username_validator = RegexValidator(
     # No "@": a sign-in name containing one is always an email address, never a username.

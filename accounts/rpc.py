@@ -36,14 +36,14 @@ from accounts.apis import (
 )
 from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from accounts.serializers import UserCreateIn, UserPrivateOut
-from authn import scopes as sc
-from authn.principal import Principal
 from authn.services import sessions
 from authn.services.recent_sign_in import require_personal_sign_in
 from authn.services.sign_in import SignInThrottled
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
+from micro_platform import scopes as sc
 from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
+from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import problem
 from micro_platform.parsers import BoundedJSONParser

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Group, Membership, User, iequals
-from authn import scopes as scope_catalogue
+from micro_platform import scopes as scope_catalogue
 from micro_platform.ids import parse_uuid
 
 

@@ -15,7 +15,7 @@ from accounts.models import (
     username_validator,
 )
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
-from authn import scopes as scope_catalogue
+from micro_platform import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
 
 SCOPE_CHOICES = sorted(scope_catalogue.ALL_SCOPES)

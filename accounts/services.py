@@ -14,9 +14,7 @@ from django.db import IntegrityError, transaction
 from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
-from authn import scopes as scope_catalogue
 from authn.audit import audit_record
-from authn.principal import Principal
 from authn.services import revocation
 from authn.services.api_keys import api_keys_revoke_all
 from authn.services.mfa import user_has_mfa
@@ -28,6 +26,8 @@ from authn.services.recent_sign_in import (
 )
 from authn.services.sign_in import current_password_check
 from authn.services.tokens import user_credentials_revoke
+from micro_platform import scopes as scope_catalogue
+from micro_platform.identity import Principal
 
 EMAIL_CHANGES_PER_HOUR = 10  # per client IP and per account, as sign-ups per client IP
 

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get
-from authn import scopes as scope_catalogue
 from authn import selectors
 from authn.api_key_authentication import ApiKeyAuthentication
 from authn.api_key_serializers import (
@@ -24,10 +23,11 @@ from authn.api_key_serializers import (
     MintedKeyOut,
 )
 from authn.models import ApiKey
-from authn.principal import Principal
 from authn.services import api_keys
+from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem, validation_problem
 from micro_platform.http import client_ip, no_store, principal_of
+from micro_platform.identity import Principal
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 

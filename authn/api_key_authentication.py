@@ -10,8 +10,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from authn.authentication import API_KEY_PREFIX, bearer_credential
-from authn.principal import Principal
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
+from micro_platform.identity import Principal
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from authn import scopes as scope_catalogue
 from authn.services.api_keys import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
+from micro_platform import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
 
 

@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authn import scopes as sc
 from authn.serializers import (
     JwksOut,
     LogoutAllIn,
@@ -24,6 +23,7 @@ from authn.serializers import (
 from authn.services import lockout, signing_keys, tokens
 from authn.services.recent_sign_in import require_personal_sign_in
 from authn.sign_in_errors import SIGN_IN_FAILURES, sign_in_problem
+from micro_platform import scopes as sc
 from micro_platform.http import client_ip, no_store, principal_of
 from micro_platform.openapi import problem
 

@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import user_get
-from authn import scopes as sc
 from authn.serializers_mfa import BackupCodesOut, MfaStatusOut, OtpIn, TotpEnrolmentOut
 from authn.services import mfa
+from micro_platform import scopes as sc
 from micro_platform.errors import Problem
 from micro_platform.http import no_store, principal_of
 from micro_platform.openapi import problem

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from authn.models import AuditEvent
-from authn.principal import Principal
+from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.audit")
 

@@ -27,12 +27,12 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from accounts.models import User
-from authn import scopes as scope_catalogue
-from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode
 from authn.services.signing_keys import key_ring
 from authn.session_auth import principal_for_session
+from micro_platform import scopes as scope_catalogue
+from micro_platform.identity import Principal
 
 API_KEY_PREFIX = "mk_"
 

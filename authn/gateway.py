@@ -18,13 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authn import scopes as scope_catalogue
-from authn.principal import Principal
 from authn.services.jwt import upstream_token_issue
 from micro_platform import metrics
+from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem
 from micro_platform.health import database_liveness
 from micro_platform.http import principal_of
+from micro_platform.identity import Principal
 from micro_platform.openapi import problem
 
 REQUIRED_SCOPES_HEADER = "HTTP_X_REQUIRED_SCOPES"

@@ -6,7 +6,7 @@ import uuid
 
 from accounts.models import User
 from accounts.selectors import groups_of_user, user_held_scopes, user_memberships
-from authn.principal import AuthMethod, Principal
+from micro_platform.identity import AuthMethod, Principal
 
 
 def principal_for_user(

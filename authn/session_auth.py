@@ -11,8 +11,8 @@ import time
 from django.contrib.sessions.backends.base import SessionBase
 
 from accounts.models import User
-from authn.principal import Principal
 from authn.principals import principal_for_user
+from micro_platform.identity import Principal
 
 AMR_KEY = "micro_amr"
 AUTH_TIME_KEY = "micro_auth_time"

@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 
 
 def principal_of(request: Request) -> Principal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from objects.models import Object
 from permissions.selectors import Permission, filter_granted, principal_may

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 from objects.models import Object
 from objects.selectors import OBJECT_TYPE, object_may, objects_granted_to
 from permissions.selectors import Permission

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 from permissions.selectors import Permission, principal_may
 
 

@@ -8,7 +8,7 @@ from typing import Literal, TypeVar
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from permissions.models import Grant
 

@@ -21,7 +21,7 @@ from oauth2_provider.models import (
 from accounts.models import User
 from authn.audit import audit_record
 from authn.oauth.redirect_uris import application_full_clean
-from authn.principal import Principal
+from micro_platform.identity import Principal
 
 # The grants a user may register a client for in the dashboard. Client credentials act as a
 # service account, so those clients come only from `createserviceaccount` or the admin.

@@ -41,11 +41,11 @@ from oauthlib.common import Request as OauthlibRequest
 from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.validators import service_account_of
-from authn.principal import Principal
 from authn.services import counters, revocation
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
 from authn.services.jwt import InvalidAccessToken, upstream_token_decode
 from micro_platform.http import client_ip
+from micro_platform.identity import Principal
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (

@@ -25,10 +25,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.models import ApiKey
-from authn.principal import Principal
 from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue
 from authn.services.recent_sign_in import (
@@ -38,6 +36,8 @@ from authn.services.recent_sign_in import (
 )
 from authn.services.tokens import hash_secret
 from micro_platform import metrics
+from micro_platform import scopes as scope_catalogue
+from micro_platform.identity import Principal
 
 KEY_PREFIX = "mk_"
 DEFAULT_EXPIRY_DAYS = 90

@@ -8,8 +8,8 @@ from django.db import transaction
 
 from authn.audit import audit_record
 from authn.models import DashboardSession
-from authn.principal import Principal
 from authn.session_store import dashboard_sessions_delete
+from micro_platform.identity import Principal
 
 
 def dashboard_session_revoke(

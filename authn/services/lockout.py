@@ -20,8 +20,8 @@ from django.db import transaction
 
 from accounts.models import User
 from authn.audit import audit_record
-from authn.principal import Principal
 from authn.services.counters import counter_delete, counter_get, counter_incr
+from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")
 

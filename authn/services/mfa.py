@@ -34,9 +34,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from authn.audit import audit_record
-from authn.principal import Principal
 from authn.services.counters import counter_delete, counter_get, counter_incr
 from authn.services.recent_sign_in import require_recent_sign_in
+from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")
 

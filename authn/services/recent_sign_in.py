@@ -13,7 +13,7 @@ import time
 
 from django.core.exceptions import PermissionDenied
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 
 RECENT_SIGN_IN_SECONDS = 15 * 60
 # Clocks of other instances may run a little ahead of ours.

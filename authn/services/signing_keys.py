@@ -30,8 +30,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from authn.audit import audit_record
 from authn.models import SigningKey
-from authn.principal import Principal
 from micro_platform.errors import DependencyError
+from micro_platform.identity import Principal
 
 RSA_KEY_BITS = 2048
 # Tokens may be checked with this much clock skew; a retired key outlives its tokens by it.

@@ -15,11 +15,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn import scopes as scope_catalogue
 from authn.audit import audit_record
 from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
 from authn.oauth.services import oauth_access_token_revoke, user_grants_revoke
-from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken, access_token_decode, access_token_issue
 from authn.services.mfa import mfa_sign_in_step
@@ -27,6 +25,8 @@ from authn.services.recent_sign_in import require_personal_sign_in
 from authn.services.sign_in import password_check, sign_in_confirm, sign_in_record
 from authn.session_store import dashboard_sessions_delete
 from micro_platform import metrics
+from micro_platform import scopes as scope_catalogue
+from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")
 

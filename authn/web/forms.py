@@ -9,9 +9,9 @@ from django import forms
 
 from accounts.models import avatar_url_validator
 from accounts.validators import display_name_validator
-from authn import scopes as scope_catalogue
 from authn.oauth import redirect_uris
 from authn.services.api_keys import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
+from micro_platform import scopes as scope_catalogue
 
 
 class LoginForm(forms.Form):

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from accounts.services import user_password_change
-from authn.principal import Principal
 from authn.services.dashboard_sessions import dashboard_session_revoke
 from authn.services.mfa import (
     MfaCodeReused,
@@ -45,6 +44,7 @@ from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhe
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
+from micro_platform.identity import Principal
 
 BAD_CODE = "That code is not valid."
 _AUTO_IDS = {"otp_form": "id_%s", "regenerate_form": "regenerate_%s", "remove_form": "remove_%s"}

@@ -19,8 +19,6 @@ from accounts.models import User
 from accounts.services import Conflict, user_update
 from accounts.throttles import RateLimited
 from authn.models import ApiKey
-from authn.principal import Principal
-from authn.scopes import API_ADMIN
 from authn.selectors import api_key_get_owned, api_keys_of
 from authn.services.api_keys import (
     EmailUnverified,
@@ -34,6 +32,8 @@ from authn.session_auth import principal_for_session
 from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
 from micro_platform.http import client_ip
+from micro_platform.identity import Principal
+from micro_platform.scopes import API_ADMIN
 
 PROFILE_FIELDS = ("display_name", "email", "avatar_url")
 

@@ -218,8 +218,8 @@ def test_an_admin_whose_account_is_gone_is_refused_another_users_email(db: Any) 
     import uuid
 
     from accounts import services
-    from authn.principal import Principal
     from authn.services.recent_sign_in import FreshMfaRequired
+    from micro_platform.identity import Principal
 
     target = UserFactory.create()
     ghost = Principal(

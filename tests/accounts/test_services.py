@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from accounts import services
 from accounts.models import Membership
 from authn.models import AuditEvent
-from authn.principal import Principal
 from authn.principals import principal_for_user
 from authn.services.recent_sign_in import SignInRequired
+from micro_platform.identity import Principal
 from tests.factories import AdminFactory, GroupFactory, MembershipFactory, UserFactory
 
 

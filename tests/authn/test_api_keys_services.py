@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from authn.models import ApiKey, AuditEvent
-from authn.principal import Principal
 from authn.selectors import api_key_get_owned, api_keys_of
 from authn.services import api_keys
 from authn.services.api_keys import (
@@ -29,6 +28,7 @@ from authn.services.api_keys import (
     api_key_revoke,
     api_key_rotate,
 )
+from micro_platform.identity import Principal
 from tests.factories import ServiceAccountFactory, UserFactory
 
 KEY_SHAPE = re.compile(r"^mk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")

@@ -21,9 +21,9 @@ from authn.authentication import (
     bearer_credential,
     principal_from_claims,
 )
-from authn.principal import Principal
 from authn.services import revocation
 from authn.services.jwt import InvalidAccessToken
+from micro_platform.identity import Principal
 from tests.authn.helpers import LOGOUT_ALL_URL, ME_URL, forge, valid_claims
 from tests.conftest import token_for
 

@@ -40,7 +40,6 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
-from authn import principal as server_principal
 from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
@@ -60,6 +59,7 @@ from authn.downstream.verifier import (
 from authn.models import SigningKey
 from authn.services.api_keys import api_key_create
 from authn.services.signing_keys import signing_key_rotate
+from micro_platform import identity as server_principal
 from tests.authn.helpers import (
     JWKS_URL,
     TOKEN_URL,
@@ -543,7 +543,7 @@ def test_an_unknown_kid_on_a_cold_cache_costs_one_fetch(
 
 def test_the_scopes_api_admin_implies_match_the_services_catalogue() -> None:
     """The verifier imports nothing from the project, so its copy is checked here."""
-    from authn import scopes
+    from micro_platform import scopes
 
     assert scopes.ALL_SCOPES - {scopes.API_ADMIN} == MICRO_SCOPES_IMPLIED_BY_API_ADMIN
 

@@ -13,7 +13,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.principal import Principal
 from authn.services import mfa
 from authn.services.api_keys import api_key_create
 from authn.services.jwt import access_token_issue
@@ -22,6 +21,7 @@ from authn.services.recent_sign_in import (
     RecentSignInRequired,
     signed_in_recently,
 )
+from micro_platform.identity import Principal
 from tests.authn.mfa_helpers import CONFIRM_URL, TOTP_URL, code_at, enrol, fresh_code
 
 

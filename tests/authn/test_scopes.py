@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from authn import scopes
-from authn.principal import Principal
+from micro_platform import scopes
+from micro_platform.identity import Principal
 
 
 def make_principal(granted: set[str]) -> Principal:

@@ -9,8 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn import scopes as sc
 from authn.models import AuditEvent
+from micro_platform import scopes as sc
 from objects.models import Object
 from permissions.models import Grant
 from tests.permissions.helpers import OBJECTS_URL, grant, grants_queries, make_object, object_url

@@ -9,8 +9,8 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from authn.principal import Principal
 from authn.principals import principal_for_user
+from micro_platform.identity import Principal
 from objects.models import Object
 from objects.services import object_create
 from permissions.models import Grant

@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import group_member_remove
-from authn.principal import Principal
 from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_create
+from micro_platform.identity import Principal
 from tests.factories import GroupFactory, MembershipFactory
 from tests.permissions.helpers import ACCESS_URL, grant, make_object, object_url
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from authn.principal import Principal
+from micro_platform.identity import Principal
 from tests.conftest import token_for
 
 PROBLEM_TYPE = "application/problem+json"

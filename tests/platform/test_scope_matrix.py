@@ -27,10 +27,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, User
 from accounts.rpc import RPC_METHODS
-from authn import scopes as sc
-from authn.principal import Principal
 from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_create
+from micro_platform import scopes as sc
+from micro_platform.identity import Principal
 from objects.services import object_create
 from permissions.drf import (
     AnyScope,

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from authn import scopes as scope_catalogue
+from micro_platform import scopes as scope_catalogue
 
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
 Kind = Literal["user", "service"]
