@@ -14,12 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import Group, Membership, User
+from accounts.ports import credentials
+from accounts.principals import principal_for_user
 from authn.audit import audit_record
-from authn.principals import principal_for_user
-from authn.services import revocation
-from authn.services.lockout import account_unlock
-from authn.services.mfa import mfa_reset_by_admin
-from authn.services.tokens import user_credentials_revoke
 
 # Groups and their scopes are accounts.Group; django.contrib.auth's Group (Django permissions)
 # is unused, since the User model has no groups or permissions: its admin entry would only be
@@ -67,7 +64,7 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
         with transaction.atomic():
             user = super().save(commit)
             if commit:
-                user_credentials_revoke(user=user)
+                credentials().user_credentials_revoke(user=user)
                 audit_record(
                     type="password.changed",
                     actor=None,
@@ -119,8 +116,7 @@ class UserAdmin(DjangoUserAdmin):
             )
             if change and "is_active" in form.changed_data and not obj.is_active:
                 # Deactivating here ends every credential, as DELETE /api/v1/users/{id} does.
-                user_credentials_revoke(user=obj)
-                revocation.revoke_subject(user_id=str(obj.pk))
+                credentials().user_credentials_revoke(user=obj, access_tokens=True)
                 audit_record(
                     type="user.deactivated",
                     actor=request.user.pk,
@@ -133,14 +129,14 @@ class UserAdmin(DjangoUserAdmin):
     def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         actor = principal_for_user(request.user, method="session")  # type: ignore[arg-type]
         for user in queryset:
-            account_unlock(user=user, actor=actor)
+            credentials().account_unlock(user=user, actor=actor)
         self.message_user(request, f"Unlocked {len(queryset)} account(s).")
 
     @admin.action(description="Reset two-factor authentication (lost authenticator)")
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         actor = principal_for_user(request.user, method="session")  # type: ignore[arg-type]
         for user in queryset:
-            mfa_reset_by_admin(user=user, actor=actor)
+            credentials().mfa_reset_by_admin(user=user, actor=actor)
         self.message_user(request, f"Two-factor authentication reset for {len(queryset)} user(s).")
 
 

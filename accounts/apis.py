@@ -10,13 +10,20 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import USERNAME_MAX_LENGTH, Group, User
+from accounts.api_rules import (
+    can_see_private,
+    conflict_error,
+    get_user_or_404,
+    render_user,
+    update_user_as,
+)
+from accounts.models import USERNAME_MAX_LENGTH, Group
 from accounts.serializers import (
     GroupIn,
     GroupOut,
@@ -29,12 +36,7 @@ from accounts.serializers import (
     UserPrivateOut,
     UserPublicOut,
     UserUpdateAdminIn,
-    UserUpdateSelfIn,
 )
-from accounts.throttles import RateLimited
-from authn.services.recent_sign_in import require_personal_sign_in
-from authn.services.sign_in import SignInThrottled
-from authn.sign_in_errors import sign_in_problem
 from micro_platform import scopes as sc
 from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, client_ip, principal_of
@@ -42,27 +44,10 @@ from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
-from permissions.drf import AnyScope
+from micro_platform.scope_checks import AnyScope
+from micro_platform.sign_in import SignInThrottled, require_personal_sign_in, too_many_attempts
 
 MAX_BATCH_IDS = 100
-
-
-def conflict_error(exc: services.Conflict) -> ValidationError:
-    return ValidationError({exc.field: [exc.message]}, code="unique")
-
-
-def can_see_private(principal: Principal, user: User) -> bool:
-    """The private view (email, account state) is for the user themself with `profile`, or a
-    `users:write` caller: a credential of the user without `profile` (a `users:read` key, an
-    application's token) gets the public view, as any other caller would."""
-    return (principal.is_self(user.pk) and principal.has_scope(sc.PROFILE)) or principal.has_scope(
-        sc.USERS_WRITE
-    )
-
-
-def render_user(principal: Principal, user: User) -> dict[str, Any]:
-    out = UserPrivateOut if can_see_private(principal, user) else UserPublicOut
-    return dict(out(user).data)
 
 
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -80,33 +65,6 @@ def public_view(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "created_at": created,
     }
-
-
-def get_user_or_404(user_id: object) -> User:
-    user = selectors.user_get(user_id=user_id)
-    if user is None:
-        raise NotFound("No user with this id.", code="user_not_found")
-    return user
-
-
-def update_user_as(principal: Principal, user: User, data: Any, ip_address: str | None) -> User:
-    """Validates `data` against what the principal may change on `user`, then applies it."""
-    if principal.has_scope(sc.USERS_WRITE):
-        serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=data)
-    elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
-        serializer = UserUpdateSelfIn(data=data)
-    else:
-        raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
-    serializer.is_valid(raise_exception=True)
-    try:
-        return services.user_update(
-            actor=principal, user=user, changes=serializer.validated_data, ip_address=ip_address
-        )
-    except services.Conflict as exc:
-        raise conflict_error(exc) from exc
-    except RateLimited as exc:
-        detail = "Too many email changes; retry later."
-        raise Throttled(wait=exc.retry_after, detail=detail) from exc
 
 
 class MeApi(APIView):
@@ -281,7 +239,7 @@ class MePasswordApi(APIView):
         except DjangoValidationError as exc:
             raise validation_problem(exc, "new_password") from exc
         except SignInThrottled as exc:
-            raise sign_in_problem(exc) from exc
+            raise too_many_attempts(retry_after=exc.retry_after) from exc
         if principal.method == "session":
             # Keep this dashboard session: store the new hash under the Django user (DRF
             # replaced request.user with the principal, which Django would not recognise).

@@ -13,21 +13,17 @@ from django.db import IntegrityError, transaction
 
 from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
+from accounts.ports import credentials
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
 from authn.audit import audit_record
-from authn.services import revocation
-from authn.services.api_keys import api_keys_revoke_all
-from authn.services.mfa import user_has_mfa
-from authn.services.recent_sign_in import (
+from micro_platform import scopes as scope_catalogue
+from micro_platform.identity import Principal
+from micro_platform.sign_in import (
     FreshMfaRequired,
     require_personal_sign_in,
     require_recent_sign_in,
     signed_in_recently,
 )
-from authn.services.sign_in import current_password_check
-from authn.services.tokens import user_credentials_revoke
-from micro_platform import scopes as scope_catalogue
-from micro_platform.identity import Principal
 
 EMAIL_CHANGES_PER_HOUR = 10  # per client IP and per account, as sign-ups per client IP
 
@@ -134,7 +130,7 @@ def _check_may_change_email(*, actor: Principal, user: User) -> None:
         return
     # An administrator whose row is gone is refused rather than taken to have no MFA.
     admin = selectors.user_get(user_id=actor.user_id)
-    if admin is None or user_has_mfa(user=admin):
+    if admin is None or credentials().user_has_mfa(user=admin):
         raise FreshMfaRequired(
             "Changing another user's email address needs a sign-in with MFA (one-time code)"
             " in the last 15 minutes."
@@ -222,8 +218,7 @@ def _deactivate(*, actor: Principal, user: User) -> User:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active", "updated_at"])
-        user_credentials_revoke(user=user)
-        revocation.revoke_subject(user_id=str(user.pk))
+        credentials().user_credentials_revoke(user=user, access_tokens=True)
         audit_record(type="user.deactivated", actor=actor, subject_type="user", subject_id=user.pk)
     return user
 
@@ -243,7 +238,7 @@ def user_password_change(
     and audited), so no credential can guess it here.
     """
     require_personal_sign_in(actor=actor, action="Changing the password")
-    if not current_password_check(
+    if not credentials().current_password_check(
         user=user, password=old_password, method="password_change", ip_address=ip_address
     ):
         raise ValidationError({"old_password": ["The current password is incorrect."]})
@@ -251,7 +246,7 @@ def user_password_change(
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password", "updated_at"])
-        user_credentials_revoke(
+        credentials().user_credentials_revoke(
             user=user, keep_family=actor.session_id if actor.method == "jwt" else None
         )
         audit_record(type="password.changed", actor=actor, subject_type="user", subject_id=user.pk)
@@ -270,9 +265,8 @@ def password_reset_apply(
     revoked (audited as `password.changed` with `data`). MFA and lockout stay."""
     locked.set_password(password)
     locked.save(update_fields=["password", "updated_at"])
-    user_credentials_revoke(user=locked)
-    revocation.revoke_subject(user_id=str(locked.pk))
-    api_keys_revoke_all(owner_id=locked.pk, actor=actor, reason="password_reset")
+    credentials().user_credentials_revoke(user=locked, access_tokens=True)
+    credentials().user_api_keys_revoke(user=locked, actor=actor, reason="password_reset")
     audit_record(
         type="password.changed",
         actor=actor,

@@ -13,14 +13,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.models import get_application_admin_class, get_application_model
 
+from accounts.principals import principal_for_user
+from authn.api_keys.services import api_key_revoke
 from authn.models import ApiKey, AuditEvent, SigningKey, TokenFamily
 from authn.oauth.redirect_uris import URI_FIELDS, redirect_uris_problems
-from authn.principals import principal_for_user
-from authn.services.api_keys import api_key_revoke
 
 # django-otp registers its devices in the admin, where a superuser could read a TOTP seed or
 # add, edit and delete devices with no code and no audit event. MFA changes go through
-# authn.services.mfa instead (the user admin's "Reset two-factor authentication" action for
+# authn.mfa.services instead (the user admin's "Reset two-factor authentication" action for
 # account recovery). Importing the plugins' admin modules first makes the order certain.
 for _device_admin in ("django_otp.plugins.otp_totp.admin", "django_otp.plugins.otp_static.admin"):
     import_module(_device_admin)

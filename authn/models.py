@@ -10,7 +10,7 @@ from oauth2_provider.settings import oauth2_settings
 
 
 class SigningKey(models.Model):
-    """An RS256 key pair. The private key is stored encrypted (see authn.services.signing_keys)."""
+    """An RS256 key pair. The private key is stored encrypted (see authn.tokens.signing_keys)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active (signs new tokens)"
@@ -153,7 +153,7 @@ class AuditEvent(models.Model):
 
 class ApiKey(models.Model):
     """An API key `mk_<prefix>_<secret>`: the prefix finds the row, only a hash of the secret
-    is stored (see authn.services.api_keys)."""
+    is stored (see authn.api_keys.services)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

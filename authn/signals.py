@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authn.services import revocation
+from authn.tokens import revocation
 
 
 def revoke_tokens_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -23,7 +23,7 @@ def revoke_deleted_oauth_access_token(sender: Any, instance: Any, **kwargs: Any)
 def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted user (scopes, activation), membership or API key (an edit in the
     admin site, say): the user's cached key entries are re-read."""
-    from authn.services import api_key_cache
+    from authn.api_keys import cache as api_key_cache
 
     model = sender._meta.model_name
     if model == "user":
@@ -37,7 +37,7 @@ def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def api_keys_of_groups_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted group may change what its members hold: every key is re-read."""
-    from authn.services import api_key_cache
+    from authn.api_keys import cache as api_key_cache
 
     api_key_cache.groups_changed()
 

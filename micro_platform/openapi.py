@@ -8,11 +8,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 
 from micro_platform.errors import PROBLEM_CONTENT_TYPE
+from micro_platform.scope_checks import AnyScope, admits_anonymous, required_scopes_for
 from micro_platform.serializers import StrictSerializer
-from permissions.drf import AnyScope, required_scopes_for
 
 PROBLEM_SERIALIZER = inline_serializer(
     name="Problem",
@@ -59,7 +58,7 @@ class MicroAutoSchema(AutoSchema):
     """Adds each operation's required scopes and its problem-detail error responses."""
 
     def _is_public(self) -> bool:
-        return any(isinstance(p, AllowAny) for p in self.view.get_permissions())
+        return any(admits_anonymous(p) for p in self.view.get_permissions())
 
     def get_description(self) -> str:  # type: ignore[override]
         text = super().get_description() or ""
@@ -110,7 +109,7 @@ class MicroAutoSchema(AutoSchema):
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "authn.authentication.BearerTokenAuthentication"
+    target_class = "authn.tokens.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
@@ -123,7 +122,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 class SessionPrincipalScheme(OpenApiAuthenticationExtension):
-    target_class = "authn.authentication.SessionPrincipalAuthentication"
+    target_class = "authn.sessions.authentication.SessionPrincipalAuthentication"
     name = "cookieAuth"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:

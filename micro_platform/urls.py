@@ -6,9 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.rpc import UserRpcApi
-from authn.apis import JwksApi
 from authn.oauth.views import DiscoveryView
+from authn.tokens.apis import JwksApi
 from micro_platform import health, metrics
 from micro_platform.home import home
 
@@ -22,7 +21,7 @@ api_v1 = [
 urlpatterns = [
     path("", home, name="home"),
     path("api/v1/", include(api_v1)),
-    path("user/<str:method>", UserRpcApi.as_view(), name="user-rpc"),
+    path("", include("rpc.urls")),
     path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
     path(".well-known/openid-configuration", DiscoveryView.as_view(), name="openid-configuration"),
     path("o/", include("authn.oauth.urls")),

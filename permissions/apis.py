@@ -11,13 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authn.principals import group_ids_of_user
 from micro_platform import scopes as sc
 from micro_platform.http import principal_of
 from micro_platform.identity import Principal
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
 from permissions import selectors, services
+from permissions.ports import group_ids_of_user
 from permissions.serializers import (
     CheckIn,
     CheckOut,

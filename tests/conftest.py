@@ -14,13 +14,13 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.authentication import verified_tokens
+from accounts.principals import principal_for_user
 from authn.models import SigningKey
-from authn.principals import principal_for_user
-from authn.services import signing_keys
-from authn.services.jwt import access_token_issue
-from authn.services.signing_keys import key_ring
-from authn.session_auth import session_mark_signed_in
+from authn.sessions.auth import session_mark_signed_in
+from authn.tokens import signing_keys
+from authn.tokens.authentication import verified_tokens
+from authn.tokens.jwt import access_token_issue
+from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 

@@ -15,7 +15,7 @@ from oauthlib.oauth2 import InvalidGrantError, InvalidScopeError
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn.services.jwt import access_token_issue
+from authn.tokens.jwt import access_token_issue
 from micro_platform import scopes as scope_catalogue
 
 OPENID = "openid"

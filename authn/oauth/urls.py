@@ -7,8 +7,8 @@ registered in the dashboard (authn.web), administrators in the admin site.
 from django.urls import path, re_path
 from oauth2_provider import views as dot_views
 
-from authn.apis import JwksApi
 from authn.oauth import device, views
+from authn.tokens.apis import JwksApi
 
 app_name = "oauth2_provider"
 

@@ -32,7 +32,7 @@ from authn.audit import audit_record
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
-from authn.services.signing_keys import key_ring
+from authn.tokens.signing_keys import key_ring
 from micro_platform import metrics
 from micro_platform.http import client_ip_from_meta
 

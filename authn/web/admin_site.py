@@ -19,7 +19,7 @@ class MicroAdminSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         # Imported here: this module loads with the app registry, before models are ready.
-        from authn.services.mfa import user_has_mfa
+        from authn.mfa.services import user_has_mfa
 
         user = request.user
         if not user_has_mfa(user=user):  # type: ignore[arg-type]

@@ -22,22 +22,22 @@ from django_otp.models import Device
 
 from accounts.models import User
 from accounts.selectors import user_get
-from authn.services.mfa import (
+from authn.mfa.services import (
     MfaCodeReused,
     MfaInvalid,
     MfaThrottled,
     mfa_verify,
     user_has_mfa,
 )
-from authn.services.sign_in import (
+from authn.sessions.auth import session_mark_signed_in
+from authn.sign_in.services import (
     InvalidCredentials,
-    SignInThrottled,
     password_check,
     sign_in_record,
 )
-from authn.session_auth import session_mark_signed_in
 from authn.web.forms import LoginForm, OtpForm
 from micro_platform.http import client_ip
+from micro_platform.sign_in import SignInThrottled
 
 PENDING_USER_KEY = "micro_pending_user"
 PENDING_AT_KEY = "micro_pending_at"

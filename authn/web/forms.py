@@ -9,8 +9,8 @@ from django import forms
 
 from accounts.models import avatar_url_validator
 from accounts.validators import display_name_validator
+from authn.api_keys.services import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 from authn.oauth import redirect_uris
-from authn.services.api_keys import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 from micro_platform import scopes as scope_catalogue
 
 

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from accounts.services import user_password_change
-from authn.services.dashboard_sessions import dashboard_session_revoke
-from authn.services.mfa import (
+from authn.credentials.services import logout_all
+from authn.mfa.services import (
     MfaCodeReused,
     MfaEnrolmentEnded,
     MfaInvalid,
@@ -35,16 +35,15 @@ from authn.services.mfa import (
     totp_remove,
     user_has_mfa,
 )
-from authn.services.recent_sign_in import RecentSignInRequired, require_recent_sign_in
-from authn.services.sign_in import SignInThrottled
-from authn.services.tokens import logout_all
-from authn.session_store import session_key_hash
+from authn.sessions.dashboard import dashboard_session_revoke
+from authn.sessions.store import session_key_hash
 from authn.web.auth_views import CODE_REUSED, throttled_response
 from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhereForm
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
+from micro_platform.sign_in import RecentSignInRequired, SignInThrottled, require_recent_sign_in
 
 BAD_CODE = "That code is not valid."
 _AUTO_IDS = {"otp_form": "id_%s", "regenerate_form": "regenerate_%s", "remove_form": "remove_%s"}

@@ -18,22 +18,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.services import Conflict, user_update
 from accounts.throttles import RateLimited
-from authn.models import ApiKey
-from authn.selectors import api_key_get_owned, api_keys_of
-from authn.services.api_keys import (
+from authn.api_keys.selectors import api_key_get_owned, api_keys_of
+from authn.api_keys.services import (
     EmailUnverified,
     api_key_create,
     api_key_revoke,
     api_key_rotate,
 )
-from authn.services.mfa import user_has_mfa
-from authn.services.recent_sign_in import FreshMfaRequired, RecentSignInRequired
-from authn.session_auth import principal_for_session
+from authn.mfa.services import user_has_mfa
+from authn.models import ApiKey
+from authn.sessions.auth import principal_for_session
 from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 from micro_platform.scopes import API_ADMIN
+from micro_platform.sign_in import FreshMfaRequired, RecentSignInRequired
 
 PROFILE_FIELDS = ("display_name", "email", "avatar_url")
 

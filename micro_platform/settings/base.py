@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "authn",
     "permissions",
     "objects",
+    "rpc",
     "micro_platform.apps.PlatformConfig",
 ]
 
@@ -191,10 +192,10 @@ MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
 # dropped with a warning: on in development and the tests, where such a caller is a bug.
 MICRO_AUDIT_STRICT = env_bool("MICRO_AUDIT_STRICT", DEBUG)
 MICRO_LOGIN_FAILURES_PER_IP = env_int("MICRO_LOGIN_FAILURES_PER_IP", 100, minimum=1)
-# --- MFA and brute-force protection (authn.services.mfa, authn.services.lockout) ---
+# --- MFA and brute-force protection (authn.mfa.services, authn.lockout) ---
 OTP_TOTP_ISSUER = "Micro"
 # django-otp's per-device back-off also refuses a *correct* code for a while after a wrong
-# one and keeps its state in the database; authn.services.mfa throttles wrong codes per user
+# one and keeps its state in the database; authn.mfa.services throttles wrong codes per user
 # in the shared cache (answering 429 + Retry-After) instead.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
@@ -254,7 +255,7 @@ OAUTH2_PROVIDER = {
     # django-oauth-toolkit signs ID tokens and publishes a JWKS from this setting; authn.oauth
     # signs and publishes with the service's own rotating keys instead (one key set for every
     # token), so the toolkit only ever tests this value for truthiness (to allow RS256 clients).
-    "OIDC_RSA_PRIVATE_KEY": "managed by authn.services.signing_keys",
+    "OIDC_RSA_PRIVATE_KEY": "managed by authn.tokens.signing_keys",
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
@@ -307,6 +308,12 @@ OAUTH2_PROVIDER = {
 # off on purpose); which http URIs are allowed is the service's rule, tested in the suite.
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
+# --- Ports between apps (docs/architecture.md) ---------------------------------
+# Accounts ends and consults a user's credentials through this module (accounts.ports).
+MICRO_CREDENTIALS_BACKEND = "authn.account_port"
+# Permissions learns a user's groups through this function (permissions.ports).
+MICRO_GROUP_RESOLVER = "accounts.selectors.group_ids_of_user"
+
 # --- Sessions and cookies ---------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -316,7 +323,7 @@ SESSION_COOKIE_AGE = MICRO_SESSION_TTL
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 # Only a SHA-256 of each session key is stored, with owner and client for the security page.
-SESSION_ENGINE = "authn.session_store"
+SESSION_ENGINE = "authn.sessions.store"
 # Outside debug, cookies are Secure and carry the __Host- prefix (bound to this exact host).
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -350,11 +357,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MICRO_MAX_BODY_BYTES
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "authn.api_key_authentication.ApiKeyAuthentication",
-        "authn.authentication.BearerTokenAuthentication",
-        "authn.authentication.SessionPrincipalAuthentication",
+        "authn.api_keys.authentication.ApiKeyAuthentication",
+        "authn.tokens.authentication.BearerTokenAuthentication",
+        "authn.sessions.authentication.SessionPrincipalAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["permissions.drf.HasRequiredScopes"],
+    "DEFAULT_PERMISSION_CLASSES": ["micro_platform.scope_checks.HasRequiredScopes"],
     "DEFAULT_PARSER_CLASSES": ["micro_platform.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "micro_platform.pagination.CursorPage",

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import EMAIL_CHANGES_PER_HOUR
-from authn.services.api_keys import api_key_create
-from authn.services.jwt import access_token_issue
+from authn.api_keys.services import api_key_create
+from authn.tokens.jwt import access_token_issue
 from tests.authn.mfa_helpers import enrol
 from tests.factories import AdminFactory, ServiceAccountFactory, UserFactory
 
@@ -44,7 +44,7 @@ def key_client(user: User, scopes: list[str]) -> APIClient:
 
 def signed_in(user: User, *, amr: tuple[str, ...] = ("pwd",), ip: str = "198.51.100.20") -> Any:
     """A client with a password sign-in made just now (all scopes the user holds)."""
-    from authn.principals import principal_for_user
+    from accounts.principals import principal_for_user
 
     held = principal_for_user(user, method="jwt")
     issued = access_token_issue(
@@ -218,8 +218,8 @@ def test_an_admin_whose_account_is_gone_is_refused_another_users_email(db: Any) 
     import uuid
 
     from accounts import services
-    from authn.services.recent_sign_in import FreshMfaRequired
     from micro_platform.identity import Principal
+    from micro_platform.sign_in import FreshMfaRequired
 
     target = UserFactory.create()
     ghost = Principal(

@@ -7,10 +7,10 @@ from django.core.exceptions import PermissionDenied
 
 from accounts import services
 from accounts.models import Membership
+from accounts.principals import principal_for_user
 from authn.models import AuditEvent
-from authn.principals import principal_for_user
-from authn.services.recent_sign_in import SignInRequired
 from micro_platform.identity import Principal
+from micro_platform.sign_in import SignInRequired
 from tests.factories import AdminFactory, GroupFactory, MembershipFactory, UserFactory
 
 

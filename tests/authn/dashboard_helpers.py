@@ -10,7 +10,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from authn.services import mfa
+from authn.mfa import services as mfa
 from tests.factories import DEFAULT_PASSWORD
 
 LOGIN_URL = "/accounts/login/"

@@ -14,7 +14,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.services.signing_keys import key_ring
+from authn.tokens.signing_keys import key_ring
 
 ME_URL = "/api/v1/me"
 TOKEN_URL = "/api/v1/auth/token"

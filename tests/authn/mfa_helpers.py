@@ -8,7 +8,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from authn.services import mfa
+from authn.mfa import services as mfa
 
 MFA_URL = "/api/v1/me/mfa"
 TOTP_URL = "/api/v1/me/mfa/totp"

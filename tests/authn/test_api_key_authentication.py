@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
-from authn.api_key_authentication import ApiKeyAuthentication, api_key_credential
-from authn.services.api_keys import api_key_create
+from authn.api_keys.authentication import ApiKeyAuthentication, api_key_credential
+from authn.api_keys.services import api_key_create
 
 factory = APIRequestFactory()
 

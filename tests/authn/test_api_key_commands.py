@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from authn.api_keys.services import InvalidApiKey, api_key_authenticate, api_key_create
 from authn.models import ApiKey, AuditEvent
-from authn.services.api_keys import InvalidApiKey, api_key_authenticate, api_key_create
 
 
 def run(*args: str) -> str:

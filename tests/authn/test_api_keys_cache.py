@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import services as account_services
 from accounts.models import User
-from authn.principals import principal_for_user
-from authn.services import api_key_cache
-from authn.services.api_keys import InvalidApiKey, api_key_authenticate, api_key_create
+from accounts.principals import principal_for_user
+from authn.api_keys import cache as api_key_cache
+from authn.api_keys.services import InvalidApiKey, api_key_authenticate, api_key_create
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
 
 

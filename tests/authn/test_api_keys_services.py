@@ -17,10 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
-from authn.selectors import api_key_get_owned, api_keys_of
-from authn.services import api_keys
-from authn.services.api_keys import (
+from authn.api_keys import services as api_keys
+from authn.api_keys.selectors import api_key_get_owned, api_keys_of
+from authn.api_keys.services import (
     FreshMfaRequired,
     InvalidApiKey,
     api_key_authenticate,
@@ -28,6 +27,7 @@ from authn.services.api_keys import (
     api_key_revoke,
     api_key_rotate,
 )
+from authn.models import ApiKey, AuditEvent
 from micro_platform.identity import Principal
 from tests.factories import ServiceAccountFactory, UserFactory
 

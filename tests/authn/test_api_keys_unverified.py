@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from accounts import email_flows
 from accounts.models import User
+from authn.api_keys.services import api_key_create
 from authn.models import ApiKey
-from authn.services.api_keys import api_key_create
 from tests.authn.dashboard_helpers import sign_in
 from tests.factories import DEFAULT_PASSWORD
 

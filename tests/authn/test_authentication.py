@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from accounts.models import User
-from authn.authentication import (
+from authn.sessions.authentication import SessionPrincipalAuthentication
+from authn.tokens import revocation
+from authn.tokens.authentication import (
     BearerTokenAuthentication,
-    SessionPrincipalAuthentication,
     bearer_credential,
     principal_from_claims,
 )
-from authn.services import revocation
-from authn.services.jwt import InvalidAccessToken
+from authn.tokens.jwt import InvalidAccessToken
 from micro_platform.identity import Principal
 from tests.authn.helpers import LOGOUT_ALL_URL, ME_URL, forge, valid_claims
 from tests.conftest import token_for

@@ -18,9 +18,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn import lockout
 from authn.models import Counter
-from authn.services import counters, lockout, sign_in
+from authn.services import counters
 from authn.services.counters import CacheCounters, CounterStore, DatabaseCounters
+from authn.sign_in import services as sign_in
 from tests.authn.helpers import TOKEN_URL
 
 THREADS = 20

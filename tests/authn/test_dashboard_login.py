@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import User
 from authn.models import AuditEvent, DashboardSession
-from authn.session_store import session_key_hash
+from authn.sessions.store import session_key_hash
 from authn.web.auth_views import BAD_CREDENTIALS
 from tests.authn.dashboard_helpers import (
     LOGIN_URL,

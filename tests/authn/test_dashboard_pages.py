@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from authn.api_keys.services import api_key_create
 from authn.models import ApiKey, AuditEvent
-from authn.services.api_keys import api_key_create
 from tests.authn.dashboard_helpers import (
     API_KEYS_URL,
     LOGIN_URL,

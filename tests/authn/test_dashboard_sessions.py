@@ -22,11 +22,11 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
+from accounts.principals import principal_for_user
 from accounts.services import user_deactivate
-from authn.authentication import SessionPrincipalAuthentication
 from authn.models import DashboardSession
-from authn.principals import principal_for_user
-from authn.session_store import SessionStore, session_key_hash
+from authn.sessions.authentication import SessionPrincipalAuthentication
+from authn.sessions.store import SessionStore, session_key_hash
 from authn.web.middleware import LAST_SEEN_KEY
 from tests.authn.dashboard_helpers import (
     LOGIN_URL,
@@ -236,7 +236,7 @@ def test_production_settings_use_host_prefixed_secure_cookies() -> None:
     assert values["SESSION_COOKIE_SECURE"] is values["CSRF_COOKIE_SECURE"] is True
     assert values["SESSION_COOKIE_HTTPONLY"] is True
     assert values["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert values["SESSION_ENGINE"] == "authn.session_store"
+    assert values["SESSION_ENGINE"] == "authn.sessions.store"
 
 
 def test_debug_settings_use_plain_cookie_names() -> None:
@@ -347,7 +347,7 @@ def test_the_store_names_the_row_of_its_current_key_after_create_cycle_and_delet
     """Gateway tokens minted from a session carry its row id as `sid`: after a sign-in's
     cycle_key it must be the new row's, and nothing once the session is deleted."""
     from authn.models import DashboardSession
-    from authn.session_store import SessionStore, session_key_hash
+    from authn.sessions.store import SessionStore, session_key_hash
 
     store = SessionStore()
     store.create()

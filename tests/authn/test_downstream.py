@@ -40,6 +40,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
+from authn.api_keys.services import api_key_create
 from authn.downstream import drf
 from authn.downstream.drf import HasScope, MicroJWTAuthentication
 from authn.downstream.verifier import (
@@ -57,8 +58,7 @@ from authn.downstream.verifier import (
     public_keys_from_jwks,
 )
 from authn.models import SigningKey
-from authn.services.api_keys import api_key_create
-from authn.services.signing_keys import signing_key_rotate
+from authn.tokens.signing_keys import signing_key_rotate
 from micro_platform import identity as server_principal
 from tests.authn.helpers import (
     JWKS_URL,

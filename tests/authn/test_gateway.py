@@ -18,13 +18,13 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
-from authn.authentication import principal_from_claims, verified_tokens
-from authn.gateway import user_tokens
-from authn.services import revocation
-from authn.services.api_keys import api_key_create, api_key_revoke
-from authn.services.jwt import upstream_token_decode
-from authn.services.signing_keys import key_ring
-from authn.services.tokens import token_revoke
+from authn.api_keys.services import api_key_create, api_key_revoke
+from authn.credentials.services import token_revoke
+from authn.gateway.apis import user_tokens
+from authn.tokens import revocation
+from authn.tokens.authentication import principal_from_claims, verified_tokens
+from authn.tokens.jwt import upstream_token_decode
+from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
 from tests.conftest import token_for
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
@@ -103,7 +103,7 @@ def test_user_token_is_reused_for_the_same_principal_but_not_across_identities(
 
 
 def test_user_token_never_outlives_the_credential(user: User) -> None:
-    from authn.services.jwt import access_token_issue
+    from authn.tokens.jwt import access_token_issue
 
     short = access_token_issue(
         subject=user.pk,
@@ -309,7 +309,7 @@ def test_revoked_access_token_is_denied_on_the_next_call(user: User) -> None:
 
 
 def test_revoked_sign_in_family_is_denied_on_the_next_call(user: User) -> None:
-    from authn.services.jwt import access_token_issue
+    from authn.tokens.jwt import access_token_issue
 
     family = str(uuid.uuid4())
     token = access_token_issue(
@@ -329,7 +329,7 @@ def test_revoked_sign_in_family_is_denied_on_the_next_call(user: User) -> None:
 def test_deactivated_user_is_denied_on_the_next_call(
     user: User, admin_user: User, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from authn.principals import principal_for_user
+    from accounts.principals import principal_for_user
 
     minted = mint_key(user)
     token = token_for(user)
@@ -354,7 +354,7 @@ def test_revoked_api_key_is_denied_on_the_next_call(
 
 
 def test_memoized_token_is_refused_once_expired(user: User) -> None:
-    from authn.services.jwt import access_token_issue
+    from authn.tokens.jwt import access_token_issue
 
     token = access_token_issue(
         subject=user.pk,

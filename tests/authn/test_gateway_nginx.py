@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from accounts.models import User
-from authn.authentication import principal_from_claims
-from authn.services.api_keys import api_key_create
-from authn.services.jwt import upstream_token_decode
+from authn.api_keys.services import api_key_create
+from authn.tokens.authentication import principal_from_claims
+from authn.tokens.jwt import upstream_token_decode
 from tests.conftest import require_component, token_for
 
 pytestmark = pytest.mark.live

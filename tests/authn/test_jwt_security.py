@@ -22,8 +22,8 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
 from authn.models import SigningKey
-from authn.services import signing_keys
-from authn.services.signing_keys import key_ring
+from authn.tokens import signing_keys
+from authn.tokens.signing_keys import key_ring
 from tests.authn.helpers import (
     JWKS_URL,
     ME_URL,

@@ -15,8 +15,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from authn import lockout
 from authn.models import AuditEvent, Counter
-from authn.services import counters, lockout, sign_in
+from authn.services import counters
+from authn.sign_in import services as sign_in
 from tests.authn.helpers import REFRESH_URL, TOKEN_URL
 
 WRONG = "definitely not it"

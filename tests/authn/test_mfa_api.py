@@ -13,10 +13,10 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.principals import principal_for_user
+from authn.mfa import services as mfa
 from authn.models import AuditEvent
-from authn.principals import principal_for_user
-from authn.services import mfa
-from authn.services.recent_sign_in import RecentSignInRequired
+from micro_platform.sign_in import RecentSignInRequired
 from tests.authn.mfa_helpers import (
     BACKUP_CODES_URL,
     CONFIRM_URL,

@@ -15,9 +15,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.api_keys.services import api_key_create
+from authn.credentials.services import user_credentials_revoke
 from authn.models import OAuthCodeUse
-from authn.services.api_keys import api_key_create
-from authn.services.tokens import user_credentials_revoke
 from tests.authn.oauth_helpers import (
     POST_LOGOUT_URI,
     OAuthClient,

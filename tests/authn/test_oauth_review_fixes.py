@@ -15,9 +15,9 @@ from oauth2_provider.models import Application
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.credentials.services import user_credentials_revoke
 from authn.oauth.services import user_client_register
-from authn.services import revocation
-from authn.services.tokens import user_credentials_revoke
+from authn.tokens import revocation
 from tests.authn.oauth_helpers import (
     DEVICE_GRANT,
     TOKEN_URL,

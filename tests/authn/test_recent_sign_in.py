@@ -13,15 +13,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.services import mfa
-from authn.services.api_keys import api_key_create
-from authn.services.jwt import access_token_issue
-from authn.services.recent_sign_in import (
+from authn.api_keys.services import api_key_create
+from authn.mfa import services as mfa
+from authn.tokens.jwt import access_token_issue
+from micro_platform.identity import Principal
+from micro_platform.sign_in import (
     RECENT_SIGN_IN_SECONDS,
     RecentSignInRequired,
     signed_in_recently,
 )
-from micro_platform.identity import Principal
 from tests.authn.mfa_helpers import CONFIRM_URL, TOTP_URL, code_at, enrol, fresh_code
 
 

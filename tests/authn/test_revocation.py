@@ -14,10 +14,10 @@ from rest_framework.test import APIRequestFactory
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 
 from accounts.models import User
-from authn.authentication import BearerTokenAuthentication
 from authn.models import RevokedToken
-from authn.services import revocation
-from authn.services.jwt import access_token_issue
+from authn.tokens import revocation
+from authn.tokens.authentication import BearerTokenAuthentication
+from authn.tokens.jwt import access_token_issue
 from tests.authn.helpers import ME_URL, forge, valid_claims
 
 SECOND = int(time.time()) - 2  # every instant below falls inside this one (past) second

@@ -15,10 +15,10 @@ from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
 from accounts.models import Group, Membership, User
-from authn.principals import principal_for_user
-from authn.services.api_keys import api_key_create
-from authn.services.recent_sign_in import SignInRequired
-from authn.services.tokens import logout_all
+from accounts.principals import principal_for_user
+from authn.api_keys.services import api_key_create
+from authn.credentials.services import logout_all
+from micro_platform.sign_in import SignInRequired
 from tests.authn.oauth_helpers import OAuthClient, code_flow_tokens
 from tests.factories import GroupFactory, MembershipFactory, UserFactory
 

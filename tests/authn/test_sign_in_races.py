@@ -17,9 +17,11 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.credentials.services import user_credentials_revoke
 from authn.models import AuditEvent, Session, TokenFamily
-from authn.services import revocation, sessions, sign_in, tokens
-from authn.services.tokens import user_credentials_revoke
+from authn.rpc_sessions import services as sessions
+from authn.sign_in import services as sign_in
+from authn.tokens import revocation
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 NEW_PASSWORD = "a brand new passphrase 2026"
@@ -74,7 +76,7 @@ def test_a_change_committed_after_the_password_check_refuses_the_token(
     db: Any, monkeypatch: pytest.MonkeyPatch, change: Callable[[User], None]
 ) -> None:
     user = UserFactory.create()
-    change_after_the_check(monkeypatch, tokens, change)
+    change_after_the_check(monkeypatch, sign_in, change)
 
     response = token_request(user)
 

@@ -23,8 +23,8 @@ from authn.models import (
     SigningKey,
     TokenFamily,
 )
-from authn.services import signing_keys
-from authn.services.signing_keys import SigningKeyError, key_ring, signing_key_ensure
+from authn.tokens import signing_keys
+from authn.tokens.signing_keys import SigningKeyError, key_ring, signing_key_ensure
 from tests.authn.helpers import me_status
 from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from authn.models import AuditEvent, RefreshToken, TokenFamily
-from authn.services.signing_keys import key_ring
+from authn.tokens.signing_keys import key_ring
 from tests.authn.helpers import (
     LOGOUT_ALL_URL,
     ME_URL,

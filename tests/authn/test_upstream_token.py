@@ -16,7 +16,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
-from authn.authentication import verified_tokens
+from authn.api_keys.services import api_key_create, api_key_revoke
 from authn.downstream import drf
 from authn.downstream.verifier import (
     InvalidToken,
@@ -26,10 +26,10 @@ from authn.downstream.verifier import (
     UpstreamTokenVerifier,
 )
 from authn.downstream.verifier import principal_from_claims as downstream_principal_from_claims
-from authn.gateway import user_tokens
+from authn.gateway.apis import user_tokens
 from authn.models import DashboardSession
-from authn.services.api_keys import api_key_create, api_key_revoke
-from authn.session_store import dashboard_sessions_delete
+from authn.sessions.store import dashboard_sessions_delete
+from authn.tokens.authentication import verified_tokens
 from tests.authn.helpers import JWKS_URL, password_login
 from tests.authn.oauth_helpers import OAuthClient, code_flow_tokens
 from tests.conftest import token_for

@@ -13,8 +13,8 @@ import requests
 from django_otp.oath import TOTP
 
 from accounts.models import User
+from authn.mfa.services import user_has_mfa
 from authn.models import ApiKey
-from authn.services.mfa import user_has_mfa
 from tests.authn.dashboard_helpers import enrol_totp, totp_code
 from tests.authn.oauth_helpers import (
     REDIRECT_URI,

@@ -10,8 +10,8 @@ from django.db import connections
 from oauth2_provider.models import Application
 
 from accounts.models import User
+from authn.api_keys.services import api_key_create
 from authn.models import DashboardSession
-from authn.services.api_keys import api_key_create
 from tests.authn.dashboard_helpers import enrol_totp, totp_code
 from tests.authn.oauth_helpers import make_client
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, browser_available

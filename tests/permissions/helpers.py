@@ -9,7 +9,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from authn.principals import principal_for_user
+from accounts.principals import principal_for_user
 from micro_platform.identity import Principal
 from objects.models import Object
 from objects.services import object_create

@@ -10,9 +10,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
-from authn.principals import principal_for_user
+from accounts.principals import principal_for_user
+from micro_platform.scope_checks import HasRequiredScopes
 from objects.models import Object
-from permissions.drf import HasObjectGrant, HasRequiredScopes
+from permissions.drf import HasObjectGrant
 from tests.permissions.helpers import grant, make_object, principal
 
 pytestmark = pytest.mark.django_db(databases="__all__")

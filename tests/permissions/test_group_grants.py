@@ -9,9 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.principals import principal_for_user
 from accounts.services import group_member_remove
-from authn.principals import principal_for_user
-from authn.services.api_keys import api_key_create
+from authn.api_keys.services import api_key_create
 from micro_platform.identity import Principal
 from tests.factories import GroupFactory, MembershipFactory
 from tests.permissions.helpers import ACCESS_URL, grant, make_object, object_url

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from authn.services import revocation
+from authn.tokens import revocation
 from micro_platform.settings import base
 
 MAX_ENTRIES = 20

@@ -22,24 +22,24 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, User
-from accounts.rpc import RPC_METHODS
-from authn.principals import principal_for_user
-from authn.services.api_keys import api_key_create
+from accounts.principals import principal_for_user
+from authn.api_keys.services import api_key_create
 from micro_platform import scopes as sc
 from micro_platform.identity import Principal
-from objects.services import object_create
-from permissions.drf import (
+from micro_platform.scope_checks import (
     AnyScope,
     HasRequiredScopes,
     Requirement,
+    admits_anonymous,
     declared_scopes,
     required_scopes_for,
 )
+from objects.services import object_create
 from permissions.models import Grant
+from rpc.apis import RPC_METHODS
 from tests.conftest import token_for
 from tests.factories import MembershipFactory, UserFactory
 
@@ -118,7 +118,7 @@ def view_of(method: str, path: str) -> Any:
 def requirement_of(method: str, path: str) -> Requirement | None:
     """The scopes the operation declares; None when it declares none (public or `()`)."""
     view = view_of(method, path)
-    if any(isinstance(permission, AllowAny) for permission in view.get_permissions()):
+    if any(admits_anonymous(permission) for permission in view.get_permissions()):
         return None
     requirement = required_scopes_for(view, method)
     return requirement if requirement and declared_scopes(requirement) else None

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import User
+from accounts.ports import credentials
 from accounts.services import user_password_reset
 from authn.audit import audit_record
-from authn.services.lockout import account_unlock
 
 RESET_HINT = (
     "Lost its password? `.venv/bin/python manage.py ensure_admin --reset{option}` prints a new "
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             )
         password = user_password_reset(user=admin, via="ensure_admin")
         # A lost password usually comes with a lock from the tries: the operator lifts it too.
-        account_unlock(user=admin, actor=None)
+        credentials().account_unlock(user=admin, actor=None)
         self._show(
             admin.username,
             password,

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from authn.services.api_keys import MintedKey
+from authn.api_keys.services import MintedKey
 
 
 def minted_fields(minted: MintedKey) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import Conflict, user_create
+from authn.api_keys.services import api_key_create
 from authn.management.commands._api_key_output import as_json_line, command_error
 from authn.oauth.services import service_account_client_create
-from authn.services.api_keys import api_key_create
 from micro_platform import scopes as scope_catalogue
 
 

@@ -8,12 +8,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.selectors import user_get_by_username
+from authn.api_keys.services import DEFAULT_EXPIRY_DAYS, api_key_create
 from authn.management.commands._api_key_output import (
     as_json_line,
     command_error,
     minted_fields,
 )
-from authn.services.api_keys import DEFAULT_EXPIRY_DAYS, api_key_create
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from authn.api_keys.selectors import api_key_get
+from authn.api_keys.services import api_key_revoke
 from authn.models import ApiKey
-from authn.selectors import api_key_get
-from authn.services.api_keys import api_key_revoke
 
 
 class Command(BaseCommand):

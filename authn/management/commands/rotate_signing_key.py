@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from authn.models import SigningKey
-from authn.services.signing_keys import signing_key_ensure, signing_key_rotate
+from authn.tokens.signing_keys import signing_key_ensure, signing_key_rotate
 
 
 class Command(BaseCommand):

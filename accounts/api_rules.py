@@ -1,0 +1,65 @@
+"""What the REST views and the RPC facade (the rpc app) share: a user looked up or 404, the
+view of a user a caller may see, and who may change which fields of a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+
+from accounts import selectors, services
+from accounts.models import User
+from accounts.serializers import (
+    UserPrivateOut,
+    UserPublicOut,
+    UserUpdateAdminIn,
+    UserUpdateSelfIn,
+)
+from accounts.throttles import RateLimited
+from micro_platform import scopes as sc
+from micro_platform.identity import Principal
+
+
+def conflict_error(exc: services.Conflict) -> ValidationError:
+    return ValidationError({exc.field: [exc.message]}, code="unique")
+
+
+def can_see_private(principal: Principal, user: User) -> bool:
+    """The private view (email, account state) is for the user themself with `profile`, or a
+    `users:write` caller: a credential of the user without `profile` (a `users:read` key, an
+    application's token) gets the public view, as any other caller would."""
+    return (principal.is_self(user.pk) and principal.has_scope(sc.PROFILE)) or principal.has_scope(
+        sc.USERS_WRITE
+    )
+
+
+def render_user(principal: Principal, user: User) -> dict[str, Any]:
+    out = UserPrivateOut if can_see_private(principal, user) else UserPublicOut
+    return dict(out(user).data)
+
+
+def get_user_or_404(user_id: object) -> User:
+    user = selectors.user_get(user_id=user_id)
+    if user is None:
+        raise NotFound("No user with this id.", code="user_not_found")
+    return user
+
+
+def update_user_as(principal: Principal, user: User, data: Any, ip_address: str | None) -> User:
+    """Validates `data` against what the principal may change on `user`, then applies it."""
+    if principal.has_scope(sc.USERS_WRITE):
+        serializer: UserUpdateSelfIn = UserUpdateAdminIn(data=data)
+    elif principal.is_self(user.pk) and principal.has_scope(sc.PROFILE):
+        serializer = UserUpdateSelfIn(data=data)
+    else:
+        raise PermissionDenied("Only the user or a `users:write` caller may change this user.")
+    serializer.is_valid(raise_exception=True)
+    try:
+        return services.user_update(
+            actor=principal, user=user, changes=serializer.validated_data, ip_address=ip_address
+        )
+    except services.Conflict as exc:
+        raise conflict_error(exc) from exc
+    except RateLimited as exc:
+        detail = "Too many email changes; retry later."
+        raise Throttled(wait=exc.retry_after, detail=detail) from exc

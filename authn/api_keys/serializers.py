@@ -1,0 +1,55 @@
+"""API-key and token-exchange inputs and outputs (spec §4.4, §4.1)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from authn.api_keys.services import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
+from micro_platform import scopes as scope_catalogue
+from micro_platform.serializers import StrictSerializer
+
+
+class ApiKeyCreateIn(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(scope_catalogue.ALL_SCOPES)),
+        allow_empty=False,
+        max_length=len(scope_catalogue.ALL_SCOPES),
+    )
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=MAX_EXPIRY_DAYS, default=DEFAULT_EXPIRY_DAYS
+    )
+
+
+class ApiKeyRotateIn(StrictSerializer):
+    grace_hours = serializers.IntegerField(min_value=0, max_value=MAX_GRACE_HOURS)
+
+
+class ApiKeyOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class MintedKeyOut(serializers.Serializer):
+    """The one response that carries the key itself."""
+
+    id = serializers.UUIDField(source="api_key.id")
+    name = serializers.CharField(source="api_key.name")
+    prefix = serializers.CharField(source="api_key.prefix")
+    key = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField(), source="api_key.scopes")
+    created_at = serializers.DateTimeField(source="api_key.created_at")
+    expires_at = serializers.DateTimeField(source="api_key.expires_at")
+
+
+class ExchangedTokenOut(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    scope = serializers.CharField()

@@ -1,0 +1,55 @@
+"""The token endpoint's password sign-in."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from authn.sign_in import services as sign_in
+from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
+from authn.sign_in.serializers import TokenObtainIn
+from authn.tokens import services as tokens
+from authn.tokens.apis import pair_response
+from authn.tokens.serializers import TokenPairOut
+from micro_platform.http import client_ip
+from micro_platform.openapi import problem
+
+
+class TokenObtainApi(APIView):
+    """Exchanges a username (or email) and password for an access and a refresh token."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=TokenObtainIn,
+        responses={
+            200: TokenPairOut,
+            400: problem("Invalid input, or `invalid_scope` (unknown or not held)."),
+            401: problem(
+                "`invalid_credentials` (unknown user and wrong password alike), "
+                "`mfa_required` (the account has MFA and no `otp` was given), `mfa_invalid`."
+            ),
+            429: problem("Locked out or throttled; `Retry-After` says for how long."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenObtainIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            pair = sign_in.token_obtain_with_password(
+                username=data["username"],
+                password=data["password"],
+                scope=data.get("scope"),
+                ip_address=client_ip(request),
+                otp=data.get("otp"),
+            )
+        except SIGN_IN_FAILURES as exc:
+            raise sign_in_problem(exc) from exc
+        except tokens.InvalidScope as exc:
+            raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
+        return pair_response(pair)

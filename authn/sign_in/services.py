@@ -1,0 +1,198 @@
+"""Password checks shared by every sign-in path (token endpoint, RPC sessions, dashboard), and
+the token endpoint's sign-in: a password (and a code when MFA is on) for a token pair."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.backends import password_verify
+from accounts.models import User
+from accounts.selectors import user_get_by_login
+from authn import lockout
+from authn.audit import audit_record
+from authn.mfa.services import mfa_sign_in_step
+from authn.tokens import services as tokens
+from micro_platform import metrics
+from micro_platform.sign_in import SignInThrottled
+
+logger = logging.getLogger("micro.auth")
+
+
+class InvalidCredentials(Exception):
+    """Unknown user, wrong password or inactive account: indistinguishable on purpose."""
+
+
+def password_check(*, username: str, password: str, method: str, ip_address: str | None) -> User:
+    """The active user with this username (or email) and password; audits a failure.
+
+    Unknown users cost the same password hash as wrong passwords; a locked name or a
+    throttled IP is refused (SignInThrottled) before any password is checked, whether the
+    name exists or not.
+    """
+    user = user_get_by_login(login=username)
+    if _counted_verify(username, user, password, method, ip_address) and user is not None:
+        return user
+    raise InvalidCredentials()
+
+
+def sign_in_confirm(*, user: User) -> None:
+    """Call first in the transaction that opens a sign-in: locks the user's row and re-reads it,
+    so a password reset, change or deactivation that committed after the password was checked
+    refuses this sign-in (InvalidCredentials) instead of leaving it a token or session that the
+    change's revocation, recorded before, did not reach. While the lock is held, such a change
+    waits for this sign-in and then revokes what it issued."""
+    current = (
+        User.objects.select_for_update()
+        .filter(pk=user.pk)
+        .values_list("password", "security_stamp", "is_active")
+        .first()
+    )
+    if current != (user.password, user.security_stamp, True):
+        raise InvalidCredentials()
+
+
+def current_password_check(
+    *, user: User, password: str, method: str, ip_address: str | None
+) -> bool:
+    """Whether `password` is the signed-in user's own, checked under the sign-in lockout.
+
+    The same account lock and per-IP throttle as a sign-in (SignInThrottled before any
+    password is checked); a failure counts toward both and is audited as `login.failed`, so
+    a stolen session or token cannot be used to guess the password it was not given.
+    """
+    return _counted_verify(user.username, user, password, method, ip_address)
+
+
+def _counted_verify(
+    attempted: str, user: User | None, password: str, method: str, ip_address: str | None
+) -> bool:
+    # Counted per account, so its username and its email share one run of failures; an
+    # unknown name is counted under itself and answers exactly the same.
+    subject = lockout.lockout_subject(login=attempted, user_id=user.pk if user else None)
+    _refuse_if_throttled(subject, method, ip_address)
+    attempt = lockout.attempt_begin(login=subject)
+    if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
+        if lockout.lock(login=subject):
+            _locked_record(attempted, user, method, ip_address)
+        _refuse_if_throttled(subject, method, ip_address)
+    if password_verify(user=user, password=password) and user is not None:
+        lockout.success_record(login=subject)
+        return True
+    _failure_record(attempted, subject, user, method, ip_address, attempt)
+    return False
+
+
+def _refuse_if_throttled(subject: str, method: str, ip_address: str | None) -> None:
+    wait = lockout.signin_wait(login=subject, ip_address=ip_address)
+    if wait:
+        logger.info("login.throttled method=%s ip=%s retry_after=%s", method, ip_address, wait)
+        metrics.sign_in("locked")
+        raise SignInThrottled(wait)
+
+
+def _failure_record(
+    attempted: str, subject: str, user: User | None, method: str, ip: str | None, attempt: int
+) -> None:
+    subject_type, subject_id = _failed_login_subject(attempted, user)
+    locked = lockout.failure_record(login=subject, ip_address=ip, count=attempt)
+    with transaction.atomic():
+        audit_record(
+            type="login.failed",
+            actor=None,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            ip_address=ip,
+            data={"method": method},
+        )
+    logger.info("login.failed method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id)
+    metrics.sign_in("failed")
+    if locked:
+        _locked_record(attempted, user, method, ip)
+
+
+def _locked_record(attempted: str, user: User | None, method: str, ip: str | None) -> None:
+    subject_type, subject_id = _failed_login_subject(attempted, user)
+    with transaction.atomic():
+        audit_record(
+            type="login.locked",
+            actor=None,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            ip_address=ip,
+            data={"method": method},
+        )
+    logger.warning(
+        "login.locked method=%s ip=%s subject=%s:%s", method, ip, subject_type, subject_id
+    )
+    metrics.lockout()
+
+
+def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
+    """Who a failed sign-in was aimed at, without storing what was typed.
+
+    People type their password into the name field; only a known account's id, or a digest
+    of an unknown name (enough to correlate a guessing run), reaches the audit table.
+    """
+    if user is not None:
+        return "user", str(user.pk)
+    digest = lockout.login_digest(attempted)[:16]
+    return "unknown_login", f"sha256:{digest}"
+
+
+def sign_in_record(
+    *, user: User, method: str, ip_address: str | None, data: dict[str, Any]
+) -> None:
+    """Stamps `last_login` and audits the sign-in; call inside the sign-in's transaction."""
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    metrics.sign_in("succeeded")
+    audit_record(
+        type="login.succeeded",
+        actor=user.pk,
+        subject_type="user",
+        subject_id=user.pk,
+        ip_address=ip_address,
+        data={"method": method, **data},
+    )
+    transaction.on_commit(
+        lambda: logger.info("login.succeeded user=%s method=%s ip=%s", user.pk, method, ip_address)
+    )
+
+
+def token_obtain_with_password(
+    *,
+    username: str,
+    password: str,
+    scope: str | None,
+    ip_address: str | None,
+    otp: str | None = None,
+) -> tokens.TokenPair:
+    """Signs a user in with a password (and a code when MFA is on).
+
+    The password is checked first, so a wrong one never reveals whether the account has MFA.
+    """
+    user = password_check(
+        username=username, password=password, method="password", ip_address=ip_address
+    )
+    scopes, memberships = tokens.scopes_for_sign_in(user=user, requested=scope)
+    # After the scope check, so a refused scope does not consume a backup code.
+    amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
+    with transaction.atomic():
+        sign_in_confirm(user=user)
+        pair = tokens.token_family_start(user=user, scopes=scopes, memberships=memberships, amr=amr)
+        sign_in_record(
+            user=user, method="password", ip_address=ip_address, data={"sid": str(pair.family_id)}
+        )
+        audit_record(
+            type="token.issued",
+            actor=user.pk,
+            subject_type="token_family",
+            subject_id=pair.family_id,
+            ip_address=ip_address,
+            data={"scope": pair.scope, "grant": "password"},
+        )
+    metrics.token_issued(path="api", grant="password")
+    return pair

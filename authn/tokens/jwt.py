@@ -1,0 +1,275 @@
+"""Access tokens: RS256 JWTs (RFC 9068) with `kid` and `typ: at+jwt`, built on simplejwt.
+
+The gateway's upstream token (`X-User-Token`) is signed by the same keys but is another kind:
+`typ: user+jwt` and its own audience (`MICRO_UPSTREAM_TOKEN_AUDIENCE`). Every decode names the
+kind it accepts, so an upstream token is never taken for an access token, nor the reverse.
+
+simplejwt supplies the token classes (claims, `jti`, `exp`); it writes no `kid`, knows one
+verifying key and ignores `typ`, so signing and verifying go through `SigningKeyTokenBackend`,
+which adds what the spec needs and applies RFC 8725: one allowed algorithm, explicit `typ`,
+no key material taken from the token, required claims, a size bound.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from django.conf import settings
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.tokens import Token
+
+from authn.tokens.signing_keys import key_ring
+
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
+ALLOWED_ALGORITHMS = ("RS256",)
+MAX_TOKEN_BYTES = 8192
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+# `iat` has whole seconds; revocations of a user need the instant (see revocation.py).
+ISSUED_AT_US_CLAIM = "iat_us"
+# Header members that point at key material; we never take keys from the token (RFC 8725 3.10).
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+
+
+class InvalidAccessToken(Exception):
+    """The string is not a valid access token of this service (any reason)."""
+
+
+def _check_header(raw: str, typ: str = ACCESS_TOKEN_TYP) -> str:
+    """Validates the unverified header (of the kind `typ`) and returns its `kid`."""
+    if len(raw) > MAX_TOKEN_BYTES or raw.count(".") != 2:
+        raise InvalidAccessToken("malformed token")
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.PyJWTError as exc:
+        raise InvalidAccessToken("malformed token") from exc
+    if header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise InvalidAccessToken("algorithm not allowed")
+    if header.get("typ") != typ:
+        raise InvalidAccessToken(f"not a {typ} token")
+    if FORBIDDEN_HEADERS & set(header):
+        raise InvalidAccessToken("header names external key material")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+        raise InvalidAccessToken("missing or malformed kid")
+    return kid
+
+
+class SigningKeyTokenBackend(TokenBackend):
+    """simplejwt backend signing with the active signing key and verifying by `kid`.
+
+    One backend per token kind: it writes and accepts only its own `typ` and audience.
+    """
+
+    def __init__(
+        self, *, typ: str = ACCESS_TOKEN_TYP, audience_setting: str = "MICRO_TOKEN_AUDIENCE"
+    ) -> None:
+        self.typ = typ
+        self.audience_setting = audience_setting
+        super().__init__(
+            "RS256",
+            signing_key=None,
+            verifying_key="",
+            audience=self._audience(),
+            issuer=settings.MICRO_ISSUER,
+        )
+
+    def _audience(self) -> str:
+        return str(getattr(settings, self.audience_setting))
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        kid, private_key = key_ring.signing_key()
+        claims = {**payload, "iss": settings.MICRO_ISSUER, "aud": self._audience()}
+        return jwt.encode(
+            claims,
+            private_key,
+            algorithm="RS256",
+            headers={"kid": kid, "typ": self.typ},
+        )
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            raise TokenBackendError("unverified decoding is not supported")
+        raw = token.decode() if isinstance(token, bytes) else str(token)
+        try:
+            kid = _check_header(raw, self.typ)
+        except InvalidAccessToken as exc:
+            raise TokenBackendError(str(exc)) from exc
+        key = key_ring.verifying_key(kid)
+        if key is None:
+            raise TokenBackendError("unknown kid")
+        try:
+            return jwt.decode(
+                raw,
+                key,
+                algorithms=list(ALLOWED_ALGORITHMS),
+                audience=self._audience(),
+                issuer=settings.MICRO_ISSUER,
+                options={"require": list(REQUIRED_CLAIMS), "verify_nbf": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenBackendError("invalid token") from exc
+
+
+_backend = SigningKeyTokenBackend()
+_upstream_backend = SigningKeyTokenBackend(
+    typ=UPSTREAM_TOKEN_TYP, audience_setting="MICRO_UPSTREAM_TOKEN_AUDIENCE"
+)
+
+
+class MicroAccessToken(Token):
+    token_type = "access"  # noqa: S105 - a token kind, not a secret
+    lifetime = timedelta(seconds=600)
+    _token_backend = _backend
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        self.lifetime = timedelta(seconds=settings.MICRO_ACCESS_TOKEN_TTL)
+        super().__init__(token, verify)
+
+
+class MicroUpstreamToken(Token):
+    """The gateway's assertion to the services behind it; never an access token here. Its
+    lifetime is set by each issue (the gateway's, bounded by the source credential)."""
+
+    token_type = "upstream"  # noqa: S105 - a token kind, not a secret
+    lifetime = timedelta(seconds=60)
+    _token_backend = _upstream_backend
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        super().__init__(token, verify)  # typed for a raw string, which simplejwt accepts
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    token: str
+    jti: str
+    expires_in: int
+    scope: str
+
+
+def _identity_claims(
+    token: Token,
+    *,
+    subject: uuid.UUID,
+    username: str,
+    kind: str,
+    scopes: frozenset[str],
+    group_ids: tuple[uuid.UUID, ...],
+) -> None:
+    """What both token kinds carry: the issue instant in microseconds (a user's revocation is
+    recorded to the microsecond), subject, scopes, username, kind and groups."""
+    token[ISSUED_AT_US_CLAIM] = int(token["iat"]) * 1_000_000 + token.current_time.microsecond
+    token["sub"] = str(subject)
+    token["scope"] = " ".join(sorted(scopes))
+    token["username"] = username
+    token["kind"] = kind
+    token["groups"] = [str(group_id) for group_id in group_ids]
+
+
+def _signed(token: Token) -> IssuedAccessToken:
+    return IssuedAccessToken(
+        token=str(token),
+        jti=token["jti"],
+        expires_in=int(token["exp"] - token["iat"]),
+        scope=token["scope"],
+    )
+
+
+def access_token_issue(
+    *,
+    subject: uuid.UUID,
+    username: str,
+    kind: str,
+    scopes: frozenset[str],
+    group_ids: tuple[uuid.UUID, ...],
+    amr: tuple[str, ...],
+    session_id: uuid.UUID | str | None = None,
+    lifetime: int | None = None,
+    client_id: str | None = None,
+    auth_time: int | None = None,
+) -> IssuedAccessToken:
+    """Signs an access token carrying the spec's claim set (§4.1)."""
+    token = MicroAccessToken()
+    if lifetime is not None:
+        token.set_exp(lifetime=timedelta(seconds=lifetime))
+    _identity_claims(
+        token, subject=subject, username=username, kind=kind, scopes=scopes, group_ids=group_ids
+    )
+    token["amr"] = list(amr)
+    if session_id is not None:
+        token["sid"] = str(session_id)
+    if client_id is not None:
+        token["client_id"] = client_id
+    if auth_time is not None:
+        token["auth_time"] = auth_time
+    return _signed(token)
+
+
+def upstream_token_issue(
+    *,
+    subject: uuid.UUID,
+    username: str,
+    kind: str,
+    scopes: frozenset[str],
+    group_ids: tuple[uuid.UUID, ...],
+    amr: tuple[str, ...],
+    lifetime: int,
+    session_id: uuid.UUID | str | None = None,
+    parent_jti: str | None = None,
+    parent_digest: str | None = None,
+    client_id: str | None = None,
+) -> IssuedAccessToken:
+    """Signs the gateway's upstream token: the same identity claims as an access token, but
+    `typ: user+jwt` and the upstream audience, so this service's API refuses it; `sid`,
+    `parent_jti` and `parent_digest` name the sign-in or API key and the access token it
+    derives from, so revoking any of them revokes it too.
+
+    `amr` is always empty: the gateway vouches for a request, not for a sign-in, so no
+    verifier checking `pwd` in `amr` may take the token for a person's own sign-in. The
+    caller's methods travel, for information only, as `src_amr`."""
+    token = MicroUpstreamToken()
+    token.set_exp(lifetime=timedelta(seconds=lifetime))
+    _identity_claims(
+        token, subject=subject, username=username, kind=kind, scopes=scopes, group_ids=group_ids
+    )
+    token["amr"] = []
+    token["src_amr"] = list(amr)
+    parents = (("sid", session_id), ("parent_jti", parent_jti), ("parent_digest", parent_digest))
+    for claim, value in parents:
+        if value is not None:
+            token[claim] = str(value)
+    if client_id is not None:
+        token["client_id"] = client_id
+    return _signed(token)
+
+
+def _decode(token_class: Callable[[str], Token], raw: str) -> dict[str, Any]:
+    try:
+        claims = token_class(raw).payload
+    except (TokenError, TokenBackendError) as exc:
+        raise InvalidAccessToken(str(exc)) from exc
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("scope", ""), str):
+        raise InvalidAccessToken("malformed claims")
+    return claims
+
+
+def access_token_decode(raw: str) -> dict[str, Any]:
+    """Verifies signature, `typ` (`at+jwt` only), `alg`, `kid`, `iss`, `aud` (the access-token
+    audience only), `exp`/`nbf` and required claims: every path of this service that accepts a
+    bearer JWT goes through here, so an upstream token or an ID token is never accepted.
+
+    Raises InvalidAccessToken for anything else; revocation is checked separately.
+    """
+    return _decode(MicroAccessToken, raw)
+
+
+def upstream_token_decode(raw: str) -> dict[str, Any]:
+    """The same checks for an upstream token (`typ: user+jwt`, the upstream audience): used
+    only to answer an introspection that asks about one explicitly, never to authenticate."""
+    return _decode(MicroUpstreamToken, raw)
