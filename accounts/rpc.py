@@ -1,4 +1,4 @@
-"""The Micro-compatible RPC facade `/user/<method>` (spec §4.3).
+"""The Micro-compatible RPC facade `/user/<method>`.
 
 Each method is a thin adapter over the same serializers, services and authorization rules as
 the REST API. The body is read as JSON whatever the Content-Type, because the Micro gateway

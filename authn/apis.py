@@ -1,4 +1,4 @@
-"""Token endpoints (spec §4.1): password grant, refresh, revoke, logout-all, JWKS."""
+"""Token endpoints: password grant, refresh, revoke, logout-all, JWKS."""
 
 from __future__ import annotations
 

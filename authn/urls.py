@@ -9,7 +9,7 @@ urlpatterns = [
     path("auth/logout-all", apis.LogoutAllApi.as_view(), name="logout-all"),
 ]
 
-# MFA and audit events (spec §4.5, §4.9)
+# MFA and audit events
 from authn import apis_audit, apis_mfa  # noqa: E402
 
 urlpatterns += [
@@ -21,7 +21,7 @@ urlpatterns += [
     path("audit-events", apis_audit.AuditEventListApi.as_view(), name="audit-events"),
 ]
 
-# API keys (spec §4.4) and the API-key token exchange (§4.1).
+# API keys and the API-key token exchange (docs/api-keys.md).
 from authn import api_key_apis  # noqa: E402
 
 urlpatterns += [
@@ -35,7 +35,7 @@ urlpatterns += [
     ),
 ]
 
-# Gateway forward-auth (spec §4.6), on any method.
+# Gateway forward-auth (docs/gateway.md), on any method.
 from authn import gateway  # noqa: E402
 
 urlpatterns += [path("auth/verify", gateway.VerifyApi.as_view(), name="verify")]

@@ -106,7 +106,7 @@ class HasRequiredScopes(BasePermission):
         return False
 
 
-# Which grant each method needs on an object (spec §4.8): reading, changing, deleting.
+# Which grant each method needs on an object: reading, changing, deleting.
 METHOD_PERMISSIONS: Mapping[str, Permission] = {
     "GET": "read",
     "HEAD": "read",

@@ -1,4 +1,4 @@
-"""Authorization code + PKCE, refresh rotation, and SECURITY.md cases 35–39 (spec §5)."""
+"""Authorization code + PKCE and refresh rotation, with the refusals of docs/oauth.md."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_cancel_on_the_consent_page_answers_access_denied(
     assert not Grant.objects.exists()
 
 
-# --- SECURITY 35: exact redirect URI --------------------------------------------------------
+# --- Exact redirect URI --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_the_token_request_must_repeat_the_same_redirect_uri(
     assert response.json()["error"] in ("invalid_request", "invalid_grant")
 
 
-# --- SECURITY 36: single-use codes ----------------------------------------------------------
+# --- Single-use codes ----------------------------------------------------------------------
 
 
 def test_a_reused_code_is_refused_and_revokes_what_it_issued(
@@ -203,7 +203,7 @@ def test_a_code_is_bound_to_its_client(browser: Client, web_client: OAuthClient)
     assert exchange(Client(), web_client, code, verifier).status_code == 200
 
 
-# --- SECURITY 37: PKCE S256, always ---------------------------------------------------------
+# --- PKCE S256, always ---------------------------------------------------------------------
 
 
 def test_an_authorization_request_without_a_code_challenge_is_refused(
@@ -244,7 +244,7 @@ def test_a_wrong_code_verifier_is_refused(browser: Client, web_client: OAuthClie
     assert response.json()["error"] == "invalid_grant"
 
 
-# --- SECURITY 38: no password or implicit grant ---------------------------------------------
+# --- No password or implicit grant ---------------------------------------------------------
 
 
 def test_the_password_grant_is_unsupported(web_client: OAuthClient, member: User) -> None:
@@ -279,7 +279,7 @@ def test_the_implicit_response_type_is_unsupported(
     assert not AccessToken.objects.exists()
 
 
-# --- SECURITY 39: refresh rotation with reuse detection -------------------------------------
+# --- Refresh rotation with reuse detection -------------------------------------------------
 
 
 def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_grant(

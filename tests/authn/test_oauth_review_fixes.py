@@ -217,7 +217,7 @@ def test_a_confidential_device_client_may_poll_with_basic_auth(browser: Client, 
 def test_two_concurrent_exchanges_of_one_code_issue_nothing_that_lasts(
     member: User, web_client: OAuthClient
 ) -> None:
-    """SECURITY 36 under a race: one exchange wins, the other is a re-use and revokes it."""
+    """Single-use codes under a race: one exchange wins, the other is a re-use and revokes it."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL")
     browser = Client()

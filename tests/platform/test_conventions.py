@@ -1,4 +1,4 @@
-"""Platform conventions (spec §4): problem details, body limits, health, OpenAPI, headers."""
+"""Platform conventions: problem details, body limits, health, OpenAPI, headers."""
 
 from __future__ import annotations
 
