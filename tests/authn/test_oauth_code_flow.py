@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
 from django.conf import settings
+from django.db import connection, connections
 from django.test import Client
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from rest_framework.test import APIClient
@@ -132,6 +134,27 @@ def test_cancel_on_the_consent_page_answers_access_denied(
     assert not Grant.objects.exists()
 
 
+def test_openid_alone_signs_in_without_api_scopes(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+    tokens = code_flow_tokens(browser, web_client, scope="openid")
+
+    assert tokens["scope"] == "openid"
+    assert claims(tokens["id_token"])["sub"] == str(member.pk)
+    assert claims(tokens["access_token"])["scope"] == ""
+    me = APIClient()
+    me.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert me.get("/api/v1/users?ids=" + str(member.pk)).status_code == 403
+
+
+def test_oauth_tokens_do_not_claim_a_second_factor(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    access = claims(code_flow_tokens(browser, web_client)["access_token"])
+    assert access["amr"] == ["pwd"]
+    assert "auth_time" not in access
+
+
 # --- Exact redirect URI --------------------------------------------------------------------
 
 
@@ -201,6 +224,41 @@ def test_a_code_is_bound_to_its_client(browser: Client, web_client: OAuthClient)
     assert stolen.json()["error"] == "invalid_grant"
     # The real client can still redeem it: a foreign client's attempt is not a reuse.
     assert exchange(Client(), web_client, code, verifier).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_two_concurrent_exchanges_of_one_code_issue_nothing_that_lasts(
+    member: User, web_client: OAuthClient
+) -> None:
+    """Single-use codes under a race: one exchange wins, the other is a re-use and revokes it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL")
+    browser = Client()
+    browser.force_login(member)
+    verifier, challenge = pkce_pair()
+    code = authorize(browser, web_client, challenge)
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def exchange_once() -> None:
+        try:
+            start.wait(timeout=10)
+            answers.append(exchange(Client(), web_client, code, verifier))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=exchange_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200, 400], [answer.content for answer in answers]
+    winner = next(answer.json() for answer in answers if answer.status_code == 200)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {winner['access_token']}")
+    assert api.get("/api/v1/me").status_code == 401
 
 
 # --- PKCE S256, always ---------------------------------------------------------------------
