@@ -1,4 +1,4 @@
-"""Users and groups API (spec §4.2): thin views over services and selectors."""
+"""Users and groups API: thin views over services and selectors."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ MAX_BATCH_IDS = 100
 
 
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
-    """UserPublicOut's output from a `values()` row: the batch lookup's hot path (spec P4).
+    """UserPublicOut's output from a `values()` row: the batch lookup's hot path (bench P4).
 
     Serializing 100 users field by field costs more than the query; this matches it exactly
     (ids as strings, datetimes as ISO 8601 with `Z`), and a test compares the two.
@@ -167,7 +167,7 @@ class UserListApi(APIView):
             if len(wanted) > MAX_BATCH_IDS:
                 raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
             rows = selectors.users_public_by_ids(ids=[value.strip() for value in wanted])
-            # Lookups answer public views whoever asks (spec §4.2), matching UserBatchOut.
+            # Lookups answer public views whoever asks, matching UserBatchOut.
             return cacheable(request, {"results": [public_view(row) for row in rows]})
         if username is not None:
             if len(username) > USERNAME_MAX_LENGTH:  # never cut short: it could name another

@@ -1,4 +1,4 @@
-"""Self sign-up over the API (spec §4.2): public, throttled per client IP."""
+"""Self sign-up over the API: public, throttled per client IP."""
 
 from __future__ import annotations
 

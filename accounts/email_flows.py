@@ -1,4 +1,5 @@
-"""Self sign-up, email verification and password reset (spec §4.2, §4.3; SECURITY 18, 24, 27).
+"""Self sign-up, email verification and password reset (README.md): a reset keeps the MFA of
+the account and ends every sign-in; a new password passes the same validators as at sign-up.
 
 Tokens are HMACs over the account's current state, so nothing secret is stored: a verification
 token covers the user id, the address and its verified flag (used once, void after an email

@@ -76,7 +76,7 @@ def memberships_of_user(*, user: User) -> list[Membership]:
 def user_held_scopes(
     *, user: User, memberships: list[tuple[uuid.UUID, list[str]]] | None = None
 ) -> frozenset[str]:
-    """What the user may put in a token or API key now (spec §3), `api_admin` expanded."""
+    """What the user may put in a token or API key now, `api_admin` expanded."""
     if not user.is_active:
         return frozenset()
     held: set[str] = set(user.granted_scopes)

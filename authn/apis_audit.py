@@ -1,4 +1,4 @@
-"""Audit events (spec §4.9): every event for `api_admin`, a user's own at /me/events."""
+"""Audit events: every event for `api_admin`, a user's own at /me/events."""
 
 from __future__ import annotations
 

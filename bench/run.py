@@ -1,7 +1,7 @@
 """HTTP benchmark of the service against PostgreSQL: prints a table, writes JSON (bench/README.md).
 
 `make bench` runs the full benchmark, `make bench-smoke` (`--smoke`) a short one on small data
-that never fails. Targets and method: docs in bench/README.md and the PERFORMANCE spec. Every
+that never fails. Targets and method: docs in bench/README.md, which lists them. Every
 target is a ratio measured in this run, or a query count, never a bare time. A missed target
 does not change the exit status (benchmarks are not tests); only setup errors do (except
 in smoke mode, which always exits 0 and prints the error).

@@ -1,4 +1,4 @@
-"""The one place that reads the process environment (spec §2)."""
+"""The one place that reads the process environment."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ class _DatabaseLiveness:
     """Per-process memo of the last time the main database answered.
 
     Answers that need no query (a gateway verify of a JWT, or of a cached API key) must still
-    be denied while the database is down (SECURITY 14): they check here, which costs one
+    be denied while the database is down (fail closed): they check here, which costs one
     `SELECT 1` per process at most every MICRO_DATABASE_CHECK_SECONDS.
     """
 

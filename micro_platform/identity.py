@@ -1,4 +1,4 @@
-"""The principal: who is calling, built the same way by every authentication path (spec §3)."""
+"""The principal: who is calling, built the same way by every authentication path."""
 
 from __future__ import annotations
 

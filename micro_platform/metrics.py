@@ -1,4 +1,4 @@
-"""Prometheus metrics (spec §4.9) and the `/metrics` endpoint.
+"""Prometheus metrics (docs/operations.md, "Monitoring") and the `/metrics` endpoint.
 
 Counters live in prometheus-client's default registry. Under gunicorn with several workers,
 set `PROMETHEUS_MULTIPROC_DIR` to an empty directory writable by the workers (before they

@@ -1,4 +1,4 @@
-"""The scope catalogue (spec §3): the one place scopes are named and expanded."""
+"""The scope catalogue (docs/credentials.md): the one place scopes are named and expanded."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ CATALOGUE: dict[str, str] = {
 }
 ALL_SCOPES: frozenset[str] = frozenset(CATALOGUE)
 
-# What every active human user holds without any group (spec §3).
+# What every active human user holds without any group; service accounts hold only what they
+# were granted.
 HUMAN_DEFAULT_SCOPES: frozenset[str] = frozenset({PROFILE, USERS_READ, OBJECTS_READ, OBJECTS_WRITE})
 
 

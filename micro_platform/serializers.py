@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 
 class StrictSerializer(serializers.Serializer):
-    """An input serializer that rejects fields it does not list (spec §4: unknown → 400)."""
+    """An input serializer that rejects fields it does not list: an unknown field is a 400."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

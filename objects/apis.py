@@ -1,4 +1,4 @@
-"""Objects API (spec §4.8): an example resource service checking grants per object."""
+"""Objects API (docs/objects.md): an example resource service checking grants per object."""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ def new_object_id() -> str:
 
 
 class Object(models.Model):
-    """A stored JSON document; `owner_id` is a user id, never a foreign key (spec §1.6)."""
+    """A stored JSON document; `owner_id` is a user id, never a foreign key, so the
+    objects and grants tables may live in a database of their own."""
 
     # The canonical UUID text, not a UUIDField: grants key objects by string, and an equal
     # string column makes the access EXISTS a plain indexed equality in both directions on

@@ -1,4 +1,4 @@
-"""Reads of objects, filtered in the query by the caller's grants (spec §4.8)."""
+"""Reads of objects, filtered in the query by the caller's grants."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ OBJECT_TYPE = "object"
 def objects_granted_to(*, principal: Principal, permission: Permission) -> QuerySet[Object]:
     """Objects the principal may read and holds `permission` on, as EXISTS filters of one query.
 
-    Read is always required too: `write` implies nothing else (spec §4.7), and an object its
+    Read is always required too: `write` implies no other grant, and an object its
     caller cannot read stays hidden (404) whatever else it holds.
     """
     readable = filter_granted(

@@ -1,4 +1,4 @@
-"""Input and output of the objects API (spec §4.8): `owner_id` only, never user details."""
+"""Input and output of the objects API: `owner_id` only, never user details."""
 
 from __future__ import annotations
 

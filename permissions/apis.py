@@ -1,4 +1,4 @@
-"""Grants API (spec §4.7): thin views; who may manage a grant is decided in the services."""
+"""Grants API (docs/objects.md): thin views; who may manage a grant is decided in the services."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from micro_platform.identity import Principal
 from permissions.selectors import Permission, principal_may
 
-# Which grant each method needs on an object (spec §4.8): reading, changing, deleting.
+# Which grant each method needs on an object: reading, changing, deleting.
 METHOD_PERMISSIONS: Mapping[str, Permission] = {
     "GET": "read",
     "HEAD": "read",

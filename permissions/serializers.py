@@ -1,4 +1,4 @@
-"""Input and output of the grants API (spec §4.7)."""
+"""Input and output of the grants API (docs/objects.md)."""
 
 from __future__ import annotations
 

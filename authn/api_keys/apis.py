@@ -1,4 +1,4 @@
-"""API keys (spec §4.4) and the API-key token exchange (§4.1): thin views over the services."""
+"""API keys and the API-key token exchange (docs/api-keys.md): thin views over the services."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API-key and token-exchange inputs and outputs (spec §4.4, §4.1)."""
+"""API-key and token-exchange inputs and outputs (docs/api-keys.md)."""
 
 from __future__ import annotations
 

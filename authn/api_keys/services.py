@@ -1,4 +1,4 @@
-"""API keys (spec §4.4): mint, revoke, rotate, and authenticate `mk_<prefix>_<secret>`.
+"""API keys (docs/api-keys.md): mint, revoke, rotate, and authenticate `mk_<prefix>_<secret>`.
 
 The prefix (public, random) finds the row; the secret is 256 random bits from `secrets` and
 only its SHA-256 is stored. A fast unsalted hash is right here and a password hash is not:
@@ -47,7 +47,7 @@ MAX_GRACE_HOURS = 24 * 30
 EXCHANGE_TOKEN_TTL = 300
 LAST_USED_INTERVAL = timedelta(minutes=1)
 _PREFIX_BYTES = 6  # 12 hex characters: identifies the row, not a secret
-_SECRET_BYTES = 32  # 256 bits (the spec asks for at least 190)
+_SECRET_BYTES = 32  # 256 bits (keys must carry at least 190 bits of entropy)
 _KEY_SHAPE = re.compile(r"mk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
 
@@ -359,7 +359,7 @@ def _principal(entry: dict[str, Any], secret: str) -> Principal:
         username=entry["username"],
         kind=entry["kind"],
         group_ids=tuple(uuid.UUID(group_id) for group_id in entry["groups"]),
-        # Re-intersected with what the owner holds now (spec §3).
+        # Re-intersected with what the owner holds now, so a scope taken away applies at once.
         scopes=scope_catalogue.expand(entry["scopes"]) & held,
         method="api_key",
         amr=("api_key",),

@@ -37,7 +37,7 @@ def _positive_days(value: str) -> int:
         days = int(value)
     except ValueError:
         days = 0
-    if not 1 <= days <= 365:  # the server's bounds (spec §4.4)
+    if not 1 <= days <= 365:  # the server's bounds for a key's lifetime
         raise argparse.ArgumentTypeError(f"expected a number of days (1-365), not {value!r}")
     return days
 

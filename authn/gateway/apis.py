@@ -1,4 +1,4 @@
-"""Gateway forward-auth (spec §4.6): nginx `auth_request`, Traefik `forwardAuth`, Envoy.
+"""Gateway forward-auth (docs/gateway.md): nginx `auth_request`, Traefik `forwardAuth`, Envoy.
 
 200 with the identity headers for a valid credential holding the required scopes; 401
 without one; 403 when a scope is missing; 503 when a dependency is down (the exception

@@ -1,4 +1,4 @@
-"""The caller's MFA (spec §4.5): TOTP enrolment, confirmation, removal, backup codes."""
+"""The caller's MFA: TOTP enrolment, confirmation, removal, backup codes."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ What changes against the toolkit's defaults, and why:
 - ID tokens are signed with the service's rotating signing keys (the toolkit signs with one
   static key from its settings), so one JWKS verifies every token the service issues.
 - Client credentials need a client owned by an active service account; the tokens act as
-  that account and carry only scopes it holds (spec §5).
+  that account and carry only scopes it holds.
 - A re-used authorization code revokes everything issued from it (RFC 6749 §4.1.2); the
   toolkit only refuses the second exchange, so each exchange is remembered by a digest.
 - Issuance, reuse and revocation are audit events like every other credential's.
@@ -54,7 +54,7 @@ def service_account_of(client: Any) -> User | None:
 
 class MicroOAuth2Validator(OAuth2Validator):
     # Which scope releases which OpenID claim (userinfo and ID token). `profile` is the
-    # account scope of spec §3, so it covers the user's own address as well.
+    # scope for reading and updating one's own account, so it covers the user's own address as well.
     oidc_claim_scope = {
         "sub": OPENID,
         "preferred_username": "profile",

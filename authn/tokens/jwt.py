@@ -6,7 +6,7 @@ kind it accepts, so an upstream token is never taken for an access token, nor th
 
 simplejwt supplies the token classes (claims, `jti`, `exp`); it writes no `kid`, knows one
 verifying key and ignores `typ`, so signing and verifying go through `SigningKeyTokenBackend`,
-which adds what the spec needs and applies RFC 8725: one allowed algorithm, explicit `typ`,
+which adds what simplejwt lacks and applies RFC 8725: one allowed algorithm, explicit `typ`,
 no key material taken from the token, required claims, a size bound.
 """
 
@@ -194,7 +194,7 @@ def access_token_issue(
     client_id: str | None = None,
     auth_time: int | None = None,
 ) -> IssuedAccessToken:
-    """Signs an access token carrying the spec's claim set (§4.1)."""
+    """Signs an access token carrying the claims listed in docs/downstream.md."""
     token = MicroAccessToken()
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))

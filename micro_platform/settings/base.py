@@ -108,7 +108,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# `objects` and `permissions` keep no foreign keys to `accounts` (spec §1.6), so they may
+# `objects` and `permissions` keep no foreign keys to `accounts` (ids only), so they may
 # live in a database of their own; the router sends them there when this is set.
 OBJECTS_DATABASE_URL = env_str("OBJECTS_DATABASE_URL")
 if OBJECTS_DATABASE_URL:
@@ -209,7 +209,7 @@ MICRO_MAX_BODY_BYTES = 1024 * 1024
 # When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
 MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
 # Answers that need no query (the gateway's verify of a JWT) still check that the database
-# answered within this many seconds, so they are denied during an outage (SECURITY 14).
+# answered within this many seconds, so they are denied during an outage (docs/reliability.md).
 MICRO_DATABASE_CHECK_SECONDS = env_int("MICRO_DATABASE_CHECK_SECONDS", 1, minimum=1)
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
 # the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.

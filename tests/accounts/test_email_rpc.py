@@ -1,4 +1,4 @@
-"""The RPC facade's email methods (PRODUCT §4.3): who may call them and how they parse input."""
+"""The RPC facade's email methods: who may call them and how they parse input."""
 
 from __future__ import annotations
 

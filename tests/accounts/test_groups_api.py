@@ -1,4 +1,4 @@
-"""Groups and memberships API (spec §4.2) and group scopes flowing into tokens (spec §3)."""
+"""Groups and memberships API and group scopes flowing into tokens."""
 
 from __future__ import annotations
 

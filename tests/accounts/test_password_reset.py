@@ -1,4 +1,4 @@
-"""Password reset (SECURITY 24, 27): no enumeration, single-use links, every sign-in ended,
+"""Password reset: no enumeration, single-use links, every sign-in ended,
 MFA untouched."""
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def test_missing_fields_are_a_400(db, body):
     assert reset(body).status_code == 400
 
 
-# --- Every sign-in ends (SECURITY 27) ------------------------------------------------------
+# --- Every sign-in ends ------------------------------------------------------------------
 
 
 def test_reset_ends_sessions_refresh_and_access_tokens(member, session_client):
@@ -291,7 +291,7 @@ def test_new_password_signs_in_and_old_one_does_not(member):
 
 
 def test_password_reset_keeps_mfa(member):
-    """SECURITY 24: a reset neither removes the TOTP device nor lets a sign-in skip the code."""
+    """A reset neither removes the TOTP device nor lets a sign-in skip the code."""
     if not apps.is_installed("django_otp"):
         pytest.skip("needs django-otp")
     from django_otp.oath import TOTP

@@ -1,4 +1,4 @@
-"""The Micro-compatible RPC facade `/user/<method>` (spec §4.3)."""
+"""The Micro-compatible RPC facade `/user/<method>`."""
 
 from __future__ import annotations
 

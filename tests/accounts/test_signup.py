@@ -1,4 +1,4 @@
-"""Self sign-up: `POST /api/v1/signup` and `/accounts/signup/` (PRODUCT §2, §4.2)."""
+"""Self sign-up: `POST /api/v1/signup` and `/accounts/signup/`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users API (spec §4.2): allow, deny and anonymous cases for every endpoint but signup."""
+"""Users API: allow, deny and anonymous cases for every endpoint but signup."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ def test_batch_lookup_returns_public_views_of_known_ids_only(user_client, other_
 
 
 def test_batch_lookup_returns_public_views_even_for_self_and_users_write(admin_client, user):
-    # Spec §4.2: the batch lookup answers `{"results": [public views]}` whoever asks.
+    # The batch lookup answers `{"results": [public views]}` whoever asks.
     response = admin_client.get("/api/v1/users", {"ids": str(user.pk)})
 
     assert response.status_code == 200

@@ -55,6 +55,12 @@ def make_client(
     return OAuthClient(application, application.client_id, secret)
 
 
+def basic(client: OAuthClient) -> str:
+    """An `Authorization: Basic` value carrying the client's id and secret."""
+    raw = f"{client.client_id}:{client.client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()

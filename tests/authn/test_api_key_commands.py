@@ -1,4 +1,4 @@
-"""mint_api_key, revoke_api_key and createserviceaccount (spec §7)."""
+"""mint_api_key, revoke_api_key and createserviceaccount."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/api/v1/api-keys` and `/api/v1/auth/token/exchange` (spec §4.4, §4.1)."""
+"""`/api/v1/api-keys` and `/api/v1/auth/token/exchange` (docs/api-keys.md)."""
 
 from __future__ import annotations
 

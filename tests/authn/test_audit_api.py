@@ -1,4 +1,4 @@
-"""Audit events (PRODUCT §4.9): the admin API, the user's own events, no secrets anywhere."""
+"""Audit events: the admin API, the user's own events, no secrets anywhere."""
 
 from __future__ import annotations
 

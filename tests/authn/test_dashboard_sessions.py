@@ -1,4 +1,4 @@
-"""Session security (SECURITY 25-28): hashed session store, ending sessions, cookies, headers."""
+"""Session security: hashed session store, ending sessions, cookies, headers."""
 
 from __future__ import annotations
 

@@ -422,7 +422,7 @@ def test_device_code_tokens(browser: Client, user: User, verifier: TokenVerifier
 def test_revocation_is_invisible_offline_but_introspection_sees_it(
     browser: Client, verifier: TokenVerifier
 ) -> None:
-    """The caveat of docs/downstream.md §5, as behaviour: what to call for high-value work."""
+    """docs/downstream.md's revocation caveat, as behaviour: what to call for high-value work."""
     client = make_client(name="Web app")
     access = code_flow_tokens(browser, client)["access_token"]
     revoked = Client().post("/o/revoke_token/", {"token": access, **client.credentials()})

@@ -1,4 +1,4 @@
-"""Gateway forward-auth `/api/v1/auth/verify` (spec §4.6, SECURITY 12-15)."""
+"""Gateway forward-auth `/api/v1/auth/verify` (docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,7 @@ def test_database_down_denies_api_key_with_503(user: User) -> None:
 
 
 def test_database_down_denies_even_a_jwt_checked_without_it(user: User, settings: Any) -> None:
-    """SECURITY 14: a JWT needs no query, but the verify still fails closed (503) once the
+    """A JWT needs no query, but the verify still fails closed (503) once the
     per-process liveness check finds the database down."""
     settings.MICRO_DATABASE_CHECK_SECONDS = 3600
     token = token_for(user)

@@ -1,4 +1,4 @@
-"""SECURITY.md cases 1-11: access-token verification against RFC 8725 attacks, and the JWKS."""
+"""Access-token verification against RFC 8725 attacks, and the JWKS."""
 
 from __future__ import annotations
 

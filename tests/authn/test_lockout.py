@@ -1,4 +1,4 @@
-"""Brute-force protection (SECURITY 16, 17): account lockout and per-IP throttling."""
+"""Brute-force protection: account lockout and per-IP throttling."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def fail_times(login: str, times: int, ip: str = "198.51.100.1") -> list[int]:
 
 
 def test_ten_wrong_passwords_lock_the_account_even_for_the_right_one(user, password):
-    """SECURITY 16."""
+    """Ten wrong passwords lock the account: 429 with Retry-After."""
     assert fail_times(user.username, 10) == [401] * 10
     response = post_token({"username": user.username, "password": password})
     assert response.status_code == 429
@@ -70,7 +70,7 @@ def test_a_locked_account_is_refused_on_every_sign_in_path(user, password):
 
 
 def test_unknown_name_locks_and_answers_exactly_like_a_real_account(user, monkeypatch):
-    """SECURITY 17: the lockout does not reveal whether an account exists."""
+    """The lockout does not reveal whether an account exists."""
     # One clock for both locks, so Retry-After cannot differ by a second that ticked between.
     now = time.time()
     monkeypatch.setattr(lockout, "time", SimpleNamespace(time=lambda: now))
@@ -146,7 +146,7 @@ def test_a_non_staff_user_cannot_run_the_unlock_action(user, other_user):
 
 
 def test_many_names_from_one_ip_hit_the_ip_throttle(user, password, settings):
-    """SECURITY 16: guessing across many accounts from one address is throttled."""
+    """Guessing across many accounts from one address is throttled."""
     settings.MICRO_LOGIN_FAILURES_PER_IP = 5
     for index in range(5):
         assert post_token({"username": f"guess{index}", "password": WRONG}).status_code == 401

@@ -1,4 +1,4 @@
-"""MFA endpoints (PRODUCT §4.5): enrolment, confirmation, removal, backup codes; SECURITY 21-24."""
+"""MFA endpoints: enrolment, confirmation, removal, backup codes; single-use, throttled codes."""
 
 from __future__ import annotations
 
@@ -223,7 +223,7 @@ def test_remove_accepts_a_backup_code(user, user_client):
 
 
 def test_remove_without_a_code_is_refused_and_mfa_stays(user, user_client):
-    """SECURITY 24: removing MFA requires a current code."""
+    """Removing MFA requires a current code."""
     enrol(user)
     response = user_client.delete(TOTP_URL, {}, format="json")
     assert response.status_code == 400
@@ -240,7 +240,7 @@ def test_remove_with_a_wrong_or_old_code_is_refused(user, user_client):
 
 
 def test_remove_service_needs_a_current_code(user):
-    """SECURITY 24 at the service layer every caller (API, dashboard, reset flow) uses."""
+    """A current code, at the service layer every caller (API, dashboard, reset flow) uses."""
     device, _ = enrol(user)
     with pytest.raises(mfa.MfaInvalid):
         mfa.totp_remove(user=user, otp="000000" if code_at(device) != "000000" else "1", actor=None)
@@ -282,7 +282,7 @@ def test_regenerating_backup_codes_needs_a_valid_code(user, user_client):
 
 
 def test_the_same_totp_code_is_accepted_once(user):
-    """SECURITY 21."""
+    """A TOTP code is accepted once."""
     device, _ = enrol(user)
     code = fresh_code(device)
     assert mfa.mfa_verify(user=user, code=code, ip_address=None) == device
@@ -291,7 +291,7 @@ def test_the_same_totp_code_is_accepted_once(user):
 
 
 def test_a_code_from_90_seconds_ago_is_rejected(user):
-    """SECURITY 22: only the previous, current and next 30-second steps are accepted."""
+    """Only the previous, current and next 30-second steps are accepted."""
     device, _ = enrol(user)
     forget_used_codes(device)
     with pytest.raises(mfa.MfaInvalid):
@@ -324,7 +324,7 @@ def test_another_users_backup_code_is_refused(user, other_user):
 
 
 def test_repeated_wrong_codes_are_throttled_even_for_a_right_code(user):
-    """SECURITY 23: past the limit, every code is refused until the window ends."""
+    """Past the limit, every code is refused until the window ends."""
     device, codes = enrol(user)
     for _ in range(settings.MICRO_MFA_FAILURES_PER_USER):
         with pytest.raises(mfa.MfaInvalid):

@@ -1,4 +1,4 @@
-"""MFA on the sign-in paths (PRODUCT §4.1, §4.3): the token endpoint and RPC `login`."""
+"""MFA on the sign-in paths: the token endpoint and RPC `login`."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_refresh_keeps_the_original_amr_and_auth_time(user, password):
 
 
 def test_the_same_code_cannot_sign_in_twice(user, password):
-    """SECURITY 21 at the token endpoint."""
+    """A TOTP code signs in once at the token endpoint."""
     device, _ = enrol(user)
     code = fresh_code(device)
     body = {"username": user.username, "password": password, "otp": code}
@@ -124,7 +124,7 @@ def test_a_code_used_twice_says_wait_for_the_next_code(user, password):
 
 
 def test_a_code_from_90_seconds_ago_cannot_sign_in(user, password):
-    """SECURITY 22 at the token endpoint."""
+    """Only the previous, current and next 30-second steps sign in at the token endpoint."""
     device, _ = enrol(user)
     forget_used_codes(device)
     body = {"username": user.username, "password": password, "otp": code_at(device, -90)}
@@ -148,7 +148,7 @@ def test_a_refused_scope_does_not_consume_a_backup_code(user, password):
 
 
 def test_repeated_wrong_codes_at_the_token_endpoint_answer_429(user, password):
-    """SECURITY 23 at the token endpoint."""
+    """Repeated wrong codes are throttled at the token endpoint."""
     device, _ = enrol(user)
     body = {"username": user.username, "password": password, "otp": "999999x"}
     for _ in range(settings.MICRO_MFA_FAILURES_PER_USER):

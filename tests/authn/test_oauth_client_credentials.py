@@ -1,4 +1,4 @@
-"""Service accounts with OAuth 2.0 clients: client credentials (spec §5, §7)."""
+"""Service accounts with OAuth 2.0 clients: client credentials."""
 
 from __future__ import annotations
 

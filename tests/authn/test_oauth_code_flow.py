@@ -1,13 +1,15 @@
-"""Authorization code + PKCE, refresh rotation, and SECURITY.md cases 35–39 (spec §5)."""
+"""Authorization code + PKCE and refresh rotation, with the refusals of docs/oauth.md."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
 from django.conf import settings
+from django.db import connection, connections
 from django.test import Client
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from rest_framework.test import APIClient
@@ -132,7 +134,28 @@ def test_cancel_on_the_consent_page_answers_access_denied(
     assert not Grant.objects.exists()
 
 
-# --- SECURITY 35: exact redirect URI --------------------------------------------------------
+def test_openid_alone_signs_in_without_api_scopes(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+    tokens = code_flow_tokens(browser, web_client, scope="openid")
+
+    assert tokens["scope"] == "openid"
+    assert claims(tokens["id_token"])["sub"] == str(member.pk)
+    assert claims(tokens["access_token"])["scope"] == ""
+    me = APIClient()
+    me.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert me.get("/api/v1/users?ids=" + str(member.pk)).status_code == 403
+
+
+def test_oauth_tokens_do_not_claim_a_second_factor(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    access = claims(code_flow_tokens(browser, web_client)["access_token"])
+    assert access["amr"] == ["pwd"]
+    assert "auth_time" not in access
+
+
+# --- Exact redirect URI --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -170,7 +193,7 @@ def test_the_token_request_must_repeat_the_same_redirect_uri(
     assert response.json()["error"] in ("invalid_request", "invalid_grant")
 
 
-# --- SECURITY 36: single-use codes ----------------------------------------------------------
+# --- Single-use codes ----------------------------------------------------------------------
 
 
 def test_a_reused_code_is_refused_and_revokes_what_it_issued(
@@ -203,7 +226,42 @@ def test_a_code_is_bound_to_its_client(browser: Client, web_client: OAuthClient)
     assert exchange(Client(), web_client, code, verifier).status_code == 200
 
 
-# --- SECURITY 37: PKCE S256, always ---------------------------------------------------------
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_two_concurrent_exchanges_of_one_code_issue_nothing_that_lasts(
+    member: User, web_client: OAuthClient
+) -> None:
+    """Single-use codes under a race: one exchange wins, the other is a re-use and revokes it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL")
+    browser = Client()
+    browser.force_login(member)
+    verifier, challenge = pkce_pair()
+    code = authorize(browser, web_client, challenge)
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def exchange_once() -> None:
+        try:
+            start.wait(timeout=10)
+            answers.append(exchange(Client(), web_client, code, verifier))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=exchange_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200, 400], [answer.content for answer in answers]
+    winner = next(answer.json() for answer in answers if answer.status_code == 200)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {winner['access_token']}")
+    assert api.get("/api/v1/me").status_code == 401
+
+
+# --- PKCE S256, always ---------------------------------------------------------------------
 
 
 def test_an_authorization_request_without_a_code_challenge_is_refused(
@@ -244,7 +302,7 @@ def test_a_wrong_code_verifier_is_refused(browser: Client, web_client: OAuthClie
     assert response.json()["error"] == "invalid_grant"
 
 
-# --- SECURITY 38: no password or implicit grant ---------------------------------------------
+# --- No password or implicit grant ---------------------------------------------------------
 
 
 def test_the_password_grant_is_unsupported(web_client: OAuthClient, member: User) -> None:
@@ -279,7 +337,7 @@ def test_the_implicit_response_type_is_unsupported(
     assert not AccessToken.objects.exists()
 
 
-# --- SECURITY 39: refresh rotation with reuse detection -------------------------------------
+# --- Refresh rotation with reuse detection -------------------------------------------------
 
 
 def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_grant(

@@ -19,7 +19,14 @@ from authn.oauth import user_codes
 from authn.oauth import views as oauth_views
 from authn.oauth.device import DEVICE_CODE_FAILURES
 from authn.oauth.user_codes import user_code_generate, user_code_normalize
-from tests.authn.oauth_helpers import DEVICE_GRANT, TOKEN_URL, claims, device_decision
+from tests.authn.oauth_helpers import (
+    DEVICE_GRANT,
+    TOKEN_URL,
+    basic,
+    claims,
+    device_decision,
+    make_client,
+)
 from tests.factories import UserFactory
 
 CLI = "micro-cli"
@@ -91,6 +98,30 @@ def test_device_login_end_to_end(browser: Client, member: User) -> None:
     )
     assert refreshed.status_code == 200, refreshed.content
     assert refreshed.json()["refresh_token"] != tokens["refresh_token"]
+
+
+def test_a_confidential_device_client_may_poll_with_basic_auth(browser: Client, db: Any) -> None:
+
+    device = make_client(grant_type=Application.GRANT_DEVICE_CODE, name="TV")
+    started = (
+        Client()
+        .post(
+            "/o/device-authorization/",
+            urlencode({"client_id": device.client_id, "client_secret": device.client_secret}),
+            content_type="application/x-www-form-urlencoded",
+        )
+        .json()
+    )
+    entered = browser.post("/o/device/", {"user_code": started["user_code"]})
+    browser.post(entered["Location"], device_decision(browser, entered["Location"]))
+
+    response = Client().post(
+        TOKEN_URL,
+        {"grant_type": DEVICE_GRANT, "device_code": started["device_code"]},
+        HTTP_AUTHORIZATION=basic(device),
+    )
+
+    assert response.status_code == 200, response.content
 
 
 def test_the_device_code_works_once(browser: Client) -> None:

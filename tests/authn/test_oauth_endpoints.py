@@ -6,6 +6,7 @@ import base64
 from datetime import timedelta
 from io import StringIO
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -18,11 +19,20 @@ from accounts.models import User
 from authn.api_keys.services import api_key_create
 from authn.credentials.services import user_credentials_revoke
 from authn.models import OAuthCodeUse
+from authn.tokens import revocation
 from tests.authn.oauth_helpers import (
+    DEVICE_GRANT,
     POST_LOGOUT_URI,
+    TOKEN_URL,
     OAuthClient,
+    authorize,
+    basic,
     code_flow_tokens,
+    device_decision,
+    ensure_cli_client,
+    exchange,
     make_client,
+    pkce_pair,
     refresh,
 )
 from tests.conftest import token_for
@@ -34,9 +44,8 @@ def member(db: Any) -> User:
     return UserFactory.create(username="lin", email="lin@example.com")
 
 
-def basic(client: OAuthClient) -> str:
-    raw = f"{client.client_id}:{client.client_secret}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
+def userinfo(token: str) -> Any:
+    return Client().get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def introspect(client: OAuthClient, token: str) -> Any:
@@ -240,6 +249,65 @@ def test_an_id_token_is_not_an_access_token(browser: Client, web_client: OAuthCl
     assert me_status(tokens["id_token"]) == 401
 
 
+def test_the_api_revoke_endpoint_ends_the_oauth_grant_everywhere(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    tokens = code_flow_tokens(browser, web_client)
+    assert userinfo(tokens["access_token"]).status_code == 200
+
+    APIClient().post("/api/v1/auth/token/revoke", {"token": tokens["access_token"]}, format="json")
+
+    assert userinfo(tokens["access_token"]).status_code == 401
+    assert refresh(Client(), web_client, tokens["refresh_token"]).status_code == 400
+
+
+def test_userinfo_refuses_a_token_whose_user_was_revoked(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+
+    tokens = code_flow_tokens(browser, web_client)
+    revocation.revoke_subject(user_id=str(member.pk))
+
+    response = userinfo(tokens["access_token"])
+
+    assert response.status_code == 401
+    assert "invalid_token" in response["WWW-Authenticate"]
+
+
+def test_ending_sign_ins_also_voids_a_pending_code_and_an_approved_device(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+    ensure_cli_client()
+    verifier, challenge = pkce_pair()
+    code = authorize(browser, web_client, challenge)
+
+    started = (
+        Client()
+        .post(
+            "/o/device-authorization/",
+            urlencode({"client_id": "micro-cli", "scope": "profile"}),
+            content_type="application/x-www-form-urlencoded",
+        )
+        .json()
+    )
+    entered = browser.post("/o/device/", {"user_code": started["user_code"]})
+    browser.post(entered["Location"], device_decision(browser, entered["Location"]))
+
+    user_credentials_revoke(user=member)
+
+    assert exchange(Client(), web_client, code, verifier).status_code == 400
+    polled = Client().post(
+        TOKEN_URL,
+        {
+            "grant_type": DEVICE_GRANT,
+            "device_code": started["device_code"],
+            "client_id": "micro-cli",
+        },
+    )
+    assert polled.status_code == 400
+    assert "access_token" not in polled.json()
+
+
 # --- userinfo and logout --------------------------------------------------------------------
 
 
@@ -306,6 +374,12 @@ def test_logout_refuses_an_unregistered_redirect(browser: Client, web_client: OA
 
     assert response.status_code == 400
     assert not response.has_header("Location")
+
+
+@pytest.mark.parametrize("query", [{"client_id": "zzz"}, {"id_token_hint": "not.a.jwt"}])
+def test_logout_with_bad_input_answers_400(db: Any, query: dict[str, str]) -> None:
+    response = Client().get("/o/logout/", query)
+    assert response.status_code == 400
 
 
 def test_cleanup_expired_sweeps_oauth_state(browser: Client, web_client: OAuthClient) -> None:

@@ -1,5 +1,5 @@
-"""Token endpoints (PRODUCT §4.1) and SECURITY cases 17 and 25-27: sign-in, rotation,
-revocation, logout-all, password change, deactivation."""
+"""Token endpoints: sign-in (no account enumeration), rotation, revocation, logout-all,
+password change (other sessions end), deactivation."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ PRODUCTION_HASHERS = ["accounts.hashers.OwaspArgon2idHasher"]
 def test_unknown_user_costs_the_one_password_hash_a_wrong_password_costs(
     user, password, monkeypatch
 ):
-    """SECURITY 17: an unknown name runs the configured hasher once, as a wrong password does,
+    """An unknown name runs the configured hasher once, as a wrong password does,
     so the answer's timing does not tell which accounts exist. Counted, then timed with the
     production Argon2id cost (the test settings' MD5 would hide a missing hash)."""
     from accounts.hashers import OwaspArgon2idHasher

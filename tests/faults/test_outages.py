@@ -1,4 +1,4 @@
-"""Dependency outages under load (SECURITY 14 and 42; docs/reliability.md).
+"""Dependency outages under load (docs/reliability.md).
 
 PostgreSQL stopped and started again under load: during the outage every request answers a
 503 problem (the gateway verify included: never 200), the app recovers without a restart, and
@@ -295,7 +295,7 @@ def test_postgres_restart_under_load(env: Environment) -> None:
         "verify_uncached_api_key",
     }, by_kind
     # Everything answers a 503 problem during the outage: reads, writes, sign-ins, and the
-    # gateway verify (SECURITY 14). A verify that needs no query (a JWT, a cached API key) is
+    # gateway verify, which fails closed. A verify that needs no query (a JWT, a cached API key) is
     # denied once its process's liveness check (MICRO_DATABASE_CHECK_SECONDS, 1 s) runs again,
     # so only its first second may still be answered.
     denied = [

@@ -1,4 +1,4 @@
-"""Two gunicorn instances on one PostgreSQL database and one Redis (SECURITY 41).
+"""Two gunicorn instances on one PostgreSQL database and one Redis (docs/reliability.md).
 
 A mixed concurrent load (sign-ins, refreshes, gateway verifies, user lookups, optimistic
 object updates) crossing both instances must see no unexpected answer and lose no update; the

@@ -1,4 +1,4 @@
-"""Concurrent read-modify-write through the API loses no update (SECURITY 41), PostgreSQL."""
+"""Concurrent read-modify-write through the API loses no update, PostgreSQL."""
 
 from __future__ import annotations
 

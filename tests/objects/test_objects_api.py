@@ -1,4 +1,4 @@
-"""Objects API (spec §4.8; SECURITY 29, 30): grants decide, existence is hidden."""
+"""Objects API (docs/objects.md): grants decide, existence is hidden."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`grant_access` (spec §7): audited upsert by the operator; bad arguments are errors."""
+"""`grant_access`: audited upsert by the operator; bad arguments are errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Grants API (spec §4.7; SECURITY 29, 30, 32): api_admin, delegated object admins, check."""
+"""Grants API (docs/objects.md): api_admin, delegated object admins, check."""
 
 from __future__ import annotations
 

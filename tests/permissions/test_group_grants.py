@@ -1,4 +1,4 @@
-"""Group grants follow membership (issue: group grants; SECURITY 30)."""
+"""Group grants follow membership: revoking a group grant or a membership denies at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`permissions` and `objects` keep no dependency on `accounts` (spec §1 principle 6)."""
+"""`permissions` and `objects` keep no dependency on `accounts`: they may use their own database."""
 
 import ast
 from pathlib import Path

@@ -1,11 +1,14 @@
-"""Platform conventions (spec §4): problem details, body limits, health, OpenAPI, headers."""
+"""Platform conventions: problem details, body limits, health, OpenAPI, headers."""
 
 from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -404,3 +407,81 @@ def test_nul_character_in_a_lookup_finds_nothing(user_client, path, params):
 
     assert response.status_code == 200
     assert response.json() == {"results": []}
+
+
+# --- The repository's own text -------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Not the project's text: environments, runtime data, caches, other people's packages.
+UNREAD_DIRS = {".git", ".venv", "venv", "var", "node_modules", "__pycache__", ".mypy_cache"}
+UNREAD_DIRS |= {".pytest_cache", ".ruff_cache", "build", "dist"}
+READ_SUFFIXES = {".py", ".md", ".html", ".txt", ".toml", ".yaml", ".yml"}
+# A section sign belongs to a public standard written just before it.
+PUBLIC_STANDARD = re.compile(r"\b(?:RFC \d+|SP 800-\d+[A-Z]?|ASVS [\d.]+)\s?$")
+# Internal requirement documents, named or numbered, that a reader of the repository cannot open.
+INTERNAL_DOCUMENTS = ("SECURITY", "PRODUCT", "PERFORMANCE", "STYLE", "LIBRARIES")
+NUMBERED_REQUIREMENT = re.compile(
+    r"\b(?:" + "|".join(INTERNAL_DOCUMENTS) + r")(?:\.md)?\s+(?:\u00a7|\d|cases?\b)"
+    r"|\bspec(?:'s)?\s+(?:\u00a7|P\d)"
+    r"|\bprinciple \d"
+)
+DOCUMENT_NAME = re.compile(r"\b(?:" + "|".join(INTERNAL_DOCUMENTS) + r")\.md\b")
+
+
+def repository_text_files() -> Iterator[Path]:
+    for directory, subdirectories, files in os.walk(REPO_ROOT):
+        subdirectories[:] = [name for name in subdirectories if name not in UNREAD_DIRS]
+        for name in files:
+            if Path(name).suffix in READ_SUFFIXES or name == "Makefile":
+                yield Path(directory) / name
+
+
+def uncitable_references(line: str) -> list[str]:
+    """What in one line points a reader at a requirement they cannot open."""
+    found = [match.group() for match in NUMBERED_REQUIREMENT.finditer(line)]
+    found += [
+        match.group()
+        for match in DOCUMENT_NAME.finditer(line)
+        if not (REPO_ROOT / match.group()).exists()
+    ]
+    found += [
+        line[max(0, match.start() - 20) : match.end() + 5]
+        for match in re.finditer("\u00a7", line)
+        if not PUBLIC_STANDARD.search(line[: match.start()])
+    ]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("line", "cited"),
+    [
+        ("Re-intersected with what the owner holds now (spec \u00a73).", True),
+        ("Unknown fields are refused (\u00a74: unknown -> 400).", True),
+        ("docs/downstream.md \u00a75 says so.", True),
+        ('"""SECURITY 17: the same answer for an unknown name."""', True),
+        ("and SECURITY cases 25-27", True),
+        ("MFA endpoints (PRODUCT \u00a74.5)", True),
+        ("see PRODUCT.md", True),
+        ("the batch lookup's hot path (spec P4)", True),
+        ("(spec \u00a71 principle 6)", True),
+        ("A re-used code revokes what it issued (RFC 6749 \u00a74.1.2).", False),
+        ("Only services may ask (RFC 7662 \u00a74).", False),
+        ("SECURE_SSL_REDIRECT and the security headers", False),
+        ("the XDG spec: a relative path is invalid", False),
+    ],
+)
+def test_a_citation_of_an_internal_requirement_is_recognised(line: str, cited: bool) -> None:
+    assert bool(uncitable_references(line)) is cited
+
+
+def test_no_file_cites_a_requirement_a_reader_cannot_open() -> None:
+    """Comments, docstrings, docs and templates say the rule in words or link a page under
+    docs/; a public standard (an RFC section) may be cited, an internal requirement number not."""
+    offending = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {', '.join(references)}"
+        for path in repository_text_files()
+        if path != Path(__file__).resolve()  # its examples above cite on purpose
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if (references := uncitable_references(line))
+    ]
+    assert not offending, "\n".join(offending)

@@ -1,4 +1,4 @@
-"""`GET /metrics` (spec §4.9): the counters move, the text parses, only scrapers get it."""
+"""`GET /metrics`: the counters move, the text parses, only scrapers get it."""
 
 from __future__ import annotations
 

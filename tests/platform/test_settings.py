@@ -1,4 +1,4 @@
-"""Settings modules: secure defaults and the environment contract (spec §2)."""
+"""Settings modules: secure defaults and the environment contract."""
 
 import os
 import subprocess

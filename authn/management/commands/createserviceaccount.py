@@ -1,4 +1,4 @@
-"""createserviceaccount NAME --scope S [--scope S...] [--api-key] [--oauth-client] [--json] (§7)."""
+"""createserviceaccount NAME --scope S [--scope S...] [--api-key] [--oauth-client] [--json]."""
 
 from __future__ import annotations
 

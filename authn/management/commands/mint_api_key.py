@@ -1,4 +1,4 @@
-"""mint_api_key --user USERNAME --scope S... [--expires-in-days N] [--json] (spec §7)."""
+"""mint_api_key --user USERNAME --scope S... [--expires-in-days N] [--json]."""
 
 from __future__ import annotations
 

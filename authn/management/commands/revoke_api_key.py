@@ -1,4 +1,4 @@
-"""revoke_api_key ID (spec §7): the key stops working at once."""
+"""revoke_api_key ID: the key stops working at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`grant_access OBJECT_TYPE OBJECT_ID --user|--group ID --read --write --admin` (spec §7)."""
+"""`grant_access OBJECT_TYPE OBJECT_ID --user|--group ID --read --write --admin`."""
 
 from __future__ import annotations
 
