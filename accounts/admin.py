@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import Group, Membership, User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.principals import principal_for_user
 from authn.services import revocation
 from authn.services.lockout import account_unlock

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.services import revocation
 from authn.services.api_keys import api_keys_revoke_all
 from authn.services.mfa import user_has_mfa

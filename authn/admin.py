@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.models import get_application_admin_class, get_application_model
 
-from authn.models import ApiKey, AuditEvent, SigningKey, TokenFamily
+from authn.models import ApiKey, SigningKey, TokenFamily
 from authn.oauth.redirect_uris import URI_FIELDS, redirect_uris_problems
 from authn.principals import principal_for_user
 from authn.services.api_keys import api_key_revoke
@@ -81,16 +81,6 @@ class TokenFamilyAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "scope", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoke_reason",)
     search_fields = ("user__username",)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "type", "actor_id", "subject_type", "subject_id", "ip_address")
-    list_filter = ("type",)
-    search_fields = ("subject_id", "actor_id")
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)

@@ -10,15 +10,13 @@ urlpatterns = [
 ]
 
 # MFA and audit events (spec §4.5, §4.9)
-from authn import apis_audit, apis_mfa  # noqa: E402
+from authn import apis_mfa  # noqa: E402
 
 urlpatterns += [
     path("me/mfa", apis_mfa.MfaStatusApi.as_view(), name="me-mfa"),
     path("me/mfa/totp", apis_mfa.TotpApi.as_view(), name="me-mfa-totp"),
     path("me/mfa/totp/confirm", apis_mfa.TotpConfirmApi.as_view(), name="me-mfa-totp-confirm"),
     path("me/mfa/backup-codes", apis_mfa.BackupCodesApi.as_view(), name="me-mfa-backup-codes"),
-    path("me/events", apis_audit.MeEventListApi.as_view(), name="me-events"),
-    path("audit-events", apis_audit.AuditEventListApi.as_view(), name="audit-events"),
 ]
 
 # API keys (spec §4.4) and the API-key token exchange (§4.1).

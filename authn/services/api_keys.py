@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import ApiKey
 from authn.services import api_key_cache, revocation
 from authn.services.jwt import IssuedAccessToken, access_token_issue

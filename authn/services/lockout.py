@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.services.counters import counter_delete, counter_get, counter_incr
 from micro_platform.identity import Principal
 

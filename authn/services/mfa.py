@@ -33,7 +33,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.services.counters import counter_delete, counter_get, counter_incr
 from authn.services.recent_sign_in import require_recent_sign_in
 from micro_platform.identity import Principal

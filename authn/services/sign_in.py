@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.backends import password_verify
 from accounts.models import User
 from accounts.selectors import user_get_by_login
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.services import lockout
 from micro_platform import metrics
 

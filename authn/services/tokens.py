@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
 from authn.oauth.services import oauth_access_token_revoke, user_grants_revoke
 from authn.services import revocation

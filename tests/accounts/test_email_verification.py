@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts import email_flows, services
 from accounts.models import User
-from authn.models import AuditEvent, DashboardSession
+from audit.models import AuditEvent
+from authn.models import DashboardSession
 from authn.principals import principal_for_user
 from tests.accounts.email_helpers import (
     VERIFY_LINK,

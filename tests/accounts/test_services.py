@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 
 from accounts import services
 from accounts.models import Membership
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from authn.principals import principal_for_user
 from authn.services.recent_sign_in import SignInRequired
 from micro_platform.identity import Principal

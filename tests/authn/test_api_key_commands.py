@@ -15,7 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
+from audit.models import AuditEvent
+from authn.models import ApiKey
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate, api_key_create
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
+from audit.models import AuditEvent
+from authn.models import ApiKey
 from authn.services.api_keys import (
     MintedKey,
     api_key_create,

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
+from audit.models import AuditEvent
+from authn.models import ApiKey
 from authn.selectors import api_key_get_owned, api_keys_of
 from authn.services import api_keys
 from authn.services.api_keys import (

@@ -11,7 +11,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
+from audit.models import AuditEvent
+from authn.models import ApiKey
 from authn.services.api_keys import api_key_create
 from tests.authn.dashboard_helpers import (
     API_KEYS_URL,

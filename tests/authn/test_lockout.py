@@ -15,7 +15,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from authn.models import AuditEvent, Counter
+from audit.models import AuditEvent
+from authn.models import Counter
 from authn.services import counters, lockout, sign_in
 from tests.authn.helpers import REFRESH_URL, TOKEN_URL
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from authn.principals import principal_for_user
 from authn.services import mfa
 from authn.services.recent_sign_in import RecentSignInRequired

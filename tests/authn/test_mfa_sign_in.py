@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db.models import F
 from rest_framework.test import APIClient
 
-from authn.models import AuditEvent, TokenFamily
+from audit.models import AuditEvent
+from authn.models import TokenFamily
 from authn.services import mfa
 from tests.authn.helpers import TOKEN_URL, refresh
 from tests.authn.mfa_helpers import code_at, enrol, forget_used_codes, fresh_code

@@ -17,7 +17,8 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent, Session, TokenFamily
+from audit.models import AuditEvent
+from authn.models import Session, TokenFamily
 from authn.services import revocation, sessions, sign_in, tokens
 from authn.services.tokens import user_credentials_revoke
 from tests.factories import DEFAULT_PASSWORD, UserFactory

@@ -14,8 +14,8 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from authn.models import (
-    AuditEvent,
     Counter,
     RefreshToken,
     RevokedToken,

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import user_password_reset
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.services.lockout import account_unlock
 
 RESET_HINT = (

@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from authn.principals import principal_for_user
 from authn.services import mfa
 from tests.authn.helpers import REVOKE_URL, TOKEN_URL, refresh
