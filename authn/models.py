@@ -186,20 +186,6 @@ class DashboardSession(models.Model):
         return f"dashboard session {self.pk} of {self.user_id}"
 
 
-class Counter(models.Model):
-    """An expiring brute-force counter, kept here when the shared cache is not Redis.
-
-    See authn.services.counters: rows are only incremented with a single atomic UPDATE.
-    """
-
-    key = models.CharField(max_length=200, primary_key=True)
-    value = models.PositiveIntegerField()
-    expires_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"counter {self.key} = {self.value}"
-
-
 class OAuthCodeUse(models.Model):
     """An exchanged OAuth 2.0 authorization code, by digest, and the grant it started.
 

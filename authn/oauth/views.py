@@ -41,9 +41,10 @@ from oauthlib.common import Request as OauthlibRequest
 from authn.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.validators import service_account_of
-from authn.services import counters, revocation
+from authn.services import revocation
 from authn.services.api_keys import InvalidApiKey, api_key_authenticate
 from authn.services.jwt import InvalidAccessToken, upstream_token_decode
+from micro_platform import counters
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 

@@ -34,8 +34,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from audit.services import audit_record
-from authn.services.counters import counter_delete, counter_get, counter_incr
 from authn.services.recent_sign_in import require_recent_sign_in
+from micro_platform.counters import counter_delete, counter_get, counter_incr
 from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")

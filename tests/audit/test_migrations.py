@@ -12,39 +12,28 @@ import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 
 from audit.models import AuditEvent
+from tests.migration_helpers import applied_migrations, migrate_to
 
-# Unapplying these takes every migration after the move back with them (authn 0009 too).
+# Unapplying audit takes back every migration after the move (authn 0009, the counter move too).
 BEFORE_THE_MOVE: list[tuple[str, str | None]] = [("audit", None)]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def migrate(targets: list[tuple[str, str | None]] | None) -> Any:
-    """Migrates the test database to `targets` (every app's latest when None); the historical
-    models of what is applied then."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets or executor.loader.graph.leaf_nodes())
-    loader = MigrationLoader(connection)
-    return loader.project_state(list(loader.applied_migrations)).apps
-
-
 @pytest.fixture
 def old_schema() -> Iterator[Any]:
     """The historical models as the previous release had them; latest schema afterwards."""
-    apps = migrate(BEFORE_THE_MOVE)
+    apps = migrate_to(BEFORE_THE_MOVE)
     try:
         yield apps
     finally:
-        migrate(None)
+        migrate_to(None)
 
 
 def test_the_previous_release_has_audit_events_in_authn(old_schema: Any) -> None:
-    applied = MigrationLoader(connection).applied_migrations
+    applied = applied_migrations()
     assert ("authn", "0008_verbose_names") in applied
     assert ("authn", "0009_audit_event_moved_to_audit") not in applied
     assert old_schema.get_model("authn", "AuditEvent")._meta.db_table == "authn_auditevent"
@@ -68,7 +57,7 @@ def test_events_written_before_the_move_are_read_through_the_audit_model(
         for what in ("created", "updated", "deactivated")
     ]
 
-    migrate(None)
+    migrate_to(None)
 
     read = {event.pk: event for event in AuditEvent.objects.all()}
     assert set(read) == {event.pk for event in written}
@@ -93,7 +82,7 @@ def test_admin_permissions_on_audit_events_follow_the_model(old_schema: Any) -> 
     auditors = AuthGroup.objects.create(name="auditors")
     auditors.permissions.add(view)
 
-    migrate(None)
+    migrate_to(None)
 
     new_type = ContentType.objects.get_for_model(AuditEvent)
     assert new_type.pk == old_type.pk

@@ -16,8 +16,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from authn.models import Counter
-from authn.services import counters, lockout, sign_in
+from authn.services import lockout, sign_in
+from micro_platform import counters
+from micro_platform.models import Counter
 from tests.authn.helpers import REFRESH_URL, TOKEN_URL
 
 WRONG = "definitely not it"

@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from authn.models import (
-    Counter,
     RefreshToken,
     RevokedToken,
     Session,
@@ -25,6 +24,7 @@ from authn.models import (
 )
 from authn.services import signing_keys
 from authn.services.signing_keys import SigningKeyError, key_ring, signing_key_ensure
+from micro_platform.models import Counter
 from tests.authn.helpers import me_status
 from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD

@@ -18,9 +18,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import Counter
-from authn.services import counters, lockout, sign_in
-from authn.services.counters import CacheCounters, CounterStore, DatabaseCounters
+from authn.services import lockout, sign_in
+from micro_platform import counters
+from micro_platform.counters import CacheCounters, CounterStore, DatabaseCounters
+from micro_platform.models import Counter
 from tests.authn.helpers import TOKEN_URL
 
 THREADS = 20
