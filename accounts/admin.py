@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from accounts.models import Group, Membership, User
 from accounts.ports import credentials
 from accounts.principals import principal_for_user
-from authn.audit import audit_record
+from audit.services import audit_record
 
 # Groups and their scopes are accounts.Group; django.contrib.auth's Group (Django permissions)
 # is unused, since the User model has no groups or permissions: its admin entry would only be

@@ -29,7 +29,7 @@ from accounts import mailer, selectors, services
 from accounts.models import EMAIL_MAX_LENGTH, User
 from accounts.throttles import RateLimited as RateLimited  # the flows' refusal, re-exported
 from accounts.throttles import over_limit, throttle
-from authn.audit import audit_record
+from audit.services import audit_record
 
 VERIFY_SALT = "accounts.email_flows.verify_email"
 VERIFICATION_MAX_AGE = timedelta(days=3)

@@ -15,7 +15,7 @@ from accounts import mailer, selectors, throttles
 from accounts.models import Group, Membership, User, iequals
 from accounts.ports import credentials
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
-from authn.audit import audit_record
+from audit.services import audit_record
 from micro_platform import scopes as scope_catalogue
 from micro_platform.identity import Principal
 from micro_platform.sign_in import (

@@ -1,6 +1,6 @@
 """Fixed one-hour windows for account flows that must not become oracles or mail floods.
 
-Counts live in the atomic counters of authn.services.counters, shared by every worker and
+Counts live in the atomic counters of micro_platform.counters, shared by every worker and
 instance; subjects (addresses, client IPs, user ids) are stored only as digests.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from authn.services.counters import counter_incr
+from micro_platform.counters import counter_incr
 
 WINDOW_SECONDS = 3600
 

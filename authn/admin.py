@@ -15,7 +15,7 @@ from oauth2_provider.models import get_application_admin_class, get_application_
 
 from accounts.principals import principal_for_user
 from authn.api_keys.services import api_key_revoke
-from authn.models import ApiKey, AuditEvent, SigningKey, TokenFamily
+from authn.models import ApiKey, SigningKey, TokenFamily
 from authn.oauth.redirect_uris import URI_FIELDS, redirect_uris_problems
 
 # django-otp registers its devices in the admin, where a superuser could read a TOTP seed or
@@ -81,16 +81,6 @@ class TokenFamilyAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "scope", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoke_reason",)
     search_fields = ("user__username",)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "type", "actor_id", "subject_type", "subject_id", "ip_address")
-    list_filter = ("type",)
-    search_fields = ("subject_id", "actor_id")
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)

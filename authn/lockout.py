@@ -1,7 +1,7 @@
 """Brute-force protection for every sign-in path: account lockout and a per-IP throttle.
 
 Locks live in Django's shared cache (Redis with `REDIS_URL`, the database cache otherwise) and
-counts in the atomic counters of authn.services.counters, so every worker and instance sees
+counts in the atomic counters of micro_platform.counters, so every worker and instance sees
 the same state and parallel attempts cannot slip past a limit. Accounts are keyed by a digest
 of the *submitted* login name, normalised: an unknown name locks exactly like a real one, so
 the answers never reveal whether an account exists, and no typed name is stored.
@@ -19,8 +19,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
-from authn.audit import audit_record
-from authn.services.counters import counter_delete, counter_get, counter_incr
+from audit.services import audit_record
+from micro_platform.counters import counter_delete, counter_get, counter_incr
 from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")

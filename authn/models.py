@@ -1,4 +1,4 @@
-"""Credential state: signing keys, refresh-token families, sessions, revocations, audit."""
+"""Credential state: signing keys, refresh-token families, sessions, revocations."""
 
 from __future__ import annotations
 
@@ -127,30 +127,6 @@ class RevokedToken(models.Model):
         return f"revoked {self.kind}={self.value}"
 
 
-class AuditEvent(models.Model):
-    """One security-relevant change, written in the same transaction as the change."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    type = models.CharField(max_length=64)
-    actor_id = models.UUIDField(null=True, blank=True)
-    subject_type = models.CharField(max_length=32, blank=True, default="")
-    subject_id = models.CharField(max_length=255, blank=True, default="")
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["type", "-created_at"], name="audit_type_idx"),
-            models.Index(fields=["actor_id", "-created_at"], name="audit_actor_idx"),
-            models.Index(fields=["subject_id", "-created_at"], name="audit_subject_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.type} by {self.actor_id}"
-
-
 class ApiKey(models.Model):
     """An API key `mk_<prefix>_<secret>`: the prefix finds the row, only a hash of the secret
     is stored (see authn.api_keys.services)."""
@@ -208,20 +184,6 @@ class DashboardSession(models.Model):
 
     def __str__(self) -> str:
         return f"dashboard session {self.pk} of {self.user_id}"
-
-
-class Counter(models.Model):
-    """An expiring brute-force counter, kept here when the shared cache is not Redis.
-
-    See authn.services.counters: rows are only incremented with a single atomic UPDATE.
-    """
-
-    key = models.CharField(max_length=200, primary_key=True)
-    value = models.PositiveIntegerField()
-    expires_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"counter {self.key} = {self.value}"
 
 
 class OAuthCodeUse(models.Model):

@@ -2,8 +2,6 @@
 
 from django.urls import include, path
 
-from authn import apis_audit
-
 urlpatterns = [
     path("", include("authn.sign_in.urls")),
     path("", include("authn.tokens.urls")),
@@ -11,6 +9,4 @@ urlpatterns = [
     path("", include("authn.mfa.urls")),
     path("", include("authn.api_keys.urls")),
     path("", include("authn.gateway.urls")),
-    path("me/events", apis_audit.MeEventListApi.as_view(), name="me-events"),
-    path("audit-events", apis_audit.AuditEventListApi.as_view(), name="audit-events"),
 ]

@@ -14,6 +14,7 @@ from micro_platform.home import home
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("authn.urls")),
+    path("", include("audit.urls")),
     path("", include("permissions.urls")),
     path("", include("objects.urls")),
 ]

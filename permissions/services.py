@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 
-from authn.audit import audit_record
+from audit.services import audit_record
 from micro_platform.identity import Principal
 from permissions.models import Grant
 from permissions.selectors import subject_filter

@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
+from audit.services import audit_record
 from authn.api_keys import cache as api_key_cache
-from authn.audit import audit_record
 from authn.models import ApiKey
 from authn.tokens import revocation
 from authn.tokens.jwt import IssuedAccessToken, access_token_issue

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User, new_security_stamp
+from audit.services import audit_record
 from authn.api_keys.services import api_keys_revoke_all
-from authn.audit import audit_record
 from authn.models import DashboardSession, RefreshToken, Session, TokenFamily
 from authn.oauth.services import oauth_access_token_revoke, user_grants_revoke
 from authn.sessions.store import dashboard_sessions_delete

@@ -33,9 +33,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.credentials.services import user_credentials_revoke
-from authn.services.counters import counter_delete, counter_get, counter_incr
+from micro_platform.counters import counter_delete, counter_get, counter_incr
 from micro_platform.identity import Principal
 from micro_platform.sign_in import require_recent_sign_in
 

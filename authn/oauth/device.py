@@ -22,7 +22,7 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.device import DeviceGrantForm, DeviceUserCodeView
 
 from authn.oauth.user_codes import USER_CODE_MAX_INPUT, user_code_normalize
-from authn.services import counters
+from micro_platform import counters
 
 # Wrong user codes one signed-in user may enter per window (RFC 8628 §5.1 brute force).
 DEVICE_CODE_FAILURES = 10

@@ -19,7 +19,7 @@ from oauth2_provider.models import (
 )
 
 from accounts.models import User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.oauth.redirect_uris import application_full_clean
 from micro_platform.identity import Principal
 

@@ -28,7 +28,7 @@ from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.models import User
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject

@@ -41,10 +41,10 @@ from oauthlib.common import Request as OauthlibRequest
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.validators import service_account_of
-from authn.services import counters
 from authn.tokens import revocation
 from authn.tokens.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.tokens.jwt import InvalidAccessToken, upstream_token_decode
+from micro_platform import counters
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.mfa.services import mfa_sign_in_step
 from authn.models import Session
 from authn.sign_in.services import password_check, sign_in_confirm, sign_in_record

@@ -6,7 +6,7 @@ import uuid
 
 from django.db import transaction
 
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import DashboardSession
 from authn.sessions.store import dashboard_sessions_delete
 from micro_platform.identity import Principal

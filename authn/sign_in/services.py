@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.backends import password_verify
 from accounts.models import User
 from accounts.selectors import user_get_by_login
+from audit.services import audit_record
 from authn import lockout
-from authn.audit import audit_record
 from authn.mfa.services import mfa_sign_in_step
 from authn.tokens import services as tokens
 from micro_platform import metrics

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import RefreshToken, TokenFamily
 from authn.tokens import revocation
 from authn.tokens.jwt import access_token_issue

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
-from authn.audit import audit_record
+from audit.services import audit_record
 from authn.models import SigningKey
 from micro_platform.errors import DependencyError
 from micro_platform.identity import Principal

@@ -7,7 +7,8 @@ import uuid
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from authn.models import AuditEvent, DashboardSession
+from audit.models import AuditEvent
+from authn.models import DashboardSession
 
 SIGN_IN_EVENT_TYPES = ("login.succeeded", "login.failed", "login.locked")
 

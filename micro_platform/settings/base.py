@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "authn",
     "permissions",
     "objects",
+    "audit",
     "rpc",
     "micro_platform.apps.PlatformConfig",
 ]
@@ -188,7 +189,7 @@ if MICRO_UPSTREAM_TOKEN_AUDIENCE == MICRO_TOKEN_AUDIENCE:
 MICRO_ACCESS_TOKEN_TTL = env_int("MICRO_ACCESS_TOKEN_TTL", 600, minimum=30)
 MICRO_REFRESH_TOKEN_TTL = env_int("MICRO_REFRESH_TOKEN_TTL", 1209600, minimum=60)
 MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
-# An audit detail not on its event type's allow-list (authn/audit.py) raises instead of being
+# An audit detail not on its event type's allow-list (audit/services.py) raises instead of being
 # dropped with a warning: on in development and the tests, where such a caller is a bug.
 MICRO_AUDIT_STRICT = env_bool("MICRO_AUDIT_STRICT", DEBUG)
 MICRO_LOGIN_FAILURES_PER_IP = env_int("MICRO_LOGIN_FAILURES_PER_IP", 100, minimum=1)

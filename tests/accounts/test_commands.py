@@ -6,7 +6,8 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import ApiKey, AuditEvent
+from audit.models import AuditEvent
+from authn.models import ApiKey
 from tests.factories import AdminFactory, UserFactory
 
 

@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 from accounts import email_flows, services
 from accounts.models import User
 from accounts.principals import principal_for_user
-from authn.models import AuditEvent, DashboardSession
+from audit.models import AuditEvent
+from authn.models import DashboardSession
 from tests.accounts.email_helpers import (
     VERIFY_LINK,
     csrf_client,

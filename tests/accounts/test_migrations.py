@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 
 BEFORE = ("accounts", "0001_initial")
 AFTER = ("accounts", "0002_user_signed_up")

@@ -12,7 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from tests.authn.dashboard_helpers import sign_in
 from tests.authn.oauth_helpers import code_flow_tokens, make_client
 from tests.authn.test_api_keys_api import (

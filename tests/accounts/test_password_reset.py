@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 
 from accounts import email_flows
 from accounts.models import User
-from authn.models import AuditEvent, Session
+from audit.models import AuditEvent
+from authn.models import Session
 from tests.accounts.email_helpers import (
     RESET_LINK,
     csrf_client,

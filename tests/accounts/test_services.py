@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from accounts import services
 from accounts.models import Membership
 from accounts.principals import principal_for_user
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from micro_platform.identity import Principal
 from micro_platform.sign_in import SignInRequired
 from tests.factories import AdminFactory, GroupFactory, MembershipFactory, UserFactory

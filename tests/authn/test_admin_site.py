@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.test import Client
 
-OWN_APPS = ("accounts", "authn", "permissions", "objects")
+OWN_APPS = ("accounts", "audit", "authn", "permissions", "objects", "micro_platform")
 ACRONYMS = re.compile(r"\b(api|oauth|otp|totp|jwt|url|ip)\b")
 
 

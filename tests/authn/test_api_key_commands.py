@@ -15,8 +15,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate, api_key_create
-from authn.models import ApiKey, AuditEvent
+from authn.models import ApiKey
 
 
 def run(*args: str) -> str:

@@ -17,8 +17,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create, api_key_revoke
-from authn.models import ApiKey, AuditEvent
+from authn.models import ApiKey
 from authn.tokens.authentication import principal_from_access_token
 from tests.authn.helpers import forge, valid_claims
 from tests.authn.oauth_helpers import code_flow_tokens, make_client

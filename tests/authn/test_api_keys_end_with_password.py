@@ -12,13 +12,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys.services import (
     MintedKey,
     api_key_create,
     api_key_revoke,
     api_keys_revoke_all,
 )
-from authn.models import ApiKey, AuditEvent
+from authn.models import ApiKey
 from tests.accounts.email_helpers import only_email_to
 from tests.accounts.test_password_reset import (
     NEW_PASSWORD,

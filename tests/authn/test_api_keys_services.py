@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys import services as api_keys
 from authn.api_keys.selectors import api_key_get_owned, api_keys_of
 from authn.api_keys.services import (
@@ -27,7 +28,7 @@ from authn.api_keys.services import (
     api_key_revoke,
     api_key_rotate,
 )
-from authn.models import ApiKey, AuditEvent
+from authn.models import ApiKey
 from micro_platform.identity import Principal
 from tests.factories import ServiceAccountFactory, UserFactory
 

@@ -10,7 +10,7 @@ from django.test import Client
 from oauth2_provider.models import Application
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from tests.authn.dashboard_helpers import enrol_totp, sign_in
 from tests.authn.oauth_helpers import (
     AUTHORIZE_URL,

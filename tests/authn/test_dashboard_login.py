@@ -9,7 +9,8 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
-from authn.models import AuditEvent, DashboardSession
+from audit.models import AuditEvent
+from authn.models import DashboardSession
 from authn.sessions.store import session_key_hash
 from authn.web.auth_views import BAD_CREDENTIALS
 from tests.authn.dashboard_helpers import (

@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create
-from authn.models import ApiKey, AuditEvent
+from authn.models import ApiKey
 from tests.authn.dashboard_helpers import (
     API_KEYS_URL,
     LOGIN_URL,

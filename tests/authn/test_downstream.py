@@ -206,7 +206,7 @@ def test_a_copy_of_the_package_works_outside_the_project(tmp_path: Path) -> None
         "from their_auth.drf import MicroJWTAuthentication, verifier_from_settings\n"
         "assert verifier_from_settings().jwks.url == "
         "'https://id.example.com/.well-known/jwks.json'\n"
-        "ours = {'accounts', 'authn', 'permissions', 'objects', 'micro_platform'}\n"
+        "ours = {'accounts', 'audit', 'authn', 'permissions', 'objects', 'micro_platform'}\n"
         "print(sorted(ours & {name.split('.')[0] for name in sys.modules}))\n"
     )
     result = subprocess.run(  # noqa: S603 - our interpreter, a fixed script

@@ -15,10 +15,11 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from authn import lockout
-from authn.models import AuditEvent, Counter
-from authn.services import counters
 from authn.sign_in import services as sign_in
+from micro_platform import counters
+from micro_platform.models import Counter
 from tests.authn.helpers import REFRESH_URL, TOKEN_URL
 
 WRONG = "definitely not it"

@@ -10,7 +10,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from tests.authn.helpers import TOKEN_URL, refresh
 from tests.authn.mfa_helpers import enrol, fresh_code
 

@@ -14,8 +14,8 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.principals import principal_for_user
+from audit.models import AuditEvent
 from authn.mfa import services as mfa
-from authn.models import AuditEvent
 from micro_platform.sign_in import RecentSignInRequired
 from tests.authn.mfa_helpers import (
     BACKUP_CODES_URL,

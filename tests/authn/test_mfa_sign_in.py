@@ -12,8 +12,9 @@ from django.conf import settings
 from django.db.models import F
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from authn.mfa import services as mfa
-from authn.models import AuditEvent, TokenFamily
+from authn.models import TokenFamily
 from tests.authn.helpers import TOKEN_URL, refresh
 from tests.authn.mfa_helpers import code_at, enrol, forget_used_codes, fresh_code
 

@@ -14,7 +14,7 @@ from oauth2_provider.models import Application
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from tests.authn.oauth_helpers import TOKEN_URL, claims, make_client
 from tests.factories import ServiceAccountFactory, UserFactory
 

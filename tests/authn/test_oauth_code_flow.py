@@ -15,7 +15,7 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from tests.authn.oauth_helpers import (
     AUTHORIZE_URL,
     REDIRECT_URI,

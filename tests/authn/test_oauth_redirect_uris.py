@@ -20,7 +20,7 @@ from django.test import Client
 from oauth2_provider.models import Application
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from authn.oauth.redirect_uris import redirect_uri_problem
 from tests.authn.oauth_helpers import (
     AUTHORIZE_URL,

@@ -17,8 +17,9 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.credentials.services import user_credentials_revoke
-from authn.models import AuditEvent, Session, TokenFamily
+from authn.models import Session, TokenFamily
 from authn.rpc_sessions import services as sessions
 from authn.sign_in import services as sign_in
 from authn.tokens import revocation

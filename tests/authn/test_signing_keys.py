@@ -14,17 +14,11 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
-from authn.models import (
-    AuditEvent,
-    Counter,
-    RefreshToken,
-    RevokedToken,
-    Session,
-    SigningKey,
-    TokenFamily,
-)
+from audit.models import AuditEvent
+from authn.models import RefreshToken, RevokedToken, Session, SigningKey, TokenFamily
 from authn.tokens import signing_keys
 from authn.tokens.signing_keys import SigningKeyError, key_ring, signing_key_ensure
+from micro_platform.models import Counter
 from tests.authn.helpers import me_status
 from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD

@@ -17,7 +17,8 @@ from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent, RefreshToken, TokenFamily
+from audit.models import AuditEvent
+from authn.models import RefreshToken, TokenFamily
 from authn.tokens.signing_keys import key_ring
 from tests.authn.helpers import (
     LOGOUT_ALL_URL,

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from micro_platform import scopes as sc
 from objects.models import Object
 from permissions.models import Grant

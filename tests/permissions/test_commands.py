@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from permissions.models import Grant
 
 pytestmark = pytest.mark.django_db(databases="__all__")

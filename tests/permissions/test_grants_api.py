@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from permissions.models import Grant
 from tests.factories import GroupFactory, MembershipFactory
 from tests.permissions.helpers import (

@@ -6,7 +6,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from micro_platform.db_routers import OBJECTS_ALIAS, ObjectsRouter
 from objects.models import Object
 from permissions.models import Grant

@@ -10,7 +10,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, router
 
 from accounts.models import User
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from objects.models import Object
 from permissions import services
 from permissions.models import Grant

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from micro_platform.http import client_ip_from_meta
 from tests.factories import UserFactory
 

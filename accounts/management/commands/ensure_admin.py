@@ -12,7 +12,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.ports import credentials
 from accounts.services import user_password_reset
-from authn.audit import audit_record
+from audit.services import audit_record
 
 RESET_HINT = (
     "Lost its password? `.venv/bin/python manage.py ensure_admin --reset{option}` prints a new "

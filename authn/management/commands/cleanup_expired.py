@@ -19,9 +19,9 @@ from authn.models import (
     Session,
     TokenFamily,
 )
-from authn.services.counters import counters_cleanup
 from authn.tokens.revocation import revocations_cleanup
 from authn.tokens.signing_keys import signing_keys_cleanup
+from micro_platform.counters import counters_cleanup
 
 # Expired and revoked keys stay listed (greyed) for a while so their owners see what ended.
 API_KEY_RETENTION = timedelta(days=30)

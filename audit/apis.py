@@ -7,8 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authn.mfa.serializers import AuditEventFilterIn, AuditEventOut
-from authn.selectors_audit import audit_events_filtered, audit_events_of_user
+from audit.selectors import audit_events_filtered, audit_events_of_user
+from audit.serializers import AuditEventFilterIn, AuditEventOut
 from micro_platform import scopes as sc
 from micro_platform.http import principal_of
 from micro_platform.openapi import PAGE_PARAMETERS, page_of

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 
 
 def audit_events_filtered(

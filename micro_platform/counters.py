@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from authn.models import Counter
+from micro_platform.models import Counter
 
 # Cache backends whose `incr` is atomic in the server.
 ATOMIC_CACHE_BACKENDS = frozenset(

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.principals import principal_for_user
+from audit.models import AuditEvent
 from authn.mfa import services as mfa
-from authn.models import AuditEvent
 from tests.authn.helpers import REVOKE_URL, TOKEN_URL, refresh
 from tests.authn.mfa_helpers import CONFIRM_URL, TOTP_URL, code_at, fresh_code
 

@@ -19,10 +19,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from authn import lockout
-from authn.models import Counter
-from authn.services import counters
-from authn.services.counters import CacheCounters, CounterStore, DatabaseCounters
 from authn.sign_in import services as sign_in
+from micro_platform import counters
+from micro_platform.counters import CacheCounters, CounterStore, DatabaseCounters
+from micro_platform.models import Counter
 from tests.authn.helpers import TOKEN_URL
 
 THREADS = 20

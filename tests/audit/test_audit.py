@@ -1,4 +1,4 @@
-"""The audit log's allow-list (authn/audit.py): per event type, only the listed details are kept;
+"""The audit log's allow-list (audit/services.py): per event type, only the listed details are kept;
 secrets under any name never reach the table or a log line, and every event the code records
 has its entry."""
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from authn.audit import EVENT_DATA_KEYS, AuditDataNotAllowed, audit_record
-from authn.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import EVENT_DATA_KEYS, AuditDataNotAllowed, audit_record
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("accounts", "authn", "objects", "permissions", "micro_platform")
+SOURCE_DIRS = ("accounts", "audit", "authn", "objects", "permissions", "micro_platform")
 # Functions that write an audit event; a `type=` argument that is one of their own parameters
 # is forwarded, and checked at their call sites instead.
 AUDIT_WRITERS = frozenset({"audit_record", "_audit"})

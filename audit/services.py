@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from authn.models import AuditEvent
+from audit.models import AuditEvent
 from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.audit")

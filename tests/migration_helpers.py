@@ -1,0 +1,23 @@
+"""Moving the test database between migrations, for tests of a migration against old data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+
+def migrate_to(targets: Sequence[tuple[str, str | None]] | None) -> Any:
+    """Migrates the test database to `targets` (every app's latest when None; `(app, None)`
+    unapplies the app and what depends on it); the historical models of what is applied then."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(list(targets or executor.loader.graph.leaf_nodes()))
+    loader = MigrationLoader(connection)
+    return loader.project_state(list(loader.applied_migrations)).apps
+
+
+def applied_migrations() -> set[tuple[str, str]]:
+    return set(MigrationLoader(connection).applied_migrations)
