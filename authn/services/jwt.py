@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import jwt
@@ -132,6 +132,13 @@ class _ServiceToken(Token):
     def token_backend(self) -> SigningKeyTokenBackend:
         audience = str(getattr(settings, self.audience_setting))
         return _token_backend(self.typ, audience, settings.MICRO_ISSUER)
+
+    def check_exp(self, claim: str = "exp", current_time: datetime | None = None) -> None:
+        """simplejwt's check, refusing an instant no date can hold instead of failing on it."""
+        try:
+            super().check_exp(claim, current_time)
+        except (OverflowError, ValueError) as exc:
+            raise TokenError(f"Token {claim!r} claim is out of range") from exc
 
     def verify(self) -> None:
         """simplejwt's checks (`exp`, `jti`, `token_type`), then the claims every token of

@@ -22,7 +22,7 @@ from authn.services.jwt import (
     access_token_issue,
 )
 from authn.services.signing_keys import key_ring
-from tests.authn.helpers import forge, valid_claims
+from tests.authn.helpers import forge, me_status, valid_claims
 
 
 def issue(user: User) -> str:
@@ -91,6 +91,13 @@ def test_an_expired_token_is_refused_by_simplejwts_decode(user: User) -> None:
         access_token_decode(forge(valid_claims(user, iat=now - 700, exp=now - 100)))
 
     assert isinstance(refused.value.__cause__, ExpiredTokenError)
+
+
+@pytest.mark.parametrize("exp", [10**20, 2**63, 1e300, 253402300800])
+def test_a_signed_token_with_an_expiry_no_date_can_hold_is_a_401(user: User, exp: Any) -> None:
+    # PyJWT accepts these (they are numbers in the future); the date simplejwt makes of them
+    # does not exist, which must be a refusal, not a server error.
+    assert me_status(forge(valid_claims(user, exp=exp))) == 401
 
 
 @pytest.mark.parametrize(
