@@ -4,19 +4,29 @@ The gateway's upstream token (`X-User-Token`) is signed by the same keys but is 
 `typ: user+jwt` and its own audience (`MICRO_UPSTREAM_TOKEN_AUDIENCE`). Every decode names the
 kind it accepts, so an upstream token is never taken for an access token, nor the reverse.
 
-simplejwt supplies the token classes (claims, `jti`, `exp`); it writes no `kid`, knows one
-verifying key and ignores `typ`, so signing and verifying go through `SigningKeyTokenBackend`,
-which adds what simplejwt lacks and applies RFC 8725: one allowed algorithm, explicit `typ`,
-no key material taken from the token, required claims, a size bound.
+simplejwt does what it is built for: its `Token` classes build the claim set (`token_type`,
+`jti`, `iat`, `exp`) and check it on the way in, and its `TokenBackend` encodes and decodes
+(signature, the one algorithm, audience, issuer, expiry). What it lacks is added at the hooks
+it offers, once each, without redoing what it does:
+- `SigningKeyTokenBackend.encode` signs with the active signing key and writes the `kid` and
+  `typ` headers (simplejwt signs with one static key and has no way to add a header);
+- `SigningKeyTokenBackend.get_verifying_key`, where simplejwt picks the verifying key, checks
+  the header first (RFC 8725: one allowed algorithm, explicit `typ`, no key material taken
+  from the token, a size bound) and picks the key by `kid` from the rotating key set;
+- `_ServiceToken.verify`, simplejwt's place for further claim checks, requires the claims of
+  `REQUIRED_CLAIMS` (neither library requires `iat` or `sub`) and `sub` and `scope` as strings.
+The audience and issuer are read from the settings each time a token is built or checked.
+PyJWT alone could do the same; simplejwt stays because its token classes already carry the
+claim rules above, and with its backend doing the decoding there is one path through it.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import jwt
 from django.conf import settings
@@ -62,87 +72,106 @@ def _check_header(raw: str, typ: str = ACCESS_TOKEN_TYP) -> str:
 
 
 class SigningKeyTokenBackend(TokenBackend):
-    """simplejwt backend signing with the active signing key and verifying by `kid`.
+    """simplejwt's backend, signing with the active signing key and verifying by `kid`.
 
     One backend per token kind: it writes and accepts only its own `typ` and audience.
     """
 
-    def __init__(
-        self, *, typ: str = ACCESS_TOKEN_TYP, audience_setting: str = "MICRO_TOKEN_AUDIENCE"
-    ) -> None:
+    def __init__(self, *, typ: str, audience: str, issuer: str) -> None:
         self.typ = typ
-        self.audience_setting = audience_setting
-        super().__init__(
-            "RS256",
-            signing_key=None,
-            verifying_key="",
-            audience=self._audience(),
-            issuer=settings.MICRO_ISSUER,
-        )
-
-    def _audience(self) -> str:
-        return str(getattr(settings, self.audience_setting))
+        super().__init__(ALLOWED_ALGORITHMS[0], audience=audience, issuer=issuer)
 
     def encode(self, payload: dict[str, Any]) -> str:
+        """simplejwt's encode, with the active signing key and the `kid` and `typ` headers."""
         kid, private_key = key_ring.signing_key()
-        claims = {**payload, "iss": settings.MICRO_ISSUER, "aud": self._audience()}
         return jwt.encode(
-            claims,
+            {**payload, "iss": self.issuer, "aud": self.audience},
             private_key,
-            algorithm="RS256",
+            algorithm=self.algorithm,
             headers={"kid": kid, "typ": self.typ},
+            json_encoder=self.json_encoder,
         )
 
-    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
-        if not verify:
-            raise TokenBackendError("unverified decoding is not supported")
-        raw = token.decode() if isinstance(token, bytes) else str(token)
+    def get_verifying_key(self, token: Any) -> Any:
+        """The published key the token's `kid` names, once its header is one of ours; never a
+        key the token itself carries or points at."""
+        if not isinstance(token, str):
+            raise TokenBackendError("malformed token")
         try:
-            kid = _check_header(raw, self.typ)
+            kid = _check_header(token, self.typ)
         except InvalidAccessToken as exc:
             raise TokenBackendError(str(exc)) from exc
         key = key_ring.verifying_key(kid)
         if key is None:
             raise TokenBackendError("unknown kid")
+        return key
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        """simplejwt's decode; a token is only ever read with its signature verified."""
+        if not verify:
+            raise TokenBackendError("unverified decoding is not supported")
+        return super().decode(token)
+
+
+@functools.cache
+def _token_backend(typ: str, audience: str, issuer: str) -> SigningKeyTokenBackend:
+    return SigningKeyTokenBackend(typ=typ, audience=audience, issuer=issuer)
+
+
+class _ServiceToken(Token):
+    """A token kind of this service: its backend writes and accepts only `typ` and the
+    audience named by `audience_setting`, and a decoded token carries the required claims."""
+
+    typ: ClassVar[str]
+    audience_setting: ClassVar[str]
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        super().__init__(token, verify)  # typed for a Token, but simplejwt decodes a string
+
+    @property
+    def token_backend(self) -> SigningKeyTokenBackend:
+        audience = str(getattr(settings, self.audience_setting))
+        return _token_backend(self.typ, audience, settings.MICRO_ISSUER)
+
+    def check_exp(self, claim: str = "exp", current_time: datetime | None = None) -> None:
+        """simplejwt's check, refusing an instant no date can hold instead of failing on it."""
         try:
-            return jwt.decode(
-                raw,
-                key,
-                algorithms=list(ALLOWED_ALGORITHMS),
-                audience=self._audience(),
-                issuer=settings.MICRO_ISSUER,
-                options={"require": list(REQUIRED_CLAIMS), "verify_nbf": True},
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenBackendError("invalid token") from exc
+            super().check_exp(claim, current_time)
+        except (OverflowError, ValueError) as exc:
+            raise TokenError(f"Token {claim!r} claim is out of range") from exc
+
+    def verify(self) -> None:
+        """simplejwt's checks (`exp`, `jti`, `token_type`), then the claims every token of
+        this service carries: all of `REQUIRED_CLAIMS`, `sub` and `scope` as strings."""
+        super().verify()
+        missing = [claim for claim in REQUIRED_CLAIMS if claim not in self.payload]
+        if missing:
+            raise TokenError(f"Token has no {missing[0]!r} claim")
+        if not isinstance(self.payload["sub"], str) or not isinstance(
+            self.payload.get("scope", ""), str
+        ):
+            raise TokenError("malformed claims")
 
 
-_backend = SigningKeyTokenBackend()
-_upstream_backend = SigningKeyTokenBackend(
-    typ=UPSTREAM_TOKEN_TYP, audience_setting="MICRO_UPSTREAM_TOKEN_AUDIENCE"
-)
-
-
-class MicroAccessToken(Token):
+class MicroAccessToken(_ServiceToken):
     token_type = "access"  # noqa: S105 - a token kind, not a secret
     lifetime = timedelta(seconds=600)
-    _token_backend = _backend
+    typ = ACCESS_TOKEN_TYP
+    audience_setting = "MICRO_TOKEN_AUDIENCE"
 
     def __init__(self, token: Any = None, verify: bool = True) -> None:
         self.lifetime = timedelta(seconds=settings.MICRO_ACCESS_TOKEN_TTL)
         super().__init__(token, verify)
 
 
-class MicroUpstreamToken(Token):
+class MicroUpstreamToken(_ServiceToken):
     """The gateway's assertion to the services behind it; never an access token here. Its
     lifetime is set by each issue (the gateway's, bounded by the source credential)."""
 
     token_type = "upstream"  # noqa: S105 - a token kind, not a secret
     lifetime = timedelta(seconds=60)
-    _token_backend = _upstream_backend
-
-    def __init__(self, token: Any = None, verify: bool = True) -> None:
-        super().__init__(token, verify)  # typed for a raw string, which simplejwt accepts
+    typ = UPSTREAM_TOKEN_TYP
+    audience_setting = "MICRO_UPSTREAM_TOKEN_AUDIENCE"
 
 
 @dataclass(frozen=True)
@@ -249,14 +278,11 @@ def upstream_token_issue(
     return _signed(token)
 
 
-def _decode(token_class: Callable[[str], Token], raw: str) -> dict[str, Any]:
+def _decode(token_class: type[_ServiceToken], raw: str) -> dict[str, Any]:
     try:
-        claims = token_class(raw).payload
+        return token_class(raw).payload
     except (TokenError, TokenBackendError) as exc:
         raise InvalidAccessToken(str(exc)) from exc
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("scope", ""), str):
-        raise InvalidAccessToken("malformed claims")
-    return claims
 
 
 def access_token_decode(raw: str) -> dict[str, Any]:

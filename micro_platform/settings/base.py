@@ -223,7 +223,7 @@ for _proxy in MICRO_TRUSTED_PROXIES:
 # How often a process re-reads the signing keys (a rotation elsewhere is seen within this).
 MICRO_SIGNING_KEY_REFRESH_SECONDS = env_int("MICRO_SIGNING_KEY_REFRESH_SECONDS", 30, minimum=1)
 
-# simplejwt is used for its token classes; signing and verifying go through authn's backend.
+# simplejwt's token classes and backend issue and check tokens; authn.services.jwt adds the keys.
 SIMPLE_JWT = {
     "ALGORITHM": "RS256",
     "AUDIENCE": MICRO_TOKEN_AUDIENCE,
