@@ -12,7 +12,7 @@ RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Each client package alone in a clean virtual environment (no Django): installs it (the CLI
+# with micro-client), checks that Django cannot be imported there, runs its own tests.
+client-test:
+	PYTHON=$(PYTHON) ./clients/test-isolated
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
