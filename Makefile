@@ -12,36 +12,31 @@ RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+# The client packages (clients/python: micro_client, which the service imports too;
+# clients/cli: micro_cli and its `micro` console script, so `.venv/bin/micro`), installed
+# editable from this checkout. requirements.txt pins their dependencies, hence --no-deps.
+CLIENTS := clients/python clients/cli
+$(VENV)/.clients: clients/python/pyproject.toml clients/cli/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --no-deps $(foreach package,$(CLIENTS),-e $(package))
+	touch $@
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python $(VENV)/.clients
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python $(VENV)/.clients
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-# The `micro` CLI launcher: the venv's python running authn.cli from this checkout (the one
-# holding the venv, else the one that wrote it), without installing the project into the venv.
-$(BIN)/micro: Makefile | $(BIN)/python
-	@printf '%s\n' \
-	  '#!$(realpath $(VENV))/bin/python' \
-	  '"""micro: the Micro User Service command-line client (written by make setup)."""' \
-	  'import os, sys' \
-	  'here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))' \
-	  'ours = os.path.isfile(os.path.join(here, "authn", "cli", "main.py"))' \
-	  'sys.path.insert(0, here if ours else "$(CURDIR)")' \
-	  'from authn.cli.main import main' \
-	  'sys.exit(main())' > $@.$$$$.tmp && chmod 755 $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
+setup: $(VENV)/.runtime
 
-setup: $(VENV)/.runtime $(BIN)/micro
-
-run: $(VENV)/.runtime $(BIN)/micro
+run: $(VENV)/.runtime
 	@mkdir -p var
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(if $(OBJECTS_DATABASE_URL),$(RUN_ENV) $(BIN)/python manage.py migrate --noinput --database objects)
@@ -57,10 +52,15 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-pytest: $(VENV)/.dev $(BIN)/micro
+pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Each client package alone in a clean virtual environment (no Django): installs it (the CLI
+# with micro-client), checks that Django cannot be imported there, runs its own tests.
+client-test:
+	PYTHON=$(PYTHON) ./clients/test-isolated
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py

@@ -1,12 +1,13 @@
 """Scenario P9: verifying an access token in a downstream service with the documented recipe.
 
-The recipe is `authn/downstream` (docs/downstream.md): `TokenVerifier.claims(token)`, which
-checks the header, finds the key by `kid` in its JWKS cache and runs PyJWT's RS256 decode with
-`iss`, `aud`, `exp` and the required claims. The baseline is a bare PyJWT RS256 decode of the
-same token with the same public key object (`jwt.decode(token, key, algorithms=["RS256"],
-audience=…, issuer=…)`: the least a correct verifier does; PyJWT refuses a token with an `aud`
-when no audience is given). The JWKS is fetched from the bench server once, before timing;
-the timed loop fetches nothing unless the recipe would (it does not: the key is cached).
+The recipe is the `micro_client` package (clients/python, docs/downstream.md):
+`TokenVerifier.claims(token)`, which checks the header, finds the key by `kid` in its JWKS
+cache and runs PyJWT's RS256 decode with `iss`, `aud`, `exp` and the required claims. The
+baseline is a bare PyJWT RS256 decode of the same token with the same public key object
+(`jwt.decode(token, key, algorithms=["RS256"], audience=…, issuer=…)`: the least a correct
+verifier does; PyJWT refuses a token with an `aud` when no audience is given). The JWKS is
+fetched from the bench server once, before timing; the timed loop fetches nothing unless the
+recipe would (it does not: the key is cached).
 
 Both sides run in this process on one core, in pairs of short blocks of the same number of
 tokens (which side goes first alternates), so that the machine's drift hits both alike. The
@@ -18,19 +19,13 @@ Called by bench/run.py after the HTTP scenarios, with a token from the large ser
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jwt
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the recipe lives in the repository, not in bench/
-    sys.path.insert(0, str(ROOT))
-
-from authn.downstream.verifier import TokenVerifier  # noqa: E402
+from micro_client.verifier import TokenVerifier  # installed by make setup (clients/python)
 
 BLOCK_S = 0.01  # one calibrated block of each side lasts about this long
 

@@ -6,12 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from micro_client.contract import CLI_CLIENT_ID
 from micro_platform import scopes as scope_catalogue
 
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
 Kind = Literal["user", "service"]
-# The first-party `micro` CLI's public OAuth client (migration authn.0007, authn/cli/session.py).
-CLI_CLIENT_ID = "micro-cli"
 
 
 @dataclass(frozen=True, slots=True)

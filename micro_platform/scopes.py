@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-PROFILE = "profile"
-USERS_READ = "users:read"
-USERS_WRITE = "users:write"
-OBJECTS_READ = "objects:read"
-OBJECTS_WRITE = "objects:write"
-API_ADMIN = "api_admin"
+# The names are the contract the clients share (micro_client.contract); their meaning is here.
+from micro_client.contract import (
+    API_ADMIN,
+    OBJECTS_READ,
+    OBJECTS_WRITE,
+    PROFILE,
+    USERS_READ,
+    USERS_WRITE,
+)
 
 CATALOGUE: dict[str, str] = {
     PROFILE: "Read and update your own account.",

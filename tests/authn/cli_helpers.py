@@ -1,4 +1,4 @@
-"""Running the installed `micro` launcher against the live server, as a user would."""
+"""Running the installed `micro` console script against the live server, as a user would."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import time
@@ -19,7 +18,6 @@ from oauth2_provider.models import DeviceGrant
 
 from accounts.models import User
 from tests.authn.oauth_helpers import device_decision
-from tests.conftest import require_component
 
 REPO = Path(__file__).resolve().parents[2]
 MICRO = REPO / ".venv" / "bin" / "micro"
@@ -28,12 +26,14 @@ EXPIRED_LOGIN = "micro: error: Your login has expired; run `micro login` again.\
 
 
 def ensure_launcher() -> Path:
-    """The launcher `make setup` writes; written here too when the suite runs without make."""
-    if not MICRO.exists() or MICRO.stat().st_mtime < (REPO / "Makefile").stat().st_mtime:
-        make = shutil.which("make")
-        require_component(make is not None, "make")
-        subprocess.run(  # noqa: S603 - a fixed binary and target
-            [str(make), "-s", "--no-print-directory", ".venv/bin/micro"], cwd=REPO, check=True
+    """The `micro` console script `make setup` installs (the clients/cli package, editable);
+    installed here too when the suite runs without make."""
+    if not MICRO.exists():
+        subprocess.run(  # noqa: S603 - the venv's pip, this checkout's packages
+            [str(MICRO.with_name("python")), "-m", "pip", "install", "--quiet", "--no-deps"]
+            + ["-e", str(REPO / "clients" / "python"), "-e", str(REPO / "clients" / "cli")],
+            cwd=REPO,
+            check=True,
         )
     return MICRO
 
@@ -55,7 +55,7 @@ def cli_env(home: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(  # noqa: S603 - our own launcher
+    result = subprocess.run(  # noqa: S603 - our own console script
         [str(ensure_launcher()), *args],
         env=env,
         capture_output=True,
@@ -68,7 +68,7 @@ def run(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.Comp
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # noqa: S603 - our own launcher
+    return subprocess.Popen(  # noqa: S603 - our own console script
         [str(ensure_launcher()), *args],
         env=env,
         stdout=subprocess.PIPE,

@@ -1,4 +1,5 @@
-"""The `micro` CLI end to end: the installed launcher in a subprocess against the live server."""
+"""The `micro` CLI end to end: the installed console script in a subprocess against the live
+server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+import micro_cli
 from accounts.models import User
 from tests.authn import cli_helpers as cli
 from tests.authn.oauth_helpers import ensure_cli_client
@@ -40,6 +42,23 @@ def alice(transactional_db: Any) -> User:
 def logged_in(env: dict[str, str], server: str, alice: User) -> dict[str, str]:
     cli.login(env, server, alice)
     return env
+
+
+def test_the_installed_console_script_is_the_cli_package(tmp_path: Path) -> None:
+    """`.venv/bin/micro` is the clients/cli console script, no launcher that edits sys.path."""
+    launcher = cli.ensure_launcher()
+    assert stat.S_IMODE(launcher.stat().st_mode) & 0o111
+    assert "micro_cli.main" in launcher.read_text() and "sys.path" not in launcher.read_text()
+    env = cli.cli_env(tmp_path)
+
+    version = cli.run(env, "--version")
+    assert (version.returncode, version.stdout) == (0, f"micro {micro_cli.__version__}\n")
+    helped = cli.run(env, "--help")
+    assert helped.returncode == 0, helped.stderr
+    for command in ("login", "whoami", "user", "keys", "logout"):
+        assert command in helped.stdout
+    usage = cli.run(env, "keys", "create", "x")
+    assert usage.returncode == 2 and "--scope" in usage.stderr
 
 
 def api(server: str, path: str, **headers: str) -> requests.Response:

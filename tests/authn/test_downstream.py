@@ -1,4 +1,4 @@
-"""The downstream recipe (authn/downstream, docs/downstream.md) against real tokens.
+"""The downstream recipe (micro_client, docs/downstream.md) against real tokens.
 
 Tokens come from every issuing path of the service; the JWKS is fetched from the service
 itself, through the Django test client behind the fetch hook or over real HTTP (live_server).
@@ -6,7 +6,6 @@ itself, through the Django test client behind the fetch hook or over real HTTP (
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import hmac
@@ -34,31 +33,26 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from jwt.algorithms import RSAAlgorithm
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
 from authn.api_keys.services import api_key_create
-from authn.downstream import drf
-from authn.downstream.drf import HasScope, MicroJWTAuthentication
-from authn.downstream.verifier import (
+from authn.models import SigningKey
+from authn.tokens.signing_keys import signing_key_rotate
+from micro_client import contract, drf
+from micro_client.drf import HasScope, MicroJWTAuthentication
+from micro_client.verifier import (
     CLI_CLIENT_ID,
     MICRO_SCOPES_IMPLIED_BY_API_ADMIN,
-    InsecureUrl,
     InvalidToken,
     JwksCache,
     KeysUnavailable,
     MicroPrincipal,
     TokenVerifier,
     UpstreamTokenVerifier,
-    fetch_json,
-    principal_from_claims,
-    public_keys_from_jwks,
 )
-from authn.models import SigningKey
-from authn.tokens.signing_keys import signing_key_rotate
 from micro_platform import identity as server_principal
 from tests.authn.helpers import (
     JWKS_URL,
@@ -78,7 +72,8 @@ from tests.authn.oauth_helpers import TOKEN_URL as OAUTH_TOKEN_URL
 from tests.authn.oauth_helpers import refresh as oauth_refresh
 from tests.factories import MembershipFactory, ServiceAccountFactory
 
-PACKAGE = Path(__file__).resolve().parents[2] / "authn" / "downstream"
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "clients" / "python" / "src" / "micro_client"
 VERIFY_URL = "/api/v1/auth/verify"
 EXCHANGE_URL = "/api/v1/auth/token/exchange"
 INTERVAL = 10.0
@@ -169,31 +164,6 @@ def assert_invalid(verifier: TokenVerifier, token: str) -> None:
 # --- self-contained -------------------------------------------------------------------------
 
 
-def _imported_roots(path: Path) -> set[str]:
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
-
-
-@pytest.mark.parametrize(
-    ("module", "third_party"),
-    [
-        ("__init__.py", set()),
-        ("verifier.py", {"jwt", "cryptography"}),
-        ("drf.py", {"django", "rest_framework"}),
-    ],
-)
-def test_modules_import_only_the_standard_library_and_their_libraries(
-    module: str, third_party: set[str]
-) -> None:
-    roots = _imported_roots(PACKAGE / module) - {"__future__"}
-    assert roots - set(sys.stdlib_module_names) <= third_party
-
-
 def test_a_copy_of_the_package_works_outside_the_project(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE, tmp_path / "their_auth", ignore=shutil.ignore_patterns("__pycache__"))
     script = (
@@ -206,7 +176,8 @@ def test_a_copy_of_the_package_works_outside_the_project(tmp_path: Path) -> None
         "from their_auth.drf import MicroJWTAuthentication, verifier_from_settings\n"
         "assert verifier_from_settings().jwks.url == "
         "'https://id.example.com/.well-known/jwks.json'\n"
-        "ours = {'accounts', 'audit', 'authn', 'permissions', 'objects', 'micro_platform'}\n"
+        "ours = {'accounts', 'audit', 'authn', 'permissions', 'objects', 'rpc',"
+        " 'micro_platform', 'micro_client'}\n"
         "print(sorted(ours & {name.split('.')[0] for name in sys.modules}))\n"
     )
     result = subprocess.run(  # noqa: S603 - our interpreter, a fixed script
@@ -276,47 +247,6 @@ def test_gateway_user_token_verifies(
     assert " ".join(sorted(principal.scopes)) == response["X-User-Scopes"]
     assert principal.amr == () and principal.src_amr == ("pwd",)
     assert principal.via_gateway and not principal.is_personal_sign_in
-
-
-def upstream_claims(**extra: Any) -> dict[str, Any]:
-    return {
-        "sub": "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11",
-        "jti": "j",
-        "exp": 2_000_000_000,
-        "scope": "profile",
-        "token_type": "upstream",
-        **extra,
-    }
-
-
-def test_an_upstream_principal_takes_src_amr_and_never_a_method_in_amr() -> None:
-    principal = principal_from_claims(upstream_claims(amr=[], src_amr=["pwd", "otp"]))
-
-    assert principal.amr == () and principal.src_amr == ("pwd", "otp")
-    assert principal.via_gateway and not principal.is_personal_sign_in
-
-
-def test_an_upstream_token_signed_before_src_amr_keeps_its_methods_out_of_amr() -> None:
-    # Signed by an older instance during a rollout: the methods were in amr.
-    principal = principal_from_claims(upstream_claims(amr=["pwd"]))
-
-    assert principal.amr == () and principal.src_amr == ("pwd",)
-    assert not principal.is_personal_sign_in
-
-
-def test_an_access_token_principal_has_no_src_amr() -> None:
-    claims = {**upstream_claims(amr=["pwd"], src_amr=["pwd"]), "token_type": "access"}
-
-    principal = principal_from_claims(claims)
-
-    assert principal.amr == ("pwd",) and principal.src_amr == ()
-    assert principal.is_personal_sign_in and not principal.via_gateway
-
-
-@pytest.mark.parametrize("claim", ["amr", "src_amr"])
-def test_a_malformed_methods_claim_is_invalid(claim: str) -> None:
-    with pytest.raises(InvalidToken, match=claim):
-        principal_from_claims(upstream_claims(**{claim: "pwd"}))
 
 
 def test_service_account_token_has_kind_service(verifier: TokenVerifier) -> None:
@@ -542,10 +472,11 @@ def test_an_unknown_kid_on_a_cold_cache_costs_one_fetch(
 
 
 def test_the_scopes_api_admin_implies_match_the_services_catalogue() -> None:
-    """The verifier imports nothing from the project, so its copy is checked here."""
+    """The service's catalogue names exactly the contract's scopes, which the verifier uses."""
     from micro_platform import scopes
 
     assert scopes.ALL_SCOPES - {scopes.API_ADMIN} == MICRO_SCOPES_IMPLIED_BY_API_ADMIN
+    assert frozenset(scopes.CATALOGUE) == contract.ALL_SCOPES
 
 
 def test_a_flood_of_bogus_kids_costs_one_fetch_per_interval(
@@ -652,30 +583,6 @@ def test_no_keys_at_all_is_keys_unavailable(
         verifier.claims(forge(valid_claims(user)))
 
 
-def test_jwks_parsing_keeps_only_public_rs256_signing_keys() -> None:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    full = RSAAlgorithm.to_jwk(private, as_dict=True)  # with the private members
-    small = RSAAlgorithm.to_jwk(
-        rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key(),  # noqa: S505 - the weak key the parser must skip
-        as_dict=True,
-    )
-    document = {
-        "keys": [
-            {**full, "kid": "good", "alg": "RS256", "use": "sig"},
-            {**full, "kid": "enc", "use": "enc"},
-            {**full, "kid": "ps", "alg": "PS256"},
-            {**small, "kid": "small"},
-            {"kty": "RSA", "kid": "broken", "n": "??"},
-            {"kty": "EC", "kid": "ec"},
-        ]
-    }
-    keys = public_keys_from_jwks(document)
-    assert set(keys) == {"good"}
-    assert isinstance(keys["good"], rsa.RSAPublicKey)
-    with pytest.raises(KeysUnavailable):
-        public_keys_from_jwks({"no": "keys"})
-
-
 def test_default_fetch_over_real_http(live_server: Any, user: User, password: str) -> None:
     response = requests.post(
         live_server.url + TOKEN_URL,
@@ -696,7 +603,7 @@ def test_default_fetch_over_real_http(live_server: Any, user: User, password: st
 def test_the_recipe_in_the_docs_runs_as_written(
     live_server: Any, user: User, password: str
 ) -> None:
-    document = (PACKAGE.parents[1] / "docs" / "downstream.md").read_text()
+    document = (REPO / "docs" / "downstream.md").read_text()
     code = re.findall(r"```python\n(.*?)```", document, re.DOTALL)[0]
     configured = code.replace(
         'ISSUER = "https://id.example.com"', f"ISSUER = {settings.MICRO_ISSUER!r}"
@@ -824,49 +731,6 @@ def test_drf_class_from_settings_over_real_http(
 
     assert response.status_code == 200 and response.data["id"] == str(user.pk)
     assert drf.verifier_from_settings().jwks.url == loopback_url(live_server) + JWKS_URL
-
-
-# --- The JWKS URL: https, or http to a loopback address only --------------------------------
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://id.example.com/.well-known/jwks.json",
-        "http://10.0.0.5:8000/.well-known/jwks.json",
-        "http://localhost:8000/.well-known/jwks.json",  # a name: resolution is not ours
-        "http://127.0.0.1.example.com/.well-known/jwks.json",
-        "http://[::ffff:10.0.0.5]/.well-known/jwks.json",
-        "ftp://id.example.com/.well-known/jwks.json",
-        "https:///.well-known/jwks.json",
-        "/.well-known/jwks.json",
-    ],
-)
-def test_an_insecure_jwks_url_is_refused_at_construction(url: str) -> None:
-    with pytest.raises(InsecureUrl, match="must be https"):
-        JwksCache(url)
-    with pytest.raises(InsecureUrl):
-        TokenVerifier(issuer="https://id.example.com", audience="micro", jwks_url=url)
-    with pytest.raises(KeysUnavailable, match="must be https"):
-        fetch_json(url, 1.0)
-
-
-def test_a_plain_http_issuer_is_refused_for_its_default_jwks_url() -> None:
-    with pytest.raises(InsecureUrl):
-        TokenVerifier(issuer="http://id.example.com", audience="micro")
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://id.example.com/.well-known/jwks.json",
-        "http://127.0.0.1:8000/.well-known/jwks.json",
-        "http://127.10.0.1/.well-known/jwks.json",
-        "http://[::1]:8000/.well-known/jwks.json",
-    ],
-)
-def test_https_and_loopback_jwks_urls_are_accepted(url: str) -> None:
-    assert JwksCache(url).url == url
 
 
 # --- A misconfigured verifier fails loudly, before any token is checked ----------------------

@@ -17,19 +17,19 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from authn.api_keys.services import api_key_create, api_key_revoke
-from authn.downstream import drf
-from authn.downstream.verifier import (
+from authn.gateway.apis import user_tokens
+from authn.models import DashboardSession
+from authn.sessions.store import dashboard_sessions_delete
+from authn.tokens.authentication import verified_tokens
+from micro_client import drf
+from micro_client.verifier import (
     InvalidToken,
     JwksCache,
     MicroPrincipal,
     TokenVerifier,
     UpstreamTokenVerifier,
 )
-from authn.downstream.verifier import principal_from_claims as downstream_principal_from_claims
-from authn.gateway.apis import user_tokens
-from authn.models import DashboardSession
-from authn.sessions.store import dashboard_sessions_delete
-from authn.tokens.authentication import verified_tokens
+from micro_client.verifier import principal_from_claims as downstream_principal_from_claims
 from tests.authn.helpers import JWKS_URL, password_login
 from tests.authn.oauth_helpers import OAuthClient, code_flow_tokens
 from tests.conftest import token_for

@@ -18,7 +18,7 @@ from tests.conftest import require_component
 
 ROOT = Path(__file__).resolve().parents[2]
 # Never rebuilt here: the test runs against the venv it was started from.
-PREBUILT = ["-o", ".venv/.runtime", "-o", ".venv/bin/micro"]
+PREBUILT = ["-o", ".venv/.runtime", "-o", ".venv/.clients"]
 
 
 def make_env(**extra: str) -> dict[str, str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authn.cli import credentials as store
-from authn.cli import transport
-from authn.cli.credentials import Credentials
-from authn.cli.errors import CliError
-from authn.cli.transport import Reply
+from micro_cli import credentials as store
+from micro_cli import transport
+from micro_cli.credentials import Credentials
+from micro_cli.errors import CliError
+from micro_cli.transport import Reply
+from micro_client.contract import CLI_CLIENT_ID as CLIENT_ID
 
-CLIENT_ID = "micro-cli"
 TOKEN_PATH = "/o/token/"  # noqa: S105 - a URL path, not a secret
 REFRESH_MARGIN_SECONDS = 30
 LOGIN_EXPIRED = "Your login has expired; run `micro login` again."

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from authn.cli import transport
-from authn.cli.errors import CliError
-from authn.cli.session import CLIENT_ID, TOKEN_PATH
-from authn.cli.transport import Reply
+from micro_cli import transport
+from micro_cli.errors import CliError
+from micro_cli.session import CLIENT_ID, TOKEN_PATH
+from micro_cli.transport import Reply
 
 DEVICE_AUTHORIZATION_PATH = "/o/device-authorization/"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from authn.cli import credentials as store
-from authn.cli import device, transport
-from authn.cli.credentials import Credentials
-from authn.cli.errors import CliError
-from authn.cli.session import CLIENT_ID, Session, credentials_from_token_reply
-from authn.cli.transport import Reply
+from micro_cli import credentials as store
+from micro_cli import device, transport
+from micro_cli.credentials import Credentials
+from micro_cli.errors import CliError
+from micro_cli.session import CLIENT_ID, Session, credentials_from_token_reply
+from micro_cli.transport import Reply
 
 REVOKE_PATH = "/o/revoke_token/"
 MAX_PAGES = 100  # 100 keys a page: far beyond anyone's key count, and no endless loop

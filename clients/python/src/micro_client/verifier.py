@@ -1,8 +1,8 @@
 """Offline verification of Micro access tokens for other Python services (docs/downstream.md).
 
-Self-contained on purpose: it imports only the standard library and PyJWT (with
-`cryptography`), so a service can import it or copy this package as it is. Nothing here
-reaches the database or the Micro service beyond fetching the public JWKS.
+Self-contained on purpose: it imports only the standard library, PyJWT (with `cryptography`)
+and this package's `contract`, so a service can install it or copy the package as it is.
+Nothing here reaches the database or the Micro service beyond fetching the public JWKS.
 
 What is checked (RFC 8725, RFC 9068): the header before anything else (`alg` RS256 only,
 `typ` `at+jwt` so ID tokens and refresh tokens are refused, a `kid`, and no header that points
@@ -38,25 +38,25 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
-ALGORITHM = "RS256"
-ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
-UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
-# The `token_type` claim of an upstream token (access tokens say `access`).
-UPSTREAM_TOKEN_TYPE_CLAIM = "upstream"  # noqa: S105 - a token kind, not a secret
-# The Micro CLI's own OAuth client: its tokens are the person's own sign-in.
-CLI_CLIENT_ID = "micro-cli"
-REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+from .contract import (
+    ACCESS_TOKEN_TYP,
+    ALGORITHM,
+    API_ADMIN,
+    CLI_CLIENT_ID,
+    JWKS_PATH,
+    REQUIRED_CLAIMS,
+    SCOPES_IMPLIED_BY_API_ADMIN,
+    UPSTREAM_TOKEN_TYP,
+    UPSTREAM_TOKEN_TYPE_CLAIM,
+)
+
 # Header members naming key material; keys come only from the configured JWKS (RFC 8725 3.10).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 MAX_TOKEN_BYTES = 8192
 MAX_JWKS_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
-JWKS_PATH = "/.well-known/jwks.json"
-# Every Micro scope below `api_admin` in the service's catalogue: `api_admin` implies them.
-MICRO_SCOPES_IMPLIED_BY_API_ADMIN = frozenset(
-    {"profile", "users:read", "users:write", "objects:read", "objects:write"}
-)
-API_ADMIN = "api_admin"
+# The verifier's earlier name for the scopes `api_admin` implies.
+MICRO_SCOPES_IMPLIED_BY_API_ADMIN = SCOPES_IMPLIED_BY_API_ADMIN
 
 Fetch = Callable[[str, float], Any]
 
@@ -291,7 +291,7 @@ class MicroPrincipal:
         """Held directly, or a Micro scope implied by `api_admin` (the service's own rule)."""
         if scope in self.scopes:
             return True
-        return API_ADMIN in self.scopes and scope in MICRO_SCOPES_IMPLIED_BY_API_ADMIN
+        return API_ADMIN in self.scopes and scope in SCOPES_IMPLIED_BY_API_ADMIN
 
     @property
     def is_personal_sign_in(self) -> bool:

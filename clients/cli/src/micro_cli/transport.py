@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from authn.cli.errors import CliError
+from micro_cli.errors import CliError
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "micro-cli/1"

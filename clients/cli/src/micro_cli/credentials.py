@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from authn.cli.errors import CliError
+from micro_cli.errors import CliError
 
 try:  # POSIX only; elsewhere concurrent refreshes simply are not serialized.
     import fcntl

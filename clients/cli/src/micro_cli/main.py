@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from authn.cli import commands
-from authn.cli.errors import CliError
+from micro_cli import __version__, commands
+from micro_cli.errors import CliError
 
 DEBUG_ENV = "MICRO_CLI_DEBUG"
 DESCRIPTION = """\
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"micro {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     login = subparsers.add_parser(
         "login",

@@ -1,11 +1,10 @@
 """The `micro` CLI's parts without a server: device-flow polling, the credentials file, its
-independence from Django, and the launcher `make setup` writes."""
+independence from Django, and its entry point."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -17,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from authn.cli import commands, credentials, device, main, session, transport
-from authn.cli.errors import CliError
-from authn.cli.transport import Reply, problem_message
-from tests.authn.cli_helpers import REPO
-from tests.conftest import require_component
+import micro_cli
+from micro_cli import commands, credentials, device, main, session, transport
+from micro_cli.errors import CliError
+from micro_cli.transport import Reply, problem_message
+from micro_client import contract
 
 
 class FakeClock:
@@ -186,45 +185,17 @@ def test_a_damaged_credentials_file_is_reported(config_home: Path) -> None:
         credentials.load()
 
 
-def test_the_cli_imports_neither_django_nor_the_project() -> None:
+def test_the_cli_imports_neither_django_nor_the_service() -> None:
     code = (
-        "import sys, authn.cli.main; "
+        "import sys, micro_cli.main; "
         "print(sorted({m.split('.')[0] for m in sys.modules}"
-        " & {'django', 'rest_framework', 'accounts', 'micro_platform', 'oauth2_provider'}))"
+        " & {'django', 'rest_framework', 'accounts', 'authn', 'micro_platform',"
+        " 'oauth2_provider'}))"
     )
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
-
-
-def test_make_setup_writes_an_executable_launcher(tmp_path: Path) -> None:
-    make = shutil.which("make")
-    require_component(make is not None, "make")
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "python").symlink_to(sys.executable)
-    (venv / ".runtime").touch()  # dependencies count as installed: no pip run here
-    later = time.time() + 3600
-    os.utime(venv / ".runtime", (later, later))
-
-    subprocess.run(  # noqa: S603 - a fixed binary and target
-        [str(make), "-s", "--no-print-directory", f"VENV={venv}", "setup"], cwd=REPO, check=True
-    )
-
-    launcher = venv / "bin" / "micro"
-    assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
-    assert launcher.read_text().startswith(f"#!{venv.resolve()}/bin/python\n")
-    result = subprocess.run(  # noqa: S603 - the launcher just written
-        [str(launcher), "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    for command in ("login", "whoami", "user", "keys", "logout"):
-        assert command in result.stdout
-    usage = subprocess.run(  # noqa: S603 - the launcher just written
-        [str(launcher), "keys", "create", "x"], capture_output=True, text=True, check=False
-    )
-    assert usage.returncode == 2 and "--scope" in usage.stderr
 
 
 def test_a_server_that_never_answers_times_out_with_one_line(
@@ -302,3 +273,25 @@ def test_invalid_usage_exits_with_2(argv: list[str], capsys: pytest.CaptureFixtu
 
     assert exited.value.code == 2
     assert "usage: micro" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main.main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"micro {micro_cli.__version__}\n"
+
+
+def test_the_cli_logs_in_as_the_contracts_client() -> None:
+    assert session.CLIENT_ID == contract.CLI_CLIENT_ID == "micro-cli"
+
+
+def test_python_dash_m_runs_the_same_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "micro_cli", "--help"], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    for command in ("login", "whoami", "user", "keys", "logout"):
+        assert command in result.stdout

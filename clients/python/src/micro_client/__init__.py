@@ -1,8 +1,10 @@
 """Verifying Micro access tokens (and, behind the gateway, its upstream tokens) in another
 Python service, offline (docs/downstream.md).
 
-Import it, or copy this package into your service: `verifier` needs only PyJWT (with
-`cryptography`), `drf` adds Django REST framework. Neither imports anything else from Micro.
+Install it (`pip install micro-client`, with `[drf]` for the Django REST framework classes)
+or copy this package into your service: `contract` imports nothing, `verifier` needs only
+PyJWT (with `cryptography`), `drf` adds Django REST framework and is imported only by name
+(`micro_client.drf`), so importing the package never imports Django.
 """
 
 from .verifier import (
@@ -15,6 +17,8 @@ from .verifier import (
     UpstreamTokenVerifier,
     principal_from_claims,
 )
+
+__version__ = "0.1.0"
 
 __all__ = [
     "InsecureUrl",

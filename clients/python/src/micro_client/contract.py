@@ -1,0 +1,43 @@
+"""What the Micro service and its clients must agree on, named once.
+
+The service imports these values too (its scope catalogue, its principal, its token minting),
+so a client built on this module cannot drift from the server. Plain constants only: this
+module imports nothing, not even the standard library, and is safe to import anywhere.
+"""
+
+from __future__ import annotations
+
+# --- Tokens ---------------------------------------------------------------------------------
+
+# The only signing algorithm: tokens with any other `alg` are refused.
+ALGORITHM = "RS256"
+# The JOSE `typ` of an access token (RFC 9068) and of the gateway's upstream token: ID
+# tokens, refresh tokens and the other kind are refused by it.
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
+# The signed `token_type` claim of an upstream token (access tokens say `access`).
+UPSTREAM_TOKEN_TYPE_CLAIM = "upstream"  # noqa: S105 - a token kind, not a secret
+# The claims every access token and upstream token carries.
+REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "sub", "aud", "exp", "iat", "jti")
+# Where the issuer publishes its public signing keys, below its URL.
+JWKS_PATH = "/.well-known/jwks.json"
+
+# --- The first-party CLI --------------------------------------------------------------------
+
+# The `micro` CLI's public OAuth client: its tokens are the person's own sign-in.
+CLI_CLIENT_ID = "micro-cli"
+
+# --- Scopes ---------------------------------------------------------------------------------
+
+PROFILE = "profile"
+USERS_READ = "users:read"
+USERS_WRITE = "users:write"
+OBJECTS_READ = "objects:read"
+OBJECTS_WRITE = "objects:write"
+API_ADMIN = "api_admin"
+# Every Micro scope below `api_admin`: holding `api_admin` implies each of them.
+SCOPES_IMPLIED_BY_API_ADMIN: frozenset[str] = frozenset(
+    {PROFILE, USERS_READ, USERS_WRITE, OBJECTS_READ, OBJECTS_WRITE}
+)
+# Every Micro scope.
+ALL_SCOPES: frozenset[str] = SCOPES_IMPLIED_BY_API_ADMIN | {API_ADMIN}
