@@ -14,13 +14,36 @@ from micro_client.contract import (
     USERS_WRITE,
 )
 
-CATALOGUE: dict[str, str] = {
-    PROFILE: "Read and update your own account.",
-    USERS_READ: "Read the public info of any user.",
-    USERS_WRITE: "Create, update and deactivate users; read private fields.",
-    OBJECTS_READ: "Read objects through the objects API (object access still checked).",
-    OBJECTS_WRITE: "Write objects through the objects API (object access still checked).",
-    API_ADMIN: "Manage access grants, groups, users and audit events; implies every scope.",
+# OpenID Connect's own scope, asked for by an OAuth 2.0 client signing someone in: it grants
+# nothing in the API, so it is not in the catalogue.
+OPENID = "openid"
+
+# Each scope with what it grants (the API's documentation) and how the consent page puts it.
+_SCOPES: dict[str, tuple[str, str]] = {
+    PROFILE: ("Read and update your own account.", "Read and update your account"),
+    USERS_READ: ("Read the public info of any user.", "Read public information about users"),
+    USERS_WRITE: (
+        "Create, update and deactivate users; read private fields.",
+        "Create, update and deactivate users",
+    ),
+    OBJECTS_READ: (
+        "Read objects through the objects API (object access still checked).",
+        "Read objects you have access to",
+    ),
+    OBJECTS_WRITE: (
+        "Write objects through the objects API (object access still checked).",
+        "Change objects you have access to",
+    ),
+    API_ADMIN: (
+        "Manage access grants, groups, users and audit events; implies every scope.",
+        "Administer access grants, groups, users and audit events",
+    ),
+}
+CATALOGUE: dict[str, str] = {name: described for name, (described, _) in _SCOPES.items()}
+# What an OAuth 2.0 client may ask for, as its consent page words it (authn.oauth.scopes).
+OAUTH_SCOPES: dict[str, str] = {
+    OPENID: "Sign you in (OpenID Connect)",
+    **{name: consent for name, (_, consent) in _SCOPES.items()},
 }
 ALL_SCOPES: frozenset[str] = frozenset(CATALOGUE)
 

@@ -18,7 +18,7 @@ from accounts.selectors import user_held_scopes, user_memberships
 from authn.tokens.jwt import access_token_issue
 from micro_platform import scopes as scope_catalogue
 
-OPENID = "openid"
+OPENID = scope_catalogue.OPENID
 CLIENT_CREDENTIALS = "client_credentials"
 
 

@@ -33,6 +33,7 @@ from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
 from authn.tokens.signing_keys import key_ring
+from micro_client import contract
 from micro_platform import metrics
 from micro_platform.http import client_ip_from_meta
 
@@ -213,7 +214,7 @@ class MicroOAuth2Validator(OAuth2Validator):
         signed = jwt.encode(
             json.loads(json.dumps(dict(id_token), default=str)),
             private_key,
-            algorithm="RS256",
+            algorithm=contract.ALGORITHM,
             headers={"kid": kid, "typ": "JWT"},
         )
         with transaction.atomic():

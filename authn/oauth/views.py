@@ -44,7 +44,9 @@ from authn.oauth.validators import service_account_of
 from authn.tokens import revocation
 from authn.tokens.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.tokens.jwt import InvalidAccessToken, upstream_token_decode
+from micro_client import contract
 from micro_platform import counters
+from micro_platform import scopes as scope_catalogue
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 
@@ -86,11 +88,11 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
                 "code_challenge_methods_supported": ["S256"],
-                "id_token_signing_alg_values_supported": ["RS256"],
+                "id_token_signing_alg_values_supported": [contract.ALGORITHM],
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
                 "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
                 "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:2],
-                "scopes_supported": sorted(settings.MICRO_OAUTH_SCOPES),
+                "scopes_supported": sorted(scope_catalogue.OAUTH_SCOPES),
                 "claims_supported": sorted(set(document.get("claims_supported", []))),
             }
         )
@@ -229,7 +231,7 @@ def scope_is_known(scope: str) -> bool:
     """True when `scope` is within MAX_SCOPE_LENGTH and names only catalogue scopes."""
     if len(scope) > MAX_SCOPE_LENGTH:
         return False
-    return set(scope.split()) <= settings.MICRO_OAUTH_SCOPES.keys()
+    return set(scope.split()) <= scope_catalogue.OAUTH_SCOPES.keys()
 
 
 class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):

@@ -36,11 +36,17 @@ from rest_framework_simplejwt.tokens import Token
 
 from authn.tokens.signing_keys import key_ring
 
-ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
-UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
-ALLOWED_ALGORITHMS = ("RS256",)
+# What every client checks too: the typ values, the algorithm, the required claims.
+from micro_client.contract import (
+    ACCESS_TOKEN_TYP,
+    ALGORITHM,
+    REQUIRED_CLAIMS,
+    UPSTREAM_TOKEN_TYP,
+    UPSTREAM_TOKEN_TYPE_CLAIM,
+)
+
+ALLOWED_ALGORITHMS = (ALGORITHM,)
 MAX_TOKEN_BYTES = 8192
-REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
 # `iat` has whole seconds; revocations of a user need the instant (see revocation.py).
 ISSUED_AT_US_CLAIM = "iat_us"
 # Header members that point at key material; we never take keys from the token (RFC 8725 3.10).
@@ -168,7 +174,7 @@ class MicroUpstreamToken(_ServiceToken):
     """The gateway's assertion to the services behind it; never an access token here. Its
     lifetime is set by each issue (the gateway's, bounded by the source credential)."""
 
-    token_type = "upstream"  # noqa: S105 - a token kind, not a secret
+    token_type = UPSTREAM_TOKEN_TYPE_CLAIM
     lifetime = timedelta(seconds=60)
     typ = UPSTREAM_TOKEN_TYP
     audience_setting = "MICRO_UPSTREAM_TOKEN_AUDIENCE"

@@ -30,6 +30,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from audit.services import audit_record
 from authn.models import SigningKey
+from micro_client import contract
 from micro_platform.errors import DependencyError
 from micro_platform.identity import Principal
 
@@ -73,10 +74,10 @@ def _new_key_row() -> SigningKey:
     public = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
     jwk = {"kty": "RSA", "n": public["n"], "e": public["e"]}
     kid = _thumbprint(jwk)
-    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+    jwk.update({"kid": kid, "alg": contract.ALGORITHM, "use": "sig"})
     return SigningKey(
         kid=kid,
-        algorithm="RS256",
+        algorithm=contract.ALGORITHM,
         public_jwk=jwk,
         private_key_encrypted=_cipher().encrypt(pem).decode(),
     )

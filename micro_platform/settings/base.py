@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from authn.oauth.user_codes import user_code_generate
+from micro_client import contract
 from micro_platform.env import env_bool, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -225,7 +226,7 @@ MICRO_SIGNING_KEY_REFRESH_SECONDS = env_int("MICRO_SIGNING_KEY_REFRESH_SECONDS",
 
 # simplejwt's token classes and backend issue and check tokens; authn.services.jwt adds the keys.
 SIMPLE_JWT = {
-    "ALGORITHM": "RS256",
+    "ALGORITHM": contract.ALGORITHM,
     "AUDIENCE": MICRO_TOKEN_AUDIENCE,
     "ISSUER": MICRO_ISSUER,
     "USER_ID_FIELD": "id",
@@ -237,15 +238,6 @@ SIMPLE_JWT = {
 }
 
 # --- OAuth 2.0 / OpenID Connect (django-oauth-toolkit under /o/, wired in authn.oauth) ---
-MICRO_OAUTH_SCOPES = {
-    "openid": "Sign you in (OpenID Connect)",
-    "profile": "Read and update your account",
-    "users:read": "Read public information about users",
-    "users:write": "Create, update and deactivate users",
-    "objects:read": "Read objects you have access to",
-    "objects:write": "Change objects you have access to",
-    "api_admin": "Administer access grants, groups, users and audit events",
-}
 # The toolkit's models are swappable; a foreign key to one (authn.OAuthCodeUse) needs the
 # setting to exist for migrations. These are the toolkit's own models, not swapped.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -275,8 +267,8 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "PKCE_REQUIRED": True,
-    "SCOPES": MICRO_OAUTH_SCOPES,
-    "DEFAULT_SCOPES": ["openid", "profile"],
+    # The scopes a client may ask for are the service's catalogue (micro_platform.scopes).
+    "SCOPES_BACKEND_CLASS": "authn.oauth.scopes.CatalogueScopes",
     # The toolkit checks only the scheme. `http` is here for native apps' loopback redirects
     # (RFC 8252 §7.3: http://127.0.0.1:<port>/...); authn.oauth.redirect_uris narrows it to
     # loopback IP addresses at every registration path and again at request time.

@@ -38,3 +38,15 @@ def test_principal_without_scope_is_denied() -> None:
     principal = make_principal({"users:read"})
     assert principal.has_scope("users:read")
     assert not principal.has_scope("users:write")
+
+
+def test_the_oauth_toolkit_offers_exactly_the_catalogue() -> None:
+    """One catalogue: the toolkit's scopes backend, discovery and the API list the same scopes
+    (OpenID Connect's `openid` besides), each with the consent page's wording."""
+    from oauth2_provider.scopes import get_scopes_backend
+
+    backend = get_scopes_backend()
+    assert set(backend.get_all_scopes()) == scopes.ALL_SCOPES | {"openid"}
+    assert set(backend.get_available_scopes()) == set(backend.get_all_scopes())
+    assert backend.get_default_scopes() == ["openid", "profile"]
+    assert all(backend.get_all_scopes().values())
