@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from micro_platform.identity import Principal
-from permissions.selectors import Permission, principal_may
+from permissions.selectors import Permission, principal_permissions
 
 # Which grant each method needs on an object: reading, changing, deleting.
 METHOD_PERMISSIONS: Mapping[str, Permission] = {
@@ -26,7 +26,7 @@ class HasObjectGrant(BasePermission):
     """Object access by grant: not readable → 404 (existence hidden); readable only → 403.
 
     The view names its `access_object_type`; the object's id is `str(obj.pk)`. A method
-    outside METHOD_PERMISSIONS is denied.
+    outside METHOD_PERMISSIONS is denied. One query per object: the principal's grants on it.
     """
 
     message = "You do not have access to this object."
@@ -40,7 +40,9 @@ class HasObjectGrant(BasePermission):
         needed = METHOD_PERMISSIONS.get(request.method or "")
         if not isinstance(principal, Principal) or needed is None:
             return False
-        target = {"object_type": view.access_object_type, "object_id": str(obj.pk)}
-        if not principal_may(principal=principal, permission="read", **target):
+        held = principal_permissions(
+            principal=principal, object_type=view.access_object_type, object_id=str(obj.pk)
+        )
+        if "read" not in held:
             raise NotFound()
-        return needed == "read" or principal_may(principal=principal, permission=needed, **target)
+        return needed in held

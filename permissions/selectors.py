@@ -74,6 +74,24 @@ def principal_may(
     )
 
 
+def principal_permissions(
+    *, principal: Principal, object_type: str, object_id: str
+) -> frozenset[Permission]:
+    """Every permission the principal holds on the object, directly or through a group (one
+    query: the principal's few grant rows on it)."""
+    rows = (
+        Grant.objects.filter(object_type=object_type, object_id=object_id)
+        .filter(subject_filter(user_id=principal.user_id, group_ids=principal.group_ids))
+        .values_list(*PERMISSIONS)
+    )
+    return frozenset(
+        permission
+        for row in rows
+        for permission, held in zip(PERMISSIONS, row, strict=True)
+        if held
+    )
+
+
 def granted_filter(
     *, principal: Principal, object_type: str, permission: Permission, id_field: str = "pk"
 ) -> Exists:

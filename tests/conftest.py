@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.principals import principal_for_user
 from authn.models import SigningKey
-from authn.sessions.auth import session_mark_signed_in
+from authn.sessions.proof import session_mark_signed_in
 from authn.tokens import signing_keys
 from authn.tokens.authentication import verified_tokens
 from authn.tokens.jwt import access_token_issue

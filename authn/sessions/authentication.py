@@ -6,7 +6,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from accounts.models import User
-from authn.sessions.auth import principal_for_session
+from authn.sessions.proof import principal_for_session
 from micro_platform.identity import Principal
 
 

@@ -29,7 +29,7 @@ from authn.mfa.services import (
     mfa_verify,
     user_has_mfa,
 )
-from authn.sessions.auth import session_mark_signed_in
+from authn.sessions.proof import session_mark_signed_in
 from authn.sign_in.services import (
     InvalidCredentials,
     password_check,

@@ -27,7 +27,7 @@ from authn.api_keys.services import (
 )
 from authn.mfa.services import user_has_mfa
 from authn.models import ApiKey
-from authn.sessions.auth import principal_for_session
+from authn.sessions.proof import principal_for_session
 from authn.web.auth_views import throttled_response
 from authn.web.forms import ApiKeyCreateForm, ApiKeyRotateForm, ProfileForm
 from micro_platform.http import client_ip

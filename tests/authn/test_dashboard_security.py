@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import User
 from authn.mfa import services as mfa
 from authn.mfa.services import backup_codes_remaining, user_has_mfa
-from authn.sessions.auth import AUTH_TIME_KEY
+from authn.sessions.proof import AUTH_TIME_KEY
 from micro_platform.sign_in import RECENT_SIGN_IN_SECONDS
 from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
 from tests.authn.mfa_helpers import fresh_code

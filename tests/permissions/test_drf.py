@@ -14,7 +14,8 @@ from accounts.principals import principal_for_user
 from micro_platform.scope_checks import HasRequiredScopes
 from objects.models import Object
 from permissions.drf import HasObjectGrant
-from tests.permissions.helpers import grant, make_object, principal
+from tests.factories import GroupFactory, MembershipFactory
+from tests.permissions.helpers import grant, grants_queries, make_object, principal
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -57,6 +58,26 @@ def test_anonymous_and_unknown_methods_are_denied(user: User) -> None:
     obj = make_object(user)
     assert not allowed("GET", None, obj)
     assert not allowed("POST", principal(user), obj)
+
+
+def test_an_object_check_costs_one_query_whatever_the_method(user: User, other_user: User) -> None:
+    obj = make_object(user)
+    grant(obj, other_user, read=True, write=True)
+    writer = principal(other_user)
+    for method in ("GET", "PATCH", "DELETE"):
+        with grants_queries() as queries:
+            allowed(method, writer, obj)
+        assert len(queries.captured_queries) == 1, method
+
+
+def test_a_group_grant_counts_like_a_direct_one(user: User, other_user: User) -> None:
+    obj = make_object(user)
+    team = GroupFactory()
+    MembershipFactory(user=other_user, group=team)
+    grant(obj, team.pk, subject_type="group", read=True, write=True)
+    member = principal(other_user)
+    assert allowed("PATCH", member, obj)
+    assert not allowed("DELETE", member, obj)
 
 
 class ScopedView:
