@@ -13,15 +13,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.authn.dashboard_helpers import sign_in
-from tests.authn.oauth_helpers import code_flow_tokens, make_client
-from tests.authn.test_api_keys_api import (
+from tests.authn.api_keys.test_api import (
     MACHINE_CREDENTIALS,
     assert_refused_as_machine,
     key_client,
     machine_client,
     mint,
 )
+from tests.authn.dashboard_helpers import sign_in
+from tests.authn.oauth_helpers import code_flow_tokens, make_client
 from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD
 

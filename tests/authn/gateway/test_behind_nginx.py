@@ -26,7 +26,7 @@ from tests.conftest import require_component, token_for
 
 pytestmark = pytest.mark.live
 
-SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "micro-gateway.conf"
+SHIPPED = Path(__file__).resolve().parents[3] / "deploy" / "nginx" / "micro-gateway.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
