@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from micro_client.contract import CLI_CLIENT_ID
+from micro_client.contract import personal_sign_in, scope_granted
 from micro_platform import scopes as scope_catalogue
 
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
@@ -51,7 +51,7 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         """True when the principal's scopes grant `scope` (`api_admin` implies every scope)."""
-        return scope in self.scopes or scope_catalogue.API_ADMIN in self.scopes
+        return scope_granted(self.scopes, scope)
 
     def has_scopes(self, required: tuple[str, ...] | frozenset[str]) -> bool:
         return all(self.has_scope(scope) for scope in required)
@@ -69,4 +69,4 @@ class Principal:
         service's own `micro` CLI login (`pwd` in `amr`). Not an API key or a token derived
         from one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's
         token acting for the user (another `client_id`)."""
-        return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)
+        return personal_sign_in(self.amr, self.client_id)

@@ -771,7 +771,8 @@ def test_the_system_checks_report_a_plain_http_jwks_url(settings: Any) -> None:
 
 
 def test_the_verifier_names_the_same_cli_client_as_the_service() -> None:
-    assert CLI_CLIENT_ID == server_principal.CLI_CLIENT_ID
+    """Both take it from the contract; the service's migration registered that client."""
+    assert CLI_CLIENT_ID == contract.CLI_CLIENT_ID == "micro-cli"
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """What the Micro service and its clients must agree on, named once.
 
 The service imports these values too (its scope catalogue, its principal, its token minting),
-so a client built on this module cannot drift from the server. Plain constants only: this
-module imports nothing, not even the standard library, and is safe to import anywhere.
+so a client built on this module cannot drift from the server. Plain constants and the two
+rules every principal applies: this module imports nothing, not even the standard library,
+and is safe to import anywhere.
 """
 
 from __future__ import annotations
@@ -41,3 +42,20 @@ SCOPES_IMPLIED_BY_API_ADMIN: frozenset[str] = frozenset(
 )
 # Every Micro scope.
 ALL_SCOPES: frozenset[str] = SCOPES_IMPLIED_BY_API_ADMIN | {API_ADMIN}
+
+
+# --- Rules on a verified caller ---------------------------------------------------------------
+
+
+def scope_granted(held: frozenset[str], scope: str) -> bool:
+    """Whether scopes `held` grant `scope`: held directly, or a Micro scope implied by
+    `api_admin` (another service's scopes are never implied)."""
+    return scope in held or (API_ADMIN in held and scope in SCOPES_IMPLIED_BY_API_ADMIN)
+
+
+def personal_sign_in(amr: tuple[str, ...], client_id: str | None) -> bool:
+    """Whether a person signed in themselves: a password sign-in, a dashboard session or the
+    `micro` CLI's login (`pwd` in `amr`). Not an API key or a token derived from one
+    (`api_key`), a client-credentials token (no `amr`), nor a third-party app's token acting
+    for the user (another `client_id`)."""
+    return "pwd" in amr and client_id in (None, CLI_CLIENT_ID)

@@ -41,13 +41,19 @@ from jwt.algorithms import RSAAlgorithm
 from .contract import (
     ACCESS_TOKEN_TYP,
     ALGORITHM,
-    API_ADMIN,
-    CLI_CLIENT_ID,
     JWKS_PATH,
     REQUIRED_CLAIMS,
     SCOPES_IMPLIED_BY_API_ADMIN,
     UPSTREAM_TOKEN_TYP,
     UPSTREAM_TOKEN_TYPE_CLAIM,
+    personal_sign_in,
+    scope_granted,
+)
+from .contract import (
+    API_ADMIN as API_ADMIN,
+)
+from .contract import (
+    CLI_CLIENT_ID as CLI_CLIENT_ID,
 )
 
 # Header members naming key material; keys come only from the configured JWKS (RFC 8725 3.10).
@@ -289,9 +295,7 @@ class MicroPrincipal:
 
     def has_scope(self, scope: str) -> bool:
         """Held directly, or a Micro scope implied by `api_admin` (the service's own rule)."""
-        if scope in self.scopes:
-            return True
-        return API_ADMIN in self.scopes and scope in SCOPES_IMPLIED_BY_API_ADMIN
+        return scope_granted(self.scopes, scope)
 
     @property
     def is_personal_sign_in(self) -> bool:
@@ -300,7 +304,7 @@ class MicroPrincipal:
         how its credential was obtained."""
         if self.via_gateway:
             return False
-        return "pwd" in self.amr and self.client_id in (None, CLI_CLIENT_ID)
+        return personal_sign_in(self.amr, self.client_id)
 
 
 def principal_from_claims(
