@@ -60,6 +60,14 @@ class MicroAutoSchema(AutoSchema):
     def _is_public(self) -> bool:
         return any(admits_anonymous(p) for p in self.view.get_permissions())
 
+    def get_auth(self) -> list[Any]:
+        auths = super().get_auth()
+        # drf-spectacular marks a credential optional (`{}`) for AllowAny only; a permission
+        # that admits anonymous callers for some calls (the RPC facade's) is optional too.
+        if self._is_public() and {} not in auths:
+            auths.append({})
+        return auths
+
     def get_description(self) -> str:  # type: ignore[override]
         text = super().get_description() or ""
         if self._is_public():
