@@ -56,11 +56,20 @@ def insufficient_scope_detail(principal: Principal, requirement: Requirement) ->
     return f"The credential lacks: {' '.join(missing)}."
 
 
-def required_scopes_for(view: Any, method: str) -> Requirement | None:
-    """The scopes `view` requires for `method`; None when the view has no handler for it.
+def answers(view: Any, method: str) -> bool:
+    """Whether `view` has a handler for `method`; otherwise it answers 405, whatever the
+    credential. OPTIONS has none: metadata is switched off. A method outside the view's
+    `http_method_names` has none whatever attributes the view has (`DISPATCH` is not
+    `dispatch`)."""
+    if method == "OPTIONS":
+        return False
+    verb = method.lower()
+    return verb in getattr(view, "http_method_names", ()) and hasattr(view, verb)
 
-    A method outside the view's `http_method_names` has no handler whatever attributes the
-    view has (`DISPATCH` is not `dispatch`): the view answers 405.
+
+def required_scopes_for(view: Any, method: str) -> Requirement | None:
+    """The scopes `view` requires for `method`; None when the view has no handler for it
+    (`answers`): the view answers 405.
 
     Raises ImproperlyConfigured when the view does not declare `required_scopes`: an
     endpoint that forgot its scopes must fail loudly, not fall open.
@@ -70,12 +79,7 @@ def required_scopes_for(view: Any, method: str) -> Requirement | None:
         raise ImproperlyConfigured(
             f"{type(view).__name__} declares no required_scopes; use () for 'any principal'"
         )
-    if method == "OPTIONS":
-        return None  # metadata is switched off: the view answers 405
-    handled = method.lower() in getattr(view, "http_method_names", ()) and hasattr(
-        view, method.lower()
-    )
-    if not handled:
+    if not answers(view, method):
         return None  # the view answers 405 next
     if isinstance(declared, Mapping):
         lookup = "GET" if method == "HEAD" else method

@@ -667,3 +667,12 @@ def test_an_overlong_otp_is_refused(anon_client, user):
 
     assert assert_problem(response, 400)["code"] == "max_length"
     assert not Session.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("verb", ["PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("name", ["read", "login", "no-such-method"])
+def test_a_verb_the_facade_does_not_answer_is_405_for_any_method(db, client, verb, name):
+    """GET and POST only; another verb is refused as such before the method or the credential
+    is looked at, as a REST view refuses it."""
+    response = client.generic(verb, f"/user/{name}")
+    assert response.status_code == 405
