@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import uuid
 from importlib import import_module
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 from django.conf import settings
 
+from accounts.models import User
 from micro_platform.identity import Principal
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 
 class CredentialsBackend(Protocol):

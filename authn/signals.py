@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
+from authn.api_keys import cache as api_key_cache
+from authn.oauth.redirect_uris import URI_FIELDS, application_uri_errors
 from authn.tokens import revocation
 
 
@@ -23,8 +27,6 @@ def revoke_deleted_oauth_access_token(sender: Any, instance: Any, **kwargs: Any)
 def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted user (scopes, activation), membership or API key (an edit in the
     admin site, say): the user's cached key entries are re-read."""
-    from authn.api_keys import cache as api_key_cache
-
     model = sender._meta.model_name
     if model == "user":
         user_id = instance.pk
@@ -37,18 +39,12 @@ def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def api_keys_of_groups_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted group may change what its members hold: every key is re-read."""
-    from authn.api_keys import cache as api_key_cache
-
     api_key_cache.groups_changed()
 
 
 def refuse_unsafe_redirect_uris(sender: Any, instance: Any, **kwargs: Any) -> None:
     """No OAuth 2.0 client is stored with a redirect URI the rule refuses (https, or http to a
     loopback IP address), whichever path saves it; the forms report it first, per field."""
-    from django.core.exceptions import ValidationError
-
-    from authn.oauth.redirect_uris import URI_FIELDS, application_uri_errors
-
     update_fields = kwargs.get("update_fields")
     fields = URI_FIELDS if update_fields is None else set(URI_FIELDS) & set(update_fields)
     errors = application_uri_errors(instance, fields=fields)
