@@ -124,13 +124,15 @@ class JsonWhateverContentType(DefaultContentNegotiation):
 
 
 class RpcBodyParser(BoundedJSONParser):
-    """The API's own JSON parser (strict JSON, bounded depth, text only); a blank body is {}."""
+    """The API's own JSON parser (strict JSON, bounded depth, text only, UTF-8 whatever the
+    Content-Type says); a blank body is {}."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         raw = stream.read()
         if not raw.strip():
             return {}
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        # Always UTF-8, as JSON is (RFC 8259): a charset in the Content-Type is not followed.
+        return super().parse(io.BytesIO(raw), media_type, None)
 
 
 def rpc_body(request: Request) -> dict[str, Any]:

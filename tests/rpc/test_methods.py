@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.test import Client
 
 from accounts.models import User
 from authn.models import Session
@@ -676,3 +678,33 @@ def test_a_verb_the_facade_does_not_answer_is_405_for_any_method(db, client, ver
     is looked at, as a REST view refuses it."""
     response = client.generic(verb, f"/user/{name}")
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-7", "rot13", "latin-1"])
+def test_the_body_is_utf_8_whatever_charset_the_content_type_names(db, client, charset):
+    """JSON is UTF-8: a charset parameter neither breaks a UTF-8 body nor lets another
+    encoding (UTF-7's `+AGQ-`, say) spell characters the raw bytes do not hold."""
+    response = client.generic(
+        "POST",
+        "/user/verifytoken",
+        json.dumps({"token": "+AGQ-"}).encode(),  # sent as these bytes, whatever the label
+        content_type=f"application/json; charset={charset}",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["is_valid"] is False
+
+
+def test_a_session_caller_may_label_the_json_body_as_anything(db, user):
+    """The facade reads JSON whatever the Content-Type, for a cookie caller too (the CSRF token
+    is still required: a cross-site form cannot send it)."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    token = "c" * 32  # a CSRF secret of the cookie's form; the header must repeat it
+    browser.cookies[settings.CSRF_COOKIE_NAME] = token
+    body = json.dumps({"id": str(user.pk)})
+    for label in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = browser.post("/user/read", data=body, content_type=label)
+        assert refused.status_code == 403, label
+        answered = browser.post("/user/read", data=body, content_type=label, HTTP_X_CSRFTOKEN=token)
+        assert answered.status_code == 200, (label, answered.content)
+        assert answered.json()["user"]["id"] == str(user.pk)
