@@ -72,8 +72,8 @@ def test_an_object_check_costs_one_query_whatever_the_method(user: User, other_u
 
 def test_a_group_grant_counts_like_a_direct_one(user: User, other_user: User) -> None:
     obj = make_object(user)
-    team = GroupFactory()
-    MembershipFactory(user=other_user, group=team)
+    team = GroupFactory.create()
+    MembershipFactory.create(user=other_user, group=team)
     grant(obj, team.pk, subject_type="group", read=True, write=True)
     member = principal(other_user)
     assert allowed("PATCH", member, obj)
