@@ -124,6 +124,26 @@ def test_wrong_or_missing_claims_are_refused(issuer: Issuer, overrides: dict[str
         access_verifier(issuer).claims(issuer.sign(issuer.claims(**overrides)))
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": float("inf")},
+        {"exp": float("nan")},
+        {"iat": float("inf")},
+        {"nbf": float("-inf")},
+        {"exp": "soon"},
+        {"jti": 7, "sub": ["x"]},
+    ],
+)
+def test_a_signed_token_with_a_claim_no_date_or_id_can_hold_is_invalid(
+    issuer: Issuer, overrides: dict[str, Any]
+) -> None:
+    """Only the issuer's key signs these, but a verifier answers InvalidToken (a 401), never
+    an exception its caller does not expect (a 500)."""
+    with pytest.raises(InvalidToken):
+        access_verifier(issuer).principal(issuer.sign(issuer.claims(**overrides)))
+
+
 @pytest.mark.parametrize("typ", ["JWT", contract.UPSTREAM_TOKEN_TYP, None])
 def test_a_token_of_another_type_is_refused(issuer: Issuer, typ: str | None) -> None:
     token = issuer.sign(issuer.claims(), typ=typ)  # type: ignore[arg-type]
