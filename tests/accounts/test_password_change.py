@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.authn.api_keys.test_api import (
+from tests.authn.api_keys.helpers import (
     MACHINE_CREDENTIALS,
     assert_refused_as_machine,
     key_client,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -27,11 +27,17 @@ from tests.accounts.email_helpers import (
     reset_link,
     rpc,
 )
+from tests.accounts.password_reset_helpers import (
+    NEW_PASSWORD,
+    PAGE,
+    fresh_code,
+    link,
+    request_reset,
+    reset,
+    set_password_via_page,
+)
 from tests.authn.helpers import me_status, password_login, refresh
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-
-NEW_PASSWORD = "a fresh passphrase for 2026"
-PAGE = "/accounts/password-reset/"
 
 
 @pytest.fixture
@@ -42,24 +48,6 @@ def commit(django_capture_on_commit_callbacks):
 @pytest.fixture
 def member(db) -> User:
     return UserFactory.create(username="lin", email="lin@example.com", email_verified=True)
-
-
-def request_reset(email: str, *, commit, ip: str = "203.0.113.20"):
-    with commit(execute=True):
-        return APIClient().post(
-            "/user/sendPasswordResetEmail", {"email": email}, format="json", REMOTE_ADDR=ip
-        )
-
-
-def reset(body: dict, *, ip: str = "203.0.113.20"):
-    return APIClient().post("/user/resetPassword", body, format="json", REMOTE_ADDR=ip)
-
-
-def fresh_code(user: User) -> str:
-    """The code the server would mail now: from the stored row, as sign-ins restamp `last_login`."""
-    user.refresh_from_db()
-    uid = email_flows.password_reset_uid(user)
-    return f"{uid}.{email_flows.password_reset_tokens.make_token(user)}"
 
 
 def assert_invalid(response) -> None:
@@ -356,21 +344,6 @@ def test_request_page_with_a_bad_address_shows_the_form_again(db):
 
     assert response.status_code == 200
     assert b'name="email"' in response.content
-
-
-def link(uidb64: str, token: str) -> str:
-    """The emailed link's path and query: the code in the query string, never in the path."""
-    return f"{PAGE}confirm/?{urlencode({'code': f'{uidb64}.{token}'})}"
-
-
-def set_password_via_page(client: Client, uidb64: str, token: str, password: str):
-    first = client.get(link(uidb64, token))
-    assert first.status_code == 302  # the token moves into the session, out of the URL
-    assert first["Referrer-Policy"] == "no-referrer"
-    assert token not in first["Location"]
-    form_url = first["Location"]
-    data = {"new_password1": password, "new_password2": password}
-    return post_form(client, form_url, data)
 
 
 def test_confirm_page_sets_the_password_and_ends_sign_ins(member, commit, session_client):

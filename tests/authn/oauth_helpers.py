@@ -1,16 +1,20 @@
-"""Helpers for the OAuth 2.0 / OpenID Connect tests: clients, PKCE, the authorize step."""
+"""Helpers for the OAuth 2.0 / OpenID Connect tests: clients, PKCE, the authorize step, service
+accounts and their client credentials grant."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
+from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
+from django.core.management import call_command
 from django.test import Client
 from oauth2_provider.models import Application
 
@@ -153,3 +157,21 @@ def device_decision(browser: Client, confirm_url: str, action: str = "accept") -
     page = browser.get(confirm_url).content.decode()
     shown = re.search(r'name="device_grant" value="([^"]+)"', page)
     return {"action": action, "device_grant": shown.group(1) if shown else ""}
+
+
+def create_account(*args: str) -> dict[str, Any]:
+    """Runs `createserviceaccount` with `args` and returns what it printed as JSON."""
+    out = StringIO()
+    call_command("createserviceaccount", *args, "--json", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def token(client_id: str, secret: str, scope: str | None = None, *, basic: bool = True) -> Any:
+    """A client credentials grant, the client authenticated by Basic or in the body."""
+    body = {"grant_type": "client_credentials"}
+    if scope is not None:
+        body["scope"] = scope
+    if basic:
+        credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        return Client().post(TOKEN_URL, body, HTTP_AUTHORIZATION=f"Basic {credentials}")
+    return Client().post(TOKEN_URL, {**body, "client_id": client_id, "client_secret": secret})

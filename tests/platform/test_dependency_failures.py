@@ -8,15 +8,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
-
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        # Port 9 (discard) on loopback: nothing listens there, the connection is refused.
-        "LOCATION": "redis://127.0.0.1:9/0",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-    }
-}
+from tests.platform.helpers import DEAD_REDIS
 
 
 def test_unreachable_cache_denies_token_with_503(

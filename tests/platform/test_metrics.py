@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from micro_platform import metrics
-from tests.authn.api_keys.test_api import EXCHANGE, key_client, mint
+from tests.authn.api_keys.helpers import EXCHANGE, key_client, mint
 from tests.authn.helpers import password_login, refresh
-from tests.authn.oauth.test_client_credentials import create_account
-from tests.authn.oauth.test_client_credentials import token as client_credentials_token
-from tests.platform.test_dependency_failures import DEAD_REDIS
+from tests.authn.oauth_helpers import create_account
+from tests.authn.oauth_helpers import token as client_credentials_token
+from tests.platform.helpers import DEAD_REDIS
 
 TOKEN_URL = "/api/v1/auth/token"
 VERIFY_URL = "/api/v1/auth/verify"

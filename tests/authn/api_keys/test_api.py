@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from io import StringIO
 from typing import Any
 
 import jwt
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -21,12 +18,19 @@ from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create, api_key_revoke
 from authn.models import ApiKey
 from authn.tokens.authentication import principal_from_access_token
+from tests.authn.api_keys.helpers import (
+    EXCHANGE,
+    MACHINE_CREDENTIALS,
+    assert_refused_as_machine,
+    key_client,
+    machine_client,
+    mint,
+)
 from tests.authn.helpers import forge, valid_claims
 from tests.authn.oauth_helpers import code_flow_tokens, make_client
 from tests.factories import ServiceAccountFactory
 
 KEYS = "/api/v1/api-keys"
-EXCHANGE = "/api/v1/auth/token/exchange"
 ME = "/api/v1/me"
 MINTED_FIELDS = {"id", "name", "prefix", "key", "scopes", "created_at", "expires_at"}
 LISTED_FIELDS = {
@@ -39,16 +43,6 @@ LISTED_FIELDS = {
     "last_used_at",
     "revoked_at",
 }
-
-
-def mint(owner: User, scopes: tuple[str, ...] = ("users:read",)) -> Any:
-    return api_key_create(owner=owner, name="k", scopes=scopes, expires_in_days=10, actor=None)
-
-
-def key_client(raw: str, header: str = "HTTP_AUTHORIZATION") -> APIClient:
-    client = APIClient()
-    client.credentials(**{header: f"Bearer {raw}" if header == "HTTP_AUTHORIZATION" else raw})
-    return client
 
 
 # --- POST /api-keys ---------------------------------------------------------------------------
@@ -125,45 +119,6 @@ def test_managing_keys_needs_the_profile_scope(
     assert rotate.status_code == 403
     existing.api_key.refresh_from_db()
     assert existing.api_key.revoked_at is None
-
-
-MACHINE_CREDENTIALS = ["key", "exchanged token", "gateway token", "client credentials"]
-
-
-def machine_client(user: User, parent: Any, via: str) -> APIClient:
-    """A client holding a credential that is not a person's sign-in, derived from `parent`
-    (a key of `user`) or, for client credentials, a service account's OAuth client."""
-    client = key_client(parent.key)
-    if via == "exchanged token":
-        return key_client(client.post(EXCHANGE).json()["access_token"])
-    if via == "gateway token":
-        return key_client(client.get("/api/v1/auth/verify")["X-User-Token"])
-    if via == "client credentials":
-        out = StringIO()
-        call_command(
-            "createserviceaccount", "svc", "--scope", "profile", "users:read",
-            "--oauth-client", "--json", stdout=out,
-        )  # fmt: skip
-        account = json.loads(out.getvalue().strip().splitlines()[-1])
-        response = Client().post(
-            "/o/token/",
-            {
-                "grant_type": "client_credentials",
-                "client_id": account["client_id"],
-                "client_secret": account["client_secret"],
-            },
-        )
-        return key_client(response.json()["access_token"])
-    return client
-
-
-def assert_refused_as_machine(response: Any, via: str) -> None:
-    if via == "gateway token":  # not a credential of this service at all (docs/gateway.md)
-        assert response.status_code == 401
-        assert response.json()["code"] == "invalid_token"
-        return
-    assert response.status_code == 403
-    assert response.json()["code"] == "sign_in_required"
 
 
 @pytest.mark.parametrize("via", MACHINE_CREDENTIALS)

@@ -21,7 +21,7 @@ from authn.api_keys.services import (
 )
 from authn.models import ApiKey
 from tests.accounts.email_helpers import only_email_to
-from tests.accounts.test_password_reset import (
+from tests.accounts.password_reset_helpers import (
     NEW_PASSWORD,
     fresh_code,
     request_reset,

@@ -28,7 +28,7 @@ from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
 from tests.conftest import token_for
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
-from tests.platform.test_dependency_failures import DEAD_REDIS
+from tests.platform.helpers import DEAD_REDIS
 
 VERIFY = "/api/v1/auth/verify"
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options"]

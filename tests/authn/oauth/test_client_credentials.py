@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from oauth2_provider.models import Application
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.authn.oauth_helpers import TOKEN_URL, claims, make_client
+from tests.authn.oauth_helpers import claims, create_account, make_client, token
 from tests.factories import ServiceAccountFactory, UserFactory
-
-
-def create_account(*args: str) -> dict[str, Any]:
-    out = StringIO()
-    call_command("createserviceaccount", *args, "--json", stdout=out)
-    return json.loads(out.getvalue().strip().splitlines()[-1])
-
-
-def token(client_id: str, secret: str, scope: str | None = None, *, basic: bool = True) -> Any:
-    body = {"grant_type": "client_credentials"}
-    if scope is not None:
-        body["scope"] = scope
-    if basic:
-        credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        return Client().post(TOKEN_URL, body, HTTP_AUTHORIZATION=f"Basic {credentials}")
-    return Client().post(TOKEN_URL, {**body, "client_id": client_id, "client_secret": secret})
 
 
 @pytest.fixture
