@@ -1,7 +1,9 @@
-"""Platform conventions: problem details, body limits, health, OpenAPI, headers."""
+"""Platform conventions: problem details, body limits, health, OpenAPI, headers, the repository's
+own text and how test modules share helpers."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import os
@@ -485,3 +487,72 @@ def test_no_file_cites_a_requirement_a_reader_cannot_open() -> None:
         if (references := uncitable_references(line))
     ]
     assert not offending, "\n".join(offending)
+
+
+# --- Test modules share helpers through helper modules --------------------------------------
+
+TESTS_ROOT = REPO_ROOT / "tests"
+
+
+def is_test_module(dotted: str) -> bool:
+    return any(part.startswith("test_") for part in dotted.split("."))
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The test modules (`test_*`) a module of the tests package imports from. Shared helpers
+    live in helper modules: importing from a test module ties the importer to a file of tests
+    it does not own (moving, renaming or splitting that file breaks it), and a `test_*` name
+    imported into a test module is collected there a second time."""
+    imported = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported += [
+                alias.name
+                for alias in node.names
+                if alias.name.split(".")[0] == "tests" and is_test_module(alias.name)
+            ]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 0 and module.split(".")[0] != "tests":
+                continue
+            where = "." * node.level + module
+            if is_test_module(module):
+                imported.append(where)
+            else:
+                separator = "." if module else ""
+                imported += [
+                    f"{where}{separator}{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("test_")
+                ]
+    return imported
+
+
+@pytest.mark.parametrize(
+    ("source", "imported"),
+    [
+        ("from tests.authn.api_keys.test_api import mint", ["tests.authn.api_keys.test_api"]),
+        ("from tests.authn.api_keys.helpers import mint", []),
+        ("import tests.platform.test_metrics", ["tests.platform.test_metrics"]),
+        ("import tests.platform.helpers", []),
+        ("from tests.platform import test_metrics", ["tests.platform.test_metrics"]),
+        ("from tests.platform import helpers", []),
+        ("from .test_api import mint", [".test_api"]),
+        ("from . import test_api", [".test_api"]),
+        ("from .helpers import mint", []),
+        ("from tests.conftest import token_for", []),
+        ("from django.test import Client", []),
+        ("def f():\n    from tests.accounts.test_signup import x", ["tests.accounts.test_signup"]),
+    ],
+)
+def test_an_import_of_a_test_module_is_recognised(source: str, imported: list[str]) -> None:
+    assert imported_test_modules(source) == imported
+
+
+def test_no_test_module_imports_from_another_test_module() -> None:
+    offending = [
+        f"{path.relative_to(REPO_ROOT)}: {name}"
+        for path in sorted(TESTS_ROOT.rglob("*.py"))
+        for name in imported_test_modules(path.read_text())
+    ]
+    assert not offending, "move the shared helpers into a helper module:\n" + "\n".join(offending)
