@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -21,3 +22,13 @@ def migrate_to(targets: Sequence[tuple[str, str | None]] | None) -> Any:
 
 def applied_migrations() -> set[tuple[str, str]]:
     return set(MigrationLoader(connection).applied_migrations)
+
+
+@contextmanager
+def schema_at(targets: Sequence[tuple[str, str | None]]) -> Iterator[Any]:
+    """The historical models at `targets`; the latest schema again afterwards, whatever happens."""
+    apps = migrate_to(targets)
+    try:
+        yield apps
+    finally:
+        migrate_to(None)

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 
 from audit.models import AuditEvent
-from tests.migration_helpers import applied_migrations, migrate_to
+from tests.migration_helpers import applied_migrations, migrate_to, schema_at
 
 # Unapplying audit takes back every migration after the move (authn 0009, the counter move too).
 BEFORE_THE_MOVE: list[tuple[str, str | None]] = [("audit", None)]
@@ -25,11 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def old_schema() -> Iterator[Any]:
     """The historical models as the previous release had them; latest schema afterwards."""
-    apps = migrate_to(BEFORE_THE_MOVE)
-    try:
+    with schema_at(BEFORE_THE_MOVE) as apps:
         yield apps
-    finally:
-        migrate_to(None)
 
 
 def test_the_previous_release_has_audit_events_in_authn(old_schema: Any) -> None:

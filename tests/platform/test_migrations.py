@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from micro_platform.counters import DatabaseCounters, counters_cleanup
 from micro_platform.models import Counter
-from tests.migration_helpers import applied_migrations, migrate_to
+from tests.migration_helpers import applied_migrations, migrate_to, schema_at
 
 # The schema of the release before either model moved: authn 0008 and nothing after it.
 BEFORE_THE_MOVES: list[tuple[str, str | None]] = [("audit", None), ("micro_platform", None)]
@@ -28,11 +28,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def old_schema() -> Iterator[Any]:
     """The historical models as the previous release had them; latest schema afterwards."""
-    apps = migrate_to(BEFORE_THE_MOVES)
-    try:
+    with schema_at(BEFORE_THE_MOVES) as apps:
         yield apps
-    finally:
-        migrate_to(None)
 
 
 def test_the_previous_release_has_counters_in_authn(old_schema: Any) -> None:
