@@ -23,7 +23,7 @@ from authn.credentials.services import token_revoke
 from authn.gateway.apis import user_tokens
 from authn.tokens import revocation
 from authn.tokens.authentication import principal_from_claims, verified_tokens
-from authn.tokens.jwt import upstream_token_decode
+from authn.tokens.jwt import access_token_issue, upstream_token_decode
 from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
 from tests.conftest import token_for
@@ -58,6 +58,19 @@ def bearer(token: str) -> dict[str, str]:
 
 def mint_key(owner: User, scopes: tuple[str, ...] = ("users:read",)) -> Any:
     return api_key_create(owner=owner, name="gw", scopes=scopes, expires_in_days=1, actor=None)
+
+
+def profile_token(user: User, **claims: Any) -> str:
+    """A `profile` access token of `user` from a password sign-in (`lifetime`, `session_id`...)."""
+    return access_token_issue(
+        subject=user.pk,
+        username=user.username,
+        kind=user.kind,
+        scopes=frozenset({"profile"}),
+        group_ids=(),
+        amr=("pwd",),
+        **claims,
+    ).token
 
 
 def call(method: str, headers: dict[str, str], path: str = VERIFY) -> Any:
@@ -103,17 +116,7 @@ def test_user_token_is_reused_for_the_same_principal_but_not_across_identities(
 
 
 def test_user_token_never_outlives_the_credential(user: User) -> None:
-    from authn.tokens.jwt import access_token_issue
-
-    short = access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-        lifetime=5,
-    ).token
+    short = profile_token(user, lifetime=5)
     claims = jwt.decode(
         call("get", bearer(short))["X-User-Token"], options={"verify_signature": False}
     )
@@ -309,18 +312,8 @@ def test_revoked_access_token_is_denied_on_the_next_call(user: User) -> None:
 
 
 def test_revoked_sign_in_family_is_denied_on_the_next_call(user: User) -> None:
-    from authn.tokens.jwt import access_token_issue
-
     family = str(uuid.uuid4())
-    token = access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-        session_id=family,
-    ).token
+    token = profile_token(user, session_id=family)
     assert call("get", bearer(token)).status_code == 200
     revocation.revoke_families(family_ids=[family])
     assert call("get", bearer(token)).status_code == 401
@@ -354,17 +347,7 @@ def test_revoked_api_key_is_denied_on_the_next_call(
 
 
 def test_memoized_token_is_refused_once_expired(user: User) -> None:
-    from authn.tokens.jwt import access_token_issue
-
-    token = access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-        lifetime=2,  # `exp` is whole seconds: 1-2 s from now
-    ).token
+    token = profile_token(user, lifetime=2)  # `exp` is whole seconds: 1-2 s from now
     assert call("get", bearer(token)).status_code == 200
     time.sleep(2.1)
     assert call("get", bearer(token)).status_code == 401
