@@ -14,6 +14,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from authn.tokens.jwt import access_token_issue
 from authn.tokens.signing_keys import key_ring
 
 ME_URL = "/api/v1/me"
@@ -125,3 +126,17 @@ def password_login(user: User, password: str, **extra: Any) -> dict[str, Any]:
 
 def refresh(refresh_token: str) -> Any:
     return APIClient().post(REFRESH_URL, {"refresh_token": refresh_token}, format="json")
+
+
+def profile_token(user: User, *, amr: tuple[str, ...] = ("pwd",), **claims: Any) -> str:
+    """A `profile` access token of `user`, from a password sign-in unless `amr` says otherwise
+    (`lifetime`, `session_id`, `auth_time`... pass through)."""
+    return access_token_issue(
+        subject=user.pk,
+        username=user.username,
+        kind=user.kind,
+        scopes=frozenset({"profile"}),
+        group_ids=(),
+        amr=amr,
+        **claims,
+    ).token

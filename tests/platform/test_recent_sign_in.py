@@ -15,13 +15,13 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from authn.api_keys.services import api_key_create
 from authn.mfa import services as mfa
-from authn.tokens.jwt import access_token_issue
 from micro_platform.identity import Principal
 from micro_platform.sign_in import (
     RECENT_SIGN_IN_SECONDS,
     RecentSignInRequired,
     signed_in_recently,
 )
+from tests.authn.helpers import profile_token
 from tests.authn.mfa_helpers import CONFIRM_URL, TOTP_URL, code_at, enrol, fresh_code
 
 
@@ -39,16 +39,7 @@ def profile_key_client(user: User) -> APIClient:
 
 
 def token_client(user: User, *, amr: tuple[str, ...], auth_time: int | None) -> APIClient:
-    issued = access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=amr,
-        auth_time=auth_time,
-    )
-    return bearer(issued.token)
+    return bearer(profile_token(user, amr=amr, auth_time=auth_time))
 
 
 def principal(**overrides: object) -> Principal:

@@ -23,9 +23,10 @@ from authn.credentials.services import token_revoke
 from authn.gateway.apis import user_tokens
 from authn.tokens import revocation
 from authn.tokens.authentication import principal_from_claims, verified_tokens
-from authn.tokens.jwt import access_token_issue, upstream_token_decode
+from authn.tokens.jwt import upstream_token_decode
 from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
+from tests.authn.helpers import profile_token
 from tests.conftest import token_for
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
 from tests.platform.helpers import DEAD_REDIS
@@ -58,19 +59,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def mint_key(owner: User, scopes: tuple[str, ...] = ("users:read",)) -> Any:
     return api_key_create(owner=owner, name="gw", scopes=scopes, expires_in_days=1, actor=None)
-
-
-def profile_token(user: User, **claims: Any) -> str:
-    """A `profile` access token of `user` from a password sign-in (`lifetime`, `session_id`...)."""
-    return access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-        **claims,
-    ).token
 
 
 def call(method: str, headers: dict[str, str], path: str = VERIFY) -> Any:

@@ -19,21 +19,9 @@ from authn.tokens.jwt import (
     MicroAccessToken,
     MicroUpstreamToken,
     access_token_decode,
-    access_token_issue,
 )
 from authn.tokens.signing_keys import key_ring
-from tests.authn.helpers import forge, me_status, valid_claims
-
-
-def issue(user: User) -> str:
-    return access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-    ).token
+from tests.authn.helpers import forge, me_status, profile_token, valid_claims
 
 
 def test_the_backend_picks_the_published_key_the_kid_names(user: User) -> None:
@@ -81,7 +69,7 @@ def test_an_access_token_gets_no_key_from_the_upstream_backend(user: User) -> No
     backend = MicroUpstreamToken().token_backend
 
     with pytest.raises(TokenBackendError):
-        backend.get_verifying_key(issue(user))
+        backend.get_verifying_key(profile_token(user))
 
 
 def test_an_expired_token_is_refused_by_simplejwts_decode(user: User) -> None:
@@ -122,15 +110,15 @@ def test_the_token_class_accepts_a_complete_claim_set(user: User) -> None:
 
 def test_unverified_decoding_is_refused(user: User) -> None:
     with pytest.raises(TokenError):
-        MicroAccessToken(issue(user), verify=False)
+        MicroAccessToken(profile_token(user), verify=False)
 
 
 def test_tokens_follow_the_audience_and_issuer_settings_of_the_moment(user: User) -> None:
-    before = issue(user)
+    before = profile_token(user)
     settings = {"MICRO_TOKEN_AUDIENCE": "elsewhere", "MICRO_ISSUER": "https://id.example"}
 
     with override_settings(**settings):
-        during = issue(user)
+        during = profile_token(user)
         claims = access_token_decode(during)
         with pytest.raises(InvalidAccessToken):
             access_token_decode(before)

@@ -17,8 +17,7 @@ from accounts.models import User
 from authn.models import RevokedToken
 from authn.tokens import revocation
 from authn.tokens.authentication import BearerTokenAuthentication
-from authn.tokens.jwt import access_token_issue
-from tests.authn.helpers import ME_URL, forge, valid_claims
+from tests.authn.helpers import ME_URL, forge, profile_token, valid_claims
 
 SECOND = int(time.time()) - 2  # every instant below falls inside this one (past) second
 
@@ -40,17 +39,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     return state
 
 
-def issue(user: User) -> str:
-    return access_token_issue(
-        subject=user.pk,
-        username=user.username,
-        kind=user.kind,
-        scopes=frozenset({"profile"}),
-        group_ids=(),
-        amr=("pwd",),
-    ).token
-
-
 def accepted(token: str) -> bool:
     request = Request(APIRequestFactory().get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {token}"))
     try:
@@ -67,14 +55,14 @@ def test_a_token_issued_after_a_password_change_in_the_same_second_is_accepted(
     revocation.revoke_subject(user_id=str(user.pk))
     clock.now = SECOND + 0.7
 
-    assert accepted(issue(user))
+    assert accepted(profile_token(user))
 
 
 def test_a_token_issued_before_the_change_in_the_same_second_stays_refused(
     user: User, clock: SimpleNamespace
 ) -> None:
     clock.now = SECOND + 0.4
-    before = issue(user)
+    before = profile_token(user)
     clock.now = SECOND + 0.7
     revocation.revoke_subject(user_id=str(user.pk))
 
@@ -85,7 +73,7 @@ def test_a_token_issued_a_microsecond_before_the_change_stays_refused(
     user: User, clock: SimpleNamespace
 ) -> None:
     clock.now = SECOND + 0.500000
-    before = issue(user)
+    before = profile_token(user)
     clock.now = SECOND + 0.500001
     revocation.revoke_subject(user_id=str(user.pk))
 
@@ -107,7 +95,7 @@ def test_a_revocation_recorded_in_whole_seconds_still_covers_that_whole_second(
     user: User, clock: SimpleNamespace
 ) -> None:
     clock.now = SECOND + 0.9
-    token = issue(user)
+    token = profile_token(user)
     RevokedToken.objects.create(
         kind=RevokedToken.Kind.SUBJECT,
         value=str(user.pk),
@@ -118,4 +106,4 @@ def test_a_revocation_recorded_in_whole_seconds_still_covers_that_whole_second(
 
     assert not accepted(token)
     clock.now = SECOND + 1.0
-    assert accepted(issue(user))
+    assert accepted(profile_token(user))
