@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -114,31 +113,3 @@ class MicroAutoSchema(AutoSchema):
         if direction == "request" and isinstance(serializer, StrictSerializer):
             mapped["additionalProperties"] = False  # unknown fields are a 400
         return mapped
-
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "authn.tokens.authentication.BearerTokenAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "An access token from /api/v1/auth/token (RS256 JWT, `typ: at+jwt`).",
-        }
-
-
-class SessionPrincipalScheme(OpenApiAuthenticationExtension):
-    target_class = "authn.sessions.authentication.SessionPrincipalAuthentication"
-    name = "cookieAuth"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        from django.conf import settings
-
-        return {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": settings.SESSION_COOKIE_NAME,
-            "description": "The dashboard session; unsafe methods also need the CSRF token.",
-        }

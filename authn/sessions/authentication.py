@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
@@ -21,3 +25,16 @@ class SessionPrincipalAuthentication(SessionAuthentication):
         if not isinstance(user, User):
             return None
         return principal_for_session(user, getattr(request._request, "session", None)), None
+
+
+class SessionPrincipalScheme(OpenApiAuthenticationExtension):
+    target_class = "authn.sessions.authentication.SessionPrincipalAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "The dashboard session; unsafe methods also need the CSRF token.",
+        }
