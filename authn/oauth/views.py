@@ -173,14 +173,7 @@ def introspect(raw: str) -> dict[str, Any]:
         verified = verified_tokens.verified(raw)  # signature, claims and revocation
     except (InvalidApiKey, InvalidAccessToken):
         return {"active": False}
-    claims = verified.claims
-    return {
-        **_active(verified.principal, token_type="access_token"),  # noqa: S106
-        "iat": claims["iat"],
-        "iss": claims["iss"],
-        "aud": claims["aud"],
-        "jti": claims["jti"],
-    }
+    return _signed_active(verified.principal, verified.claims, token_type="access_token")  # noqa: S106
 
 
 def introspect_upstream_token(raw: str) -> dict[str, Any]:
@@ -194,12 +187,16 @@ def introspect_upstream_token(raw: str) -> dict[str, Any]:
         return {"active": False}
     if revocation.is_revoked(claims):
         return {"active": False}
+    return _signed_active(principal, claims, token_type=UPSTREAM_TOKEN_HINT)
+
+
+def _signed_active(
+    principal: Principal, claims: dict[str, Any], *, token_type: str
+) -> dict[str, Any]:
+    """The answer for a live signed token: the principal's, with the token's own claims."""
     return {
-        **_active(principal, token_type=UPSTREAM_TOKEN_HINT),
-        "iat": claims["iat"],
-        "iss": claims["iss"],
-        "aud": claims["aud"],
-        "jti": claims["jti"],
+        **_active(principal, token_type=token_type),
+        **{name: claims[name] for name in ("iat", "iss", "aud", "jti")},
     }
 
 

@@ -96,6 +96,22 @@ class SigningKeysUnavailable(APIException):
     default_code = "signing_keys_unavailable"
 
 
+def _verified(
+    verifier: TokenVerifier, token: str, *, what: str, via_gateway: bool
+) -> tuple[MicroPrincipal, dict[str, Any]]:
+    """The principal and claims of `token` as DRF's authenticate returns them: a token the
+    verifier refuses is a 401 naming `what`, keys that cannot be fetched a 503."""
+    try:
+        claims = verifier.claims(token)
+        return principal_from_claims(claims, via_gateway=via_gateway), claims
+    except InvalidToken as exc:
+        raise AuthenticationFailed(
+            f"The {what} is invalid or expired.", code="invalid_token"
+        ) from exc
+    except KeysUnavailable as exc:
+        raise SigningKeysUnavailable() from exc
+
+
 class MicroJWTAuthentication(BaseAuthentication):
     """`Authorization: Bearer <Micro access token>`, verified offline against the JWKS.
 
@@ -121,15 +137,7 @@ class MicroJWTAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("Malformed bearer token.", code="invalid_token") from exc
-        try:
-            claims = self.verifier.claims(token)
-            return principal_from_claims(claims), claims
-        except InvalidToken as exc:
-            raise AuthenticationFailed(
-                "The access token is invalid or expired.", code="invalid_token"
-            ) from exc
-        except KeysUnavailable as exc:
-            raise SigningKeysUnavailable() from exc
+        return _verified(self.verifier, token, what="access token", via_gateway=False)
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.realm}"'
@@ -155,15 +163,7 @@ class MicroUpstreamTokenAuthentication(BaseAuthentication):
         token = request.META.get(self.header)
         if not token:
             return None
-        try:
-            claims = self.verifier.claims(str(token))
-            return principal_from_claims(claims, via_gateway=True), claims
-        except InvalidToken as exc:
-            raise AuthenticationFailed(
-                "The upstream token is invalid or expired.", code="invalid_token"
-            ) from exc
-        except KeysUnavailable as exc:
-            raise SigningKeysUnavailable() from exc
+        return _verified(self.verifier, str(token), what="upstream token", via_gateway=True)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Gateway realm="api"'
