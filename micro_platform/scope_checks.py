@@ -58,13 +58,18 @@ def insufficient_scope_detail(principal: Principal, requirement: Requirement) ->
 
 def answers(view: Any, method: str) -> bool:
     """Whether `view` has a handler for `method`; otherwise it answers 405, whatever the
-    credential. OPTIONS has none: metadata is switched off. A method outside the view's
-    `http_method_names` has none whatever attributes the view has (`DISPATCH` is not
-    `dispatch`)."""
-    if method == "OPTIONS":
-        return False
+    credential. OPTIONS has none unless the view gives it its own handler: DRF's answers 405,
+    metadata being switched off. A method outside the view's `http_method_names` has none
+    whatever attributes the view has (`DISPATCH` is not `dispatch`)."""
     verb = method.lower()
-    return verb in getattr(view, "http_method_names", ()) and hasattr(view, verb)
+    if verb not in getattr(view, "http_method_names", ()):
+        return False
+    if verb == "options":
+        # Imported here: DRF's views module loads the permission classes named in the settings.
+        from rest_framework.views import APIView
+
+        return getattr(type(view), "options", APIView.options) is not APIView.options
+    return hasattr(view, verb)
 
 
 def required_scopes_for(view: Any, method: str) -> Requirement | None:

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes, serialization
@@ -199,12 +199,21 @@ class KeyRing:
         self._private = (kid, private)
         return private
 
+    @staticmethod
+    def _fresh(snapshot: _Snapshot | None) -> TypeGuard[_Snapshot]:
+        max_age = settings.MICRO_SIGNING_KEY_REFRESH_SECONDS
+        return snapshot is not None and time.monotonic() - snapshot.loaded_at < max_age
+
     def _current(self, *, force: bool = False) -> _Snapshot:
         snapshot = self._snapshot
-        max_age = settings.MICRO_SIGNING_KEY_REFRESH_SECONDS
-        if not force and snapshot and time.monotonic() - snapshot.loaded_at < max_age:
+        if not force and self._fresh(snapshot):
             return snapshot
         with self._lock:
+            # The threads that found the snapshot stale together reload it once: the others,
+            # waiting here meanwhile, take the one just loaded.
+            snapshot = self._snapshot
+            if not force and self._fresh(snapshot):
+                return snapshot
             snapshot = self._load()
             self._snapshot = snapshot
             return snapshot

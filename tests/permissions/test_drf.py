@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.principals import principal_for_user
-from micro_platform.scope_checks import HasRequiredScopes
+from micro_platform.scope_checks import HasRequiredScopes, answers
 from objects.models import Object
 from permissions.drf import HasObjectGrant
 from tests.factories import GroupFactory, MembershipFactory
@@ -108,3 +111,34 @@ def test_a_scope_refusal_names_each_missing_scope_and_only_those(user: User) -> 
 def test_scope_checks_allow_a_holder_and_deny_anonymous(admin_user: User) -> None:
     assert scope_check(principal_for_user(admin_user, method="jwt"))[0]
     assert not scope_check(None)[0]
+
+
+class OptionsHandlingView(APIView):
+    """A view that answers OPTIONS with its own handler, as the gateway's verify does."""
+
+    required_scopes = ("users:write",)
+
+    def get(self, request: Request) -> Response:
+        return Response()
+
+    options = get
+
+
+def test_a_view_answering_options_requires_its_scopes_for_it(user: User) -> None:
+    holder = principal_for_user(user, method="jwt", scopes=frozenset({"objects:read"}))
+    request: Any = APIRequestFactory().options("/")
+    request.user = holder
+
+    assert answers(OptionsHandlingView(), "OPTIONS")
+    assert not HasRequiredScopes().has_permission(request, OptionsHandlingView())
+
+
+def test_options_without_a_handler_of_the_view_is_left_to_its_405(user: User) -> None:
+    class NoOptionsView(APIView):
+        required_scopes = ("users:write",)
+
+        def get(self, request: Request) -> Response:
+            return Response()
+
+    assert not answers(NoOptionsView(), "OPTIONS")
+    assert not answers(ScopedView(), "OPTIONS")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -274,3 +276,28 @@ def test_cleanup_keeps_the_active_key_even_with_a_past_publish_until(db):
     run("cleanup_expired")
 
     assert SigningKey.objects.filter(pk=row.pk).exists()
+
+
+# --- the key ring -----------------------------------------------------------------------------
+
+
+def test_threads_finding_the_key_ring_stale_together_reload_it_once(db, monkeypatch):
+    signing_key_ensure()
+    ring = signing_keys.KeyRing()
+    loaded = ring._load()
+    loads: list[int] = []
+
+    def counting_load() -> signing_keys._Snapshot:
+        loads.append(1)
+        return loaded
+
+    monkeypatch.setattr(ring, "_load", counting_load)
+    with ring._lock:  # another thread is reloading the stale ring
+        waiter = threading.Thread(target=ring._current)
+        waiter.start()
+        time.sleep(0.2)  # the waiter found no fresh snapshot and waits for the lock
+        ring._snapshot = loaded  # what the other thread loaded
+    waiter.join(timeout=5)
+
+    assert loads == []
+    assert ring._current() is loaded
