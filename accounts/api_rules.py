@@ -1,15 +1,17 @@
 """What the REST views and the RPC facade (the rpc app) share: a user looked up or 404, the
-view of a user a caller may see, and who may change which fields of a user."""
+view of a user a caller may see, creating a user, and who may change which fields of a user."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
 
 from accounts import selectors, services
 from accounts.models import User
 from accounts.serializers import (
+    UserCreateIn,
     UserPrivateOut,
     UserPublicOut,
     UserUpdateAdminIn,
@@ -17,6 +19,7 @@ from accounts.serializers import (
 )
 from accounts.throttles import RateLimited
 from micro_platform import scopes as sc
+from micro_platform.errors import validation_problem
 from micro_platform.identity import Principal
 
 
@@ -43,6 +46,19 @@ def get_user_or_404(user_id: object) -> User:
     if user is None:
         raise NotFound("No user with this id.", code="user_not_found")
     return user
+
+
+def create_user_as(principal: Principal, data: Any) -> User:
+    """Validates `data` as a new user's fields and creates the user, the principal its actor
+    (a weak password or a taken name is a 400)."""
+    serializer = UserCreateIn(data=data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        return services.user_create(actor=principal, **serializer.validated_data)
+    except DjangoValidationError as exc:
+        raise validation_problem(exc, "password") from exc
+    except services.Conflict as exc:
+        raise conflict_error(exc) from exc
 
 
 def update_user_as(principal: Principal, user: User, data: Any, ip_address: str | None) -> User:

@@ -19,6 +19,7 @@ from accounts import selectors, services
 from accounts.api_rules import (
     can_see_private,
     conflict_error,
+    create_user_as,
     get_user_or_404,
     render_user,
     update_user_as,
@@ -189,14 +190,7 @@ class UserListApi(APIView):
 
     @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut})
     def post(self, request: Request) -> Response:
-        serializer = UserCreateIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            user = services.user_create(actor=principal_of(request), **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "password") from exc
-        except services.Conflict as exc:
-            raise conflict_error(exc) from exc
+        user = create_user_as(principal_of(request), request.data)
         return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)
 
 

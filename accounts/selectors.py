@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import Group, Membership, User, iequals
+from accounts.models import EMAIL_MAX_LENGTH, Group, Membership, User, iequals
 from micro_platform import scopes as scope_catalogue
 from micro_platform.ids import parse_uuid
 
@@ -37,7 +37,7 @@ PUBLIC_FIELDS = ("id", "username", "display_name", "avatar_url", "kind", "create
 
 def user_get_by_login(*, login: str) -> User | None:
     """The user a sign-in name designates: an email when it holds "@", else a username."""
-    if len(login) > 254:
+    if len(login) > EMAIL_MAX_LENGTH:
         return None
     if "@" in login:
         return user_get_by_email(email=login)

@@ -7,11 +7,10 @@ import uuid
 
 from accounts.models import User
 from authn.api_keys.services import api_keys_revoke_all
-from authn.credentials import services as credentials
+from authn.credentials.services import user_credentials_revoke
 from authn.lockout import account_unlock
 from authn.mfa.services import mfa_reset_by_admin, user_has_mfa
 from authn.sign_in.services import current_password_check
-from authn.tokens import revocation
 
 __all__ = [
     "account_unlock",
@@ -21,14 +20,6 @@ __all__ = [
     "user_credentials_revoke",
     "user_has_mfa",
 ]
-
-
-def user_credentials_revoke(
-    *, user: User, keep_family: str | None = None, access_tokens: bool = False
-) -> None:
-    credentials.user_credentials_revoke(user=user, keep_family=keep_family)
-    if access_tokens:
-        revocation.revoke_subject(user_id=str(user.pk))
 
 
 def user_api_keys_revoke(*, user: User, actor: uuid.UUID | None, reason: str) -> None:

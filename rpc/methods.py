@@ -20,13 +20,13 @@ from rest_framework.request import Request
 
 from accounts import email_flows, selectors, services
 from accounts.api_rules import (
-    conflict_error,
+    create_user_as,
     get_user_or_404,
     render_user,
     update_user_as,
 )
 from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
-from accounts.serializers import UserCreateIn, UserPrivateOut
+from accounts.serializers import UserPrivateOut
 from authn.rpc_sessions import services as sessions
 from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform import scopes as sc
@@ -118,15 +118,7 @@ def _read_hint(request: Request) -> str:
 
 
 def rpc_create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    principal = _caller(request)
-    serializer = UserCreateIn(data=body)
-    serializer.is_valid(raise_exception=True)
-    try:
-        user = services.user_create(actor=principal, **serializer.validated_data)
-    except DjangoValidationError as exc:
-        raise validation_problem(exc, "password") from exc
-    except services.Conflict as exc:
-        raise conflict_error(exc) from exc
+    user = create_user_as(_caller(request), body)
     return {"user": UserPrivateOut(user).data}
 
 

@@ -65,9 +65,14 @@ def token_revoke(*, raw: str, actor: Principal | None, ip_address: str | None) -
 
 
 def user_credentials_revoke(
-    *, user: User, keep_family: str | None = None, keep_session: str | None = None
+    *,
+    user: User,
+    keep_family: str | None = None,
+    keep_session: str | None = None,
+    access_tokens: bool = False,
 ) -> None:
-    """Ends the user's sign-ins: refresh families, RPC sessions, dashboard sessions, OAuth grants.
+    """Ends the user's sign-ins: refresh families, RPC sessions, dashboard sessions, OAuth grants;
+    with `access_tokens`, every access token issued to the user so far as well.
 
     `keep_*` spare the caller's own sign-in (a password change keeps the current one).
     """
@@ -84,6 +89,8 @@ def user_credentials_revoke(
     # change re-saves its session under a new key (update_session_auth_hash).
     dashboard_sessions_delete(DashboardSession.objects.filter(user=user))
     user_grants_revoke(user=user)
+    if access_tokens:
+        revocation.revoke_subject(user_id=str(user.pk))
 
 
 def logout_all(*, principal: Principal, ip_address: str | None, api_keys: bool = False) -> None:
