@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import User
-from accounts.selectors import user_held_scopes, user_memberships
+from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from micro_platform.identity import AuthMethod, Principal
 
 
@@ -23,7 +23,7 @@ def principal_for_user(
         user_id=user.pk,
         username=user.username,
         kind=user.kind,  # type: ignore[arg-type]
-        group_ids=tuple(sorted(group_id for group_id, _ in memberships)),
+        group_ids=group_ids_of(memberships),
         scopes=held if scopes is None else held & scopes,
         method=method,
         amr=amr,

@@ -67,6 +67,11 @@ def user_memberships(*, user: User) -> list[tuple[uuid.UUID, list[str]]]:
     ]
 
 
+def group_ids_of(memberships: list[tuple[uuid.UUID, list[str]]]) -> tuple[uuid.UUID, ...]:
+    """The sorted group ids of `user_memberships`' answer: what a principal's `group_ids` holds."""
+    return tuple(sorted(group_id for group_id, _ in memberships))
+
+
 def memberships_of_user(*, user: User) -> list[Membership]:
     return list(
         Membership.objects.filter(user=user).select_related("group").order_by("group__name")
@@ -108,7 +113,9 @@ def groups_of_user(*, user_id: uuid.UUID) -> QuerySet[Group]:
 def group_ids_of_user(*, user_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
     """The groups a user belongs to now (one query): permissions' group resolver (the
     MICRO_GROUP_RESOLVER setting names it), for checks about another user."""
-    return tuple(sorted(groups_of_user(user_id=user_id).values_list("pk", flat=True)))
+    return tuple(
+        sorted(Membership.objects.filter(user_id=user_id).values_list("group_id", flat=True))
+    )
 
 
 def group_get(*, group_id: object) -> Group | None:

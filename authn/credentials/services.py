@@ -68,21 +68,17 @@ def user_credentials_revoke(
     *,
     user: User,
     keep_family: str | None = None,
-    keep_session: str | None = None,
     access_tokens: bool = False,
 ) -> None:
     """Ends the user's sign-ins: refresh families, RPC sessions, dashboard sessions, OAuth grants;
     with `access_tokens`, every access token issued to the user so far as well.
 
-    `keep_*` spare the caller's own sign-in (a password change keeps the current one).
+    `keep_family` spares the caller's own sign-in (a password change keeps the current one).
     """
     families = list(TokenFamily.objects.filter(user=user, revoked_at__isnull=True))
     families = [family for family in families if str(family.pk) != keep_family]
     families_revoke(families, "credentials_revoked")
-    sessions = Session.objects.filter(user=user, revoked_at__isnull=True)
-    if keep_session:
-        sessions = sessions.exclude(pk=keep_session)
-    sessions.update(revoked_at=timezone.now())
+    Session.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     # A new stamp changes the session auth hash: every dashboard session of the user ends.
     User.objects.filter(pk=user.pk).update(security_stamp=new_security_stamp())
     # The rows go too, so the security page no longer lists them; the dashboard's own password

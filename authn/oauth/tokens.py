@@ -14,7 +14,7 @@ from typing import Any
 from oauthlib.oauth2 import InvalidGrantError, InvalidScopeError
 
 from accounts.models import User
-from accounts.selectors import user_held_scopes, user_memberships
+from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from authn.tokens.jwt import access_token_issue
 from micro_platform import scopes as scope_catalogue
 
@@ -66,7 +66,7 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
         username=user.username,
         kind=user.kind,
         scopes=scopes,
-        group_ids=tuple(sorted(group_id for group_id, _ in memberships)),
+        group_ids=group_ids_of(memberships),
         amr=_amr(request.grant_type),
         lifetime=int(request.expires_in),
         client_id=request.client.client_id,

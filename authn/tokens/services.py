@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_held_scopes, user_memberships
+from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from audit.services import audit_record
 from authn.models import RefreshToken, TokenFamily
 from authn.tokens import revocation
@@ -87,7 +87,7 @@ def _issue_pair(
         username=user.username,
         kind=user.kind,
         scopes=scopes,
-        group_ids=tuple(sorted(group_id for group_id, _ in memberships)),
+        group_ids=group_ids_of(memberships),
         amr=tuple(family.amr),
         session_id=family.pk,
         # The family is created at the password sign-in and never changes: every token
