@@ -267,6 +267,8 @@ class GroupListApi(APIView):
             group = services.group_create(actor=principal_of(request), **serializer.validated_data)
         except services.Conflict as exc:
             raise conflict_error(exc) from exc
+        except DjangoValidationError as exc:
+            raise validation_problem(exc, "scopes") from exc
         return Response(GroupOut(group).data, status=status.HTTP_201_CREATED)
 
 

@@ -14,7 +14,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 
-from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 username_validator = RegexValidator(
     # No "@": a sign-in name containing one is always an email address, never a username.
@@ -137,7 +137,7 @@ class User(AbstractBaseUser):
 
     @property
     def granted_scopes(self) -> frozenset[str]:
-        return frozenset(self.scopes or ()) & scope_catalogue.ALL_SCOPES
+        return frozenset(self.scopes or ()) & registry.all_scopes()
 
 
 def _max_length(field_name: str) -> int:

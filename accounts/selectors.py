@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from accounts.models import EMAIL_MAX_LENGTH, Group, Membership, User, iequals
 from micro_platform import scopes as scope_catalogue
 from micro_platform.ids import parse_uuid
+from permissions import catalogue as registry
+from permissions.role_selectors import role_scopes_of
 
 
 def user_get(*, user_id: object) -> User | None:
@@ -88,10 +90,13 @@ def user_held_scopes(
     if user.kind == User.Kind.USER:
         held |= scope_catalogue.HUMAN_DEFAULT_SCOPES
     if user.is_superuser:
-        held |= scope_catalogue.ALL_SCOPES
-    for _, group_scopes in memberships if memberships is not None else user_memberships(user=user):
+        held |= scope_catalogue.BUILT_IN_SCOPES.keys()
+    if memberships is None:
+        memberships = user_memberships(user=user)
+    for _, group_scopes in memberships:
         held |= set(group_scopes)
-    return scope_catalogue.expand(held)
+    held |= role_scopes_of(user_id=user.pk, group_ids=group_ids_of(memberships))
+    return registry.expand(held)
 
 
 def user_is_administrator(*, user: User) -> bool:
@@ -99,7 +104,11 @@ def user_is_administrator(*, user: User) -> bool:
     is still an admin account: reactivating it must stay an `api_admin` decision)."""
     if user.is_superuser or scope_catalogue.API_ADMIN in user.granted_scopes:
         return True
-    return any(scope_catalogue.API_ADMIN in scopes for _, scopes in user_memberships(user=user))
+    memberships = user_memberships(user=user)
+    if any(scope_catalogue.API_ADMIN in scopes for _, scopes in memberships):
+        return True
+    by_role = role_scopes_of(user_id=user.pk, group_ids=group_ids_of(memberships))
+    return scope_catalogue.API_ADMIN in by_role
 
 
 def groups_all() -> QuerySet[Group]:

@@ -15,10 +15,7 @@ from accounts.models import (
     username_validator,
 )
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
-from micro_platform import scopes as scope_catalogue
 from micro_platform.serializers import StrictSerializer
-
-SCOPE_CHOICES = sorted(scope_catalogue.ALL_SCOPES)
 
 
 class UserPublicOut(serializers.Serializer):
@@ -153,7 +150,7 @@ class MeOut(serializers.Serializer):
 class GroupIn(StrictSerializer):
     name = serializers.CharField(max_length=150)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=SCOPE_CHOICES), required=False, default=list
+        child=serializers.CharField(max_length=127), required=False, default=list
     )
 
 

@@ -18,12 +18,14 @@ from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
 from audit.services import audit_record
 from micro_platform import scopes as scope_catalogue
 from micro_platform.identity import Principal
+from micro_platform.scopes import UnknownScope
 from micro_platform.sign_in import (
     FreshMfaRequired,
     require_personal_sign_in,
     require_recent_sign_in,
     signed_in_recently,
 )
+from permissions import catalogue as registry
 
 EMAIL_CHANGES_PER_HOUR = 10  # per client IP and per account, as sign-ups per client IP
 
@@ -74,7 +76,7 @@ def user_create(
         email=User.objects.normalize_email(email or ""),
         display_name=display_name,
         kind=kind,
-        scopes=sorted(scope_catalogue.validate_scopes(scopes)),
+        scopes=sorted(_registered(scopes)),
         signed_up=signed_up,
     )
     if password is not None:
@@ -290,13 +292,19 @@ def user_password_reset(*, user: User, via: str) -> str:
     return password
 
 
+def _registered(scopes: Collection[str]) -> frozenset[str]:
+    """The scope names as a set; a ValidationError on `scopes` names any not registered."""
+    try:
+        return registry.validate_scopes(scopes)
+    except UnknownScope as exc:
+        raise ValidationError({"scopes": [f"{str(exc).capitalize()}."]}) from exc
+
+
 def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:
     if Group.objects.filter(iequals("name", name)).exists():
         raise Conflict("name", "A group with this name already exists.")
     with transaction.atomic():
-        group = Group.objects.create(
-            name=name, scopes=sorted(scope_catalogue.validate_scopes(scopes))
-        )
+        group = Group.objects.create(name=name, scopes=sorted(_registered(scopes)))
         audit_record(
             type="group.created",
             actor=actor,

@@ -55,8 +55,16 @@ class AuthnConfig(AppConfig):
                     sender=model,
                     dispatch_uid=f"authn.api_keys.{signal is post_save}.{model}",
                 )
-            signal.connect(
-                api_keys_of_groups_changed,
-                sender="accounts.Group",
-                dispatch_uid=f"authn.api_keys.{signal is post_save}.group",
-            )
+            # What members of groups hold: a group's scopes, a role, whom it is given to, and
+            # the registry's scopes (a deleted one is held by nobody).
+            for model in (
+                "accounts.Group",
+                "permissions.Role",
+                "permissions.RoleAssignment",
+                "permissions.Scope",
+            ):
+                signal.connect(
+                    api_keys_of_groups_changed,
+                    sender=model,
+                    dispatch_uid=f"authn.api_keys.{signal is post_save}.{model}",
+                )

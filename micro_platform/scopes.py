@@ -1,7 +1,12 @@
-"""The scope catalogue (docs/credentials.md): the one place scopes are named and expanded."""
+"""This service's own scopes and the rules every scope name follows (docs/permissions.md).
+
+The scopes other services register live in the registry (permissions.catalogue); the ones
+named here belong to the built-in service `micro`, which the registry always holds.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 # The names are the contract the clients share (micro_client.contract); their meaning is here.
@@ -10,69 +15,50 @@ from micro_client.contract import (
     OBJECTS_READ,
     OBJECTS_WRITE,
     PROFILE,
+    SCOPES_IMPLIED_BY_API_ADMIN,
     USERS_READ,
     USERS_WRITE,
 )
 
+# The service this one is in the registry; its scopes keep the names they had before it.
+BUILT_IN_SERVICE = "micro"
+BUILT_IN_DESCRIPTION = "This identity service: accounts, groups, grants, objects and audit."
+
 # OpenID Connect's own scope, asked for by an OAuth 2.0 client signing someone in: it grants
-# nothing in the API, so it is not in the catalogue.
+# nothing in the API, so it is not in the registry.
 OPENID = "openid"
 
-# Each scope with what it grants (the API's documentation) and how the consent page puts it.
-_SCOPES: dict[str, tuple[str, str]] = {
-    PROFILE: ("Read and update your own account.", "Read and update your account"),
-    USERS_READ: ("Read the public info of any user.", "Read public information about users"),
-    USERS_WRITE: (
-        "Create, update and deactivate users; read private fields.",
-        "Create, update and deactivate users",
-    ),
-    OBJECTS_READ: (
-        "Read objects through the objects API (object access still checked).",
-        "Read objects you have access to",
-    ),
-    OBJECTS_WRITE: (
-        "Write objects through the objects API (object access still checked).",
-        "Change objects you have access to",
-    ),
-    API_ADMIN: (
-        "Manage access grants, groups, users and audit events; implies every scope.",
-        "Administer access grants, groups, users and audit events",
-    ),
+# Each built-in scope with what it grants (the API's documentation and the consent page).
+BUILT_IN_SCOPES: dict[str, str] = {
+    PROFILE: "Read and update your own account.",
+    USERS_READ: "Read the public info of any user.",
+    USERS_WRITE: "Create, update and deactivate users; read private fields.",
+    OBJECTS_READ: "Read objects through the objects API (object access still checked).",
+    OBJECTS_WRITE: "Write objects through the objects API (object access still checked).",
+    API_ADMIN: "Manage services, scopes, roles, grants, groups, users and audit events; implies"
+    " every scope.",
 }
-CATALOGUE: dict[str, str] = {name: described for name, (described, _) in _SCOPES.items()}
-# What an OAuth 2.0 client may ask for, as its consent page words it (authn.oauth.scopes).
-OAUTH_SCOPES: dict[str, str] = {
-    OPENID: "Sign you in (OpenID Connect)",
-    **{name: consent for name, (_, consent) in _SCOPES.items()},
-}
-ALL_SCOPES: frozenset[str] = frozenset(CATALOGUE)
 
-# What every active human user holds without any group; service accounts hold only what they
-# were granted.
+# What every active human user holds without any group or role; service accounts hold only
+# what they were granted.
 HUMAN_DEFAULT_SCOPES: frozenset[str] = frozenset({PROFILE, USERS_READ, OBJECTS_READ, OBJECTS_WRITE})
+
+# A service's name, and a scope it registers: `<service>:<action>`, the service being its owner.
+SERVICE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+SCOPE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}:[a-z][a-z0-9_.-]{0,62}$"
+SERVICE_NAME = re.compile(SERVICE_NAME_PATTERN.removesuffix("$") + r"\Z")
+SCOPE_NAME = re.compile(SCOPE_NAME_PATTERN.removesuffix("$") + r"\Z")
 
 
 class UnknownScope(ValueError):
-    """A scope name that is not in the catalogue."""
+    """A scope name that is not in the registry."""
 
 
-def parse_scope_string(value: str) -> frozenset[str]:
-    """Split an OAuth-style space-separated scope string; every name must be in the catalogue."""
-    return validate_scopes(value.split())
-
-
-def validate_scopes(scopes: Iterable[str]) -> frozenset[str]:
-    result = frozenset(scopes)
-    unknown = sorted(result - ALL_SCOPES)
-    if unknown:
-        raise UnknownScope(f"unknown scope(s): {', '.join(unknown)}")
-    return result
-
-
-def expand(scopes: Iterable[str]) -> frozenset[str]:
-    """The scopes a set really grants: `api_admin` implies every other scope."""
-    held = frozenset(scopes) & ALL_SCOPES
-    return ALL_SCOPES if API_ADMIN in held else held
+def implied(names: Iterable[str]) -> frozenset[str]:
+    """The names with what they imply: `api_admin` implies every built-in scope, and never
+    another service's (as `micro_client.contract.scope_granted` has it)."""
+    held = frozenset(names)
+    return held | SCOPES_IMPLIED_BY_API_ADMIN if API_ADMIN in held else held
 
 
 def to_string(scopes: Iterable[str]) -> str:

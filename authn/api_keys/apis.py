@@ -30,6 +30,7 @@ from micro_platform.http import client_ip, no_store, principal_of
 from micro_platform.identity import Principal
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage
+from permissions import catalogue as registry
 
 
 class NewestFirst(CursorPage):
@@ -39,7 +40,7 @@ class NewestFirst(CursorPage):
 def check_within_credential(principal: Principal, scopes: Collection[str]) -> None:
     """A credential never mints a key stronger than itself (a read-only key minting a
     `users:write` key for its owner would be an escalation)."""
-    beyond = sorted(frozenset(scopes) - scope_catalogue.expand(principal.scopes))
+    beyond = sorted(frozenset(scopes) - registry.expand(principal.scopes))
     if beyond:
         raise ValidationError(
             {"scopes": [f"Beyond the calling credential's scopes: {', '.join(beyond)}."]},

@@ -26,6 +26,7 @@ from micro_platform.health import database_liveness
 from micro_platform.http import principal_of
 from micro_platform.identity import Principal
 from micro_platform.openapi import problem
+from permissions import catalogue as registry
 
 REQUIRED_SCOPES_HEADER = "HTTP_X_REQUIRED_SCOPES"
 USER_TOKEN_TTL = 60
@@ -99,7 +100,7 @@ def required_scopes(request: Request) -> frozenset[str]:
     names = request.query_params.get("scope", "").split()
     names += str(request.META.get(REQUIRED_SCOPES_HEADER, "")).split()
     try:
-        return scope_catalogue.validate_scopes(names)
+        return registry.validate_scopes(names)
     except scope_catalogue.UnknownScope as exc:
         raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
 

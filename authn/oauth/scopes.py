@@ -8,6 +8,7 @@ from typing import Any
 from oauth2_provider.scopes import BaseScopes
 
 from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 # What a client gets when it asks for no scope: signing in, and the person's own account.
 DEFAULT_SCOPES = [scope_catalogue.OPENID, scope_catalogue.PROFILE]
@@ -15,12 +16,12 @@ DEFAULT_SCOPES = [scope_catalogue.OPENID, scope_catalogue.PROFILE]
 
 class CatalogueScopes(BaseScopes):
     def get_all_scopes(self) -> dict[str, str]:
-        return scope_catalogue.OAUTH_SCOPES
+        return registry.current().oauth_scopes()
 
     def get_available_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
-        return list(scope_catalogue.OAUTH_SCOPES)
+        return list(registry.current().oauth_scopes())
 
     def get_default_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any

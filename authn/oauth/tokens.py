@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from authn.tokens.jwt import access_token_issue
 from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 OPENID = scope_catalogue.OPENID
 CLIENT_CREDENTIALS = "client_credentials"
@@ -53,7 +54,7 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
         raise InvalidGrantError(description="The account is not active.", request=request)
     requested = list(request.scopes or [])
     held, memberships = held_by(request, user)
-    wanted = frozenset(requested) & scope_catalogue.ALL_SCOPES
+    wanted = frozenset(requested) & registry.all_scopes()
     scopes = wanted & held
     # `openid` alone is a sign-in: an ID token and an access token without API scopes.
     if wanted and not scopes:

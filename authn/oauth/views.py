@@ -46,9 +46,9 @@ from authn.tokens.authentication import API_KEY_PREFIX, principal_from_claims, v
 from authn.tokens.jwt import InvalidAccessToken, upstream_token_decode
 from micro_client import contract
 from micro_platform import counters
-from micro_platform import scopes as scope_catalogue
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
+from permissions import catalogue as registry
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (
@@ -92,7 +92,7 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
                 "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
                 "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:2],
-                "scopes_supported": sorted(scope_catalogue.OAUTH_SCOPES),
+                "scopes_supported": sorted(registry.current().oauth_scopes()),
                 "claims_supported": sorted(set(document.get("claims_supported", []))),
             }
         )
@@ -228,7 +228,7 @@ def scope_is_known(scope: str) -> bool:
     """True when `scope` is within MAX_SCOPE_LENGTH and names only catalogue scopes."""
     if len(scope) > MAX_SCOPE_LENGTH:
         return False
-    return set(scope.split()) <= scope_catalogue.OAUTH_SCOPES.keys()
+    return set(scope.split()) <= registry.current().oauth_scopes().keys()
 
 
 class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):

@@ -28,7 +28,6 @@ from rest_framework.request import Request
 from authn.tokens import revocation
 from authn.tokens.jwt import InvalidAccessToken, access_token_decode
 from authn.tokens.signing_keys import key_ring
-from micro_platform import scopes as scope_catalogue
 from micro_platform.identity import Principal
 
 API_KEY_PREFIX = "mk_"
@@ -73,7 +72,8 @@ def principal_from_claims(
         username=str(claims.get("username", "")),
         kind=kind,
         group_ids=_uuid_list(claims.get("groups", [])),
-        scopes=frozenset(str(claims.get("scope", "")).split()) & scope_catalogue.ALL_SCOPES,
+        # Signed by this service, which checked each name when it issued the token.
+        scopes=frozenset(str(claims.get("scope", "")).split()),
         method="oauth2" if claims.get("client_id") else "jwt",
         amr=tuple(str(value) for value in amr),
         jti=str(claims["jti"]),

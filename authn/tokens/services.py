@@ -21,6 +21,7 @@ from authn.tokens import revocation
 from authn.tokens.jwt import access_token_issue
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 logger = logging.getLogger("micro.auth")
 
@@ -54,7 +55,7 @@ def _requested_scopes(requested: str | None, held: frozenset[str]) -> frozenset[
     if requested is None or not requested.strip():
         return held
     try:
-        wanted = scope_catalogue.expand(scope_catalogue.parse_scope_string(requested))
+        wanted = registry.expand(registry.parse_scope_string(requested))
     except scope_catalogue.UnknownScope as exc:
         raise InvalidScope(str(exc)) from exc
     if not wanted <= held:

@@ -11,7 +11,7 @@ from accounts.models import avatar_url_validator
 from accounts.validators import display_name_validator
 from authn.api_keys.services import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 from authn.oauth import redirect_uris
-from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 
 class LoginForm(forms.Form):
@@ -68,9 +68,7 @@ class ApiKeyCreateForm(forms.Form):
     def __init__(self, *args: object, held_scopes: Iterable[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # Only scopes the user holds are offered; the service re-checks on submit.
-        choices = [
-            (name, name) for name in sorted(held_scopes) if name in scope_catalogue.CATALOGUE
-        ]
+        choices = [(name, name) for name in sorted(held_scopes) if name in registry.all_scopes()]
         self.fields["scopes"].choices = choices  # type: ignore[attr-defined]
 
 

@@ -190,6 +190,9 @@ if MICRO_UPSTREAM_TOKEN_AUDIENCE == MICRO_TOKEN_AUDIENCE:
 MICRO_ACCESS_TOKEN_TTL = env_int("MICRO_ACCESS_TOKEN_TTL", 600, minimum=30)
 MICRO_REFRESH_TOKEN_TTL = env_int("MICRO_REFRESH_TOKEN_TTL", 1209600, minimum=60)
 MICRO_SIGNUP_OPEN = env_bool("MICRO_SIGNUP_OPEN", False)
+# How often a process asks the shared cache whether the scope registry changed elsewhere
+# (permissions.catalogue); its own changes it sees at once.
+MICRO_REGISTRY_REFRESH_SECONDS = 2.0
 # An audit detail not on its event type's allow-list (audit/services.py) raises instead of being
 # dropped with a warning: on in development and the tests, where such a caller is a bug.
 MICRO_AUDIT_STRICT = env_bool("MICRO_AUDIT_STRICT", DEBUG)

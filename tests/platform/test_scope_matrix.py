@@ -137,7 +137,7 @@ def scoped_operation_params() -> list[Any]:
 def without(requirement: Requirement | None) -> frozenset[str]:
     """Every catalogue scope except the declared ones and `api_admin` (which implies all)."""
     named = declared_scopes(requirement) if requirement is not None else ()
-    return sc.ALL_SCOPES - set(named) - {sc.API_ADMIN}
+    return frozenset(sc.BUILT_IN_SCOPES) - set(named) - {sc.API_ADMIN}
 
 
 # --- The lists stay exact -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from authn.api_keys.services import api_key_create
 from authn.management.commands._api_key_output import as_json_line, command_error
 from authn.oauth.services import service_account_client_create
 from micro_platform import scopes as scope_catalogue
+from permissions import catalogue as registry
 
 
 class Command(BaseCommand):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            scopes = scope_catalogue.validate_scopes(options["scopes"])
+            scopes = registry.validate_scopes(options["scopes"])
         except scope_catalogue.UnknownScope as exc:
             raise CommandError(str(exc)) from exc
         # One transaction: a failed key mint leaves no half-made account behind.

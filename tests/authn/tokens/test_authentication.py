@@ -98,10 +98,16 @@ def test_principal_from_claims_carries_identity_scopes_and_token_ids(user):
     assert principal.expires_at == claims["exp"]
 
 
-def test_principal_from_claims_drops_scopes_outside_the_catalogue(user):
-    principal = principal_from_claims(valid_claims(user, scope="profile superpowers admin"))
+def test_principal_from_claims_reads_the_signed_scopes_without_the_registry(
+    user, django_assert_num_queries
+):
+    """The token names its scopes (checked when it was issued); reading them costs no query,
+    and a name this service does not check grants nothing here."""
+    with django_assert_num_queries(0):
+        principal = principal_from_claims(valid_claims(user, scope="profile billing:read"))
 
-    assert principal.scopes == frozenset({"profile"})
+    assert principal.scopes == frozenset({"profile", "billing:read"})
+    assert not principal.has_scope("users:read")
 
 
 def test_principal_from_claims_with_client_id_is_oauth2(user):

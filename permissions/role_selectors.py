@@ -1,0 +1,29 @@
+"""Reads of roles: what a user holds through them, one query in the permissions database."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q
+
+from permissions.models import Role
+
+
+def role_scopes_of(*, user_id: uuid.UUID, group_ids: tuple[uuid.UUID, ...]) -> frozenset[str]:
+    """The scopes of the roles given to the user or to any of `group_ids` (one query)."""
+    given = Q(assignments__subject_type="user", assignments__subject_id=user_id)
+    if group_ids:
+        given |= Q(assignments__subject_type="group", assignments__subject_id__in=group_ids)
+    held: set[str] = set()
+    for scopes in Role.objects.filter(given).values_list("scopes", flat=True).distinct():
+        held.update(scopes or ())
+    return frozenset(held)
+
+
+def roles_of(*, subject_type: str, subject_id: uuid.UUID) -> list[Role]:
+    """The roles given to one user or one group, by name."""
+    return list(
+        Role.objects.filter(
+            assignments__subject_type=subject_type, assignments__subject_id=subject_id
+        ).order_by("name")
+    )
