@@ -26,6 +26,7 @@ logger = logging.getLogger("micro.audit")
 
 _API_KEY = frozenset({"api_key_id", "prefix", "name", "owner_id", "scopes", "expires_at"})
 _GRANT = frozenset({"grant_id", "object_type", "object_id", "subject_type", "subject_id"})
+_ROLE = frozenset({"role_id", "name"})
 _NOTHING: frozenset[str] = frozenset()
 
 # Every event type the service records, with the detail keys it may carry. A new event type
@@ -66,6 +67,18 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     # Object access
     "access.granted": _GRANT | {"read", "write", "admin", "created"},
     "access.revoked": _GRANT | {"object_deleted"},
+    # The scope registry and roles
+    "service.created": frozenset({"name", "audience"}),
+    "service.updated": frozenset({"name", "fields"}),
+    "service.deleted": frozenset({"name", "forced", "removed_from"}),
+    "scope.created": frozenset({"name", "service"}),
+    "scope.updated": frozenset({"name", "fields"}),
+    "scope.deleted": frozenset({"name", "service", "forced", "removed_from"}),
+    "role.created": _ROLE | {"scopes"},
+    "role.updated": _ROLE | {"fields", "scopes"},
+    "role.deleted": _ROLE | {"assignments"},
+    "role.assigned": _ROLE | {"subject_type", "subject_id"},
+    "role.unassigned": _ROLE | {"subject_type", "subject_id"},
 }
 
 

@@ -182,7 +182,9 @@ def _bump() -> None:
         cache.set(VERSION_KEY, time.time_ns(), timeout=None)
 
 
-def _drop() -> None:
+def forget() -> None:
+    """Drops this process's snapshot: the next read loads the registry again (a test whose
+    rows were rolled back, say)."""
     with _snapshot.lock:
         _snapshot.catalogue = None
 
@@ -190,7 +192,7 @@ def _drop() -> None:
 def changed() -> None:
     """A service or scope changed: this process reloads on its next read, the others after
     the commit (the registry's services and the model signals call this)."""
-    _drop()
+    forget()
     transaction.on_commit(_bump, using=Scope.objects.db)
 
 
@@ -208,7 +210,7 @@ def changing() -> Iterator[None]:
             yield
             changed()
     except BaseException:
-        _drop()
+        forget()
         raise
 
 

@@ -22,6 +22,7 @@ from authn.tokens.authentication import verified_tokens
 from authn.tokens.jwt import access_token_issue
 from authn.tokens.signing_keys import key_ring
 from micro_platform.health import database_liveness
+from permissions import catalogue as registry_snapshot
 from tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -68,8 +69,10 @@ def _clean_state() -> Iterator[None]:
     key_ring.invalidate()
     verified_tokens.clear()
     database_liveness.forget()
+    registry_snapshot.forget()
     yield
     cache.clear()
+    registry_snapshot.forget()  # rows a test made are rolled back: so is what was read of them
 
 
 @pytest.fixture

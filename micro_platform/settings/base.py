@@ -309,6 +309,8 @@ SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 MICRO_CREDENTIALS_BACKEND = "authn.account_port"
 # Permissions learns a user's groups through this function (permissions.ports).
 MICRO_GROUP_RESOLVER = "accounts.selectors.group_ids_of_user"
+# Who holds scope names besides roles: asked before a scope is deleted (permissions.ports).
+MICRO_SCOPE_HOLDERS = ("accounts.scope_holders", "authn.scope_holders")
 
 # --- Sessions and cookies ---------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
