@@ -19,7 +19,9 @@ def test_a_registered_scope_is_in_the_registry_at_once():
     registry.scope_create(actor=None, service=billing, name="billing:read", description="Read")
 
     assert "billing:read" in catalogue.all_scopes()
-    assert catalogue.current().service_for("billing").audience == "billing"
+    found = catalogue.current().service_for("billing")
+    assert found is not None
+    assert found.audience == "billing"
     assert AuditEvent.objects.filter(type="scope.created").count() == 1
 
 
