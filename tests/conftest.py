@@ -153,9 +153,15 @@ def session_client(db: Any) -> Callable[[User], APIClient]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Database tests may use every database: with OBJECTS_DATABASE_URL, `objects` and
-    `permissions` live in a second one that checks like /readyz and makemigrations touch."""
+    `permissions` (grants, and the scope registry every token issue reads) live in a second
+    one that checks like /readyz and makemigrations touch."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         wants_db = {"db", "transactional_db"} & set(fixtures)
-        if wants_db and item.get_closest_marker("django_db") is None:
-            item.add_marker(pytest.mark.django_db(databases="__all__"))
+        marker = item.get_closest_marker("django_db")
+        if marker is None:
+            if wants_db:
+                item.add_marker(pytest.mark.django_db(databases="__all__"))
+        elif "databases" not in marker.kwargs:
+            everywhere = pytest.mark.django_db(*marker.args, **marker.kwargs, databases="__all__")
+            item.add_marker(everywhere, append=False)
