@@ -175,8 +175,11 @@ class BearerTokenAuthentication(BaseAuthentication):
     Only tokens for this service's API (`aud` = MICRO_TOKEN_AUDIENCE) are accepted."""
 
     def audiences(self, request: Request) -> tuple[str, ...] | None:
-        """The accepted `aud` values; None is this service's own audience only."""
-        return None
+        """The accepted `aud` values: the view's `token_audiences(request)` when it has one
+        (the gateway), else None, this service's own audience only."""
+        view = (request.parser_context or {}).get("view")
+        hook = getattr(view, "token_audiences", None)
+        return hook(request) if hook else None
 
     def authenticate(self, request: Request) -> tuple[Principal, None] | None:
         raw = bearer_credential(request)
@@ -195,7 +198,6 @@ class BearerTokenAuthentication(BaseAuthentication):
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "authn.tokens.authentication.BearerTokenAuthentication"
-    match_subclasses = True
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
