@@ -24,7 +24,9 @@ from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.audit")
 
-_API_KEY = frozenset({"api_key_id", "prefix", "name", "owner_id", "scopes", "expires_at"})
+_API_KEY = frozenset(
+    {"api_key_id", "prefix", "name", "owner_id", "scopes", "expires_at", "resource"}
+)
 _GRANT = frozenset({"grant_id", "object_type", "object_id", "subject_type", "subject_id"})
 _ROLE = frozenset({"role_id", "name"})
 _NOTHING: frozenset[str] = frozenset()
@@ -53,8 +55,8 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     "mfa.removed": frozenset({"device", "via"}),
     "mfa.backup_codes_regenerated": _NOTHING,
     "session.revoked": _NOTHING,
-    "token.issued": frozenset({"scope", "grant", "grant_type"}),
-    "token.refreshed": frozenset({"scope", "grant_type"}),
+    "token.issued": frozenset({"scope", "grant", "grant_type", "resource"}),
+    "token.refreshed": frozenset({"scope", "grant_type", "resource"}),
     "token.revoked": frozenset({"scope"}),
     "token.reuse_detected": frozenset({"client_id", "grant_type"}),
     "signing_key.rotated": frozenset({"retired"}),

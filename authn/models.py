@@ -146,6 +146,9 @@ class ApiKey(models.Model):
     rotated_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="rotations"
     )
+    # The service (by name, which never changes) the key is bound to: it is then a credential
+    # for that service only (its audience), never for this service's own API. None: unbound.
+    resource = models.CharField(max_length=63, null=True, blank=True)
 
     class Meta:
         verbose_name = "API key"

@@ -35,6 +35,9 @@ class Principal:
     # The SHA-256 of an OAuth 2.0 access token, what its revocation is recorded under: the
     # gateway's upstream tokens minted from it carry it, so that revocation reaches them too.
     token_digest: str | None = None
+    # The registered service (by name) an API key is bound to: such a key is a credential for
+    # that service only, so this service's own API refuses it. None for every other credential.
+    resource: str | None = None
 
     # DRF and Django look for these on `request.user`.
     is_authenticated = True

@@ -22,8 +22,10 @@ from authn.api_keys.serializers import (
     ApiKeyRotateIn,
     ExchangedTokenOut,
     MintedKeyOut,
+    TokenExchangeIn,
 )
 from authn.models import ApiKey
+from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
 from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem, validation_problem
 from micro_platform.http import client_ip, no_store, principal_of
@@ -99,7 +101,11 @@ class ApiKeyListApi(APIView):
         request=ApiKeyCreateIn,
         responses={
             201: MintedKeyOut,
-            400: problem("Invalid input; scopes not held or beyond the calling credential."),
+            400: problem(
+                "Invalid input; scopes not held, beyond the calling credential or (with"
+                " `resource`) not owned by that service; `invalid_target`: `resource` names no"
+                " registered service."
+            ),
             403: problem(
                 "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
                 " `sign_in_required`: keys are minted by a person's sign-in, not an API key or a"
@@ -111,6 +117,10 @@ class ApiKeyListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = ApiKeyCreateIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        try:
+            resource_service(serializer.validated_data.get("resource"))
+        except InvalidTarget as exc:
+            raise invalid_target_problem(exc) from exc
         principal = principal_of(request)
         check_within_credential(principal, serializer.validated_data["scopes"])
         owner = user_get(user_id=principal.user_id)
@@ -174,19 +184,38 @@ class ApiKeyRotateApi(APIView):
 
 class TokenExchangeApi(APIView):
     """Exchanges an API key (in `Authorization` or `X-API-Key`) for a short-lived access token
-    carrying the key's effective scopes."""
+    carrying the key's effective scopes; for one service when the key is bound to it or the
+    optional body names a `resource`."""
 
     authentication_classes = [ApiKeyAuthentication]
     required_scopes = ()
 
+    def accepts_api_key(self, request: Request, principal: Principal) -> bool:
+        """Every key, bound or not: a bound key is exchanged for a token for its service."""
+        return True
+
     @extend_schema(
-        request=None,
-        responses={200: ExchangedTokenOut, 401: problem("No valid API key.")},
+        request=TokenExchangeIn,
+        responses={
+            200: ExchangedTokenOut,
+            400: problem(
+                "`invalid_target`: `resource` names no registered service, or another service"
+                " than the one the key is bound to."
+            ),
+            401: problem("No valid API key."),
+        },
     )
     def post(self, request: Request) -> Response:
-        issued = api_keys.api_key_exchange(
-            principal=principal_of(request), ip_address=client_ip(request)
-        )
+        serializer = TokenExchangeIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            issued = api_keys.api_key_exchange(
+                principal=principal_of(request),
+                ip_address=client_ip(request),
+                resource=resource_service(serializer.validated_data.get("resource")),
+            )
+        except InvalidTarget as exc:
+            raise invalid_target_problem(exc) from exc
         data = {
             "access_token": issued.token,
             "token_type": "Bearer",

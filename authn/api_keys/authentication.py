@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate
 from authn.tokens.authentication import API_KEY_PREFIX, bearer_credential
 from micro_platform.identity import Principal
+from micro_platform.scopes import BUILT_IN_SERVICE
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 
@@ -35,19 +36,40 @@ def api_key_credential(request: Request) -> str | None:
     return str(header)
 
 
+def bound_elsewhere(principal: Principal) -> bool:
+    """Whether the credential is an API key bound to a service other than this one."""
+    return principal.resource not in (None, BUILT_IN_SERVICE)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
-    """Authenticates an API key: the key's scopes intersected with what its owner holds now."""
+    """Authenticates an API key: the key's scopes intersected with what its owner holds now.
+    A key bound to another service is refused: it is a credential for that service only."""
+
+    def accepts(self, request: Request, principal: Principal) -> bool:
+        """Whether the view takes the key: its `accepts_api_key(request, principal)` when it
+        has one (the exchange, the gateway), else only a key for this service's own API
+        (unbound, or bound to this service)."""
+        view = (request.parser_context or {}).get("view")
+        hook = getattr(view, "accepts_api_key", None)
+        return bool(hook(request, principal)) if hook else not bound_elsewhere(principal)
 
     def authenticate(self, request: Request) -> tuple[Principal, None] | None:
         raw = api_key_credential(request)
         if raw is None:
             return None
         try:
-            return api_key_authenticate(raw=raw), None
+            principal = api_key_authenticate(raw=raw)
         except InvalidApiKey as exc:
             raise AuthenticationFailed(
                 "The API key is invalid, expired or revoked.", code="invalid_api_key"
             ) from exc
+        if not self.accepts(request, principal):
+            raise AuthenticationFailed(
+                f"This API key is bound to the service {principal.resource}: it is a credential"
+                " for that service only, not for this API.",
+                code="api_key_bound_elsewhere",
+            )
+        return principal, None
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="micro"'

@@ -10,6 +10,7 @@ from authn.api_keys.services import (
     MAX_GRACE_HOURS,
     MAX_SCOPES,
 )
+from authn.tokens.serializers import RESOURCE_HELP
 from micro_platform.serializers import StrictSerializer
 
 
@@ -20,6 +21,14 @@ class ApiKeyCreateIn(StrictSerializer):
     )
     expires_in_days = serializers.IntegerField(
         min_value=1, max_value=MAX_EXPIRY_DAYS, default=DEFAULT_EXPIRY_DAYS
+    )
+    resource = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_null=True,
+        help_text="Binds the key to one registered service (its audience or name): the key"
+        " then holds only that service's scopes (and `profile`) and is a credential for that"
+        " service only.",
     )
 
 
@@ -36,6 +45,9 @@ class ApiKeyOut(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
+    resource = serializers.CharField(
+        allow_null=True, help_text="The service the key is bound to (its name), or null."
+    )
 
 
 class MintedKeyOut(serializers.Serializer):
@@ -48,6 +60,15 @@ class MintedKeyOut(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField(), source="api_key.scopes")
     created_at = serializers.DateTimeField(source="api_key.created_at")
     expires_at = serializers.DateTimeField(source="api_key.expires_at")
+    resource = serializers.CharField(
+        source="api_key.resource",
+        allow_null=True,
+        help_text="The service the key is bound to (its name), or null.",
+    )
+
+
+class TokenExchangeIn(StrictSerializer):
+    resource = serializers.CharField(max_length=255, required=False, help_text=RESOURCE_HELP)
 
 
 class ExchangedTokenOut(serializers.Serializer):

@@ -30,6 +30,15 @@ from authn.api_keys import cache as api_key_cache
 from authn.models import ApiKey
 from authn.tokens import revocation
 from authn.tokens.jwt import IssuedAccessToken, access_token_issue
+from authn.tokens.resources import (
+    InvalidTarget,
+    ScopeOutsideResource,
+    audience_of,
+    audit_detail,
+    check_requested,
+    narrowed,
+    resource_service,
+)
 from authn.tokens.services import hash_secret
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
@@ -40,6 +49,7 @@ from micro_platform.sign_in import (
     signed_in_recently,
 )
 from permissions import catalogue as registry
+from permissions.catalogue import ServiceEntry
 
 KEY_PREFIX = "mk_"
 DEFAULT_EXPIRY_DAYS = 90
@@ -123,15 +133,33 @@ def _validated_scopes(*, owner: User, scopes: Collection[str], errors: dict[str,
     return wanted
 
 
+def _validated_resource(
+    *, resource: str | None, wanted: frozenset[str], errors: dict[str, str]
+) -> str | None:
+    """The name of the service the key is bound to (None: unbound); its scopes must all be
+    ones a token for that service may carry."""
+    try:
+        service = resource_service(resource)
+        check_requested(wanted, service)
+    except InvalidTarget as exc:
+        errors["resource"] = str(exc)
+        return None
+    except ScopeOutsideResource as exc:
+        errors.setdefault("scopes", f"{str(exc).capitalize()}.")
+    return None if service is None else service.name
+
+
 def _validated(
-    *, owner: User, name: str, scopes: Collection[str], expires_in_days: int
-) -> tuple[str, frozenset[str]]:
-    """The cleaned name and scopes; raises ValidationError naming each bad field."""
+    *, owner: User, name: str, scopes: Collection[str], expires_in_days: int, resource: str | None
+) -> tuple[str, frozenset[str], str | None]:
+    """The cleaned name, scopes and bound service; raises ValidationError naming each bad
+    field."""
     errors: dict[str, str] = {}
     name = name.strip() if isinstance(name, str) else ""
     if not 0 < len(name) <= 100 or "\x00" in name:
         errors["name"] = "Give a name of 1-100 characters."
     wanted = _validated_scopes(owner=owner, scopes=scopes, errors=errors)
+    bound = _validated_resource(resource=resource, wanted=wanted, errors=errors)
     if (
         not isinstance(expires_in_days, int)
         or isinstance(expires_in_days, bool)
@@ -140,11 +168,17 @@ def _validated(
         errors["expires_in_days"] = f"Choose a whole number of days from 1 to {MAX_EXPIRY_DAYS}."
     if errors:
         raise ValidationError({field: [message] for field, message in errors.items()})
-    return name, wanted
+    return name, wanted, bound
 
 
 def _mint(
-    *, owner: User, name: str, scopes: frozenset[str], days: int, rotated_from: ApiKey | None
+    *,
+    owner: User,
+    name: str,
+    scopes: frozenset[str],
+    days: int,
+    rotated_from: ApiKey | None,
+    resource: str | None,
 ) -> MintedKey:
     prefix = _new_prefix()
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -156,6 +190,7 @@ def _mint(
         scopes=sorted(scopes),
         expires_at=timezone.now() + timedelta(days=days),
         rotated_from=rotated_from,
+        resource=resource,
     )
     return MintedKey(api_key=api_key, key=f"{KEY_PREFIX}{prefix}_{secret}")
 
@@ -168,7 +203,7 @@ def _new_prefix() -> str:
 
 
 def _audit_data(api_key: ApiKey) -> dict[str, Any]:
-    return {
+    data = {
         "api_key_id": str(api_key.pk),
         "prefix": api_key.prefix,
         "name": api_key.name,
@@ -176,6 +211,9 @@ def _audit_data(api_key: ApiKey) -> dict[str, Any]:
         "scopes": list(api_key.scopes),
         "expires_at": api_key.expires_at.isoformat(),
     }
+    if api_key.resource is not None:
+        data["resource"] = api_key.resource
+    return data
 
 
 def api_key_create(
@@ -185,17 +223,30 @@ def api_key_create(
     scopes: Collection[str],
     expires_in_days: int = DEFAULT_EXPIRY_DAYS,
     actor: Principal | None,
+    resource: str | None = None,
 ) -> MintedKey:
-    """Mints a key for `owner` with a subset of the scopes it holds; the secret is returned once."""
-    name, wanted = _validated(
-        owner=owner, name=name, scopes=scopes, expires_in_days=expires_in_days
+    """Mints a key for `owner` with a subset of the scopes it holds; the secret is returned once.
+    With `resource` (a registered service's audience or name) the key is bound to that
+    service: its scopes must be that service's (or `profile`), and it is a credential for
+    that service only."""
+    name, wanted, bound = _validated(
+        owner=owner,
+        name=name,
+        scopes=scopes,
+        expires_in_days=expires_in_days,
+        resource=resource,
     )
     _check_signed_in(actor)
     _check_email_verified(owner=owner, actor=actor)
     _check_fresh_mfa(scopes=wanted, actor=actor)
     with transaction.atomic():
         minted = _mint(
-            owner=owner, name=name, scopes=wanted, days=expires_in_days, rotated_from=None
+            owner=owner,
+            name=name,
+            scopes=wanted,
+            days=expires_in_days,
+            rotated_from=None,
+            resource=bound,
         )
         audit_record(
             type="api_key.created",
@@ -282,8 +333,8 @@ def _rotation_checks(api_key: ApiKey, grace_hours: int) -> None:
 
 
 def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None) -> MintedKey:
-    """Mints a replacement (same name and scopes still held, the old key's lifetime counted
-    from now) and lets the old key expire `grace_hours` from now."""
+    """Mints a replacement (same name, bound service and scopes still held, the old key's
+    lifetime counted from now) and lets the old key expire `grace_hours` from now."""
     _check_signed_in(actor)
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().select_related("owner").get(pk=api_key.pk)
@@ -297,7 +348,12 @@ def api_key_rotate(*, api_key: ApiKey, grace_hours: int, actor: Principal | None
         lifetime = round((api_key.expires_at - api_key.created_at) / timedelta(days=1))
         days = min(max(lifetime, 1), MAX_EXPIRY_DAYS)
         minted = _mint(
-            owner=api_key.owner, name=api_key.name, scopes=scopes, days=days, rotated_from=api_key
+            owner=api_key.owner,
+            name=api_key.name,
+            scopes=scopes,
+            days=days,
+            rotated_from=api_key,
+            resource=api_key.resource,
         )
         api_key.expires_at = min(api_key.expires_at, timezone.now() + timedelta(hours=grace_hours))
         api_key.save(update_fields=["expires_at"])
@@ -337,6 +393,7 @@ def _entry_load(prefix: str) -> dict[str, Any] | None:
         "scopes": list(api_key.scopes),
         "expires_at": api_key.expires_at.timestamp(),
         "revoked": api_key.revoked_at is not None,
+        "resource": api_key.resource,
         "username": owner.username,
         "kind": owner.kind,
         "active": owner.is_active,
@@ -367,6 +424,7 @@ def _principal(entry: dict[str, Any], secret: str) -> Principal:
         method="api_key",
         amr=("api_key",),
         api_key_id=uuid.UUID(entry["id"]),
+        resource=entry.get("resource"),
     )
 
 
@@ -394,16 +452,32 @@ def api_key_authenticate(*, raw: str) -> Principal:
     return principal
 
 
-def api_key_exchange(*, principal: Principal, ip_address: str | None) -> IssuedAccessToken:
+def _exchange_target(principal: Principal, resource: ServiceEntry | None) -> ServiceEntry | None:
+    """The service the exchanged token is for: the one a bound key is bound to (a request
+    naming another is InvalidTarget), else the one requested, if any."""
+    if principal.resource is None:
+        return resource
+    bound = resource_service(principal.resource)
+    if resource is not None and bound is not None and resource.name != bound.name:
+        raise InvalidTarget(f"This API key is bound to the service {bound.name}.")
+    return bound
+
+
+def api_key_exchange(
+    *, principal: Principal, ip_address: str | None, resource: ServiceEntry | None = None
+) -> IssuedAccessToken:
     """A short-lived access token with the key's effective scopes; it ends when the key is
-    revoked (its `sid` is the key's id)."""
+    revoked (its `sid` is the key's id). A key bound to a service, or a `resource`, makes it
+    a token for that service (its `aud`, its scopes and `profile` only)."""
     if principal.method != "api_key" or principal.api_key_id is None:
         raise InvalidApiKey("not an API-key principal")
+    target = _exchange_target(principal, resource)
     issued = access_token_issue(
         subject=principal.user_id,
         username=principal.username,
         kind=principal.kind,
-        scopes=principal.scopes,
+        scopes=narrowed(principal.scopes, target),
+        audience=audience_of(target),
         group_ids=principal.group_ids,
         amr=("api_key",),
         session_id=principal.api_key_id,
@@ -416,7 +490,7 @@ def api_key_exchange(*, principal: Principal, ip_address: str | None) -> IssuedA
             subject_type="api_key",
             subject_id=principal.api_key_id,
             ip_address=ip_address,
-            data={"scope": issued.scope, "grant": "api_key"},
+            data={"scope": issued.scope, "grant": "api_key", **audit_detail(target)},
         )
     metrics.token_issued(path="api", grant="exchange")
     return issued

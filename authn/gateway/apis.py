@@ -12,13 +12,16 @@ import threading
 import time
 from collections import OrderedDict
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authn.api_keys.authentication import bound_elsewhere
 from authn.tokens.jwt import upstream_token_issue
+from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem
@@ -27,8 +30,10 @@ from micro_platform.http import principal_of
 from micro_platform.identity import Principal
 from micro_platform.openapi import problem
 from permissions import catalogue as registry
+from permissions.catalogue import ServiceEntry
 
 REQUIRED_SCOPES_HEADER = "HTTP_X_REQUIRED_SCOPES"
+RESOURCE_PARAMETER = "resource"
 USER_TOKEN_TTL = 60
 # A cached X-User-Token is handed out while it has at least this much life left.
 _USER_TOKEN_MIN_LIFE = 30
@@ -105,6 +110,16 @@ def required_scopes(request: Request) -> frozenset[str]:
         raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
 
 
+def gateway_target(request: Request) -> ServiceEntry | None:
+    """The service `?resource=` names (its audience or name), None without one; a name no
+    registered service has is a 400 `invalid_target` (a misconfigured route, never a 2xx).
+    Reads the cached registry only."""
+    try:
+        return resource_service(request.query_params.get(RESOURCE_PARAMETER))
+    except InvalidTarget as exc:
+        raise invalid_target_problem(exc) from exc
+
+
 def identity_headers(principal: Principal) -> dict[str, str]:
     return {
         "X-User-Id": str(principal.user_id),
@@ -118,17 +133,40 @@ def identity_headers(principal: Principal) -> dict[str, str]:
 
 
 class VerifyApi(APIView):
-    """Forward-auth for gateways, on any method: identity headers for a valid credential."""
+    """Forward-auth for gateways, on any method: identity headers for a valid credential.
+    `?resource=` names the service behind the route: its tokens and keys are accepted too."""
 
     required_scopes = ()  # any principal; `?scope=` adds per-route requirements
     # Every proxied request passes here, so a global throttle would throttle the platform;
     # nothing checked here can be guessed (signed tokens, 256-bit key secrets, session ids).
     throttle_classes = ()
 
+    def token_audiences(self, request: Request) -> tuple[str, ...] | None:
+        """Access tokens for this service, and for the service `?resource=` names."""
+        target = gateway_target(request)
+        return None if target is None else (settings.MICRO_TOKEN_AUDIENCE, target.audience)
+
+    def accepts_api_key(self, request: Request, principal: Principal) -> bool:
+        """Unbound keys, and keys bound to the service `?resource=` names."""
+        if not bound_elsewhere(principal):
+            return True
+        target = gateway_target(request)
+        return target is not None and target.name == principal.resource
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        gateway_target(request)  # an unknown `resource` is a 400 before any credential is read
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         request=None,
         parameters=[
             OpenApiParameter("scope", str, description="Required scopes, space-separated."),
+            OpenApiParameter(
+                RESOURCE_PARAMETER,
+                str,
+                description="The registered service (audience or name) behind the route: its"
+                " access tokens and the API keys bound to it are accepted too.",
+            ),
             OpenApiParameter(
                 "X-Required-Scopes",
                 str,
@@ -138,7 +176,10 @@ class VerifyApi(APIView):
         ],
         responses={
             200: OpenApiResponse(description="Authenticated; identity in `X-User-*` headers."),
-            400: problem("Unknown scope name in `scope` or `X-Required-Scopes`."),
+            400: problem(
+                "Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`:"
+                " `resource` names no registered service."
+            ),
             503: problem("A dependency (database or cache) is down: denied."),
         },
     )

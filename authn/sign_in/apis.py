@@ -14,6 +14,7 @@ from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
 from authn.sign_in.serializers import TokenObtainIn
 from authn.tokens import services as tokens
 from authn.tokens.apis import pair_response
+from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
 from authn.tokens.serializers import TokenPairOut
 from micro_platform.http import client_ip
 from micro_platform.openapi import problem
@@ -28,7 +29,10 @@ class TokenObtainApi(APIView):
         request=TokenObtainIn,
         responses={
             200: TokenPairOut,
-            400: problem("Invalid input, or `invalid_scope` (unknown or not held)."),
+            400: problem(
+                "Invalid input; `invalid_scope` (unknown, not held, or not owned by the"
+                " `resource`); `invalid_target` (`resource` names no registered service)."
+            ),
             401: problem(
                 "`invalid_credentials` (unknown user and wrong password alike), "
                 "`mfa_required` (the account has MFA and no `otp` was given), `mfa_invalid`."
@@ -41,12 +45,17 @@ class TokenObtainApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
+            resource = resource_service(data.get("resource"))
+        except InvalidTarget as exc:
+            raise invalid_target_problem(exc) from exc
+        try:
             pair = sign_in.token_obtain_with_password(
                 username=data["username"],
                 password=data["password"],
                 scope=data.get("scope"),
                 ip_address=client_ip(request),
                 otp=data.get("otp"),
+                resource=resource,
             )
         except SIGN_IN_FAILURES as exc:
             raise sign_in_problem(exc) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from authn.tokens.serializers import RESOURCE_HELP
 from micro_platform.serializers import StrictSerializer
 
 
@@ -12,3 +13,4 @@ class TokenObtainIn(StrictSerializer):
     password = serializers.CharField(max_length=256, trim_whitespace=False)
     otp = serializers.CharField(max_length=64, required=False)
     scope = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    resource = serializers.CharField(max_length=255, required=False, help_text=RESOURCE_HELP)

@@ -16,8 +16,10 @@ from audit.services import audit_record
 from authn import lockout
 from authn.mfa.services import mfa_sign_in_step
 from authn.tokens import services as tokens
+from authn.tokens.resources import audit_detail
 from micro_platform import metrics
 from micro_platform.sign_in import SignInThrottled
+from permissions.catalogue import ServiceEntry
 
 logger = logging.getLogger("micro.auth")
 
@@ -169,20 +171,24 @@ def token_obtain_with_password(
     scope: str | None,
     ip_address: str | None,
     otp: str | None = None,
+    resource: ServiceEntry | None = None,
 ) -> tokens.TokenPair:
-    """Signs a user in with a password (and a code when MFA is on).
+    """Signs a user in with a password (and a code when MFA is on); the access token is for
+    `resource` when one is named (the refresh token stays general).
 
     The password is checked first, so a wrong one never reveals whether the account has MFA.
     """
     user = password_check(
         username=username, password=password, method="password", ip_address=ip_address
     )
-    scopes, memberships = tokens.scopes_for_sign_in(user=user, requested=scope)
+    scopes, memberships = tokens.scopes_for_sign_in(user=user, requested=scope, resource=resource)
     # After the scope check, so a refused scope does not consume a backup code.
     amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
     with transaction.atomic():
         sign_in_confirm(user=user)
-        pair = tokens.token_family_start(user=user, scopes=scopes, memberships=memberships, amr=amr)
+        pair = tokens.token_family_start(
+            user=user, scopes=scopes, memberships=memberships, amr=amr, resource=resource
+        )
         sign_in_record(
             user=user, method="password", ip_address=ip_address, data={"sid": str(pair.family_id)}
         )
@@ -192,7 +198,7 @@ def token_obtain_with_password(
             subject_type="token_family",
             subject_id=pair.family_id,
             ip_address=ip_address,
-            data={"scope": pair.scope, "grant": "password"},
+            data={"scope": pair.scope, "grant": "password", **audit_detail(resource)},
         )
     metrics.token_issued(path="api", grant="password")
     return pair

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from authn import lockout
 from authn.tokens import services as tokens
 from authn.tokens import signing_keys
+from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
 from authn.tokens.serializers import (
     JwksOut,
     TokenPairOut,
@@ -43,6 +44,9 @@ class TokenRefreshApi(APIView):
         request=TokenRefreshIn,
         responses={
             200: TokenPairOut,
+            400: problem(
+                "Invalid input; `invalid_target` (`resource` names no registered service)."
+            ),
             401: problem("Unknown, expired, revoked or reused."),
             429: problem("Too many invalid refresh tokens from this IP; see `Retry-After`."),
         },
@@ -50,6 +54,10 @@ class TokenRefreshApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRefreshIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        try:
+            resource = resource_service(serializer.validated_data.get("resource"))
+        except InvalidTarget as exc:
+            raise invalid_target_problem(exc) from exc
         ip_address = client_ip(request)
         # Refresh tokens cannot be guessed (256 bits); the throttle stops a client replaying
         # junk or stolen-and-revoked tokens at volume.
@@ -58,7 +66,9 @@ class TokenRefreshApi(APIView):
             raise Throttled(wait=wait, code="too_many_attempts")
         try:
             pair = tokens.token_refresh(
-                raw=serializer.validated_data["refresh_token"], ip_address=ip_address
+                raw=serializer.validated_data["refresh_token"],
+                ip_address=ip_address,
+                resource=resource,
             )
         except tokens.InvalidRefreshToken as exc:
             lockout.ip_failure_record(ip_address=ip_address, scope="refresh")

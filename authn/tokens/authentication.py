@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import (
     BaseAuthentication,
@@ -117,15 +118,22 @@ class _VerifiedTokens:
         self._size = size
         self._lock = threading.Lock()
 
-    def principal(self, raw: str) -> Principal:
-        return self.verified(raw).principal
+    def principal(self, raw: str, audiences: tuple[str, ...] | None = None) -> Principal:
+        return self.verified(raw, audiences).principal
 
-    def verified(self, raw: str) -> _Verified:
-        """The verified, unrevoked token's claims and principal; InvalidAccessToken otherwise."""
+    def verified(self, raw: str, audiences: tuple[str, ...] | None = None) -> _Verified:
+        """The verified, unrevoked token's claims and principal; InvalidAccessToken otherwise.
+
+        The token's `aud` must be this service's access-token audience, or one of `audiences`
+        when given (the gateway checking a request for another service): a token for another
+        service is never a credential for this service's own API, memoized or not."""
+        accepted = audiences or (settings.MICRO_TOKEN_AUDIENCE,)
         with self._lock:
             cached = self._entries.get(raw)
         if cached is None or not self._still_valid(cached):
-            cached = self._verify(raw)
+            cached = self._verify(raw, accepted)
+        elif cached.claims.get("aud") not in accepted:
+            raise InvalidAccessToken("token for another audience")
         if revocation.is_revoked(cached.claims, digest=cached.digest):
             raise InvalidAccessToken("token revoked")
         return cached
@@ -134,8 +142,11 @@ class _VerifiedTokens:
     def _still_valid(entry: _Verified) -> bool:
         return entry.claims["exp"] > time.time() and key_ring.verifying_key(entry.kid) is not None
 
-    def _verify(self, raw: str) -> _Verified:
-        claims = access_token_decode(raw)  # the full check; raises InvalidAccessToken
+    def _verify(self, raw: str, audiences: tuple[str, ...]) -> _Verified:
+        # The full check; raises InvalidAccessToken. This service signs `aud` as one string.
+        claims = access_token_decode(raw, audiences=audiences)
+        if not isinstance(claims.get("aud"), str):
+            raise InvalidAccessToken("malformed aud")
         kid = str(jwt.get_unverified_header(raw)["kid"])  # checked by the decode above
         # An OAuth 2.0 token is revoked by the digest django-oauth-toolkit stores for it.
         digest = hashlib.sha256(raw.encode()).hexdigest() if claims.get("client_id") else None
@@ -154,20 +165,28 @@ class _VerifiedTokens:
 verified_tokens = _VerifiedTokens()
 
 
-def principal_from_access_token(raw: str) -> Principal:
+def principal_from_access_token(raw: str, audiences: tuple[str, ...] | None = None) -> Principal:
     """Verifies an access token offline (plus the shared revocation list): no database query."""
-    return verified_tokens.principal(raw)
+    return verified_tokens.principal(raw, audiences)
 
 
 class BearerTokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <access token>`: stateless JWT verification against our keys."""
+    """`Authorization: Bearer <access token>`: stateless JWT verification against our keys.
+    Only tokens for this service's API (`aud` = MICRO_TOKEN_AUDIENCE) are accepted."""
+
+    def audiences(self, request: Request) -> tuple[str, ...] | None:
+        """The accepted `aud` values: the view's `token_audiences(request)` when it has one
+        (the gateway), else None, this service's own audience only."""
+        view = (request.parser_context or {}).get("view")
+        hook = getattr(view, "token_audiences", None)
+        return hook(request) if hook else None
 
     def authenticate(self, request: Request) -> tuple[Principal, None] | None:
         raw = bearer_credential(request)
         if raw is None or raw.startswith(API_KEY_PREFIX):
             return None
         try:
-            return principal_from_access_token(raw), None
+            return principal_from_access_token(raw, self.audiences(request)), None
         except InvalidAccessToken as exc:
             raise AuthenticationFailed(
                 "The access token is invalid, expired or revoked.", code="invalid_token"

@@ -83,7 +83,7 @@ class SigningKeyTokenBackend(TokenBackend):
     One backend per token kind: it writes and accepts only its own `typ` and audience.
     """
 
-    def __init__(self, *, typ: str, audience: str, issuer: str) -> None:
+    def __init__(self, *, typ: str, audience: str | tuple[str, ...], issuer: str) -> None:
         self.typ = typ
         super().__init__(ALLOWED_ALGORITHMS[0], audience=audience, issuer=issuer)
 
@@ -119,24 +119,36 @@ class SigningKeyTokenBackend(TokenBackend):
         return super().decode(token)
 
 
-@functools.cache
-def _token_backend(typ: str, audience: str, issuer: str) -> SigningKeyTokenBackend:
+@functools.lru_cache(maxsize=256)
+def _token_backend(
+    typ: str, audience: str | tuple[str, ...], issuer: str
+) -> SigningKeyTokenBackend:
     return SigningKeyTokenBackend(typ=typ, audience=audience, issuer=issuer)
 
 
 class _ServiceToken(Token):
     """A token kind of this service: its backend writes and accepts only `typ` and the
-    audience named by `audience_setting`, and a decoded token carries the required claims."""
+    audience named by `audience_setting` (or the audiences given for this one token), and a
+    decoded token carries the required claims."""
 
     typ: ClassVar[str]
     audience_setting: ClassVar[str]
 
-    def __init__(self, token: Any = None, verify: bool = True) -> None:
+    def __init__(
+        self,
+        token: Any = None,
+        verify: bool = True,
+        *,
+        audience: str | tuple[str, ...] | None = None,
+    ) -> None:
+        # Set before simplejwt decodes: a token is written for, or accepted from, exactly
+        # this audience (one of these audiences) instead of the setting's.
+        self.audience = audience
         super().__init__(token, verify)  # typed for a Token, but simplejwt decodes a string
 
     @property
     def token_backend(self) -> SigningKeyTokenBackend:
-        audience = str(getattr(settings, self.audience_setting))
+        audience = self.audience or str(getattr(settings, self.audience_setting))
         return _token_backend(self.typ, audience, settings.MICRO_ISSUER)
 
     def check_exp(self, claim: str = "exp", current_time: datetime | None = None) -> None:
@@ -165,9 +177,15 @@ class MicroAccessToken(_ServiceToken):
     typ = ACCESS_TOKEN_TYP
     audience_setting = "MICRO_TOKEN_AUDIENCE"
 
-    def __init__(self, token: Any = None, verify: bool = True) -> None:
+    def __init__(
+        self,
+        token: Any = None,
+        verify: bool = True,
+        *,
+        audience: str | tuple[str, ...] | None = None,
+    ) -> None:
         self.lifetime = timedelta(seconds=settings.MICRO_ACCESS_TOKEN_TTL)
-        super().__init__(token, verify)
+        super().__init__(token, verify, audience=audience)
 
 
 class MicroUpstreamToken(_ServiceToken):
@@ -228,9 +246,11 @@ def access_token_issue(
     lifetime: int | None = None,
     client_id: str | None = None,
     auth_time: int | None = None,
+    audience: str | None = None,
 ) -> IssuedAccessToken:
-    """Signs an access token carrying the claims listed in docs/downstream.md."""
-    token = MicroAccessToken()
+    """Signs an access token carrying the claims listed in docs/downstream.md; `audience`
+    makes it a token for one service (`aud`), which this service's own API refuses."""
+    token = MicroAccessToken(audience=audience)
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))
     _identity_claims(
@@ -284,21 +304,24 @@ def upstream_token_issue(
     return _signed(token)
 
 
-def _decode(token_class: type[_ServiceToken], raw: str) -> dict[str, Any]:
+def _decode(
+    token_class: type[_ServiceToken], raw: str, audience: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     try:
-        return token_class(raw).payload
+        return token_class(raw, audience=audience).payload
     except (TokenError, TokenBackendError) as exc:
         raise InvalidAccessToken(str(exc)) from exc
 
 
-def access_token_decode(raw: str) -> dict[str, Any]:
+def access_token_decode(raw: str, *, audiences: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Verifies signature, `typ` (`at+jwt` only), `alg`, `kid`, `iss`, `aud` (the access-token
-    audience only), `exp`/`nbf` and required claims: every path of this service that accepts a
-    bearer JWT goes through here, so an upstream token or an ID token is never accepted.
+    audience only, or one of `audiences` when given), `exp`/`nbf` and required claims: every
+    path of this service that accepts a bearer JWT goes through here, so an upstream token or
+    an ID token is never accepted, nor a token for another service unless asked for.
 
     Raises InvalidAccessToken for anything else; revocation is checked separately.
     """
-    return _decode(MicroAccessToken, raw)
+    return _decode(MicroAccessToken, raw, audiences)
 
 
 def upstream_token_decode(raw: str) -> dict[str, Any]:

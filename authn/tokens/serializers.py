@@ -15,8 +15,15 @@ class TokenPairOut(serializers.Serializer):
     scope = serializers.CharField()
 
 
+RESOURCE_HELP = (
+    "A registered service's audience or name (RFC 8707): the access token is for that service"
+    " (its `aud`, only its scopes and `profile`)."
+)
+
+
 class TokenRefreshIn(StrictSerializer):
     refresh_token = serializers.CharField(max_length=4096)
+    resource = serializers.CharField(max_length=255, required=False, help_text=RESOURCE_HELP)
 
 
 class JwkOut(serializers.Serializer):

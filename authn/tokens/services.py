@@ -19,9 +19,17 @@ from audit.services import audit_record
 from authn.models import RefreshToken, TokenFamily
 from authn.tokens import revocation
 from authn.tokens.jwt import access_token_issue
+from authn.tokens.resources import (
+    ScopeOutsideResource,
+    audience_of,
+    audit_detail,
+    check_requested,
+    narrowed,
+)
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
 from permissions import catalogue as registry
+from permissions.catalogue import ServiceEntry
 
 logger = logging.getLogger("micro.auth")
 
@@ -51,13 +59,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _requested_scopes(requested: str | None, held: frozenset[str]) -> frozenset[str]:
+def _requested_scopes(
+    requested: str | None, held: frozenset[str], resource: ServiceEntry | None
+) -> frozenset[str]:
     if requested is None or not requested.strip():
         return held
     try:
-        wanted = registry.expand(registry.parse_scope_string(requested))
-    except scope_catalogue.UnknownScope as exc:
+        names = registry.parse_scope_string(requested)
+        check_requested(names, resource)
+    except (scope_catalogue.UnknownScope, ScopeOutsideResource) as exc:
         raise InvalidScope(str(exc)) from exc
+    wanted = registry.expand(names)
     if not wanted <= held:
         raise InvalidScope(f"scope(s) not held: {' '.join(sorted(wanted - held))}")
     return wanted
@@ -81,13 +93,20 @@ def _held(user: User) -> tuple[frozenset[str], Memberships]:
 
 
 def _issue_pair(
-    user: User, family: TokenFamily, scopes: frozenset[str], memberships: Memberships
+    user: User,
+    family: TokenFamily,
+    scopes: frozenset[str],
+    memberships: Memberships,
+    resource: ServiceEntry | None,
 ) -> TokenPair:
+    """The family's refresh token stays general; the access token is for `resource` (its
+    audience, and only the scopes that service owns plus `profile`) when one is named."""
     access = access_token_issue(
         subject=user.pk,
         username=user.username,
         kind=user.kind,
-        scopes=scopes,
+        scopes=narrowed(scopes, resource),
+        audience=audience_of(resource),
         group_ids=group_ids_of(memberships),
         amr=tuple(family.amr),
         session_id=family.pk,
@@ -105,15 +124,23 @@ def _issue_pair(
     )
 
 
-def scopes_for_sign_in(*, user: User, requested: str | None) -> tuple[frozenset[str], Memberships]:
+def scopes_for_sign_in(
+    *, user: User, requested: str | None, resource: ServiceEntry | None = None
+) -> tuple[frozenset[str], Memberships]:
     """The scopes a sign-in asks for (default: everything the user holds) with the user's
-    groups; InvalidScope for a scope that is unknown or not held."""
+    groups; InvalidScope for a scope that is unknown, not held, or (with `resource`) not
+    one a token for that service may carry."""
     held, memberships = _held(user)
-    return _requested_scopes(requested, held), memberships
+    return _requested_scopes(requested, held, resource), memberships
 
 
 def token_family_start(
-    *, user: User, scopes: frozenset[str], memberships: Memberships, amr: tuple[str, ...]
+    *,
+    user: User,
+    scopes: frozenset[str],
+    memberships: Memberships,
+    amr: tuple[str, ...],
+    resource: ServiceEntry | None = None,
 ) -> TokenPair:
     """A sign-in's refresh-token family and its first token pair, in the caller's transaction."""
     family = TokenFamily.objects.create(
@@ -122,7 +149,7 @@ def token_family_start(
         amr=list(amr),
         expires_at=timezone.now() + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
     )
-    return _issue_pair(user, family, scopes, memberships)
+    return _issue_pair(user, family, scopes, memberships, resource)
 
 
 def families_revoke(families: list[TokenFamily], reason: str) -> None:
@@ -135,8 +162,11 @@ def families_revoke(families: list[TokenFamily], reason: str) -> None:
     revocation.revoke_families(family_ids=[str(family_id) for family_id in ids])
 
 
-def token_refresh(*, raw: str, ip_address: str | None) -> TokenPair:
-    """Rotates a refresh token; presenting a rotated one revokes its whole family."""
+def token_refresh(
+    *, raw: str, ip_address: str | None, resource: ServiceEntry | None = None
+) -> TokenPair:
+    """Rotates a refresh token; presenting a rotated one revokes its whole family. The new
+    access token is for `resource` when one is named; the family stays general."""
     if not raw.startswith(REFRESH_TOKEN_PREFIX) or len(raw) > 128:
         raise InvalidRefreshToken()
     with transaction.atomic():
@@ -152,7 +182,7 @@ def token_refresh(*, raw: str, ip_address: str | None) -> TokenPair:
             _handle_reuse(token, ip_address)
             pair = None  # the revocation commits; the caller still gets a refusal below
         else:
-            pair = _rotate(token, ip_address)
+            pair = _rotate(token, ip_address, resource)
     if pair is None:
         raise InvalidRefreshToken()
     return pair
@@ -173,7 +203,9 @@ def _handle_reuse(token: RefreshToken, ip_address: str | None) -> None:
     logger.warning("token.reuse_detected user=%s sid=%s", family.user_id, family.pk)
 
 
-def _rotate(token: RefreshToken, ip_address: str | None) -> TokenPair:
+def _rotate(
+    token: RefreshToken, ip_address: str | None, resource: ServiceEntry | None
+) -> TokenPair:
     now = timezone.now()
     family, user = token.family, token.family.user
     if family.revoked_at is not None or token.expires_at <= now or not user.is_active:
@@ -183,13 +215,14 @@ def _rotate(token: RefreshToken, ip_address: str | None) -> TokenPair:
     # Scopes are re-intersected with what the user holds now.
     held, memberships = _held(user)
     scopes = frozenset(family.scope.split()) & held
-    pair = _issue_pair(user, family, scopes, memberships)
+    pair = _issue_pair(user, family, scopes, memberships, resource)
     audit_record(
         type="token.refreshed",
         actor=user.pk,
         subject_type="token_family",
         subject_id=family.pk,
         ip_address=ip_address,
+        data=audit_detail(resource),
     )
     metrics.token_issued(path="api", grant="refresh")
     return pair

@@ -11,6 +11,7 @@ from accounts.models import avatar_url_validator
 from accounts.validators import display_name_validator
 from authn.api_keys.services import MAX_EXPIRY_DAYS, MAX_GRACE_HOURS
 from authn.oauth import redirect_uris
+from micro_platform.scopes import BUILT_IN_SERVICE
 from permissions import catalogue as registry
 
 
@@ -64,12 +65,25 @@ class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     scopes = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
     expires_in_days = forms.IntegerField(min_value=1, max_value=MAX_EXPIRY_DAYS, initial=90)
+    resource = forms.ChoiceField(
+        required=False,
+        label="For one service only",
+        help_text="A key bound to a service holds only its scopes (and profile) and is a"
+        " credential for that service alone.",
+    )
 
     def __init__(self, *args: object, held_scopes: Iterable[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        catalogue = registry.current()
         # Only scopes the user holds are offered; the service re-checks on submit.
-        choices = [(name, name) for name in sorted(held_scopes) if name in registry.all_scopes()]
+        choices = [(name, name) for name in sorted(held_scopes) if name in catalogue.all_scopes]
         self.fields["scopes"].choices = choices  # type: ignore[attr-defined]
+        services = [
+            (name, f"{name} ({entry.audience})")
+            for name, entry in sorted(catalogue.services.items())
+            if name != BUILT_IN_SERVICE
+        ]
+        self.fields["resource"].choices = [("", "No: any service")] + services  # type: ignore[attr-defined]
 
 
 class ApiKeyRotateForm(forms.Form):

@@ -131,6 +131,7 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
                 scopes=form.cleaned_data["scopes"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 actor=principal,
+                resource=form.cleaned_data["resource"] or None,
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)

@@ -12,13 +12,16 @@ from authn.api_keys.services import MintedKey
 
 
 def minted_fields(minted: MintedKey) -> dict[str, Any]:
-    return {
+    fields = {
         "id": str(minted.api_key.pk),
         "prefix": minted.api_key.prefix,
         "key": minted.key,
         "scopes": list(minted.api_key.scopes),
         "expires_at": minted.api_key.expires_at.isoformat(),
     }
+    if minted.api_key.resource is not None:
+        fields["resource"] = minted.api_key.resource
+    return fields
 
 
 def as_json_line(data: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""mint_api_key --user USERNAME --scope S... [--expires-in-days N] [--json]."""
+"""mint_api_key --user USERNAME --scope S... [--resource SERVICE] [--expires-in-days N] [--json]."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--expires-in-days", type=int, default=DEFAULT_EXPIRY_DAYS)
         parser.add_argument("--name", default="command line", help="A label for the key.")
+        parser.add_argument(
+            "--resource",
+            default=None,
+            metavar="SERVICE",
+            help="Bind the key to one registered service (its name or audience).",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,6 +45,7 @@ class Command(BaseCommand):
                 scopes=options["scopes"],
                 expires_in_days=options["expires_in_days"],
                 actor=None,
+                resource=options["resource"],
             )
         except ValidationError as exc:
             raise command_error(exc) from exc
@@ -46,7 +53,8 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(as_json_line(fields))
             return
-        for name in ("id", "prefix", "scopes", "expires_at"):
-            self.stdout.write(f"{name}: {fields[name]}")
+        for name in ("id", "prefix", "scopes", "resource", "expires_at"):
+            if name in fields:
+                self.stdout.write(f"{name}: {fields[name]}")
         self.stdout.write(f"key: {minted.key}")
         self.stdout.write("The key is shown only now; store it safely.")

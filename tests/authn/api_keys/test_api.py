@@ -32,7 +32,8 @@ from tests.factories import ServiceAccountFactory
 
 KEYS = "/api/v1/api-keys"
 ME = "/api/v1/me"
-MINTED_FIELDS = {"id", "name", "prefix", "key", "scopes", "created_at", "expires_at"}
+# `resource`: the service a key is bound to, or null (an unbound key).
+MINTED_FIELDS = {"id", "name", "prefix", "key", "scopes", "created_at", "expires_at", "resource"}
 LISTED_FIELDS = {
     "id",
     "name",
@@ -42,6 +43,7 @@ LISTED_FIELDS = {
     "expires_at",
     "last_used_at",
     "revoked_at",
+    "resource",
 }
 
 
