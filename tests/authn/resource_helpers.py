@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -12,7 +11,6 @@ from django.conf import settings
 
 from accounts.models import User
 from authn.tokens.signing_keys import key_ring
-from permissions import catalogue
 from permissions.models import Role, RoleAssignment, Scope, Service
 from tests.factories import GroupFactory, MembershipFactory
 
@@ -22,16 +20,15 @@ BILLING_WRITE = "billing:invoices.write"
 
 
 @pytest.fixture
-def billing(db: Any) -> Iterator[Service]:
-    """The registered service `billing` with two scopes; this process's registry snapshot is
-    dropped after the test, whose rows are rolled back."""
+def billing(db: Any) -> Service:
+    """The registered service `billing` with two scopes (the registry snapshot read of them
+    is dropped after each test: tests/conftest.py)."""
     service = Service.objects.create(
         name="billing", audience=BILLING_AUDIENCE, description="Invoices and payments."
     )
     Scope.objects.create(service=service, name=BILLING_READ, description="Read invoices.")
     Scope.objects.create(service=service, name=BILLING_WRITE, description="Write invoices.")
-    yield service
-    catalogue._drop()
+    return service
 
 
 def give_billing_role(user: User, scopes: tuple[str, ...] = (BILLING_READ,)) -> Role:
