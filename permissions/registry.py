@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Q
 
 from audit.services import audit_record
 from micro_platform import scopes as sc
@@ -112,14 +113,16 @@ def _check_audience(audience: object, errors: dict[str, str]) -> str:
     return audience.strip()
 
 
-def _check_audience_free(audience: str, *, service: Service | None) -> None:
-    """An audience names one service, and never this service's own token audiences."""
+def _check_audience_free(audience: str, *, name: str, service: Service | None) -> None:
+    """An audience names one service, and never this service's own token audiences. A
+    `resource` may give a service's audience or its name, so neither may be another service's
+    audience or name: every `resource` value designates one service."""
     reserved = {settings.MICRO_TOKEN_AUDIENCE, settings.MICRO_UPSTREAM_TOKEN_AUDIENCE}
-    taken = Service.objects.filter(audience=audience)
-    if service is not None:
-        taken = taken.exclude(pk=service.pk)
-    if audience in reserved or taken.exists():
+    others = Service.objects.exclude(pk=service.pk) if service is not None else Service.objects
+    if audience in reserved or others.filter(Q(audience=audience) | Q(name=audience)).exists():
         raise Conflict("audience_taken", "Another service has this audience.", field="audience")
+    if name in reserved or others.filter(audience=name).exists():
+        raise Conflict("name_taken", "Another service has this name as its audience.", field="name")
 
 
 def check_service_name(name: object) -> str:
@@ -164,7 +167,7 @@ def service_create(
         raise ValidationError({field: [message] for field, message in errors.items()})
     if Service.objects.filter(name=name).exists():
         raise Conflict("duplicate", "A service with this name exists.", field="name")
-    _check_audience_free(wanted, service=None)
+    _check_audience_free(wanted, name=name, service=None)
     with catalogue.changing():
         service = Service.objects.create(name=name, audience=wanted, description=cleaned)
         _audit(
@@ -201,7 +204,7 @@ def service_update(
     if not changes:
         return service
     if "audience" in changes:
-        _check_audience_free(changes["audience"], service=service)
+        _check_audience_free(changes["audience"], name=service.name, service=service)
     with catalogue.changing():
         for field, value in changes.items():
             setattr(service, field, value)

@@ -50,6 +50,19 @@ def test_a_duplicate_service_is_a_conflict():
         registry.service_create(actor=None, name="other", audience="micro")
 
 
+def test_a_resource_value_designates_one_service():
+    """`resource` gives an audience or a name: neither may be another service's."""
+    registry.service_create(actor=None, name="billing", audience="https://billing.example")
+
+    with pytest.raises(registry.Conflict):
+        registry.service_create(actor=None, name="orders", audience="billing")
+    with pytest.raises(registry.Conflict):
+        registry.service_create(actor=None, name="micro-upstream")
+    registry.service_create(actor=None, name="orders", audience="https://orders.example")
+    with pytest.raises(registry.Conflict):
+        registry.service_create(actor=None, name="shop", audience="orders")
+
+
 def test_the_built_in_service_cannot_change():
     micro = Service.objects.get(name="micro")
 
