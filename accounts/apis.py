@@ -276,8 +276,8 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
     """The group, if the principal may manage its members: a person's own sign-in holding
     `users:write` (`api_admin` implies it) or an admin of the group.
 
-    Only `api_admin` manages a group that grants `api_admin`: a delegate could otherwise
-    mint new administrators.
+    Only `api_admin` manages a group that grants `api_admin`, by its scopes or by a role given
+    to it: a delegate could otherwise mint new administrators.
     """
     # The services enforce the sign-in rule for every caller; checked here first too, so that a
     # key is refused for what it is before the group is looked up (scope, sign-in, permission).
@@ -287,7 +287,7 @@ def group_for_manager(principal: Principal, group_id: str) -> Group:
         raise NotFound("No group with this id.", code="group_not_found")
     if principal.is_admin:
         return group
-    if sc.API_ADMIN in group.scopes:
+    if selectors.group_grants_api_admin(group=group):
         raise PermissionDenied("Only `api_admin` manages the members of an `api_admin` group.")
     if principal.has_scope(sc.USERS_WRITE):
         return group

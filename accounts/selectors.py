@@ -12,7 +12,7 @@ from accounts.models import EMAIL_MAX_LENGTH, Group, Membership, User, iequals
 from micro_platform import scopes as scope_catalogue
 from micro_platform.ids import parse_uuid
 from permissions import catalogue as registry
-from permissions.role_selectors import role_scopes_of
+from permissions.role_selectors import role_scopes_of, role_scopes_of_group
 
 
 def user_get(*, user_id: object) -> User | None:
@@ -132,6 +132,14 @@ def group_get(*, group_id: object) -> Group | None:
     if parsed is None:
         return None
     return Group.objects.filter(pk=parsed).first()
+
+
+def group_grants_api_admin(*, group: Group) -> bool:
+    """Whether membership of the group carries `api_admin`: by its own scopes or by a role
+    given to it."""
+    if scope_catalogue.API_ADMIN in group.scopes:
+        return True
+    return scope_catalogue.API_ADMIN in role_scopes_of_group(group_id=group.pk)
 
 
 def group_is_admin(*, group: Group, user_id: uuid.UUID) -> bool:

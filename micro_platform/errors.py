@@ -28,10 +28,14 @@ class DependencyError(RuntimeError):
 
 
 class Problem(exceptions.APIException):
-    """An API error with an explicit status and machine-readable `code`."""
+    """An API error with an explicit status and machine-readable `code`; `extra` adds
+    members to the body (RFC 9457 extension members), never replacing the standard ones."""
 
-    def __init__(self, *, status_code: int, code: str, detail: str) -> None:
+    def __init__(
+        self, *, status_code: int, code: str, detail: str, extra: dict[str, Any] | None = None
+    ) -> None:
         self.status_code = status_code
+        self.extra = dict(extra or {})
         super().__init__(detail=detail, code=code)
 
 
@@ -155,6 +159,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         code = _first_code(api_exc.detail, api_exc.default_code)
         body = problem_body(api_exc.status_code, code, str(_flatten(api_exc.detail)))
+        extra = getattr(api_exc, "extra", None) or {}
+        body.update({key: value for key, value in extra.items() if key not in body})
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from permissions.models import Role
 
@@ -27,3 +27,20 @@ def roles_of(*, subject_type: str, subject_id: uuid.UUID) -> list[Role]:
             assignments__subject_type=subject_type, assignments__subject_id=subject_id
         ).order_by("name")
     )
+
+
+def roles_given_to(*, subject_type: str, subject_id: uuid.UUID) -> QuerySet[Role]:
+    """The roles given to one user or one group, as a queryset to paginate."""
+    return Role.objects.filter(
+        assignments__subject_type=subject_type, assignments__subject_id=subject_id
+    )
+
+
+def role_scopes_of_group(*, group_id: uuid.UUID) -> frozenset[str]:
+    """The scopes of the roles given to one group (one query)."""
+    held: set[str] = set()
+    for scopes in roles_given_to(subject_type="group", subject_id=group_id).values_list(
+        "scopes", flat=True
+    ):
+        held.update(scopes or ())
+    return frozenset(held)

@@ -54,7 +54,12 @@ def _check_scopes(scopes: object) -> list[str]:
 
 
 def _check_description(description: object) -> str:
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH:
+    # A NUL byte is refused as the registry refuses it: PostgreSQL cannot store one in text.
+    if (
+        not isinstance(description, str)
+        or len(description) > DESCRIPTION_MAX_LENGTH
+        or "\x00" in description
+    ):
         raise ValidationError(
             {"description": [f"Give at most {DESCRIPTION_MAX_LENGTH} characters."]}
         )

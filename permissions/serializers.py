@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from micro_platform.serializers import StrictSerializer
@@ -64,3 +66,101 @@ class CheckIn(StrictSerializer):
 
 class CheckOut(serializers.Serializer):
     allowed = serializers.BooleanField()
+
+
+# --- The scope registry and roles (services, scopes, roles) ----------------------------------
+
+
+class NamedOnceIn(StrictSerializer):
+    """A change to a named row: `name` is refused with its own message, names never change."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and "name" in data:
+            raise serializers.ValidationError(
+                {"name": ["Names never change once created."]}, code="immutable"
+            )
+        return super().to_internal_value(data)
+
+
+class ServiceIn(StrictSerializer):
+    # No max_length: the service checks the name against its pattern and names it.
+    name = serializers.CharField(trim_whitespace=False)
+    audience = serializers.CharField(required=False, help_text="Defaults to the name.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ServiceUpdateIn(NamedOnceIn):
+    audience = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ScopeIn(StrictSerializer):
+    name = serializers.CharField(trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScopeUpdateIn(NamedOnceIn):
+    description = serializers.CharField(allow_blank=True)
+
+
+class ScopeBriefOut(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ServiceOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    audience = serializers.CharField()
+    description = serializers.CharField()
+    built_in = serializers.BooleanField()
+    scopes = ScopeBriefOut(many=True, source="scopes.all")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ScopeOut(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    service = serializers.CharField(source="service.name")
+    service_id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+
+
+class ScopeFilterIn(StrictSerializer):
+    service = serializers.CharField(required=False, help_text="Only this service's scopes.")
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.CharField(required=False)
+
+
+class PageIn(StrictSerializer):
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.CharField(required=False)
+
+
+class ForceIn(StrictSerializer):
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Delete even when in use, taking the scopes from everyone holding them.",
+    )
+
+
+class RoleIn(StrictSerializer):
+    name = serializers.CharField(trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    scopes = serializers.ListField(child=serializers.CharField(max_length=127))
+
+
+class RoleUpdateIn(NamedOnceIn):
+    description = serializers.CharField(required=False, allow_blank=True)
+    scopes = serializers.ListField(child=serializers.CharField(max_length=127), required=False)
+
+
+class RoleOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

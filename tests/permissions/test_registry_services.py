@@ -112,3 +112,12 @@ def test_a_scope_in_use_is_deleted_only_by_force_which_takes_it_from_its_holders
     assert "billing:read" not in catalogue.all_scopes()
     event = AuditEvent.objects.get(type="scope.deleted")
     assert event.data["removed_from"] == {"roles": 1, "groups": 1}
+
+
+def test_a_role_description_with_a_nul_byte_is_refused():
+    # The API's fields refuse it first; the manifest and other callers reach the service.
+    with pytest.raises(ValidationError, match="description"):
+        roles.role_create(actor=None, name="clerk", scopes=[], description="a\x00b")
+    role = roles.role_create(actor=None, name="clerk", scopes=[])
+    with pytest.raises(ValidationError, match="description"):
+        roles.role_update(actor=None, role=role, description="a\x00b")

@@ -66,6 +66,11 @@ PUBLIC_OPERATIONS: dict[str, str] = {
     "POST /api/v1/access/check": (
         "asks about the caller's own access by default; another subject needs api_admin"
     ),
+    # The registry names permissions, not data: services read it to learn what to check, and
+    # discovery already publishes the scope names.
+    "GET /api/v1/services": "the registry: any authenticated caller reads the services",
+    "GET /api/v1/services/{service_id}": "the registry: any authenticated caller reads one",
+    "GET /api/v1/scopes": "the registry: any authenticated caller reads every scope",
     # The RPC facade checks each method's scopes from RPC_METHODS (the RPC matrix below).
     "GET /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
     "POST /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
