@@ -39,8 +39,8 @@ def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def api_keys_of_groups_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted group, role, role assignment or registered scope may change what
-    many users hold: every key is re-read."""
-    api_key_cache.groups_changed()
+    many users hold: every key is re-read once the change's own database commits."""
+    api_key_cache.groups_changed(using=kwargs.get("using"))
 
 
 def refuse_unsafe_redirect_uris(sender: Any, instance: Any, **kwargs: Any) -> None:

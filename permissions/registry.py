@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Q
 
 from audit.services import audit_record
@@ -147,6 +147,13 @@ def check_scope_name(name: object, *, service: str) -> str:
     return name
 
 
+# The built-in service's name, and the prefixes of its scopes (`users:read`...): a service of
+# that name would own scopes that read as the built-in ones.
+RESERVED_SERVICE_NAMES = frozenset(
+    {sc.BUILT_IN_SERVICE, *(name.partition(":")[0] for name in sc.BUILT_IN_SCOPES if ":" in name)}
+)
+
+
 def _not_built_in(service: Service) -> None:
     if service.built_in or service.name == sc.BUILT_IN_SERVICE:
         raise Conflict("built_in", "The built-in service and its scopes are the code's.")
@@ -165,18 +172,21 @@ def service_create(
     wanted = _check_audience(name if audience is None else audience, errors)
     if errors:
         raise ValidationError({field: [message] for field, message in errors.items()})
-    if Service.objects.filter(name=name).exists():
+    if Service.objects.filter(name=name).exists() or name in RESERVED_SERVICE_NAMES:
         raise Conflict("duplicate", "A service with this name exists.", field="name")
     _check_audience_free(wanted, name=name, service=None)
-    with catalogue.changing():
-        service = Service.objects.create(name=name, audience=wanted, description=cleaned)
-        _audit(
-            type="service.created",
-            actor=actor,
-            subject_type="service",
-            subject_id=service.pk,
-            data={"name": name, "audience": wanted},
-        )
+    try:
+        with catalogue.changing():
+            service = Service.objects.create(name=name, audience=wanted, description=cleaned)
+            _audit(
+                type="service.created",
+                actor=actor,
+                subject_type="service",
+                subject_id=service.pk,
+                data={"name": name, "audience": wanted},
+            )
+    except IntegrityError as exc:  # the same name or audience registered at the same moment
+        raise Conflict("duplicate", "A service with this name or audience exists.") from exc
     return service
 
 
@@ -249,15 +259,18 @@ def scope_create(
         raise ValidationError({field: [message] for field, message in errors.items()})
     if Scope.objects.filter(name=name).exists() or name in sc.BUILT_IN_SCOPES:
         raise Conflict("duplicate", "A scope with this name exists.", field="name")
-    with catalogue.changing():
-        scope = Scope.objects.create(service=service, name=name, description=cleaned)
-        _audit(
-            type="scope.created",
-            actor=actor,
-            subject_type="scope",
-            subject_id=scope.pk,
-            data={"name": name, "service": service.name},
-        )
+    try:
+        with catalogue.changing():
+            scope = Scope.objects.create(service=service, name=name, description=cleaned)
+            _audit(
+                type="scope.created",
+                actor=actor,
+                subject_type="scope",
+                subject_id=scope.pk,
+                data={"name": name, "service": service.name},
+            )
+    except IntegrityError as exc:  # the same scope registered at the same moment
+        raise Conflict("duplicate", "A scope with this name exists.", field="name") from exc
     return scope
 
 

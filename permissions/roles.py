@@ -75,9 +75,12 @@ def role_create(
     cleaned = _check_description(description)
     if Role.objects.filter(name=name).exists():
         raise Conflict("duplicate", "A role with this name exists.", field="name")
-    with audited():
-        role = Role.objects.create(name=name, scopes=checked, description=cleaned)
-        _audit(type="role.created", actor=actor, role=role, data={"scopes": checked})
+    try:
+        with audited():
+            role = Role.objects.create(name=name, scopes=checked, description=cleaned)
+            _audit(type="role.created", actor=actor, role=role, data={"scopes": checked})
+    except IntegrityError as exc:  # the same role created at the same moment
+        raise Conflict("duplicate", "A role with this name exists.", field="name") from exc
     return role
 
 

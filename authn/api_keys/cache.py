@@ -65,9 +65,10 @@ def user_changed(*, user_id: uuid.UUID | str) -> None:
     transaction.on_commit(lambda: _bump(user_generation_key(user_id)))
 
 
-def groups_changed() -> None:
-    """Invalidates every cached entry once the current transaction commits (group scopes)."""
-    transaction.on_commit(lambda: _bump(GLOBAL_GENERATION_KEY))
+def groups_changed(*, using: str | None = None) -> None:
+    """Invalidates every cached entry once the current transaction of database `using` (the
+    one the change is written to: roles may live in the grants database) commits."""
+    transaction.on_commit(lambda: _bump(GLOBAL_GENERATION_KEY), using=using)
 
 
 # prefix -> owner id, per process. A key's owner never changes, so this is a fact, not

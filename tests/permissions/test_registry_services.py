@@ -121,3 +121,25 @@ def test_a_role_description_with_a_nul_byte_is_refused():
     role = roles.role_create(actor=None, name="clerk", scopes=[])
     with pytest.raises(ValidationError, match="description"):
         roles.role_update(actor=None, role=role, description="a\x00b")
+
+
+@pytest.mark.parametrize("name", ["micro", "users", "objects"])
+def test_the_built_in_names_are_reserved(name):
+    """`users` would own `users:*` scopes that read as the built-in ones."""
+    with pytest.raises(registry.Conflict):
+        registry.service_create(actor=None, name=name, audience=f"https://{name}.example")
+
+
+def test_a_duplicate_created_at_the_same_moment_is_a_conflict(monkeypatch):
+    """The check before the insert passed (another request's row was not there yet): the
+    unique constraint answers, as a conflict, not an error."""
+    registry.service_create(actor=None, name="billing")
+    monkeypatch.setattr(registry, "RESERVED_SERVICE_NAMES", frozenset())
+    real_filter = Service.objects.filter
+
+    def blind(*args, **kwargs):
+        return real_filter(pk=None)  # finds nothing, as a racing request's check did
+
+    monkeypatch.setattr(Service.objects, "filter", blind)
+    with pytest.raises(registry.Conflict):
+        registry.service_create(actor=None, name="billing", audience="https://other.example")
