@@ -316,3 +316,22 @@ def test_a_file_that_is_not_a_manifest_is_refused(tmp_path):
         apply(write(tmp_path, BILLING, "billing.txt"))
     with pytest.raises(CommandError, match="cannot read"):
         apply(str(tmp_path / "missing.yaml"))
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("document", "start", "end"),
+    [
+        ("README.md", "apply_manifest - <<'YAML'\n", "\nYAML\n"),
+        ("docs/permissions.md", "# deploy/micro-manifest.yaml\n", "\n```"),
+    ],
+)
+def test_the_manifests_the_docs_show_apply(tmp_path, document, start, end):
+    text = (REPO / document).read_text(encoding="utf-8")
+    shown = text.split(start, 1)[1].split(end, 1)[0]
+
+    apply(write(tmp_path, shown))
+
+    assert Role.objects.get(name="billing-clerk").scopes == ["billing:read", "users:read"]
