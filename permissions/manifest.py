@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from micro_platform import scopes as sc
@@ -56,8 +56,10 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str | int | float | bool | type(None)):
+            raise ManifestError([f"line {line}: a key must be plain text"])
         if key in result:
-            line = key_node.start_mark.line + 1
             raise ManifestError([f"line {line}: the key {key!r} is given twice"])
         result[key] = loader.construct_object(value_node, deep=True)
     return result
@@ -213,9 +215,13 @@ def _check_scopes(check: _Checker, raw: object, service: str) -> tuple[ScopeSpec
 def _check_role_scopes(
     check: _Checker, raw: object, path: str, *, service: str, declared: frozenset[str]
 ) -> tuple[str, ...]:
-    names: list[str] = []
+    names: set[str] = set()
     registered = catalogue.all_scopes()
-    for index, name in enumerate(check.items(raw, path)):
+    given = check.items(raw, path)
+    if len(given) > roles.MAX_ROLE_SCOPES:
+        check.problem(path, f"at most {roles.MAX_ROLE_SCOPES} scopes")
+        return ()
+    for index, name in enumerate(given):
         where = f"{path}[{index}]"
         if not isinstance(name, str):
             check.problem(where, "must be a scope name")
@@ -226,9 +232,7 @@ def _check_role_scopes(
         elif name not in declared and name not in registered:
             check.problem(where, f"unknown scope {name}")
         else:
-            names.append(name)
-    if len(names) > roles.MAX_ROLE_SCOPES:
-        check.problem(path, f"at most {roles.MAX_ROLE_SCOPES} scopes")
+            names.add(name)
     return tuple(sorted(names))
 
 
@@ -441,6 +445,10 @@ def _written_as(change: Change) -> Iterator[None]:
     except registry.Conflict as exc:
         where = f"{change.path}.{exc.field}" if exc.field else change.path
         raise ManifestError([f"{where}: {exc.message}"]) from exc
+    except ObjectDoesNotExist as exc:  # deleted by someone else since the plan was made
+        raise ManifestError(
+            [f"{change.path}: {change.kind} {change.name} changed meanwhile; apply again"]
+        ) from exc
 
 
 def apply(the_plan: Plan) -> None:

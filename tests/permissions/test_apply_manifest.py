@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from permissions import catalogue, registry, roles
+from permissions import catalogue, manifest, registry, roles
 from permissions.models import Role, Scope, Service
 from tests.factories import GroupFactory
 
@@ -263,6 +263,11 @@ def test_prune_deletes_a_scope_the_manifest_s_own_role_gives_up(tmp_path):
         ),
         ("service: {name: billing}\nservice: {name: orders}", "the key 'service' is given twice"),
         ("service: {name: [billing", "not valid YAML"),
+        ("? [service]\n: {name: billing}", "line 1: a key must be plain text"),
+        (
+            "service: {name: billing}\nroles: [{name: c, scopes: [" + "profile, " * 201 + "]}]",
+            "roles[0].scopes: at most 200 scopes",
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_path_and_nothing_is_written(tmp_path, text, problem):
@@ -335,3 +340,14 @@ def test_the_manifests_the_docs_show_apply(tmp_path, document, start, end):
     apply(write(tmp_path, shown))
 
     assert Role.objects.get(name="billing-clerk").scopes == ["billing:read", "users:read"]
+
+
+def test_a_scope_deleted_between_the_plan_and_the_writes_is_refused_not_a_crash(tmp_path):
+    apply(write(tmp_path, BILLING))
+    plan = manifest.plan(
+        manifest.check(manifest.parse(BILLING.replace("Read in", "Reads in"), as_json=False))
+    )
+    registry.scope_delete(actor=None, scope=Scope.objects.get(name="billing:read"), force=True)
+
+    with pytest.raises(manifest.ManifestError, match=r"scopes\[0\]: scope billing:read changed"):
+        manifest.apply(plan)
