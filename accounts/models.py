@@ -137,7 +137,7 @@ class User(AbstractBaseUser):
 
     @property
     def granted_scopes(self) -> frozenset[str]:
-        return frozenset(self.scopes or ()) & registry.all_scopes()
+        return registry.registered(self.scopes or ())
 
 
 def _max_length(field_name: str) -> int:

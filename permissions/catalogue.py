@@ -152,20 +152,17 @@ def _version_now() -> int | None:
         return None
 
 
-def current() -> Catalogue:
-    """The registry now: this process's snapshot, reloaded when another process changed it."""
+def current(*, recheck: bool = False) -> Catalogue:
+    """The registry now: this process's snapshot, reloaded when another process changed it.
+    `recheck` compares the snapshot's version with the shared one now, whenever it was last."""
     snapshot = _snapshot
     now = time.monotonic()
     catalogue = snapshot.catalogue
-    if (
-        catalogue is not None
-        and now - snapshot.checked_at < settings.MICRO_REGISTRY_REFRESH_SECONDS
-    ):
+    fresh_for = settings.MICRO_REGISTRY_REFRESH_SECONDS
+    if not recheck and catalogue is not None and now - snapshot.checked_at < fresh_for:
         return catalogue
     with snapshot.lock:
-        if snapshot.catalogue is not None and now - snapshot.checked_at < (
-            settings.MICRO_REGISTRY_REFRESH_SECONDS
-        ):
+        if not recheck and snapshot.catalogue is not None and now - snapshot.checked_at < fresh_for:
             return snapshot.catalogue
         version = _version_now()
         if snapshot.catalogue is None or (version is not None and version != snapshot.version):
@@ -217,12 +214,27 @@ def changing() -> Iterator[None]:
 # What most callers need, from the current snapshot.
 
 
+def _knowing(names: frozenset[str]) -> Catalogue:
+    """The snapshot, rechecked against the shared version when it lacks one of `names`: a
+    scope another process registered a moment ago is never refused or dropped for the
+    snapshot's age. Only a name the snapshot lacks costs the check (one cache read)."""
+    catalogue = current()
+    return catalogue if names <= catalogue.all_scopes else current(recheck=True)
+
+
 def all_scopes() -> frozenset[str]:
     return current().all_scopes
 
 
+def registered(names: Iterable[str]) -> frozenset[str]:
+    """The names that are registered scopes (rechecked as `_knowing` does)."""
+    held = frozenset(names)
+    return held & _knowing(held).all_scopes
+
+
 def validate_scopes(names: Iterable[str]) -> frozenset[str]:
-    return current().validate(names)
+    wanted = frozenset(names)
+    return _knowing(wanted).validate(wanted)
 
 
 def parse_scope_string(value: str) -> frozenset[str]:
@@ -231,4 +243,11 @@ def parse_scope_string(value: str) -> frozenset[str]:
 
 
 def expand(names: Iterable[str]) -> frozenset[str]:
-    return current().expand(names)
+    held = frozenset(names)
+    return _knowing(held).expand(held)
+
+
+def service_for(resource: str) -> ServiceEntry | None:
+    """The service a `resource` designates (its audience or name), rechecked as `_knowing`
+    does when the snapshot knows none."""
+    return current().service_for(resource) or current(recheck=True).service_for(resource)

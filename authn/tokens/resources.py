@@ -23,7 +23,7 @@ def resource_service(resource: str | None) -> ServiceEntry | None:
     `resource`; InvalidTarget for a value that names none. Reads the cached registry only."""
     if resource is None or resource == "":
         return None
-    service = registry.current().service_for(resource)
+    service = registry.service_for(resource)
     if service is None:
         raise InvalidTarget(f"No registered service has the audience or name {resource!r}.")
     return service

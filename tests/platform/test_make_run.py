@@ -107,10 +107,13 @@ def test_make_run_on_another_port_issues_tokens_for_that_port(tmp_path: Path) ->
         assert claims(tokens["access_token"])["iss"] == base_url
         assert "MICRO_ISSUER is" not in log_path.read_text()
         # Who am I (the admin), then Ada by REST and by RPC (the create answer is captured).
-        walkthrough = run_the_readme_walkthrough(base_url, password[1])
+        # Then a billing service registered, its role given, and a token for it.
+        walkthrough = run_the_readme_walkthrough(base_url, password[1], env)
         assert '"username":"admin"' in walkthrough, walkthrough
         assert walkthrough.count('"username":"ada"') == 2, walkthrough
         assert '{"user":{"id":' in walkthrough.split('"username":"ada"')[1], walkthrough
+        assert "create service billing" in walkthrough, walkthrough
+        assert walkthrough.rstrip().endswith("billing billing:read profile"), walkthrough
         # The same server reached as `localhost`: one warning, however many such requests.
         for _ in range(3):
             get_json(f"http://localhost:{port}/.well-known/openid-configuration")
@@ -122,18 +125,23 @@ def test_make_run_on_another_port_issues_tokens_for_that_port(tmp_path: Path) ->
     assert f"host 'localhost:{port}', but MICRO_ISSUER is {base_url}" in log
 
 
-def run_the_readme_walkthrough(base_url: str, password: str) -> str:
-    """The README's first shell block, as a newcomer pastes it: only PASSWORD and BASE set."""
+def run_the_readme_walkthrough(base_url: str, password: str, env: dict[str, str]) -> str:
+    """The README's two walkthrough blocks, as a newcomer pastes them in the checkout: only
+    PASSWORD and BASE set (and the database `make run` serves, for the manifest command)."""
     curl = shutil.which("curl")
     require_component(curl is not None and shutil.which("bash") is not None, "curl and bash")
     readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Five minutes", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    walkthrough = readme.split("## Five minutes", 1)[1]
+    block, rest = walkthrough.split("```sh\n", 1)[1].split("```", 1)
+    block += rest.split("```sh\n", 1)[1].split("```", 1)[0]
     assert "PASSWORD='<printed password>'\n" in block and "BASE=http://127.0.0.1:8000\n" in block
     script = block.replace("PASSWORD='<printed password>'", f"PASSWORD='{password}'").replace(
         "BASE=http://127.0.0.1:8000", f"BASE={base_url}"
     )
     result = subprocess.run(  # noqa: S603 - bash running the README's own commands
         [str(shutil.which("bash")), "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
