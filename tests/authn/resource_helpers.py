@@ -31,7 +31,7 @@ def billing(db: Any) -> Iterator[Service]:
     Scope.objects.create(service=service, name=BILLING_READ, description="Read invoices.")
     Scope.objects.create(service=service, name=BILLING_WRITE, description="Write invoices.")
     yield service
-    catalogue._drop()
+    catalogue.forget()
 
 
 def give_billing_role(user: User, scopes: tuple[str, ...] = (BILLING_READ,)) -> Role:
