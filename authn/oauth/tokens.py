@@ -5,6 +5,12 @@ oauthlib builds the token response, before the token is stored. The generator de
 the token may carry: the requested scopes narrowed to what the subject holds *now* (so a
 refresh never outlives a scope the user lost), and it narrows `request.scopes` to match, which
 is what the response's `scope` and the stored row then show.
+
+A token for one service (`resource`, authn.oauth.resources) is narrowed further, to that
+service's scopes and `profile`, with the service's audience. Only the signed token and the
+response's `scope` are: the rows keep the general scopes (`request.micro_general_scopes`,
+which the validator stores), because a refresh reads its scopes from them, and a refresh
+token's scope must stay that of the authorization (RFC 6749 §6).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from oauthlib.oauth2 import InvalidGrantError, InvalidScopeError
 
 from accounts.models import User
 from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
+from authn.oauth.resources import token_resource
 from authn.tokens.jwt import access_token_issue
+from authn.tokens.resources import audience_of, narrowed
 from micro_platform import scopes as scope_catalogue
 from permissions import catalogue as registry
 
@@ -52,6 +60,7 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
     user = token_subject(request)
     if user is None or not user.is_active:
         raise InvalidGrantError(description="The account is not active.", request=request)
+    service = token_resource(request)
     requested = list(request.scopes or [])
     held, memberships = held_by(request, user)
     wanted = frozenset(requested) & registry.all_scopes()
@@ -61,12 +70,17 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
         raise InvalidScopeError(
             description="None of the requested scopes is held by the account.", request=request
         )
-    request.scopes = sorted(scopes) + ([OPENID] if OPENID in requested else [])
+    sign_in = [OPENID] if OPENID in requested else []
+    carried = narrowed(scopes, service)
+    request.micro_resource = service
+    request.micro_general_scopes = sorted(scopes) + sign_in
+    request.scopes = sorted(carried) + sign_in
     issued = access_token_issue(
         subject=user.pk,
         username=user.username,
         kind=user.kind,
-        scopes=scopes,
+        scopes=carried,
+        audience=audience_of(service),
         group_ids=group_ids_of(memberships),
         amr=_amr(request.grant_type),
         lifetime=int(request.expires_in),

@@ -10,6 +10,9 @@ What changes against the toolkit's defaults, and why:
 - Issuance, reuse and revocation are audit events like every other credential's.
 - A redirect URI is used only if the service's rule allows it (https, or http to a loopback
   IP address: authn.oauth.redirect_uris), even when a stored client lists another.
+- `resource` (RFC 8707) names a registered service (authn.oauth.resources): a code keeps the
+  service it was authorized for; the token rows keep no resource and the general scopes, so
+  only the access token is for the service and a refresh may name another one or none.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from accounts.models import User
 from audit.services import audit_record
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
+from authn.oauth.resources import authorization_resource
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
+from authn.tokens.resources import audit_detail
 from authn.tokens.signing_keys import key_ring
 from micro_client import contract
 from micro_platform import metrics
@@ -125,7 +130,9 @@ class MicroOAuth2Validator(OAuth2Validator):
         # The token view runs a code exchange in one transaction: the code's row stays locked
         # until it is deleted, so a concurrent second exchange waits, then finds it gone and
         # takes the re-use path below.
-        Grant.objects.select_for_update().filter(code=code, application=client).first()
+        grant = Grant.objects.select_for_update().filter(code=code, application=client).first()
+        # The service the code was authorized for, which the token must be for.
+        request.micro_authorized_resource = grant.resource if grant is not None else []
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return bool(request.user.is_active)
         used = OAuthCodeUse.objects.filter(code_digest=code_digest(code)).first()
@@ -145,6 +152,18 @@ class MicroOAuth2Validator(OAuth2Validator):
                 data={"client_id": request.client_id or "", "grant_type": AUTHORIZATION_CODE},
             )
 
+    # --- Resources: a registered service, kept on the code only --------------------------------
+
+    def _create_authorization_code(self, request: Any, code: Any, expires: Any = None) -> Any:
+        service = authorization_resource(request)
+        request.resource = [service.name] if service is not None else []
+        return super()._create_authorization_code(request, code, expires)
+
+    def _check_and_set_request_resource(self, request: Any) -> None:
+        # The token's service was resolved before it was signed (authn.oauth.tokens); the
+        # rows name none, so a refresh token stays general.
+        request.resource = []
+
     def _create_refresh_token(
         self, request: Any, refresh_token_code: str, access_token: Any, previous: Any
     ) -> Any:
@@ -155,7 +174,16 @@ class MicroOAuth2Validator(OAuth2Validator):
         return refresh_token
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        result = super()._save_bearer_token(token, request, *args, **kwargs)
+        # The rows keep the general scopes a refresh starts from; the response keeps the
+        # scopes of the access token, which may be for one service only.
+        carried = token.get("scope", "")
+        general = getattr(request, "micro_general_scopes", None)
+        if general is not None:
+            token["scope"] = " ".join(general)
+        try:
+            result = super()._save_bearer_token(token, request, *args, **kwargs)
+        finally:
+            token["scope"] = carried
         refresh_token = getattr(request, "micro_refresh_token", None)
         if request.grant_type == AUTHORIZATION_CODE and refresh_token is not None:
             OAuthCodeUse.objects.create(
@@ -173,7 +201,11 @@ class MicroOAuth2Validator(OAuth2Validator):
             subject_type="oauth_client",
             subject_id=request.client.client_id,
             ip_address=_client_ip(request),
-            data={"grant_type": request.grant_type, "scope": token.get("scope", "")},
+            data={
+                "grant_type": request.grant_type,
+                "scope": carried,
+                **audit_detail(getattr(request, "micro_resource", None)),
+            },
         )
         metrics.token_issued(path="oauth", grant=request.grant_type)
         return result

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -34,21 +35,28 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.log import log_response
 from oauth2_provider import views as dot_views
-from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
+from oauth2_provider.exceptions import (
+    InvalidOIDCClientError,
+    InvalidOIDCRedirectURIError,
+    OAuthToolkitError,
+)
 from oauth2_provider.models import Application, DeviceGrant
 from oauthlib.common import Request as OauthlibRequest
 
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate
 from authn.oauth.redirect_uris import redirect_uri_problem
+from authn.oauth.resources import RESOURCE, as_oauth_error, service_for_scopes
 from authn.oauth.validators import service_account_of
 from authn.tokens import revocation
 from authn.tokens.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
 from authn.tokens.jwt import InvalidAccessToken, upstream_token_decode
+from authn.tokens.resources import InvalidTarget, ScopeOutsideResource
 from micro_client import contract
 from micro_platform import counters
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 from permissions import catalogue as registry
+from permissions.catalogue import ServiceEntry
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = (
@@ -63,6 +71,12 @@ DEVICE_POLL_ANSWERS = frozenset({"authorization_pending", "slow_down"})
 # The `token_type_hint` under which introspection answers for the gateway's upstream token
 # (and under which alone it does); any other hint, or none, is about access credentials.
 UPSTREAM_TOKEN_HINT = "upstream_token"  # noqa: S105 - a type name, not a secret
+
+TOKEN_ERROR_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
 
 # Off-site form submissions: the toolkit redirects the consent/logout POST to the client.
 leaves_site = method_decorator(csp_update({"form-action": ["https:", "http:"]}), name="dispatch")
@@ -295,6 +309,14 @@ class TokenView(dot_views.TokenView):
     of one code cannot both succeed; device codes are redeemed at most once and only before
     they expire."""
 
+    def create_token_response(self, request: HttpRequest) -> tuple[Any, Any, Any, Any]:
+        url, headers, body, status = super().create_token_response(request)
+        # An error raised while the token is made (an inactive account, a scope not held, a
+        # resource refused) reaches here with only the error's own headers: it is JSON and
+        # not to be cached like every other answer of this endpoint (RFC 6749 §5.2).
+        headers = {**TOKEN_ERROR_HEADERS, **headers} if status >= 400 else headers
+        return url, headers, body, status
+
     def authorization_flow_token_response(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
@@ -346,7 +368,52 @@ class TokenView(dot_views.TokenView):
 
 @leaves_site
 class AuthorizationView(dot_views.AuthorizationView):
-    """The consent page (the toolkit's view, behind the dashboard sign-in with MFA)."""
+    """The consent page (the toolkit's view, behind the dashboard sign-in with MFA).
+
+    `resource` names the one registered service the client asks access to (its audience or
+    its name): the page says which, and an unknown one, or a scope that service does not
+    own, goes back to the client as `invalid_target` / `invalid_scope` once the client and
+    its redirect URI are known good (otherwise the error page, never a redirect). The
+    toolkit never sees the parameter, which it would check as an absolute URI; the
+    validator checks it again when the code is issued (authn.oauth.resources)."""
+
+    resource_names: Sequence[str] = ()
+    resource: ServiceEntry | None = None
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.resource_names = tuple(request.GET.getlist(RESOURCE))
+        if self.resource_names:
+            query = request.GET.copy()
+            del query[RESOURCE]
+            query._mutable = False
+            request.GET = query  # type: ignore[assignment] # the stubs' name for a read-only one
+        return super().get(request, *args, **kwargs)
+
+    def validate_authorization_request(self, request: HttpRequest) -> tuple[Any, Any]:
+        scopes, credentials = super().validate_authorization_request(request)
+        try:
+            self.resource = service_for_scopes(self.resource_names, scopes)
+        except (InvalidTarget, ScopeOutsideResource) as exc:
+            error = as_oauth_error(exc, state=credentials.get("state"))
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]) from exc
+        return scopes, credentials
+
+    def get_initial(self) -> dict[str, Any]:
+        return {**super().get_initial(), RESOURCE: " ".join(self.resource_names)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "resource": self.resource}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self.resource_names = tuple((form.cleaned_data.pop(RESOURCE, None) or "").split())
+        return super().form_valid(form)
+
+    def create_authorization_response(
+        self, request: HttpRequest, scopes: Any, credentials: dict[str, Any], allow: bool
+    ) -> Any:
+        # Always set, so a `resource` in the query string cannot reach the grant unchecked.
+        credentials[RESOURCE] = list(self.resource_names)
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
 
 class UserInfoView(dot_views.UserInfoView):
