@@ -1,0 +1,60 @@
+"""Admin console forms: they validate input; the services decide and write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import forms
+
+from permissions import catalogue as registry
+
+
+def scope_choices(names: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """Every registered scope (or `names`), by name, as checkbox choices."""
+    return [(name, name) for name in sorted(registry.all_scopes() if names is None else names)]
+
+
+class ScopesField(forms.MultipleChoiceField):
+    """Checkboxes of the registry's scopes, read when the form is built."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(required=False, **kwargs)  # type: ignore[arg-type]
+
+
+class ScopesForm(forms.Form):
+    """A form with a `scopes` field offering the registry's scopes as they are now."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if "scopes" in self.fields:
+            self.fields["scopes"].choices = scope_choices()  # type: ignore[attr-defined]
+
+
+class ServiceForm(forms.Form):
+    name = forms.CharField(max_length=63, help_text="Lower case: billing, orders-api.")
+    audience = forms.CharField(
+        max_length=255, required=False, help_text="Defaults to the name; a URL is fine."
+    )
+    description = forms.CharField(max_length=500, required=False)
+
+
+class ScopeForm(forms.Form):
+    name = forms.CharField(max_length=127, help_text="<service>:<action>, e.g. billing:read.")
+    description = forms.CharField(max_length=500, required=False)
+
+
+class RoleForm(ScopesForm):
+    name = forms.CharField(max_length=63, help_text="Lower case: billing-clerk.")
+    description = forms.CharField(max_length=500, required=False)
+    scopes = ScopesField()
+
+
+class RoleEditForm(ScopesForm):
+    description = forms.CharField(max_length=500, required=False)
+    scopes = ScopesField()
+
+
+class ForceForm(forms.Form):
+    force = forms.BooleanField(required=False)
