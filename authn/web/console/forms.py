@@ -58,3 +58,24 @@ class RoleEditForm(ScopesForm):
 
 class ForceForm(forms.Form):
     force = forms.BooleanField(required=False)
+
+
+class GroupForm(ScopesForm):
+    name = forms.CharField(max_length=150)
+    scopes = ScopesField(help_text="Every member holds these, with the scopes of its roles.")
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(
+        choices=[("member", "Member"), ("admin", "Admin (manages the members)")],
+        initial="member",
+    )
+
+
+class RoleGiveForm(forms.Form):
+    role = forms.ChoiceField(choices=())
+
+    def __init__(self, *args: object, roles: Iterable[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["role"].choices = list(roles)  # type: ignore[attr-defined]

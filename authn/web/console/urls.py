@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from authn.web.console import registry_views
+from authn.web.console import group_views, registry_views
 
 urlpatterns = [
     path("dashboard/admin/services/", registry_views.services_view, name="console-services"),
@@ -27,5 +27,27 @@ urlpatterns = [
         "dashboard/admin/roles/<uuid:role_id>/delete",
         registry_views.role_delete_view,
         name="console-role-delete",
+    ),
+    path("dashboard/admin/groups/", group_views.groups_view, name="console-groups"),
+    path("dashboard/admin/groups/<uuid:group_id>/", group_views.group_view, name="console-group"),
+    path(
+        "dashboard/admin/groups/<uuid:group_id>/members",
+        group_views.group_member_add_view,
+        name="console-group-member-add",
+    ),
+    path(
+        "dashboard/admin/groups/<uuid:group_id>/members/<uuid:user_id>/remove",
+        group_views.group_member_remove_view,
+        name="console-group-member-remove",
+    ),
+    path(
+        "dashboard/admin/groups/<uuid:group_id>/roles",
+        group_views.group_role_give_view,
+        name="console-group-role-give",
+    ),
+    path(
+        "dashboard/admin/groups/<uuid:group_id>/roles/<uuid:role_id>/take",
+        group_views.group_role_take_view,
+        name="console-group-role-take",
     ),
 ]
