@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from django import forms
 
+from accounts.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, username_validator
+from accounts.validators import display_name_validator
 from permissions import catalogue as registry
 
 
@@ -79,3 +81,24 @@ class RoleGiveForm(forms.Form):
     def __init__(self, *args: object, roles: Iterable[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["role"].choices = list(roles)  # type: ignore[attr-defined]
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label="Username, email or name", max_length=254, required=False)
+
+
+class UserCreateForm(forms.Form):
+    """A person's account; without a password it cannot sign in until a reset sets one."""
+
+    username = forms.CharField(max_length=USERNAME_MAX_LENGTH, validators=[username_validator])
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH, required=False)
+    display_name = forms.CharField(
+        max_length=150, required=False, validators=[display_name_validator]
+    )
+    password = forms.CharField(
+        max_length=256,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Optional: without one, the user sets it through a password reset.",
+    )

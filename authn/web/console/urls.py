@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from authn.web.console import group_views, registry_views
+from authn.web.console import group_views, registry_views, user_views
 
 urlpatterns = [
     path("dashboard/admin/services/", registry_views.services_view, name="console-services"),
@@ -49,5 +49,28 @@ urlpatterns = [
         "dashboard/admin/groups/<uuid:group_id>/roles/<uuid:role_id>/take",
         group_views.group_role_take_view,
         name="console-group-role-take",
+    ),
+    path("dashboard/admin/", user_views.users_view, name="console-home"),
+    path("dashboard/admin/users/", user_views.users_view, name="console-users"),
+    path("dashboard/admin/users/<uuid:user_id>/", user_views.user_view, name="console-user"),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/deactivate",
+        user_views.user_deactivate_view,
+        name="console-user-deactivate",
+    ),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/reactivate",
+        user_views.user_reactivate_view,
+        name="console-user-reactivate",
+    ),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/unlock",
+        user_views.user_unlock_view,
+        name="console-user-unlock",
+    ),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/mfa-reset",
+        user_views.user_mfa_reset_view,
+        name="console-user-mfa-reset",
     ),
 ]
