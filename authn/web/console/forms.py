@@ -102,3 +102,15 @@ class UserCreateForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Optional: without one, the user sets it through a password reset.",
     )
+
+
+class ServiceAccountForm(ScopesForm):
+    username = forms.CharField(
+        max_length=USERNAME_MAX_LENGTH,
+        validators=[username_validator],
+        help_text="The service's name, e.g. reports-worker.",
+    )
+    display_name = forms.CharField(
+        max_length=150, required=False, validators=[display_name_validator]
+    )
+    scopes = ScopesField(help_text="What its keys and client tokens may carry.")

@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-from authn.web.console import group_views, registry_views, user_views
+from authn.web.console import (
+    group_views,
+    registry_views,
+    service_account_views,
+    user_views,
+)
 
 urlpatterns = [
     path("dashboard/admin/services/", registry_views.services_view, name="console-services"),
@@ -72,5 +77,31 @@ urlpatterns = [
         "dashboard/admin/users/<uuid:user_id>/mfa-reset",
         user_views.user_mfa_reset_view,
         name="console-user-mfa-reset",
+    ),
+    path(
+        "dashboard/admin/service-accounts/",
+        service_account_views.service_accounts_view,
+        name="console-service-accounts",
+    ),
+    path(
+        "dashboard/admin/service-accounts/<uuid:user_id>/",
+        service_account_views.service_account_view,
+        name="console-service-account",
+    ),
+    path(
+        "dashboard/admin/service-accounts/<uuid:user_id>/api-keys",
+        service_account_views.service_account_key_view,
+        name="console-service-account-key",
+    ),
+    path(
+        "dashboard/admin/service-accounts/<uuid:user_id>/clients",
+        service_account_views.service_account_client_view,
+        name="console-service-account-client",
+    ),
+    path("dashboard/admin/clients/", service_account_views.clients_view, name="console-clients"),
+    path(
+        "dashboard/admin/clients/<int:application_id>/delete",
+        service_account_views.client_delete_view,
+        name="console-client-delete",
     ),
 ]
