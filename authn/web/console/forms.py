@@ -114,3 +114,17 @@ class ServiceAccountForm(ScopesForm):
         max_length=150, required=False, validators=[display_name_validator]
     )
     scopes = ScopesField(help_text="What its keys and client tokens may carry.")
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters; every one optional. Times are in the server's zone."""
+
+    type = forms.CharField(max_length=64, required=False, help_text="e.g. login.failed")
+    actor = forms.CharField(max_length=254, required=False, help_text="Username or user ID.")
+    subject = forms.CharField(max_length=255, required=False, help_text="The subject's ID.")
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )

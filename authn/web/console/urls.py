@@ -3,6 +3,7 @@
 from django.urls import path
 
 from authn.web.console import (
+    audit_views,
     group_views,
     registry_views,
     service_account_views,
@@ -104,4 +105,5 @@ urlpatterns = [
         service_account_views.client_delete_view,
         name="console-client-delete",
     ),
+    path("dashboard/admin/audit/", audit_views.audit_view, name="console-audit"),
 ]
