@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -36,7 +36,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, event_id = raw.partition("|")
         when = parse_datetime(at)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        if when is not None and when.tzinfo is not None:
+            # An offset pushing the instant past year 9999 cannot be compared in UTC.
+            when.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
     parsed_id = parse_uuid(event_id)
     if when is None or when.tzinfo is None or parsed_id is None:

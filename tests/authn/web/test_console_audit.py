@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
@@ -81,7 +83,22 @@ def test_an_unknown_actor_or_a_bad_time_is_a_form_error(admin_console: Client) -
     assert admin_console.get(AUDIT_URL, {"since": "yesterday"}).status_code == 400
 
 
-@pytest.mark.parametrize("cursor", ["x", "!!!", "MjAyNnxub3BlIQ", "bm90IGEgY3Vyc29y" * 20])
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "x",
+        "!!!",
+        "MjAyNnxub3BlIQ",
+        "bm90IGEgY3Vyc29y" * 20,
+        _cursor(f"2026-01-01T00:00:00|{uuid.uuid4()}"),  # no zone
+        _cursor(f"9999-12-31T23:59:59-14:00|{uuid.uuid4()}"),  # past year 9999 in UTC
+        _cursor("2026-01-01T00:00:00+00:00|not-an-id"),
+    ],
+)
 def test_a_forged_cursor_is_a_400_not_an_error(admin_console: Client, cursor: str) -> None:
     response = admin_console.get(AUDIT_URL, {"cursor": cursor})
     assert response.status_code == 400
