@@ -15,9 +15,9 @@ from accounts.models import Group
 from accounts.services import Conflict, group_create, group_member_add, group_member_remove
 from authn.web.console.access import console_view, paginate, query_without_page, status_for
 from authn.web.console.forms import GroupForm, MemberAddForm, RoleGiveForm
+from authn.web.console.user_views import role_give_form
 from authn.web.views import add_validation_errors, confirm_page
 from micro_platform.identity import Principal
-from permissions import registry_selectors
 from permissions.role_selectors import roles_of
 from permissions.roles import role_assign, role_get, role_unassign
 
@@ -27,11 +27,6 @@ def _group_or_404(group_id: uuid.UUID) -> Group:
     if group is None:
         raise Http404("No such group.")
     return group
-
-
-def _role_form(data: object = None) -> RoleGiveForm:
-    roles = [(str(role.pk), role.name) for role in registry_selectors.roles_all()]
-    return RoleGiveForm(data, roles=roles, auto_id="role_%s")
 
 
 @console_view
@@ -71,7 +66,7 @@ def _group_page(
         "query": query_without_page(request),
         "roles": roles_of(subject_type="group", subject_id=group.pk),
         "member_form": member_form or MemberAddForm(auto_id="member_%s"),
-        "role_form": role_form or _role_form(),
+        "role_form": role_form or role_give_form(),
     }
     status = status_for(member_form, role_form)
     return render(request, "micro/console/group.html", context, status=status)
@@ -141,7 +136,7 @@ def group_role_give_view(
     group = _group_or_404(group_id)
     if request.method != "POST":
         return redirect("dashboard:console-group", group_id=group.pk)
-    form = _role_form(request.POST)
+    form = role_give_form(request.POST)
     if not form.is_valid():
         return _group_page(request, group, role_form=form)
     role = role_get(role_id=form.cleaned_data["role"])

@@ -75,6 +75,16 @@ urlpatterns = [
         name="console-user-unlock",
     ),
     path(
+        "dashboard/admin/users/<uuid:user_id>/roles",
+        user_views.user_role_give_view,
+        name="console-user-role-give",
+    ),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/roles/<uuid:role_id>/take",
+        user_views.user_role_take_view,
+        name="console-user-role-take",
+    ),
+    path(
         "dashboard/admin/users/<uuid:user_id>/mfa-reset",
         user_views.user_mfa_reset_view,
         name="console-user-mfa-reset",

@@ -19,12 +19,14 @@ from authn.api_keys.selectors import api_keys_of
 from authn.lockout import account_unlock
 from authn.mfa.services import mfa_reset_by_admin, user_has_mfa
 from authn.web.console.access import console_view, paginate, query_without_page, status_for
-from authn.web.console.forms import UserCreateForm, UserSearchForm
+from authn.web.console.forms import RoleGiveForm, UserCreateForm, UserSearchForm
 from authn.web.selectors import dashboard_sessions_of
 from authn.web.views import add_validation_errors, confirm_page
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
+from permissions import registry_selectors
 from permissions.role_selectors import roles_of
+from permissions.roles import role_assign, role_get, role_unassign
 
 RECENT_EVENTS = 20
 
@@ -68,20 +70,74 @@ def users_view(request: HttpRequest, actor: Principal) -> HttpResponse:
     return render(request, "micro/console/users.html", context, status=status_for(form))
 
 
-@console_view
-def user_view(request: HttpRequest, actor: Principal, user_id: uuid.UUID) -> HttpResponse:
-    """One account: its groups, roles, MFA, sessions, API keys and recent events."""
-    user = user_or_404(user_id)
+def role_give_form(data: object = None) -> RoleGiveForm:
+    """A choice of every role, for giving one to a user or a group."""
+    roles = [(str(role.pk), role.name) for role in registry_selectors.roles_all()]
+    return RoleGiveForm(data, roles=roles, auto_id="role_%s")
+
+
+def _user_page(
+    request: HttpRequest, user: User, *, role_form: RoleGiveForm | None = None
+) -> HttpResponse:
     context = {
         "account": user,
         "has_mfa": user_has_mfa(user=user),
         "memberships": accounts.memberships_of_user(user=user),
         "roles": roles_of(subject_type="user", subject_id=user.pk),
+        "role_form": role_form or role_give_form(),
         "sessions": dashboard_sessions_of(user_id=user.pk),
         "api_keys": api_keys_of(owner_id=user.pk),
         "events": audit_events_of_user(user_id=user.pk)[:RECENT_EVENTS],
     }
-    return render(request, "micro/console/user.html", context)
+    return render(request, "micro/console/user.html", context, status=status_for(role_form))
+
+
+@console_view
+def user_view(request: HttpRequest, actor: Principal, user_id: uuid.UUID) -> HttpResponse:
+    """One account: its groups, roles, MFA, sessions, API keys and recent events."""
+    return _user_page(request, user_or_404(user_id))
+
+
+@console_view
+def user_role_give_view(request: HttpRequest, actor: Principal, user_id: uuid.UUID) -> HttpResponse:
+    """POST gives a role to the user."""
+    user = user_or_404(user_id)
+    if request.method != "POST":
+        return _back(user)
+    form = role_give_form(request.POST)
+    if not form.is_valid():
+        return _user_page(request, user, role_form=form)
+    role = role_get(role_id=form.cleaned_data["role"])
+    if role is None:  # deleted since the page was shown
+        form.add_error("role", "No such role.")
+        return _user_page(request, user, role_form=form)
+    role_assign(actor=actor, role=role, subject_type="user", subject_id=user.pk)
+    messages.success(request, f"{user.username} has the role “{role.name}”.")
+    return _back(user)
+
+
+@console_view
+def user_role_take_view(
+    request: HttpRequest, actor: Principal, user_id: uuid.UUID, role_id: uuid.UUID
+) -> HttpResponse:
+    """GET asks to confirm; POST takes the role from the user."""
+    user = user_or_404(user_id)
+    role = role_get(role_id=role_id)
+    if role is None:
+        raise Http404("No such role.")
+    if request.method == "POST":
+        role_unassign(actor=actor, role=role, subject_type="user", subject_id=user.pk)
+        messages.success(request, f"{user.username} no longer has the role “{role.name}”.")
+        return _back(user)
+    return confirm_page(
+        request,
+        heading=f"Take the role “{role.name}” from {user.username}?",
+        facts=[("Role scopes", " ".join(role.scopes) or "none")],
+        consequence="They lose the role's scopes on their next token, API-key use and dashboard"
+        " request (unless they hold them otherwise).",
+        confirm_label="Take role",
+        cancel_url=reverse("dashboard:console-user", kwargs={"user_id": user.pk}),
+    )
 
 
 def _back(user: User) -> HttpResponse:

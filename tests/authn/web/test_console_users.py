@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -10,10 +11,14 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from accounts.selectors import user_held_scopes
 from audit.models import AuditEvent
 from authn import lockout
 from authn.api_keys.services import api_key_create
 from authn.mfa.services import user_has_mfa
+from permissions.models import RoleAssignment
+from permissions.registry import scope_create, service_create
+from permissions.roles import role_create
 from tests.authn.dashboard_helpers import LOGIN_URL, PROFILE_URL, enrol_totp, sign_in
 from tests.factories import UserFactory
 
@@ -36,6 +41,8 @@ def _pages(ines: User) -> list[str]:
         f"{USERS_URL}{ines.pk}/reactivate",
         f"{USERS_URL}{ines.pk}/unlock",
         f"{USERS_URL}{ines.pk}/mfa-reset",
+        f"{USERS_URL}{ines.pk}/roles",
+        f"{USERS_URL}{ines.pk}/roles/{uuid.uuid4()}/take",
     ]
 
 
@@ -166,3 +173,20 @@ def test_user_changes_need_a_recent_code_for_an_admin_with_mfa(
     assert ines.is_active
     assert mfa_admin_console.post(USERS_URL, {"username": "late"}).status_code == 403
     assert not User.objects.filter(username="late").exists()
+
+
+def test_a_role_given_to_a_user_reaches_them_and_is_taken_after_confirming(
+    admin_console: Client, ines: User
+) -> None:
+    billing = service_create(actor=None, name="billing")
+    scope_create(actor=None, service=billing, name="billing:read")
+    role = role_create(actor=None, name="clerk", scopes=["billing:read"])
+    response = admin_console.post(f"{USERS_URL}{ines.pk}/roles", {"role": str(role.pk)})
+    assert response.status_code == 302
+    assert "billing:read" in user_held_scopes(user=ines)
+    take = f"{USERS_URL}{ines.pk}/roles/{role.pk}/take"
+    assert "Take the role “clerk” from ines?" in admin_console.get(take).content.decode()
+    assert RoleAssignment.objects.filter(subject_id=ines.pk).exists()
+    assert admin_console.post(take).status_code == 302
+    assert "billing:read" not in user_held_scopes(user=ines)
+    assert admin_console.post(f"{USERS_URL}{ines.pk}/roles", {"role": "x"}).status_code == 400
