@@ -34,7 +34,13 @@ from authn.tokens.services import hash_secret
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
 from micro_platform.identity import Principal
-from micro_platform.sign_in import require_fresh_mfa, require_personal_sign_in
+from micro_platform.sign_in import (
+    FreshMfaRequired as FreshMfaRequired,  # raised by api_key_create: callers import it here
+)
+from micro_platform.sign_in import (
+    require_fresh_mfa,
+    require_personal_sign_in,
+)
 from permissions import catalogue as registry
 
 KEY_PREFIX = "mk_"
