@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import EMAIL_MAX_LENGTH, Group, Membership, User, iequals
 from micro_platform import scopes as scope_catalogue
@@ -146,3 +146,24 @@ def group_is_admin(*, group: Group, user_id: uuid.UUID) -> bool:
     return Membership.objects.filter(
         group=group, user_id=user_id, role=Membership.Role.ADMIN
     ).exists()
+
+
+def group_memberships(*, group: Group) -> QuerySet[Membership]:
+    """The group's memberships with their users, by username."""
+    return Membership.objects.filter(group=group).select_related("user").order_by("user__username")
+
+
+def users_search(*, query: str = "", kind: str | None = None) -> QuerySet[User]:
+    """Users whose username, email or display name contains `query` (any case), optionally of
+    one kind, by username."""
+    users = User.objects.all()
+    if kind is not None:
+        users = users.filter(kind=kind)
+    query = query.strip().replace("\x00", "")
+    if query:
+        users = users.filter(
+            Q(username__icontains=query)
+            | Q(email__icontains=query)
+            | Q(display_name__icontains=query)
+        )
+    return users.order_by("username", "id")

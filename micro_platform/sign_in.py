@@ -84,6 +84,14 @@ def signed_in_recently(principal: Principal, *, with_otp: bool = False) -> bool:
     return -_CLOCK_SKEW_SECONDS <= age <= RECENT_SIGN_IN_SECONDS
 
 
+def require_fresh_mfa(*, actor: Principal | None, message: str) -> None:
+    """Raises FreshMfaRequired (with `message`) unless `actor` is None (operator) or signed in
+    with a one-time code in the last 15 minutes."""
+    if actor is None or signed_in_recently(actor, with_otp=True):
+        return
+    raise FreshMfaRequired(message)
+
+
 def require_recent_sign_in(*, actor: Principal | None) -> None:
     """Raises RecentSignInRequired unless `actor` is None (operator) or signed in recently."""
     if actor is None or signed_in_recently(actor):

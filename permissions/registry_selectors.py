@@ -1,12 +1,15 @@
-"""Reads of the scope registry and roles for the API: services with their scopes, scopes with
-their service, roles; each list one query (two for services, their scopes prefetched)."""
+"""Reads of the scope registry and roles for the API and the admin console: services with
+their scopes, scopes with their service, roles; each list one query (two for services, their
+scopes prefetched)."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import uuid
+
+from django.db.models import Count, Prefetch, QuerySet
 
 from micro_platform.ids import parse_uuid
-from permissions.models import Role, Scope, Service
+from permissions.models import Role, RoleAssignment, Scope, Service
 
 
 def services_all() -> QuerySet[Service]:
@@ -32,3 +35,41 @@ def scope_of_service(*, service: Service, name: str) -> Scope | None:
 
 def roles_all() -> QuerySet[Role]:
     return Role.objects.all()
+
+
+def services_with_scope_counts() -> QuerySet[Service]:
+    """Every service by name, with how many scopes it owns (`scope_count`)."""
+    return Service.objects.annotate(scope_count=Count("scopes")).order_by("name")
+
+
+def scopes_of_service(*, service: Service) -> QuerySet[Scope]:
+    return Scope.objects.filter(service=service).order_by("name")
+
+
+def scope_names_of_service(*, service: Service) -> frozenset[str]:
+    return frozenset(Scope.objects.filter(service=service).values_list("name", flat=True))
+
+
+def roles_with_holder_counts() -> QuerySet[Role]:
+    """Every role by name, with how many users and groups hold it (`assignment_count`)."""
+    return Role.objects.annotate(assignment_count=Count("assignments")).order_by("name")
+
+
+def role_subject_ids(*, role: Role, subject_type: str) -> list[uuid.UUID]:
+    """The ids of the users or groups the role is given to."""
+    return list(
+        RoleAssignment.objects.filter(role=role, subject_type=subject_type)
+        .order_by("created_at")
+        .values_list("subject_id", flat=True)
+    )
+
+
+def role_holder_counts(*, role: Role) -> dict[str, int]:
+    """How many users and groups the role is given to: {"user": n, "group": m}."""
+    counts = dict.fromkeys(("user", "group"), 0)
+    rows = (
+        RoleAssignment.objects.filter(role=role).values_list("subject_type").annotate(Count("id"))
+    )
+    for subject_type, count in rows:
+        counts[subject_type] = count
+    return counts

@@ -1,15 +1,20 @@
-"""Dashboard template filters: browsers by name, times with their zone."""
+"""Dashboard template filters: browsers by name, times with their zone; whether the signed-in
+user may open the admin console."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.models import User
+from accounts.selectors import user_held_scopes
 from authn.web.user_agents import browser_description
+from micro_platform.scopes import API_ADMIN
 
 register = template.Library()
 
@@ -32,3 +37,11 @@ def timestamp(value: datetime | None) -> SafeString | str:
         value.isoformat(),
         local.strftime("%Y-%m-%d %H:%M %Z"),
     )
+
+
+@register.simple_tag(takes_context=True)
+def holds_api_admin(context: dict[str, Any]) -> bool:
+    """Whether the signed-in user holds `api_admin` now (the console checks it again)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return isinstance(user, User) and API_ADMIN in user_held_scopes(user=user)

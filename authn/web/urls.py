@@ -1,8 +1,10 @@
-"""Dashboard URLs: sign-in under /accounts/, pages under /dashboard/."""
+"""Dashboard URLs: sign-in under /accounts/, pages under /dashboard/, the admin console under
+/dashboard/admin/."""
 
 from django.urls import path
 
 from authn.web import application_views, auth_views, security_views, views
+from authn.web.console.urls import urlpatterns as console_urlpatterns
 
 app_name = "dashboard"
 
@@ -44,4 +46,5 @@ urlpatterns = [
         security_views.session_revoke_view,
         name="session-revoke",
     ),
+    *console_urlpatterns,
 ]

@@ -162,17 +162,25 @@ def confirm_page(
     consequence: str,
     confirm_label: str,
     cancel_url: str,
+    checkbox: tuple[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The second step of a destructive action: a page whose form POSTs to this same URL.
-    Plain HTML, so it works without JavaScript under the Content-Security-Policy."""
+    Plain HTML, so it works without JavaScript under the Content-Security-Policy.
+
+    `checkbox` (name, label) adds a box the user must tick as well, for a harsher variant of
+    the action (the view checks it is ticked); `error` says why a first try was refused."""
     context = {
         "heading": heading,
         "facts": facts,
         "consequence": consequence,
         "confirm_label": confirm_label,
         "cancel_url": cancel_url,
+        "checkbox": checkbox,
+        "error": error,
     }
-    return render(request, "micro/confirm.html", context)
+    return render(request, "micro/confirm.html", context, status=status)
 
 
 @never_cache

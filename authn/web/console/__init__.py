@@ -1,0 +1,1 @@
+"""The admin console: dashboard pages for `api_admin` under /dashboard/admin/."""

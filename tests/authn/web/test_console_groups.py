@@ -1,0 +1,153 @@
+"""Admin console: groups, their members and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+
+from accounts.models import Group, Membership, User
+from accounts.selectors import user_held_scopes
+from audit.models import AuditEvent
+from permissions.models import RoleAssignment
+from permissions.registry import scope_create, service_create
+from permissions.roles import role_assign, role_create
+from tests.authn.dashboard_helpers import LOGIN_URL
+from tests.factories import GroupFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+GROUPS_URL = "/dashboard/admin/groups/"
+
+
+@pytest.fixture
+def team() -> Group:
+    return GroupFactory.create(name="team")
+
+
+@pytest.fixture
+def ines(team: Group) -> User:
+    user = UserFactory.create(username="ines")
+    MembershipFactory.create(group=team, user=user)
+    return user
+
+
+def _pages(team: Group, ines: User) -> list[str]:
+    role = role_create(actor=None, name="reader", scopes=["users:read"])
+    role_assign(actor=None, role=role, subject_type="group", subject_id=team.pk)
+    return [
+        GROUPS_URL,
+        f"{GROUPS_URL}{team.pk}/",
+        f"{GROUPS_URL}{team.pk}/members",
+        f"{GROUPS_URL}{team.pk}/members/{ines.pk}/remove",
+        f"{GROUPS_URL}{team.pk}/roles",
+        f"{GROUPS_URL}{team.pk}/roles/{role.pk}/take",
+    ]
+
+
+def test_anonymous_is_sent_to_sign_in(client: Client, team: Group, ines: User) -> None:
+    for url in _pages(team, ines):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"] == f"{LOGIN_URL}?next={quote(url)}"
+
+
+def test_a_user_without_api_admin_gets_the_403_page(
+    member_console: Client, team: Group, ines: User
+) -> None:
+    for url in _pages(team, ines):
+        assert member_console.get(url).status_code == 403, url
+        assert member_console.post(url, {"username": "x", "name": "x"}).status_code == 403, url
+    assert Membership.objects.filter(group=team, user=ines).exists()
+    assert RoleAssignment.objects.count() == 1
+
+
+def test_an_admin_creates_a_group_with_scopes(admin_console: Client) -> None:
+    response = admin_console.post(GROUPS_URL, {"name": "readers", "scopes": ["users:read"]})
+    group = Group.objects.get(name="readers")
+    assert response.status_code == 302
+    assert response["Location"] == f"{GROUPS_URL}{group.pk}/"
+    assert group.scopes == ["users:read"]
+    assert AuditEvent.objects.filter(type="group.created").exists()
+
+
+def test_a_duplicate_group_name_is_refused(admin_console: Client, team: Group) -> None:
+    response = admin_console.post(GROUPS_URL, {"name": "TEAM"})
+    assert response.status_code == 400
+    assert "A group with this name already exists." in response.content.decode()
+
+
+def test_an_admin_adds_a_member_by_username(admin_console: Client, team: Group) -> None:
+    user = UserFactory.create(username="jo")
+    url = f"{GROUPS_URL}{team.pk}/members"
+    response = admin_console.post(url, {"username": "jo", "role": "member"})
+    assert response.status_code == 302
+    assert Membership.objects.filter(group=team, user=user, role="member").exists()
+    assert AuditEvent.objects.filter(type="group.member_added").exists()
+    response = admin_console.post(url, {"username": "nobody", "role": "member"})
+    assert response.status_code == 400
+    assert "No user with this username." in response.content.decode()
+
+
+def test_removing_a_member_asks_to_confirm_first(
+    admin_console: Client, team: Group, ines: User
+) -> None:
+    url = f"{GROUPS_URL}{team.pk}/members/{ines.pk}/remove"
+    assert "Remove ines from “team”?" in admin_console.get(url).content.decode()
+    assert Membership.objects.filter(group=team, user=ines).exists()
+    assert admin_console.post(url).status_code == 302
+    assert not Membership.objects.filter(group=team, user=ines).exists()
+    assert AuditEvent.objects.filter(type="group.member_removed").exists()
+
+
+def test_a_role_given_to_a_group_reaches_its_members_and_is_taken_after_confirming(
+    admin_console: Client, team: Group, ines: User
+) -> None:
+    billing = service_create(actor=None, name="billing")
+    scope_create(actor=None, service=billing, name="billing:read")
+    role = role_create(actor=None, name="reader", scopes=["billing:read"])
+    assert "billing:read" not in user_held_scopes(user=ines)
+    body = admin_console.get(f"{GROUPS_URL}{team.pk}/").content.decode()
+    assert f'<option value="{role.pk}">reader</option>' in body
+    response = admin_console.post(f"{GROUPS_URL}{team.pk}/roles", {"role": str(role.pk)})
+    assert response.status_code == 302
+    assert "billing:read" in user_held_scopes(user=ines)
+    take = f"{GROUPS_URL}{team.pk}/roles/{role.pk}/take"
+    assert "Take the role “reader” from “team”?" in admin_console.get(take).content.decode()
+    assert "billing:read" in user_held_scopes(user=ines)
+    assert admin_console.post(take).status_code == 302
+    assert "billing:read" not in user_held_scopes(user=ines)
+    types = list(AuditEvent.objects.values_list("type", flat=True))
+    assert "role.assigned" in types and "role.unassigned" in types
+
+
+def test_giving_an_unknown_role_is_refused(admin_console: Client, team: Group) -> None:
+    response = admin_console.post(f"{GROUPS_URL}{team.pk}/roles", {"role": "nope"})
+    assert response.status_code == 400
+    assert not RoleAssignment.objects.exists()
+
+
+def test_groups_and_members_are_paginated(admin_console: Client, team: Group) -> None:
+    for n in range(30):
+        GroupFactory.create(name=f"g{n:02d}")
+        MembershipFactory.create(group=team, user=UserFactory.create(username=f"u{n:02d}"))
+    first = admin_console.get(GROUPS_URL).content.decode()
+    assert "g00" in first and "g29" not in first
+    assert "g29" in admin_console.get(GROUPS_URL, {"page": 2}).content.decode()
+    members = admin_console.get(f"{GROUPS_URL}{team.pk}/").content.decode()
+    assert "u00" in members and "u29" not in members and 'rel="next"' in members
+    assert "u29" in admin_console.get(f"{GROUPS_URL}{team.pk}/", {"page": 2}).content.decode()
+
+
+def test_group_changes_need_a_recent_code_for_an_admin_with_mfa(
+    mfa_admin_console: Client, team: Group, later: Callable[[int], None]
+) -> None:
+    user = UserFactory.create(username="jo")
+    url = f"{GROUPS_URL}{team.pk}/members"
+    later(16)
+    response = mfa_admin_console.post(url, {"username": "jo", "role": "member"})
+    assert response.status_code == 403
+    assert "Sign in again with your code" in response.content.decode()
+    assert not Membership.objects.filter(user=user).exists()
