@@ -315,6 +315,26 @@ def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Gro
     return group
 
 
+def group_scopes_set(*, actor: Principal | None, group: Group, scopes: Collection[str]) -> Group:
+    """Sets the scopes the group gives its members (whether the actor may is the caller's
+    check: api_admin); no change, no event. Members hold the new set on their next token,
+    API-key use and dashboard request (the model signal re-reads cached keys)."""
+    wanted = sorted(_registered(scopes))
+    if wanted == sorted(group.scopes):
+        return group
+    with transaction.atomic():
+        group.scopes = wanted
+        group.save(update_fields=["scopes"])
+        audit_record(
+            type="group.updated",
+            actor=actor,
+            subject_type="group",
+            subject_id=group.pk,
+            data={"name": group.name, "scopes": wanted},
+        )
+    return group
+
+
 def group_member_add(*, actor: Principal | None, group: Group, user: User, role: str) -> Membership:
     """Adds the user to the group, or changes their role (one membership per user and group).
 

@@ -42,6 +42,7 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     "password.changed": frozenset({"method", "via"}),
     "password.reset_requested": _NOTHING,
     "group.created": frozenset({"name", "scopes"}),
+    "group.updated": frozenset({"name", "scopes"}),
     "group.member_added": frozenset({"user_id", "role"}),
     "group.member_updated": frozenset({"user_id", "role"}),
     "group.member_removed": frozenset({"user_id"}),

@@ -6,8 +6,12 @@ import uuid
 
 import jwt
 import pytest
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 from accounts.models import Group, Membership
+from accounts.selectors import user_held_scopes
+from accounts.services import group_scopes_set
+from audit.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD, GroupFactory, MembershipFactory
 
 PROBLEM_TYPE = "application/problem+json"
@@ -373,3 +377,16 @@ def test_api_admin_manages_members_of_an_api_admin_group(admin_client, other_use
     response = admin_client.post(members_url(group), {"user_id": str(other_user.pk)}, format="json")
 
     assert response.status_code == 201
+
+
+def test_group_scopes_set_changes_what_members_hold_and_is_audited_once(db):
+    group = GroupFactory.create(scopes=[])
+    member = MembershipFactory.create(group=group).user
+
+    group_scopes_set(actor=None, group=group, scopes=["users:write"])
+    group_scopes_set(actor=None, group=group, scopes=["users:write"])  # no change, no event
+
+    assert "users:write" in user_held_scopes(user=member)
+    assert AuditEvent.objects.filter(type="group.updated").count() == 1
+    with pytest.raises(DjangoValidationError):
+        group_scopes_set(actor=None, group=group, scopes=["billing:nothing"])
