@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from accounts.models import User
 from accounts.selectors import user_held_scopes
 from authn.web.user_agents import browser_description
+from micro_platform.identity import Principal
 from micro_platform.scopes import API_ADMIN
 
 register = template.Library()
@@ -43,5 +44,9 @@ def timestamp(value: datetime | None) -> SafeString | str:
 def holds_api_admin(context: dict[str, Any]) -> bool:
     """Whether the signed-in user holds `api_admin` now (the console checks it again)."""
     request = context.get("request")
+    # A view that built the principal already read the user's groups and roles: reuse it.
+    principal = getattr(request, "micro_principal", None)
+    if isinstance(principal, Principal):
+        return principal.is_admin
     user = getattr(request, "user", None)
     return isinstance(user, User) and API_ADMIN in user_held_scopes(user=user)

@@ -47,7 +47,10 @@ def dashboard_user(request: HttpRequest) -> User:
 
 
 def dashboard_principal(request: HttpRequest) -> Principal:
-    return principal_for_session(dashboard_user(request), request.session)
+    """The signed-in user's principal now; kept on the request for the page's navigation."""
+    principal = principal_for_session(dashboard_user(request), request.session)
+    request.micro_principal = principal  # type: ignore[attr-defined]
+    return principal
 
 
 def add_validation_errors(

@@ -102,6 +102,7 @@ def service_account_key_view(
                 scopes=form.cleaned_data["scopes"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 actor=actor,
+                resource=form.cleaned_data["resource"] or None,
             )
         except ValidationError as exc:
             add_validation_errors(form, exc)

@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from authn.models import ApiKey
 from authn.oauth.services import service_account_client_create, user_client_register
 from tests.authn.dashboard_helpers import LOGIN_URL
+from tests.authn.resource_helpers import BILLING_READ, billing  # noqa: F401 - a fixture
 from tests.factories import ServiceAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,21 @@ def test_a_key_minted_for_a_service_account_is_shown_once(
     again = admin_console.get(f"{ACCOUNTS_URL}{reports.pk}/").content.decode()
     assert match.group(1) not in again
     assert AuditEvent.objects.filter(type="api_key.created").exists()
+
+
+@pytest.mark.usefixtures("billing")
+def test_a_key_minted_for_one_service_is_bound_to_it(
+    admin_console: Client,
+) -> None:
+    """The service the form offers binds the key: never a key for any service instead."""
+    account = ServiceAccountFactory.create(username="invoicer", scopes=[BILLING_READ])
+    response = admin_console.post(
+        f"{ACCOUNTS_URL}{account.pk}/api-keys",
+        {"name": "b", "scopes": [BILLING_READ], "expires_in_days": "30", "resource": "billing"},
+    )
+    assert response.status_code == 200
+    assert ApiKey.objects.get(owner=account).resource == "billing"
+    assert "for <code>billing</code> only" in response.content.decode()
 
 
 def test_a_key_with_scopes_the_account_does_not_hold_is_refused(

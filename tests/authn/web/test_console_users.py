@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes
@@ -66,6 +68,16 @@ def test_the_console_link_shows_for_api_admin_only(
 ) -> None:
     assert "Admin console" in admin_console.get(PROFILE_URL).content.decode()
     assert "Admin console" not in member_console.get(PROFILE_URL).content.decode()
+
+
+def test_the_console_link_reuses_the_scopes_the_page_already_read(admin_console: Client) -> None:
+    """A page that built the signed-in principal does not read its groups and roles again
+    for the link."""
+    with CaptureQueriesContext(connection) as queries:
+        body = admin_console.get(USERS_URL).content.decode()
+    assert "Admin console" in body
+    reads = [q["sql"] for q in queries.captured_queries if '"permissions_role"' in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 @pytest.mark.parametrize("query", ["INES", "example.com", "Inès"])
