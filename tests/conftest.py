@@ -6,11 +6,14 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
+from django.test import TestCase
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -149,6 +152,22 @@ def session_client(db: Any) -> Callable[[User], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def commits_everywhere(db: Any) -> Callable[[], AbstractContextManager[None]]:
+    """`with commits_everywhere():` runs what waits for a commit (cache invalidations, say) on
+    every database when the block ends, as django_capture_on_commit_callbacks does on the
+    default one: with OBJECTS_DATABASE_URL, roles and the registry commit in the second."""
+
+    @contextmanager
+    def capture() -> Iterator[None]:
+        with ExitStack() as stack:
+            for alias in dict.fromkeys(connections):
+                stack.enter_context(TestCase.captureOnCommitCallbacks(using=alias, execute=True))
+            yield
+
+    return capture
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -46,7 +46,7 @@ def test_a_role_given_to_a_group_reaches_a_member_s_next_token_and_leaves_it(
     session_client,
     user,
     clerk,
-    django_capture_on_commit_callbacks,
+    commits_everywhere,
 ):
     group = MembershipFactory.create(user=user).group
     key = api_key_create(owner=user, name="k", scopes=["profile"], actor=None)
@@ -68,7 +68,7 @@ def test_a_role_given_to_a_group_reaches_a_member_s_next_token_and_leaves_it(
     event = AuditEvent.objects.get(type="role.assigned")
     assert (event.actor_id, event.data["subject_id"]) == (admin_user.pk, str(group.pk))
 
-    with django_capture_on_commit_callbacks(execute=True):  # cached keys are re-read on commit
+    with commits_everywhere():  # cached keys are re-read on commit
         taken = admin_client.delete(f"{url}/{clerk.pk}")
 
     assert taken.status_code == 204

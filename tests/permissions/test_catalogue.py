@@ -60,12 +60,12 @@ def test_a_stale_snapshot_is_reloaded_once_the_refresh_interval_passed(settings)
 
 
 def test_a_change_here_is_seen_here_at_once_and_bumps_the_shared_version(
-    django_capture_on_commit_callbacks,
+    commits_everywhere,
 ):
     catalogue.current()
     version = cache.get(catalogue.VERSION_KEY)
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with commits_everywhere():
         service = Service.objects.create(name="billing")
         Scope.objects.create(service=service, name="billing:read")
 
