@@ -21,13 +21,15 @@ from authn.oauth.services import oauth_access_token_revoke, user_grants_revoke
 from authn.sessions.store import dashboard_sessions_delete
 from authn.tokens import revocation
 from authn.tokens.jwt import InvalidAccessToken, access_token_decode
+from authn.tokens.resources import issued_audiences
 from authn.tokens.services import REFRESH_TOKEN_PREFIX, families_revoke, hash_secret
 from micro_platform.identity import Principal
 from micro_platform.sign_in import require_personal_sign_in
 
 
 def token_revoke(*, raw: str, actor: Principal | None, ip_address: str | None) -> None:
-    """Revokes a refresh token (and its family) or an access token (by `jti`); unknown: no-op."""
+    """Revokes a refresh token (and its family) or an access token (by `jti`), this service's
+    or one for a registered service (`resource`); unknown: no-op."""
     if raw.startswith(REFRESH_TOKEN_PREFIX):
         token = (
             RefreshToken.objects.select_related("family")
@@ -47,7 +49,7 @@ def token_revoke(*, raw: str, actor: Principal | None, ip_address: str | None) -
             )
         return
     try:
-        claims = access_token_decode(raw)
+        claims = access_token_decode(raw, audiences=issued_audiences())
     except InvalidAccessToken:
         return  # RFC 7009: an invalid token needs no revocation and is not an error.
     with transaction.atomic():

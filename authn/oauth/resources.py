@@ -4,8 +4,9 @@ OAuth 2.0 access token is for.
 django-oauth-toolkit's own handling is not used: it accepts only absolute URIs, keeps them
 as given on the grant and on every token row, and makes a refresh inherit them. Here a
 resource is a registered service (its audience or its name, as at the API's token
-endpoints), the grant keeps the service's name, and the token rows stay general: only the
-signed access token is narrowed to the service.
+endpoints), the grant keeps the service's name, and so do the token rows of a code authorized
+for it (a refresh stays for that service); otherwise the rows stay general. The scopes on
+the rows are never narrowed: only the signed access token is.
 """
 
 from __future__ import annotations
@@ -77,13 +78,23 @@ def _name(service: ServiceEntry | None) -> str | None:
     return None if service is None else service.name
 
 
+def authorized_resource(request: Any) -> list[str]:
+    """The service (by name, in a list; empty for none) the grant behind a token request was
+    authorized for: its code's, or its refresh token's, which keeps the code's."""
+    code = getattr(request, "micro_authorized_resource", None)
+    if code:
+        return list(code)
+    refresh_token = getattr(request, "refresh_token_instance", None)
+    return list(getattr(refresh_token, "resource", None) or [])
+
+
 def token_resource(request: Any) -> ServiceEntry | None:
     """The service a token request's access token is for: the one `resource` it names, else
-    the one its authorization code was issued for. invalid_target for an unknown resource,
-    and for a code exchange naming another service than the authorization did; invalid_scope
-    for a `scope` asked for here that the service does not own."""
+    the one its authorization was given for. invalid_target for an unknown resource, and for
+    a code exchange or refresh naming another service than the authorization did;
+    invalid_scope for a `scope` asked for here that the service does not own."""
     named = _named(request)
-    authorized = list(getattr(request, "micro_authorized_resource", None) or [])
+    authorized = authorized_resource(request)
     asked = (request.scope or "").split()
     try:
         service = service_for_scopes(named or authorized, asked)

@@ -11,8 +11,9 @@ What changes against the toolkit's defaults, and why:
 - A redirect URI is used only if the service's rule allows it (https, or http to a loopback
   IP address: authn.oauth.redirect_uris), even when a stored client lists another.
 - `resource` (RFC 8707) names a registered service (authn.oauth.resources): a code keeps the
-  service it was authorized for; the token rows keep no resource and the general scopes, so
-  only the access token is for the service and a refresh may name another one or none.
+  service it was authorized for, and so do its token rows (a refresh stays for that service);
+  other rows keep no resource. The rows keep the general scopes: only the access token is
+  narrowed to the service.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from accounts.models import User
 from audit.services import audit_record
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
-from authn.oauth.resources import authorization_resource
+from authn.oauth.resources import authorization_resource, authorized_resource
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
 from authn.tokens.resources import audit_detail
 from authn.tokens.signing_keys import key_ring
@@ -160,9 +161,10 @@ class MicroOAuth2Validator(OAuth2Validator):
         return super()._create_authorization_code(request, code, expires)
 
     def _check_and_set_request_resource(self, request: Any) -> None:
-        # The token's service was resolved before it was signed (authn.oauth.tokens); the
-        # rows name none, so a refresh token stays general.
-        request.resource = []
+        # The token's service was resolved before it was signed (authn.oauth.tokens). The rows
+        # keep only the service the authorization was given for, so a refresh of a code
+        # authorized for one service stays for it; any other refresh token stays general.
+        request.resource = authorized_resource(request)
 
     def _create_refresh_token(
         self, request: Any, refresh_token_code: str, access_token: Any, previous: Any

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
+
 from micro_platform.errors import Problem
 from permissions import catalogue as registry
 from permissions.catalogue import ServiceEntry
@@ -50,6 +52,13 @@ def narrowed(scopes: frozenset[str], service: ServiceEntry | None) -> frozenset[
 def audience_of(service: ServiceEntry | None) -> str | None:
     """The token's `aud`; None is this service's own audience."""
     return None if service is None else service.audience
+
+
+def issued_audiences() -> tuple[str, ...]:
+    """Every `aud` this service signs access tokens for: its own and each registered
+    service's. Only for reading a token to end it: a credential is accepted for its own
+    audience alone."""
+    return tuple(sorted({settings.MICRO_TOKEN_AUDIENCE, *registry.current().by_audience}))
 
 
 def audit_detail(service: ServiceEntry | None) -> dict[str, str]:

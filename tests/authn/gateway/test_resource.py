@@ -11,11 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create
 from authn.gateway.apis import user_tokens
 from authn.tokens.authentication import verified_tokens
 from permissions import catalogue
-from tests.authn.helpers import ME_URL, me_status, password_login
+from tests.authn.helpers import ME_URL, REVOKE_URL, me_status, password_login
 from tests.authn.resource_helpers import (
     BILLING_AUDIENCE,
     BILLING_READ,
@@ -83,6 +84,17 @@ def test_a_token_accepted_for_its_resource_stays_refused_by_the_api(
     assert verify(token, "?resource=billing").status_code == 200  # now in the memo
     assert me_status(token) == 401
     assert verify(token).status_code == 401
+
+
+def test_a_token_for_a_resource_revoked_by_its_value_is_refused_for_that_resource(
+    user: User, password: str
+) -> None:
+    token = billing_token(user, password)
+    assert verify(token, "?resource=billing").status_code == 200
+    revoked = APIClient().post(REVOKE_URL, {"token": token}, format="json")
+    assert revoked.status_code == 200
+    assert verify(token, "?resource=billing").status_code == 401
+    assert AuditEvent.objects.filter(type="token.revoked", subject_type="access_token").exists()
 
 
 def test_an_unknown_resource_is_invalid_target_with_or_without_a_credential(

@@ -224,6 +224,24 @@ def test_a_refresh_for_a_resource_narrows_the_access_token_only(
     assert [event.data.get("resource") for event in refreshed] == ["billing", None]
 
 
+def test_a_refresh_of_a_code_authorized_for_a_resource_stays_for_that_service(
+    browser: Client, web_client: OAuthClient, clerk: User
+) -> None:
+    tokens = code_tokens(
+        browser, web_client, resource="billing", scope=f"openid profile {BILLING_READ}"
+    ).json()
+
+    elsewhere = refresh_for(web_client, tokens["refresh_token"], resource="micro")
+    assert elsewhere.status_code == 400
+    assert elsewhere.json()["error"] == "invalid_target"
+    again = refresh_for(web_client, tokens["refresh_token"])
+    assert again.status_code == 200, again.content
+    assert claims_of(again.json()["access_token"])["aud"] == BILLING_AUDIENCE
+    following = refresh_for(web_client, again.json()["refresh_token"], resource="billing")
+    assert following.status_code == 200, following.content
+    assert claims_of(following.json()["access_token"])["scope"] == f"{BILLING_READ} profile"
+
+
 def test_a_refresh_naming_an_unknown_resource_leaves_the_refresh_token_usable(
     browser: Client, web_client: OAuthClient, clerk: User
 ) -> None:
