@@ -233,7 +233,7 @@ def service_delete(*, actor: Principal | None, service: Service, force: bool = F
     """Deletes a service and its scopes; refused while they are used, unless `force`."""
     _not_built_in(service)
     names = frozenset(service.scopes.values_list("name", flat=True))
-    with catalogue.changing():
+    with catalogue.changing(), transaction.atomic(using=DEFAULT_DB_ALIAS):
         removed = _take_from_holders(names, actor=actor, force=force)
         _audit(
             type="service.deleted",
@@ -300,7 +300,7 @@ def scope_delete(*, actor: Principal | None, scope: Scope, force: bool = False) 
     """Deletes a scope; refused while it is used, unless `force`, which takes it from its
     holders first (the event counts them)."""
     _not_built_in(scope.service)
-    with catalogue.changing():
+    with catalogue.changing(), transaction.atomic(using=DEFAULT_DB_ALIAS):
         removed = _take_from_holders(frozenset({scope.name}), actor=actor, force=force)
         _audit(
             type="scope.deleted",
@@ -335,6 +335,9 @@ def scope_uses(names: frozenset[str]) -> Uses:
 
 
 def _take_from_holders(names: frozenset[str], *, actor: Principal | None, force: bool) -> Uses:
+    """Takes `names` from every holder when `force`; the caller holds a transaction on the
+    registry's database and, inside it, one on the default database for the holders' rows
+    and the event, which commit together and before the registry's, as the audit events do."""
     uses = scope_uses(names) if names else Uses({})
     if uses and not force:
         raise ScopeInUse(
@@ -346,11 +349,8 @@ def _take_from_holders(names: frozenset[str], *, actor: Principal | None, force:
     for role in _roles_using(names):
         role.scopes = sorted(set(role.scopes) - names)
         role.save(update_fields=["scopes", "updated_at"])
-    # The holders' rows are on the default database: one transaction there (a savepoint when
-    # the registry shares it), committed before the registry's as the audit events are.
-    with transaction.atomic(using=DEFAULT_DB_ALIAS):
-        for holder in scope_holders():
-            holder.scope_remove(names, actor=actor)
+    for holder in scope_holders():
+        holder.scope_remove(names, actor=actor)
     return uses
 
 
