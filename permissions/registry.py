@@ -357,7 +357,3 @@ def _take_from_holders(names: frozenset[str], *, actor: Principal | None, force:
 def service_get(*, service_id: object) -> Service | None:
     parsed = parse_uuid(service_id)
     return None if parsed is None else Service.objects.filter(pk=parsed).first()
-
-
-def service_by_name(*, name: str) -> Service | None:
-    return Service.objects.filter(name=name).first()
