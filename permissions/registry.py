@@ -113,7 +113,7 @@ def _check_audience(audience: object, errors: dict[str, str]) -> str:
     return audience.strip()
 
 
-def _check_audience_free(audience: str, *, name: str, service: Service | None) -> None:
+def check_audience_free(audience: str, *, name: str, service: Service | None) -> None:
     """An audience names one service, and never this service's own token audiences. A
     `resource` may give a service's audience or its name, so neither may be another service's
     audience or name: every `resource` value designates one service."""
@@ -174,7 +174,7 @@ def service_create(
         raise ValidationError({field: [message] for field, message in errors.items()})
     if Service.objects.filter(name=name).exists() or name in RESERVED_SERVICE_NAMES:
         raise Conflict("duplicate", "A service with this name exists.", field="name")
-    _check_audience_free(wanted, name=name, service=None)
+    check_audience_free(wanted, name=name, service=None)
     try:
         with catalogue.changing():
             service = Service.objects.create(name=name, audience=wanted, description=cleaned)
@@ -214,7 +214,7 @@ def service_update(
     if not changes:
         return service
     if "audience" in changes:
-        _check_audience_free(changes["audience"], name=service.name, service=service)
+        check_audience_free(changes["audience"], name=service.name, service=service)
     with catalogue.changing():
         for field, value in changes.items():
             setattr(service, field, value)
