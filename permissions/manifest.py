@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
@@ -406,7 +405,7 @@ def plan(manifest: Manifest, *, prune: bool = False) -> Plan:
     service = Service.objects.filter(name=manifest.name).first()
     service_change = _service_change(manifest, service)
     if service_change.action == "create" or "audience" in service_change.fields:
-        _refuse_taken_audience(manifest.audience, service)
+        _refuse_taken_audience(manifest, service)
     role_scopes = {spec.name: spec.scopes for spec in manifest.roles}
     scopes = _scope_changes(manifest, service, prune=prune, role_scopes=role_scopes)
     # Scopes are written before the roles naming them, and deleted after the roles leave them.
@@ -418,13 +417,17 @@ def plan(manifest: Manifest, *, prune: bool = False) -> Plan:
     )
 
 
-def _refuse_taken_audience(audience: str, service: Service | None) -> None:
-    reserved = {settings.MICRO_TOKEN_AUDIENCE, settings.MICRO_UPSTREAM_TOKEN_AUDIENCE}
-    taken = Service.objects.filter(audience=audience)
-    if service is not None:
-        taken = taken.exclude(pk=service.pk)
-    if audience in reserved or taken.exists():
-        raise ManifestError([f"service.audience: {audience} is the audience of another service"])
+def _refuse_taken_audience(manifest: Manifest, service: Service | None) -> None:
+    """The registry's rule, checked when planning so that a dry run refuses what applying would:
+    neither the audience nor the name may be another service's audience or name."""
+    try:
+        registry.check_audience_free(manifest.audience, name=manifest.name, service=service)
+    except registry.Conflict as exc:
+        field = exc.field or "audience"
+        value = manifest.name if field == "name" else manifest.audience
+        raise ManifestError(
+            [f"service.{field}: {value} is the audience or the name of another service"]
+        ) from exc
 
 
 # --- Applying -----------------------------------------------------------------------------------

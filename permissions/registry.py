@@ -113,7 +113,7 @@ def _check_audience(audience: object, errors: dict[str, str]) -> str:
     return audience.strip()
 
 
-def _check_audience_free(audience: str, *, name: str, service: Service | None) -> None:
+def check_audience_free(audience: str, *, name: str, service: Service | None) -> None:
     """An audience names one service, and never this service's own token audiences. A
     `resource` may give a service's audience or its name, so neither may be another service's
     audience or name: every `resource` value designates one service."""
@@ -174,7 +174,7 @@ def service_create(
         raise ValidationError({field: [message] for field, message in errors.items()})
     if Service.objects.filter(name=name).exists() or name in RESERVED_SERVICE_NAMES:
         raise Conflict("duplicate", "A service with this name exists.", field="name")
-    _check_audience_free(wanted, name=name, service=None)
+    check_audience_free(wanted, name=name, service=None)
     try:
         with catalogue.changing():
             service = Service.objects.create(name=name, audience=wanted, description=cleaned)
@@ -214,7 +214,7 @@ def service_update(
     if not changes:
         return service
     if "audience" in changes:
-        _check_audience_free(changes["audience"], name=service.name, service=service)
+        check_audience_free(changes["audience"], name=service.name, service=service)
     with catalogue.changing():
         for field, value in changes.items():
             setattr(service, field, value)
@@ -233,7 +233,7 @@ def service_delete(*, actor: Principal | None, service: Service, force: bool = F
     """Deletes a service and its scopes; refused while they are used, unless `force`."""
     _not_built_in(service)
     names = frozenset(service.scopes.values_list("name", flat=True))
-    with catalogue.changing():
+    with catalogue.changing(), transaction.atomic(using=DEFAULT_DB_ALIAS):
         removed = _take_from_holders(names, actor=actor, force=force)
         _audit(
             type="service.deleted",
@@ -300,7 +300,7 @@ def scope_delete(*, actor: Principal | None, scope: Scope, force: bool = False) 
     """Deletes a scope; refused while it is used, unless `force`, which takes it from its
     holders first (the event counts them)."""
     _not_built_in(scope.service)
-    with catalogue.changing():
+    with catalogue.changing(), transaction.atomic(using=DEFAULT_DB_ALIAS):
         removed = _take_from_holders(frozenset({scope.name}), actor=actor, force=force)
         _audit(
             type="scope.deleted",
@@ -335,6 +335,9 @@ def scope_uses(names: frozenset[str]) -> Uses:
 
 
 def _take_from_holders(names: frozenset[str], *, actor: Principal | None, force: bool) -> Uses:
+    """Takes `names` from every holder when `force`; the caller holds a transaction on the
+    registry's database and, inside it, one on the default database for the holders' rows
+    and the event, which commit together and before the registry's, as the audit events do."""
     uses = scope_uses(names) if names else Uses({})
     if uses and not force:
         raise ScopeInUse(
@@ -346,18 +349,11 @@ def _take_from_holders(names: frozenset[str], *, actor: Principal | None, force:
     for role in _roles_using(names):
         role.scopes = sorted(set(role.scopes) - names)
         role.save(update_fields=["scopes", "updated_at"])
-    # The holders' rows are on the default database: one transaction there (a savepoint when
-    # the registry shares it), committed before the registry's as the audit events are.
-    with transaction.atomic(using=DEFAULT_DB_ALIAS):
-        for holder in scope_holders():
-            holder.scope_remove(names, actor=actor)
+    for holder in scope_holders():
+        holder.scope_remove(names, actor=actor)
     return uses
 
 
 def service_get(*, service_id: object) -> Service | None:
     parsed = parse_uuid(service_id)
     return None if parsed is None else Service.objects.filter(pk=parsed).first()
-
-
-def service_by_name(*, name: str) -> Service | None:
-    return Service.objects.filter(name=name).first()

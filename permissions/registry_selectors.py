@@ -4,8 +4,6 @@ scopes prefetched)."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Count, Prefetch, QuerySet
 
 from micro_platform.ids import parse_uuid
@@ -53,15 +51,6 @@ def scope_names_of_service(*, service: Service) -> frozenset[str]:
 def roles_with_holder_counts() -> QuerySet[Role]:
     """Every role by name, with how many users and groups hold it (`assignment_count`)."""
     return Role.objects.annotate(assignment_count=Count("assignments")).order_by("name")
-
-
-def role_subject_ids(*, role: Role, subject_type: str) -> list[uuid.UUID]:
-    """The ids of the users or groups the role is given to."""
-    return list(
-        RoleAssignment.objects.filter(role=role, subject_type=subject_type)
-        .order_by("created_at")
-        .values_list("subject_id", flat=True)
-    )
 
 
 def role_holder_counts(*, role: Role) -> dict[str, int]:

@@ -20,20 +20,16 @@ def role_scopes_of(*, user_id: uuid.UUID, group_ids: tuple[uuid.UUID, ...]) -> f
     return frozenset(held)
 
 
-def roles_of(*, subject_type: str, subject_id: uuid.UUID) -> list[Role]:
-    """The roles given to one user or one group, by name."""
-    return list(
-        Role.objects.filter(
-            assignments__subject_type=subject_type, assignments__subject_id=subject_id
-        ).order_by("name")
-    )
-
-
 def roles_given_to(*, subject_type: str, subject_id: uuid.UUID) -> QuerySet[Role]:
     """The roles given to one user or one group, as a queryset to paginate."""
     return Role.objects.filter(
         assignments__subject_type=subject_type, assignments__subject_id=subject_id
     )
+
+
+def roles_of(*, subject_type: str, subject_id: uuid.UUID) -> list[Role]:
+    """The roles given to one user or one group, by name."""
+    return list(roles_given_to(subject_type=subject_type, subject_id=subject_id).order_by("name"))
 
 
 def role_scopes_of_group(*, group_id: uuid.UUID) -> frozenset[str]:

@@ -184,7 +184,3 @@ def role_unassign(
 def role_get(*, role_id: object) -> Role | None:
     parsed = parse_uuid(role_id)
     return None if parsed is None else Role.objects.filter(pk=parsed).first()
-
-
-def role_by_name(*, name: str) -> Role | None:
-    return Role.objects.filter(name=name).first()

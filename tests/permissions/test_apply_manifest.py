@@ -351,3 +351,22 @@ def test_a_scope_deleted_between_the_plan_and_the_writes_is_refused_not_a_crash(
 
     with pytest.raises(manifest.ManifestError, match=r"scopes\[0\]: scope billing:read changed"):
         manifest.apply(plan)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # A `resource` may name a service by its name or its audience: neither may be another's.
+        ("service: {name: invoices, audience: orders}", "service.audience: orders is the"),
+        ("service: {name: orders-api, audience: x}", "service.name: orders-api is the"),
+    ],
+)
+def test_a_dry_run_refuses_what_applying_would_refuse(tmp_path, text, problem):
+    registry.service_create(actor=None, name="orders", audience="https://orders.example")
+    registry.service_create(actor=None, name="shipping", audience="orders-api")
+
+    with pytest.raises(CommandError, match=problem):
+        apply(write(tmp_path, text), "--dry-run")
+    with pytest.raises(CommandError, match=problem):
+        apply(write(tmp_path, text))
+    assert Service.objects.exclude(built_in=True).count() == 2

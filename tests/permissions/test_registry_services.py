@@ -143,3 +143,30 @@ def test_a_duplicate_created_at_the_same_moment_is_a_conflict(monkeypatch):
     monkeypatch.setattr(Service.objects, "filter", blind)
     with pytest.raises(registry.Conflict):
         registry.service_create(actor=None, name="billing", audience="https://other.example")
+
+
+@pytest.mark.parametrize("delete", ["scope", "service"])
+def test_a_forced_delete_takes_from_holders_only_with_its_audit_event(monkeypatch, delete):
+    """The holders' rows and the event live on the default database: they commit together, so
+    an event that cannot be written leaves every holder as it was (also with the registry in a
+    database of its own)."""
+    billing = registry.service_create(actor=None, name="billing")
+    scope = registry.scope_create(actor=None, service=billing, name="billing:read")
+    group = GroupFactory.create(scopes=["billing:read"])
+    user = UserFactory.create(scopes=["billing:read"])
+
+    def refused(**kwargs):
+        raise RuntimeError("the audit trail cannot be written")
+
+    monkeypatch.setattr(registry, "audit_record", refused)
+    with pytest.raises(RuntimeError):
+        if delete == "scope":
+            registry.scope_delete(actor=None, scope=scope, force=True)
+        else:
+            registry.service_delete(actor=None, service=billing, force=True)
+
+    group.refresh_from_db()
+    user.refresh_from_db()
+    assert group.scopes == ["billing:read"]
+    assert user.scopes == ["billing:read"]
+    assert Scope.objects.filter(name="billing:read").exists()
