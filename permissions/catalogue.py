@@ -174,9 +174,14 @@ def current(*, recheck: bool = False) -> Catalogue:
 
 def _bump() -> None:
     try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # missing: start at a value no earlier counter can have had
-        cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+        try:
+            cache.incr(VERSION_KEY)
+        except ValueError:  # missing: start at a value no earlier counter can have had
+            cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+    except Exception:  # noqa: BLE001 - the change is committed: never answer it with an error
+        # Other processes see it once the cache is back and the next change bumps the
+        # version, or when they restart; this process already has.
+        logger.exception("registry version not bumped: the cache is unreachable")
 
 
 def forget() -> None:
@@ -245,6 +250,12 @@ def parse_scope_string(value: str) -> frozenset[str]:
 def expand(names: Iterable[str]) -> frozenset[str]:
     held = frozenset(names)
     return _knowing(held).expand(held)
+
+
+def service_named(name: str) -> ServiceEntry | None:
+    """The service of that name (never looked up by audience), rechecked as `_knowing` does
+    when the snapshot has none."""
+    return current().services.get(name) or current(recheck=True).services.get(name)
 
 
 def service_for(resource: str) -> ServiceEntry | None:

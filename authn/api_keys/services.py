@@ -460,8 +460,11 @@ def _exchange_target(principal: Principal, resource: ServiceEntry | None) -> Ser
     naming another is InvalidTarget), else the one requested, if any."""
     if principal.resource is None:
         return resource
-    bound = resource_service(principal.resource)
-    if resource is not None and bound is not None and resource.name != bound.name:
+    # By name, which never changes: an audience may since name another service.
+    bound = registry.service_named(principal.resource)
+    if bound is None:
+        raise InvalidTarget(f"The service {principal.resource} this key is bound to is gone.")
+    if resource is not None and resource.name != bound.name:
         raise InvalidTarget(f"This API key is bound to the service {bound.name}.")
     return bound
 

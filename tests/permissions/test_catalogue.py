@@ -81,3 +81,17 @@ def test_an_unreachable_cache_keeps_the_snapshot(monkeypatch):
 
     monkeypatch.setattr(cache, "get", down)
     assert "profile" in catalogue.current(recheck=True).all_scopes
+
+
+def test_a_committed_change_is_not_answered_with_an_error_when_the_cache_is_down(
+    monkeypatch, commits_everywhere
+):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "incr", down)
+    monkeypatch.setattr(cache, "set", down)
+    with commits_everywhere():
+        Service.objects.create(name="billing")
+
+    assert "billing" in catalogue.current().services

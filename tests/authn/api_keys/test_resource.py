@@ -17,6 +17,8 @@ from accounts.models import User
 from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create
 from authn.models import ApiKey
+from permissions import registry
+from permissions.models import Service
 from tests.authn.api_keys.helpers import EXCHANGE, key_client
 from tests.authn.dashboard_helpers import API_KEYS_URL, sign_in
 from tests.authn.helpers import ME_URL, password_login
@@ -113,6 +115,21 @@ def test_exchanging_a_bound_key_gives_a_token_for_its_service(user: User) -> Non
 def test_exchanging_a_bound_key_for_another_resource_is_invalid_target(user: User) -> None:
     response = key_client(bound_key(user).key).post(EXCHANGE, {"resource": "micro"}, format="json")
     assert response.status_code == 400
+    assert response.json()["code"] == "invalid_target"
+
+
+def test_a_key_bound_to_a_deleted_service_never_reaches_one_that_took_its_name_as_audience(
+    user: User,
+) -> None:
+    """The binding is the service's name: a later service whose audience spells that name is
+    another service, and the key exchanges for neither."""
+    minted = bound_key(user, scopes=(BILLING_READ, "profile"))
+    registry.service_delete(actor=None, service=Service.objects.get(name="billing"), force=True)
+    registry.service_create(actor=None, name="orders", audience="billing")
+
+    response = key_client(minted.key).post(EXCHANGE)
+
+    assert response.status_code == 400, response.content
     assert response.json()["code"] == "invalid_target"
 
 
