@@ -178,7 +178,7 @@ def _bump() -> None:
             cache.incr(VERSION_KEY)
         except ValueError:  # missing: start at a value no earlier counter can have had
             cache.set(VERSION_KEY, time.time_ns(), timeout=None)
-    except Exception:  # noqa: BLE001 - the change is committed: never answer it with an error
+    except Exception:  # the change is committed: never answer it with an error
         # Other processes see it once the cache is back and the next change bumps the
         # version, or when they restart; this process already has.
         logger.exception("registry version not bumped: the cache is unreachable")
