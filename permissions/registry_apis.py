@@ -42,8 +42,9 @@ from permissions.serializers import (
 
 ADMIN_WRITES = {"GET": (), "POST": (sc.API_ADMIN,)}
 CONFLICT = problem(
-    "`duplicate` (the name or audience is taken), `audience_taken`, or `built_in` (the"
-    " built-in service and its scopes are the code's)."
+    "`duplicate` (the name is taken or reserved), `audience_taken` (the audience is another"
+    " service's audience or name), `name_taken` (the name is another service's audience), or"
+    " `built_in` (the built-in service and its scopes are the code's)."
 )
 IN_USE = OpenApiResponse(
     response=PROBLEM_SERIALIZER,
