@@ -77,7 +77,10 @@ def _group_page(
         "group": group,
         "page": paginate(request, accounts.group_memberships(group=group)),
         "query": query_without_page(request),
-        "roles": roles_of(subject_type="group", subject_id=group.pk),
+        "roles": paginate(
+            request, roles_of(subject_type="group", subject_id=group.pk), param="roles_page"
+        ),
+        "roles_query": query_without_page(request, "roles_page"),
         "member_form": member_form or MemberAddForm(auto_id="member_%s"),
         "role_form": role_form or role_give_form(),
         "scopes_form": scopes_form or _scopes_form(group),
@@ -88,7 +91,7 @@ def _group_page(
 
 @console_view
 def group_view(request: HttpRequest, actor: Principal, group_id: uuid.UUID) -> HttpResponse:
-    """One group: its members (paginated), roles and scopes."""
+    """One group: its scopes, members (`page`) and roles (`roles_page`)."""
     return _group_page(request, _group_or_404(group_id))
 
 

@@ -16,6 +16,7 @@ from permissions.models import RoleAssignment
 from permissions.registry import scope_create, service_create
 from permissions.roles import role_assign, role_create
 from tests.authn.dashboard_helpers import LOGIN_URL
+from tests.authn.web.conftest import PagedCheck
 from tests.factories import GroupFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +240,23 @@ def test_group_changes_need_a_recent_code_for_an_admin_with_mfa(
     assert response.status_code == 403
     team.refresh_from_db()
     assert team.scopes == []
+
+
+def test_the_roles_of_a_group_are_paged_apart_from_its_members(
+    admin_console: Client, team: Group, two_per_page: PagedCheck
+) -> None:
+    url = f"{GROUPS_URL}{team.pk}/"
+    takes = []
+    for name in ["alpha", "bravo", "charlie"]:
+        role = role_create(actor=None, name=name, scopes=["users:read"])
+        role_assign(actor=None, role=role, subject_type="group", subject_id=team.pk)
+        takes.append(f"{url}roles/{role.pk}/take")  # every role is offered in the give form
+        MembershipFactory.create(group=team, user=UserFactory.create(username=f"member-{name}"))
+    two_per_page(admin_console, url, "roles_page", takes)
+    two_per_page(admin_console, url, "page", ["member-alpha", "member-bravo", "member-charlie"])
+    body = admin_console.get(url, {"page": "2"}).content.decode()
+    assert 'href="?page=2&amp;roles_page=2#roles"' in body
+    assert (
+        'href="?roles_page=2&amp;page=2#members"'
+        in admin_console.get(url, {"roles_page": "2"}).content.decode()
+    )
