@@ -238,3 +238,18 @@ def test_the_user_page_pages_roles_sessions_and_keys_each_on_its_own(
     body = admin_console.get(url, {"keys_page": "2"}).content.decode()
     assert 'href="?keys_page=2&amp;roles_page=2#roles"' in body
     assert 'href="?keys_page=2&amp;sessions_page=2#sessions"' in body
+
+
+def test_the_user_page_names_the_service_a_key_is_bound_to(
+    admin_console: Client, ines: User
+) -> None:
+    service = service_create(actor=None, name="billing")
+    scope_create(actor=None, service=service, name="billing:read")
+    role = role_create(actor=None, name="clerk", scopes=["billing:read"])
+    role_assign(actor=None, role=role, subject_type="user", subject_id=ines.pk)
+    api_key_create(owner=ines, name="any", scopes=["profile"], actor=None)
+    api_key_create(
+        owner=ines, name="bound", scopes=["billing:read"], actor=None, resource="billing"
+    )
+    body = admin_console.get(f"{USERS_URL}{ines.pk}/").content.decode()
+    assert body.count("for <code>billing</code> only") == 1
