@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -166,6 +167,7 @@ def confirm_page(
     confirm_label: str,
     cancel_url: str,
     checkbox: tuple[str, str] | None = None,
+    hidden: Sequence[tuple[str, str]] = (),
     error: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -173,7 +175,8 @@ def confirm_page(
     Plain HTML, so it works without JavaScript under the Content-Security-Policy.
 
     `checkbox` (name, label) adds a box the user must tick as well, for a harsher variant of
-    the action (the view checks it is ticked); `error` says why a first try was refused."""
+    the action (the view checks it is ticked); `hidden` (name, value) pairs carry the choice
+    made on the first step to the confirming POST; `error` says why a first try was refused."""
     context = {
         "heading": heading,
         "facts": facts,
@@ -181,6 +184,7 @@ def confirm_page(
         "confirm_label": confirm_label,
         "cancel_url": cancel_url,
         "checkbox": checkbox,
+        "hidden": hidden,
         "error": error,
     }
     return render(request, "micro/confirm.html", context, status=status)

@@ -62,15 +62,24 @@ def console_view(view: ConsoleView[P]) -> Callable[Concatenate[HttpRequest, P], 
     return never_cache(login_required(require_http_methods(["GET", "POST"])(wrapped)))
 
 
-def paginate(request: HttpRequest, items: Sequence[T] | Any, *, per_page: int = PAGE_SIZE) -> Page:
-    """One page of `items` by `?page=` (a number out of range gives the nearest page)."""
-    return Paginator(items, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest,
+    items: Sequence[T] | Any,
+    *,
+    per_page: int | None = None,
+    param: str = "page",
+) -> Page:
+    """One page of `items` by `?<param>=` (a number out of range gives the nearest page), of
+    PAGE_SIZE items unless `per_page` says otherwise. A page showing several lists gives each
+    its own `param`, so paging one leaves the others where they are."""
+    return Paginator(items, per_page or PAGE_SIZE).get_page(request.GET.get(param))
 
 
-def query_without_page(request: HttpRequest) -> str:
-    """The request's query string minus `page`, for the pager's links to keep the filters."""
+def query_without_page(request: HttpRequest, param: str = "page") -> str:
+    """The request's query string minus `param`, for the pager's links to keep the filters
+    (and the other lists' pages)."""
     params = request.GET.copy()
-    params.pop("page", None)
+    params.pop(param, None)
     return params.urlencode()
 
 

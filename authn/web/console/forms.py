@@ -67,6 +67,18 @@ class GroupForm(ScopesForm):
     scopes = ScopesField(help_text="Every member holds these, with the scopes of its roles.")
 
 
+class GroupScopesForm(ScopesForm):
+    """The scopes a group gives its members, as a whole set."""
+
+    scopes = ScopesField(help_text="Every member holds these, with the scopes of its roles.")
+
+
+class ConfirmedForm(forms.Form):
+    """`confirmed`, sent by a confirm page's button along with the choice it confirms."""
+
+    confirmed = forms.BooleanField(required=False)
+
+
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(

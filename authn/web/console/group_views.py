@@ -12,9 +12,21 @@ from django.urls import reverse
 
 from accounts import selectors as accounts
 from accounts.models import Group
-from accounts.services import Conflict, group_create, group_member_add, group_member_remove
+from accounts.services import (
+    Conflict,
+    group_create,
+    group_member_add,
+    group_member_remove,
+    group_scopes_set,
+)
 from authn.web.console.access import console_view, paginate, query_without_page, status_for
-from authn.web.console.forms import GroupForm, MemberAddForm, RoleGiveForm
+from authn.web.console.forms import (
+    ConfirmedForm,
+    GroupForm,
+    GroupScopesForm,
+    MemberAddForm,
+    RoleGiveForm,
+)
 from authn.web.console.user_views import role_give_form
 from authn.web.views import add_validation_errors, confirm_page
 from micro_platform.identity import Principal
@@ -59,23 +71,81 @@ def _group_page(
     *,
     member_form: MemberAddForm | None = None,
     role_form: RoleGiveForm | None = None,
+    scopes_form: GroupScopesForm | None = None,
 ) -> HttpResponse:
     context = {
         "group": group,
         "page": paginate(request, accounts.group_memberships(group=group)),
         "query": query_without_page(request),
-        "roles": roles_of(subject_type="group", subject_id=group.pk),
+        "roles": paginate(
+            request, roles_of(subject_type="group", subject_id=group.pk), param="roles_page"
+        ),
+        "roles_query": query_without_page(request, "roles_page"),
         "member_form": member_form or MemberAddForm(auto_id="member_%s"),
         "role_form": role_form or role_give_form(),
+        "scopes_form": scopes_form or _scopes_form(group),
     }
-    status = status_for(member_form, role_form)
+    status = status_for(member_form, role_form, scopes_form)
     return render(request, "micro/console/group.html", context, status=status)
 
 
 @console_view
 def group_view(request: HttpRequest, actor: Principal, group_id: uuid.UUID) -> HttpResponse:
-    """One group: its members (paginated), roles and scopes."""
+    """One group: its scopes, members (`page`) and roles (`roles_page`)."""
     return _group_page(request, _group_or_404(group_id))
+
+
+def _scopes_form(group: Group, data: object = None) -> GroupScopesForm:
+    """The registry's scopes as checkboxes, the group's current ones ticked."""
+    return GroupScopesForm(data, initial={"scopes": list(group.scopes)}, auto_id="scopes_%s")
+
+
+@console_view
+def group_scopes_view(request: HttpRequest, actor: Principal, group_id: uuid.UUID) -> HttpResponse:
+    """POST sets the scopes the group gives its members. A change that takes any away asks
+    to confirm first (members lose them, as when a role is taken); one that only adds does
+    not."""
+    group = _group_or_404(group_id)
+    if request.method != "POST":
+        return redirect("dashboard:console-group", group_id=group.pk)
+    form = _scopes_form(group, request.POST)
+    if not form.is_valid():
+        return _group_page(request, group, scopes_form=form)
+    scopes = form.cleaned_data["scopes"]
+    removed = sorted(set(group.scopes) - set(scopes))
+    if removed and not _confirmed(request):
+        return _scopes_confirm_page(request, group, scopes=scopes, removed=removed)
+    try:
+        group_scopes_set(actor=actor, group=group, scopes=scopes)
+    except ValidationError as exc:
+        add_validation_errors(form, exc)
+        return _group_page(request, group, scopes_form=form)
+    messages.success(request, f"Scopes of “{group.name}” saved.")
+    return redirect("dashboard:console-group", group_id=group.pk)
+
+
+def _confirmed(request: HttpRequest) -> bool:
+    form = ConfirmedForm(request.POST)
+    return form.is_valid() and bool(form.cleaned_data["confirmed"])
+
+
+def _scopes_confirm_page(
+    request: HttpRequest, group: Group, *, scopes: list[str], removed: list[str]
+) -> HttpResponse:
+    return confirm_page(
+        request,
+        heading=f"Take {len(removed)} scope(s) from “{group.name}”?",
+        facts=[
+            ("Taken away", " ".join(removed)),
+            ("Scopes after", " ".join(sorted(scopes)) or "none"),
+            ("Members", str(accounts.group_memberships(group=group).count())),
+        ],
+        consequence="Its members lose the scopes taken away on their next token, API-key use"
+        " and dashboard request (unless they hold them otherwise).",
+        confirm_label="Take scopes",
+        cancel_url=reverse("dashboard:console-group", kwargs={"group_id": group.pk}),
+        hidden=[("confirmed", "on"), *(("scopes", scope) for scope in sorted(scopes))],
+    )
 
 
 @console_view

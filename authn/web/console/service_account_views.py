@@ -68,8 +68,10 @@ def _account_page(
         "held_scopes": sorted(held),
         "memberships": accounts.memberships_of_user(user=account),
         "roles": roles_of(subject_type="user", subject_id=account.pk),
-        "api_keys": api_keys_of(owner_id=account.pk),
-        "clients": oauth_clients_of(owner_id=account.pk),
+        "api_keys": paginate(request, api_keys_of(owner_id=account.pk), param="keys_page"),
+        "api_keys_query": query_without_page(request, "keys_page"),
+        "clients": paginate(request, oauth_clients_of(owner_id=account.pk), param="clients_page"),
+        "clients_query": query_without_page(request, "clients_page"),
         "events": audit_events_of_user(user_id=account.pk)[:RECENT_EVENTS],
         "key_form": ApiKeyCreateForm(held_scopes=held),
         **extra,
@@ -81,7 +83,8 @@ def _account_page(
 def service_account_view(
     request: HttpRequest, actor: Principal, user_id: uuid.UUID
 ) -> HttpResponse:
-    """One service account: its scopes, keys, clients and recent events."""
+    """One service account: its scopes, keys, clients and recent events; the keys and the
+    clients are paged each by its own parameter (`keys_page`, `clients_page`)."""
     return _account_page(request, user_or_404(user_id, kind=User.Kind.SERVICE))
 
 

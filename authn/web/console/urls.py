@@ -37,6 +37,11 @@ urlpatterns = [
     path("dashboard/admin/groups/", group_views.groups_view, name="console-groups"),
     path("dashboard/admin/groups/<uuid:group_id>/", group_views.group_view, name="console-group"),
     path(
+        "dashboard/admin/groups/<uuid:group_id>/scopes",
+        group_views.group_scopes_view,
+        name="console-group-scopes",
+    ),
+    path(
         "dashboard/admin/groups/<uuid:group_id>/members",
         group_views.group_member_add_view,
         name="console-group-member-add",

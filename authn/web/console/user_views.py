@@ -83,10 +83,17 @@ def _user_page(
         "account": user,
         "has_mfa": user_has_mfa(user=user),
         "memberships": accounts.memberships_of_user(user=user),
-        "roles": roles_of(subject_type="user", subject_id=user.pk),
+        "roles": paginate(
+            request, roles_of(subject_type="user", subject_id=user.pk), param="roles_page"
+        ),
+        "roles_query": query_without_page(request, "roles_page"),
         "role_form": role_form or role_give_form(),
-        "sessions": dashboard_sessions_of(user_id=user.pk),
-        "api_keys": api_keys_of(owner_id=user.pk),
+        "sessions": paginate(
+            request, dashboard_sessions_of(user_id=user.pk), param="sessions_page"
+        ),
+        "sessions_query": query_without_page(request, "sessions_page"),
+        "api_keys": paginate(request, api_keys_of(owner_id=user.pk), param="keys_page"),
+        "api_keys_query": query_without_page(request, "keys_page"),
         "events": audit_events_of_user(user_id=user.pk)[:RECENT_EVENTS],
     }
     return render(request, "micro/console/user.html", context, status=status_for(role_form))
@@ -94,7 +101,9 @@ def _user_page(
 
 @console_view
 def user_view(request: HttpRequest, actor: Principal, user_id: uuid.UUID) -> HttpResponse:
-    """One account: its groups, roles, MFA, sessions, API keys and recent events."""
+    """One account: its groups, roles, MFA, sessions, API keys and recent events; the roles,
+    sessions and keys are paged each by its own parameter (`roles_page`, `sessions_page`,
+    `keys_page`)."""
     return _user_page(request, user_or_404(user_id))
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from authn.web.console import access
 from tests.authn.dashboard_helpers import enrol_totp, sign_in
 from tests.factories import AdminFactory, UserFactory
 
@@ -53,3 +54,26 @@ def later(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
         monkeypatch.setattr(time, "time", lambda: real_time() + minutes * 60)
 
     return move
+
+
+PagedCheck = Callable[[Client, str, str, list[str]], None]
+
+
+@pytest.fixture
+def two_per_page(monkeypatch: pytest.MonkeyPatch) -> PagedCheck:
+    """Console lists show two items a page. Returns `check(client, url, param, names)`: the
+    three `names` (each a text only its row shows) are split over page 1 (two, and a link to
+    `?<param>=2`) and page 2 (the third)."""
+    monkeypatch.setattr(access, "PAGE_SIZE", 2)
+
+    def check(client: Client, url: str, param: str, names: list[str]) -> None:
+        assert len(names) == 3
+        first = client.get(url).content.decode()
+        second = client.get(url, {param: "2"}).content.decode()
+        on_first = {name for name in names if name in first}
+        on_second = {name for name in names if name in second}
+        assert len(on_first) == 2, (param, on_first)
+        assert on_second == set(names) - on_first, (param, on_second)
+        assert f"{param}=2#" in first, param
+
+    return check

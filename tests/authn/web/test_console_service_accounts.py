@@ -12,10 +12,12 @@ from oauth2_provider.models import Application
 
 from accounts.models import User
 from audit.models import AuditEvent
+from authn.api_keys.services import api_key_create
 from authn.models import ApiKey
 from authn.oauth.services import service_account_client_create, user_client_register
 from tests.authn.dashboard_helpers import LOGIN_URL
 from tests.authn.resource_helpers import BILLING_READ, billing  # noqa: F401 - a fixture
+from tests.authn.web.conftest import PagedCheck
 from tests.factories import ServiceAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +189,19 @@ def test_service_account_changes_need_a_recent_code_for_an_admin_with_mfa(
     assert response.status_code == 403 and "mk_" not in response.content.decode()
     assert mfa_admin_console.post(f"{ACCOUNTS_URL}{reports.pk}/clients").status_code == 403
     assert not ApiKey.objects.exists() and not Application.objects.filter(user=reports).exists()
+
+
+def test_a_service_account_pages_its_keys_and_clients_each_on_its_own(
+    admin_console: Client, reports: User, two_per_page: PagedCheck
+) -> None:
+    url = f"{ACCOUNTS_URL}{reports.pk}/"
+    keys, clients = [], []
+    for name in ["alpha", "bravo", "charlie"]:
+        api_key_create(owner=reports, name=f"key-{name}", scopes=["users:read"], actor=None)
+        keys.append(f"key-{name}")
+        registered = service_account_client_create(account=reports, actor=None)
+        clients.append(registered.application.client_id)
+    two_per_page(admin_console, url, "keys_page", keys)
+    two_per_page(admin_console, url, "clients_page", clients)
+    body = admin_console.get(url, {"clients_page": "2"}).content.decode()
+    assert 'href="?clients_page=2&amp;keys_page=2#api-keys"' in body

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_held_scopes
@@ -18,10 +21,12 @@ from audit.models import AuditEvent
 from authn import lockout
 from authn.api_keys.services import api_key_create
 from authn.mfa.services import user_has_mfa
+from authn.models import DashboardSession
 from permissions.models import RoleAssignment
 from permissions.registry import scope_create, service_create
-from permissions.roles import role_create
+from permissions.roles import role_assign, role_create
 from tests.authn.dashboard_helpers import LOGIN_URL, PROFILE_URL, enrol_totp, sign_in
+from tests.authn.web.conftest import PagedCheck
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +207,49 @@ def test_a_role_given_to_a_user_reaches_them_and_is_taken_after_confirming(
     assert admin_console.post(take).status_code == 302
     assert "billing:read" not in user_held_scopes(user=ines)
     assert admin_console.post(f"{USERS_URL}{ines.pk}/roles", {"role": "x"}).status_code == 400
+
+
+def _dashboard_session(user: User, ip_address: str) -> None:
+    DashboardSession.objects.create(
+        key_hash=hashlib.sha256(ip_address.encode()).hexdigest(),
+        user=user,
+        session_data="",
+        expire_date=timezone.now() + timedelta(days=1),
+        ip_address=ip_address,
+    )
+
+
+def test_the_user_page_pages_roles_sessions_and_keys_each_on_its_own(
+    admin_console: Client, ines: User, two_per_page: PagedCheck
+) -> None:
+    url = f"{USERS_URL}{ines.pk}/"
+    takes, keys, ips = [], [], []
+    for n, name in enumerate(["alpha", "bravo", "charlie"]):
+        role = role_create(actor=None, name=name, scopes=["users:read"])
+        role_assign(actor=None, role=role, subject_type="user", subject_id=ines.pk)
+        takes.append(f"{url}roles/{role.pk}/take")  # every role is offered in the give form
+        api_key_create(owner=ines, name=f"key-{name}", scopes=["profile"], actor=None)
+        keys.append(f"key-{name}")
+        ips.append(f"192.0.2.{101 + n}")
+        _dashboard_session(ines, ips[-1])
+    two_per_page(admin_console, url, "roles_page", takes)
+    two_per_page(admin_console, url, "keys_page", keys)
+    two_per_page(admin_console, url, "sessions_page", ips)
+    body = admin_console.get(url, {"keys_page": "2"}).content.decode()
+    assert 'href="?keys_page=2&amp;roles_page=2#roles"' in body
+    assert 'href="?keys_page=2&amp;sessions_page=2#sessions"' in body
+
+
+def test_the_user_page_names_the_service_a_key_is_bound_to(
+    admin_console: Client, ines: User
+) -> None:
+    service = service_create(actor=None, name="billing")
+    scope_create(actor=None, service=service, name="billing:read")
+    role = role_create(actor=None, name="clerk", scopes=["billing:read"])
+    role_assign(actor=None, role=role, subject_type="user", subject_id=ines.pk)
+    api_key_create(owner=ines, name="any", scopes=["profile"], actor=None)
+    api_key_create(
+        owner=ines, name="bound", scopes=["billing:read"], actor=None, resource="billing"
+    )
+    body = admin_console.get(f"{USERS_URL}{ines.pk}/").content.decode()
+    assert body.count("for <code>billing</code> only") == 1
