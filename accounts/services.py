@@ -320,9 +320,13 @@ def group_scopes_set(*, actor: Principal | None, group: Group, scopes: Collectio
     check: api_admin); no change, no event. Members hold the new set on their next token,
     API-key use and dashboard request (the model signal re-reads cached keys)."""
     wanted = sorted(_registered(scopes))
-    if wanted == sorted(group.scopes):
-        return group
     with transaction.atomic():
+        # Compared with the row as it is now: two administrators saving at once each change
+        # (and audit) the set the other left, never a stale copy of it.
+        locked = Group.objects.select_for_update().get(pk=group.pk)
+        group.scopes = locked.scopes
+        if wanted == sorted(locked.scopes):
+            return group
         group.scopes = wanted
         group.save(update_fields=["scopes"])
         audit_record(

@@ -390,3 +390,17 @@ def test_group_scopes_set_changes_what_members_hold_and_is_audited_once(db):
     assert AuditEvent.objects.filter(type="group.updated").count() == 1
     with pytest.raises(DjangoValidationError):
         group_scopes_set(actor=None, group=group, scopes=["billing:nothing"])
+
+
+def test_group_scopes_set_compares_with_the_row_not_a_stale_copy(db):
+    """Another administrator changed the scopes after this one read the group: setting the
+    set this one read restores it (and audits that), instead of seeing no change."""
+    group = GroupFactory.create(scopes=["users:read"])
+    seen = Group.objects.get(pk=group.pk)
+    group_scopes_set(actor=None, group=group, scopes=["users:write"])
+
+    group_scopes_set(actor=None, group=seen, scopes=["users:read"])
+
+    group.refresh_from_db()
+    assert group.scopes == ["users:read"]
+    assert AuditEvent.objects.filter(type="group.updated").count() == 2
