@@ -66,8 +66,14 @@ def _account_page(
     context = {
         "account": account,
         "held_scopes": sorted(held),
-        "memberships": accounts.memberships_of_user(user=account),
-        "roles": roles_of(subject_type="user", subject_id=account.pk),
+        "memberships": paginate(
+            request, accounts.memberships_of_user(user=account), param="groups_page"
+        ),
+        "memberships_query": query_without_page(request, "groups_page"),
+        "roles": paginate(
+            request, roles_of(subject_type="user", subject_id=account.pk), param="roles_page"
+        ),
+        "roles_query": query_without_page(request, "roles_page"),
         "api_keys": paginate(request, api_keys_of(owner_id=account.pk), param="keys_page"),
         "api_keys_query": query_without_page(request, "keys_page"),
         "clients": paginate(request, oauth_clients_of(owner_id=account.pk), param="clients_page"),

@@ -82,7 +82,10 @@ def _user_page(
     context = {
         "account": user,
         "has_mfa": user_has_mfa(user=user),
-        "memberships": accounts.memberships_of_user(user=user),
+        "memberships": paginate(
+            request, accounts.memberships_of_user(user=user), param="groups_page"
+        ),
+        "memberships_query": query_without_page(request, "groups_page"),
         "roles": paginate(
             request, roles_of(subject_type="user", subject_id=user.pk), param="roles_page"
         ),

@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
+from micro_platform.scopes import BUILT_IN_SCOPES
+from permissions.models import Scope, Service
 from tests.authn.oauth_helpers import (
     AUTHORIZE_URL,
     REDIRECT_URI,
@@ -119,6 +121,22 @@ def test_scopes_are_narrowed_to_what_the_user_holds(
 
     assert "api_admin" not in tokens["scope"].split()
     assert "api_admin" not in claims(tokens["access_token"])["scope"].split()
+
+
+def test_the_consent_page_describes_each_scope_from_the_registry(
+    browser: Client, web_client: OAuthClient
+) -> None:
+    """The words are the registry's: a scope a service registered reads as it described it."""
+    service = Service.objects.create(name="billing")
+    Scope.objects.create(service=service, name="billing:read", description="Read your invoices.")
+    _, challenge = pkce_pair()
+    params = authorize_params(web_client, challenge, scope="openid users:read billing:read")
+
+    page = browser.get(AUTHORIZE_URL, params).content.decode()
+
+    assert "<li>Read your invoices.</li>" in page
+    assert f"<li>{BUILT_IN_SCOPES['users:read']}</li>" in page
+    assert "<li>billing:read</li>" not in page
 
 
 def test_cancel_on_the_consent_page_answers_access_denied(

@@ -15,10 +15,16 @@ from audit.models import AuditEvent
 from authn.api_keys.services import api_key_create
 from authn.models import ApiKey
 from authn.oauth.services import service_account_client_create, user_client_register
+from permissions.roles import role_assign, role_create
 from tests.authn.dashboard_helpers import LOGIN_URL
 from tests.authn.resource_helpers import BILLING_READ, billing  # noqa: F401 - a fixture
 from tests.authn.web.conftest import PagedCheck
-from tests.factories import ServiceAccountFactory, UserFactory
+from tests.factories import (
+    GroupFactory,
+    MembershipFactory,
+    ServiceAccountFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +211,18 @@ def test_a_service_account_pages_its_keys_and_clients_each_on_its_own(
     two_per_page(admin_console, url, "clients_page", clients)
     body = admin_console.get(url, {"clients_page": "2"}).content.decode()
     assert 'href="?clients_page=2&amp;keys_page=2#api-keys"' in body
+
+
+def test_a_service_account_pages_its_groups_and_roles(
+    admin_console: Client, reports: User, two_per_page: PagedCheck
+) -> None:
+    groups, roles = [], []
+    for name in ["alpha", "bravo", "charlie"]:
+        groups.append(f"group-{name}")
+        MembershipFactory.create(user=reports, group=GroupFactory.create(name=groups[-1]))
+        roles.append(f"role-{name}")
+        role = role_create(actor=None, name=roles[-1], scopes=["users:read"])
+        role_assign(actor=None, role=role, subject_type="user", subject_id=reports.pk)
+    url = f"{ACCOUNTS_URL}{reports.pk}/"
+    two_per_page(admin_console, url, "groups_page", groups)
+    two_per_page(admin_console, url, "roles_page", roles)

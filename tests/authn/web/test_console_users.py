@@ -27,7 +27,7 @@ from permissions.registry import scope_create, service_create
 from permissions.roles import role_assign, role_create
 from tests.authn.dashboard_helpers import LOGIN_URL, PROFILE_URL, enrol_totp, sign_in
 from tests.authn.web.conftest import PagedCheck
-from tests.factories import UserFactory
+from tests.factories import GroupFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -253,3 +253,12 @@ def test_the_user_page_names_the_service_a_key_is_bound_to(
     )
     body = admin_console.get(f"{USERS_URL}{ines.pk}/").content.decode()
     assert body.count("for <code>billing</code> only") == 1
+
+
+def test_the_user_page_pages_the_groups_too(
+    admin_console: Client, ines: User, two_per_page: PagedCheck
+) -> None:
+    names = [f"group-{name}" for name in ["alpha", "bravo", "charlie"]]
+    for name in names:
+        MembershipFactory.create(user=ines, group=GroupFactory.create(name=name))
+    two_per_page(admin_console, f"{USERS_URL}{ines.pk}/", "groups_page", names)
