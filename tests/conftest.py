@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -152,6 +153,20 @@ def session_client(db: Any) -> Callable[[User], APIClient]:
         return client
 
     return make
+
+
+@contextmanager
+def queries_everywhere() -> Iterator[list[str]]:
+    """The SQL run on every database inside the block (with OBJECTS_DATABASE_URL, the grants
+    database too): a "no query" claim holds for both."""
+    found: list[str] = []
+    with ExitStack() as stack:
+        captured = [
+            stack.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in dict.fromkeys(connections)
+        ]
+        yield found
+    found.extend(query["sql"] for context in captured for query in context.captured_queries)
 
 
 @pytest.fixture

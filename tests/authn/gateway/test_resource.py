@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -23,6 +21,7 @@ from tests.authn.resource_helpers import (
     billing,  # noqa: F401 - a fixture
     give_billing_role,
 )
+from tests.conftest import queries_everywhere
 
 pytestmark = pytest.mark.usefixtures("billing")
 VERIFY = "/api/v1/auth/verify"
@@ -146,10 +145,10 @@ def test_verify_for_a_resource_runs_no_query_for_a_token(
     token = billing_token(user, password)
     catalogue.current()
     verify(token, "?resource=billing")  # warms the key ring and the revocation sentinel
-    with CaptureQueriesContext(connection) as queries:
+    with queries_everywhere() as queries:
         response = verify(token, f"?resource=billing&scope={BILLING_READ}")
     assert response.status_code == 200
-    assert len(queries) == 0, [query["sql"] for query in queries.captured_queries]
+    assert queries == []
 
 
 def test_verify_for_a_resource_runs_no_query_for_a_cached_key(user: User, settings: Any) -> None:
@@ -157,7 +156,7 @@ def test_verify_for_a_resource_runs_no_query_for_a_cached_key(user: User, settin
     key = bound(user)
     catalogue.current()
     verify(key, "?resource=billing")  # caches the key
-    with CaptureQueriesContext(connection) as queries:
+    with queries_everywhere() as queries:
         response = verify(key, f"?resource=billing&scope={BILLING_READ}")
     assert response.status_code == 200
-    assert len(queries) == 0, [query["sql"] for query in queries.captured_queries]
+    assert queries == []
