@@ -8,6 +8,8 @@ holders may do. Every change needs `api_admin`, since a scope or a role is a pow
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -63,6 +65,18 @@ def conflict(exc: registry.Conflict) -> Problem:
     """A registry refusal as a 409; a scope in use says who holds it (`uses`)."""
     extra = {"uses": exc.uses} if isinstance(exc, registry.ScopeInUse) else None
     return Problem(status_code=409, code=exc.code, detail=exc.message, extra=extra)
+
+
+@contextmanager
+def refusals_as_problems(field: str | None = None) -> Iterator[None]:
+    """A registry or role service's refusals as problems: its ValidationError a 400 (on
+    `field` when it names none), its Conflict a 409."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise validation_problem(exc, field or "non_field_errors") from exc
+    except registry.Conflict as exc:
+        raise conflict(exc) from exc
 
 
 def valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -121,12 +135,8 @@ class ServiceListApi(APIView):
     def post(self, request: Request) -> Response:
         """A name matching `^[a-z][a-z0-9_-]{0,62}$`; the audience defaults to the name."""
         data = valid(ServiceIn, request.data)
-        try:
+        with refusals_as_problems("name"):
             created = registry.service_create(actor=principal_of(request), **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "name") from exc
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(ServiceOut(service_or_404(str(created.pk))).data, status=201)
 
 
@@ -147,12 +157,8 @@ class ServiceDetailApi(APIView):
         """The audience or the description; a name never changes (`name` is a 400)."""
         service = service_or_404(service_id)
         data = valid(ServiceUpdateIn, request.data)
-        try:
+        with refusals_as_problems("audience"):
             registry.service_update(actor=principal_of(request), service=service, **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "audience") from exc
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(ServiceOut(service_or_404(service_id)).data)
 
     @extend_schema(
@@ -163,10 +169,8 @@ class ServiceDetailApi(APIView):
         """Deletes the service and its scopes; refused while any is in use, unless forced."""
         service = service_or_404(service_id)
         force = valid(ForceIn, request.query_params.dict())["force"]
-        try:
+        with refusals_as_problems():
             registry.service_delete(actor=principal_of(request), service=service, force=force)
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -186,12 +190,8 @@ class ServiceScopeListApi(APIView):
         """A name `<service>:<action>` matching `^[a-z][a-z0-9_-]{0,62}:[a-z][a-z0-9_.-]{0,62}$`."""
         service = service_or_404(service_id)
         data = valid(ScopeIn, request.data)
-        try:
+        with refusals_as_problems("name"):
             scope = registry.scope_create(actor=principal_of(request), service=service, **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "name") from exc
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(ScopeOut(scope).data, status=status.HTTP_201_CREATED)
 
 
@@ -208,12 +208,8 @@ class ServiceScopeDetailApi(APIView):
         """The description only; a name never changes (`name` is a 400)."""
         scope = scope_or_404(service_or_404(service_id), name)
         data = valid(ScopeUpdateIn, request.data)
-        try:
+        with refusals_as_problems("description"):
             registry.scope_update(actor=principal_of(request), scope=scope, **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "description") from exc
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(ScopeOut(scope).data)
 
     @extend_schema(
@@ -226,10 +222,8 @@ class ServiceScopeDetailApi(APIView):
         it end)."""
         scope = scope_or_404(service_or_404(service_id), name)
         force = valid(ForceIn, request.query_params.dict())["force"]
-        try:
+        with refusals_as_problems():
             registry.scope_delete(actor=principal_of(request), scope=scope, force=force)
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -273,12 +267,8 @@ class RoleListApi(APIView):
     def post(self, request: Request) -> Response:
         """A name matching `^[a-z][a-z0-9_.-]{0,62}$` and registered scopes of any services."""
         data = valid(RoleIn, request.data)
-        try:
+        with refusals_as_problems("name"):
             role = roles.role_create(actor=principal_of(request), **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "name") from exc
-        except registry.Conflict as exc:
-            raise conflict(exc) from exc
         return Response(RoleOut(role).data, status=status.HTTP_201_CREATED)
 
 
@@ -299,10 +289,8 @@ class RoleDetailApi(APIView):
         holders get the new scopes in their next token, API-key verify and dashboard request."""
         role = role_or_404(role_id)
         data = valid(RoleUpdateIn, request.data)
-        try:
+        with refusals_as_problems("scopes"):
             role = roles.role_update(actor=principal_of(request), role=role, **data)
-        except DjangoValidationError as exc:
-            raise validation_problem(exc, "scopes") from exc
         return Response(RoleOut(role).data)
 
     @extend_schema(responses={204: None, 404: problem("No role with this id.")})
