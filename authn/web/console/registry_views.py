@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -33,23 +35,30 @@ def form_error(form: Form, exc: Conflict) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
+@contextmanager
+def refusals_on(form: Form) -> Iterator[None]:
+    """A registry or role service's refusals shown on the form; the rest of the block (the
+    success message and redirect) runs only when the service did not refuse."""
+    try:
+        yield
+    except ValidationError as exc:
+        add_validation_errors(form, exc)
+    except Conflict as exc:
+        form_error(form, exc)
+
+
 @console_view
 def services_view(request: HttpRequest, actor: Principal) -> HttpResponse:
     """Every service; POST registers one."""
     form = ServiceForm(request.POST) if request.method == "POST" else None
     if form is not None and form.is_valid():
-        try:
+        with refusals_on(form):
             service = service_create(
                 actor=actor,
                 name=form.cleaned_data["name"],
                 audience=form.cleaned_data["audience"] or None,
                 description=form.cleaned_data["description"],
             )
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        except Conflict as exc:
-            form_error(form, exc)
-        else:
             messages.success(request, f"Service “{service.name}” registered.")
             return redirect("dashboard:console-service", service_id=service.pk)
     context = {
@@ -68,18 +77,13 @@ def service_view(request: HttpRequest, actor: Principal, service_id: uuid.UUID) 
         raise Http404("No such service.")
     form = ScopeForm(request.POST) if request.method == "POST" else None
     if form is not None and form.is_valid():
-        try:
+        with refusals_on(form):
             scope = scope_create(
                 actor=actor,
                 service=service,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
             )
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        except Conflict as exc:
-            form_error(form, exc)
-        else:
             messages.success(request, f"Scope “{scope.name}” added.")
             return redirect("dashboard:console-service", service_id=service.pk)
     context = {
@@ -173,18 +177,13 @@ def roles_view(request: HttpRequest, actor: Principal) -> HttpResponse:
     """Every role; POST creates one with the scopes ticked."""
     form = RoleForm(request.POST) if request.method == "POST" else None
     if form is not None and form.is_valid():
-        try:
+        with refusals_on(form):
             role = role_create(
                 actor=actor,
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
                 description=form.cleaned_data["description"],
             )
-        except ValidationError as exc:
-            add_validation_errors(form, exc)
-        except Conflict as exc:
-            form_error(form, exc)
-        else:
             messages.success(request, f"Role “{role.name}” created.")
             return redirect("dashboard:console-role", role_id=role.pk)
     context = {
