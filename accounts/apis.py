@@ -44,7 +44,7 @@ from micro_platform.http import cacheable, client_ip, principal_of
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
-from micro_platform.pagination import CursorPage
+from micro_platform.pagination import CursorPage, paginated_response
 from micro_platform.scope_checks import AnyScope
 from micro_platform.sign_in import SignInThrottled, require_personal_sign_in, too_many_attempts
 
@@ -184,9 +184,7 @@ class UserListApi(APIView):
                 "Listing every user needs `users:write`; look up by `ids` or `username`.",
                 code="insufficient_scope",
             )
-        paginator = CursorPage()
-        page = paginator.paginate_queryset(selectors.users_all(), request, view=self)
-        return paginator.get_paginated_response(UserPrivateOut(page, many=True).data)
+        return paginated_response(self, request, selectors.users_all(), UserPrivateOut)
 
     @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut})
     def post(self, request: Request) -> Response:
@@ -255,9 +253,7 @@ class GroupListApi(APIView):
             groups = selectors.groups_all()
         else:
             groups = selectors.groups_of_user(user_id=principal.user_id)
-        paginator = CursorPage()
-        page = paginator.paginate_queryset(groups, request, view=self)
-        return paginator.get_paginated_response(GroupOut(page, many=True).data)
+        return paginated_response(self, request, groups, GroupOut)
 
     @extend_schema(request=GroupIn, responses={201: GroupOut})
     def post(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 
 class CursorPage(CursorPagination):
@@ -59,3 +60,10 @@ class CursorPage(CursorPagination):
                 "next": {"type": "string", "format": "uri", "nullable": True},
             },
         }
+
+
+def paginated_response(view: Any, request: Any, rows: Any, out: type[Serializer[Any]]) -> Response:
+    """One cursor page of `rows`, each rendered by the serializer `out`."""
+    paginator = CursorPage()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(out(page, many=True).data)

@@ -15,7 +15,7 @@ from micro_platform import scopes as sc
 from micro_platform.http import principal_of
 from micro_platform.identity import Principal
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
-from micro_platform.pagination import CursorPage
+from micro_platform.pagination import paginated_response
 from permissions import selectors, services
 from permissions.ports import group_ids_of_user
 from permissions.serializers import (
@@ -69,9 +69,7 @@ class GrantListApi(APIView):
         }
         if not listable_by(principal_of(request), wanted):
             raise denied()
-        paginator = CursorPage()
-        page = paginator.paginate_queryset(selectors.grants_matching(**wanted), request, view=self)
-        return paginator.get_paginated_response(GrantOut(page, many=True).data)
+        return paginated_response(self, request, selectors.grants_matching(**wanted), GrantOut)
 
     @extend_schema(request=GrantIn, responses={201: GrantOut})
     def post(self, request: Request) -> Response:

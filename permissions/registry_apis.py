@@ -24,7 +24,7 @@ from micro_platform import scopes as sc
 from micro_platform.errors import Problem, validation_problem
 from micro_platform.http import principal_of
 from micro_platform.openapi import PAGE_PARAMETERS, PROBLEM_SERIALIZER, page_of, problem
-from micro_platform.pagination import CursorPage
+from micro_platform.pagination import paginated_response
 from permissions import registry, registry_selectors, roles
 from permissions.models import Role, Scope, Service
 from permissions.serializers import (
@@ -85,14 +85,6 @@ def valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str
     return dict(serializer.validated_data)
 
 
-def paginated(
-    view: APIView, request: Request, rows: Any, out: type[serializers.Serializer]
-) -> Response:
-    paginator = CursorPage()
-    page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(out(page, many=True).data)
-
-
 def service_or_404(service_id: str) -> Service:
     service = registry_selectors.service_detail(service_id=service_id)
     if service is None:
@@ -129,7 +121,7 @@ class ServiceListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         valid(PageIn, request.query_params.dict())
-        return paginated(self, request, registry_selectors.services_all(), ServiceOut)
+        return paginated_response(self, request, registry_selectors.services_all(), ServiceOut)
 
     @extend_schema(request=ServiceIn, responses={201: ServiceOut, 409: CONFLICT})
     def post(self, request: Request) -> Response:
@@ -243,7 +235,7 @@ class ScopeListApi(APIView):
     def get(self, request: Request) -> Response:
         wanted = valid(ScopeFilterIn, request.query_params.dict()).get("service")
         rows = registry_selectors.scopes_matching(service=wanted)
-        return paginated(self, request, rows, ScopeOut)
+        return paginated_response(self, request, rows, ScopeOut)
 
 
 # --- Roles -------------------------------------------------------------------------------------
@@ -261,7 +253,7 @@ class RoleListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         valid(PageIn, request.query_params.dict())
-        return paginated(self, request, registry_selectors.roles_all(), RoleOut)
+        return paginated_response(self, request, registry_selectors.roles_all(), RoleOut)
 
     @extend_schema(request=RoleIn, responses={201: RoleOut, 409: CONFLICT})
     def post(self, request: Request) -> Response:
