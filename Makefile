@@ -12,7 +12,7 @@ RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest client-test bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test sdk bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The OpenAPI schema the SDKs under clients/ are generated from, and the files generated from
+# it; all are checked in. Run after changing the API, then commit what changed.
+SDK_SCHEMA := clients/openapi.json
+sdk: $(VENV)/.dev
+	$(RUN_ENV) $(BIN)/python manage.py spectacular --format openapi-json --validate --fail-on-warn --file $(SDK_SCHEMA)
 
 # Each client package alone in a clean virtual environment (no Django): installs it (the CLI
 # with micro-client), checks that Django cannot be imported there, runs its own tests.
