@@ -120,7 +120,7 @@ class InsecureUrl(ValueError):
     """A JWKS URL that is not `https://` (nor plain `http://` to a loopback IP literal)."""
 
 
-def require_secure_url(url: str) -> str:
+def require_secure_url(url: str, *, what: str = "the JWKS URL") -> str:
     """`url` when keys may be fetched from it: `https://`, or `http://` to a loopback IP
     literal (127.0.0.0/8, [::1]); raises InsecureUrl otherwise.
 
@@ -134,7 +134,7 @@ def require_secure_url(url: str) -> str:
     if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
         return url
     raise InsecureUrl(
-        f"the JWKS URL must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
+        f"{what} must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
     )
 
 
