@@ -179,6 +179,8 @@ class HasScope(BasePermission):
     """
 
     scopes: tuple[str, ...] = ()
+    # The refusal's code, as the WSGI and ASGI middleware's (DRF reads it off the permission).
+    code = "insufficient_scope"
 
     @classmethod
     def of(cls, *scopes: str) -> type[HasScope]:
