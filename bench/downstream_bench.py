@@ -14,18 +14,29 @@ tokens (which side goes first alternates), so that the machine's drift hits both
 ratio is the median over the pairs of (recipe block time) / (bare block time), robust to the
 bursts of a shared machine; the ratio of the totals is reported beside it. Target <= 1.2.
 Called by bench/run.py after the HTTP scenarios, with a token from the large server.
+
+Alone (`python bench/downstream_bench.py [--smoke]`) it needs no server: it signs a token with
+the shared test vectors' test-only key and prints, on its last line, the JSON object every
+SDK's bench prints: {"language": "python", "sdk_ns_per_token", "bare_ns_per_token", "ratio"}.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
 
-from micro_client.verifier import TokenVerifier  # installed by make setup (clients/python)
+from micro_client.verifier import (  # installed by make setup (clients/python)
+    JwksCache,
+    TokenVerifier,
+)
 
 BLOCK_S = 0.01  # one calibrated block of each side lasts about this long
 
@@ -47,14 +58,20 @@ def _block_size(operation: Callable[[], Any]) -> int:
 def measure(base_url: str, token: str, audience: str, seconds: float) -> dict[str, Any]:
     """Verifies/s of the recipe and of the bare decode, and their time ratio."""
     verifier = TokenVerifier(issuer=base_url, audience=audience)
+    return compare(verifier, token, seconds)
+
+
+def compare(verifier: TokenVerifier, token: str, seconds: float) -> dict[str, Any]:
+    """The recipe (`verifier.claims`) against the bare decode with the key it holds."""
     claims = verifier.claims(token)  # fetches the JWKS: the one fetch of the run
     key = verifier.jwks.key(jwt.get_unverified_header(token)["kid"])
+    audience, issuer = verifier.audience, verifier.issuer
 
     def recipe() -> Any:
         return verifier.claims(token)
 
     def bare() -> Any:
-        return jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=base_url)
+        return jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=issuer)
 
     assert bare() == claims
     count = _block_size(bare)
@@ -81,3 +98,56 @@ def measure(base_url: str, token: str, audience: str, seconds: float) -> dict[st
         "jwks_url": verifier.jwks.url,
         "error": None,
     }
+
+
+def standalone(seconds: float) -> dict[str, Any]:
+    """The same comparison without a server: a token signed now with the shared test vectors'
+    test-only key k1, the JWKS taken from clients/testdata/vectors.json (no network)."""
+    testdata = Path(__file__).resolve().parent.parent / "clients" / "testdata"
+    vectors = json.loads((testdata / "vectors.json").read_text())
+    private_key = (testdata / "keys" / "test-only-k1.pem").read_bytes()
+    now = int(time.time())
+    claims = {
+        "iss": vectors["issuer"],
+        "aud": vectors["audience"],
+        "sub": "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "bench",
+        "token_type": "access",
+        "scope": "profile users:read",
+        "username": "bench",
+        "kind": "user",
+        "groups": [],
+        "amr": ["pwd"],
+    }
+    token = jwt.encode(
+        claims, private_key, algorithm="RS256", headers={"kid": "k1", "typ": "at+jwt"}
+    )
+    jwks = JwksCache(vectors["issuer"] + "/.well-known/jwks.json", fetch=lambda *_: vectors["jwks"])
+    verifier = TokenVerifier(issuer=vectors["issuer"], audience=vectors["audience"], jwks=jwks)
+    return compare(verifier, token, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prints the comparison; its last line is the one JSON object every SDK's bench prints."""
+    parser = argparse.ArgumentParser(description="P9 for Python: micro_client vs bare PyJWT")
+    parser.add_argument("--smoke", action="store_true", help="a short run (about a second)")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    result = standalone(1.0 if args.smoke else args.seconds)
+    sdk_ns = 1e9 / result["recipe_per_s"]
+    bare_ns = 1e9 / result["bare_per_s"]
+    print(json.dumps(result, sort_keys=True), file=sys.stderr)
+    line = {
+        "language": "python",
+        "sdk_ns_per_token": round(sdk_ns, 1),
+        "bare_ns_per_token": round(bare_ns, 1),
+        "ratio": round(result["ratio"], 3),
+    }
+    print(json.dumps(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -706,6 +706,7 @@ def test_has_scope_403_when_missing_and_api_admin_implies_micro_scopes(
     refused = call(WriteView, forge(valid_claims(user, scope="users:read")))
     assert refused.status_code == 403
     assert refused.data["detail"] == "The credential lacks: users:write."
+    assert refused.data["code"] == "insufficient_scope"  # as the WSGI/ASGI middleware says
     assert call(WriteView, forge(valid_claims(user, scope="users:write"))).status_code == 200
     assert call(WriteView, forge(valid_claims(user, scope="api_admin"))).status_code == 200
     admin = MicroPrincipal(user.pk, "a", "user", (), frozenset({"api_admin"}), None, "j", 0)

@@ -159,6 +159,38 @@ def test_an_upstream_verifier_refuses_an_access_token(issuer: Issuer) -> None:
         upstream_verifier(issuer).claims(token)
 
 
+@pytest.mark.parametrize("token_type", ["access", None])
+def test_an_upstream_verifier_refuses_a_user_jwt_whose_signed_token_type_is_not_upstream(
+    issuer: Issuer, token_type: str | None
+) -> None:
+    claims = issuer.claims(aud=UPSTREAM_AUDIENCE, token_type=token_type, amr=[])
+    token = issuer.sign(claims, typ=contract.UPSTREAM_TOKEN_TYP)
+
+    with pytest.raises(InvalidToken) as refused:
+        upstream_verifier(issuer).claims(token)
+
+    assert refused.value.reason == "type"
+
+
+@pytest.mark.parametrize("leeway", [-1, 301])
+def test_a_leeway_outside_0_to_300_seconds_is_refused_at_construction(leeway: int) -> None:
+    with pytest.raises(ValueError, match="leeway"):
+        TokenVerifier(issuer=ISSUER, audience=AUDIENCE, leeway=leeway)
+
+
+def test_the_clock_given_judges_expiry(issuer: Issuer) -> None:
+    token = issuer.sign(issuer.claims(exp=2_000_000_000, iat=1_999_999_000))
+    jwks = JwksCache(issuer.url)
+
+    def at(now: float) -> TokenVerifier:
+        return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=jwks, clock=lambda: now)
+
+    assert at(1_999_999_999).principal(token).username == "ada"
+    with pytest.raises(InvalidToken) as refused:
+        at(2_000_000_030).principal(token)
+    assert refused.value.reason == "expired"
+
+
 def test_alg_none_and_hs256_with_the_public_key_are_refused(issuer: Issuer) -> None:
     header = {"typ": contract.ACCESS_TOKEN_TYP, "kid": KID}
     unsigned = hand_built({**header, "alg": "none"}, issuer.claims())

@@ -7,6 +7,7 @@ PyJWT (with `cryptography`), `drf` adds Django REST framework and is imported on
 (`micro_client.drf`), so importing the package never imports Django.
 """
 
+from .introspection import IntrospectionUnavailable, Introspector
 from .verifier import (
     InsecureUrl,
     InvalidToken,
@@ -22,6 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "InsecureUrl",
+    "IntrospectionUnavailable",
+    "Introspector",
     "InvalidToken",
     "JwksCache",
     "KeysUnavailable",

@@ -103,7 +103,10 @@ def _verified(
     verifier refuses is a 401 naming `what`, keys that cannot be fetched a 503."""
     try:
         claims = verifier.claims(token)
-        return principal_from_claims(claims, via_gateway=via_gateway), claims
+        principal = principal_from_claims(
+            claims, via_gateway=via_gateway, audience=verifier.audience
+        )
+        return principal, claims
     except InvalidToken as exc:
         raise AuthenticationFailed(
             f"The {what} is invalid or expired.", code="invalid_token"
@@ -176,6 +179,8 @@ class HasScope(BasePermission):
     """
 
     scopes: tuple[str, ...] = ()
+    # The refusal's code, as the WSGI and ASGI middleware's (DRF reads it off the permission).
+    code = "insufficient_scope"
 
     @classmethod
     def of(cls, *scopes: str) -> type[HasScope]:

@@ -31,12 +31,16 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from math import isfinite
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
+
+if TYPE_CHECKING:  # PyJWT names its options type from 2.10 on
+    from jwt.types import Options
 
 from .contract import (
     ACCESS_TOKEN_TYP,
@@ -67,8 +71,45 @@ MICRO_SCOPES_IMPLIED_BY_API_ADMIN = SCOPES_IMPLIED_BY_API_ADMIN
 Fetch = Callable[[str, float], Any]
 
 
+# Why a token is refused: `InvalidToken.reason`, the same words in every Micro SDK (the
+# shared test vectors in clients/testdata hold each verifier to them).
+MALFORMED = "malformed"  # not three base64url JSON parts, or a claim of the wrong type
+ALGORITHM_REFUSED = "algorithm"  # `alg` is not RS256
+WRONG_TYPE = "type"  # the other kind of token (`typ`, an upstream token's `token_type`)
+FORBIDDEN_HEADER = "header"  # key material named in the header, or no `kid`
+UNKNOWN_KEY = "unknown_key"  # the `kid` is not published, even after a refetch
+BAD_SIGNATURE = "signature"
+WRONG_ISSUER = "issuer"
+WRONG_AUDIENCE = "audience"
+EXPIRED = "expired"
+NOT_YET_VALID = "not_yet_valid"  # `nbf` or `iat` in the future beyond the leeway
+MISSING_CLAIM = "missing_claim"
+REASONS: frozenset[str] = frozenset(
+    {
+        MALFORMED,
+        ALGORITHM_REFUSED,
+        WRONG_TYPE,
+        FORBIDDEN_HEADER,
+        UNKNOWN_KEY,
+        BAD_SIGNATURE,
+        WRONG_ISSUER,
+        WRONG_AUDIENCE,
+        EXPIRED,
+        NOT_YET_VALID,
+        MISSING_CLAIM,
+    }
+)
+# The largest leeway a verifier accepts: past it, an expired token is simply accepted.
+MAX_LEEWAY = 300
+
+
 class InvalidToken(Exception):
-    """The string is not a valid, current Micro access token (the reason is in the message)."""
+    """The string is not a valid, current Micro token of the kind asked for; `reason` says
+    why, in one of the words of `REASONS`, the message in more detail."""
+
+    def __init__(self, message: str, reason: str = MALFORMED) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class KeysUnavailable(Exception):
@@ -79,7 +120,7 @@ class InsecureUrl(ValueError):
     """A JWKS URL that is not `https://` (nor plain `http://` to a loopback IP literal)."""
 
 
-def require_secure_url(url: str) -> str:
+def require_secure_url(url: str, *, what: str = "the JWKS URL") -> str:
     """`url` when keys may be fetched from it: `https://`, or `http://` to a loopback IP
     literal (127.0.0.0/8, [::1]); raises InsecureUrl otherwise.
 
@@ -93,7 +134,7 @@ def require_secure_url(url: str) -> str:
     if parts.scheme == "http" and _is_loopback_literal(parts.hostname):
         return url
     raise InsecureUrl(
-        f"the JWKS URL must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
+        f"{what} must be https:// (plain http:// only to 127.0.0.1 or [::1]): {url!r}"
     )
 
 
@@ -187,7 +228,7 @@ class JwksCache:
         url: str,
         *,
         max_age: float = 300.0,
-        min_refetch_interval: float = 10.0,
+        min_refetch_interval: float = 30.0,
         max_stale: float = 3600.0,
         timeout: float = 5.0,
         fetch: Fetch = fetch_json,
@@ -218,7 +259,7 @@ class JwksCache:
         if key is None and key_set is held:  # keys fetched just now need no second fetch
             key = self._refresh(forced=True).keys.get(kid)
         if key is None:
-            raise InvalidToken("unknown kid")
+            raise InvalidToken("unknown kid", UNKNOWN_KEY)
         return key
 
     def _refresh(self, *, forced: bool, wait: bool = True) -> _KeySet:
@@ -280,6 +321,10 @@ class MicroPrincipal:
     # An upstream token's `src_amr`: how the caller signed in to the gateway, for information
     # only (its `amr` is always empty). Empty for an access token.
     src_amr: tuple[str, ...] = ()
+    # The audience the token was accepted for (the verifier's), and the `scope` claim's
+    # scopes in the order the token lists them (`scopes` is the set the checks use).
+    audience: str = ""
+    scope_list: tuple[str, ...] = ()
 
     is_authenticated = True
     is_anonymous = False
@@ -292,6 +337,16 @@ class MicroPrincipal:
     @property
     def id(self) -> uuid.UUID:
         return self.user_id
+
+    @property
+    def token_id(self) -> str:
+        """The token's `jti`."""
+        return self.jti
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The group ids as the token writes them."""
+        return tuple(str(group_id) for group_id in self.group_ids)
 
     def has_scope(self, scope: str) -> bool:
         """Held directly, or a Micro scope implied by `api_admin` (the service's own rule)."""
@@ -308,9 +363,11 @@ class MicroPrincipal:
 
 
 def principal_from_claims(
-    claims: Mapping[str, Any], *, via_gateway: bool = False
+    claims: Mapping[str, Any], *, via_gateway: bool = False, audience: str | None = None
 ) -> MicroPrincipal:
     """The principal of verified claims; raises InvalidToken when a claim is malformed.
+
+    `audience` is the one the claims were accepted for (default: `aud` when it is a string).
 
     Claims of an upstream token always give a `via_gateway` principal with an empty `amr`
     (the caller's methods in `src_amr`): its signed `token_type` claim says `upstream`, so
@@ -331,6 +388,8 @@ def principal_from_claims(
     # An upstream token signed before `src_amr` existed carried the methods in `amr`.
     src_amr = _methods(claims, "src_amr") if "src_amr" in claims else amr
     client_id = claims.get("client_id")
+    if audience is None:
+        audience = claims["aud"] if isinstance(claims.get("aud"), str) else ""
     return MicroPrincipal(
         user_id=user_id,
         username=str(claims.get("username", "")),
@@ -343,6 +402,8 @@ def principal_from_claims(
         amr=() if via_gateway else amr,
         via_gateway=via_gateway,
         src_amr=src_amr if via_gateway else (),
+        audience=audience,
+        scope_list=tuple(scope.split()),
     )
 
 
@@ -357,7 +418,7 @@ def _methods(claims: Mapping[str, Any], name: str) -> tuple[str, ...]:
 def _header(token: str) -> dict[str, Any]:
     """The unverified JOSE header, decoded by hand (cheaper than a full unverified decode)."""
     if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
-        raise InvalidToken("malformed token")
+        raise InvalidToken("malformed token", MALFORMED)
     segment = token.split(".", 1)[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
@@ -368,13 +429,52 @@ def _header(token: str) -> dict[str, Any]:
     return header
 
 
+# PyJWT's refusals as reasons; the first match in this order wins (InvalidSignatureError is a
+# DecodeError, so it comes before it).
+_PYJWT_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.InvalidSignatureError, BAD_SIGNATURE),
+    (jwt.MissingRequiredClaimError, MISSING_CLAIM),
+    (jwt.InvalidIssuerError, WRONG_ISSUER),
+    (jwt.InvalidAudienceError, WRONG_AUDIENCE),
+    (jwt.ExpiredSignatureError, EXPIRED),
+    (jwt.ImmatureSignatureError, NOT_YET_VALID),
+)
+# The time claims, checked here against the verifier's clock rather than by PyJWT (which reads
+# the system clock); `require` still makes PyJWT refuse a token without `exp` or `iat`.
+_DECODE_OPTIONS: Options = {
+    "require": list(REQUIRED_CLAIMS),
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+}
+
+
+def _reason(exc: jwt.PyJWTError) -> str:
+    return next((reason for kind, reason in _PYJWT_REASONS if isinstance(exc, kind)), MALFORMED)
+
+
+def _instant(claims: Mapping[str, Any], name: str) -> float | None:
+    """A time claim (seconds since the epoch), None when absent; InvalidToken when not a number."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    # An instant no clock can reach (inf, nan, a bool) is malformed, never compared.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+        raise InvalidToken(f"the {name} claim is not a finite number", MALFORMED)
+    return float(value)
+
+
 class TokenVerifier:
     """Verifies Micro access tokens against the issuer's JWKS (one instance per process).
 
     Access tokens only: the gateway's upstream token is refused (its `typ` and audience).
+    Every refusal is an InvalidToken whose `reason` says why; `clock` (seconds since the
+    epoch) judges `exp`, `nbf` and `iat`, with `leeway` seconds (at most `MAX_LEEWAY`).
     """
 
     token_typ = ACCESS_TOKEN_TYP
+    # The signed `token_type` claim a token must carry too (None: not checked).
+    token_type_claim: str | None = None
     via_gateway = False
 
     def __init__(
@@ -385,41 +485,67 @@ class TokenVerifier:
         jwks_url: str | None = None,
         leeway: int = 30,
         jwks: JwksCache | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if not 0 <= leeway <= MAX_LEEWAY:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds: {leeway}")
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.leeway = leeway
+        self.clock = clock
         self.jwks = jwks or JwksCache(jwks_url or self.issuer + JWKS_PATH)
 
     def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims of `token`; raises InvalidToken (or KeysUnavailable)."""
-        header = _header(token)
-        if header.get("alg") != ALGORITHM:
-            raise InvalidToken("algorithm not allowed")
-        if header.get("typ") != self.token_typ:
-            raise InvalidToken(f"not a {self.token_typ} token")
-        if FORBIDDEN_HEADERS & header.keys():
-            raise InvalidToken("header names external key material")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not 0 < len(kid) <= 64:
-            raise InvalidToken("missing or malformed kid")
-        key = self.jwks.key(kid)
+        """The verified claims of `token`; raises InvalidToken (or KeysUnavailable).
+
+        The header is judged before any key is looked up, so a token naming key material or
+        another algorithm never causes a JWKS fetch."""
+        key = self.jwks.key(self._kid(_header(token)))
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": list(REQUIRED_CLAIMS)},
+                options=_DECODE_OPTIONS,
             )
         except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from exc
+            raise InvalidToken(str(exc), _reason(exc)) from exc
+        self._check_times(claims)
+        if self.token_type_claim is not None and claims.get("token_type") != self.token_type_claim:
+            raise InvalidToken(f"the token_type claim is not {self.token_type_claim}", WRONG_TYPE)
+        return claims
+
+    def _kid(self, header: Mapping[str, Any]) -> str:
+        """The `kid` of a header this verifier accepts: RS256, its own `typ`, no key material."""
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("algorithm not allowed", ALGORITHM_REFUSED)
+        if header.get("typ") != self.token_typ:
+            raise InvalidToken(f"not a {self.token_typ} token", WRONG_TYPE)
+        if FORBIDDEN_HEADERS & header.keys():
+            raise InvalidToken("header names external key material", FORBIDDEN_HEADER)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+            raise InvalidToken("missing or malformed kid", FORBIDDEN_HEADER)
+        return kid
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        """`exp` not past, `nbf` and `iat` not ahead, each within the leeway."""
+        now = self.clock()
+        expires = _instant(claims, "exp")
+        not_before, issued = _instant(claims, "nbf"), _instant(claims, "iat")
+        if expires is not None and expires <= now - self.leeway:
+            raise InvalidToken("the token has expired", EXPIRED)
+        for name, instant in (("nbf", not_before), ("iat", issued)):
+            if instant is not None and instant > now + self.leeway:
+                raise InvalidToken(f"the token is not yet valid ({name})", NOT_YET_VALID)
 
     def principal(self, token: str) -> MicroPrincipal:
         """The verified caller of `token`; raises InvalidToken (or KeysUnavailable)."""
-        return principal_from_claims(self.claims(token), via_gateway=self.via_gateway)
+        return principal_from_claims(
+            self.claims(token), via_gateway=self.via_gateway, audience=self.audience
+        )
 
 
 class UpstreamTokenVerifier(TokenVerifier):
@@ -431,4 +557,5 @@ class UpstreamTokenVerifier(TokenVerifier):
     """
 
     token_typ = UPSTREAM_TOKEN_TYP
+    token_type_claim = UPSTREAM_TOKEN_TYPE_CLAIM
     via_gateway = True
