@@ -1069,7 +1069,7 @@ export interface components {
             name: string;
             scopes: string[];
             /** @default 90 */
-            expires_in_days: number;
+            expires_in_days?: number;
             /** @description Binds the key to one registered service (its audience or name): the key then holds only that service's scopes (and `profile`) and is a credential for that service only. */
             resource?: string | null;
         };
@@ -1155,11 +1155,11 @@ export interface components {
             /** Format: uuid */
             subject_id: string;
             /** @default false */
-            read: boolean;
+            read?: boolean;
             /** @default false */
-            write: boolean;
+            write?: boolean;
             /** @default false */
-            admin: boolean;
+            admin?: boolean;
         };
         GrantOut: {
             /** Format: uuid */
@@ -1230,7 +1230,7 @@ export interface components {
              * @description Also revoke every API key of the user (and tokens exchanged for them).
              * @default false
              */
-            api_keys: boolean;
+            api_keys?: boolean;
         };
         MeOut: {
             user: components["schemas"]["MeUserOut"];
@@ -1262,7 +1262,7 @@ export interface components {
             /** Format: uuid */
             user_id: string;
             /** @default member */
-            role: components["schemas"]["RoleEnum"];
+            role?: components["schemas"]["RoleEnum"];
         };
         MemberOut: {
             /** Format: uuid */
@@ -1390,7 +1390,7 @@ export interface components {
         RoleInRequest: {
             name: string;
             /** @default  */
-            description: string;
+            description?: string;
             scopes: string[];
         };
         RoleOut: {
@@ -1417,7 +1417,7 @@ export interface components {
         ScopeInRequest: {
             name: string;
             /** @default  */
-            description: string;
+            description?: string;
         };
         ScopeOut: {
             name: string;
@@ -1439,7 +1439,7 @@ export interface components {
             /** @description Defaults to the name. */
             audience?: string;
             /** @default  */
-            description: string;
+            description?: string;
         };
         ServiceOut: {
             /** Format: uuid */
@@ -1466,7 +1466,7 @@ export interface components {
             email: string;
             password: string;
             /** @default  */
-            display_name: string;
+            display_name?: string;
         };
         /**
          * @description * `user` - user
@@ -1492,7 +1492,7 @@ export interface components {
             access_token: string;
             refresh_token: string;
             /** @default Bearer */
-            token_type: string;
+            token_type?: string;
             expires_in: number;
             scope: string;
         };
@@ -1523,9 +1523,9 @@ export interface components {
             email?: string;
             password?: string;
             /** @default  */
-            display_name: string;
+            display_name?: string;
             /** @default user */
-            kind: components["schemas"]["KindEnum"];
+            kind?: components["schemas"]["KindEnum"];
         };
         /** @description The user themself, or a caller with `users:write`. */
         UserPrivateOut: {

@@ -75,7 +75,7 @@ export function createClient(options: ClientOptions) {
     if (credentials !== undefined && !request.headers.has("Authorization")) {
       request.headers.set("Authorization", `Bearer ${await credentials.token({ baseUrl, fetch: fetchFn })}`);
     }
-    const response = await fetchFn(request.url, requestInit(request));
+    const response = await fetchFn(request.url, await requestInit(request));
     if (response.status === 401) credentials?.invalidate?.();
     return response;
   };
@@ -185,15 +185,9 @@ export function createClient(options: ClientOptions) {
   };
 }
 
-function requestInit(request: Request): RequestInit & { duplex?: string } {
-  return {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-    redirect: "manual",
-    signal: request.signal,
-    duplex: "half",
-  };
+async function requestInit(request: Request): Promise<RequestInit> {
+  const body = request.body === null ? undefined : await request.arrayBuffer();
+  return { method: request.method, headers: request.headers, body, redirect: "manual", signal: request.signal };
 }
 
 export { errorFromResponse };
