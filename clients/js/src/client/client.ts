@@ -1,0 +1,193 @@
+/** A typed client of the Micro REST API and its RPC facade (`/user/<method>`), built on
+ * openapi-fetch over the types generated from clients/openapi.json. */
+import createFetchClient, { type Client } from "openapi-fetch";
+
+import type { components, paths } from "../schema.js";
+import { type CredentialSource, type FetchLike } from "./credentials.js";
+import { errorFromResponse, MicroApiError } from "./errors.js";
+
+type Schemas = components["schemas"];
+type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
+export type UserPublic = Schemas["UserPublicOut"];
+
+export interface ClientOptions {
+  /** The service's base URL, e.g. https://id.example.com. */
+  baseUrl: string;
+  /** Where the bearer token comes from; anonymous calls when absent. */
+  credentials?: CredentialSource;
+  fetch?: FetchLike;
+  /** Responses kept by the ETag cache of user reads (default 1000; 0 disables it). */
+  etagCacheSize?: number;
+}
+
+interface Outcome<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The data of a successful answer; MicroApiError with the problem's code otherwise. */
+async function unwrap<T>(call: Promise<Outcome<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  if (error !== undefined && typeof error === "object") {
+    return Promise.reject(new MicroApiError(response.status, error));
+  }
+  return Promise.reject(new MicroApiError(response.status, error ?? ""));
+}
+
+/** A small LRU of ETag-tagged answers: a repeated read sends If-None-Match and reuses the
+ * cached body on 304 Not Modified. */
+class EtagCache {
+  private readonly entries = new Map<string, { etag: string; data: unknown }>();
+  constructor(private readonly size: number) {}
+
+  get(key: string): { etag: string; data: unknown } | undefined {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  set(key: string, etag: string | null, data: unknown): void {
+    this.entries.delete(key);
+    if (etag === null || this.size <= 0) return;
+    if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { etag, data });
+  }
+}
+
+export type MicroClient = ReturnType<typeof createClient>;
+
+/** The Micro API client: users, groups, apiKeys, access, objects, auditEvents, the RPC
+ * facade `user`, and `raw` (the openapi-fetch client for any other operation). */
+export function createClient(options: ClientOptions) {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const credentials = options.credentials;
+  const etags = new EtagCache(options.etagCacheSize ?? 1000);
+
+  // Every request carries the current token; a 401 drops a cached one, so the next request
+  // obtains a fresh token (after a revocation or a key rotation).
+  const authorizedFetch = async (request: Request): Promise<Response> => {
+    if (credentials !== undefined && !request.headers.has("Authorization")) {
+      request.headers.set("Authorization", `Bearer ${await credentials.token({ baseUrl, fetch: fetchFn })}`);
+    }
+    const response = await fetchFn(request.url, await requestInit(request));
+    if (response.status === 401) credentials?.invalidate?.();
+    return response;
+  };
+  const raw: Client<paths> = createFetchClient<paths>({ baseUrl, fetch: authorizedFetch });
+
+  /** GET through the ETag cache: If-None-Match with the tag held, the cached body on 304. */
+  async function cachedGet<T>(key: string, call: (headers: Record<string, string>) => Promise<Outcome<T>>): Promise<T> {
+    const held = etags.get(key);
+    const outcome = await call(held === undefined ? {} : { "If-None-Match": held.etag });
+    if (outcome.response.status === 304 && held !== undefined) return held.data as T;
+    const data = await unwrap(Promise.resolve(outcome));
+    etags.set(key, outcome.response.headers.get("ETag"), data);
+    return data;
+  }
+
+  async function rpc(method: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return unwrap(raw.POST("/user/{method}", { params: { path: { method: method.toLowerCase() as never } }, body }));
+  }
+
+  return {
+    raw,
+    users: {
+      /** One user's public view (ETag-cached). */
+      read: (userId: string) =>
+        cachedGet(`user:${userId}`, (headers) =>
+          raw.GET("/api/v1/users/{user_id}", { params: { path: { user_id: userId } }, headers }),
+        ),
+      /** Up to 100 users by id in one call (ETag-cached per id list). */
+      batchRead: async (ids: readonly string[]): Promise<UserPublic[]> => {
+        const joined = ids.join(",");
+        const page = await cachedGet(`users:${joined}`, (headers) =>
+          raw.GET("/api/v1/users", { params: { query: { ids: joined } }, headers }),
+        );
+        return page.results;
+      },
+      /** The user with this exact username (case-insensitive), or null. */
+      byUsername: async (username: string): Promise<UserPublic | null> => {
+        const page = await unwrap(raw.GET("/api/v1/users", { params: { query: { username } } }));
+        return page.results[0] ?? null;
+      },
+      /** Every user, a page at a time (needs `users:write`). */
+      list: (query: Pick<NonNullable<Query<"/api/v1/users">>, "cursor" | "page_size"> = {}) =>
+        unwrap(raw.GET("/api/v1/users", { params: { query } })),
+      create: (body: Schemas["UserCreateInRequest"]) => unwrap(raw.POST("/api/v1/users", { body })),
+      update: (userId: string, body: Schemas["PatchedUserUpdateAdminInRequest"]) =>
+        unwrap(raw.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: userId } }, body })),
+      delete: (userId: string) =>
+        unwrap(raw.DELETE("/api/v1/users/{user_id}", { params: { path: { user_id: userId } } })),
+    },
+    groups: {
+      list: (query: NonNullable<Query<"/api/v1/groups">> = {}) => unwrap(raw.GET("/api/v1/groups", { params: { query } })),
+      create: (body: Schemas["GroupInRequest"]) => unwrap(raw.POST("/api/v1/groups", { body })),
+      addMember: (groupId: string, body: Schemas["MemberInRequest"]) =>
+        unwrap(raw.POST("/api/v1/groups/{group_id}/members", { params: { path: { group_id: groupId } }, body })),
+      removeMember: (groupId: string, userId: string) =>
+        unwrap(
+          raw.DELETE("/api/v1/groups/{group_id}/members/{user_id}", {
+            params: { path: { group_id: groupId, user_id: userId } },
+          }),
+        ),
+    },
+    apiKeys: {
+      list: (query: NonNullable<Query<"/api/v1/api-keys">> = {}) => unwrap(raw.GET("/api/v1/api-keys", { params: { query } })),
+      /** A new key; its secret (`key`) is shown only in this answer. */
+      mint: (body: Schemas["ApiKeyCreateInRequest"]) => unwrap(raw.POST("/api/v1/api-keys", { body })),
+      rotate: (keyId: string, body: Schemas["ApiKeyRotateInRequest"]) =>
+        unwrap(raw.POST("/api/v1/api-keys/{key_id}/rotate", { params: { path: { key_id: keyId } }, body })),
+      revoke: (keyId: string) => unwrap(raw.DELETE("/api/v1/api-keys/{key_id}", { params: { path: { key_id: keyId } } })),
+    },
+    access: {
+      grant: (body: Schemas["GrantInRequest"]) => unwrap(raw.POST("/api/v1/access", { body })),
+      revoke: (grantId: string) =>
+        unwrap(raw.DELETE("/api/v1/access/{grant_id}", { params: { path: { grant_id: grantId } } })),
+      /** Whether the subject (default: the caller) has `permission` on the object. */
+      check: async (body: Schemas["CheckInRequest"]): Promise<boolean> =>
+        (await unwrap(raw.POST("/api/v1/access/check", { body }))).allowed,
+      list: (query: NonNullable<Query<"/api/v1/access">> = {}) => unwrap(raw.GET("/api/v1/access", { params: { query } })),
+    },
+    objects: {
+      list: (query: NonNullable<Query<"/api/v1/objects">> = {}) => unwrap(raw.GET("/api/v1/objects", { params: { query } })),
+      create: (body: Schemas["ObjectCreateInRequest"]) => unwrap(raw.POST("/api/v1/objects", { body })),
+      read: (objectId: string) =>
+        unwrap(raw.GET("/api/v1/objects/{object_id}", { params: { path: { object_id: objectId } } })),
+      update: (objectId: string, body: Schemas["PatchedObjectUpdateInRequest"]) =>
+        unwrap(raw.PATCH("/api/v1/objects/{object_id}", { params: { path: { object_id: objectId } }, body })),
+      delete: (objectId: string) =>
+        unwrap(raw.DELETE("/api/v1/objects/{object_id}", { params: { path: { object_id: objectId } } })),
+    },
+    auditEvents: {
+      list: (query: NonNullable<Query<"/api/v1/audit-events">> = {}) =>
+        unwrap(raw.GET("/api/v1/audit-events", { params: { query } })),
+    },
+    /** The Micro-style RPC facade: `POST /user/<method>` with a JSON body. */
+    user: {
+      call: rpc,
+      read: (body: { id?: string; username?: string; email?: string }) => rpc("read", body),
+      create: (body: Record<string, unknown>) => rpc("create", body),
+      update: (body: Record<string, unknown>) => rpc("update", body),
+      delete: (body: { id: string }) => rpc("delete", body),
+      list: (body: Record<string, unknown> = {}) => rpc("list", body),
+      login: (body: { username: string; password: string; otp?: string }) => rpc("login", body),
+      logout: (body: { session_id?: string; [name: string]: unknown }) => rpc("logout", body),
+      readSession: (body: { session_id?: string; [name: string]: unknown }) => rpc("readSession", body),
+      verifyToken: (body: { token: string }) => rpc("verifyToken", body),
+      updatePassword: (body: Record<string, unknown>) => rpc("updatePassword", body),
+    },
+  };
+}
+
+async function requestInit(request: Request): Promise<RequestInit> {
+  const body = request.body === null ? undefined : await request.arrayBuffer();
+  return { method: request.method, headers: request.headers, body, redirect: "manual", signal: request.signal };
+}
+
+export { errorFromResponse };

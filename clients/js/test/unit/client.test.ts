@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { apiKey, createClient, MicroApiError } from "../../src/client/index.js";
+
+const BASE = "https://micro.test";
+const USER = { id: "6f1c2f0e-8a55-4d7c-9a59-1d8b1f0b7c11", username: "alice", display_name: "", avatar_url: "", kind: "user", created_at: "2026-01-01T00:00:00Z" };
+
+function recorder(handler: (url: string, init: RequestInit) => Response | Promise<Response>) {
+  const calls: Array<{ url: string; headers: Headers; method: string }> = [];
+  const fetch = async (url: string, init: RequestInit = {}) => {
+    calls.push({ url, headers: new Headers(init.headers), method: init.method ?? "GET" });
+    return handler(url, init);
+  };
+  return { calls, fetch };
+}
+
+describe("credentials", () => {
+  test("an API key is exchanged once, reused, and refreshed before expiry", async () => {
+    let now = 0;
+    let issued = 0;
+    const { calls, fetch } = recorder(async (url) => {
+      if (url.endsWith("/api/v1/auth/token/exchange")) {
+        issued += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return Response.json({ access_token: `t${issued}`, token_type: "Bearer", expires_in: 600, scope: "profile" });
+      }
+      return Response.json(USER);
+    });
+    const client = createClient({ baseUrl: BASE, credentials: apiKey("mk_x_y", { clockMs: () => now }), fetch, etagCacheSize: 0 });
+    await Promise.all([client.users.read(USER.id), client.users.read(USER.id), client.users.read(USER.id)]);
+    assert.equal(issued, 1, "one exchange in flight for concurrent calls");
+    const exchange = calls.find((call) => call.url.endsWith("/exchange"));
+    assert.equal(exchange?.headers.get("x-api-key"), "mk_x_y");
+    now = 539_000;
+    await client.users.read(USER.id);
+    assert.equal(issued, 1);
+    now = 541_000; // within 60 s of expiry
+    await client.users.read(USER.id);
+    assert.equal(issued, 2);
+    assert.equal(calls.at(-1)?.headers.get("authorization"), "Bearer t2");
+  });
+});
+
+describe("ETag cache", () => {
+  test("a repeated read sends If-None-Match and reuses the body on 304", async () => {
+    const { calls, fetch } = recorder((_url, init) => {
+      if (new Headers(init.headers).get("if-none-match") === '"v1"') return new Response(null, { status: 304 });
+      return Response.json({ results: [USER] }, { headers: { ETag: '"v1"' } });
+    });
+    const client = createClient({ baseUrl: BASE, fetch });
+    assert.deepEqual(await client.users.batchRead([USER.id]), [USER]);
+    assert.deepEqual(await client.users.batchRead([USER.id]), [USER]);
+    assert.equal(calls.length, 2);
+    assert.equal(calls[1]?.headers.get("if-none-match"), '"v1"');
+    assert.match(calls[0]?.url ?? "", /\/api\/v1\/users\?ids=/);
+  });
+});
+
+describe("errors and RPC", () => {
+  test("a problem answer becomes a MicroApiError with its code", async () => {
+    const { fetch } = recorder(() =>
+      Response.json({ type: "urn:micro:problem:not_found", title: "Not found", status: 404, detail: "No such user.", code: "not_found" }, { status: 404, headers: { "Content-Type": "application/problem+json" } }),
+    );
+    const client = createClient({ baseUrl: BASE, fetch });
+    const error = await client.users.read(USER.id).catch((caught: unknown) => caught);
+    assert.ok(error instanceof MicroApiError);
+    assert.equal(error.status, 404);
+    assert.equal(error.code, "not_found");
+    assert.equal(error.detail, "No such user.");
+  });
+
+  test("user.read posts to the RPC facade", async () => {
+    const { calls, fetch } = recorder(() => Response.json({ user: USER }));
+    const client = createClient({ baseUrl: BASE, fetch });
+    assert.deepEqual(await client.user.read({ id: USER.id }), { user: USER });
+    assert.equal(calls[0]?.url, `${BASE}/user/read`);
+    assert.equal(calls[0]?.method, "POST");
+  });
+});
