@@ -138,6 +138,14 @@ def test_an_api_key_token_is_renewed_before_it_expires(service: FakeService) -> 
     assert sent == ["Bearer tok1", "Bearer tok1", "Bearer tok2"]
 
 
+def test_the_client_hands_out_its_current_token(service: FakeService) -> None:
+    issue_tokens(service, "POST /api/v1/auth/token/exchange")
+    client = service.client(ApiKey("mk_secret"))
+
+    assert client.token() == client.token() == "tok1"
+    assert service.client(StaticToken("abc")).token() == "abc"
+
+
 def test_an_api_key_for_a_service_asks_for_its_resource(service: FakeService) -> None:
     issue_tokens(service, "POST /api/v1/auth/token/exchange")
     me_answers_ok(service)

@@ -133,6 +133,11 @@ class MicroClient:
     def close(self) -> None:
         self._http.close()
 
+    def token(self) -> str:
+        """The credentials' current access token (obtained or renewed when due), e.g. to
+        verify it or to pass it on to another service."""
+        return self.credentials.authorization(self._http).removeprefix("Bearer ")
+
     def me(self) -> MeOut:
         """The calling account, its scopes and groups (GET /api/v1/me)."""
         return cast(MeOut, self.request("GET", f"{API}/me"))
