@@ -19,6 +19,7 @@ from micro_cli.transport import Reply
 
 REVOKE_PATH = "/o/revoke_token/"
 MAX_PAGES = 100  # 100 keys a page: far beyond anyone's key count, and no endless loop
+USERS_PAGE_SIZE = 100  # the server's largest page
 
 
 def say(text: str = "") -> None:
@@ -64,7 +65,8 @@ def login(args: argparse.Namespace) -> int:
     server = transport.normalize_server(args.server or transport.default_server())
     if transport.is_plain_http_off_host(server):
         warn(f"{server} is plain HTTP: the tokens travel unencrypted")
-    grant = device.start(server)
+    scope = " ".join(args.scopes) if args.scopes else device.LOGIN_SCOPE
+    grant = device.start(server, scope)
     say(f"To sign in, open {grant.verification_uri} and enter the code: {grant.user_code}")
     if grant.verification_uri_complete:
         say(f"(or open {grant.verification_uri_complete})")
@@ -75,7 +77,7 @@ def login(args: argparse.Namespace) -> int:
         expires_in=grant.expires_in,
         shortest=device.poll_override(),
     )
-    creds = credentials_from_token_reply(server, body, device.LOGIN_SCOPE)
+    creds = credentials_from_token_reply(server, body, scope)
     previous = previous_login()
     path = store.save(creds)
     if previous is not None and previous.server == server:
@@ -140,6 +142,59 @@ def user_read(args: argparse.Namespace) -> int:
         user = results[0]
     else:
         user = expect(session.request("GET", f"/api/v1/users/{quote(args.id, safe='')}"), 200)
+    if args.json:
+        print_json(user)
+    else:
+        print_fields(list(user.items()))
+    return 0
+
+
+USER_COLUMNS = f"{'ID':36}  {'USERNAME':24}  {'KIND':7}  {'ACTIVE':6}  EMAIL"
+
+
+def users_list(args: argparse.Namespace) -> int:
+    """Every user, page after page (needs `users:write`); rows are printed as each page
+    arrives, so `micro users list | head` stops after the first page."""
+    session = Session.load()
+    url: str | None = f"/api/v1/users?page_size={USERS_PAGE_SIZE}"
+    everyone: list[dict[str, Any]] = []
+    if not args.json:
+        say(USER_COLUMNS)
+    while url is not None:
+        page = expect(session.request("GET", url), 200)
+        rows = page.get("results") or []
+        if args.json:
+            everyone.extend(rows)
+        else:
+            for user in rows:
+                say(user_row(user))
+        following = page.get("next")
+        url = following if isinstance(following, str) and following != url else None
+    if args.json:
+        print_json(everyone)
+    return 0
+
+
+def user_row(user: dict[str, Any]) -> str:
+    active = "yes" if user.get("is_active") else "no"
+    return (
+        f"{user.get('id', ''):36}  {user.get('username', ''):24}  "
+        f"{user.get('kind', ''):7}  {active:6}  {user.get('email') or '-'}"
+    )
+
+
+def users_create(args: argparse.Namespace) -> int:
+    session = Session.load()
+    body: dict[str, Any] = {"username": args.username}
+    for name in ("email", "display_name", "kind"):
+        if getattr(args, name) is not None:
+            body[name] = getattr(args, name)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: no password on standard input")
+        body["password"] = password
+    user = expect(session.request("POST", "/api/v1/users", json=body), 201)
     if args.json:
         print_json(user)
     else:

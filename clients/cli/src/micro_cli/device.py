@@ -33,12 +33,12 @@ class DeviceAuthorization:
     interval: int
 
 
-def start(server: str) -> DeviceAuthorization:
+def start(server: str, scope: str = LOGIN_SCOPE) -> DeviceAuthorization:
     reply = transport.send(
         "POST",
         server + DEVICE_AUTHORIZATION_PATH,
         server,
-        data={"client_id": CLIENT_ID, "scope": LOGIN_SCOPE},
+        data={"client_id": CLIENT_ID, "scope": scope},
     )
     if not reply.ok or not isinstance(reply.body, dict):
         raise CliError(f"{server} refused the device login: {transport.problem_message(reply)}")

@@ -8,9 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from micro_cli import __version__, commands
+from micro_cli.device import LOGIN_SCOPE
 from micro_cli.errors import CliError
 
 DEBUG_ENV = "MICRO_CLI_DEBUG"
+CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 DESCRIPTION = """\
 Command-line client of the Micro User Service.
 
@@ -23,12 +25,16 @@ EPILOG = """\
 examples:
   micro login --server https://id.example.com
   micro whoami
-  micro user read --username alice
+  micro login --scope profile users:read users:write
+  micro users get --username alice
+  micro users list | head -5
+  micro users create bob --email bob@example.com
   micro keys create ci-deploy --scope users:read --expires-in-days 30
   micro keys revoke 3f0c...
   micro logout
 
-exit codes: 0 success, 1 error (one line on stderr), 2 invalid usage
+exit codes: 0 success, 1 error (one line on stderr), 2 invalid usage, 130 interrupted,
+  141 the output's reader went away (a closed pipe; nothing is printed)
 """
 
 
@@ -46,11 +52,9 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the server's JSON")
 
 
-def _user_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    user = subparsers.add_parser("user", help="look up users")
-    actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
+def _add_user_read(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     read = actions.add_parser(
-        "read",
+        name,
         help="one user by id or username",
         description="Show one user: by id (GET /api/v1/users/ID) or by exact username.",
     )
@@ -59,6 +63,38 @@ def _user_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     who.add_argument("--username", metavar="NAME", help="exact username (case-insensitive)")
     _add_json(read)
     read.set_defaults(handler=commands.user_read)
+
+
+def _user_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = subparsers.add_parser("user", help="look up users (as `users get`)")
+    _add_user_read(user.add_subparsers(dest="action", required=True, metavar="ACTION"), "read")
+
+
+def _users_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = subparsers.add_parser("users", help="users: list, get, create")
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="every user (needs users:write)", description="List every user, by page."
+    )
+    _add_json(listing)
+    listing.set_defaults(handler=commands.users_list)
+    _add_user_read(actions, "get")
+    create = actions.add_parser(
+        "create",
+        help="create a user (needs users:write)",
+        description="Create a user or a service account (POST /api/v1/users).",
+    )
+    create.add_argument("username", help="the new account's username")
+    create.add_argument("--email", metavar="ADDRESS")
+    create.add_argument("--display-name", metavar="NAME")
+    create.add_argument("--kind", choices=("user", "service"), help="default: user")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (never an argument)",
+    )
+    _add_json(create)
+    create.set_defaults(handler=commands.users_create)
 
 
 def _keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,17 +146,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the service's base URL (default: $MICRO_SERVER or http://127.0.0.1:8000)",
     )
+    login.add_argument(
+        "--scope",
+        dest="scopes",
+        action="extend",
+        nargs="+",
+        metavar="SCOPE",
+        help=f"the scopes to ask for, e.g. --scope profile users:write (default: {LOGIN_SCOPE})",
+    )
     login.set_defaults(handler=commands.login)
     whoami = subparsers.add_parser("whoami", help="the signed-in account and its scopes")
     _add_json(whoami)
     whoami.set_defaults(handler=commands.whoami)
     _user_parser(subparsers)
+    _users_parser(subparsers)
     _keys_parser(subparsers)
     logout = subparsers.add_parser(
         "logout", help="revoke the login on the server and delete the local credentials"
     )
     logout.set_defaults(handler=commands.logout)
     return parser
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (`micro users list | head -1`): stop quietly. What
+    is left in stdout's buffer goes to /dev/null, or flushing it at exit would fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE_EXIT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"micro: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return closed_pipe()
     except KeyboardInterrupt:
         print("micro: interrupted", file=sys.stderr)
         return 130
