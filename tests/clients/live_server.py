@@ -88,6 +88,8 @@ def live_server(
         DJANGO_STATIC_ROOT=str(workdir / "static"),
         MICRO_TOKEN_AUDIENCE=ACCESS_AUDIENCE,
         MICRO_UPSTREAM_TOKEN_AUDIENCE=UPSTREAM_AUDIENCE,
+        # Every worker signs with a rotated key within a second (the live tests rotate one).
+        MICRO_SIGNING_KEY_REFRESH_SECONDS="1",
     )
     env.pop("REDIS_URL", None)  # the database cache is shared by the workers
     _python("migrate", ["manage.py", "migrate", "--noinput"], env)
