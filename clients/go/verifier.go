@@ -72,6 +72,10 @@ type Config struct {
 	MaxStale time.Duration
 	// JWKSURL overrides the discovery document's jwks_uri.
 	JWKSURL string
+	// FetchJWKS, when set, replaces the HTTP fetch of the discovery document and the JWKS: it
+	// returns the JWKS document itself (tests, or keys reached another way). The cache, its
+	// rate limit and the key filtering apply as they do to fetched keys.
+	FetchJWKS func(ctx context.Context) ([]byte, error)
 }
 
 // Verifier verifies one kind of token: access tokens (NewVerifier) or the gateway's upstream
