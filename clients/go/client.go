@@ -34,6 +34,9 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if len(e.Errors) > 0 {
+		return fmt.Sprintf("micro: %d %s: %s %v", e.Status, e.Code, e.Detail, e.Errors)
+	}
 	return fmt.Sprintf("micro: %d %s: %s", e.Status, e.Code, e.Detail)
 }
 
@@ -295,6 +298,9 @@ func queryOf(params any) url.Values {
 	}
 	return query
 }
+
+// Credentials is where the client's bearer tokens come from (nil without one).
+func (c *Client) Credentials() CredentialSource { return c.credentials }
 
 // BaseURL is the API's base URL the client was made with.
 func (c *Client) BaseURL() string { return c.baseURL }

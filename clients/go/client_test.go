@@ -35,6 +35,11 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			problem(w, 401, "authentication_failed", "No valid API key.")
 			return
 		}
+		var body map[string]any // the API refuses a body that is not a JSON object, as the server does
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body == nil {
+			problem(w, 400, "invalid", "The request body must be a JSON object.")
+			return
+		}
 		n := api.exchanges.Add(1)
 		time.Sleep(10 * time.Millisecond) // concurrent callers overlap
 		writeJSON(w, map[string]any{"access_token": fmt.Sprintf("tok-%d", n), "token_type": "Bearer", "expires_in": api.lifetime, "scope": "users:read"})

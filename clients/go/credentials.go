@@ -71,9 +71,9 @@ type APIKeySource struct {
 // Token is a live access token exchanged from the key.
 func (s *APIKeySource) Token(ctx context.Context) (string, error) {
 	return s.cache.get(ctx, func(ctx context.Context) (string, time.Duration, error) {
-		var body map[string]string
+		body := map[string]string{}
 		if s.Resource != "" {
-			body = map[string]string{"resource": s.Resource}
+			body["resource"] = s.Resource
 		}
 		var out struct {
 			AccessToken string `json:"access_token"`
