@@ -76,7 +76,11 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
-		writeJSON(w, map[string]any{"user": map[string]any{"id": body["id"], "username": "alice", "kind": "user", "created_at": "2026-01-01T00:00:00Z"}})
+		if r.PathValue("method") != "read" || body["email"] != "alice@example.com" {
+			problem(w, 400, "invalid", "unexpected call")
+			return
+		}
+		writeJSON(w, map[string]any{"user": map[string]any{"id": "u1", "username": "alice", "email": body["email"], "kind": "user", "created_at": "2026-01-01T00:00:00Z"}})
 	})
 	api.server = httptest.NewServer(mux)
 	t.Cleanup(api.server.Close)
@@ -182,6 +186,14 @@ func TestAPIErrorCarriesTheProblem(t *testing.T) {
 	}
 	if _, err := client.Users().ByUsername(context.Background(), "nobody"); !IsNotFound(err) {
 		t.Fatalf("unknown username: %v", err)
+	}
+}
+
+func TestByEmailReadsThroughTheRPCFacade(t *testing.T) {
+	api := newFakeAPI(t)
+	found, err := NewClient(api.server.URL, WithToken("tok-9")).Users().ByEmail(context.Background(), "alice@example.com")
+	if err != nil || found.Id != "u1" || found.Email != "alice@example.com" {
+		t.Fatalf("%+v %v", found, err)
 	}
 }
 

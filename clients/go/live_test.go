@@ -104,7 +104,17 @@ func TestLiveSignInMintExchangeAndRead(t *testing.T) {
 	if err != nil || rsp.User.Username != env.username {
 		t.Fatalf("the RPC facade's read: %+v %v", rsp, err)
 	}
-	if err := NewClient(env.url, WithToken(token)).APIKeys().Revoke(ctx, minted.Id); err != nil {
+	userClient := NewClient(env.url, WithToken(token))
+	me, err := userClient.Auth().Me(ctx)
+	if err != nil {
+		t.Fatalf("me: %v", err)
+	}
+	if me.User.Email != nil && *me.User.Email != "" { // the seeded user may have no address
+		if own, err := userClient.Users().ByEmail(ctx, *me.User.Email); err != nil || own.Id != principal.UserID {
+			t.Fatalf("read by own email: %+v %v", own, err)
+		}
+	}
+	if err := userClient.APIKeys().Revoke(ctx, minted.Id); err != nil {
 		t.Fatalf("revoke the API key: %v", err)
 	}
 }

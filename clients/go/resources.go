@@ -98,6 +98,17 @@ func (u *Users) ByUsername(ctx context.Context, username string) (*apitypes.User
 	return &out.Results[0], nil
 }
 
+// ByEmail is the user with this email address, through the RPC facade's read: the caller's
+// own address, or anyone's with users:write (403 otherwise, whether or not the address is
+// registered). Fields the caller may not see are left empty.
+func (u *Users) ByEmail(ctx context.Context, email string) (*apitypes.UserPrivateOut, error) {
+	var out struct {
+		User apitypes.UserPrivateOut `json:"user"`
+	}
+	err := u.c.RPC(ctx, "user", "read", map[string]string{"email": email}, &out)
+	return &out.User, err
+}
+
 // List is a page of every user (users:write).
 func (u *Users) List(ctx context.Context, opts ListOptions) (*Page[apitypes.UserPrivateOut], error) {
 	var out Page[apitypes.UserPrivateOut]
