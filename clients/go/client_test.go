@@ -1,0 +1,210 @@
+package micro
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/micro-user-service/micro/clients/go/apitypes"
+)
+
+// fakeAPI is a Micro API that exchanges the key mk_test for tokens tok-1, tok-2... and
+// answers the users lookup with an ETag.
+type fakeAPI struct {
+	server      *httptest.Server
+	exchanges   atomic.Int64
+	notModified atomic.Int64
+	lifetime    int
+	refuse      sync.Map // tokens the API answers 401 for
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	t.Helper()
+	api := &fakeAPI{lifetime: 600}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/auth/token/exchange", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer mk_test" {
+			problem(w, 401, "authentication_failed", "No valid API key.")
+			return
+		}
+		var body map[string]any // the API refuses a body that is not a JSON object, as the server does
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body == nil {
+			problem(w, 400, "invalid", "The request body must be a JSON object.")
+			return
+		}
+		n := api.exchanges.Add(1)
+		time.Sleep(10 * time.Millisecond) // concurrent callers overlap
+		writeJSON(w, map[string]any{"access_token": fmt.Sprintf("tok-%d", n), "token_type": "Bearer", "expires_in": api.lifetime, "scope": "users:read"})
+	})
+	mux.HandleFunc("GET /api/v1/users", func(w http.ResponseWriter, r *http.Request) {
+		if !api.authorized(w, r) {
+			return
+		}
+		if r.URL.Query().Get("username") == "nobody" {
+			writeJSON(w, map[string]any{"results": []any{}})
+			return
+		}
+		const etag = `"v1"`
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			api.notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		var results []map[string]any
+		for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+			results = append(results, map[string]any{"id": id, "username": "u-" + id, "kind": "user", "display_name": "", "avatar_url": "", "created_at": "2026-01-01T00:00:00Z"})
+		}
+		writeJSON(w, map[string]any{"results": results})
+	})
+	mux.HandleFunc("GET /api/v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if api.authorized(w, r) {
+			problem(w, 404, "user_not_found", "No user with this id.")
+		}
+	})
+	mux.HandleFunc("POST /user/{method}", func(w http.ResponseWriter, r *http.Request) {
+		if !api.authorized(w, r) {
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if r.PathValue("method") != "read" || body["email"] != "alice@example.com" {
+			problem(w, 400, "invalid", "unexpected call")
+			return
+		}
+		writeJSON(w, map[string]any{"user": map[string]any{"id": "u1", "username": "alice", "email": body["email"], "kind": "user", "created_at": "2026-01-01T00:00:00Z"}})
+	})
+	api.server = httptest.NewServer(mux)
+	t.Cleanup(api.server.Close)
+	return api
+}
+
+func (a *fakeAPI) authorized(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer tok-")
+	if _, refused := a.refuse.Load("tok-" + token); !ok || refused {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="micro"`)
+		problem(w, 401, "authentication_failed", "The access token is invalid or expired.")
+		return false
+	}
+	return true
+}
+
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", ProblemContentType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "urn:micro:problem:" + code, "title": http.StatusText(status), "status": status, "detail": detail, "code": code})
+}
+
+func TestAPIKeyIsExchangedOnceForConcurrentRequests(t *testing.T) {
+	api := newFakeAPI(t)
+	client := NewClient(api.server.URL, WithAPIKey("mk_test"))
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := client.Users().BatchRead(context.Background(), []string{"a"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := api.exchanges.Load(); got != 1 {
+		t.Fatalf("%d exchanges for concurrent requests, want 1", got)
+	}
+}
+
+func TestAPIKeyTokenIsRefreshedBeforeExpiry(t *testing.T) {
+	api := newFakeAPI(t)
+	api.lifetime = 300 // refreshed a minute before it expires
+	client := NewClient(api.server.URL, WithAPIKey("mk_test"))
+	clock := newTestClock()
+	client.credentials.(*APIKeySource).cache.now = clock.Now
+	ctx := context.Background()
+	source := client.credentials.(*APIKeySource)
+	first, _ := source.Token(ctx)
+	clock.Advance(239 * time.Second)
+	if again, _ := source.Token(ctx); again != first {
+		t.Fatalf("token replaced too early: %s", again)
+	}
+	clock.Advance(time.Second)
+	if next, _ := source.Token(ctx); next == first {
+		t.Fatal("token not replaced a minute before its expiry")
+	}
+}
+
+func TestA401IsRetriedOnceWithAFreshToken(t *testing.T) {
+	api := newFakeAPI(t)
+	api.refuse.Store("tok-1", true) // revoked or expired early
+	client := NewClient(api.server.URL, WithAPIKey("mk_test"))
+	if _, err := client.Users().BatchRead(context.Background(), []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := api.exchanges.Load(); got != 2 {
+		t.Fatalf("%d exchanges, want 2", got)
+	}
+	_, err := NewClient(api.server.URL, WithToken("tok-1")).Users().BatchRead(context.Background(), []string{"a"})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "authentication_failed" {
+		t.Fatalf("a fixed token refused: %v", err)
+	}
+}
+
+func TestBatchReadRevalidatesWithTheETag(t *testing.T) {
+	api := newFakeAPI(t)
+	client := NewClient(api.server.URL, WithToken("tok-9"))
+	ctx := context.Background()
+	first, err := client.Users().BatchRead(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := client.Users().BatchRead(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api.notModified.Load() != 1 || len(second) != 2 || second[1].Username != first[1].Username {
+		t.Fatalf("304s %d, second answer %+v", api.notModified.Load(), second)
+	}
+}
+
+func TestAPIErrorCarriesTheProblem(t *testing.T) {
+	api := newFakeAPI(t)
+	client := NewClient(api.server.URL, WithToken("tok-9"))
+	_, err := client.Users().Read(context.Background(), "00000000-0000-0000-0000-000000000000")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 404 || apiErr.Code != "user_not_found" ||
+		apiErr.Title != "Not Found" || apiErr.Detail != "No user with this id." || !IsNotFound(err) {
+		t.Fatalf("problem: %#v", err)
+	}
+	if _, err := client.Users().ByUsername(context.Background(), "nobody"); !IsNotFound(err) {
+		t.Fatalf("unknown username: %v", err)
+	}
+}
+
+func TestByEmailReadsThroughTheRPCFacade(t *testing.T) {
+	api := newFakeAPI(t)
+	found, err := NewClient(api.server.URL, WithToken("tok-9")).Users().ByEmail(context.Background(), "alice@example.com")
+	if err != nil || found.Id != "u1" || found.Email != "alice@example.com" {
+		t.Fatalf("%+v %v", found, err)
+	}
+}
+
+func TestQueryOfEncodesTheSetParameters(t *testing.T) {
+	size, user := 50, "u1"
+	query := queryOf(apitypes.ApiKeysRetrieveParams{PageSize: &size, UserId: &user})
+	if query.Encode() != "page_size=50&user_id=u1" {
+		t.Fatal(query.Encode())
+	}
+	next := "https://id.test/api/v1/objects?cursor=abc%3D&page_size=5"
+	if cursor := (&Page[int]{Next: &next}).NextCursor(); cursor != "abc=" {
+		t.Fatal(cursor)
+	}
+}

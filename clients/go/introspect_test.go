@@ -1,0 +1,85 @@
+package micro
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeIntrospection answers /o/introspect/ for the client svc:s3cret: active for "live", and
+// for "upstream" only with the upstream hint.
+func fakeIntrospection(t *testing.T, calls *atomic.Int64) *httptest.Server {
+	t.Helper()
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		user, password, ok := r.BasicAuth()
+		if r.URL.Path != "/o/introspect/" || r.Method != http.MethodPost || !ok || user != "svc" || password != "s3cret" {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		token, hint := r.PostFormValue("token"), r.PostFormValue("token_type_hint")
+		active := token == "live" || (token == "upstream" && hint == "upstream_token")
+		writeJSON(w, map[string]any{"active": active, "sub": testUserID, "exp": 1_900_000_600})
+	}))
+	t.Cleanup(server.Close)
+	return server
+}
+
+func TestIntrospectorCachesAnswersForTheTTL(t *testing.T) {
+	var calls atomic.Int64
+	server := fakeIntrospection(t, &calls)
+	clock := newTestClock()
+	introspector, err := NewIntrospector(IntrospectorConfig{
+		Issuer: server.URL, ClientID: "svc", ClientSecret: "s3cret", TTL: 5 * time.Second, Clock: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if err := introspector.Active(ctx, "live"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !errors.Is(introspector.Active(ctx, "revoked"), ErrTokenInactive) {
+		t.Fatal("a revoked token is active")
+	}
+	if got := calls.Load(); got != 2 {
+		t.Fatalf("%d calls, want one per token within the TTL", got)
+	}
+	clock.Advance(5 * time.Second)
+	_ = introspector.Active(ctx, "live")
+	if got := calls.Load(); got != 3 {
+		t.Fatalf("%d calls, want a new one after the TTL", got)
+	}
+}
+
+func TestIntrospectorUpstreamHint(t *testing.T) {
+	var calls atomic.Int64
+	server := fakeIntrospection(t, &calls)
+	plain, _ := NewIntrospector(IntrospectorConfig{Issuer: server.URL, ClientID: "svc", ClientSecret: "s3cret"})
+	hinted, _ := NewIntrospector(IntrospectorConfig{Issuer: server.URL, ClientID: "svc", ClientSecret: "s3cret", UpstreamHint: true})
+	if !errors.Is(plain.Active(context.Background(), "upstream"), ErrTokenInactive) {
+		t.Fatal("an upstream token is active without the hint")
+	}
+	if err := hinted.Active(context.Background(), "upstream"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntrospectorReportsARefusedClient(t *testing.T) {
+	var calls atomic.Int64
+	server := fakeIntrospection(t, &calls)
+	introspector, _ := NewIntrospector(IntrospectorConfig{Issuer: server.URL, ClientID: "svc", ClientSecret: "wrong"})
+	err := introspector.Active(context.Background(), "live")
+	if err == nil || errors.Is(err, ErrTokenInactive) {
+		t.Fatalf("want a client error, got %v", err)
+	}
+	if _, err := NewIntrospector(IntrospectorConfig{Issuer: "http://id.test", ClientID: "a", ClientSecret: "b"}); !errors.Is(err, ErrInsecureURL) {
+		t.Fatalf("plain http issuer: %v", err)
+	}
+}
