@@ -9,10 +9,15 @@ PORT ?= 8000
 # when clients reach it through another address.
 MICRO_ISSUER ?= http://$(HOST):$(PORT)
 RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
+# The SDKs' toolchains (make sdk, sdk-test): Go, and Node >= 20 with npm.
+GO ?= go
+NPM ?= npm
+GO_SDK := clients/go
+JS := clients/js
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest client-test sdk bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test sdk sdk-deps sdk-check sdk-test bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,16 +58,47 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-pytest: $(VENV)/.dev
+# The suite runs each SDK's live tests (tests/clients/test_sdk_live.py): it needs their deps.
+pytest: $(VENV)/.dev sdk-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck sdk-check sdk-test pytest
 
 # The OpenAPI schema the SDKs under clients/ are generated from, and the files generated from
 # it; all are checked in. Run after changing the API, then commit what changed.
 SDK_SCHEMA := clients/openapi.json
-sdk: $(VENV)/.dev
+SDK_GENERATED := $(SDK_SCHEMA) $(JS)/src/schema.d.ts $(GO_SDK)/apitypes
+sdk: $(VENV)/.dev sdk-deps
 	$(RUN_ENV) $(BIN)/python manage.py spectacular --format openapi-json --validate --fail-on-warn --file $(SDK_SCHEMA)
+	cd $(GO_SDK) && $(GO) generate ./...
+	cd $(JS) && $(NPM) run --silent generate
+	$(BIN)/python clients/testdata/generate.py --check
+
+# Fails when a generated file differs from what is committed (`make sdk` has rewritten it).
+sdk-check: sdk
+	@git diff --exit-code --stat -- $(SDK_GENERATED) || { \
+		echo "The generated SDK files above were stale: make sdk rewrote them; commit them." >&2; \
+		exit 1; }
+
+# The SDKs' dependencies: npm ci from package-lock.json, the Go modules of go.sum.
+$(JS)/node_modules/.installed: $(JS)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm (Node >= 20) is needed for clients/js" >&2; exit 1; }
+	cd $(JS) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sdk-deps: $(JS)/node_modules/.installed
+	@command -v $(GO) >/dev/null || { echo "go is needed for clients/go" >&2; exit 1; }
+	cd $(GO_SDK) && $(GO) mod download
+
+# Each SDK's own checks and unit tests, the shared vectors included (their live tests run in
+# pytest, tests/clients/test_sdk_live.py; make client-test runs the Python packages' tests again,
+# each installed alone).
+sdk-test: $(VENV)/.dev sdk-deps
+	$(BIN)/pytest -q -c clients/python/pyproject.toml --rootdir clients/python clients/python/tests
+	$(BIN)/pytest -q -c clients/cli/pyproject.toml --rootdir clients/cli clients/cli/tests
+	@test -z "$$(cd $(GO_SDK) && gofmt -l .)" || { (cd $(GO_SDK) && gofmt -l .); echo "gofmt: reformat the files above" >&2; exit 1; }
+	cd $(GO_SDK) && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd $(JS) && $(NPM) run --silent typecheck && $(NPM) test && $(NPM) run --silent test:pack
 
 # Each client package alone in a clean virtual environment (no Django): installs it (the CLI
 # with micro-client), checks that Django cannot be imported there, runs its own tests.
