@@ -631,6 +631,8 @@ TARGETS = (
     Target("P5", "rps / bare Argon2id verifies/s", ">=", 0.85),
     Target("P6", "tokens/s per core", ">=", 240),
     Target("P9", "recipe time / bare decode time (median)", "<=", 1.2),
+    Target("P9_go", "Go SDK verify / bare go-jose verify", "<=", 1.2),
+    Target("P9_js", "TypeScript SDK verify / bare jose jwtVerify", "<=", 1.2),
     Target("growth", "P3 p50 large / small", "<=", 1.5),
     Target("P3_queries", "queries", "==", 1),
     Target("P4_queries", "queries", "<=", 2),
@@ -684,6 +686,8 @@ def measured_values(
         "P4_queries": query_count(queries, "P4"),
         "P6": ratio(ok_rps(results, "P6"), float(os.cpu_count() or 1)),
         "P9": downstream.get("ratio"),
+        "P9_go": downstream["sdks"].get("go", {}).get("ratio"),
+        "P9_js": downstream["sdks"].get("js", {}).get("ratio"),
     }
 
 
@@ -747,6 +751,7 @@ def table_rows(
             rows.append([f"argon2 bare verify ({ARGON2_PROCESSES} procs)", rate] + ["-"] * 6)
         rows.append(scenario_row(key, result, checks.get(key)))
     rows += downstream_rows(downstream, checks["P9"])
+    rows += [sdk_row(language, downstream["sdks"], checks[f"P9_{language}"]) for language in SDKS]
     growth = checks["growth"]
     target = f"{growth.target} ({growth.what})"
     rows.append(["growth P3 (10x rows)", *["-"] * 4, fmt(growth.value), target, verdict(growth)])
@@ -763,6 +768,17 @@ def downstream_rows(downstream: dict[str, Any], item: Check) -> list[list[str]]:
         bare + ["-"] * 6,
         recipe + ["-"] * 3 + [fmt(item.value, 3), target, "error" if failed else verdict(item)],
     ]
+
+
+def sdk_row(language: str, sdks: dict[str, Any], item: Check) -> list[str]:
+    """P9 of one SDK: its verify against its language's bare library call, per token."""
+    report = sdks.get(language, {})
+    rate = report.get("sdk_ns_per_token")
+    target = f"{item.target} ({item.what})"
+    result = "error" if "error" in report else verdict(item)
+    per_s = fmt(1e9 / rate, 1) if rate else "-"
+    name = f"P9 {language} SDK verify (1 proc)"
+    return [name, per_s, *["-"] * 3, fmt(item.value, 3), target, result]
 
 
 def print_table(rows: list[list[str]], out: TextIO = sys.stdout) -> None:
@@ -889,6 +905,7 @@ def run_load(
         rates.append(measure_argon2(large, mode.argon2_s))
         results.append(scenario("P6", big))
         downstream = measure_downstream(big, mode)
+    downstream["sdks"] = {language: measure_sdk(language, mode) for language in SDKS}
     django_hash = str(large.seed["password_hash"])
     argon2 = {
         "params": argon2_params(django_hash),
@@ -915,6 +932,37 @@ def measure_downstream(server: Server, mode: Mode) -> dict[str, Any]:
         f"ratio {report['ratio']:.3f}",
         flush=True,
     )
+    return report
+
+
+# P9 for the Go and TypeScript SDKs: each SDK's own bench, in its folder, prints one JSON line
+# {"language", "sdk_ns_per_token", "bare_ns_per_token", "ratio"} (the JWKS cached; no server).
+SDKS = ("go", "js")
+SDK_BENCH_TIMEOUT_S = 300
+
+
+def sdk_bench_command(language: str, mode: Mode) -> tuple[list[str], Path]:
+    if language == "go":
+        duration = "500ms" if mode.smoke else "2s"
+        command = ["go", "run", "./cmd/micro-bench", "-duration", duration]
+        return command, ROOT / "clients" / "go"
+    return ["npm", "run", "--silent", "bench"], ROOT / "clients" / "js"
+
+
+def measure_sdk(language: str, mode: Mode) -> dict[str, Any]:
+    print(f"  P9 {language}: SDK verify vs bare library verify ...", end=" ", flush=True)
+    command, folder = sdk_bench_command(language, mode)
+    try:
+        proc = subprocess.run(
+            command, cwd=folder, capture_output=True, text=True, timeout=SDK_BENCH_TIMEOUT_S
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"exit {proc.returncode}: {procs.tail(proc.stderr + proc.stdout)}")
+        report = dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    except (OSError, ValueError, IndexError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print("error", flush=True)
+        return {"error": f"P9 {language}: {type(exc).__name__}: {exc}"}
+    print(f"ratio {report['ratio']:.3f}", flush=True)
     return report
 
 
@@ -984,6 +1032,7 @@ def run(mode: Mode, output: Path) -> None:
         errors.append(f"query count: {queries['error']}")
     if downstream.get("error"):
         errors.append(downstream["error"])
+    errors += [sdk["error"] for sdk in downstream["sdks"].values() if "error" in sdk]
     print_report(results, argon2, downstream, queries, checks, errors)
     measured = {
         "argon2": argon2,
