@@ -97,7 +97,8 @@ sdk-test: $(VENV)/.dev sdk-deps
 	$(BIN)/pytest -q -c clients/python/pyproject.toml --rootdir clients/python clients/python/tests
 	$(BIN)/pytest -q -c clients/cli/pyproject.toml --rootdir clients/cli clients/cli/tests
 	@test -z "$$(cd $(GO_SDK) && gofmt -l .)" || { (cd $(GO_SDK) && gofmt -l .); echo "gofmt: reformat the files above" >&2; exit 1; }
-	cd $(GO_SDK) && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd $(GO_SDK) && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	$(GO_SDK)/scripts/test-consumer
 	cd $(JS) && $(NPM) run --silent typecheck && $(NPM) test && $(NPM) run --silent test:pack
 
 # Each client package alone in a clean virtual environment (no Django): installs it (the CLI
