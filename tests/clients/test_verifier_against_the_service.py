@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import pytest
@@ -174,8 +174,8 @@ def test_a_copy_of_the_package_works_outside_the_project(tmp_path: Path) -> None
         "import django; django.setup()\n"
         "from their_auth import TokenVerifier\n"
         "from their_auth.drf import MicroJWTAuthentication, verifier_from_settings\n"
-        "assert verifier_from_settings().jwks.url == "
-        "'https://id.example.com/.well-known/jwks.json'\n"
+        "assert verifier_from_settings().jwks.discovery_url == "
+        "'https://id.example.com/.well-known/openid-configuration'\n"
         "ours = {'accounts', 'audit', 'authn', 'permissions', 'objects', 'rpc',"
         " 'micro_platform', 'micro_client'}\n"
         "print(sorted(ours & {name.split('.')[0] for name in sys.modules}))\n"
@@ -600,6 +600,29 @@ def test_default_fetch_over_real_http(live_server: Any, user: User, password: st
 
     assert verifier.principal(response.json()["access_token"]).user_id == user.pk
     assert verifier.jwks.fetches == 1
+
+
+def test_the_services_discovery_document_leads_the_verifier_to_its_keys(
+    user: User, password: str
+) -> None:
+    urls: list[str] = []
+
+    def fetch(url: str, timeout: float) -> Any:
+        urls.append(url)
+        response = Client().get(urlsplit(url).path)
+        assert response.status_code == 200
+        return response.json()
+
+    cache = JwksCache(issuer=settings.MICRO_ISSUER, fetch=fetch)
+    verifier = TokenVerifier(
+        issuer=settings.MICRO_ISSUER, audience=settings.MICRO_TOKEN_AUDIENCE, jwks=cache
+    )
+
+    assert verifier.principal(password_login(user, password)["access_token"]).user_id == user.pk
+    assert urls == [
+        settings.MICRO_ISSUER + contract.DISCOVERY_PATH,
+        settings.MICRO_ISSUER + contract.JWKS_PATH,
+    ]
 
 
 def test_the_recipe_in_the_docs_runs_as_written(

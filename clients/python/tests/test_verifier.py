@@ -10,7 +10,16 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import AUDIENCE, ISSUER, KID, UPSTREAM_AUDIENCE, USER_ID, Issuer, new_key
+from conftest import (
+    AUDIENCE,
+    ISSUER,
+    KEYS_PATH,
+    KID,
+    UPSTREAM_AUDIENCE,
+    USER_ID,
+    Issuer,
+    new_key,
+)
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -255,10 +264,165 @@ def test_an_issuer_that_cannot_be_reached_is_keys_unavailable(issuer: Issuer) ->
         verifier.claims(issuer.sign(issuer.claims()))
 
 
-def test_the_default_jwks_url_is_the_issuers_contract_path() -> None:
+# --- where the keys come from: the issuer's discovery document -------------------------------
+
+DISCOVERY_URL = ISSUER + contract.DISCOVERY_PATH
+KEYS_URL = "https://keys.example.com/micro/jwks.json"
+MOVED_URL = "https://keys.example.com/moved/jwks.json"
+
+
+class FakeWeb:
+    """The fetch hook: the issuer's discovery document and its JWKS by URL, no network."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+        self.discovery: Any = {"issuer": ISSUER, "jwks_uri": KEYS_URL}  # None: unreachable
+        self.jwks_urls = {KEYS_URL, MOVED_URL}
+        self.urls: list[str] = []  # asked for, in order
+
+    def __call__(self, url: str, timeout: float) -> Any:
+        self.urls.append(url)
+        if url == DISCOVERY_URL and self.discovery is not None:
+            return self.discovery
+        if url not in self.jwks_urls:
+            raise KeysUnavailable(f"cannot fetch {url}")
+        return self.issuer.jwks()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def discovering_verifier(web: FakeWeb, clock: Clock | None = None) -> TokenVerifier:
+    cache = JwksCache(issuer=ISSUER, fetch=web, min_refetch_interval=10, clock=clock or Clock())
+    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=cache)
+
+
+def test_by_default_the_keys_are_found_through_the_issuers_discovery_document() -> None:
     verifier = TokenVerifier(issuer=ISSUER + "/", audience=AUDIENCE)
 
-    assert verifier.jwks.url == ISSUER + contract.JWKS_PATH
+    assert verifier.jwks.discovery_url == ISSUER + contract.DISCOVERY_PATH
+    assert verifier.jwks.url is None  # nothing is fetched before the first token
+
+
+def test_the_keys_come_from_the_jwks_uri_the_discovery_document_names(issuer: Issuer) -> None:
+    verifier = TokenVerifier(issuer=issuer.base, audience=AUDIENCE)  # real HTTP, loopback
+
+    principal = verifier.principal(issuer.sign(issuer.claims(iss=issuer.base)))
+
+    assert principal.user_id == uuid.UUID(USER_ID)
+    assert issuer.paths == [contract.DISCOVERY_PATH, KEYS_PATH]
+    assert verifier.jwks.url == issuer.base + KEYS_PATH
+
+
+def test_the_discovery_document_is_read_on_first_use_and_then_kept(issuer: Issuer) -> None:
+    web, clock = FakeWeb(issuer), Clock()
+    verifier = discovering_verifier(web, clock)
+    assert web.urls == []
+
+    for _ in range(3):
+        verifier.claims(issuer.sign(issuer.claims()))
+    issuer.keys["key-2"] = new_key()
+    issuer.published.add("key-2")
+    verifier.claims(issuer.sign(issuer.claims(), kid="key-2"))  # unknown kid: one refetch
+    clock.now += verifier.jwks.max_age
+    verifier.claims(issuer.sign(issuer.claims()))  # the periodic refetch
+
+    assert web.urls == [DISCOVERY_URL, KEYS_URL, KEYS_URL, KEYS_URL]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"issuer": "https://attacker.example.com", "jwks_uri": KEYS_URL},
+        {"issuer": "https://id.example.com.attacker.example", "jwks_uri": KEYS_URL},
+        {"issuer": ISSUER + "/tenant", "jwks_uri": KEYS_URL},
+        {"jwks_uri": KEYS_URL},
+        {"issuer": None, "jwks_uri": KEYS_URL},
+        [{"issuer": ISSUER, "jwks_uri": KEYS_URL}],
+        "not a document",
+    ],
+)
+def test_a_discovery_document_of_another_issuer_is_refused(issuer: Issuer, document: Any) -> None:
+    web = FakeWeb(issuer)
+    web.discovery = document
+    verifier = discovering_verifier(web)
+
+    with pytest.raises(KeysUnavailable, match="issuer"):
+        verifier.claims(issuer.sign(issuer.claims()))
+    assert web.urls == [DISCOVERY_URL]  # its jwks_uri is never fetched
+
+
+@pytest.mark.parametrize(
+    "jwks_uri",
+    [
+        "http://keys.example.com/micro/jwks.json",
+        "http://localhost:8000/.well-known/jwks.json",
+        "http://10.0.0.5/.well-known/jwks.json",
+        "ftp://keys.example.com/micro/jwks.json",
+        "/.well-known/jwks.json",
+        "",
+        None,
+        42,
+    ],
+)
+def test_an_insecure_or_missing_jwks_uri_is_refused(issuer: Issuer, jwks_uri: Any) -> None:
+    web = FakeWeb(issuer)
+    web.discovery = {"issuer": ISSUER, "jwks_uri": jwks_uri}
+    web.jwks_urls.add(str(jwks_uri))  # served, yet never fetched
+    verifier = discovering_verifier(web)
+
+    with pytest.raises(KeysUnavailable, match="jwks_uri"):
+        verifier.claims(issuer.sign(issuer.claims()))
+    assert web.urls == [DISCOVERY_URL]
+
+
+def test_after_a_failed_jwks_fetch_the_discovery_document_is_read_again(issuer: Issuer) -> None:
+    web, clock = FakeWeb(issuer), Clock()
+    verifier = discovering_verifier(web, clock)
+    token = issuer.sign(issuer.claims())
+    verifier.claims(token)
+    web.jwks_urls.remove(KEYS_URL)  # the issuer moved its keys
+    web.discovery = {"issuer": ISSUER, "jwks_uri": MOVED_URL}
+
+    clock.now += verifier.jwks.max_age
+    verifier.claims(token)  # the refetch fails: the keys held keep working meanwhile
+    clock.now += 10  # min_refetch_interval
+    verifier.claims(token)
+
+    assert web.urls == [DISCOVERY_URL, KEYS_URL, KEYS_URL, DISCOVERY_URL, MOVED_URL]
+    assert verifier.jwks.url == MOVED_URL
+
+
+def test_an_unreachable_discovery_document_is_keys_unavailable(issuer: Issuer) -> None:
+    web = FakeWeb(issuer)
+    web.discovery = None
+    verifier = discovering_verifier(web)
+
+    with pytest.raises(KeysUnavailable):
+        verifier.claims(issuer.sign(issuer.claims()))
+
+
+def test_a_jwks_url_given_skips_the_discovery_document(issuer: Issuer) -> None:
+    web = FakeWeb(issuer)
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=JwksCache(MOVED_URL, fetch=web))
+
+    verifier.claims(issuer.sign(issuer.claims()))
+
+    assert web.urls == [MOVED_URL] and verifier.jwks.discovery_url is None
+    by_option = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=KEYS_URL)
+    assert by_option.jwks.url == KEYS_URL and by_option.jwks.discovery_url is None
+
+
+def test_a_jwks_cache_takes_either_a_url_or_an_issuer() -> None:
+    with pytest.raises(ValueError, match="either"):
+        JwksCache()
+    with pytest.raises(ValueError, match="either"):
+        JwksCache(KEYS_URL, issuer=ISSUER)
 
 
 # --- principals from claims -----------------------------------------------------------------
@@ -355,7 +519,7 @@ def test_an_insecure_jwks_url_is_refused_at_construction(url: str) -> None:
 
 
 def test_a_plain_http_issuer_is_refused_for_its_default_jwks_url() -> None:
-    with pytest.raises(InsecureUrl):
+    with pytest.raises(InsecureUrl, match="discovery document"):
         TokenVerifier(issuer="http://id.example.com", audience="micro")
 
 

@@ -20,8 +20,11 @@ UPSTREAM_TOKEN_TYP = "user+jwt"  # noqa: S105 - a media type, not a secret
 UPSTREAM_TOKEN_TYPE_CLAIM = "upstream"  # noqa: S105 - a token kind, not a secret
 # The claims every access token and upstream token carries.
 REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "sub", "aud", "exp", "iat", "jti")
-# Where the issuer publishes its public signing keys, below its URL.
+# Where the issuer publishes its public signing keys, below its URL (a verifier finds them
+# through the discovery document's `jwks_uri`).
 JWKS_PATH = "/.well-known/jwks.json"
+# Where the issuer publishes its OpenID Connect discovery document, below its URL.
+DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 # --- The first-party CLI --------------------------------------------------------------------
 

@@ -6,16 +6,17 @@ Settings of the service using it:
 - `MICRO_TOKEN_AUDIENCE` (default `"micro"`): the `aud` access tokens must carry.
 - `MICRO_UPSTREAM_TOKEN_AUDIENCE` (default `"micro-upstream"`): the `aud` of the gateway's
   upstream token, for `MicroUpstreamTokenAuthentication` (services behind the gateway only).
-- `MICRO_JWKS_URL` (default `MICRO_ISSUER + "/.well-known/jwks.json"`).
+- `MICRO_JWKS_URL` (default: the `jwks_uri` of the issuer's discovery document,
+  `MICRO_ISSUER + "/.well-known/openid-configuration"`, read with the first token).
 
 No database query, ever: `request.user` is a `MicroPrincipal` built from the token's claims.
 
-A wrong configuration (no `MICRO_ISSUER`; a JWKS URL that is not `https://`, or `http://` to
-a loopback IP literal) is an `ImproperlyConfigured` naming the setting: reported by Django's
-system checks (`manage.py check`, `runserver`, `migrate`: `micro_downstream.E001`) once this
-module is imported, and raised when DRF instantiates an authentication class, never a
-confusing error in the middle of authenticating. To refuse to start under gunicorn too,
-call `verifier_from_settings()` from an `AppConfig.ready()`.
+A wrong configuration (no `MICRO_ISSUER`; a JWKS URL, or without one the issuer's URL, that is
+neither `https://` nor `http://` to a loopback IP literal) is an `ImproperlyConfigured` naming
+the setting: reported by Django's system checks (`manage.py check`, `runserver`, `migrate`:
+`micro_downstream.E001`) once this module is imported, and raised when DRF instantiates an
+authentication class, never a confusing error in the middle of authenticating. To refuse to
+start under gunicorn too, call `verifier_from_settings()` from an `AppConfig.ready()`.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _verifier(kind: type[TokenVerifier], audience: str) -> TokenVerifier:
         built = kind(issuer=issuer, audience=audience, jwks_url=jwks_url)
     except InsecureUrl as exc:
         raise ImproperlyConfigured(
-            "MICRO_JWKS_URL (default: MICRO_ISSUER + /.well-known/jwks.json) must be https://,"
-            f" or http:// to a loopback IP literal: {exc}"
+            "MICRO_JWKS_URL (default: from MICRO_ISSUER's discovery document) and MICRO_ISSUER"
+            f" must be https://, or http:// to a loopback IP literal: {exc}"
         ) from exc
     with _verifiers_lock:
         return _verifiers.setdefault(config, built)

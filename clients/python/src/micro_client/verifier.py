@@ -2,11 +2,13 @@
 
 Self-contained on purpose: it imports only the standard library, PyJWT (with `cryptography`)
 and this package's `contract`, so a service can install it or copy the package as it is.
-Nothing here reaches the database or the Micro service beyond fetching the public JWKS.
+Nothing here reaches the database or the Micro service beyond fetching its discovery document
+and its public JWKS.
 
 What is checked (RFC 8725, RFC 9068): the header before anything else (`alg` RS256 only,
 `typ` `at+jwt` so ID tokens and refresh tokens are refused, a `kid`, and no header that points
-at key material: keys come only from the configured JWKS URL), then the RS256 signature with
+at key material: keys come only from the issuer's JWKS, found through its discovery document
+or configured), then the RS256 signature with
 the key named by `kid`, `iss`, `aud`, `exp` (with a small leeway), `nbf` when present, and the
 claims every access token carries (`iss sub aud exp iat jti`).
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # PyJWT names its options type from 2.10 on
 from .contract import (
     ACCESS_TOKEN_TYP,
     ALGORITHM,
-    JWKS_PATH,
+    DISCOVERY_PATH,
     REQUIRED_CLAIMS,
     SCOPES_IMPLIED_BY_API_ADMIN,
     UPSTREAM_TOKEN_TYP,
@@ -117,7 +119,8 @@ class KeysUnavailable(Exception):
 
 
 class InsecureUrl(ValueError):
-    """A JWKS URL that is not `https://` (nor plain `http://` to a loopback IP literal)."""
+    """A URL keys would come from (the JWKS, the issuer's discovery document) that is not
+    `https://` (nor plain `http://` to a loopback IP literal)."""
 
 
 def require_secure_url(url: str, *, what: str = "the JWKS URL") -> str:
@@ -209,8 +212,16 @@ class _KeySet:
 class JwksCache:
     """The issuer's public keys, fetched from its JWKS and kept for `max_age` seconds.
 
-    The URL must be `https://` (or `http://` to a loopback IP literal): InsecureUrl at
-    construction otherwise, so a misconfiguration fails at start-up, not at the first token.
+    The JWKS is at `url`, or, given `issuer` instead, at the `jwks_uri` of the issuer's
+    discovery document (`{issuer}/.well-known/openid-configuration`), read with the first
+    fetch, not at construction. The keys are taken from that document only when it names this
+    very issuer and a secure `jwks_uri`: KeysUnavailable otherwise. The `jwks_uri` found is
+    kept; after a failed fetch the next attempt reads the document again, in case the issuer
+    moved its keys (no extra request while fetches succeed).
+
+    The URL (or the discovery document's) must be `https://` (or `http://` to a loopback IP
+    literal): InsecureUrl at construction otherwise, so a misconfiguration fails at start-up,
+    not at the first token.
 
     An unknown `kid` (a key rotated in since the last fetch) triggers a refetch, but fetches
     other than the periodic one happen at most once per `min_refetch_interval` seconds, so a
@@ -225,8 +236,9 @@ class JwksCache:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
+        issuer: str | None = None,
         max_age: float = 300.0,
         min_refetch_interval: float = 30.0,
         max_stale: float = 3600.0,
@@ -234,18 +246,32 @@ class JwksCache:
         fetch: Fetch = fetch_json,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = require_secure_url(url)
+        if (url is None) == (issuer is None):
+            raise ValueError("JwksCache takes either the JWKS url or the issuer")
+        self.issuer = issuer.rstrip("/") if issuer is not None else None
+        self.discovery_url = (
+            require_secure_url(self.issuer + DISCOVERY_PATH, what="the discovery document URL")
+            if self.issuer is not None
+            else None
+        )
+        self._jwks_url = require_secure_url(url) if url is not None else None
         self.max_age = max_age
         self.min_refetch_interval = min_refetch_interval
         self.max_stale = max_stale
         self.timeout = timeout
-        self.fetches = 0  # attempts, successful or not (tests and the bench read it)
+        # Attempts, successful or not, a discovery read included (tests and the bench read it).
+        self.fetches = 0
         self._fetch = fetch
         self._clock = clock
         self._lock = threading.Lock()
         self._key_set: _KeySet | None = None
         self._last_attempt: float | None = None
         self._last_forced: float | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The JWKS URL: the one given, or the discovery document's `jwks_uri` once read."""
+        return self._jwks_url
 
     def key(self, kid: str) -> RSAPublicKey:
         """The public key for `kid`; raises InvalidToken for a kid the issuer does not publish."""
@@ -285,20 +311,48 @@ class JwksCache:
                 self._last_forced = now
             self.fetches += 1
             try:
-                keys = public_keys_from_jwks(self._fetch(self.url, self.timeout))
-            except (KeysUnavailable, OSError, ValueError):  # a custom fetch may raise these
-                return self._usable(held, now)
+                keys = public_keys_from_jwks(self._fetch(self._jwks_location(), self.timeout))
+            except (KeysUnavailable, OSError, ValueError) as exc:  # a custom fetch may raise these
+                if self.discovery_url is not None:
+                    self._jwks_url = None  # the next attempt asks the discovery document again
+                return self._usable(held, now, exc)
             self._key_set = _KeySet(keys, now)
             return self._key_set
         finally:
             self._lock.release()
 
-    def _usable(self, held: _KeySet | None, now: float) -> _KeySet:
+    def _jwks_location(self) -> str:
+        """The JWKS URL given or found, else the one the discovery document names now."""
+        if self._jwks_url is None:
+            self._jwks_url = self._discover()
+        return self._jwks_url
+
+    def _discover(self) -> str:
+        """The discovery document's `jwks_uri`, only when the document names this issuer
+        (exactly) and the URL is secure; KeysUnavailable otherwise."""
+        issuer, where = self.issuer, self.discovery_url
+        if issuer is None or where is None:
+            raise KeysUnavailable("neither a JWKS URL nor an issuer to discover it from")
+        document = self._fetch(where, self.timeout)
+        if not isinstance(document, Mapping) or document.get("issuer") != issuer:
+            found = document.get("issuer") if isinstance(document, Mapping) else None
+            raise KeysUnavailable(f"{where} names the issuer {found!r}, not {issuer!r}")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise KeysUnavailable(f"{where} names no jwks_uri")
+        try:
+            return require_secure_url(jwks_uri, what="the discovery document's jwks_uri")
+        except InsecureUrl as exc:
+            raise KeysUnavailable(str(exc)) from exc
+
+    def _usable(self, held: _KeySet | None, now: float, cause: Exception | None = None) -> _KeySet:
         """The keys already held, while they are not older than `max_age + max_stale`."""
+        where = self._jwks_url or self.discovery_url
         if held is None:
-            raise KeysUnavailable(f"no signing keys from {self.url}")
+            detail = f": {cause}" if cause is not None else ""
+            raise KeysUnavailable(f"no signing keys from {where}{detail}") from cause
         if now - held.fetched_at >= self.max_age + self.max_stale:
-            raise KeysUnavailable(f"the keys from {self.url} are too old to trust")
+            raise KeysUnavailable(f"the keys from {where} are too old to trust") from cause
         return held
 
 
@@ -467,6 +521,9 @@ def _instant(claims: Mapping[str, Any], name: str) -> float | None:
 class TokenVerifier:
     """Verifies Micro access tokens against the issuer's JWKS (one instance per process).
 
+    The JWKS is the one the issuer's discovery document names (`jwks_uri`), unless `jwks_url`
+    says where it is; `jwks` hands in a cache built elsewhere.
+
     Access tokens only: the gateway's upstream token is refused (its `typ` and audience).
     Every refusal is an InvalidToken whose `reason` says why; `clock` (seconds since the
     epoch) judges `exp`, `nbf` and `iat`, with `leeway` seconds (at most `MAX_LEEWAY`).
@@ -493,7 +550,9 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway
         self.clock = clock
-        self.jwks = jwks or JwksCache(jwks_url or self.issuer + JWKS_PATH)
+        if jwks is None:
+            jwks = JwksCache(jwks_url) if jwks_url else JwksCache(issuer=self.issuer)
+        self.jwks = jwks
 
     def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`; raises InvalidToken (or KeysUnavailable).
