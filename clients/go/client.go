@@ -57,7 +57,8 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client requests go through (default: a 30 s timeout).
+// WithHTTPClient sets the HTTP client requests go through (default: a 30 s timeout). The
+// client uses a copy that never follows redirects.
 func WithHTTPClient(client *http.Client) Option {
 	return func(c *Client) { c.http = client }
 }
@@ -91,6 +92,9 @@ func NewClient(baseURL string, opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(c)
 	}
+	// A redirect would carry the credential, or the password and body of a POST, to wherever
+	// the server points: a 3xx is answered to the caller as an *APIError instead.
+	c.http = noRedirects(c.http)
 	return c
 }
 

@@ -208,3 +208,43 @@ func TestQueryOfEncodesTheSetParameters(t *testing.T) {
 		t.Fatal(cursor)
 	}
 }
+
+// redirectingAPI answers every request with a redirect to target, and records what target
+// received.
+func redirectingAPI(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var reached atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		writeJSON(w, map[string]any{"access_token": "tok-1", "expires_in": 600, "results": []any{}})
+	}))
+	t.Cleanup(target.Close)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, status)
+	}))
+	t.Cleanup(origin.Close)
+	return origin, &reached
+}
+
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
+		origin, reached := redirectingAPI(t, status)
+		ctx := context.Background()
+		_, err := NewClient(origin.URL, WithToken("tok-9")).Users().BatchRead(ctx, []string{"a"})
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		_, err = NewClient(origin.URL).Auth().SignIn(ctx, apitypes.TokenObtainInRequest{Username: "alice", Password: "pw"})
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: sign-in: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		_, err = NewClient(origin.URL, WithAPIKey("mk_test"), WithHTTPClient(&http.Client{})).Users().BatchRead(ctx, []string{"a"})
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: own HTTP client: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		if got := reached.Load(); got != 0 {
+			t.Fatalf("%d: the redirect target got %d requests carrying credentials", status, got)
+		}
+	}
+}

@@ -83,3 +83,27 @@ func TestIntrospectorReportsARefusedClient(t *testing.T) {
 		t.Fatalf("plain http issuer: %v", err)
 	}
 }
+
+func TestIntrospectorDoesNotFollowRedirects(t *testing.T) {
+	var calls atomic.Int64
+	target := fakeIntrospection(t, &calls)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(origin.Close)
+	for _, client := range []*http.Client{nil, {}} {
+		introspector, err := NewIntrospector(IntrospectorConfig{
+			Issuer: origin.URL, ClientID: "svc", ClientSecret: "s3cret", HTTPClient: client,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = introspector.Active(context.Background(), "live")
+		if err == nil || errors.Is(err, ErrTokenInactive) {
+			t.Fatalf("want an error for a redirect, got %v", err)
+		}
+	}
+	if got := calls.Load(); got != 0 {
+		t.Fatalf("the redirect target got %d requests with the client secret and the token", got)
+	}
+}

@@ -87,8 +87,8 @@ func newKeyCache(cfg *Config) *keyCache {
 	return c
 }
 
-// noRedirects is a copy of client that does not follow redirects: keys come from the
-// configured URL only.
+// noRedirects is a copy of client (or of a client with a 5 s timeout, when nil) that does not
+// follow redirects: keys come from the configured URL only, and credentials go nowhere else.
 func noRedirects(client *http.Client) *http.Client {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
