@@ -48,10 +48,14 @@ func IsNotFound(err error) bool {
 
 // Client calls the Micro API. It is safe for concurrent use.
 type Client struct {
-	baseURL     string
-	http        *http.Client
-	credentials CredentialSource
-	etags       etagCache
+	baseURL      string
+	http         *http.Client
+	credentials  CredentialSource
+	etags        etagCache
+	insecureHTTP bool
+	// err is why the client may not send anything (a base URL over plain http); every call
+	// returns it before any credential is read or sent.
+	err error
 }
 
 // Option configures a Client.
@@ -66,6 +70,13 @@ func WithHTTPClient(client *http.Client) Option {
 // WithCredentials sets where the client's bearer tokens come from.
 func WithCredentials(source CredentialSource) Option {
 	return func(c *Client) { c.credentials = source }
+}
+
+// WithInsecureHTTP lets the client send its credentials over plain http:// to any host. For
+// development and tests only: on a network, anyone on the path reads the bearer token, the
+// API key or the password.
+func WithInsecureHTTP() Option {
+	return func(c *Client) { c.insecureHTTP = true }
 }
 
 // WithToken sends a fixed access token.
@@ -87,6 +98,9 @@ func WithClientCredentials(clientID, clientSecret, scope string) Option {
 }
 
 // NewClient is a client of the Micro API at baseURL (the issuer, e.g. https://id.example.com).
+// baseURL must be https://, or plain http:// to a loopback IP literal (127.0.0.1, [::1])
+// unless WithInsecureHTTP is given: otherwise every call returns an error wrapping
+// ErrInsecureURL, and nothing is sent.
 func NewClient(baseURL string, opts ...Option) *Client {
 	c := &Client{baseURL: strings.TrimRight(baseURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
 	for _, opt := range opts {
@@ -95,6 +109,9 @@ func NewClient(baseURL string, opts ...Option) *Client {
 	// A redirect would carry the credential, or the password and body of a POST, to wherever
 	// the server points: a 3xx is answered to the caller as an *APIError instead.
 	c.http = noRedirects(c.http)
+	if !c.insecureHTTP {
+		c.err = RequireSecureURL(c.baseURL)
+	}
 	return c
 }
 
@@ -137,6 +154,9 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 }
 
 func (c *Client) send(ctx context.Context, req request, retry bool) ([]byte, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	target := c.baseURL + req.path
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()

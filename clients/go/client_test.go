@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -246,5 +247,49 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		if got := reached.Load(); got != 0 {
 			t.Fatalf("%d: the redirect target got %d requests carrying credentials", status, got)
 		}
+	}
+}
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// recordingHTTP is an HTTP client that records the URLs it is asked for and answers an
+// empty batch.
+func recordingHTTP(sent *[]string) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		*sent = append(*sent, r.URL.String())
+		body := `{"access_token":"tok-1","expires_in":600,"results":[]}`
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})}
+}
+
+func TestClientRefusesPlainHTTPUnlessAskedTo(t *testing.T) {
+	ctx := context.Background()
+	for _, baseURL := range []string{"http://id.example.com", "http://localhost:8000", "id.example.com", "ftp://id.example.com"} {
+		var sent []string
+		for _, credential := range []Option{WithToken("tok-9"), WithAPIKey("mk_test"), WithClientCredentials("svc", "s3cret", "")} {
+			_, err := NewClient(baseURL, credential, WithHTTPClient(recordingHTTP(&sent))).Users().BatchRead(ctx, []string{"a"})
+			if !errors.Is(err, ErrInsecureURL) {
+				t.Fatalf("%s: want ErrInsecureURL, got %v", baseURL, err)
+			}
+		}
+		_, err := NewClient(baseURL, WithHTTPClient(recordingHTTP(&sent))).Auth().SignIn(ctx, apitypes.TokenObtainInRequest{Username: "alice", Password: "pw"})
+		if !errors.Is(err, ErrInsecureURL) || len(sent) != 0 {
+			t.Fatalf("%s: a password or credential was sent over plain http (%v, %v)", baseURL, sent, err)
+		}
+	}
+	for _, baseURL := range []string{"https://id.example.com", "http://127.0.0.1:8000", "http://[::1]:8000"} {
+		var sent []string
+		if _, err := NewClient(baseURL, WithToken("tok-9"), WithHTTPClient(recordingHTTP(&sent))).Users().BatchRead(ctx, []string{"a"}); err != nil || len(sent) != 1 {
+			t.Fatalf("%s: %v %v", baseURL, sent, err)
+		}
+	}
+	var sent []string
+	client := NewClient("http://id.internal:8000", WithInsecureHTTP(), WithAPIKey("mk_test"), WithHTTPClient(recordingHTTP(&sent)))
+	if _, err := client.Users().BatchRead(ctx, []string{"a"}); err != nil || len(sent) != 2 {
+		t.Fatalf("opted in to plain http: %v %v", sent, err)
 	}
 }

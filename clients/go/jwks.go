@@ -22,9 +22,11 @@ const (
 	discoveryPath    = "/.well-known/openid-configuration"
 )
 
-// ErrInsecureURL is returned by the constructors for a JWKS or issuer URL keys may not be
-// fetched from: anything but https://, or plain http:// to a loopback IP literal.
-var ErrInsecureURL = errors.New("micro: keys must come from an https:// URL (plain http:// only to 127.0.0.1 or [::1])")
+// ErrInsecureURL is the error (wrapped) for a URL keys may not be fetched from nor credentials
+// sent to: anything but https://, or plain http:// to a loopback IP literal. The verifier and
+// Introspector constructors return it; a Client made with such a base URL returns it from
+// every call.
+var ErrInsecureURL = errors.New("micro: the URL must be https:// (plain http:// only to 127.0.0.1 or [::1])")
 
 // RequireSecureURL is nil when keys may be fetched from rawURL: https://, or http:// to a
 // loopback IP literal. Over plain http on a network anyone on the path could serve their own
