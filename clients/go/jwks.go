@@ -45,6 +45,9 @@ func RequireSecureURL(rawURL string) error {
 	return fmt.Errorf("%w: %q", ErrInsecureURL, rawURL)
 }
 
+// keyFetchTimeout bounds one fetch of the discovery document and the JWKS.
+var keyFetchTimeout = 10 * time.Second
+
 // keySet is one fetched JWKS: immutable once published, so readers take no lock.
 type keySet struct {
 	keys      map[string]*rsa.PublicKey
@@ -162,7 +165,11 @@ func (c *keyCache) refresh(ctx context.Context, forced, wait bool) (*keySet, err
 		c.lastForced = now
 	}
 	c.fetches.Add(1)
-	keys, err := c.fetch(ctx)
+	// The fetch serves every caller and counts against the rate limit: it does not end when
+	// the caller that started it gives up, but it is bounded in time whatever the HTTP client.
+	fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyFetchTimeout)
+	defer cancel()
+	keys, err := c.fetch(fetchCtx)
 	if err != nil {
 		return c.usable(held, now)
 	}
