@@ -133,12 +133,14 @@ type request struct {
 }
 
 // do sends req and decodes a 2xx answer into out (when out is not nil). A 401 with a credential
-// source that can get a new token is retried once with a fresh token.
+// source that can get a new token is retried once with a fresh token; a refusal of the
+// credential source itself (a revoked API key) is returned at once.
 func (c *Client) do(ctx context.Context, req request, out any) error {
 	body, err := c.send(ctx, req, false)
 	var apiErr *APIError
 	ownCredential := req.anonymous || req.bearer != "" || req.basicAuth[0] != ""
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !ownCredential {
+	var credErr *credentialError // the credential source itself was refused: asking again is no use
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !ownCredential && !errors.As(err, &credErr) {
 		if renewable, ok := c.credentials.(interface{ Invalidate() }); ok {
 			renewable.Invalidate()
 			body, err = c.send(ctx, req, true)
@@ -222,12 +224,19 @@ func (c *Client) authorize(ctx context.Context, httpReq *http.Request, req reque
 	default:
 		token, err := c.credentials.Token(ctx)
 		if err != nil {
-			return err
+			return &credentialError{err}
 		}
 		httpReq.Header.Set("Authorization", "Bearer "+token)
 	}
 	return nil
 }
+
+// credentialError is an error of the client's credential source (a refused API key exchange
+// or client-credentials grant), as opposed to a refusal of the request itself.
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
 
 // apiError reads a problem details body (or an OAuth error) into an *APIError.
 func apiError(status int, body []byte) *APIError {

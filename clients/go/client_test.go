@@ -22,6 +22,7 @@ import (
 type fakeAPI struct {
 	server      *httptest.Server
 	exchanges   atomic.Int64
+	attempts    atomic.Int64 // exchanges asked for, refused ones included
 	notModified atomic.Int64
 	lifetime    int
 	refuse      sync.Map // tokens the API answers 401 for
@@ -32,6 +33,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	api := &fakeAPI{lifetime: 600}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/auth/token/exchange", func(w http.ResponseWriter, r *http.Request) {
+		api.attempts.Add(1)
 		if r.Header.Get("Authorization") != "Bearer mk_test" {
 			problem(w, 401, "authentication_failed", "No valid API key.")
 			return
@@ -156,6 +158,18 @@ func TestA401IsRetriedOnceWithAFreshToken(t *testing.T) {
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "authentication_failed" {
 		t.Fatalf("a fixed token refused: %v", err)
+	}
+}
+
+func TestARefusedCredentialIsNotAskedForTwice(t *testing.T) {
+	api := newFakeAPI(t)
+	_, err := NewClient(api.server.URL, WithAPIKey("mk_revoked")).Users().BatchRead(context.Background(), []string{"a"})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "authentication_failed" {
+		t.Fatalf("a revoked API key: %v", err)
+	}
+	if got := api.attempts.Load(); got != 1 {
+		t.Fatalf("%d exchanges of a revoked API key for one call, want 1", got)
 	}
 }
 
