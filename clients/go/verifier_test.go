@@ -308,3 +308,22 @@ func TestAKeyFetchIsBoundedInTime(t *testing.T) {
 		t.Fatalf("after %s: %v", time.Since(started), err)
 	}
 }
+
+func TestTheTokenTypeClaimIsJudgedAfterTheOtherClaimsAsInEverySDK(t *testing.T) {
+	issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
+	clock := newTestClock()
+	verifier, err := NewUpstreamVerifier(Config{Issuer: issuer.URL(), Audience: testUpstreamAudience, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := accessClaims(issuer.URL(), clock) // token_type access: the wrong kind, and expired
+	claims["aud"], claims["exp"] = testUpstreamAudience, clock.Unix()-31
+	token := sign(t, testKey(t, 0), "k1", UpstreamTokenType, claims, nil)
+	if _, err := verifier.Verify(context.Background(), token); ReasonOf(err) != ReasonExpired {
+		t.Fatalf("want expired (the Python and TypeScript verdict), got %v", err)
+	}
+	delete(claims, "jti")
+	if _, err := verifier.Verify(context.Background(), sign(t, testKey(t, 0), "k1", UpstreamTokenType, claims, nil)); ReasonOf(err) != ReasonMissingClaim {
+		t.Fatalf("want missing_claim, got %v", err)
+	}
+}
