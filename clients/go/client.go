@@ -48,16 +48,21 @@ func IsNotFound(err error) bool {
 
 // Client calls the Micro API. It is safe for concurrent use.
 type Client struct {
-	baseURL     string
-	http        *http.Client
-	credentials CredentialSource
-	etags       etagCache
+	baseURL      string
+	http         *http.Client
+	credentials  CredentialSource
+	etags        etagCache
+	insecureHTTP bool
+	// err is why the client may not send anything (a base URL over plain http); every call
+	// returns it before any credential is read or sent.
+	err error
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client requests go through (default: a 30 s timeout).
+// WithHTTPClient sets the HTTP client requests go through (default: a 30 s timeout). The
+// client uses a copy that never follows redirects.
 func WithHTTPClient(client *http.Client) Option {
 	return func(c *Client) { c.http = client }
 }
@@ -65,6 +70,13 @@ func WithHTTPClient(client *http.Client) Option {
 // WithCredentials sets where the client's bearer tokens come from.
 func WithCredentials(source CredentialSource) Option {
 	return func(c *Client) { c.credentials = source }
+}
+
+// WithInsecureHTTP lets the client send its credentials over plain http:// to any host. For
+// development and tests only: on a network, anyone on the path reads the bearer token, the
+// API key or the password.
+func WithInsecureHTTP() Option {
+	return func(c *Client) { c.insecureHTTP = true }
 }
 
 // WithToken sends a fixed access token.
@@ -86,10 +98,19 @@ func WithClientCredentials(clientID, clientSecret, scope string) Option {
 }
 
 // NewClient is a client of the Micro API at baseURL (the issuer, e.g. https://id.example.com).
+// baseURL must be https://, or plain http:// to a loopback IP literal (127.0.0.1, [::1])
+// unless WithInsecureHTTP is given: otherwise every call returns an error wrapping
+// ErrInsecureURL, and nothing is sent.
 func NewClient(baseURL string, opts ...Option) *Client {
 	c := &Client{baseURL: strings.TrimRight(baseURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
 	for _, opt := range opts {
 		opt(c)
+	}
+	// A redirect would carry the credential, or the password and body of a POST, to wherever
+	// the server points: a 3xx is answered to the caller as an *APIError instead.
+	c.http = noRedirects(c.http)
+	if !c.insecureHTTP {
+		c.err = RequireSecureURL(c.baseURL)
 	}
 	return c
 }
@@ -112,12 +133,14 @@ type request struct {
 }
 
 // do sends req and decodes a 2xx answer into out (when out is not nil). A 401 with a credential
-// source that can get a new token is retried once with a fresh token.
+// source that can get a new token is retried once with a fresh token; a refusal of the
+// credential source itself (a revoked API key) is returned at once.
 func (c *Client) do(ctx context.Context, req request, out any) error {
 	body, err := c.send(ctx, req, false)
 	var apiErr *APIError
 	ownCredential := req.anonymous || req.bearer != "" || req.basicAuth[0] != ""
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !ownCredential {
+	var credErr *credentialError // the credential source itself was refused: asking again is no use
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !ownCredential && !errors.As(err, &credErr) {
 		if renewable, ok := c.credentials.(interface{ Invalidate() }); ok {
 			renewable.Invalidate()
 			body, err = c.send(ctx, req, true)
@@ -133,6 +156,9 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 }
 
 func (c *Client) send(ctx context.Context, req request, retry bool) ([]byte, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	target := c.baseURL + req.path
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
@@ -198,12 +224,19 @@ func (c *Client) authorize(ctx context.Context, httpReq *http.Request, req reque
 	default:
 		token, err := c.credentials.Token(ctx)
 		if err != nil {
-			return err
+			return &credentialError{err}
 		}
 		httpReq.Header.Set("Authorization", "Bearer "+token)
 	}
 	return nil
 }
+
+// credentialError is an error of the client's credential source (a refused API key exchange
+// or client-credentials grant), as opposed to a refusal of the request itself.
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
 
 // apiError reads a problem details body (or an OAuth error) into an *APIError.
 func apiError(status int, body []byte) *APIError {

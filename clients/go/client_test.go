@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +22,7 @@ import (
 type fakeAPI struct {
 	server      *httptest.Server
 	exchanges   atomic.Int64
+	attempts    atomic.Int64 // exchanges asked for, refused ones included
 	notModified atomic.Int64
 	lifetime    int
 	refuse      sync.Map // tokens the API answers 401 for
@@ -31,6 +33,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	api := &fakeAPI{lifetime: 600}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/auth/token/exchange", func(w http.ResponseWriter, r *http.Request) {
+		api.attempts.Add(1)
 		if r.Header.Get("Authorization") != "Bearer mk_test" {
 			problem(w, 401, "authentication_failed", "No valid API key.")
 			return
@@ -158,6 +161,18 @@ func TestA401IsRetriedOnceWithAFreshToken(t *testing.T) {
 	}
 }
 
+func TestARefusedCredentialIsNotAskedForTwice(t *testing.T) {
+	api := newFakeAPI(t)
+	_, err := NewClient(api.server.URL, WithAPIKey("mk_revoked")).Users().BatchRead(context.Background(), []string{"a"})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "authentication_failed" {
+		t.Fatalf("a revoked API key: %v", err)
+	}
+	if got := api.attempts.Load(); got != 1 {
+		t.Fatalf("%d exchanges of a revoked API key for one call, want 1", got)
+	}
+}
+
 func TestBatchReadRevalidatesWithTheETag(t *testing.T) {
 	api := newFakeAPI(t)
 	client := NewClient(api.server.URL, WithToken("tok-9"))
@@ -206,5 +221,89 @@ func TestQueryOfEncodesTheSetParameters(t *testing.T) {
 	next := "https://id.test/api/v1/objects?cursor=abc%3D&page_size=5"
 	if cursor := (&Page[int]{Next: &next}).NextCursor(); cursor != "abc=" {
 		t.Fatal(cursor)
+	}
+}
+
+// redirectingAPI answers every request with a redirect to target, and records what target
+// received.
+func redirectingAPI(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var reached atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		writeJSON(w, map[string]any{"access_token": "tok-1", "expires_in": 600, "results": []any{}})
+	}))
+	t.Cleanup(target.Close)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, status)
+	}))
+	t.Cleanup(origin.Close)
+	return origin, &reached
+}
+
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
+		origin, reached := redirectingAPI(t, status)
+		ctx := context.Background()
+		_, err := NewClient(origin.URL, WithToken("tok-9")).Users().BatchRead(ctx, []string{"a"})
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		_, err = NewClient(origin.URL).Auth().SignIn(ctx, apitypes.TokenObtainInRequest{Username: "alice", Password: "pw"})
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: sign-in: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		_, err = NewClient(origin.URL, WithAPIKey("mk_test"), WithHTTPClient(&http.Client{})).Users().BatchRead(ctx, []string{"a"})
+		if !errors.As(err, &apiErr) || apiErr.Status != status {
+			t.Fatalf("%d: own HTTP client: want an *APIError with the redirect's status, got %v", status, err)
+		}
+		if got := reached.Load(); got != 0 {
+			t.Fatalf("%d: the redirect target got %d requests carrying credentials", status, got)
+		}
+	}
+}
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// recordingHTTP is an HTTP client that records the URLs it is asked for and answers an
+// empty batch.
+func recordingHTTP(sent *[]string) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		*sent = append(*sent, r.URL.String())
+		body := `{"access_token":"tok-1","expires_in":600,"results":[]}`
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})}
+}
+
+func TestClientRefusesPlainHTTPUnlessAskedTo(t *testing.T) {
+	ctx := context.Background()
+	for _, baseURL := range []string{"http://id.example.com", "http://localhost:8000", "id.example.com", "ftp://id.example.com"} {
+		var sent []string
+		for _, credential := range []Option{WithToken("tok-9"), WithAPIKey("mk_test"), WithClientCredentials("svc", "s3cret", "")} {
+			_, err := NewClient(baseURL, credential, WithHTTPClient(recordingHTTP(&sent))).Users().BatchRead(ctx, []string{"a"})
+			if !errors.Is(err, ErrInsecureURL) {
+				t.Fatalf("%s: want ErrInsecureURL, got %v", baseURL, err)
+			}
+		}
+		_, err := NewClient(baseURL, WithHTTPClient(recordingHTTP(&sent))).Auth().SignIn(ctx, apitypes.TokenObtainInRequest{Username: "alice", Password: "pw"})
+		if !errors.Is(err, ErrInsecureURL) || len(sent) != 0 {
+			t.Fatalf("%s: a password or credential was sent over plain http (%v, %v)", baseURL, sent, err)
+		}
+	}
+	for _, baseURL := range []string{"https://id.example.com", "http://127.0.0.1:8000", "http://[::1]:8000"} {
+		var sent []string
+		if _, err := NewClient(baseURL, WithToken("tok-9"), WithHTTPClient(recordingHTTP(&sent))).Users().BatchRead(ctx, []string{"a"}); err != nil || len(sent) != 1 {
+			t.Fatalf("%s: %v %v", baseURL, sent, err)
+		}
+	}
+	var sent []string
+	client := NewClient("http://id.internal:8000", WithInsecureHTTP(), WithAPIKey("mk_test"), WithHTTPClient(recordingHTTP(&sent)))
+	if _, err := client.Users().BatchRead(ctx, []string{"a"}); err != nil || len(sent) != 2 {
+		t.Fatalf("opted in to plain http: %v %v", sent, err)
 	}
 }

@@ -50,8 +50,10 @@ type IntrospectorConfig struct {
 	// UpstreamHint asks about gateway upstream tokens (token_type_hint=upstream_token);
 	// without it the issuer answers inactive for them.
 	UpstreamHint bool
-	HTTPClient   *http.Client
-	Clock        func() time.Time
+	// HTTPClient sends the requests (default: a 5 s timeout); a copy of it is used that never
+	// follows redirects.
+	HTTPClient *http.Client
+	Clock      func() time.Time
 }
 
 // Introspector asks the issuer's /o/introspect/ whether a token is still live, for services
@@ -82,9 +84,8 @@ func NewIntrospector(cfg IntrospectorConfig) (*Introspector, error) {
 	if cfg.TTL <= 0 {
 		cfg.TTL = defaultIntrospectTTL
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
-	}
+	// The client secret and the token go to the issuer's endpoint only, never to a redirect.
+	cfg.HTTPClient = noRedirects(cfg.HTTPClient)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}

@@ -83,3 +83,54 @@ func TestIntrospectorReportsARefusedClient(t *testing.T) {
 		t.Fatalf("plain http issuer: %v", err)
 	}
 }
+
+func TestIntrospectorDoesNotFollowRedirects(t *testing.T) {
+	var calls atomic.Int64
+	target := fakeIntrospection(t, &calls)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(origin.Close)
+	for _, client := range []*http.Client{nil, {}} {
+		introspector, err := NewIntrospector(IntrospectorConfig{
+			Issuer: origin.URL, ClientID: "svc", ClientSecret: "s3cret", HTTPClient: client,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = introspector.Active(context.Background(), "live")
+		if err == nil || errors.Is(err, ErrTokenInactive) {
+			t.Fatalf("want an error for a redirect, got %v", err)
+		}
+	}
+	if got := calls.Load(); got != 0 {
+		t.Fatalf("the redirect target got %d requests with the client secret and the token", got)
+	}
+}
+
+func TestIntrospectorNeverCachesAnError(t *testing.T) {
+	var calls atomic.Int64
+	var down atomic.Bool
+	down.Store(true)
+	target := fakeIntrospection(t, &calls)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		target.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+	introspector, _ := NewIntrospector(IntrospectorConfig{Issuer: server.URL, ClientID: "svc", ClientSecret: "s3cret"})
+	ctx := context.Background()
+	if err := introspector.Active(ctx, "revoked"); err == nil || errors.Is(err, ErrTokenInactive) {
+		t.Fatalf("issuer down: want an error that is not a verdict, got %v", err)
+	}
+	down.Store(false)
+	if err := introspector.Active(ctx, "revoked"); !errors.Is(err, ErrTokenInactive) {
+		t.Fatalf("after the outage: %v", err)
+	}
+	if err := introspector.Active(ctx, "live"); err != nil {
+		t.Fatalf("a live token: %v", err)
+	}
+}

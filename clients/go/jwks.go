@@ -22,9 +22,11 @@ const (
 	discoveryPath    = "/.well-known/openid-configuration"
 )
 
-// ErrInsecureURL is returned by the constructors for a JWKS or issuer URL keys may not be
-// fetched from: anything but https://, or plain http:// to a loopback IP literal.
-var ErrInsecureURL = errors.New("micro: keys must come from an https:// URL (plain http:// only to 127.0.0.1 or [::1])")
+// ErrInsecureURL is the error (wrapped) for a URL keys may not be fetched from nor credentials
+// sent to: anything but https://, or plain http:// to a loopback IP literal. The verifier and
+// Introspector constructors return it; a Client made with such a base URL returns it from
+// every call.
+var ErrInsecureURL = errors.New("micro: the URL must be https:// (plain http:// only to 127.0.0.1 or [::1])")
 
 // RequireSecureURL is nil when keys may be fetched from rawURL: https://, or http:// to a
 // loopback IP literal. Over plain http on a network anyone on the path could serve their own
@@ -42,6 +44,9 @@ func RequireSecureURL(rawURL string) error {
 	}
 	return fmt.Errorf("%w: %q", ErrInsecureURL, rawURL)
 }
+
+// keyFetchTimeout bounds one fetch of the discovery document and the JWKS.
+var keyFetchTimeout = 10 * time.Second
 
 // keySet is one fetched JWKS: immutable once published, so readers take no lock.
 type keySet struct {
@@ -87,8 +92,8 @@ func newKeyCache(cfg *Config) *keyCache {
 	return c
 }
 
-// noRedirects is a copy of client that does not follow redirects: keys come from the
-// configured URL only.
+// noRedirects is a copy of client (or of a client with a 5 s timeout, when nil) that does not
+// follow redirects: keys come from the configured URL only, and credentials go nowhere else.
 func noRedirects(client *http.Client) *http.Client {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
@@ -160,7 +165,11 @@ func (c *keyCache) refresh(ctx context.Context, forced, wait bool) (*keySet, err
 		c.lastForced = now
 	}
 	c.fetches.Add(1)
-	keys, err := c.fetch(ctx)
+	// The fetch serves every caller and counts against the rate limit: it does not end when
+	// the caller that started it gives up, but it is bounded in time whatever the HTTP client.
+	fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyFetchTimeout)
+	defer cancel()
+	keys, err := c.fetch(fetchCtx)
 	if err != nil {
 		return c.usable(held, now)
 	}

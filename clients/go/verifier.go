@@ -238,13 +238,8 @@ type tokenClaims struct {
 }
 
 // checkClaims applies the claim rules in the order every SDK does: required claims, then
-// iat, nbf, exp, iss and aud.
+// iat, nbf, exp, iss, aud and the token_type claim.
 func (v *Verifier) checkClaims(c *tokenClaims) error {
-	// The signed token_type says upstream exactly for an upstream token: a second guard, after
-	// typ, that the two kinds are never confused.
-	if upstream := c.TokenType != nil && *c.TokenType == upstreamTokenClaim; upstream != v.viaGateway {
-		return refuse(ReasonType, "the token_type claim does not match %s", v.tokenType)
-	}
 	audNull := len(c.Aud) == 0 || bytes.Equal(c.Aud, []byte("null"))
 	if c.Iss == nil || c.Sub == nil || audNull || c.Exp == nil || c.Iat == nil || c.Jti == nil {
 		return refuse(ReasonMissingClaim, "iss sub aud exp iat jti are required")
@@ -261,6 +256,11 @@ func (v *Verifier) checkClaims(c *tokenClaims) error {
 	}
 	if !audienceContains(c.Aud, v.audience) {
 		return refuse(ReasonAudience, "aud does not name %s", v.audience)
+	}
+	// The signed token_type says upstream exactly for an upstream token: a second guard, after
+	// typ, that the two kinds are never confused.
+	if upstream := c.TokenType != nil && *c.TokenType == upstreamTokenClaim; upstream != v.viaGateway {
+		return refuse(ReasonType, "the token_type claim does not match %s", v.tokenType)
 	}
 	if c.Kind != nil && *c.Kind != "user" && *c.Kind != "service" {
 		return refuse(ReasonMalformed, "kind must be user or service")

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +272,58 @@ func TestScopeRules(t *testing.T) {
 	var nobody *Principal
 	if nobody.HasScope("profile") {
 		t.Fatal("a nil principal holds no scope")
+	}
+}
+
+func TestACallerGivingUpDuringAFetchDoesNotCostTheKeys(t *testing.T) {
+	issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
+	issuer.jwksDelay = 100 * time.Millisecond
+	clock := newTestClock()
+	verifier := newTestVerifier(t, issuer, clock)
+	token := sign(t, testKey(t, 0), "k1", AccessTokenType, accessClaims(issuer.URL(), clock), nil)
+	impatient, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, _ = verifier.Verify(impatient, token) // its client went away while the keys were fetched
+	if _, err := verifier.Verify(context.Background(), token); err != nil {
+		t.Fatalf("the next request, within the refetch interval: %v", err)
+	}
+}
+
+func TestAKeyFetchIsBoundedInTime(t *testing.T) {
+	defer func(saved time.Duration) { keyFetchTimeout = saved }(keyFetchTimeout)
+	keyFetchTimeout = 50 * time.Millisecond
+	issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
+	issuer.jwksDelay = time.Second
+	clock := newTestClock()
+	verifier, err := NewVerifier(Config{
+		Issuer: issuer.URL(), Audience: testIssuerAudience, Clock: clock.Now,
+		HTTPClient: &http.Client{}, // no timeout of its own
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	_, err = verifier.Verify(context.Background(), sign(t, testKey(t, 0), "k1", AccessTokenType, accessClaims(issuer.URL(), clock), nil))
+	if !errors.Is(err, ErrKeysUnavailable) || time.Since(started) > 500*time.Millisecond {
+		t.Fatalf("after %s: %v", time.Since(started), err)
+	}
+}
+
+func TestTheTokenTypeClaimIsJudgedAfterTheOtherClaimsAsInEverySDK(t *testing.T) {
+	issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
+	clock := newTestClock()
+	verifier, err := NewUpstreamVerifier(Config{Issuer: issuer.URL(), Audience: testUpstreamAudience, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := accessClaims(issuer.URL(), clock) // token_type access: the wrong kind, and expired
+	claims["aud"], claims["exp"] = testUpstreamAudience, clock.Unix()-31
+	token := sign(t, testKey(t, 0), "k1", UpstreamTokenType, claims, nil)
+	if _, err := verifier.Verify(context.Background(), token); ReasonOf(err) != ReasonExpired {
+		t.Fatalf("want expired (the Python and TypeScript verdict), got %v", err)
+	}
+	delete(claims, "jti")
+	if _, err := verifier.Verify(context.Background(), sign(t, testKey(t, 0), "k1", UpstreamTokenType, claims, nil)); ReasonOf(err) != ReasonMissingClaim {
+		t.Fatalf("want missing_claim, got %v", err)
 	}
 }
