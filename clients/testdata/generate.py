@@ -367,6 +367,9 @@ def kind_cases(keys: Keys) -> list[dict[str, Any]]:
     # The signed `token_type` claim must say upstream too, whatever the header says.
     mixed_claims = {**upstream_claims("mixed kind"), "token_type": "access"}
     mixed = signed(upstream_header(), mixed_claims, k1)
+    # And an access `typ` over claims signed as an upstream token is no access token.
+    reversed_claims = {**access_claims("reversed kind"), "token_type": "upstream"}
+    reversed_kind = signed(access_header(), reversed_claims, k1)
     return [
         case(
             "upstream token where an access token is expected", upstream, reason="type", claims=None
@@ -383,6 +386,12 @@ def kind_cases(keys: Keys) -> list[dict[str, Any]]:
             mixed,
             reason="type",
             accept="upstream",
+            claims=None,
+        ),
+        case(
+            "access typ whose signed token_type is upstream",
+            reversed_kind,
+            reason="type",
             claims=None,
         ),
     ]

@@ -530,8 +530,8 @@ class TokenVerifier:
     """
 
     token_typ = ACCESS_TOKEN_TYP
-    # The signed `token_type` claim a token must carry too (None: not checked).
-    token_type_claim: str | None = None
+    # Whether this verifier takes the gateway's upstream tokens (whose signed `token_type`
+    # claim says `upstream`) rather than access tokens.
     via_gateway = False
 
     def __init__(
@@ -572,8 +572,10 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc), _reason(exc)) from exc
         self._check_times(claims)
-        if self.token_type_claim is not None and claims.get("token_type") != self.token_type_claim:
-            raise InvalidToken(f"the token_type claim is not {self.token_type_claim}", WRONG_TYPE)
+        # The signed claim must name the same kind as the header: an upstream token is never
+        # an access token, whichever `typ` it was given.
+        if (claims.get("token_type") == UPSTREAM_TOKEN_TYPE_CLAIM) != self.via_gateway:
+            raise InvalidToken("the token_type claim names the other kind of token", WRONG_TYPE)
         return claims
 
     def _kid(self, header: Mapping[str, Any]) -> str:
@@ -616,5 +618,4 @@ class UpstreamTokenVerifier(TokenVerifier):
     """
 
     token_typ = UPSTREAM_TOKEN_TYP
-    token_type_claim = UPSTREAM_TOKEN_TYPE_CLAIM
     via_gateway = True
