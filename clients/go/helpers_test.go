@@ -48,6 +48,8 @@ type fakeIssuer struct {
 	fetches   atomic.Int64
 	failing   atomic.Bool
 	jwksDelay time.Duration
+	// documentIssuer, when set, is the issuer the discovery document names instead of its own.
+	documentIssuer atomic.Pointer[string]
 }
 
 func newFakeIssuer(t testing.TB, keys map[string]*rsa.PrivateKey) *fakeIssuer {
@@ -55,7 +57,11 @@ func newFakeIssuer(t testing.TB, keys map[string]*rsa.PrivateKey) *fakeIssuer {
 	issuer := &fakeIssuer{keys: keys}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"issuer": issuer.URL(), "jwks_uri": issuer.URL() + "/keys"})
+		named := issuer.URL()
+		if other := issuer.documentIssuer.Load(); other != nil {
+			named = *other
+		}
+		writeJSON(w, map[string]string{"issuer": named, "jwks_uri": issuer.URL() + "/keys"})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		issuer.fetches.Add(1)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -223,10 +224,16 @@ func (c *keyCache) resolveJWKSURL(ctx context.Context) (string, error) {
 		return *known, nil
 	}
 	var discovery struct {
+		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := c.getJSON(ctx, c.issuer+discoveryPath, &discovery); err != nil {
 		return "", err
+	}
+	// The document must be this issuer's own (OpenID Connect Discovery 1.0, section 4.3): a
+	// document naming another issuer, or none, points at keys this verifier must not trust.
+	if strings.TrimRight(discovery.Issuer, "/") != c.issuer {
+		return "", fmt.Errorf("the discovery document names the issuer %q, not %s", discovery.Issuer, c.issuer)
 	}
 	if err := RequireSecureURL(discovery.JWKSURI); err != nil {
 		return "", err

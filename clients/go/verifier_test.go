@@ -186,6 +186,22 @@ func TestKeysUnavailableWhenNothingIsCached(t *testing.T) {
 	}
 }
 
+func TestADiscoveryDocumentOfAnotherIssuerIsRefused(t *testing.T) {
+	for _, named := range []string{"https://evil.example", "", "x"} {
+		issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
+		issuer.documentIssuer.Store(&named)
+		clock := newTestClock()
+		token := sign(t, testKey(t, 0), "k1", AccessTokenType, accessClaims(issuer.URL(), clock), nil)
+		_, err := newTestVerifier(t, issuer, clock).Verify(context.Background(), token)
+		if !errors.Is(err, ErrKeysUnavailable) {
+			t.Fatalf("document naming %q: want ErrKeysUnavailable, got %v", named, err)
+		}
+		if got := issuer.fetches.Load(); got != 0 {
+			t.Fatalf("document naming %q: the JWKS was fetched %d times", named, got)
+		}
+	}
+}
+
 func TestCachedKeysOutliveAShortIssuerOutage(t *testing.T) {
 	issuer := newFakeIssuer(t, map[string]*rsa.PrivateKey{"k1": testKey(t, 0)})
 	clock := newTestClock()
