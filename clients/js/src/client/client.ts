@@ -3,6 +3,8 @@
 import createFetchClient, { type Client } from "openapi-fetch";
 
 import type { components, paths } from "../schema.js";
+import { InsecureUrlError } from "../verifier/errors.js";
+import { requireSecureUrl } from "../verifier/jwks.js";
 import { type CredentialSource, type FetchLike } from "./credentials.js";
 import { errorFromResponse, MicroApiError } from "./errors.js";
 
@@ -11,8 +13,12 @@ type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { quer
 export type UserPublic = Schemas["UserPublicOut"];
 
 export interface ClientOptions {
-  /** The service's base URL, e.g. https://id.example.com. */
+  /** The service's base URL, e.g. https://id.example.com: https://, or http:// to a loopback
+   * IP literal (127.0.0.1, [::1]); any other URL is an InsecureUrlError. */
   baseUrl: string;
+  /** Accept a plain http:// base URL to any host, whose credentials anyone on the network
+   * path can read (default false: only for a test network you trust). */
+  allowInsecureHttp?: boolean;
   /** Where the bearer token comes from; anonymous calls when absent. */
   credentials?: CredentialSource;
   fetch?: FetchLike;
@@ -64,7 +70,7 @@ export type MicroClient = ReturnType<typeof createClient>;
 /** The Micro API client: users, groups, apiKeys, access, objects, auditEvents, the RPC
  * facade `user`, and `raw` (the openapi-fetch client for any other operation). */
 export function createClient(options: ClientOptions) {
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const baseUrl = checkedBaseUrl(options.baseUrl, options.allowInsecureHttp ?? false);
   const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const credentials = options.credentials;
   const etags = new EtagCache(options.etagCacheSize ?? 1000);
@@ -183,6 +189,21 @@ export function createClient(options: ClientOptions) {
       updatePassword: (body: Record<string, unknown>) => rpc("updatePassword", body),
     },
   };
+}
+
+/** The base URL without a trailing slash, once credentials may be sent to it: https://, or
+ * http:// to a loopback IP literal; any http(s) URL when the caller allows plain http. */
+function checkedBaseUrl(baseUrl: string, allowInsecureHttp: boolean): string {
+  const url = baseUrl.replace(/\/+$/, "");
+  if (!allowInsecureHttp) return requireSecureUrl(url, "the API's base URL");
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if ((parsed?.protocol === "https:" || parsed?.protocol === "http:") && parsed.hostname) return url;
+  throw new InsecureUrlError(`the API's base URL must be an http(s) URL: ${url}`);
 }
 
 async function requestInit(request: Request): Promise<RequestInit> {

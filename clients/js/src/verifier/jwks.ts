@@ -30,10 +30,11 @@ interface KeySet {
   readonly fetchedAt: number;
 }
 
-/** `url` when keys may be fetched from it: https://, or http:// to a loopback IP literal
- * (127.0.0.0/8, [::1]); anyone on a network path could otherwise serve their own keys. A host
- * name is refused even when it is `localhost`: what it resolves to is up to DNS. */
-export function requireSecureUrl(url: string): string {
+/** `url` when keys may be fetched from it (or credentials sent to it): https://, or http:// to
+ * a loopback IP literal (127.0.0.0/8, [::1]); anyone on a network path could otherwise serve
+ * their own keys or read the credentials. A host name is refused even when it is `localhost`:
+ * what it resolves to is up to DNS. `what` names the URL in the error. */
+export function requireSecureUrl(url: string, what = "a URL keys are fetched from"): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -43,7 +44,7 @@ export function requireSecureUrl(url: string): string {
   if (parsed.protocol === "https:" && parsed.hostname) return url;
   if (parsed.protocol === "http:" && isLoopbackLiteral(parsed.hostname)) return url;
   throw new InsecureUrlError(
-    `keys must come from https:// (plain http:// only to 127.0.0.1 or [::1]): ${url}`,
+    `${what} must be https:// (plain http:// only to 127.0.0.1 or [::1]): ${url}`,
   );
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { apiKey, createClient, MicroApiError } from "../../src/client/index.js";
+import { InsecureUrlError } from "../../src/verifier/index.js";
 
 const BASE = "https://micro.test";
 const USER = { id: "6f1c2f0e-8a55-4d7c-9a59-1d8b1f0b7c11", username: "alice", display_name: "", avatar_url: "", kind: "user", created_at: "2026-01-01T00:00:00Z" };
@@ -76,5 +77,23 @@ describe("errors and RPC", () => {
     assert.deepEqual(await client.user.read({ id: USER.id }), { user: USER });
     assert.equal(calls[0]?.url, `${BASE}/user/read`);
     assert.equal(calls[0]?.method, "POST");
+  });
+});
+
+describe("base URL", () => {
+  test("credentials are never sent over plain http to a host name or a network address", () => {
+    for (const baseUrl of ["http://micro.test", "http://localhost:8000", "http://10.0.0.5", "ftp://micro.test", "not a url"]) {
+      assert.throws(() => createClient({ baseUrl, credentials: apiKey("mk_x_y") }), InsecureUrlError, baseUrl);
+    }
+    createClient({ baseUrl: "http://127.0.0.1:8000", credentials: apiKey("mk_x_y") });
+    createClient({ baseUrl: "http://[::1]:8000/" });
+  });
+
+  test("plain http to any host only when the caller opts in", async () => {
+    const { calls, fetch } = recorder(() => Response.json(USER));
+    const client = createClient({ baseUrl: "http://micro.internal:8000/", fetch, allowInsecureHttp: true });
+    await client.users.read(USER.id);
+    assert.equal(calls[0]?.url, `http://micro.internal:8000/api/v1/users/${USER.id}`);
+    assert.throws(() => createClient({ baseUrl: "ftp://micro.test", allowInsecureHttp: true }), InsecureUrlError);
   });
 });
