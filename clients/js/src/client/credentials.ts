@@ -54,8 +54,10 @@ function refreshing(obtain: (context: CredentialContext) => Promise<Issued>, opt
   };
 }
 
+/** POSTs a credential for a token. A redirect is not followed: it would carry the API key
+ * (`X-API-Key` is not dropped across origins) or the client secret to wherever it points. */
 async function postForToken(context: CredentialContext, path: string, init: RequestInit): Promise<Issued> {
-  const response = await context.fetch(context.baseUrl + path, { method: "POST", ...init });
+  const response = await context.fetch(context.baseUrl + path, { ...init, method: "POST", redirect: "manual" });
   if (!response.ok) throw await errorFromResponse(response);
   const body = (await response.json()) as { access_token: string; expires_in: number };
   return { accessToken: body.access_token, expiresInSeconds: body.expires_in };

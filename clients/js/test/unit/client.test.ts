@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 
-import { apiKey, createClient, MicroApiError } from "../../src/client/index.js";
+import { apiKey, clientCredentials, createClient, MicroApiError } from "../../src/client/index.js";
 import { InsecureUrlError } from "../../src/verifier/index.js";
 
 const BASE = "https://micro.test";
@@ -41,6 +43,39 @@ describe("credentials", () => {
     assert.equal(issued, 2);
     assert.equal(calls.at(-1)?.headers.get("authorization"), "Bearer t2");
   });
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe("credentials over redirects", () => {
+  for (const [name, credentials] of [
+    ["an API key", apiKey("mk_secret_key")],
+    ["a client secret", clientCredentials({ clientId: "svc", clientSecret: "s3cret" })],
+  ] as const) {
+    test(`${name} is not sent on to where a redirect of the token request points`, async () => {
+      const seen: IncomingHttpHeaders[] = [];
+      const elsewhere = createServer((req, res) => {
+        seen.push(req.headers);
+        res.writeHead(200, { "Content-Type": "application/json" }).end('{"access_token":"t","expires_in":600}');
+      });
+      const target = await listen(elsewhere);
+      const micro = createServer((req, res) => res.writeHead(307, { Location: target + (req.url ?? "/") }).end());
+      const base = await listen(micro);
+      try {
+        const client = createClient({ baseUrl: base, credentials, etagCacheSize: 0 });
+        const error = await client.users.read(USER.id).catch((caught: unknown) => caught);
+        assert.ok(error instanceof MicroApiError, String(error));
+        assert.equal(error.status, 307);
+        assert.deepEqual(seen, [], "nothing reached the other origin");
+      } finally {
+        micro.close();
+        elsewhere.close();
+      }
+    });
+  }
 });
 
 describe("ETag cache", () => {
