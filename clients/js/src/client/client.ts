@@ -75,15 +75,25 @@ export function createClient(options: ClientOptions) {
   const credentials = options.credentials;
   const etags = new EtagCache(options.etagCacheSize ?? 1000);
 
-  // Every request carries the current token; a 401 drops a cached one, so the next request
-  // obtains a fresh token (after a revocation or a key rotation).
+  // Every request carries the current token. A 401 drops that token and, when the source
+  // gives another, the request is sent once more with it: a refused request did nothing.
   const authorizedFetch = async (request: Request): Promise<Response> => {
-    if (credentials !== undefined && !request.headers.has("Authorization")) {
-      request.headers.set("Authorization", `Bearer ${await credentials.token({ baseUrl, fetch: fetchFn })}`);
-    }
-    const response = await fetchFn(request.url, await requestInit(request));
-    if (response.status === 401) credentials?.invalidate?.();
-    return response;
+    const init = await requestInit(request);
+    if (credentials === undefined || request.headers.has("Authorization")) return fetchFn(request.url, init);
+    const context = { baseUrl, fetch: fetchFn };
+    const send = (token: string) => {
+      const headers = new Headers(init.headers);
+      headers.set("Authorization", `Bearer ${token}`);
+      return fetchFn(request.url, { ...init, headers });
+    };
+    const first = await credentials.token(context);
+    const response = await send(first);
+    if (response.status !== 401 || credentials.invalidate === undefined) return response;
+    credentials.invalidate(first);
+    const renewed = await credentials.token(context);
+    if (renewed === first) return response;
+    await response.body?.cancel();
+    return send(renewed);
   };
   const raw: Client<paths> = createFetchClient<paths>({ baseUrl, fetch: authorizedFetch });
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 
-import { apiKey, clientCredentials, createClient, MicroApiError } from "../../src/client/index.js";
+import { apiKey, clientCredentials, createClient, MicroApiError, token } from "../../src/client/index.js";
 import { InsecureUrlError } from "../../src/verifier/index.js";
 
 const BASE = "https://micro.test";
@@ -49,6 +49,56 @@ async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
+
+describe("a refused token", () => {
+  test("a 401 renews the token and sends the request once more", async () => {
+    let issued = 0;
+    const { calls, fetch } = recorder((url, init) => {
+      if (url.endsWith("/exchange")) return Response.json({ access_token: `t${++issued}`, expires_in: 600 });
+      if (new Headers(init.headers).get("authorization") === "Bearer t1") return Response.json({ code: "not_authenticated" }, { status: 401 });
+      return Response.json(USER);
+    });
+    const client = createClient({ baseUrl: BASE, credentials: apiKey("mk_x_y"), fetch, etagCacheSize: 0 });
+    assert.deepEqual(await client.users.read(USER.id), USER);
+    assert.equal(issued, 2);
+    assert.deepEqual(calls.map((call) => call.headers.get("authorization")), [null, "Bearer t1", null, "Bearer t2"]);
+  });
+
+  test("a fixed token refused is a MicroApiError, sent once", async () => {
+    const { calls, fetch } = recorder(() => Response.json({ code: "not_authenticated" }, { status: 401 }));
+    const client = createClient({ baseUrl: BASE, credentials: token("t"), fetch });
+    const error = await client.users.read(USER.id).catch((caught: unknown) => caught);
+    assert.ok(error instanceof MicroApiError);
+    assert.equal(error.code, "not_authenticated");
+    assert.equal(calls.length, 1);
+  });
+
+  test("a 401 for a token already replaced does not drop its replacement", async () => {
+    let now = 0;
+    let issued = 0;
+    const { fetch } = recorder(() => Response.json({ access_token: `t${++issued}`, expires_in: 600 }));
+    const source = apiKey("mk_x_y", { clockMs: () => now });
+    const context = { baseUrl: BASE, fetch };
+    assert.equal(await source.token(context), "t1");
+    now = 590_000;
+    assert.equal(await source.token(context), "t2");
+    source.invalidate?.("t1");
+    assert.equal(await source.token(context), "t2");
+    source.invalidate?.("t2");
+    assert.equal(await source.token(context), "t3");
+  });
+
+  test("a token answer without access_token and expires_in is a MicroApiError", async () => {
+    for (const answer of [{}, { access_token: "t", expires_in: "600" }, { access_token: "", expires_in: 600 }]) {
+      const { calls, fetch } = recorder((url) => (url.endsWith("/exchange") ? Response.json(answer) : Response.json(USER)));
+      const client = createClient({ baseUrl: BASE, credentials: apiKey("mk_x_y"), fetch });
+      const error = await client.users.read(USER.id).catch((caught: unknown) => caught);
+      assert.ok(error instanceof MicroApiError, JSON.stringify(answer));
+      assert.equal(error.code, "unexpected_response");
+      assert.equal(calls.length, 1, "no request left with a broken token");
+    }
+  });
+});
 
 describe("credentials over redirects", () => {
   for (const [name, credentials] of [
