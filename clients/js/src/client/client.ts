@@ -7,6 +7,7 @@ import { InsecureUrlError } from "../verifier/errors.js";
 import { requireSecureUrl } from "../verifier/jwks.js";
 import { type CredentialSource, type FetchLike } from "./credentials.js";
 import { errorFromResponse, MicroApiError } from "./errors.js";
+import type { Page } from "./pages.js";
 
 type Schemas = components["schemas"];
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
@@ -132,9 +133,11 @@ export function createClient(options: ClientOptions) {
         const page = await unwrap(raw.GET("/api/v1/users", { params: { query: { username } } }));
         return page.results[0] ?? null;
       },
-      /** Every user, a page at a time (needs `users:write`). */
-      list: (query: Pick<NonNullable<Query<"/api/v1/users">>, "cursor" | "page_size"> = {}) =>
-        unwrap(raw.GET("/api/v1/users", { params: { query } })),
+      /** Every user, a page at a time (needs `users:write`). The schema gives this operation
+       * the lookups' shape (`results` only); without `ids` or `username` the answer is a cursor
+       * page of private views. */
+      list: async (query: Pick<NonNullable<Query<"/api/v1/users">>, "cursor" | "page_size"> = {}) =>
+        (await unwrap(raw.GET("/api/v1/users", { params: { query } }))) as unknown as Page<Schemas["UserPrivateOut"]>,
       create: (body: Schemas["UserCreateInRequest"]) => unwrap(raw.POST("/api/v1/users", { body })),
       update: (userId: string, body: Schemas["PatchedUserUpdateAdminInRequest"]) =>
         unwrap(raw.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: userId } }, body })),

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 
-import { apiKey, clientCredentials, createClient, MicroApiError, token } from "../../src/client/index.js";
+import { apiKey, clientCredentials, createClient, MicroApiError, nextCursor, paginate, token } from "../../src/client/index.js";
 import { InsecureUrlError } from "../../src/verifier/index.js";
 
 const BASE = "https://micro.test";
@@ -180,5 +180,26 @@ describe("base URL", () => {
     await client.users.read(USER.id);
     assert.equal(calls[0]?.url, `http://micro.internal:8000/api/v1/users/${USER.id}`);
     assert.throws(() => createClient({ baseUrl: "ftp://micro.test", allowInsecureHttp: true }), InsecureUrlError);
+  });
+});
+
+describe("pagination", () => {
+  test("paginate follows each page's cursor to the last page, on the client's own base URL", async () => {
+    const pages: Record<string, unknown> = {
+      "": { next: "https://elsewhere.test/api/v1/objects?cursor=c2&page_size=2", previous: null, results: [{ id: "a" }, { id: "b" }] },
+      c2: { next: "https://elsewhere.test/api/v1/objects?cursor=c3&page_size=2", previous: null, results: [{ id: "c" }] },
+      c3: { next: null, previous: null, results: [] },
+    };
+    const { calls, fetch } = recorder((url) => Response.json(pages[new URL(url).searchParams.get("cursor") ?? ""]));
+    const client = createClient({ baseUrl: BASE, fetch });
+    const ids: string[] = [];
+    for await (const object of paginate(client.objects.list, { page_size: 2 })) ids.push(object.id);
+    assert.deepEqual(ids, ["a", "b", "c"]);
+    assert.deepEqual(calls.map((call) => call.url), [
+      `${BASE}/api/v1/objects?page_size=2`,
+      `${BASE}/api/v1/objects?page_size=2&cursor=c2`,
+      `${BASE}/api/v1/objects?page_size=2&cursor=c3`,
+    ]);
+    assert.equal(nextCursor({ next: null }), undefined);
   });
 });
