@@ -3,16 +3,23 @@
 import createFetchClient, { type Client } from "openapi-fetch";
 
 import type { components, paths } from "../schema.js";
+import { InsecureUrlError } from "../verifier/errors.js";
+import { requireSecureUrl } from "../verifier/jwks.js";
 import { type CredentialSource, type FetchLike } from "./credentials.js";
 import { errorFromResponse, MicroApiError } from "./errors.js";
+import type { Page } from "./pages.js";
 
 type Schemas = components["schemas"];
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
 export type UserPublic = Schemas["UserPublicOut"];
 
 export interface ClientOptions {
-  /** The service's base URL, e.g. https://id.example.com. */
+  /** The service's base URL, e.g. https://id.example.com: https://, or http:// to a loopback
+   * IP literal (127.0.0.1, [::1]); any other URL is an InsecureUrlError. */
   baseUrl: string;
+  /** Accept a plain http:// base URL to any host, whose credentials anyone on the network
+   * path can read (default false: only for a test network you trust). */
+  allowInsecureHttp?: boolean;
   /** Where the bearer token comes from; anonymous calls when absent. */
   credentials?: CredentialSource;
   fetch?: FetchLike;
@@ -64,20 +71,30 @@ export type MicroClient = ReturnType<typeof createClient>;
 /** The Micro API client: users, groups, apiKeys, access, objects, auditEvents, the RPC
  * facade `user`, and `raw` (the openapi-fetch client for any other operation). */
 export function createClient(options: ClientOptions) {
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const baseUrl = checkedBaseUrl(options.baseUrl, options.allowInsecureHttp ?? false);
   const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const credentials = options.credentials;
   const etags = new EtagCache(options.etagCacheSize ?? 1000);
 
-  // Every request carries the current token; a 401 drops a cached one, so the next request
-  // obtains a fresh token (after a revocation or a key rotation).
+  // Every request carries the current token. A 401 drops that token and, when the source
+  // gives another, the request is sent once more with it: a refused request did nothing.
   const authorizedFetch = async (request: Request): Promise<Response> => {
-    if (credentials !== undefined && !request.headers.has("Authorization")) {
-      request.headers.set("Authorization", `Bearer ${await credentials.token({ baseUrl, fetch: fetchFn })}`);
-    }
-    const response = await fetchFn(request.url, await requestInit(request));
-    if (response.status === 401) credentials?.invalidate?.();
-    return response;
+    const init = await requestInit(request);
+    if (credentials === undefined || request.headers.has("Authorization")) return fetchFn(request.url, init);
+    const context = { baseUrl, fetch: fetchFn };
+    const send = (token: string) => {
+      const headers = new Headers(init.headers);
+      headers.set("Authorization", `Bearer ${token}`);
+      return fetchFn(request.url, { ...init, headers });
+    };
+    const first = await credentials.token(context);
+    const response = await send(first);
+    if (response.status !== 401 || credentials.invalidate === undefined) return response;
+    credentials.invalidate(first);
+    const renewed = await credentials.token(context);
+    if (renewed === first) return response;
+    await response.body?.cancel();
+    return send(renewed);
   };
   const raw: Client<paths> = createFetchClient<paths>({ baseUrl, fetch: authorizedFetch });
 
@@ -116,9 +133,11 @@ export function createClient(options: ClientOptions) {
         const page = await unwrap(raw.GET("/api/v1/users", { params: { query: { username } } }));
         return page.results[0] ?? null;
       },
-      /** Every user, a page at a time (needs `users:write`). */
-      list: (query: Pick<NonNullable<Query<"/api/v1/users">>, "cursor" | "page_size"> = {}) =>
-        unwrap(raw.GET("/api/v1/users", { params: { query } })),
+      /** Every user, a page at a time (needs `users:write`). The schema gives this operation
+       * the lookups' shape (`results` only); without `ids` or `username` the answer is a cursor
+       * page of private views. */
+      list: async (query: Pick<NonNullable<Query<"/api/v1/users">>, "cursor" | "page_size"> = {}) =>
+        (await unwrap(raw.GET("/api/v1/users", { params: { query } }))) as unknown as Page<Schemas["UserPrivateOut"]>,
       create: (body: Schemas["UserCreateInRequest"]) => unwrap(raw.POST("/api/v1/users", { body })),
       update: (userId: string, body: Schemas["PatchedUserUpdateAdminInRequest"]) =>
         unwrap(raw.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: userId } }, body })),
@@ -183,6 +202,21 @@ export function createClient(options: ClientOptions) {
       updatePassword: (body: Record<string, unknown>) => rpc("updatePassword", body),
     },
   };
+}
+
+/** The base URL without a trailing slash, once credentials may be sent to it: https://, or
+ * http:// to a loopback IP literal; any http(s) URL when the caller allows plain http. */
+function checkedBaseUrl(baseUrl: string, allowInsecureHttp: boolean): string {
+  const url = baseUrl.replace(/\/+$/, "");
+  if (!allowInsecureHttp) return requireSecureUrl(url, "the API's base URL");
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if ((parsed?.protocol === "https:" || parsed?.protocol === "http:") && parsed.hostname) return url;
+  throw new InsecureUrlError(`the API's base URL must be an http(s) URL: ${url}`);
 }
 
 async function requestInit(request: Request): Promise<RequestInit> {

@@ -1,6 +1,6 @@
 /** Where the client's bearer token comes from: an API key exchanged for short-lived access
  * tokens, an OAuth client's client-credentials grant, or a fixed token. */
-import { errorFromResponse } from "./errors.js";
+import { errorFromResponse, MicroApiError } from "./errors.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -12,8 +12,9 @@ export interface CredentialContext {
 export interface CredentialSource {
   /** A bearer token valid now. */
   token(context: CredentialContext): Promise<string>;
-  /** Forgets a cached token (after a 401), so the next call obtains another. */
-  invalidate?(): void;
+  /** The service refused `token` (a 401): forget it, so the next call obtains another. A
+   * token already replaced is left alone (without `token`, whatever is cached is forgotten). */
+  invalidate?(token?: string): void;
 }
 
 export interface RefreshingOptions {
@@ -48,17 +49,28 @@ function refreshing(obtain: (context: CredentialContext) => Promise<Issued>, opt
         .finally(() => (inflight = undefined));
       return inflight;
     },
-    invalidate() {
-      current = undefined;
+    invalidate(token?: string) {
+      // A request that left with an older token must not throw away the one that replaced it.
+      if (token === undefined || current?.token === token) current = undefined;
     },
   };
 }
 
+/** POSTs a credential for a token. A redirect is not followed: it would carry the API key
+ * (`X-API-Key` is not dropped across origins) or the client secret to wherever it points. */
 async function postForToken(context: CredentialContext, path: string, init: RequestInit): Promise<Issued> {
-  const response = await context.fetch(context.baseUrl + path, { method: "POST", ...init });
+  const response = await context.fetch(context.baseUrl + path, { ...init, method: "POST", redirect: "manual" });
   if (!response.ok) throw await errorFromResponse(response);
-  const body = (await response.json()) as { access_token: string; expires_in: number };
-  return { accessToken: body.access_token, expiresInSeconds: body.expires_in };
+  const body: unknown = await response.json().catch(() => undefined);
+  const { access_token: accessToken, expires_in: expiresIn } = (body ?? {}) as Record<string, unknown>;
+  if (typeof accessToken !== "string" || accessToken === "" || typeof expiresIn !== "number" || !(expiresIn > 0)) {
+    throw new MicroApiError(response.status, {
+      code: "unexpected_response",
+      title: "Unexpected token answer",
+      detail: "The token answer has no access_token and expires_in.",
+    });
+  }
+  return { accessToken, expiresInSeconds: expiresIn };
 }
 
 /** An API key (`mk_…`), exchanged at `POST /api/v1/auth/token/exchange` for short-lived

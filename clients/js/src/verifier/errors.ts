@@ -42,7 +42,8 @@ export class InsufficientScopeError extends Error {
   }
 }
 
-/** A URL keys would be fetched from that is neither https:// nor http:// to a loopback IP. */
+/** A URL keys would be fetched from, or credentials sent to, that is neither https:// nor
+ * http:// to a loopback IP literal. */
 export class InsecureUrlError extends Error {
   override readonly name = "InsecureUrlError";
 }

@@ -1,4 +1,4 @@
-import { requireSecureUrl, type FetchLike } from "./jwks.js";
+import { MAX_DOCUMENT_BYTES, readBounded, requireSecureUrl, type FetchLike } from "./jwks.js";
 
 export interface IntrospectionOptions {
   /** The issuer's URL; the endpoint is `{issuer}/o/introspect/`. */
@@ -79,8 +79,7 @@ export function createIntrospector(options: IntrospectionOptions): Introspector 
       throw new IntrospectionError(`cannot reach ${endpoint}`, undefined, { cause: error });
     }
     if (!response.ok) throw new IntrospectionError(`${endpoint} answered ${response.status}`, response.status);
-    const result = (await response.json()) as IntrospectionResult;
-    if (typeof result?.active !== "boolean") throw new IntrospectionError(`${endpoint} gave no "active"`);
+    const result = await answerOf(response, endpoint);
     const exp = typeof result["exp"] === "number" ? result["exp"] * 1000 : Infinity;
     if (ttl > 0) {
       if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
@@ -95,6 +94,24 @@ export function createIntrospector(options: IntrospectionOptions): Introspector 
       return (await introspect(token, opts)).active;
     },
   };
+}
+
+/** The RFC 7662 answer in `response`; IntrospectionError for a body that cannot be read, is
+ * too large, is not JSON or has no boolean `active` (never taken for an answer). */
+async function answerOf(response: Response, endpoint: string): Promise<IntrospectionResult> {
+  let result: unknown;
+  try {
+    const body = await readBounded(response, MAX_DOCUMENT_BYTES);
+    if (body === null) throw new IntrospectionError(`${endpoint} answered more than ${MAX_DOCUMENT_BYTES} bytes`);
+    result = JSON.parse(body);
+  } catch (error) {
+    if (error instanceof IntrospectionError) throw error;
+    throw new IntrospectionError(`${endpoint} gave no readable JSON answer`, response.status, { cause: error });
+  }
+  if (typeof result !== "object" || result === null || typeof (result as IntrospectionResult).active !== "boolean") {
+    throw new IntrospectionError(`${endpoint} gave no "active"`, response.status);
+  }
+  return result as IntrospectionResult;
 }
 
 function formEncode(value: string): string {

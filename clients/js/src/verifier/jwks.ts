@@ -5,7 +5,8 @@ import { InsecureUrlError, KeysUnavailableError, TokenError } from "./errors.js"
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
-const MAX_DOCUMENT_BYTES = 256 * 1024;
+/** The largest discovery document, JWKS or introspection answer read. */
+export const MAX_DOCUMENT_BYTES = 256 * 1024;
 const MIN_RSA_BITS = 2048;
 
 export interface JwksCacheOptions {
@@ -30,10 +31,11 @@ interface KeySet {
   readonly fetchedAt: number;
 }
 
-/** `url` when keys may be fetched from it: https://, or http:// to a loopback IP literal
- * (127.0.0.0/8, [::1]); anyone on a network path could otherwise serve their own keys. A host
- * name is refused even when it is `localhost`: what it resolves to is up to DNS. */
-export function requireSecureUrl(url: string): string {
+/** `url` when keys may be fetched from it (or credentials sent to it): https://, or http:// to
+ * a loopback IP literal (127.0.0.0/8, [::1]); anyone on a network path could otherwise serve
+ * their own keys or read the credentials. A host name is refused even when it is `localhost`:
+ * what it resolves to is up to DNS. `what` names the URL in the error. */
+export function requireSecureUrl(url: string, what = "a URL keys are fetched from"): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -43,13 +45,41 @@ export function requireSecureUrl(url: string): string {
   if (parsed.protocol === "https:" && parsed.hostname) return url;
   if (parsed.protocol === "http:" && isLoopbackLiteral(parsed.hostname)) return url;
   throw new InsecureUrlError(
-    `keys must come from https:// (plain http:// only to 127.0.0.1 or [::1]): ${url}`,
+    `${what} must be https:// (plain http:// only to 127.0.0.1 or [::1]): ${url}`,
   );
 }
 
 function isLoopbackLiteral(host: string): boolean {
   if (host === "[::1]") return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The body of `response` as text, or null when it is longer than `maxBytes`: reading stops
+ * there (the rest is never buffered), so a huge or endless answer costs at most that much. */
+export async function readBounded(response: Response, maxBytes: number): Promise<string | null> {
+  if (Number(response.headers.get("Content-Length")) > maxBytes) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    size += part.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(part.value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 async function fetchJson(fetchFn: FetchLike, url: string, timeoutMs: number): Promise<unknown> {
@@ -64,8 +94,13 @@ async function fetchJson(fetchFn: FetchLike, url: string, timeoutMs: number): Pr
     throw new KeysUnavailableError(`cannot fetch ${url}`, { cause: error });
   }
   if (!response.ok) throw new KeysUnavailableError(`${url} answered ${response.status}`);
-  const body = await response.text();
-  if (body.length > MAX_DOCUMENT_BYTES) {
+  let body: string | null;
+  try {
+    body = await readBounded(response, MAX_DOCUMENT_BYTES);
+  } catch (error) {
+    throw new KeysUnavailableError(`cannot read ${url}`, { cause: error });
+  }
+  if (body === null) {
     throw new KeysUnavailableError(`${url} returned more than ${MAX_DOCUMENT_BYTES} bytes`);
   }
   try {

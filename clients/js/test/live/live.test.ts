@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { before, describe, test } from "node:test";
 
-import { apiKey, createClient, MicroApiError, token as fixedToken } from "../../src/client/index.js";
+import { apiKey, createClient, MicroApiError, paginate, token as fixedToken } from "../../src/client/index.js";
 import { createIntrospector, createVerifier, decodeKid } from "../support/live.js";
 
 const env = process.env;
@@ -47,10 +47,17 @@ describe("live: the SDK against a running server", { skip: url ? false : "MICRO_
   });
 
   test("read a user, a batch (twice, through the ETag cache) and by username", async () => {
-    const client = createClient({ baseUrl, credentials: fixedToken(userToken) });
+    const statuses: number[] = [];
+    const fetch = async (input: string, init?: RequestInit) => {
+      const response = await globalThis.fetch(input, init);
+      statuses.push(response.status);
+      return response;
+    };
+    const client = createClient({ baseUrl, credentials: fixedToken(userToken), fetch });
     assert.equal((await client.users.read(userId)).id, userId);
     const first = await client.users.batchRead([userId]);
     assert.deepEqual(await client.users.batchRead([userId]), first);
+    assert.equal(statuses.at(-1), 304, "the repeated batch read was answered Not Modified");
     assert.equal((await client.users.byUsername(env["MICRO_LIVE_USERNAME"] ?? ""))?.id, userId);
     assert.equal(((await client.user.read({ id: userId })) as { user?: { id: string } }).user?.id ?? userId, userId);
   });
@@ -102,6 +109,13 @@ describe("live: the SDK against a running server", { skip: url ? false : "MICRO_
     assert.equal(revoked.status, 200);
     assert.equal(await introspector.isActive(token), false);
     await verifier.verify(token); // offline verification cannot see the revocation
+  });
+
+  test("paginate walks every page of a list", async () => {
+    const seen = new Set<string>();
+    for await (const user of paginate(admin.users.list, { page_size: 1 })) seen.add(user.id);
+    assert.ok(seen.has(userId), "the signed-in user is on some page");
+    assert.ok(seen.size >= 2, "more than one page was read");
   });
 
   test("a refusal is a MicroApiError with the problem's code", async () => {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 
-import { createUpstreamVerifier, createVerifier, hasScope, requireScopes, TokenError, KeysUnavailableError, InsufficientScopeError, InsecureUrlError } from "../../src/verifier/index.js";
+import { createUpstreamVerifier, createVerifier, hasScope, JwksCache, requireScopes, TokenError, KeysUnavailableError, InsufficientScopeError, InsecureUrlError } from "../../src/verifier/index.js";
 import { AUDIENCE, claims, FakeIssuer, ISSUER, makeKey, NOW, sign, type TestKey } from "../support/issuer.js";
+import { endlessBody, failingBody } from "../support/streams.js";
 
 let k1: TestKey;
 let k2: TestKey;
@@ -106,6 +107,31 @@ describe("verifier", () => {
     const { verifier, issuer } = setup();
     issuer.failing = true;
     await assert.rejects(verifier.verify(await sign(k1)), KeysUnavailableError);
+  });
+
+  test("a JWKS too large is refused after reading at most the limit, however long it goes on", async () => {
+    const endless = endlessBody();
+    const fetch = async (url: string) =>
+      url.endsWith("/openid-configuration") ? Response.json({ issuer: ISSUER, jwks_uri: `${ISSUER}/jwks` }) : new Response(endless.body);
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, fetch, now: () => NOW });
+    await assert.rejects(verifier.verify(await sign(k1)), KeysUnavailableError);
+    assert.ok(endless.pulled() <= 6, `read ${endless.pulled()} chunks of 64 KiB`);
+  });
+
+  test("a JWKS whose body fails mid-read keeps the keys held, or is KeysUnavailableError", async () => {
+    const issuer = new FakeIssuer([k1]);
+    let broken = false;
+    const fetch = async (url: string) => (broken && url.endsWith("/jwks") ? new Response(failingBody()) : issuer.fetch(url));
+    let clock = 0;
+    const jwks = new JwksCache({ issuer: ISSUER, fetch, clockMs: () => clock });
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks, now: () => NOW });
+    await verifier.verify(await sign(k1));
+    broken = true;
+    clock += 400_000; // past maxAge: the refetch fails while reading the body
+    assert.equal((await verifier.verify(await sign(k1))).username, "alice");
+    assert.equal(jwks.fetches, 2);
+    const fresh = createVerifier({ issuer: ISSUER, audience: AUDIENCE, fetch, now: () => NOW });
+    await assert.rejects(fresh.verify(await sign(k1)), KeysUnavailableError);
   });
 
   test("a leeway above 300 s and an insecure issuer are refused at construction", () => {
