@@ -233,7 +233,9 @@ export class JwksCache {
     const document = await fetchJson(this.fetchFn, this.issuer + DISCOVERY_PATH, this.timeoutMs);
     const jwksUri = isObject(document) ? document["jwks_uri"] : undefined;
     const issuer = isObject(document) ? document["issuer"] : undefined;
-    if (typeof jwksUri !== "string" || (typeof issuer === "string" && issuer.replace(/\/+$/, "") !== this.issuer)) {
+    // The document must be this issuer's own (OpenID Connect Discovery 1.0, section 4.3): one
+    // naming another issuer, or none, points at keys this verifier must not trust.
+    if (typeof jwksUri !== "string" || typeof issuer !== "string" || issuer.replace(/\/+$/, "") !== this.issuer) {
       throw new KeysUnavailableError(`${this.issuer}${DISCOVERY_PATH} names no jwks_uri for this issuer`);
     }
     try {

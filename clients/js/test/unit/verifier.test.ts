@@ -109,6 +109,21 @@ describe("verifier", () => {
     await assert.rejects(verifier.verify(await sign(k1)), KeysUnavailableError);
   });
 
+  test("a discovery document naming another issuer, or none, is refused before any JWKS fetch", async () => {
+    for (const named of ["https://evil.example", undefined, 42]) {
+      const requested: string[] = [];
+      const fetch = async (url: string) => {
+        requested.push(url);
+        return url.endsWith("/openid-configuration")
+          ? Response.json({ issuer: named, jwks_uri: `${ISSUER}/jwks` })
+          : Response.json({ keys: [] });
+      };
+      const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, fetch, now: () => NOW });
+      await assert.rejects(verifier.verify(await sign(k1)), KeysUnavailableError, String(named));
+      assert.deepEqual(requested, [`${ISSUER}/.well-known/openid-configuration`], String(named));
+    }
+  });
+
   test("a JWKS too large is refused after reading at most the limit, however long it goes on", async () => {
     const endless = endlessBody();
     const fetch = async (url: string) =>
