@@ -265,7 +265,36 @@ func (v *Verifier) checkClaims(c *tokenClaims) error {
 	if c.Kind != nil && *c.Kind != "user" && *c.Kind != "service" {
 		return refuse(ReasonMalformed, "kind must be user or service")
 	}
+	// Users and groups are named by UUID: a token naming them otherwise is none of Micro's.
+	if !isUUID(*c.Sub) {
+		return refuse(ReasonMalformed, "sub is not a UUID")
+	}
+	for _, group := range c.Groups {
+		if !isUUID(group) {
+			return refuse(ReasonMalformed, "a group id is not a UUID")
+		}
+	}
 	return nil
+}
+
+// isUUID reports whether s is a UUID in its canonical text form (8-4-4-4-12 hex digits), the
+// form Micro writes in sub and groups.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // audienceContains reports whether aud (a string, or an array of strings) names audience.

@@ -291,6 +291,13 @@ def claim_cases(keys: Keys) -> list[dict[str, Any]]:
         ("wrong iss", {"iss": "https://other-issuer.test"}, "issuer"),
         ("wrong aud", {"aud": "billing"}, "audience"),
         ("aud array without the audience", {"aud": ["billing", "micro-upstream"]}, "audience"),
+        # The principal's claims: ids are UUIDs, `kind` one of two words, lists are lists.
+        ("sub that is not a UUID", {"sub": "alice"}, "malformed"),
+        ("a group id that is not a UUID", {"groups": ["admins"]}, "malformed"),
+        ("groups that is not a list", {"groups": "admins"}, "malformed"),
+        ("kind that is neither user nor service", {"kind": "robot"}, "malformed"),
+        ("scope that is not a string", {"scope": ["profile"]}, "malformed"),
+        ("amr that is not a list", {"amr": "pwd"}, "malformed"),
     ]
     cases = [
         case(

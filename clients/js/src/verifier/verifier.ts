@@ -159,6 +159,9 @@ function asTokenError(error: unknown): Error {
   return new TokenError("malformed", error.message, { cause: error });
 }
 
+/** A UUID in its canonical text form, the form Micro writes in `sub` and `groups`. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function stringList(claims: JWTPayload, name: string): string[] {
   const value = claims[name] ?? [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
@@ -180,6 +183,11 @@ export function principalFromClaims(claims: JWTPayload, audience: string, viaGat
   if (typeof claims.sub !== "string" || typeof claims.jti !== "string") {
     throw new TokenError("malformed", "malformed sub or jti claim");
   }
+  // Users and groups are named by UUID: a token naming them otherwise is none of Micro's.
+  const groups = stringList(claims, "groups");
+  if (!UUID.test(claims.sub) || !groups.every((group) => UUID.test(group))) {
+    throw new TokenError("malformed", "sub or a group id is not a UUID");
+  }
   const gateway = viaGateway || claims["token_type"] === UPSTREAM_TOKEN_TYPE_CLAIM;
   const amr = stringList(claims, "amr");
   // An upstream token signed before `src_amr` existed carried the methods in `amr`.
@@ -189,7 +197,7 @@ export function principalFromClaims(claims: JWTPayload, audience: string, viaGat
     username: typeof claims["username"] === "string" ? claims["username"] : "",
     kind,
     scopes: Object.freeze(scope.split(" ").filter((item) => item !== "")),
-    groups: Object.freeze(stringList(claims, "groups")),
+    groups: Object.freeze(groups),
     amr: Object.freeze(gateway ? [] : amr),
     client_id: typeof clientId === "string" && clientId !== "" ? clientId : null,
     token_id: claims.jti,
