@@ -25,6 +25,7 @@ from micro_client.api import (
     Password,
     StaticToken,
 )
+from micro_client.verifier import InsecureUrl
 
 BASE = "https://id.example.com"
 USER_ID = "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11"
@@ -416,6 +417,44 @@ def test_a_next_link_to_another_origin_is_refused_before_sending_the_token(
 def test_a_base_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         MicroClient("file:///etc", credentials=StaticToken("t"))
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://id.example.com", "http://localhost:8000", "http://10.0.0.5"]
+)
+def test_plain_http_to_another_host_is_refused_before_any_credential_is_sent(
+    base_url: str,
+) -> None:
+    service = FakeService()
+
+    with pytest.raises(InsecureUrl, match="https://"):
+        MicroClient(
+            base_url, credentials=ApiKey("mk_secret"), transport=httpx.MockTransport(service)
+        )
+
+    assert service.seen == []
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://id.example.com", "http://127.0.0.1:8000", "http://[::1]:8000"]
+)
+def test_https_and_plain_http_to_a_loopback_address_are_accepted(base_url: str) -> None:
+    MicroClient(base_url, credentials=StaticToken("t")).close()
+
+
+def test_plain_http_elsewhere_is_sent_only_when_the_caller_opts_in() -> None:
+    service = FakeService()
+    service.answer("GET /api/v1/me", body={"user": {}})
+    client = MicroClient(
+        "http://micro.internal",
+        credentials=StaticToken("t0"),
+        transport=httpx.MockTransport(service),
+        allow_insecure_http=True,
+    )
+
+    client.me()
+
+    assert [str(request.url) for request in service.seen] == ["http://micro.internal/api/v1/me"]
 
 
 # --- the other resources ---

@@ -5,7 +5,8 @@
         allowed = client.access.check(object_type="doc", object_id="42", permission="read")
 
 Every refusal is an `ApiError` with the problem's `status` and `code`. Credentials only ever
-go to the service's own origin: pagination links elsewhere are refused.
+go to the service's own origin, over https (plain http only to a loopback IP literal, unless
+the caller opts in with `allow_insecure_http=True`): pagination links elsewhere are refused.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from micro_client.types import (
     UserPrivateOut,
     UserPublicOut,
 )
+from micro_client.verifier import InsecureUrl, require_secure_url
 
 __all__ = [
     "ApiError",
@@ -92,6 +94,9 @@ class EtagCache:
 class MicroClient:
     """The service at `base_url` (its issuer URL), called with `credentials`.
 
+    `base_url` must be `https://`, or plain `http://` to a loopback IP literal: an API key, a
+    client secret or a password sent in clear text could be read by anyone on the path, so any
+    other URL raises InsecureUrl unless `allow_insecure_http=True` says the caller accepts that.
     `transport` replaces httpx's (tests pass an `httpx.MockTransport`). Thread-safe: share one
     client per process; close it (or use it as a context manager) when done.
     """
@@ -103,10 +108,13 @@ class MicroClient:
         credentials: Credentials,
         timeout: float = TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/"))
         if self.base_url.scheme not in ("http", "https") or not self.base_url.host:
-            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
+            raise InsecureUrl(f"base_url must be an http(s) URL, not {base_url!r}")
+        if not allow_insecure_http:
+            require_secure_url(str(self.base_url), what="the API's base_url")
         self.credentials = credentials
         self._http = httpx.Client(
             base_url=self.base_url,
