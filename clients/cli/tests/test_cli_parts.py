@@ -295,3 +295,46 @@ def test_python_dash_m_runs_the_same_entry_point() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("login", "whoami", "user", "keys", "logout"):
         assert command in result.stdout
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs `micro` sends to; the device login is refused by this fake at once."""
+    urls: list[str] = []
+
+    def send(method: str, url: str, server: str, **kwargs: object) -> Reply:
+        urls.append(url)
+        return Reply(status=400, body={"error": "invalid_client"})
+
+    monkeypatch.setattr(transport, "send", send)
+    return urls
+
+
+@pytest.mark.parametrize("server", ["http://id.example.com", "http://10.0.0.5:8000"])
+def test_login_over_plain_http_to_another_host_is_refused_before_sending_anything(
+    server: str, sent: list[str], config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main.main(["login", "--server", server]) == 1
+
+    assert sent == []
+    assert "refusing to sign in to" in capsys.readouterr().err
+
+
+def test_login_over_plain_http_elsewhere_goes_on_when_the_user_opts_in(
+    sent: list[str], config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = "http://id.example.com"
+
+    main.main(["login", "--server", server, "--allow-insecure-http"])
+
+    assert sent == [server + device.DEVICE_AUTHORIZATION_PATH]
+    assert "plain HTTP: the tokens travel unencrypted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("server", ["https://id.example.com", "http://127.0.0.1:8000"])
+def test_login_over_https_or_to_this_machine_needs_no_opt_in(
+    server: str, sent: list[str], config_home: Path
+) -> None:
+    main.main(["login", "--server", server])
+
+    assert sent == [server + device.DEVICE_AUTHORIZATION_PATH]

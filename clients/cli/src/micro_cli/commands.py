@@ -64,6 +64,11 @@ def signed_in_as(creds: Credentials) -> str:
 def login(args: argparse.Namespace) -> int:
     server = transport.normalize_server(args.server or transport.default_server())
     if transport.is_plain_http_off_host(server):
+        if not args.allow_insecure_http:
+            raise CliError(
+                f"refusing to sign in to {server} over plain HTTP: the tokens would travel "
+                "unencrypted; use https:// (or pass --allow-insecure-http)"
+            )
         warn(f"{server} is plain HTTP: the tokens travel unencrypted")
     scope = " ".join(args.scopes) if args.scopes else device.LOGIN_SCOPE
     grant = device.start(server, scope)
