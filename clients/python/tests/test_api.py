@@ -340,6 +340,19 @@ def test_batch_read_revalidates_with_the_etag_and_reuses_the_body_on_304(
     assert sent[1].url.params["ids"] == USER_ID
 
 
+def test_changing_an_answer_does_not_change_what_a_304_answers(service: FakeService) -> None:
+    etag_answers(service, f"GET /api/v1/users/{USER_ID}", {"id": USER_ID, "username": "ada"})
+    client = service.client()
+
+    first = client.users.get(USER_ID)
+    first["username"] = "changed by the caller"
+    second = client.users.get(USER_ID)
+    second["username"] = "changed again"
+
+    assert client.users.get(USER_ID) == {"id": USER_ID, "username": "ada"}
+    assert [r.headers.get("If-None-Match") for r in service.seen] == [None, '"v1"', '"v1"']
+
+
 def test_batch_read_asks_at_most_a_hundred_ids_at_once(service: FakeService) -> None:
     service.on(
         "GET /api/v1/users",

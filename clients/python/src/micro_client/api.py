@@ -11,6 +11,7 @@ the caller opts in with `allow_insecure_http=True`): pagination links elsewhere 
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections import OrderedDict
@@ -69,7 +70,10 @@ def segment(value: str) -> str:
 
 
 class EtagCache:
-    """The last body and ETag of each cached URL, least recently used dropped first."""
+    """The last body and ETag of each cached URL, least recently used dropped first.
+
+    Bodies go in and come out as copies: a caller changing what it was given cannot change
+    what a later 304 answers with."""
 
     def __init__(self, size: int = ETAG_CACHE_SIZE) -> None:
         self._size = size
@@ -79,13 +83,14 @@ class EtagCache:
     def get(self, url: str) -> tuple[str, Any] | None:
         with self._lock:
             entry = self._entries.get(url)
-            if entry is not None:
-                self._entries.move_to_end(url)
-            return entry
+            if entry is None:
+                return None
+            self._entries.move_to_end(url)
+            return entry[0], copy.deepcopy(entry[1])
 
     def put(self, url: str, etag: str, body: Any) -> None:
         with self._lock:
-            self._entries[url] = (etag, body)
+            self._entries[url] = (etag, copy.deepcopy(body))
             self._entries.move_to_end(url)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
