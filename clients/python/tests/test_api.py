@@ -139,6 +139,26 @@ def test_an_api_key_token_is_renewed_before_it_expires(service: FakeService) -> 
     assert sent == ["Bearer tok1", "Bearer tok1", "Bearer tok2"]
 
 
+def test_a_token_lifetime_counts_from_when_it_was_asked_for(service: FakeService) -> None:
+    clock = FakeClock()
+    tokens = iter(["tok1", "tok2"])
+
+    def slow_exchange(request: httpx.Request) -> httpx.Response:
+        clock.now += 20  # the answer takes 20 s: the token is 20 s old when it arrives
+        return httpx.Response(200, json={"access_token": next(tokens), "expires_in": 300})
+
+    service.on("POST /api/v1/auth/token/exchange", slow_exchange)
+    me_answers_ok(service)
+    client = service.client(ApiKey("mk_secret", clock=clock))
+
+    client.me()
+    clock.now += 255  # asked 275 s ago: 25 s left, inside the 30 s margin
+    client.me()
+
+    sent = [r.headers["Authorization"] for r in service.requests_to("/api/v1/me")]
+    assert sent == ["Bearer tok1", "Bearer tok2"]
+
+
 def test_the_client_hands_out_its_current_token(service: FakeService) -> None:
     issue_tokens(service, "POST /api/v1/auth/token/exchange")
     client = service.client(ApiKey("mk_secret"))

@@ -70,9 +70,11 @@ class RenewedToken:
         # Held while the token is fetched: other threads wait for it instead of fetching too.
         with self._lock:
             if self._token is None or self._clock() >= self._renew_at:
+                # The lifetime counts from the request: the token aged while the answer came.
+                asked_at = self._clock()
                 token, lifetime = self._obtain(http)
                 self._token = token
-                self._renew_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+                self._renew_at = asked_at + max(lifetime - self._margin, lifetime / 2)
             return f"Bearer {self._token}"
 
     def invalidate(self, authorization: str) -> None:
