@@ -165,7 +165,11 @@ class Password(RenewedToken):
             self._refresh_token = None  # rotated on success, dead on failure
             if refreshed.is_success:
                 return self._keep_refresh_token(refreshed)
-        return self._keep_refresh_token(http.post(PASSWORD_TOKEN_PATH, json=self._sign_in))
+        answer = http.post(PASSWORD_TOKEN_PATH, json=self._sign_in)
+        # A one-time code is spent once the service has judged it: sending it again would be
+        # refused as a replay (and counted as a failed second factor).
+        self._sign_in.pop("otp", None)
+        return self._keep_refresh_token(answer)
 
     def _keep_refresh_token(self, response: httpx.Response) -> tuple[str, float]:
         token, lifetime = token_and_lifetime(response)
