@@ -242,3 +242,25 @@ def test_lifespan_events_pass_the_middleware_untouched(issuer: Issuer) -> None:
     asyncio.run(MicroASGIMiddleware(app, verifier(issuer))({"type": "lifespan"}, receive, send))
 
     assert seen == ["lifespan"]
+
+
+def test_a_repeated_credential_header_is_refused_not_resolved_to_one_of_them(
+    issuer: Issuer,
+) -> None:
+    token = issuer.sign(issuer.claims())
+    app: Any = asgi_app
+    guarded = MicroASGIMiddleware(app, verifier(issuer))
+    headers = [(b"authorization", b"Bearer " + token.encode())] * 2
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    asyncio.run(guarded(scope, receive, send))
+
+    assert sent[0]["status"] == 401
+    assert json.loads(sent[1]["body"])["code"] == "invalid_token"

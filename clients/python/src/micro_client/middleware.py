@@ -197,10 +197,14 @@ class MicroASGIMiddleware:
 
 
 def _asgi_headers(scope: Scope) -> dict[str, str]:
-    return {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in scope.get("headers", ())
-    }
+    """The request's headers by lower-cased name; a repeated header's values are joined with
+    ", " (RFC 9110 5.3), as WSGI servers do, so a second `Authorization` or `X-User-Token`
+    makes the credential invalid rather than silently replacing the first."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 async def _asgi_refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
