@@ -115,6 +115,21 @@ def test_an_answer_is_cached_for_cache_seconds_then_asked_again(endpoint: Endpoi
     assert checker.calls == 2
 
 
+def test_an_active_answer_is_not_cached_past_the_tokens_expiry(endpoint: Endpoint) -> None:
+    expires = int(time.time()) + 3  # 2 to 3 s from now
+    endpoint.answer = lambda form: {"active": True, "exp": expires}  # type: ignore[method-assign]
+    clock = Clock()
+    checker = introspector(endpoint, clock, cache_seconds=60)
+    checker.is_active("good")
+
+    clock.now += 1
+    checker.is_active("good")  # still within the token's lifetime: the cached answer
+    clock.now += 3
+    checker.is_active("good")  # past its exp: asked again, not answered from the cache
+
+    assert checker.calls == 2
+
+
 def test_the_cache_is_keyed_by_a_digest_never_the_token(endpoint: Endpoint) -> None:
     checker = introspector(endpoint, Clock())
     checker.is_active("secret-token")

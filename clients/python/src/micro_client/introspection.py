@@ -121,8 +121,14 @@ class Introspector:
         return dict(entry[1])
 
     def _store(self, key: str, answer: dict[str, Any]) -> None:
+        """Keeps `answer` for `cache_seconds`, an active one never past the token's `exp`."""
+        keep = self.cache_seconds
+        if answer.get("active") is True and isinstance(answer.get("exp"), int | float):
+            keep = min(keep, answer["exp"] - time.time())
+        if keep <= 0:
+            return
         with self._lock:
-            self._cache[key] = (self._clock() + self.cache_seconds, dict(answer))
+            self._cache[key] = (self._clock() + keep, dict(answer))
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)  # the oldest answer goes first
