@@ -338,3 +338,65 @@ def test_login_over_https_or_to_this_machine_needs_no_opt_in(
     main.main(["login", "--server", server])
 
     assert sent == [server + device.DEVICE_AUTHORIZATION_PATH]
+
+
+class PagedSession:
+    """A stored login whose lists answer `pages[url]`; it fails the test past 300 requests."""
+
+    server = "https://id.example.com"
+
+    def __init__(self, answers: dict[str, dict[str, object]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def request(self, method: str, url: str, **kwargs: object) -> Reply:
+        self.asked.append(url)
+        assert len(self.asked) <= 300, "the pages were followed without end"
+        return Reply(status=200, body=self.answers[url])
+
+
+def key_pages(count: int) -> dict[str, dict[str, object]]:
+    """`count` pages of one key each, linked by `next`."""
+    url = "/api/v1/api-keys"
+    answers: dict[str, dict[str, object]] = {}
+    for number in range(count):
+        following = f"https://id.example.com/api/v1/api-keys?cursor={number + 1}"
+        answers[url] = {
+            "results": [{"id": f"key-{number}"}],
+            "next": following if number + 1 < count else None,
+        }
+        url = following
+    return answers
+
+
+def test_keys_list_reads_every_page_however_many(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paged = PagedSession(key_pages(150))
+    monkeypatch.setattr(session.Session, "load", classmethod(lambda cls: paged))
+
+    assert main.main(["keys", "list", "--json"]) == 0
+
+    listed = json.loads(capsys.readouterr().out)
+    assert [key["id"] for key in listed] == [f"key-{number}" for number in range(150)]
+
+
+def test_a_list_whose_pages_loop_is_an_error_not_an_endless_wait(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = "/api/v1/users?page_size=100"
+    second = "https://id.example.com/api/v1/users?cursor=b"
+    third = "https://id.example.com/api/v1/users?cursor=c"
+    paged = PagedSession(
+        {
+            first: {"results": [], "next": second},
+            second: {"results": [], "next": third},
+            third: {"results": [], "next": second},
+        }
+    )
+    monkeypatch.setattr(session.Session, "load", classmethod(lambda cls: paged))
+
+    assert main.main(["users", "list"]) == 1
+
+    assert capsys.readouterr().err == f"micro: error: the server's pages lead back to {second}\n"
+    assert paged.asked == [first, second, third]
