@@ -436,6 +436,28 @@ def test_a_list_follows_next_links_on_the_same_origin(service: FakeService) -> N
     assert service.seen[0].url.params["page_size"] == "1"
 
 
+def test_a_list_whose_next_links_loop_raises_instead_of_reading_for_ever(
+    service: FakeService,
+) -> None:
+    links = {None: "c2", "c2": "c3", "c3": "c2"}
+
+    def page(request: httpx.Request) -> httpx.Response:
+        assert len(service.seen) <= 50, "the pages were followed without end"
+        cursor = links[request.url.params.get("cursor")]
+        return httpx.Response(
+            200, json={"results": [{"id": cursor}], "next": f"{BASE}/api/v1/groups?cursor={cursor}"}
+        )
+
+    service.on("GET /api/v1/groups", page)
+    rows: list[Any] = []
+
+    with pytest.raises(ApiError) as caught:
+        rows.extend(service.client().groups.list())
+
+    assert caught.value.code == "unexpected_response"
+    assert len(service.seen) == 3
+
+
 def test_a_next_link_to_another_origin_is_refused_before_sending_the_token(
     service: FakeService,
 ) -> None:

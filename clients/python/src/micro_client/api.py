@@ -182,9 +182,16 @@ class MicroClient:
         return body
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every row of a cursor-paginated list, following each page's `next` link."""
+        """Every row of a cursor-paginated list, following each page's `next` link; a link
+        back to a page already read raises ApiError instead of looping for ever."""
         url: str | None = path
+        seen: set[str] = set()
         while url is not None:
+            if url in seen:
+                raise ApiError(
+                    0, UNEXPECTED_RESPONSE, "Pages loop", f"{url} was read already in this list."
+                )
+            seen.add(url)
             page = self.request("GET", url, params=params)
             params = None  # `next` carries the query
             yield from page["results"]
