@@ -295,3 +295,108 @@ def test_python_dash_m_runs_the_same_entry_point() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("login", "whoami", "user", "keys", "logout"):
         assert command in result.stdout
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs `micro` sends to; the device login is refused by this fake at once."""
+    urls: list[str] = []
+
+    def send(method: str, url: str, server: str, **kwargs: object) -> Reply:
+        urls.append(url)
+        return Reply(status=400, body={"error": "invalid_client"})
+
+    monkeypatch.setattr(transport, "send", send)
+    return urls
+
+
+@pytest.mark.parametrize("server", ["http://id.example.com", "http://10.0.0.5:8000"])
+def test_login_over_plain_http_to_another_host_is_refused_before_sending_anything(
+    server: str, sent: list[str], config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main.main(["login", "--server", server]) == 1
+
+    assert sent == []
+    assert "refusing to sign in to" in capsys.readouterr().err
+
+
+def test_login_over_plain_http_elsewhere_goes_on_when_the_user_opts_in(
+    sent: list[str], config_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = "http://id.example.com"
+
+    main.main(["login", "--server", server, "--allow-insecure-http"])
+
+    assert sent == [server + device.DEVICE_AUTHORIZATION_PATH]
+    assert "plain HTTP: the tokens travel unencrypted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("server", ["https://id.example.com", "http://127.0.0.1:8000"])
+def test_login_over_https_or_to_this_machine_needs_no_opt_in(
+    server: str, sent: list[str], config_home: Path
+) -> None:
+    main.main(["login", "--server", server])
+
+    assert sent == [server + device.DEVICE_AUTHORIZATION_PATH]
+
+
+class PagedSession:
+    """A stored login whose lists answer `pages[url]`; it fails the test past 300 requests."""
+
+    server = "https://id.example.com"
+
+    def __init__(self, answers: dict[str, dict[str, object]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def request(self, method: str, url: str, **kwargs: object) -> Reply:
+        self.asked.append(url)
+        assert len(self.asked) <= 300, "the pages were followed without end"
+        return Reply(status=200, body=self.answers[url])
+
+
+def key_pages(count: int) -> dict[str, dict[str, object]]:
+    """`count` pages of one key each, linked by `next`."""
+    url = "/api/v1/api-keys"
+    answers: dict[str, dict[str, object]] = {}
+    for number in range(count):
+        following = f"https://id.example.com/api/v1/api-keys?cursor={number + 1}"
+        answers[url] = {
+            "results": [{"id": f"key-{number}"}],
+            "next": following if number + 1 < count else None,
+        }
+        url = following
+    return answers
+
+
+def test_keys_list_reads_every_page_however_many(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paged = PagedSession(key_pages(150))
+    monkeypatch.setattr(session.Session, "load", classmethod(lambda cls: paged))
+
+    assert main.main(["keys", "list", "--json"]) == 0
+
+    listed = json.loads(capsys.readouterr().out)
+    assert [key["id"] for key in listed] == [f"key-{number}" for number in range(150)]
+
+
+def test_a_list_whose_pages_loop_is_an_error_not_an_endless_wait(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = "/api/v1/users?page_size=100"
+    second = "https://id.example.com/api/v1/users?cursor=b"
+    third = "https://id.example.com/api/v1/users?cursor=c"
+    paged = PagedSession(
+        {
+            first: {"results": [], "next": second},
+            second: {"results": [], "next": third},
+            third: {"results": [], "next": second},
+        }
+    )
+    monkeypatch.setattr(session.Session, "load", classmethod(lambda cls: paged))
+
+    assert main.main(["users", "list"]) == 1
+
+    assert capsys.readouterr().err == f"micro: error: the server's pages lead back to {second}\n"
+    assert paged.asked == [first, second, third]

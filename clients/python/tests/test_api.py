@@ -25,6 +25,7 @@ from micro_client.api import (
     Password,
     StaticToken,
 )
+from micro_client.verifier import InsecureUrl
 
 BASE = "https://id.example.com"
 USER_ID = "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11"
@@ -138,6 +139,26 @@ def test_an_api_key_token_is_renewed_before_it_expires(service: FakeService) -> 
     assert sent == ["Bearer tok1", "Bearer tok1", "Bearer tok2"]
 
 
+def test_a_token_lifetime_counts_from_when_it_was_asked_for(service: FakeService) -> None:
+    clock = FakeClock()
+    tokens = iter(["tok1", "tok2"])
+
+    def slow_exchange(request: httpx.Request) -> httpx.Response:
+        clock.now += 20  # the answer takes 20 s: the token is 20 s old when it arrives
+        return httpx.Response(200, json={"access_token": next(tokens), "expires_in": 300})
+
+    service.on("POST /api/v1/auth/token/exchange", slow_exchange)
+    me_answers_ok(service)
+    client = service.client(ApiKey("mk_secret", clock=clock))
+
+    client.me()
+    clock.now += 255  # asked 275 s ago: 25 s left, inside the 30 s margin
+    client.me()
+
+    sent = [r.headers["Authorization"] for r in service.requests_to("/api/v1/me")]
+    assert sent == ["Bearer tok1", "Bearer tok2"]
+
+
 def test_the_client_hands_out_its_current_token(service: FakeService) -> None:
     issue_tokens(service, "POST /api/v1/auth/token/exchange")
     client = service.client(ApiKey("mk_secret"))
@@ -240,7 +261,11 @@ def test_a_password_login_refreshes_then_signs_in_again_when_refused(
         clock.now += 300
 
     sign_ins = [json.loads(r.content) for r in service.requests_to("/api/v1/auth/token")]
-    assert sign_ins == [{"username": "ada", "password": "pw", "otp": "123456"}] * 2
+    # The one-time code went with the first sign-in only: a second use would be a replay.
+    assert sign_ins == [
+        {"username": "ada", "password": "pw", "otp": "123456"},
+        {"username": "ada", "password": "pw"},
+    ]
     refreshed = [json.loads(r.content) for r in service.requests_to("/api/v1/auth/token/refresh")]
     assert refreshed == [{"refresh_token": "r1"}, {"refresh_token": "r2"}]
     sent = [r.headers["Authorization"] for r in service.requests_to("/api/v1/me")]
@@ -339,6 +364,19 @@ def test_batch_read_revalidates_with_the_etag_and_reuses_the_body_on_304(
     assert sent[1].url.params["ids"] == USER_ID
 
 
+def test_changing_an_answer_does_not_change_what_a_304_answers(service: FakeService) -> None:
+    etag_answers(service, f"GET /api/v1/users/{USER_ID}", {"id": USER_ID, "username": "ada"})
+    client = service.client()
+
+    first = client.users.get(USER_ID)
+    first["username"] = "changed by the caller"
+    second = client.users.get(USER_ID)
+    second["username"] = "changed again"
+
+    assert client.users.get(USER_ID) == {"id": USER_ID, "username": "ada"}
+    assert [r.headers.get("If-None-Match") for r in service.seen] == [None, '"v1"', '"v1"']
+
+
 def test_batch_read_asks_at_most_a_hundred_ids_at_once(service: FakeService) -> None:
     service.on(
         "GET /api/v1/users",
@@ -398,6 +436,28 @@ def test_a_list_follows_next_links_on_the_same_origin(service: FakeService) -> N
     assert service.seen[0].url.params["page_size"] == "1"
 
 
+def test_a_list_whose_next_links_loop_raises_instead_of_reading_for_ever(
+    service: FakeService,
+) -> None:
+    links = {None: "c2", "c2": "c3", "c3": "c2"}
+
+    def page(request: httpx.Request) -> httpx.Response:
+        assert len(service.seen) <= 50, "the pages were followed without end"
+        cursor = links[request.url.params.get("cursor")]
+        return httpx.Response(
+            200, json={"results": [{"id": cursor}], "next": f"{BASE}/api/v1/groups?cursor={cursor}"}
+        )
+
+    service.on("GET /api/v1/groups", page)
+    rows: list[Any] = []
+
+    with pytest.raises(ApiError) as caught:
+        rows.extend(service.client().groups.list())
+
+    assert caught.value.code == "unexpected_response"
+    assert len(service.seen) == 3
+
+
 def test_a_next_link_to_another_origin_is_refused_before_sending_the_token(
     service: FakeService,
 ) -> None:
@@ -416,6 +476,44 @@ def test_a_next_link_to_another_origin_is_refused_before_sending_the_token(
 def test_a_base_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         MicroClient("file:///etc", credentials=StaticToken("t"))
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://id.example.com", "http://localhost:8000", "http://10.0.0.5"]
+)
+def test_plain_http_to_another_host_is_refused_before_any_credential_is_sent(
+    base_url: str,
+) -> None:
+    service = FakeService()
+
+    with pytest.raises(InsecureUrl, match="https://"):
+        MicroClient(
+            base_url, credentials=ApiKey("mk_secret"), transport=httpx.MockTransport(service)
+        )
+
+    assert service.seen == []
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://id.example.com", "http://127.0.0.1:8000", "http://[::1]:8000"]
+)
+def test_https_and_plain_http_to_a_loopback_address_are_accepted(base_url: str) -> None:
+    MicroClient(base_url, credentials=StaticToken("t")).close()
+
+
+def test_plain_http_elsewhere_is_sent_only_when_the_caller_opts_in() -> None:
+    service = FakeService()
+    service.answer("GET /api/v1/me", body={"user": {}})
+    client = MicroClient(
+        "http://micro.internal",
+        credentials=StaticToken("t0"),
+        transport=httpx.MockTransport(service),
+        allow_insecure_http=True,
+    )
+
+    client.me()
+
+    assert [str(request.url) for request in service.seen] == ["http://micro.internal/api/v1/me"]
 
 
 # --- the other resources ---

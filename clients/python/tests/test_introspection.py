@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +27,7 @@ class Endpoint:
         self.active: set[str] = set()
         self.requests: list[tuple[dict[str, list[str]], str]] = []
         self.status = 200
+        self.delay = 0.0  # seconds each answer takes
         self.url = ""
 
     def answer(self, form: dict[str, list[str]]) -> dict[str, Any]:
@@ -42,6 +44,7 @@ def endpoint() -> Iterator[Endpoint]:
             length = int(self.headers.get("Content-Length", 0))
             form = parse_qs(self.rfile.read(length).decode())
             served.requests.append((form, self.headers.get("Authorization", "")))
+            time.sleep(served.delay)
             body = json.dumps(served.answer(form)).encode()
             self.send_response(served.status)
             self.send_header("Content-Type", "application/json")
@@ -112,6 +115,21 @@ def test_an_answer_is_cached_for_cache_seconds_then_asked_again(endpoint: Endpoi
     assert checker.calls == 2
 
 
+def test_an_active_answer_is_not_cached_past_the_tokens_expiry(endpoint: Endpoint) -> None:
+    expires = int(time.time()) + 3  # 2 to 3 s from now
+    endpoint.answer = lambda form: {"active": True, "exp": expires}  # type: ignore[method-assign]
+    clock = Clock()
+    checker = introspector(endpoint, clock, cache_seconds=60)
+    checker.is_active("good")
+
+    clock.now += 1
+    checker.is_active("good")  # still within the token's lifetime: the cached answer
+    clock.now += 3
+    checker.is_active("good")  # past its exp: asked again, not answered from the cache
+
+    assert checker.calls == 2
+
+
 def test_the_cache_is_keyed_by_a_digest_never_the_token(endpoint: Endpoint) -> None:
     checker = introspector(endpoint, Clock())
     checker.is_active("secret-token")
@@ -132,6 +150,57 @@ def test_a_refused_client_is_unavailable_not_inactive(endpoint: Endpoint) -> Non
 
     with pytest.raises(IntrospectionUnavailable):
         introspector(endpoint, Clock()).is_active("t")
+
+
+def test_threads_asking_about_one_token_at_once_cost_one_call(endpoint: Endpoint) -> None:
+    endpoint.active.add("good")
+    endpoint.delay = 0.3
+    checker = introspector(endpoint, Clock())
+    start = threading.Barrier(8)
+    verdicts: list[bool] = []
+
+    def ask() -> None:
+        start.wait()
+        verdicts.append(checker.is_active("good"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert verdicts == [True] * 8
+    assert len(endpoint.requests) == 1 and checker.calls == 1
+
+
+def test_a_failed_call_is_never_cached(endpoint: Endpoint) -> None:
+    endpoint.active.add("good")
+    endpoint.status = 503
+    checker = introspector(endpoint, Clock())
+
+    with pytest.raises(IntrospectionUnavailable):
+        checker.is_active("good")
+    endpoint.status = 200
+
+    assert checker.is_active("good")
+    assert checker.calls == 2
+
+
+def test_an_answer_that_is_not_rfc_7662_is_unavailable_not_active(endpoint: Endpoint) -> None:
+    endpoint.answer = lambda form: {"active": "true"}  # type: ignore[method-assign]
+    checker = introspector(endpoint, Clock())
+
+    with pytest.raises(IntrospectionUnavailable):
+        checker.is_active("good")
+    assert len(checker._cache) == 0
+
+
+def test_without_a_cache_every_check_asks(endpoint: Endpoint) -> None:
+    endpoint.active.add("good")
+    checker = introspector(endpoint, Clock(), cache_seconds=0)
+
+    assert checker.is_active("good") and checker.is_active("good")
+    assert checker.calls == 2
 
 
 def test_plain_http_to_another_host_is_refused_at_construction() -> None:

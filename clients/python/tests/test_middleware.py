@@ -176,3 +176,91 @@ def test_require_scopes_without_a_principal_is_a_401() -> None:
     status, _, body = call_wsgi(require_scopes("billing:read")(wsgi_app))
 
     assert status == 401 and json.loads(body)["code"] == "not_authenticated"
+
+
+def open_websocket(app: Any, **headers: str) -> list[dict[str, Any]]:
+    """Runs `app` on a WebSocket handshake; the messages it sent (an accept, or a close)."""
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+async def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    principal = scope.get("micro.principal")
+    await send({"type": "websocket.accept", "subprotocol": principal and principal.username})
+
+
+def test_require_scopes_closes_a_websocket_without_a_principal() -> None:
+    sent = open_websocket(require_scopes("billing:read")(websocket_app))
+
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": "not_authenticated"}]
+
+
+def test_a_websocket_handshake_is_authenticated_and_scope_checked(issuer: Issuer) -> None:
+    guarded = MicroASGIMiddleware(require_scopes("profile")(websocket_app), verifier(issuer))
+    allowed = issuer.sign(issuer.claims())
+    lacking = issuer.sign(issuer.claims(scope="users:read"))
+
+    assert open_websocket(guarded, authorization=f"Bearer {allowed}") == [
+        {"type": "websocket.accept", "subprotocol": "ada"}
+    ]
+    assert open_websocket(guarded) == [
+        {"type": "websocket.close", "code": 1008, "reason": "not_authenticated"}
+    ]
+    assert open_websocket(guarded, authorization="Bearer not-a-token") == [
+        {"type": "websocket.close", "code": 1008, "reason": "invalid_token"}
+    ]
+    assert open_websocket(guarded, authorization=f"Bearer {lacking}") == [
+        {"type": "websocket.close", "code": 1008, "reason": "insufficient_scope"}
+    ]
+
+
+def test_lifespan_events_pass_the_middleware_untouched(issuer: Issuer) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    async def receive() -> Any:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Any) -> None:
+        raise AssertionError(message)
+
+    asyncio.run(MicroASGIMiddleware(app, verifier(issuer))({"type": "lifespan"}, receive, send))
+
+    assert seen == ["lifespan"]
+
+
+def test_a_repeated_credential_header_is_refused_not_resolved_to_one_of_them(
+    issuer: Issuer,
+) -> None:
+    token = issuer.sign(issuer.claims())
+    app: Any = asgi_app
+    guarded = MicroASGIMiddleware(app, verifier(issuer))
+    headers = [(b"authorization", b"Bearer " + token.encode())] * 2
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    asyncio.run(guarded(scope, receive, send))
+
+    assert sent[0]["status"] == 401
+    assert json.loads(sent[1]["body"])["code"] == "invalid_token"

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,6 @@ from micro_cli.session import CLIENT_ID, Session, credentials_from_token_reply
 from micro_cli.transport import Reply
 
 REVOKE_PATH = "/o/revoke_token/"
-MAX_PAGES = 100  # 100 keys a page: far beyond anyone's key count, and no endless loop
 USERS_PAGE_SIZE = 100  # the server's largest page
 
 
@@ -64,6 +64,11 @@ def signed_in_as(creds: Credentials) -> str:
 def login(args: argparse.Namespace) -> int:
     server = transport.normalize_server(args.server or transport.default_server())
     if transport.is_plain_http_off_host(server):
+        if not args.allow_insecure_http:
+            raise CliError(
+                f"refusing to sign in to {server} over plain HTTP: the tokens would travel "
+                "unencrypted; use https:// (or pass --allow-insecure-http)"
+            )
         warn(f"{server} is plain HTTP: the tokens travel unencrypted")
     scope = " ".join(args.scopes) if args.scopes else device.LOGIN_SCOPE
     grant = device.start(server, scope)
@@ -156,23 +161,34 @@ def users_list(args: argparse.Namespace) -> int:
     """Every user, page after page (needs `users:write`); rows are printed as each page
     arrives, so `micro users list | head` stops after the first page."""
     session = Session.load()
-    url: str | None = f"/api/v1/users?page_size={USERS_PAGE_SIZE}"
+    url = f"/api/v1/users?page_size={USERS_PAGE_SIZE}"
     everyone: list[dict[str, Any]] = []
     if not args.json:
         say(USER_COLUMNS)
-    while url is not None:
-        page = expect(session.request("GET", url), 200)
-        rows = page.get("results") or []
+    for rows in pages(session, url):
         if args.json:
             everyone.extend(rows)
         else:
             for user in rows:
                 say(user_row(user))
-        following = page.get("next")
-        url = following if isinstance(following, str) and following != url else None
     if args.json:
         print_json(everyone)
     return 0
+
+
+def pages(session: Session, url: str) -> Iterator[list[dict[str, Any]]]:
+    """The rows of each page of a cursor-paginated list, following `next` to the end; a
+    `next` that leads back to a page already read is an error, not an endless loop."""
+    seen: set[str] = set()
+    following: str | None = url
+    while following is not None:
+        if following in seen:
+            raise CliError(f"the server's pages lead back to {following}")
+        seen.add(following)
+        page = expect(session.request("GET", following), 200)
+        yield page.get("results") or []
+        link = page.get("next")
+        following = link if isinstance(link, str) else None
 
 
 def user_row(user: dict[str, Any]) -> str:
@@ -214,14 +230,7 @@ def key_state(key: dict[str, Any], now: datetime) -> str:
 
 def keys_list(args: argparse.Namespace) -> int:
     session = Session.load()
-    keys: list[dict[str, Any]] = []
-    url: str | None = "/api/v1/api-keys"
-    for _ in range(MAX_PAGES):
-        if url is None:
-            break
-        page = expect(session.request("GET", url), 200)
-        keys.extend(page.get("results") or [])
-        url = page.get("next")
+    keys = [key for rows in pages(session, "/api/v1/api-keys") for key in rows]
     if args.json:
         print_json(keys)
         return 0

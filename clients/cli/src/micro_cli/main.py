@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the service's base URL (default: $MICRO_SERVER or http://127.0.0.1:8000)",
     )
     login.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="sign in over plain http:// to a host other than this machine (the tokens travel "
+        "unencrypted; otherwise refused)",
+    )
+    login.add_argument(
         "--scope",
         dest="scopes",
         action="extend",

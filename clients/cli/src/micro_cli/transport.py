@@ -45,7 +45,8 @@ def default_server() -> str:
 
 
 def is_plain_http_off_host(server: str) -> bool:
-    """Tokens sent in clear text to another machine could be read on the way."""
+    """Tokens sent in clear text to another machine could be read on the way: `micro login`
+    refuses such a server unless told `--allow-insecure-http`."""
     parts = urlsplit(server)
     return parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK_HOSTS
 

@@ -5,11 +5,13 @@
         allowed = client.access.check(object_type="doc", object_id="42", permission="read")
 
 Every refusal is an `ApiError` with the problem's `status` and `code`. Credentials only ever
-go to the service's own origin: pagination links elsewhere are refused.
+go to the service's own origin, over https (plain http only to a loopback IP literal, unless
+the caller opts in with `allow_insecure_http=True`): pagination links elsewhere are refused.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections import OrderedDict
@@ -42,6 +44,7 @@ from micro_client.types import (
     UserPrivateOut,
     UserPublicOut,
 )
+from micro_client.verifier import InsecureUrl, require_secure_url
 
 __all__ = [
     "ApiError",
@@ -67,7 +70,10 @@ def segment(value: str) -> str:
 
 
 class EtagCache:
-    """The last body and ETag of each cached URL, least recently used dropped first."""
+    """The last body and ETag of each cached URL, least recently used dropped first.
+
+    Bodies go in and come out as copies: a caller changing what it was given cannot change
+    what a later 304 answers with."""
 
     def __init__(self, size: int = ETAG_CACHE_SIZE) -> None:
         self._size = size
@@ -77,13 +83,14 @@ class EtagCache:
     def get(self, url: str) -> tuple[str, Any] | None:
         with self._lock:
             entry = self._entries.get(url)
-            if entry is not None:
-                self._entries.move_to_end(url)
-            return entry
+            if entry is None:
+                return None
+            self._entries.move_to_end(url)
+            return entry[0], copy.deepcopy(entry[1])
 
     def put(self, url: str, etag: str, body: Any) -> None:
         with self._lock:
-            self._entries[url] = (etag, body)
+            self._entries[url] = (etag, copy.deepcopy(body))
             self._entries.move_to_end(url)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
@@ -92,6 +99,9 @@ class EtagCache:
 class MicroClient:
     """The service at `base_url` (its issuer URL), called with `credentials`.
 
+    `base_url` must be `https://`, or plain `http://` to a loopback IP literal: an API key, a
+    client secret or a password sent in clear text could be read by anyone on the path, so any
+    other URL raises InsecureUrl unless `allow_insecure_http=True` says the caller accepts that.
     `transport` replaces httpx's (tests pass an `httpx.MockTransport`). Thread-safe: share one
     client per process; close it (or use it as a context manager) when done.
     """
@@ -103,10 +113,13 @@ class MicroClient:
         credentials: Credentials,
         timeout: float = TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/"))
         if self.base_url.scheme not in ("http", "https") or not self.base_url.host:
-            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
+            raise InsecureUrl(f"base_url must be an http(s) URL, not {base_url!r}")
+        if not allow_insecure_http:
+            require_secure_url(str(self.base_url), what="the API's base_url")
         self.credentials = credentials
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -169,9 +182,16 @@ class MicroClient:
         return body
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every row of a cursor-paginated list, following each page's `next` link."""
+        """Every row of a cursor-paginated list, following each page's `next` link; a link
+        back to a page already read raises ApiError instead of looping for ever."""
         url: str | None = path
+        seen: set[str] = set()
         while url is not None:
+            if url in seen:
+                raise ApiError(
+                    0, UNEXPECTED_RESPONSE, "Pages loop", f"{url} was read already in this list."
+                )
+            seen.add(url)
             page = self.request("GET", url, params=params)
             params = None  # `next` carries the query
             yield from page["results"]

@@ -70,9 +70,11 @@ class RenewedToken:
         # Held while the token is fetched: other threads wait for it instead of fetching too.
         with self._lock:
             if self._token is None or self._clock() >= self._renew_at:
+                # The lifetime counts from the request: the token aged while the answer came.
+                asked_at = self._clock()
                 token, lifetime = self._obtain(http)
                 self._token = token
-                self._renew_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+                self._renew_at = asked_at + max(lifetime - self._margin, lifetime / 2)
             return f"Bearer {self._token}"
 
     def invalidate(self, authorization: str) -> None:
@@ -163,7 +165,11 @@ class Password(RenewedToken):
             self._refresh_token = None  # rotated on success, dead on failure
             if refreshed.is_success:
                 return self._keep_refresh_token(refreshed)
-        return self._keep_refresh_token(http.post(PASSWORD_TOKEN_PATH, json=self._sign_in))
+        answer = http.post(PASSWORD_TOKEN_PATH, json=self._sign_in)
+        # A one-time code is spent once the service has judged it: sending it again would be
+        # refused as a replay (and counted as a failed second factor).
+        self._sign_in.pop("otp", None)
+        return self._keep_refresh_token(answer)
 
     def _keep_refresh_token(self, response: httpx.Response) -> tuple[str, float]:
         token, lifetime = token_and_lifetime(response)

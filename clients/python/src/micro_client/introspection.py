@@ -4,7 +4,7 @@ token is still active, for a service that must see a revocation before the token
 Offline verification (`TokenVerifier`) cannot see revocations. `Introspector` asks the issuer,
 authenticating as a confidential client with HTTP Basic (a service account's client-credentials
 client), and keeps each answer for `cache_seconds` so a burst of requests with one token costs
-one call. Standard library only.
+one call, however many threads ask at once. Standard library only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -62,6 +63,9 @@ class Introspector:
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        # The call in flight for each token: threads asking about the same token at once wait
+        # for its answer instead of each calling the endpoint.
+        self._pending: dict[str, Future[dict[str, Any]]] = {}
 
     def introspect(self, token: str, *, upstream: bool = False) -> dict[str, Any]:
         """The issuer's RFC 7662 answer for `token` (`{"active": false}` for a token it does not
@@ -69,33 +73,62 @@ class Introspector:
         IntrospectionUnavailable when the endpoint cannot answer."""
         if not token or len(token) > MAX_TOKEN_BYTES:
             return {"active": False}
+        if self.cache_seconds <= 0:  # no answer is reused, not even one still in flight
+            return self._ask(token, upstream=upstream)
         key = hashlib.sha256(f"{upstream}:{token}".encode()).hexdigest()
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
-        answer = self._ask(token, upstream=upstream)
-        self._store(key, answer)
-        return answer
+        with self._lock:
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
+            pending = self._pending.get(key)
+            leader = pending is None
+            if pending is None:
+                pending = self._pending[key] = Future()
+        if not leader:  # another thread is asking about this token: share its answer
+            return dict(pending.result())
+        return self._ask_for_all(key, pending, token, upstream=upstream)
+
+    def _ask_for_all(
+        self, key: str, pending: Future[dict[str, Any]], token: str, *, upstream: bool
+    ) -> dict[str, Any]:
+        """Asks once for the threads waiting on `pending`; caches only an answer, never an
+        error."""
+        try:
+            answer = self._ask(token, upstream=upstream)
+        except BaseException as exc:
+            pending.set_exception(exc)  # the waiters fail too; nothing is cached
+            raise
+        else:
+            pending.set_result(answer)
+            self._store(key, answer)
+            return dict(answer)
+        finally:
+            with self._lock:
+                del self._pending[key]
 
     def is_active(self, token: str, *, upstream: bool = False) -> bool:
         """Whether the issuer says `token` is active now (within `cache_seconds`)."""
         return self.introspect(token, upstream=upstream).get("active") is True
 
     def _cached(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._cache[key]
-                return None
-            return dict(entry[1])
+        """The cached answer under `key` while it is fresh; called with the lock held."""
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._cache[key]
+            return None
+        return dict(entry[1])
 
     def _store(self, key: str, answer: dict[str, Any]) -> None:
-        if self.cache_seconds <= 0:
+        """Keeps `answer` for `cache_seconds`, an active one never past the token's `exp`."""
+        keep = self.cache_seconds
+        if answer.get("active") is True and isinstance(answer.get("exp"), int | float):
+            keep = min(keep, answer["exp"] - time.time())
+        if keep <= 0:
             return
         with self._lock:
-            self._cache[key] = (self._clock() + self.cache_seconds, dict(answer))
+            self._cache[key] = (self._clock() + keep, dict(answer))
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)  # the oldest answer goes first
@@ -114,7 +147,8 @@ class Introspector:
             },
             method="POST",
         )
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         try:
             with urllib.request.build_opener(_NoRedirect()).open(
                 request, timeout=self.timeout

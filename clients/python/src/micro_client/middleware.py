@@ -33,6 +33,11 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+# The ASGI connections a caller opens with a credential: both are authenticated and scope-checked
+# (a WebSocket route is no less protected than an HTTP one).
+GUARDED_SCOPE_TYPES = frozenset({"http", "websocket"})
+WS_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1
+
 _TITLES = {401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
 
 
@@ -171,33 +176,42 @@ class MicroWSGIMiddleware:
 
 
 class MicroASGIMiddleware:
-    """Verifies each HTTP request's token before `app` runs; `scope["micro.principal"]` is the
-    verified `MicroPrincipal`. Other scope types (lifespan, websocket) pass through untouched."""
+    """Verifies the token of each HTTP request and WebSocket handshake before `app` runs;
+    `scope["micro.principal"]` is the verified `MicroPrincipal`. A refused handshake is closed
+    before it is accepted (the server answers 403). Lifespan events pass through untouched."""
 
     def __init__(self, app: AsgiApp, verifier: TokenVerifier, *, optional: bool = False) -> None:
         self.app, self.verifier, self.optional = app, verifier, optional
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http":
+        if scope.get("type") not in GUARDED_SCOPE_TYPES:
             await self.app(scope, receive, send)
             return
         try:
             principal = authenticate(self.verifier, _asgi_headers(scope), optional=self.optional)
         except Refusal as refusal:
-            await _asgi_refuse(refusal, send)
+            await _asgi_refuse(refusal, scope, send)
             return
         scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
 
 
 def _asgi_headers(scope: Scope) -> dict[str, str]:
-    return {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in scope.get("headers", ())
-    }
+    """The request's headers by lower-cased name; a repeated header's values are joined with
+    ", " (RFC 9110 5.3), as WSGI servers do, so a second `Authorization` or `X-User-Token`
+    makes the credential invalid rather than silently replacing the first."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
-async def _asgi_refuse(refusal: Refusal, send: Send) -> None:
+async def _asgi_refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
+    if scope.get("type") == "websocket":
+        # Closing before the handshake is accepted makes the server refuse it with a 403.
+        await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": refusal.code})
+        return
     body = refusal.body()
     headers = [(n.lower().encode(), v.encode()) for n, v in refusal.response_headers(body)]
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
@@ -233,11 +247,11 @@ def _wsgi_scoped(app: WsgiApp, scopes: tuple[str, ...]) -> WsgiApp:
 
 def _asgi_scoped(app: AsgiApp, scopes: tuple[str, ...]) -> AsgiApp:
     async def scoped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") == "http":
+        if scope.get("type") in GUARDED_SCOPE_TYPES:
             try:
                 check_scopes(scope.get(PRINCIPAL_KEY), scopes)
             except Refusal as refusal:
-                await _asgi_refuse(refusal, send)
+                await _asgi_refuse(refusal, scope, send)
                 return
         await app(scope, receive, send)
 
