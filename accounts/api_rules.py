@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 
 from accounts import selectors, services
 from accounts.models import User
@@ -19,12 +19,19 @@ from accounts.serializers import (
 )
 from accounts.throttles import RateLimited
 from micro_platform import scopes as sc
-from micro_platform.errors import validation_problem
+from micro_platform.errors import Problem, validation_problem
 from micro_platform.identity import Principal
 
 
-def conflict_error(exc: services.Conflict) -> ValidationError:
-    return ValidationError({exc.field: [exc.message]}, code="unique")
+def conflict_error(exc: services.Conflict) -> Problem:
+    """A 409 `unique`: the name or address is taken (the registry's state, which no schema
+    can say), with the field named in `errors` as a 400 would."""
+    return Problem(
+        status_code=409,
+        code="unique",
+        detail=exc.message,
+        extra={"errors": {exc.field: [exc.message]}},
+    )
 
 
 def can_see_private(principal: Principal, user: User) -> bool:

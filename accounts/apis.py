@@ -43,7 +43,7 @@ from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, client_ip, principal_of
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
-from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
+from micro_platform.openapi import PAGE_PARAMETERS, PAGE_SIZE_PARAMETER, page_of, problem
 from micro_platform.pagination import CursorPage, paginated_response
 from micro_platform.scope_checks import AnyScope
 from micro_platform.sign_in import SignInThrottled, require_personal_sign_in, too_many_attempts
@@ -66,6 +66,9 @@ def public_view(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "created_at": created,
     }
+
+
+TAKEN = problem("`unique`: the username or email address belongs to another account.")
 
 
 class MeApi(APIView):
@@ -114,6 +117,7 @@ class UserDetailApi(APIView):
         request=UserUpdateAdminIn,
         responses={
             200: UserPrivateOut,
+            409: TAKEN,
             403: problem(
                 "Not the user nor `users:write`; an email change without a recent sign-in"
                 " (`recent_sign_in_required`), of another user without `api_admin`"
@@ -152,8 +156,12 @@ class UserListApi(APIView):
         parameters=[
             OpenApiParameter("ids", str, description="Comma-separated user ids (at most 100)."),
             OpenApiParameter("username", str, description="Exact username (case-insensitive)."),
-            OpenApiParameter("cursor", str, description="Cursor of the unfiltered list."),
-            OpenApiParameter("page_size", int, description="At most 100."),
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "minLength": 1},
+                description="Cursor of the unfiltered list.",
+            ),
+            PAGE_SIZE_PARAMETER,
         ],
         operation_id="users_lookup",
         responses={200: UserBatchOut, 304: None},
@@ -186,7 +194,7 @@ class UserListApi(APIView):
             )
         return paginated_response(self, request, selectors.users_all(), UserPrivateOut)
 
-    @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut})
+    @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut, 409: TAKEN})
     def post(self, request: Request) -> Response:
         user = create_user_as(principal_of(request), request.data)
         return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)
@@ -255,7 +263,10 @@ class GroupListApi(APIView):
             groups = selectors.groups_of_user(user_id=principal.user_id)
         return paginated_response(self, request, groups, GroupOut)
 
-    @extend_schema(request=GroupIn, responses={201: GroupOut})
+    @extend_schema(
+        request=GroupIn,
+        responses={201: GroupOut, 409: problem("`unique`: a group with this name exists.")},
+    )
     def post(self, request: Request) -> Response:
         serializer = GroupIn(data=request.data)
         serializer.is_valid(raise_exception=True)

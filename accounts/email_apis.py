@@ -39,6 +39,7 @@ class SignupApi(APIView):
         responses={
             201: UserPrivateOut,
             403: problem("Self sign-up is closed (`signup_closed`)."),
+            409: problem("`unique`: the username or email address belongs to another account."),
             429: problem("Too many sign-ups from this address; see `Retry-After`."),
         },
     )

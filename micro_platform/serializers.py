@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
 
 class StrictSerializer(serializers.Serializer):
     """An input serializer that rejects fields it does not list: an unknown field is a 400."""
+
+    # JSON Schema keywords (e.g. `anyOf`) its request schema adds for a rule across fields.
+    schema_constraints: ClassVar[dict[str, Any]] = {}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

@@ -174,14 +174,14 @@ def test_non_json_body_is_a_400(db, signup_open):
 @pytest.mark.parametrize(
     ("taken", "field"), [({"username": "ADA"}, "username"), ({"email": "ADA@example.com"}, "email")]
 )
-def test_taken_username_or_email_is_a_400_unique_and_sends_nothing(
+def test_taken_username_or_email_is_a_409_unique_and_sends_nothing(
     db, signup_open, commit, taken, field
 ):
     UserFactory.create(**{"username": "someone", "email": "someone@example.com", **taken})
 
     response = sign_up(GOOD, commit=commit)
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["code"] == "unique"
     assert field in response.json()["errors"]
     assert mail.outbox == []

@@ -38,12 +38,12 @@ from tests.factories import AdminFactory, UserFactory
 MAX_EXAMPLES = int(os.environ.get("MICRO_FUZZ_EXAMPLES", "10"))
 SEED = int(os.environ.get("MICRO_FUZZ_SEED", "20261123"))
 
-# positive_data_acceptance expects schema-valid requests to succeed. Here a schema-valid request
-# can still be a 400 for rules JSON Schema does not express: an opaque `cursor` that does not
-# decode, scope names outside the catalogue (`/auth/verify`), the password policy and a wrong
-# current password, a duplicate group name, an empty scope list or grant, NUL characters, the
-# free-form body of `/user/{method}`. Such answers are problem details the other checks still
-# validate (documented status, content type and body); a 5xx, 405, 415 or 422 still fails.
+# positive_data_acceptance expects schema-valid requests to succeed. The schema declares what
+# the server checks (page_size 1-100, non-empty cursors, uuid formats, lengths, no NUL, minItems,
+# name patterns, a grant's "read, write or admin"), and what no schema can say is not a 400: an
+# undecodable cursor is a 404, a scope or `resource` nobody can hold a 403, a taken name a 409.
+# 400 stays expected until the last causes go: the password policy and a wrong current
+# password, unknown scope names in a role, the body of `/user/{method}`.
 POSITIVE_EXPECTED = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 CONFIG = SchemathesisConfig.from_dict(

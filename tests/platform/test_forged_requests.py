@@ -61,10 +61,10 @@ def test_the_cursor_lists_are_found_in_the_schema():
 
 @pytest.mark.parametrize("position", [OVERFLOWING, UNDERFLOWING])
 @pytest.mark.parametrize("path", _cursor_lists())
-def test_an_out_of_range_cursor_position_is_a_400(admin_client, path, position):
+def test_an_out_of_range_cursor_position_is_a_404(admin_client, path, position):
     response = admin_client.get(path, {"cursor": forged_cursor(position)})
 
-    assert response.status_code == 400, response.content
+    assert response.status_code == 404, response.content
     assert response["Content-Type"] == PROBLEM
     assert response.json()["code"] == "invalid_cursor"
 
