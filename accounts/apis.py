@@ -21,6 +21,7 @@ from accounts.api_rules import (
     conflict_error,
     create_user_as,
     get_user_or_404,
+    password_problem,
     render_user,
     update_user_as,
 )
@@ -168,8 +169,8 @@ class UserListApi(APIView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         principal = principal_of(request)
-        # The lookups are not paginated, but a malformed `page_size` is a 400 on every branch.
-        CursorPage().get_page_size(request)
+        # The lookups are not paginated, but malformed page parameters are a 400 on every branch.
+        CursorPage().check_parameters(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
             wanted = [value for value in ids.split(",") if value.strip()]
@@ -237,7 +238,7 @@ class MePasswordApi(APIView):
                 **serializer.validated_data,
             )
         except DjangoValidationError as exc:
-            raise validation_problem(exc, "new_password") from exc
+            raise password_problem(exc, "new_password") from exc
         except SignInThrottled as exc:
             raise too_many_attempts(retry_after=exc.retry_after) from exc
         if principal.method == "session":

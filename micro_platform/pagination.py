@@ -40,9 +40,15 @@ class CursorPage(CursorPagination):
             )
         return super().get_page_size(request)
 
-    def decode_cursor(self, request: Any) -> Cursor | None:
+    def check_parameters(self, request: Any) -> None:
+        """The page parameters' form (a page size from 1 to 100, a non-empty cursor), checked
+        even where a branch does not page, as the schema declares them for the operation."""
+        self.get_page_size(request)
         if request.query_params.get(self.cursor_query_param) == "":
             raise ValidationError({"cursor": ["An empty cursor."]}, code="blank")
+
+    def decode_cursor(self, request: Any) -> Cursor | None:
+        self.check_parameters(request)
         try:
             cursor = super().decode_cursor(request)
         except NotFound as exc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
+
+from micro_platform.scopes import ANY_SCOPE_NAME, ANY_SCOPE_NAME_PATTERN
 
 
 class StrictSerializer(serializers.Serializer):
@@ -34,3 +37,12 @@ class StrictSerializer(serializers.Serializer):
                     {name: ["Not a valid string."] for name in not_text}, code="invalid"
                 )
         return super().to_internal_value(data)
+
+
+def scope_name_field() -> serializers.CharField:
+    """A scope name in a request: its form is checked (and stated in the schema); whether it
+    is registered is the service's check."""
+    message = f"A scope name matches {ANY_SCOPE_NAME_PATTERN}."
+    return serializers.CharField(
+        max_length=127, validators=[RegexValidator(ANY_SCOPE_NAME, message)]
+    )

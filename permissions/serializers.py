@@ -8,7 +8,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from micro_platform import scopes as sc
-from micro_platform.serializers import StrictSerializer
+from micro_platform.serializers import StrictSerializer, scope_name_field
 from permissions.models import Grant
 from permissions.roles import ROLE_NAME, ROLE_NAME_PATTERN
 from permissions.selectors import PERMISSIONS
@@ -169,12 +169,12 @@ class RoleIn(StrictSerializer):
         validators=[RegexValidator(ROLE_NAME, f"A role name matches {ROLE_NAME_PATTERN}.")],
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    scopes = serializers.ListField(child=serializers.CharField(max_length=127))
+    scopes = serializers.ListField(child=scope_name_field())
 
 
 class RoleUpdateIn(NamedOnceIn):
     description = serializers.CharField(required=False, allow_blank=True)
-    scopes = serializers.ListField(child=serializers.CharField(max_length=127), required=False)
+    scopes = serializers.ListField(child=scope_name_field(), required=False)
 
 
 class RoleOut(serializers.Serializer):

@@ -444,10 +444,10 @@ def test_create_user_with_duplicate_email_in_other_case_is_409(admin_client, use
 
 
 @pytest.mark.parametrize("weak", ["short1", "password123", "12345678"])
-def test_create_user_with_weak_password_is_400(admin_client, weak):
+def test_create_user_with_weak_password_is_403(admin_client, weak):
     response = admin_client.post("/api/v1/users", {"username": "weakling", "password": weak})
 
-    body = assert_problem(response, 400)
+    body = assert_problem(response, 403)
     assert "password" in body["errors"]
     assert not User.objects.filter(username="weakling").exists()
 
@@ -699,10 +699,10 @@ def obtain_token(client, username: str, password: str):
     return client.post("/api/v1/auth/token", {"username": username, "password": password})
 
 
-def test_password_change_with_wrong_old_password_is_400(user_client, user):
+def test_password_change_with_wrong_old_password_is_403(user_client, user):
     response = change_password(user_client, "wrong old password", "violet sky lantern")
 
-    body = assert_problem(response, 400)
+    body = assert_problem(response, 403)
     assert "old_password" in body["errors"]
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
@@ -718,10 +718,10 @@ def test_password_change_without_old_password_is_400(user_client, user):
 
 
 @pytest.mark.parametrize("new", ["short", "1234567", "password123", "qwertyuiop"])
-def test_password_change_to_short_or_common_password_is_400(user_client, user, new):
+def test_password_change_to_short_or_common_password_is_403(user_client, user, new):
     response = change_password(user_client, DEFAULT_PASSWORD, new)
 
-    body = assert_problem(response, 400)
+    body = assert_problem(response, 403)
     assert "new_password" in body["errors"]
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
