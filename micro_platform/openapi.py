@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -77,6 +78,22 @@ def text_pattern(field: serializers.CharField, mapped: dict[str, Any]) -> dict[s
     return {"pattern": NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN}
 
 
+BLANK_STRING = {"type": "string", "maxLength": 0}
+
+
+def drop_redundant_blank(schema: dict[str, Any]) -> None:
+    """drf-spectacular states a blank-allowed field with a pattern as `oneOf: [pattern, ""]`;
+    when the pattern admits "" too, "" would match both and break `oneOf`: the pattern alone
+    says it."""
+    alternatives = schema.get("oneOf")
+    if not alternatives or len(alternatives) != 2 or alternatives[1] != BLANK_STRING:
+        return
+    first = alternatives[0]
+    if "pattern" in first and re.search(first["pattern"], "") is not None:
+        del schema["oneOf"]
+        schema.update(first)
+
+
 class MicroAutoSchema(AutoSchema):
     """Adds each operation's required scopes and its problem-detail error responses."""
 
@@ -142,16 +159,23 @@ class MicroAutoSchema(AutoSchema):
             mapped.update({} if field.allow_empty else {"minItems": 1})
         return mapped
 
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        drop_redundant_blank(schema)
+
     def _get_request_body(self, direction: Any = "request") -> Any:
-        # drf-spectacular documents a body on PUT, PATCH and POST only; a view whose DELETE
-        # reads one (`delete_has_body`, e.g. the TOTP code) documents it too.
-        if self.method == "DELETE" and getattr(self.view, "delete_has_body", False):
+        # drf-spectacular documents a body on PUT, PATCH and POST only; a view that reads one
+        # on DELETE or GET too (`body_also_on`: the TOTP code, the RPC facade) documents it.
+        method = self.method
+        if method in getattr(self.view, "body_also_on", ()):
             self.method = "POST"
-            try:
-                return super()._get_request_body(direction)
-            finally:
-                self.method = "DELETE"
-        return super()._get_request_body(direction)
+        try:
+            body = super()._get_request_body(direction)
+        finally:
+            self.method = method
+        if body and getattr(self.get_request_serializer(), "schema_constraints", None):
+            body["required"] = True  # its rule needs at least one field: an empty body breaks it
+        return body
 
     def _map_serializer(
         self, serializer: Any, direction: Any, bypass_extensions: bool = False
@@ -159,6 +183,7 @@ class MicroAutoSchema(AutoSchema):
         mapped = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictSerializer):
             mapped["additionalProperties"] = False  # unknown fields are a 400
+        if direction == "request":
             # A rule across fields that its `validate` enforces, stated for the schema too.
-            mapped.update(serializer.schema_constraints)
+            mapped.update(getattr(serializer, "schema_constraints", {}))
         return mapped
