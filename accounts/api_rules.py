@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
 
 from accounts import selectors, services
 from accounts.models import User
@@ -19,12 +19,39 @@ from accounts.serializers import (
 )
 from accounts.throttles import RateLimited
 from micro_platform import scopes as sc
-from micro_platform.errors import validation_problem
+from micro_platform.errors import Problem, validation_problem
 from micro_platform.identity import Principal
 
 
-def conflict_error(exc: services.Conflict) -> ValidationError:
-    return ValidationError({exc.field: [exc.message]}, code="unique")
+def password_problem(exc: DjangoValidationError, field: str) -> APIException:
+    """A refused password is a 403: the policy's refusal (`password_policy`, which no schema
+    can state: too common, too like the account) or a wrong current password
+    (`wrong_password`), the messages under `errors` as a 400's; any other refusal of the
+    service stays a 400 on `field`."""
+    if isinstance(exc, services.PasswordRefused):
+        errors = {field: list(exc.messages)}
+        detail = " ".join(exc.messages)
+        return Problem(
+            status_code=403, code="password_policy", detail=detail, extra={"errors": errors}
+        )
+    if isinstance(exc, services.CurrentPasswordWrong):
+        errors = exc.message_dict
+        detail = "The current password is incorrect."
+        return Problem(
+            status_code=403, code="wrong_password", detail=detail, extra={"errors": errors}
+        )
+    return validation_problem(exc, field)
+
+
+def conflict_error(exc: services.Conflict) -> Problem:
+    """A 409 `unique`: the name or address is taken (the registry's state, which no schema
+    can say), with the field named in `errors` as a 400 would."""
+    return Problem(
+        status_code=409,
+        code="unique",
+        detail=exc.message,
+        extra={"errors": {exc.field: [exc.message]}},
+    )
 
 
 def can_see_private(principal: Principal, user: User) -> bool:
@@ -50,13 +77,13 @@ def get_user_or_404(user_id: object) -> User:
 
 def create_user_as(principal: Principal, data: Any) -> User:
     """Validates `data` as a new user's fields and creates the user, the principal its actor
-    (a weak password or a taken name is a 400)."""
+    (a password the policy refuses is a 403, a taken name a 409)."""
     serializer = UserCreateIn(data=data)
     serializer.is_valid(raise_exception=True)
     try:
         return services.user_create(actor=principal, **serializer.validated_data)
     except DjangoValidationError as exc:
-        raise validation_problem(exc, "password") from exc
+        raise password_problem(exc, "password") from exc
     except services.Conflict as exc:
         raise conflict_error(exc) from exc
 

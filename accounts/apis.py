@@ -21,6 +21,7 @@ from accounts.api_rules import (
     conflict_error,
     create_user_as,
     get_user_or_404,
+    password_problem,
     render_user,
     update_user_as,
 )
@@ -43,7 +44,7 @@ from micro_platform.errors import validation_problem
 from micro_platform.http import cacheable, client_ip, principal_of
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
-from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
+from micro_platform.openapi import PAGE_PARAMETERS, PAGE_SIZE_PARAMETER, page_of, problem
 from micro_platform.pagination import CursorPage, paginated_response
 from micro_platform.scope_checks import AnyScope
 from micro_platform.sign_in import SignInThrottled, require_personal_sign_in, too_many_attempts
@@ -66,6 +67,9 @@ def public_view(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "created_at": created,
     }
+
+
+TAKEN = problem("`unique`: the username or email address belongs to another account.")
 
 
 class MeApi(APIView):
@@ -114,6 +118,7 @@ class UserDetailApi(APIView):
         request=UserUpdateAdminIn,
         responses={
             200: UserPrivateOut,
+            409: TAKEN,
             403: problem(
                 "Not the user nor `users:write`; an email change without a recent sign-in"
                 " (`recent_sign_in_required`), of another user without `api_admin`"
@@ -152,16 +157,20 @@ class UserListApi(APIView):
         parameters=[
             OpenApiParameter("ids", str, description="Comma-separated user ids (at most 100)."),
             OpenApiParameter("username", str, description="Exact username (case-insensitive)."),
-            OpenApiParameter("cursor", str, description="Cursor of the unfiltered list."),
-            OpenApiParameter("page_size", int, description="At most 100."),
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "minLength": 1},
+                description="Cursor of the unfiltered list.",
+            ),
+            PAGE_SIZE_PARAMETER,
         ],
         operation_id="users_lookup",
         responses={200: UserBatchOut, 304: None},
     )
     def get(self, request: Request) -> HttpResponseBase:
         principal = principal_of(request)
-        # The lookups are not paginated, but a malformed `page_size` is a 400 on every branch.
-        CursorPage().get_page_size(request)
+        # The lookups are not paginated, but malformed page parameters are a 400 on every branch.
+        CursorPage().check_parameters(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
             wanted = [value for value in ids.split(",") if value.strip()]
@@ -186,7 +195,7 @@ class UserListApi(APIView):
             )
         return paginated_response(self, request, selectors.users_all(), UserPrivateOut)
 
-    @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut})
+    @extend_schema(request=UserCreateIn, responses={201: UserPrivateOut, 409: TAKEN})
     def post(self, request: Request) -> Response:
         user = create_user_as(principal_of(request), request.data)
         return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)
@@ -229,7 +238,7 @@ class MePasswordApi(APIView):
                 **serializer.validated_data,
             )
         except DjangoValidationError as exc:
-            raise validation_problem(exc, "new_password") from exc
+            raise password_problem(exc, "new_password") from exc
         except SignInThrottled as exc:
             raise too_many_attempts(retry_after=exc.retry_after) from exc
         if principal.method == "session":
@@ -255,7 +264,10 @@ class GroupListApi(APIView):
             groups = selectors.groups_of_user(user_id=principal.user_id)
         return paginated_response(self, request, groups, GroupOut)
 
-    @extend_schema(request=GroupIn, responses={201: GroupOut})
+    @extend_schema(
+        request=GroupIn,
+        responses={201: GroupOut, 409: problem("`unique`: a group with this name exists.")},
+    )
     def post(self, request: Request) -> Response:
         serializer = GroupIn(data=request.data)
         serializer.is_valid(raise_exception=True)

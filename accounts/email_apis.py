@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import email_flows, services
+from accounts.api_rules import password_problem
 from accounts.apis import conflict_error
 from accounts.serializers import SignupIn, UserPrivateOut
-from micro_platform.errors import validation_problem
 from micro_platform.http import client_ip
 from micro_platform.openapi import problem
 
@@ -39,6 +39,7 @@ class SignupApi(APIView):
         responses={
             201: UserPrivateOut,
             403: problem("Self sign-up is closed (`signup_closed`)."),
+            409: problem("`unique`: the username or email address belongs to another account."),
             429: problem("Too many sign-ups from this address; see `Retry-After`."),
         },
     )
@@ -56,7 +57,7 @@ class SignupApi(APIView):
         except email_flows.RateLimited as exc:
             raise throttled(exc) from exc
         except DjangoValidationError as exc:
-            raise validation_problem(exc, "password") from exc
+            raise password_problem(exc, "password") from exc
         except services.Conflict as exc:
             raise conflict_error(exc) from exc
         return Response(UserPrivateOut(user).data, status=status.HTTP_201_CREATED)

@@ -14,7 +14,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -254,7 +253,7 @@ def password_reset_complete(
     key of the user (whoever knew the old password may have minted one); MFA and lockout
     stay."""
     user = password_reset_user(uidb64=uidb64, token=token)
-    validate_password(new_password, user)
+    services.password_policy_check(new_password, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not password_reset_tokens.check_token(locked, token):  # used concurrently

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -15,7 +15,7 @@ from accounts.models import (
     username_validator,
 )
 from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS, display_name_validator
-from micro_platform.serializers import StrictSerializer
+from micro_platform.serializers import StrictSerializer, scope_name_field
 
 
 class UserPublicOut(serializers.Serializer):
@@ -60,6 +60,10 @@ class UserCreateIn(StrictSerializer):
         validators=[display_name_validator],
     )
     kind = serializers.ChoiceField(choices=User.Kind.choices, required=False, default="user")
+
+    schema_constraints: ClassVar[dict[str, Any]] = {
+        "not": {"required": ["kind", "password"], "properties": {"kind": {"enum": ["service"]}}}
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # A service account signs in with an API key or its client-credentials client, never a
@@ -149,9 +153,7 @@ class MeOut(serializers.Serializer):
 
 class GroupIn(StrictSerializer):
     name = serializers.CharField(max_length=150)
-    scopes = serializers.ListField(
-        child=serializers.CharField(max_length=127), required=False, default=list
-    )
+    scopes = serializers.ListField(child=scope_name_field(), required=False, default=list)
 
 
 class GroupOut(serializers.Serializer):

@@ -18,7 +18,7 @@ from accounts.validators import NO_PASSWORD_FOR_SERVICE_ACCOUNTS
 from audit.services import audit_record
 from micro_platform import scopes as scope_catalogue
 from micro_platform.identity import Principal
-from micro_platform.scopes import UnknownScope
+from micro_platform.scopes import ScopesRefused, UnknownScope
 from micro_platform.sign_in import (
     FreshMfaRequired,
     require_personal_sign_in,
@@ -34,6 +34,24 @@ class EmailChangeForbidden(PermissionDenied):
     """Only the user or `api_admin` may change an account's email address."""
 
     code = "insufficient_scope"
+
+
+class PasswordRefused(ValidationError):
+    """The password policy refuses a new password (too short or long, too common, too like
+    the account); its messages say why."""
+
+
+class CurrentPasswordWrong(ValidationError):
+    """The current password given to change it is not the account's."""
+
+
+def password_policy_check(password: str, user: User) -> None:
+    """The password policy (AUTH_PASSWORD_VALIDATORS) for `user`'s new password; a refusal is
+    PasswordRefused with the validators' messages."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise PasswordRefused(exc.messages, code="password_policy") from exc
 
 
 class Conflict(Exception):
@@ -80,7 +98,7 @@ def user_create(
         signed_up=signed_up,
     )
     if password is not None:
-        validate_password(password, user)
+        password_policy_check(password, user)
     user.set_password(password)
     _check_unique(username=username, email=user.email, exclude=None)
     try:
@@ -243,8 +261,8 @@ def user_password_change(
     if not credentials().current_password_check(
         user=user, password=old_password, method="password_change", ip_address=ip_address
     ):
-        raise ValidationError({"old_password": ["The current password is incorrect."]})
-    validate_password(new_password, user)
+        raise CurrentPasswordWrong({"old_password": ["The current password is incorrect."]})
+    password_policy_check(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password", "updated_at"])
@@ -283,7 +301,7 @@ def user_password_reset(*, user: User, via: str) -> str:
     """Gives the user a new generated password from the server's command line (a lost admin
     password) and returns it, as a reset link would (password_reset_apply)."""
     password = secrets.token_urlsafe(18)
-    validate_password(password, user)
+    password_policy_check(password, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         password_reset_apply(
@@ -297,7 +315,7 @@ def _registered(scopes: Collection[str]) -> frozenset[str]:
     try:
         return registry.validate_scopes(scopes)
     except UnknownScope as exc:
-        raise ValidationError({"scopes": [f"{str(exc).capitalize()}."]}) from exc
+        raise ScopesRefused({"scopes": [f"{str(exc).capitalize()}."]}) from exc
 
 
 def group_create(*, actor: Principal, name: str, scopes: Collection[str]) -> Group:

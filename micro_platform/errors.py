@@ -17,6 +17,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from micro_platform.scopes import ScopesRefused
+
 logger = logging.getLogger("micro.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -72,9 +74,15 @@ def problem_response(
     )
 
 
-def validation_problem(exc: DjangoValidationError, field: str) -> exceptions.ValidationError:
+def validation_problem(exc: DjangoValidationError, field: str) -> exceptions.APIException:
     """A service's Django ValidationError as a 400 with the same field names; messages
-    without a field go under `field`."""
+    without a field go under `field`. Scope names nobody holds are a 403 `invalid_scope`."""
+    if isinstance(exc, ScopesRefused):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}
+        detail = " ".join(message for messages in errors.values() for message in messages)
+        return Problem(
+            status_code=403, code="invalid_scope", detail=detail, extra={"errors": errors}
+        )
     if hasattr(exc, "error_dict"):
         return exceptions.ValidationError(exc.message_dict)
     return exceptions.ValidationError(

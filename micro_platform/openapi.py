@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -31,6 +33,7 @@ _STANDARD_ERRORS = {
     ),
     "401": "No valid credential (`WWW-Authenticate: Bearer`).",
     "403": "The credential lacks a required scope or access to the resource.",
+    "404": "`invalid_cursor`: the cursor names no page (one this API did not write).",
     "413": "The request body exceeds 1 MiB.",
 }
 
@@ -47,10 +50,48 @@ def page_of(item: type[serializers.Serializer], name: str) -> Any:
     )
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="The `next` link's cursor."),
-    OpenApiParameter("page_size", int, description="At most 100."),
-]
+CURSOR_PARAMETER = OpenApiParameter(
+    "cursor",
+    {"type": "string", "minLength": 1},
+    description="The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.",
+)
+PAGE_SIZE_PARAMETER = OpenApiParameter(
+    "page_size", {"type": "integer", "minimum": 1, "maximum": 100}, description="1 to 100."
+)
+PAGE_PARAMETERS = [CURSOR_PARAMETER, PAGE_SIZE_PARAMETER]
+
+
+# Every text field refuses NUL characters (DRF's CharField); one that trims whitespace and may
+# not be blank also needs a character other than whitespace.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+def text_pattern(field: serializers.CharField, mapped: dict[str, Any]) -> dict[str, Any]:
+    """The pattern a request's text field must match, unless its own validators give one
+    (which then already excludes NUL) or it has a format or a choice of values."""
+    if "pattern" in mapped or "format" in mapped or "enum" in mapped:
+        return {}
+    if any(isinstance(v, RegexValidator) for v in field.validators):
+        return {}
+    blank_refused = field.trim_whitespace and not field.allow_blank
+    return {"pattern": NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN}
+
+
+BLANK_STRING = {"type": "string", "maxLength": 0}
+
+
+def drop_redundant_blank(schema: dict[str, Any]) -> None:
+    """drf-spectacular states a blank-allowed field with a pattern as `oneOf: [pattern, ""]`;
+    when the pattern admits "" too, "" would match both and break `oneOf`: the pattern alone
+    says it."""
+    alternatives = schema.get("oneOf")
+    if not alternatives or len(alternatives) != 2 or alternatives[1] != BLANK_STRING:
+        return
+    first = alternatives[0]
+    if "pattern" in first and re.search(first["pattern"], "") is not None:
+        del schema["oneOf"]
+        schema.update(first)
 
 
 class MicroAutoSchema(AutoSchema):
@@ -95,6 +136,8 @@ class MicroAutoSchema(AutoSchema):
             wanted.insert(0, "400")
         if not self._is_public():
             wanted += ["401", "403"]
+        if any(parameter.get("name") == "cursor" for parameter in self._get_parameters()):
+            wanted.append("404")
         for code in wanted:
             if code not in responses:
                 responses[code] = self._get_response_for_code(
@@ -106,10 +149,41 @@ class MicroAutoSchema(AutoSchema):
     def _has_query_parameters(self) -> bool:
         return any(parameter.get("in") == "query" for parameter in self._get_parameters())
 
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        mapped = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.CharField):
+            mapped.update(text_pattern(field, mapped))
+        if direction == "request" and isinstance(field, serializers.ListField):
+            mapped.update({} if field.allow_empty else {"minItems": 1})
+        return mapped
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        drop_redundant_blank(schema)
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        # drf-spectacular documents a body on PUT, PATCH and POST only; a view that reads one
+        # on DELETE or GET too (`body_also_on`: the TOTP code, the RPC facade) documents it.
+        method = self.method
+        if method in getattr(self.view, "body_also_on", ()):
+            self.method = "POST"
+        try:
+            body = super()._get_request_body(direction)
+        finally:
+            self.method = method
+        if body and getattr(self.get_request_serializer(), "schema_constraints", None):
+            body["required"] = True  # its rule needs at least one field: an empty body breaks it
+        return body
+
     def _map_serializer(
         self, serializer: Any, direction: Any, bypass_extensions: bool = False
     ) -> Any:
         mapped = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictSerializer):
             mapped["additionalProperties"] = False  # unknown fields are a 400
+        if direction == "request":
+            # A rule across fields that its `validate` enforces, stated for the schema too.
+            mapped.update(getattr(serializer, "schema_constraints", {}))
         return mapped

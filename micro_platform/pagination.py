@@ -1,4 +1,4 @@
-"""Cursor pagination: `{"results": [...], "next": url-or-null}`, page_size capped at 100."""
+"""Cursor pagination: `{"results": [...], "next": url-or-null}`, page_size from 1 to 100."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 
+def invalid_cursor() -> NotFound:
+    """A cursor this API did not write names no page: a 404, as DRF's own paginator answers
+    (the schema can say a cursor is a non-empty string, not which strings decode)."""
+    return NotFound("Invalid cursor.", code="invalid_cursor")
+
+
+def _is_page_size(raw: str, largest: int | None) -> bool:
+    return re.fullmatch(r"[0-9]{1,6}", raw) is not None and 1 <= int(raw) <= (largest or 100)
+
+
 class CursorPage(CursorPagination):
     page_size = 50
     max_page_size = 100
@@ -20,20 +30,31 @@ class CursorPage(CursorPagination):
     ordering = ("created_at", "id")
 
     def get_page_size(self, request: Any) -> int | None:
-        # DRF falls back to the default size on a malformed value; the schema says a positive
-        # integer, so anything else is a 400 (larger values are still capped).
+        # DRF falls back to the default size on a malformed value and caps a large one; the
+        # schema says an integer from 1 to 100, so anything else is a 400.
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and (re.fullmatch(r"[0-9]+", raw) is None or not raw.strip("0")):
-            raise ValidationError({"page_size": ["A positive integer."]}, code="invalid_page_size")
+        if raw is not None and not _is_page_size(raw, self.max_page_size):
+            raise ValidationError(
+                {"page_size": [f"An integer from 1 to {self.max_page_size}."]},
+                code="invalid_page_size",
+            )
         return super().get_page_size(request)
 
+    def check_parameters(self, request: Any) -> None:
+        """The page parameters' form (a page size from 1 to 100, a non-empty cursor), checked
+        even where a branch does not page, as the schema declares them for the operation."""
+        self.get_page_size(request)
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise ValidationError({"cursor": ["An empty cursor."]}, code="blank")
+
     def decode_cursor(self, request: Any) -> Cursor | None:
+        self.check_parameters(request)
         try:
             cursor = super().decode_cursor(request)
         except NotFound as exc:
-            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor") from exc
+            raise invalid_cursor() from exc
         # The position is client-controlled and compared with `created_at`: a forged value
-        # must be a 400, not a ValidationError (500) or a naive-datetime warning from the ORM.
+        # must be refused, not a ValidationError (500) or a naive-datetime warning from the ORM.
         first = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
         if cursor is not None and cursor.position is not None and first.lstrip("-") == "created_at":
             try:
@@ -45,7 +66,7 @@ class CursorPage(CursorPagination):
             except (ValueError, OverflowError):
                 position = None
             if position is None or position.tzinfo is None:
-                raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor")
+                raise invalid_cursor()
         return cursor
 
     def get_paginated_response(self, data: Any) -> Response:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
+
 # The names are the contract the clients share (micro_client.contract); their meaning is here.
 from micro_client.contract import (
     API_ADMIN,
@@ -50,8 +52,25 @@ SERVICE_NAME = re.compile(SERVICE_NAME_PATTERN.removesuffix("$") + r"\Z")
 SCOPE_NAME = re.compile(SCOPE_NAME_PATTERN.removesuffix("$") + r"\Z")
 
 
+# Any scope name a request may give: a registered scope is `<service>:<action>` or one of the
+# built-in names that predate that form. The registry decides which of them exist.
+ANY_SCOPE_NAME_PATTERN = (
+    "^(?:"
+    + "|".join(sorted(name for name in BUILT_IN_SCOPES if not SCOPE_NAME.match(name)))
+    + "|"
+    + SCOPE_NAME_PATTERN.removeprefix("^").removesuffix("$")
+    + ")$"
+)
+ANY_SCOPE_NAME = re.compile(ANY_SCOPE_NAME_PATTERN.removesuffix("$") + r"\Z")
+
+
 class UnknownScope(ValueError):
     """A scope name that is not in the registry."""
+
+
+class ScopesRefused(ValidationError):
+    """A service's refusal of scope names nobody holds (not in the registry): the API answers
+    it as a 403 `invalid_scope`, as for a scope the caller does not hold."""
 
 
 def implied(names: Iterable[str]) -> frozenset[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.pagination import Cursor
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from micro_platform import scopes as sc
 from micro_platform.http import principal_of
 from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
-from micro_platform.pagination import CursorPage
+from micro_platform.pagination import CursorPage, invalid_cursor
 from objects import selectors, services
 from objects.serializers import ObjectCreateIn, ObjectOut, ObjectUpdateIn
 
@@ -30,7 +30,7 @@ class ObjectCursorPage(CursorPage):
         # The position is client-controlled and compared in SQL: only a well-formed id passes.
         position = None if cursor is None else cursor.position
         if position is not None and selectors.parse_object_id(str(position)) != position:
-            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor")
+            raise invalid_cursor()
         return cursor
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -42,6 +42,10 @@ class ObjectUpdateIn(StrictSerializer):
     name = serializers.CharField(max_length=NAME_MAX, required=False)
     value = ObjectValueField(allow_null=True, required=False)
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+
+    schema_constraints: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": ["name"]}, {"required": ["value"]}]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "name" not in attrs and "value" not in attrs:

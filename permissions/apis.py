@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -50,13 +50,7 @@ class GrantListApi(APIView):
     required_scopes = {"GET": (sc.OBJECTS_READ,), "POST": (sc.OBJECTS_WRITE,)}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("object_type", str),
-            OpenApiParameter("object_id", str),
-            OpenApiParameter("subject_type", str, enum=["user", "group"]),
-            OpenApiParameter("subject_id", str, description="A user or group id."),
-            *PAGE_PARAMETERS,
-        ],
+        parameters=[GrantFilterIn, *PAGE_PARAMETERS],
         operation_id="access_list",
         responses={200: page_of(GrantOut, "GrantPageOut")},
     )

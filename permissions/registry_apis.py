@@ -225,10 +225,7 @@ class ScopeListApi(APIView):
     required_scopes = ()
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("service", str, description="Only this service's scopes (its name)."),
-            *PAGE_PARAMETERS,
-        ],
+        parameters=[ScopeFilterIn, *PAGE_PARAMETERS],
         operation_id="scopes_list",
         responses={200: page_of(ScopeOut, "ScopePage")},
     )

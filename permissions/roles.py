@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from audit.services import audit_record
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
-from micro_platform.scopes import UnknownScope
+from micro_platform.scopes import ScopesRefused, UnknownScope
 from permissions import catalogue
 from permissions.models import Role, RoleAssignment
 from permissions.registry import DESCRIPTION_MAX_LENGTH, Conflict
@@ -50,7 +50,7 @@ def _check_scopes(scopes: object) -> list[str]:
     try:
         return sorted(catalogue.validate_scopes(str(name) for name in scopes))
     except UnknownScope as exc:
-        raise ValidationError({"scopes": [f"{str(exc).capitalize()}."]}) from exc
+        raise ScopesRefused({"scopes": [f"{str(exc).capitalize()}."]}) from exc
 
 
 def _check_description(description: object) -> str:

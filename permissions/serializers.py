@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from micro_platform.serializers import StrictSerializer
+from micro_platform import scopes as sc
+from micro_platform.serializers import StrictSerializer, scope_name_field
 from permissions.models import Grant
+from permissions.roles import ROLE_NAME, ROLE_NAME_PATTERN
 from permissions.selectors import PERMISSIONS
 
 OBJECT_TYPE_MAX = 64
@@ -22,6 +25,13 @@ class GrantIn(StrictSerializer):
     read = serializers.BooleanField(default=False)
     write = serializers.BooleanField(default=False)
     admin = serializers.BooleanField(default=False)
+
+    schema_constraints: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"not": {"enum": [False]}}}}
+            for name in ("read", "write", "admin")
+        ]
+    }
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if not (attrs["read"] or attrs["write"] or attrs["admin"]):
@@ -38,7 +48,7 @@ class GrantFilterIn(StrictSerializer):
         max_length=OBJECT_ID_MAX, required=False, trim_whitespace=False
     )
     subject_type = serializers.ChoiceField(choices=Grant.SubjectType.choices, required=False)
-    subject_id = serializers.UUIDField(required=False)
+    subject_id = serializers.UUIDField(required=False, help_text="A user or group id.")
     cursor = serializers.CharField(required=False)
     page_size = serializers.CharField(required=False)
 
@@ -83,8 +93,13 @@ class NamedOnceIn(StrictSerializer):
 
 
 class ServiceIn(StrictSerializer):
-    # No max_length: the service checks the name against its pattern and names it.
-    name = serializers.CharField(trim_whitespace=False)
+    # No max_length: the pattern bounds it (the registry checks it again).
+    name = serializers.CharField(
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(sc.SERVICE_NAME, f"A service name matches {sc.SERVICE_NAME_PATTERN}.")
+        ],
+    )
     audience = serializers.CharField(required=False, help_text="Defaults to the name.")
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -128,7 +143,9 @@ class ScopeOut(serializers.Serializer):
 
 
 class ScopeFilterIn(StrictSerializer):
-    service = serializers.CharField(required=False, help_text="Only this service's scopes.")
+    service = serializers.CharField(
+        required=False, help_text="Only this service's scopes (its name)."
+    )
     cursor = serializers.CharField(required=False)
     page_size = serializers.CharField(required=False)
 
@@ -147,14 +164,17 @@ class ForceIn(StrictSerializer):
 
 
 class RoleIn(StrictSerializer):
-    name = serializers.CharField(trim_whitespace=False)
+    name = serializers.CharField(
+        trim_whitespace=False,
+        validators=[RegexValidator(ROLE_NAME, f"A role name matches {ROLE_NAME_PATTERN}.")],
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    scopes = serializers.ListField(child=serializers.CharField(max_length=127))
+    scopes = serializers.ListField(child=scope_name_field())
 
 
 class RoleUpdateIn(NamedOnceIn):
     description = serializers.CharField(required=False, allow_blank=True)
-    scopes = serializers.ListField(child=serializers.CharField(max_length=127), required=False)
+    scopes = serializers.ListField(child=scope_name_field(), required=False)
 
 
 class RoleOut(serializers.Serializer):

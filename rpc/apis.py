@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from micro_platform import scopes as sc
 from micro_platform.identity import Principal
-from micro_platform.openapi import problem
 from micro_platform.parsers import BoundedJSONParser
 from micro_platform.scope_checks import (
     AnyScope,
@@ -43,6 +42,7 @@ from rpc.methods import (
     rpc_verify_email,
     rpc_verify_token,
 )
+from rpc.schema import RPC_BODIES, RPC_ERRORS
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 
@@ -150,16 +150,6 @@ def rpc_body(request: Request) -> dict[str, Any]:
     return body
 
 
-METHOD_PARAMETER = OpenApiParameter("method", str, OpenApiParameter.PATH, enum=sorted(RPC_METHODS))
-RPC_RESPONSES = {
-    200: dict,
-    400: problem("Invalid body or arguments."),
-    401: problem("The method needs a credential and none valid was given."),
-    403: problem("The credential may not call this method."),
-    404: problem("Unknown method, or the user it names does not exist."),
-}
-
-
 class UserRpcApi(APIView):
     """Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
 
@@ -200,20 +190,53 @@ class UserRpcApi(APIView):
             )
         return Response(entry.handler(request, rpc_body(request)))
 
-    @extend_schema(
-        operation_id="user_rpc_get",
-        parameters=[METHOD_PARAMETER],
-        request=None,
-        responses=RPC_RESPONSES,
-    )
     def get(self, request: Request, method: str) -> Response:
         return self._dispatch_rpc(request, method)
 
-    @extend_schema(
-        operation_id="user_rpc_post",
-        parameters=[METHOD_PARAMETER],
-        request=dict,
-        responses=RPC_RESPONSES,
-    )
     def post(self, request: Request, method: str) -> Response:
         return self._dispatch_rpc(request, method)
+
+
+class UserRpcAnyNameApi(UserRpcApi):
+    """`/user/<method>` for any letter case of a name. The schema lists each method as its
+    own operation (documented_method_view), so this route is not listed again."""
+
+    schema = None
+
+
+def _scopes_text(entry: RpcMethod) -> str:
+    if entry.required_scopes is None:
+        return "none: the body carries the credential, or the method discloses nothing"
+    if isinstance(entry.required_scopes, AnyScope):
+        return " or ".join(f"`{scope}`" for scope in entry.required_scopes.scopes)
+    return ", ".join(f"`{scope}`" for scope in entry.required_scopes)
+
+
+def documented_method_view(name: str) -> type[UserRpcApi]:
+    """`POST /user/<name>` as its own documented operation: the method's body and answer
+    (rpc.schema.RPC_BODIES) and its scopes; it dispatches exactly as `/user/<method>` does."""
+    entry = RPC_METHODS[name]
+    body, answer = RPC_BODIES[name]
+    schema = extend_schema(
+        operation_id=f"user_rpc_{name}",
+        summary=f"RPC method `{name}`",
+        description=f"**Method scopes:** {_scopes_text(entry)}. GET with the same body"
+        " works for a bearer caller; the name is case-insensitive.",
+        tags=["rpc"],
+        request=body,
+        responses={200: answer, **RPC_ERRORS},
+    )
+    get_schema = extend_schema(
+        operation_id=f"user_rpc_{name}_get",
+        summary=f"RPC method `{name}` (GET with a body)",
+        description="As the POST operation, Micro-style: a body on GET, which browsers' `fetch`"
+        " cannot send, and which a session-cookie caller may use only for methods that change"
+        " nothing (else 403 `post_required`). Prefer POST.",
+        deprecated=True,
+        tags=["rpc"],
+        request=body,
+        responses={200: answer, **RPC_ERRORS},
+    )
+    attributes = {"__doc__": UserRpcApi.__doc__, "body_also_on": ("GET",)}
+    view = type(f"UserRpc_{name}_Api", (UserRpcApi,), attributes)
+    return extend_schema_view(get=get_schema, post=schema)(view)

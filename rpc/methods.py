@@ -22,6 +22,7 @@ from accounts import email_flows, selectors, services
 from accounts.api_rules import (
     create_user_as,
     get_user_or_404,
+    password_problem,
     render_user,
     update_user_as,
 )
@@ -30,7 +31,7 @@ from accounts.serializers import UserPrivateOut
 from authn.rpc_sessions import services as sessions
 from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform import scopes as sc
-from micro_platform.errors import validation_problem
+from micro_platform.errors import Problem
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
@@ -207,7 +208,7 @@ def rpc_update_password(request: Request, body: dict[str, Any]) -> dict[str, Any
             ip_address=client_ip(request),
         )
     except DjangoValidationError as exc:
-        raise validation_problem(exc, "newPassword") from exc
+        raise password_problem(exc, "newPassword") from exc
     except SignInThrottled as exc:
         raise sign_in_problem(exc) from exc
     return {}
@@ -222,6 +223,14 @@ def rpc_verify_token(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return {"is_valid": False, "session": None, "message": "invalid or expired session"}
     view = sessions.session_view(session=session, secret=secret)
     return {"is_valid": True, "session": _session_out(view), "message": ""}
+
+
+def invalid_token(detail: str) -> Problem:
+    """A 403: the emailed token is the credential of these methods, and this one is invalid,
+    used or expired (which tokens are live is the server's state, not the request's shape)."""
+    return Problem(
+        status_code=403, code="invalid_token", detail=detail, extra={"errors": {"token": [detail]}}
+    )
 
 
 def _throttled(exc: email_flows.RateLimited) -> Throttled:
@@ -250,9 +259,7 @@ def rpc_verify_email(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     try:
         email_flows.email_verify(token=_required(body, "token"))
     except email_flows.InvalidToken as exc:
-        raise ValidationError(
-            {"token": ["Invalid or expired verification token."]}, code="invalid_token"
-        ) from exc
+        raise invalid_token("Invalid or expired verification token.") from exc
     return {}
 
 
@@ -279,9 +286,7 @@ def rpc_reset_password(request: Request, body: dict[str, Any]) -> dict[str, Any]
             uidb64=uidb64, token=token, new_password=new, ip_address=client_ip(request)
         )
     except email_flows.InvalidToken as exc:
-        raise ValidationError(
-            {"token": ["Invalid or expired reset token."]}, code="invalid_token"
-        ) from exc
+        raise invalid_token("Invalid or expired reset token.") from exc
     except DjangoValidationError as exc:
-        raise validation_problem(exc, "password") from exc
+        raise password_problem(exc, "password") from exc
     return {}

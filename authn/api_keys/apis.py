@@ -7,7 +7,7 @@ from collections.abc import Collection
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,12 @@ from authn.api_keys.serializers import (
     TokenExchangeIn,
 )
 from authn.models import ApiKey
-from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
+from authn.tokens.resources import (
+    InvalidTarget,
+    invalid_scope_problem,
+    invalid_target_problem,
+    resource_service,
+)
 from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem, validation_problem
 from micro_platform.http import client_ip, no_store, principal_of
@@ -44,9 +49,8 @@ def check_within_credential(principal: Principal, scopes: Collection[str]) -> No
     `users:write` key for its owner would be an escalation)."""
     beyond = sorted(frozenset(scopes) - registry.expand(principal.scopes))
     if beyond:
-        raise ValidationError(
-            {"scopes": [f"Beyond the calling credential's scopes: {', '.join(beyond)}."]},
-            code="invalid_scope",
+        raise invalid_scope_problem(
+            f"Beyond the calling credential's scopes: {', '.join(beyond)}.", "scopes"
         )
 
 
@@ -102,12 +106,13 @@ class ApiKeyListApi(APIView):
         responses={
             201: MintedKeyOut,
             400: problem(
-                "Invalid input; scopes not held, beyond the calling credential or (with"
-                " `resource`) not owned by that service; `invalid_target`: `resource` names no"
-                " registered service."
+                "Invalid input; scopes not held by the owner or (with `resource`) not owned by"
+                " that service."
             ),
             403: problem(
-                "`fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
+                "`invalid_scope`: scopes beyond the calling credential (unknown ones"
+                " included); `invalid_target`: `resource` names no registered service;"
+                " `fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min;"
                 " `sign_in_required`: keys are minted by a person's sign-in, not an API key or a"
                 " client's token; `email_unverified`: while sign-up is open, a self-signed-up"
                 " account verifies its email address first."
@@ -198,11 +203,11 @@ class TokenExchangeApi(APIView):
         request=TokenExchangeIn,
         responses={
             200: ExchangedTokenOut,
-            400: problem(
+            401: problem("No valid API key."),
+            403: problem(
                 "`invalid_target`: `resource` names no registered service, or another service"
                 " than the one the key is bound to."
             ),
-            401: problem("No valid API key."),
         },
     )
     def post(self, request: Request) -> Response:

@@ -11,13 +11,13 @@ from authn.api_keys.services import (
     MAX_SCOPES,
 )
 from authn.tokens.serializers import RESOURCE_HELP
-from micro_platform.serializers import StrictSerializer
+from micro_platform.serializers import StrictSerializer, scope_name_field
 
 
 class ApiKeyCreateIn(StrictSerializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(
-        child=serializers.CharField(max_length=127), allow_empty=False, max_length=MAX_SCOPES
+        child=scope_name_field(), allow_empty=False, max_length=MAX_SCOPES
     )
     expires_in_days = serializers.IntegerField(
         min_value=1, max_value=MAX_EXPIRY_DAYS, default=DEFAULT_EXPIRY_DAYS

@@ -14,14 +14,18 @@ from collections import OrderedDict
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authn.api_keys.authentication import bound_elsewhere
 from authn.tokens.jwt import upstream_token_issue
-from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
+from authn.tokens.resources import (
+    InvalidTarget,
+    invalid_scope_problem,
+    invalid_target_problem,
+    resource_service,
+)
 from micro_platform import metrics
 from micro_platform import scopes as scope_catalogue
 from micro_platform.errors import Problem
@@ -101,18 +105,19 @@ user_tokens = _UserTokenCache()
 
 
 def required_scopes(request: Request) -> frozenset[str]:
-    """`?scope=a+b` and/or `X-Required-Scopes: a b`; an unknown name is a 400 (misconfiguration)."""
+    """`?scope=a+b` and/or `X-Required-Scopes: a b`; a name not in the registry is a 403
+    `invalid_scope` (nobody can hold it: a misconfigured route, never a 2xx)."""
     names = request.query_params.get("scope", "").split()
     names += str(request.META.get(REQUIRED_SCOPES_HEADER, "")).split()
     try:
         return registry.validate_scopes(names)
     except scope_catalogue.UnknownScope as exc:
-        raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
+        raise invalid_scope_problem(str(exc)) from exc
 
 
 def gateway_target(request: Request) -> ServiceEntry | None:
     """The service `?resource=` names (its audience or name), None without one; a name no
-    registered service has is a 400 `invalid_target` (a misconfigured route, never a 2xx).
+    registered service has is a 403 `invalid_target` (a misconfigured route, never a 2xx).
     Reads the cached registry only."""
     try:
         return resource_service(request.query_params.get(RESOURCE_PARAMETER))
@@ -176,9 +181,10 @@ class VerifyApi(APIView):
         ],
         responses={
             200: OpenApiResponse(description="Authenticated; identity in `X-User-*` headers."),
-            400: problem(
-                "Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`:"
-                " `resource` names no registered service."
+            403: problem(
+                "`insufficient_scope`: the credential lacks a required scope; `invalid_scope`:"
+                " `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the"
+                " registry); `invalid_target`: `resource` names no registered service."
             ),
             503: problem("A dependency (database or cache) is down: denied."),
         },

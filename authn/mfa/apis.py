@@ -78,6 +78,7 @@ class TotpApi(APIView):
     """POST starts a TOTP enrolment (unconfirmed device); DELETE removes TOTP with a code."""
 
     required_scopes = (sc.PROFILE,)
+    body_also_on = ("DELETE",)  # the code, as JSON: documented in the schema too
 
     @extend_schema(request=None, responses={201: TotpEnrolmentOut, 409: _CONFLICT})
     def post(self, request: Request) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +13,12 @@ from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
 from authn.sign_in.serializers import TokenObtainIn
 from authn.tokens import services as tokens
 from authn.tokens.apis import pair_response
-from authn.tokens.resources import InvalidTarget, invalid_target_problem, resource_service
+from authn.tokens.resources import (
+    InvalidTarget,
+    invalid_scope_problem,
+    invalid_target_problem,
+    resource_service,
+)
 from authn.tokens.serializers import TokenPairOut
 from micro_platform.http import client_ip
 from micro_platform.openapi import problem
@@ -29,9 +33,10 @@ class TokenObtainApi(APIView):
         request=TokenObtainIn,
         responses={
             200: TokenPairOut,
-            400: problem(
-                "Invalid input; `invalid_scope` (unknown, not held, or not owned by the"
-                " `resource`); `invalid_target` (`resource` names no registered service)."
+            400: problem("Invalid input (`errors` holds field messages)."),
+            403: problem(
+                "`invalid_scope` (unknown, not held, or not owned by the `resource`);"
+                " `invalid_target` (`resource` names no registered service)."
             ),
             401: problem(
                 "`invalid_credentials` (unknown user and wrong password alike), "
@@ -60,5 +65,5 @@ class TokenObtainApi(APIView):
         except SIGN_IN_FAILURES as exc:
             raise sign_in_problem(exc) from exc
         except tokens.InvalidScope as exc:
-            raise ValidationError({"scope": [str(exc)]}, code="invalid_scope") from exc
+            raise invalid_scope_problem(str(exc)) from exc
         return pair_response(pair)

@@ -44,10 +44,9 @@ class TokenRefreshApi(APIView):
         request=TokenRefreshIn,
         responses={
             200: TokenPairOut,
-            400: problem(
-                "Invalid input; `invalid_target` (`resource` names no registered service)."
-            ),
+            400: problem("Invalid input (`errors` holds field messages)."),
             401: problem("Unknown, expired, revoked or reused."),
+            403: problem("`invalid_target`: `resource` names no registered service."),
             429: problem("Too many invalid refresh tokens from this IP; see `Retry-After`."),
         },
     )

@@ -67,4 +67,13 @@ def audit_detail(service: ServiceEntry | None) -> dict[str, str]:
 
 
 def invalid_target_problem(exc: InvalidTarget) -> Problem:
-    return Problem(status_code=400, code="invalid_target", detail=str(exc))
+    """A 403: no credential may have a token for a service that is not registered (which
+    services are registered is the registry's state, not something a request's shape says)."""
+    return Problem(status_code=403, code="invalid_target", detail=str(exc))
+
+
+def invalid_scope_problem(detail: str, field: str = "scope") -> Problem:
+    """A 403: a scope that is unknown, or that the credential does not hold, is never granted
+    (which names exist and who holds them is the registry's state, not the request's shape)."""
+    extra = {"errors": {field: [detail]}}
+    return Problem(status_code=403, code="invalid_scope", detail=detail, extra=extra)

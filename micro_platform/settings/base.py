@@ -387,6 +387,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # The OAuth 2.0 endpoints under /o/ are not DRF views: written out in the schema.
+        "micro_platform.openapi_oauth.add_oauth_endpoints",
+    ],
 }
 
 # --- Static files, i18n -------------------------------------------------------

@@ -96,7 +96,7 @@ def test_a_fresh_sign_in_learns_that_an_address_is_taken(user: User, taken: User
     """Whoever could make the change gets `unique`, as a sign-up would."""
     response = CHANGES[via](signed_in(user), user, TAKEN)
 
-    assert outcome(response) == (400, "unique")
+    assert outcome(response) == (409, "unique")
 
 
 @pytest.mark.parametrize("via", CHANGES)
@@ -107,7 +107,7 @@ def test_email_changes_are_throttled_per_client_ip(user: User, taken: User, via:
         for someone in [user, *others] * EMAIL_CHANGES_PER_HOUR
     ][: EMAIL_CHANGES_PER_HOUR + 1]
 
-    assert statuses[:-1] == [400] * EMAIL_CHANGES_PER_HOUR
+    assert statuses[:-1] == [409] * EMAIL_CHANGES_PER_HOUR
     assert statuses[-1] == 429
 
 
@@ -115,7 +115,7 @@ def test_email_changes_are_throttled_per_client_ip(user: User, taken: User, via:
 def test_email_changes_are_throttled_per_account(user: User, taken: User, via: str) -> None:
     for attempt in range(EMAIL_CHANGES_PER_HOUR):
         ip = f"192.0.2.{attempt + 1}"
-        assert CHANGES[via](signed_in(user, ip=ip), user, TAKEN).status_code == 400
+        assert CHANGES[via](signed_in(user, ip=ip), user, TAKEN).status_code == 409
 
     response = CHANGES[via](signed_in(user, ip="203.0.113.50"), user, FREE)
 

@@ -98,7 +98,7 @@ def test_group_name_is_unique_case_insensitively(admin_client):
 
     response = admin_client.post("/api/v1/groups", {"name": "EDITORS"})
 
-    body = assert_problem(response, 400)
+    body = assert_problem(response, 409)
     assert "name" in body["errors"]
 
 

@@ -70,7 +70,7 @@ def test_wrong_current_passwords_are_counted_audited_and_lock_the_account(
     statuses = [change(client, WRONG).status_code for _ in range(threshold)]
     locked = change(client, DEFAULT_PASSWORD)
 
-    assert statuses == [400] * threshold
+    assert statuses == [403] * threshold
     assert locked.status_code == 429
     assert locked.json()["code"] == "too_many_attempts"
     assert 0 < int(locked["Retry-After"]) <= settings.MICRO_LOCKOUT_SECONDS

@@ -103,7 +103,8 @@ def test_admin_list_is_cursor_paginated(admin_client, user):
 )
 def test_bad_filters_are_a_400_problem(admin_client, params):
     response = admin_client.get(EVENTS_URL, params)
-    assert response.status_code == 400
+    # A cursor this API did not write names no page (404); the filters are 400s.
+    assert response.status_code == (404 if "cursor" in params else 400)
     assert response["Content-Type"] == "application/problem+json"
 
 

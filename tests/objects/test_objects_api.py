@@ -299,8 +299,8 @@ def test_list_paginates_with_a_cursor_and_caps_page_size(
         url = page["next"]
     assert seen == created
     capped = user_client.get(OBJECTS_URL, {"page_size": 1000000})
-    assert capped.status_code == 200
-    assert user_client.get(OBJECTS_URL, {"cursor": "forged"}).status_code == 400
+    assert capped.status_code == 400
+    assert user_client.get(OBJECTS_URL, {"cursor": "forged"}).status_code == 404
 
 
 def test_session_patch_needs_csrf(session_client: Callable[[User], APIClient], user: User) -> None:
@@ -321,12 +321,12 @@ def test_admin_only_grant_without_read_cannot_delete(
 
 
 @pytest.mark.parametrize("position", ["\u0000", "x' OR '1'='1", "2024-01-01T00:00:00Z"])
-def test_forged_cursor_positions_are_400(user_client: APIClient, position: str) -> None:
+def test_forged_cursor_positions_are_404(user_client: APIClient, position: str) -> None:
     import base64
     from urllib.parse import urlencode
 
     cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
-    assert user_client.get(OBJECTS_URL, {"cursor": cursor}).status_code == 400
+    assert user_client.get(OBJECTS_URL, {"cursor": cursor}).status_code == 404
 
 
 def test_list_with_groups_still_takes_one_query(

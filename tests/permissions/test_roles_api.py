@@ -81,12 +81,12 @@ def test_a_bad_role_name_is_a_400_naming_the_pattern(admin_client, name):
     assert ROLE_NAME_PATTERN in body["errors"]["name"][0] or name == ""
 
 
-def test_a_role_with_an_unknown_scope_is_a_400(admin_client):
+def test_a_role_with_an_unknown_scope_is_a_403(admin_client):
     response = admin_client.post(
         ROLES, {"name": "clerk", "scopes": ["billing:read"]}, format="json"
     )
 
-    assert "billing:read" in problem(response, 400)["errors"]["scopes"][0]
+    assert "billing:read" in problem(response, 403)["errors"]["scopes"][0]
     assert not Role.objects.exists()
 
 
@@ -109,7 +109,7 @@ def test_api_admin_changes_a_role_but_never_its_name(admin_client, billing_read)
     assert problem(renamed, 400)["code"] == "immutable"
     assert changed.status_code == 200
     assert (changed.json()["scopes"], changed.json()["description"]) == (["billing:read"], "d")
-    assert problem(unknown, 400)["errors"]["scopes"]
+    assert problem(unknown, 403)["errors"]["scopes"]
     assert AuditEvent.objects.get(type="role.updated").data["fields"] == ["description", "scopes"]
 
 

@@ -393,11 +393,11 @@ def forged_cursor(raw: str) -> str:
     ["p=garbage", "p=2020-01-01", "p=2020-13-45T00:00:00+00:00", "r=1&p=xx", "p=a\x00b"],
 )
 @pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/groups"])
-def test_forged_cursor_position_is_a_400_problem(admin_client, path, raw):
+def test_forged_cursor_position_is_a_404_problem(admin_client, path, raw):
     response = admin_client.get(path, {"cursor": forged_cursor(raw)})
 
-    body = assert_problem(response, 400)
-    assert "cursor" in body["errors"]
+    body = assert_problem(response, 404)
+    assert body["code"] == "invalid_cursor"
 
 
 @pytest.mark.parametrize(

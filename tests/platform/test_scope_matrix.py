@@ -72,8 +72,11 @@ PUBLIC_OPERATIONS: dict[str, str] = {
     "GET /api/v1/services/{service_id}": "the registry: any authenticated caller reads one",
     "GET /api/v1/scopes": "the registry: any authenticated caller reads every scope",
     # The RPC facade checks each method's scopes from RPC_METHODS (the RPC matrix below).
-    "GET /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
-    "POST /user/{method}": "dispatches to RPC_METHODS, which declares each method's scopes",
+    **{
+        f"{method} /user/{name}": "dispatches to RPC_METHODS, which declares its scopes"
+        for name in RPC_METHODS
+        for method in ("GET", "POST")
+    },
 }
 
 # RPC methods any caller may use: the body carries the credential or nothing is disclosed.
@@ -89,7 +92,9 @@ ANONYMOUS_RPC_METHODS: dict[str, str] = {
 }
 
 # Routes under /api/v1/ or /user/ that are deliberately not in the OpenAPI schema.
-UNDOCUMENTED_ROUTES: dict[str, str] = {}
+UNDOCUMENTED_ROUTES: dict[str, str] = {
+    "user/{method}": "a method name in any letter case; each method is documented at its own path",
+}
 
 
 @cache
@@ -98,12 +103,13 @@ def schema() -> dict[str, Any]:
 
 
 def operations() -> list[tuple[str, str]]:
-    """Every (METHOD, path) of the schema."""
+    """Every (METHOD, path) of the schema but the OAuth endpoints (django-oauth-toolkit's
+    views, which authenticate clients their own way: tests/authn/oauth)."""
     return sorted(
         (method.upper(), path)
         for path, item in schema()["paths"].items()
-        for method in item
-        if method in HTTP_METHODS
+        for method, operation in item.items()
+        if method in HTTP_METHODS and "oauth" not in operation.get("tags", [])
     )
 
 

@@ -100,13 +100,9 @@ def test_the_schema_lists_the_email_methods(admin_client):
     response = admin_client.get("/api/schema/?format=json")
 
     assert response.status_code == 200
-    enum = response.json()["paths"]["/user/{method}"]["post"]["parameters"][0]["schema"]["enum"]
-    assert {
-        "sendverificationemail",
-        "verifyemail",
-        "sendpasswordresetemail",
-        "resetpassword",
-    } <= set(enum)
+    paths = response.json()["paths"]
+    for name in ("sendverificationemail", "verifyemail", "sendpasswordresetemail", "resetpassword"):
+        assert "requestBody" in paths[f"/user/{name}"]["post"]
 
 
 # An address as long as an account's may be (the model's max_length), and one character more.

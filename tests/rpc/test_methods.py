@@ -211,12 +211,12 @@ def test_create_with_unknown_field_is_400(anon_client, admin_user):
     assert not User.objects.filter(username="x1").exists()
 
 
-def test_create_with_weak_password_is_400(anon_client, admin_user):
+def test_create_with_weak_password_is_403(anon_client, admin_user):
     response = rpc(
         anon_client, "create", {"username": "x2", "password": "password123"}, user=admin_user
     )
 
-    assert_problem(response, 400)
+    assert assert_problem(response, 403)["code"] == "password_policy"
 
 
 def test_create_of_a_service_account_with_a_password_is_400(anon_client, admin_user):
@@ -478,10 +478,13 @@ def test_update_password_ends_rpc_sessions(anon_client, user):
         },
     ],
 )
-def test_update_password_without_correct_old_password_or_valid_new_one_is_400(
+def test_update_password_without_correct_old_password_or_valid_new_one_is_refused(
     anon_client, user, body
 ):
-    assert_problem(rpc(anon_client, "updatePassword", body, user=user), 400)
+    # A missing or mismatched field is a 400; a wrong current password or one the policy
+    # refuses is a 403 (`wrong_password`, `password_policy`).
+    refused = "oldPassword" in body and "confirmPassword" not in body
+    assert_problem(rpc(anon_client, "updatePassword", body, user=user), 403 if refused else 400)
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
 

@@ -12,8 +12,8 @@ from rpc.apis import RPC_METHODS
 
 def rpc_operations(db: Any) -> list[dict[str, Any]]:
     schema = Client().get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    item = schema["paths"]["/user/{method}"]
-    return [item["get"], item["post"]]
+    items = [schema["paths"][f"/user/{name}"] for name in RPC_METHODS]
+    return [operation for item in items for operation in (item["get"], item["post"])]
 
 
 def test_a_credential_is_optional_and_every_kind_is_listed(db: Any) -> None:
@@ -22,7 +22,10 @@ def test_a_credential_is_optional_and_every_kind_is_listed(db: Any) -> None:
         assert {"bearerAuth": []} in operation["security"]
 
 
-def test_the_method_parameter_lists_the_table(db: Any) -> None:
-    for operation in rpc_operations(db):
-        (parameter,) = [p for p in operation["parameters"] if p["name"] == "method"]
-        assert parameter["schema"]["enum"] == sorted(RPC_METHODS)
+def test_each_method_of_the_table_is_an_operation_with_its_body(db: Any) -> None:
+    operations = rpc_operations(db)
+
+    assert sorted({op["operationId"] for op in operations if not op.get("deprecated")}) == sorted(
+        f"user_rpc_{name}" for name in RPC_METHODS
+    )
+    assert all("requestBody" in operation for operation in operations)

@@ -84,7 +84,7 @@ def test_a_bound_key_with_a_scope_its_service_does_not_own_is_refused(
 def test_minting_for_an_unknown_resource_is_invalid_target(user: User, password: str) -> None:
     body = {"name": "k", "scopes": ["profile"], "resource": "nowhere"}
     response = signed_in(user, password).post(KEYS, body, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_target"
 
 
@@ -114,7 +114,7 @@ def test_exchanging_a_bound_key_gives_a_token_for_its_service(user: User) -> Non
 
 def test_exchanging_a_bound_key_for_another_resource_is_invalid_target(user: User) -> None:
     response = key_client(bound_key(user).key).post(EXCHANGE, {"resource": "micro"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_target"
 
 
@@ -129,7 +129,7 @@ def test_a_key_bound_to_a_deleted_service_never_reaches_one_that_took_its_name_a
 
     response = key_client(minted.key).post(EXCHANGE)
 
-    assert response.status_code == 400, response.content
+    assert response.status_code == 403, response.content
     assert response.json()["code"] == "invalid_target"
 
 

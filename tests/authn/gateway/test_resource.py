@@ -101,9 +101,9 @@ def test_an_unknown_resource_is_invalid_target_with_or_without_a_credential(
 ) -> None:
     token = password_login(user, password)["access_token"]
     response = verify(token, "?resource=nowhere")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_target"
-    assert APIClient().get(f"{VERIFY}?resource=nowhere").status_code == 400
+    assert APIClient().get(f"{VERIFY}?resource=nowhere").status_code == 403
 
 
 def test_a_bound_key_is_accepted_only_for_its_resource(user: User) -> None:

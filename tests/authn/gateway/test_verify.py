@@ -200,9 +200,9 @@ def test_api_admin_satisfies_any_required_scope(admin_user: User) -> None:
     assert call("get", headers, f"{VERIFY}?scope=users:write+objects:write").status_code == 200
 
 
-def test_unknown_required_scope_is_a_400(user: User) -> None:
+def test_unknown_required_scope_is_a_403(user: User) -> None:
     response = call("get", bearer(token_for(user)), f"{VERIFY}?scope=root")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "invalid_scope"
 

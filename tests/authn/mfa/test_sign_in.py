@@ -144,7 +144,7 @@ def test_a_backup_code_signs_in_once(user, password):
 def test_a_refused_scope_does_not_consume_a_backup_code(user, password):
     _, codes = enrol(user)
     body = {"username": user.username, "password": password, "otp": codes[0], "scope": "api_admin"}
-    assert post_token(body).status_code == 400
+    assert post_token(body).status_code == 403
     assert mfa.backup_codes_remaining(user=user) == 10
 
 

@@ -163,7 +163,7 @@ def test_blank_scope_means_every_held_scope(user, password):
 def test_scope_not_held_is_refused_with_invalid_scope(user, password, scope):
     response = post_token({"username": user.username, "password": password, "scope": scope})
 
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response["Content-Type"].startswith("application/problem+json")
     assert response.json()["code"] == "invalid_scope"
     assert "scope" in response.json()["errors"]
@@ -171,10 +171,10 @@ def test_scope_not_held_is_refused_with_invalid_scope(user, password, scope):
 
 
 @pytest.mark.parametrize("scope", ["superpowers", "profile admin", "PROFILE"])
-def test_unknown_scope_is_refused_with_400(user, password, scope):
+def test_unknown_scope_is_refused_with_403(user, password, scope):
     response = post_token({"username": user.username, "password": password, "scope": scope})
 
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_scope"
 
 

@@ -52,14 +52,14 @@ def test_a_requested_scope_the_resource_does_not_own_is_invalid_scope(
 ) -> None:
     give_billing_role(user)
     response = sign_in(user, password, resource="billing", scope=f"{BILLING_READ} users:read")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_scope"
     assert "users:read" in str(response.json()["errors"])
 
 
 def test_an_unknown_resource_is_invalid_target_problem(user: User, password: str) -> None:
     response = sign_in(user, password, resource="https://nowhere.example")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "invalid_target"
     assert not AuditEvent.objects.filter(type="token.issued").exists()
@@ -108,7 +108,7 @@ def test_a_refresh_naming_an_unknown_resource_is_refused_before_the_token_is_use
     response = APIClient().post(
         REFRESH_URL, {"refresh_token": pair["refresh_token"], "resource": "nope"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json()["code"] == "invalid_target"
     still = APIClient().post(REFRESH_URL, {"refresh_token": pair["refresh_token"]}, format="json")
     assert still.status_code == 200
