@@ -4,6 +4,8 @@
 package apitypes
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -43,6 +45,81 @@ func (e KindEnum) Valid() bool {
 	case KindEnumService:
 		return true
 	case KindEnumUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenAuthorizationCodeGrantType.
+const (
+	AuthorizationCode OAuthTokenAuthorizationCodeGrantType = "authorization_code"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenAuthorizationCodeGrantType enum.
+func (e OAuthTokenAuthorizationCodeGrantType) Valid() bool {
+	switch e {
+	case AuthorizationCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenClientCredentialsGrantType.
+const (
+	ClientCredentials OAuthTokenClientCredentialsGrantType = "client_credentials"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenClientCredentialsGrantType enum.
+func (e OAuthTokenClientCredentialsGrantType) Valid() bool {
+	switch e {
+	case ClientCredentials:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenDeviceCodeGrantType.
+const (
+	UrnIetfParamsOauthGrantTypeDeviceCode OAuthTokenDeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenDeviceCodeGrantType enum.
+func (e OAuthTokenDeviceCodeGrantType) Valid() bool {
+	switch e {
+	case UrnIetfParamsOauthGrantTypeDeviceCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenRefreshGrantType.
+const (
+	OAuthTokenRefreshGrantTypeRefreshToken OAuthTokenRefreshGrantType = "refresh_token"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenRefreshGrantType enum.
+func (e OAuthTokenRefreshGrantType) Valid() bool {
+	switch e {
+	case OAuthTokenRefreshGrantTypeRefreshToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthTokenResponseTokenType.
+const (
+	Bearer OAuthTokenResponseTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the OAuthTokenResponseTokenType enum.
+func (e OAuthTokenResponseTokenType) Valid() bool {
+	switch e {
+	case Bearer:
 		return true
 	default:
 		return false
@@ -124,108 +201,48 @@ func (e AccessListParamsSubjectType) Valid() bool {
 	}
 }
 
-// Defines values for UserRpcGetParamsMethod.
+// Defines values for OauthAuthorizeParamsResponseType.
 const (
-	UserRpcGetParamsMethodCreate                 UserRpcGetParamsMethod = "create"
-	UserRpcGetParamsMethodDelete                 UserRpcGetParamsMethod = "delete"
-	UserRpcGetParamsMethodList                   UserRpcGetParamsMethod = "list"
-	UserRpcGetParamsMethodLogin                  UserRpcGetParamsMethod = "login"
-	UserRpcGetParamsMethodLogout                 UserRpcGetParamsMethod = "logout"
-	UserRpcGetParamsMethodRead                   UserRpcGetParamsMethod = "read"
-	UserRpcGetParamsMethodReadsession            UserRpcGetParamsMethod = "readsession"
-	UserRpcGetParamsMethodResetpassword          UserRpcGetParamsMethod = "resetpassword"
-	UserRpcGetParamsMethodSendpasswordresetemail UserRpcGetParamsMethod = "sendpasswordresetemail"
-	UserRpcGetParamsMethodSendverificationemail  UserRpcGetParamsMethod = "sendverificationemail"
-	UserRpcGetParamsMethodUpdate                 UserRpcGetParamsMethod = "update"
-	UserRpcGetParamsMethodUpdatepassword         UserRpcGetParamsMethod = "updatepassword"
-	UserRpcGetParamsMethodVerifyemail            UserRpcGetParamsMethod = "verifyemail"
-	UserRpcGetParamsMethodVerifytoken            UserRpcGetParamsMethod = "verifytoken"
+	Code OauthAuthorizeParamsResponseType = "code"
 )
 
-// Valid indicates whether the value is a known member of the UserRpcGetParamsMethod enum.
-func (e UserRpcGetParamsMethod) Valid() bool {
+// Valid indicates whether the value is a known member of the OauthAuthorizeParamsResponseType enum.
+func (e OauthAuthorizeParamsResponseType) Valid() bool {
 	switch e {
-	case UserRpcGetParamsMethodCreate:
-		return true
-	case UserRpcGetParamsMethodDelete:
-		return true
-	case UserRpcGetParamsMethodList:
-		return true
-	case UserRpcGetParamsMethodLogin:
-		return true
-	case UserRpcGetParamsMethodLogout:
-		return true
-	case UserRpcGetParamsMethodRead:
-		return true
-	case UserRpcGetParamsMethodReadsession:
-		return true
-	case UserRpcGetParamsMethodResetpassword:
-		return true
-	case UserRpcGetParamsMethodSendpasswordresetemail:
-		return true
-	case UserRpcGetParamsMethodSendverificationemail:
-		return true
-	case UserRpcGetParamsMethodUpdate:
-		return true
-	case UserRpcGetParamsMethodUpdatepassword:
-		return true
-	case UserRpcGetParamsMethodVerifyemail:
-		return true
-	case UserRpcGetParamsMethodVerifytoken:
+	case Code:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for UserRpcPostParamsMethod.
+// Defines values for OauthAuthorizeParamsCodeChallengeMethod.
 const (
-	UserRpcPostParamsMethodCreate                 UserRpcPostParamsMethod = "create"
-	UserRpcPostParamsMethodDelete                 UserRpcPostParamsMethod = "delete"
-	UserRpcPostParamsMethodList                   UserRpcPostParamsMethod = "list"
-	UserRpcPostParamsMethodLogin                  UserRpcPostParamsMethod = "login"
-	UserRpcPostParamsMethodLogout                 UserRpcPostParamsMethod = "logout"
-	UserRpcPostParamsMethodRead                   UserRpcPostParamsMethod = "read"
-	UserRpcPostParamsMethodReadsession            UserRpcPostParamsMethod = "readsession"
-	UserRpcPostParamsMethodResetpassword          UserRpcPostParamsMethod = "resetpassword"
-	UserRpcPostParamsMethodSendpasswordresetemail UserRpcPostParamsMethod = "sendpasswordresetemail"
-	UserRpcPostParamsMethodSendverificationemail  UserRpcPostParamsMethod = "sendverificationemail"
-	UserRpcPostParamsMethodUpdate                 UserRpcPostParamsMethod = "update"
-	UserRpcPostParamsMethodUpdatepassword         UserRpcPostParamsMethod = "updatepassword"
-	UserRpcPostParamsMethodVerifyemail            UserRpcPostParamsMethod = "verifyemail"
-	UserRpcPostParamsMethodVerifytoken            UserRpcPostParamsMethod = "verifytoken"
+	S256 OauthAuthorizeParamsCodeChallengeMethod = "S256"
 )
 
-// Valid indicates whether the value is a known member of the UserRpcPostParamsMethod enum.
-func (e UserRpcPostParamsMethod) Valid() bool {
+// Valid indicates whether the value is a known member of the OauthAuthorizeParamsCodeChallengeMethod enum.
+func (e OauthAuthorizeParamsCodeChallengeMethod) Valid() bool {
 	switch e {
-	case UserRpcPostParamsMethodCreate:
+	case S256:
 		return true
-	case UserRpcPostParamsMethodDelete:
+	default:
+		return false
+	}
+}
+
+// Defines values for OauthRevokeTokenFormdataBodyTokenTypeHint.
+const (
+	OauthRevokeTokenFormdataBodyTokenTypeHintAccessToken  OauthRevokeTokenFormdataBodyTokenTypeHint = "access_token"
+	OauthRevokeTokenFormdataBodyTokenTypeHintRefreshToken OauthRevokeTokenFormdataBodyTokenTypeHint = "refresh_token"
+)
+
+// Valid indicates whether the value is a known member of the OauthRevokeTokenFormdataBodyTokenTypeHint enum.
+func (e OauthRevokeTokenFormdataBodyTokenTypeHint) Valid() bool {
+	switch e {
+	case OauthRevokeTokenFormdataBodyTokenTypeHintAccessToken:
 		return true
-	case UserRpcPostParamsMethodList:
-		return true
-	case UserRpcPostParamsMethodLogin:
-		return true
-	case UserRpcPostParamsMethodLogout:
-		return true
-	case UserRpcPostParamsMethodRead:
-		return true
-	case UserRpcPostParamsMethodReadsession:
-		return true
-	case UserRpcPostParamsMethodResetpassword:
-		return true
-	case UserRpcPostParamsMethodSendpasswordresetemail:
-		return true
-	case UserRpcPostParamsMethodSendverificationemail:
-		return true
-	case UserRpcPostParamsMethodUpdate:
-		return true
-	case UserRpcPostParamsMethodUpdatepassword:
-		return true
-	case UserRpcPostParamsMethodVerifyemail:
-		return true
-	case UserRpcPostParamsMethodVerifytoken:
+	case OauthRevokeTokenFormdataBodyTokenTypeHintRefreshToken:
 		return true
 	default:
 		return false
@@ -487,6 +504,141 @@ type MintedKeyOut struct {
 	Scopes   []string `json:"scopes"`
 }
 
+// OAuthDeviceAuthorization defines model for OAuthDeviceAuthorization.
+type OAuthDeviceAuthorization struct {
+	DeviceCode string `json:"device_code"`
+	ExpiresIn  int    `json:"expires_in"`
+
+	// Interval Seconds between polls of `/o/token/`.
+	Interval *int `json:"interval,omitempty"`
+
+	// UserCode What the user enters at `verification_uri`.
+	UserCode                string  `json:"user_code"`
+	VerificationUri         string  `json:"verification_uri"`
+	VerificationUriComplete *string `json:"verification_uri_complete,omitempty"`
+}
+
+// OAuthError defines model for OAuthError.
+type OAuthError struct {
+	// Error An RFC 6749 §5.2 (or RFC 8628, RFC 8707) error code.
+	Error string `json:"error"`
+
+	// ErrorDescription What was wrong, for a developer.
+	ErrorDescription *string `json:"error_description,omitempty"`
+}
+
+// OAuthIntrospection RFC 7662: only `active` for a token that is not active.
+type OAuthIntrospection struct {
+	Active   bool             `json:"active"`
+	Aud      *json.RawMessage `json:"aud,omitempty"`
+	ClientId *string          `json:"client_id,omitempty"`
+	Exp      *int             `json:"exp,omitempty"`
+	Iat      *int             `json:"iat,omitempty"`
+	Iss      *string          `json:"iss,omitempty"`
+	Jti      *string          `json:"jti,omitempty"`
+	Nbf      *int             `json:"nbf,omitempty"`
+
+	// Scope Space-separated scopes (registered ones, and `openid`).
+	Scope     *string `json:"scope,omitempty"`
+	Sub       *string `json:"sub,omitempty"`
+	TokenType *string `json:"token_type,omitempty"`
+	Username  *string `json:"username,omitempty"`
+}
+
+// OAuthTokenAuthorizationCode defines model for OAuthTokenAuthorizationCode.
+type OAuthTokenAuthorizationCode struct {
+	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	ClientId *string `json:"client_id,omitempty"`
+
+	// Code The code the redirect carried (works once).
+	Code string `json:"code"`
+
+	// CodeVerifier The PKCE verifier (S256 only).
+	CodeVerifier string                               `json:"code_verifier"`
+	GrantType    OAuthTokenAuthorizationCodeGrantType `json:"grant_type"`
+
+	// RedirectUri The redirect URI of the authorization request.
+	RedirectUri string `json:"redirect_uri"`
+
+	// Resource A registered service (audience or name): the token is for it only.
+	Resource *string `json:"resource,omitempty"`
+}
+
+// OAuthTokenAuthorizationCodeGrantType defines model for OAuthTokenAuthorizationCode.GrantType.
+type OAuthTokenAuthorizationCodeGrantType string
+
+// OAuthTokenClientCredentials defines model for OAuthTokenClientCredentials.
+type OAuthTokenClientCredentials struct {
+	GrantType OAuthTokenClientCredentialsGrantType `json:"grant_type"`
+
+	// Resource A registered service (audience or name): the token is for it only.
+	Resource *string `json:"resource,omitempty"`
+
+	// Scope Space-separated scopes (registered ones, and `openid`).
+	Scope *string `json:"scope,omitempty"`
+}
+
+// OAuthTokenClientCredentialsGrantType defines model for OAuthTokenClientCredentials.GrantType.
+type OAuthTokenClientCredentialsGrantType string
+
+// OAuthTokenDeviceCode defines model for OAuthTokenDeviceCode.
+type OAuthTokenDeviceCode struct {
+	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	ClientId string `json:"client_id"`
+
+	// DeviceCode The `device_code` of `/o/device-authorization/`.
+	DeviceCode string                        `json:"device_code"`
+	GrantType  OAuthTokenDeviceCodeGrantType `json:"grant_type"`
+}
+
+// OAuthTokenDeviceCodeGrantType defines model for OAuthTokenDeviceCode.GrantType.
+type OAuthTokenDeviceCodeGrantType string
+
+// OAuthTokenRefresh defines model for OAuthTokenRefresh.
+type OAuthTokenRefresh struct {
+	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	ClientId  *string                    `json:"client_id,omitempty"`
+	GrantType OAuthTokenRefreshGrantType `json:"grant_type"`
+
+	// RefreshToken The refresh token; a new one replaces it.
+	RefreshToken string `json:"refresh_token"`
+
+	// Resource A registered service (audience or name): the token is for it only.
+	Resource *string `json:"resource,omitempty"`
+
+	// Scope Space-separated scopes (registered ones, and `openid`).
+	Scope *string `json:"scope,omitempty"`
+}
+
+// OAuthTokenRefreshGrantType defines model for OAuthTokenRefresh.GrantType.
+type OAuthTokenRefreshGrantType string
+
+// OAuthTokenResponse defines model for OAuthTokenResponse.
+type OAuthTokenResponse struct {
+	// AccessToken An RS256 JWT (`typ: at+jwt`).
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+
+	// IdToken With `openid`.
+	IdToken *string `json:"id_token,omitempty"`
+
+	// RefreshToken Not for `client_credentials`.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// Scope Space-separated scopes (registered ones, and `openid`).
+	Scope     *string                     `json:"scope,omitempty"`
+	TokenType OAuthTokenResponseTokenType `json:"token_type"`
+}
+
+// OAuthTokenResponseTokenType defines model for OAuthTokenResponse.TokenType.
+type OAuthTokenResponseTokenType string
+
+// OAuthUserInfo The OpenID Connect claims the token's scopes release.
+type OAuthUserInfo struct {
+	Sub                  string                 `json:"sub"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // ObjectCreateInRequest An input serializer that rejects fields it does not list: an unknown field is a 400.
 type ObjectCreateInRequest struct {
 	Name  string      `json:"name"`
@@ -599,6 +751,146 @@ type RoleOut struct {
 type RolePage struct {
 	Next    *string   `json:"next"`
 	Results []RoleOut `json:"results"`
+}
+
+// RpcCreatedOut defines model for RpcCreatedOut.
+type RpcCreatedOut struct {
+	// User The user themself, or a caller with `users:write`.
+	User UserPrivateOut `json:"user"`
+}
+
+// RpcDeleteInRequest defines model for RpcDeleteInRequest.
+type RpcDeleteInRequest struct {
+	// Id The user to deactivate.
+	Id *string `json:"id,omitempty"`
+}
+
+// RpcEmailInRequest defines model for RpcEmailInRequest.
+type RpcEmailInRequest struct {
+	Email string `json:"email"`
+}
+
+// RpcListInRequest defines model for RpcListInRequest.
+type RpcListInRequest struct {
+	// Limit 0 means 25.
+	Limit  *int `json:"limit,omitempty"`
+	Offset *int `json:"offset,omitempty"`
+}
+
+// RpcLoginInRequest defines model for RpcLoginInRequest.
+type RpcLoginInRequest struct {
+	// Otp Once the account has MFA.
+	Otp      *string `json:"otp,omitempty"`
+	Password string  `json:"password"`
+
+	// Username The username or the email address.
+	Username string `json:"username"`
+}
+
+// RpcLoginOut defines model for RpcLoginOut.
+type RpcLoginOut struct {
+	Session RpcSession `json:"session"`
+}
+
+// RpcMaybeSession defines model for RpcMaybeSession.
+type RpcMaybeSession struct {
+	// Created Unix time.
+	Created int `json:"created"`
+
+	// Expires Unix time.
+	Expires int    `json:"expires"`
+	Id      string `json:"id"`
+	UserId  string `json:"userId"`
+}
+
+// RpcReadInRequest defines model for RpcReadInRequest.
+type RpcReadInRequest struct {
+	// Email `users:write`, or the caller's own address.
+	Email *string `json:"email,omitempty"`
+
+	// Id The user's id.
+	Id       *string `json:"id,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
+// RpcResetPasswordInRequest defines model for RpcResetPasswordInRequest.
+type RpcResetPasswordInRequest struct {
+	// Password The new password (the password policy applies).
+	Password string `json:"password"`
+
+	// Token The `<uidb64>.<token>` code of the reset email.
+	Token string `json:"token"`
+}
+
+// RpcSession defines model for RpcSession.
+type RpcSession struct {
+	// Created Unix time.
+	Created int `json:"created"`
+
+	// Expires Unix time.
+	Expires int    `json:"expires"`
+	Id      string `json:"id"`
+	UserId  string `json:"userId"`
+}
+
+// RpcSessionInRequest defines model for RpcSessionInRequest.
+type RpcSessionInRequest struct {
+	// SessionId The session id `login` answered.
+	SessionId string `json:"sessionId"`
+}
+
+// RpcSessionOut defines model for RpcSessionOut.
+type RpcSessionOut struct {
+	Session RpcSession `json:"session"`
+}
+
+// RpcTokenInRequest defines model for RpcTokenInRequest.
+type RpcTokenInRequest struct {
+	Token string `json:"token"`
+}
+
+// RpcUpdateInRequest Fields a `users:write` caller may change on any account.
+type RpcUpdateInRequest struct {
+	AvatarUrl   *string `json:"avatar_url,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+
+	// Id The user to change.
+	Id       *string `json:"id,omitempty"`
+	IsActive *bool   `json:"is_active,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
+// RpcUpdatePasswordInRequest defines model for RpcUpdatePasswordInRequest.
+type RpcUpdatePasswordInRequest struct {
+	NewPassword string `json:"newPassword"`
+	OldPassword string `json:"oldPassword"`
+
+	// UserId The caller's own id.
+	UserId *string `json:"userId,omitempty"`
+}
+
+// RpcUpdatedOut defines model for RpcUpdatedOut.
+type RpcUpdatedOut struct {
+	// User The user themself, or a caller with `users:write`.
+	User UserPrivateOut `json:"user"`
+}
+
+// RpcUserOut defines model for RpcUserOut.
+type RpcUserOut struct {
+	User map[string]interface{} `json:"user"`
+}
+
+// RpcUsersOut defines model for RpcUsersOut.
+type RpcUsersOut struct {
+	Users []UserPrivateOut `json:"users"`
+}
+
+// RpcVerifyTokenOut defines model for RpcVerifyTokenOut.
+type RpcVerifyTokenOut struct {
+	IsValid bool             `json:"is_valid"`
+	Message string           `json:"message"`
+	Session *RpcMaybeSession `json:"session"`
 }
 
 // ScopeBriefOut defines model for ScopeBriefOut.
@@ -769,16 +1061,19 @@ type UserRolePage struct {
 
 // AccessListParams defines parameters for AccessList.
 type AccessListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor     *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 	ObjectId   *string `form:"object_id,omitempty" json:"object_id,omitempty"`
 	ObjectType *string `form:"object_type,omitempty" json:"object_type,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// SubjectId A user or group id.
-	SubjectId   *string                      `form:"subject_id,omitempty" json:"subject_id,omitempty"`
+	SubjectId *string `form:"subject_id,omitempty" json:"subject_id,omitempty"`
+
+	// SubjectType * `user` - user
+	// * `group` - group
 	SubjectType *AccessListParamsSubjectType `form:"subject_type,omitempty" json:"subject_type,omitempty"`
 }
 
@@ -787,10 +1082,10 @@ type AccessListParamsSubjectType string
 
 // ApiKeysRetrieveParams defines parameters for ApiKeysRetrieve.
 type ApiKeysRetrieveParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// UserId Another user's keys (`api_admin`).
@@ -802,10 +1097,10 @@ type AuditEventsRetrieveParams struct {
 	// ActorId The acting user's id (UUID).
 	ActorId *string `form:"actor_id,omitempty" json:"actor_id,omitempty"`
 
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Since ISO 8601 time; events at or after it.
@@ -877,55 +1172,55 @@ type AuthVerifyUpdateParams struct {
 
 // GroupsRetrieveParams defines parameters for GroupsRetrieve.
 type GroupsRetrieveParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // GroupRolesListParams defines parameters for GroupRolesList.
 type GroupRolesListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // MeEventsRetrieveParams defines parameters for MeEventsRetrieve.
 type MeEventsRetrieveParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // ObjectsListParams defines parameters for ObjectsList.
 type ObjectsListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // RolesListParams defines parameters for RolesList.
 type RolesListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // ScopesListParams defines parameters for ScopesList.
 type ScopesListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Service Only this service's scopes (its name).
@@ -934,10 +1229,10 @@ type ScopesListParams struct {
 
 // ServicesListParams defines parameters for ServicesList.
 type ServicesListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -961,7 +1256,7 @@ type UsersLookupParams struct {
 	// Ids Comma-separated user ids (at most 100).
 	Ids *string `form:"ids,omitempty" json:"ids,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Username Exact username (case-insensitive).
@@ -970,21 +1265,60 @@ type UsersLookupParams struct {
 
 // UserRolesListParams defines parameters for UserRolesList.
 type UserRolesListParams struct {
-	// Cursor The `next` link's cursor.
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize At most 100.
+	// PageSize 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
-// UserRpcGetParamsMethod defines parameters for UserRpcGet.
-type UserRpcGetParamsMethod string
+// OauthAuthorizeParams defines parameters for OauthAuthorize.
+type OauthAuthorizeParams struct {
+	ResponseType        OauthAuthorizeParamsResponseType        `form:"response_type" json:"response_type"`
+	ClientId            string                                  `form:"client_id" json:"client_id"`
+	RedirectUri         string                                  `form:"redirect_uri" json:"redirect_uri"`
+	Scope               *string                                 `form:"scope,omitempty" json:"scope,omitempty"`
+	State               *string                                 `form:"state,omitempty" json:"state,omitempty"`
+	CodeChallenge       string                                  `form:"code_challenge" json:"code_challenge"`
+	CodeChallengeMethod OauthAuthorizeParamsCodeChallengeMethod `form:"code_challenge_method" json:"code_challenge_method"`
+	Nonce               *string                                 `form:"nonce,omitempty" json:"nonce,omitempty"`
+	Resource            *string                                 `form:"resource,omitempty" json:"resource,omitempty"`
+}
 
-// UserRpcPostJSONBody defines parameters for UserRpcPost.
-type UserRpcPostJSONBody map[string]interface{}
+// OauthAuthorizeParamsResponseType defines parameters for OauthAuthorize.
+type OauthAuthorizeParamsResponseType string
 
-// UserRpcPostParamsMethod defines parameters for UserRpcPost.
-type UserRpcPostParamsMethod string
+// OauthAuthorizeParamsCodeChallengeMethod defines parameters for OauthAuthorize.
+type OauthAuthorizeParamsCodeChallengeMethod string
+
+// OauthDeviceAuthorizationFormdataBody defines parameters for OauthDeviceAuthorization.
+type OauthDeviceAuthorizationFormdataBody struct {
+	ClientId string `form:"client_id" json:"client_id"`
+
+	// Scope Space-separated scopes (registered ones, and `openid`).
+	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
+}
+
+// OauthIntrospectFormdataBody defines parameters for OauthIntrospect.
+type OauthIntrospectFormdataBody struct {
+	Token         string  `form:"token" json:"token"`
+	TokenTypeHint *string `form:"token_type_hint,omitempty" json:"token_type_hint,omitempty"`
+}
+
+// OauthRevokeTokenFormdataBody defines parameters for OauthRevokeToken.
+type OauthRevokeTokenFormdataBody struct {
+	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	ClientId      *string                                    `form:"client_id,omitempty" json:"client_id,omitempty"`
+	Token         string                                     `form:"token" json:"token"`
+	TokenTypeHint *OauthRevokeTokenFormdataBodyTokenTypeHint `form:"token_type_hint,omitempty" json:"token_type_hint,omitempty"`
+}
+
+// OauthRevokeTokenFormdataBodyTokenTypeHint defines parameters for OauthRevokeToken.
+type OauthRevokeTokenFormdataBodyTokenTypeHint string
+
+// OauthTokenFormdataBody defines parameters for OauthToken.
+type OauthTokenFormdataBody = struct {
+}
 
 // AccessCreateJSONRequestBody defines body for AccessCreate for application/json ContentType.
 type AccessCreateJSONRequestBody = GrantInRequest
@@ -1024,6 +1358,9 @@ type GroupsRolesCreateJSONRequestBody = RoleAssignInRequest
 
 // MeMfaBackupCodesCreateJSONRequestBody defines body for MeMfaBackupCodesCreate for application/json ContentType.
 type MeMfaBackupCodesCreateJSONRequestBody = OtpInRequest
+
+// MeMfaTotpDestroyJSONRequestBody defines body for MeMfaTotpDestroy for application/json ContentType.
+type MeMfaTotpDestroyJSONRequestBody = OtpInRequest
 
 // MeMfaTotpConfirmCreateJSONRequestBody defines body for MeMfaTotpConfirmCreate for application/json ContentType.
 type MeMfaTotpConfirmCreateJSONRequestBody = OtpInRequest
@@ -1067,5 +1404,192 @@ type UsersPartialUpdateJSONRequestBody = PatchedUserUpdateAdminInRequest
 // UsersRolesCreateJSONRequestBody defines body for UsersRolesCreate for application/json ContentType.
 type UsersRolesCreateJSONRequestBody = RoleAssignInRequest
 
-// UserRpcPostJSONRequestBody defines body for UserRpcPost for application/json ContentType.
-type UserRpcPostJSONRequestBody UserRpcPostJSONBody
+// OauthDeviceAuthorizationFormdataRequestBody defines body for OauthDeviceAuthorization for application/x-www-form-urlencoded ContentType.
+type OauthDeviceAuthorizationFormdataRequestBody OauthDeviceAuthorizationFormdataBody
+
+// OauthIntrospectFormdataRequestBody defines body for OauthIntrospect for application/x-www-form-urlencoded ContentType.
+type OauthIntrospectFormdataRequestBody OauthIntrospectFormdataBody
+
+// OauthRevokeTokenFormdataRequestBody defines body for OauthRevokeToken for application/x-www-form-urlencoded ContentType.
+type OauthRevokeTokenFormdataRequestBody OauthRevokeTokenFormdataBody
+
+// OauthTokenFormdataRequestBody defines body for OauthToken for application/x-www-form-urlencoded ContentType.
+type OauthTokenFormdataRequestBody = OauthTokenFormdataBody
+
+// UserRpcCreateGetJSONRequestBody defines body for UserRpcCreateGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcCreateGetJSONRequestBody = UserCreateInRequest
+
+// UserRpcCreateJSONRequestBody defines body for UserRpcCreate for application/json ContentType.
+type UserRpcCreateJSONRequestBody = UserCreateInRequest
+
+// UserRpcDeleteGetJSONRequestBody defines body for UserRpcDeleteGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcDeleteGetJSONRequestBody = RpcDeleteInRequest
+
+// UserRpcDeleteJSONRequestBody defines body for UserRpcDelete for application/json ContentType.
+type UserRpcDeleteJSONRequestBody = RpcDeleteInRequest
+
+// UserRpcListGetJSONRequestBody defines body for UserRpcListGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcListGetJSONRequestBody = RpcListInRequest
+
+// UserRpcListJSONRequestBody defines body for UserRpcList for application/json ContentType.
+type UserRpcListJSONRequestBody = RpcListInRequest
+
+// UserRpcLoginGetJSONRequestBody defines body for UserRpcLoginGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcLoginGetJSONRequestBody = RpcLoginInRequest
+
+// UserRpcLoginJSONRequestBody defines body for UserRpcLogin for application/json ContentType.
+type UserRpcLoginJSONRequestBody = RpcLoginInRequest
+
+// UserRpcLogoutGetJSONRequestBody defines body for UserRpcLogoutGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcLogoutGetJSONRequestBody = RpcSessionInRequest
+
+// UserRpcLogoutJSONRequestBody defines body for UserRpcLogout for application/json ContentType.
+type UserRpcLogoutJSONRequestBody = RpcSessionInRequest
+
+// UserRpcReadGetJSONRequestBody defines body for UserRpcReadGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcReadGetJSONRequestBody = RpcReadInRequest
+
+// UserRpcReadJSONRequestBody defines body for UserRpcRead for application/json ContentType.
+type UserRpcReadJSONRequestBody = RpcReadInRequest
+
+// UserRpcReadsessionGetJSONRequestBody defines body for UserRpcReadsessionGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcReadsessionGetJSONRequestBody = RpcSessionInRequest
+
+// UserRpcReadsessionJSONRequestBody defines body for UserRpcReadsession for application/json ContentType.
+type UserRpcReadsessionJSONRequestBody = RpcSessionInRequest
+
+// UserRpcResetpasswordGetJSONRequestBody defines body for UserRpcResetpasswordGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcResetpasswordGetJSONRequestBody = RpcResetPasswordInRequest
+
+// UserRpcResetpasswordJSONRequestBody defines body for UserRpcResetpassword for application/json ContentType.
+type UserRpcResetpasswordJSONRequestBody = RpcResetPasswordInRequest
+
+// UserRpcSendpasswordresetemailGetJSONRequestBody defines body for UserRpcSendpasswordresetemailGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcSendpasswordresetemailGetJSONRequestBody = RpcEmailInRequest
+
+// UserRpcSendpasswordresetemailJSONRequestBody defines body for UserRpcSendpasswordresetemail for application/json ContentType.
+type UserRpcSendpasswordresetemailJSONRequestBody = RpcEmailInRequest
+
+// UserRpcSendverificationemailGetJSONRequestBody defines body for UserRpcSendverificationemailGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcSendverificationemailGetJSONRequestBody = RpcEmailInRequest
+
+// UserRpcSendverificationemailJSONRequestBody defines body for UserRpcSendverificationemail for application/json ContentType.
+type UserRpcSendverificationemailJSONRequestBody = RpcEmailInRequest
+
+// UserRpcUpdateGetJSONRequestBody defines body for UserRpcUpdateGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcUpdateGetJSONRequestBody = RpcUpdateInRequest
+
+// UserRpcUpdateJSONRequestBody defines body for UserRpcUpdate for application/json ContentType.
+type UserRpcUpdateJSONRequestBody = RpcUpdateInRequest
+
+// UserRpcUpdatepasswordGetJSONRequestBody defines body for UserRpcUpdatepasswordGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcUpdatepasswordGetJSONRequestBody = RpcUpdatePasswordInRequest
+
+// UserRpcUpdatepasswordJSONRequestBody defines body for UserRpcUpdatepassword for application/json ContentType.
+type UserRpcUpdatepasswordJSONRequestBody = RpcUpdatePasswordInRequest
+
+// UserRpcVerifyemailGetJSONRequestBody defines body for UserRpcVerifyemailGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcVerifyemailGetJSONRequestBody = RpcTokenInRequest
+
+// UserRpcVerifyemailJSONRequestBody defines body for UserRpcVerifyemail for application/json ContentType.
+type UserRpcVerifyemailJSONRequestBody = RpcTokenInRequest
+
+// UserRpcVerifytokenGetJSONRequestBody defines body for UserRpcVerifytokenGet for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type UserRpcVerifytokenGetJSONRequestBody = RpcTokenInRequest
+
+// UserRpcVerifytokenJSONRequestBody defines body for UserRpcVerifytoken for application/json ContentType.
+type UserRpcVerifytokenJSONRequestBody = RpcTokenInRequest
+
+// Getter for additional properties for OAuthUserInfo. Returns the specified
+// element and whether it was found
+func (a OAuthUserInfo) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for OAuthUserInfo
+func (a *OAuthUserInfo) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for OAuthUserInfo to handle AdditionalProperties
+func (a *OAuthUserInfo) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["sub"]; found {
+		err = json.Unmarshal(raw, &a.Sub)
+		if err != nil {
+			return fmt.Errorf("error reading 'sub': %w", err)
+		}
+		delete(object, "sub")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for OAuthUserInfo to handle AdditionalProperties
+func (a OAuthUserInfo) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["sub"], err = json.Marshal(a.Sub)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sub': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}

@@ -1008,7 +1008,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/user/{method}": {
+    "/user/create": {
         parameters: {
             query?: never;
             header?: never;
@@ -1016,44 +1016,453 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
-         *
-         *     Each method applies the REST API's rules, its scopes checked first (RPC_METHODS), a
-         *     refusal naming the missing scope: `read` needs `users:read` (by email: `users:write`, or
-         *     the caller's own address); `create`, `delete`,
-         *     `list` need `users:write`; `update` needs self (+`profile`) or `users:write` (another
-         *     user's email: `api_admin`); `updatePassword` needs self (+`profile`) from a person's own
-         *     sign-in, its old password checked under the sign-in lockout; `login`, `logout`,
-         *     `readSession`, `verifyToken` need no credential beyond the password or session id they
-         *     carry (`login` also takes `otp` once the account has MFA, and shares the token
-         *     endpoint's lockout and throttles);
-         *     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
-         *     anonymous (the emailed token is the credential) and answer alike whether or not an
-         *     address has an account.
-         *
-         *     **Authentication:** none required.
+         * RPC method `create` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
          */
-        get: operations["user_rpc_get"];
+        get: operations["user_rpc_create_get"];
         put?: never;
         /**
-         * @description Micro-style RPC: `GET|POST /user/<method>` with a JSON body; names are case-insensitive.
-         *
-         *     Each method applies the REST API's rules, its scopes checked first (RPC_METHODS), a
-         *     refusal naming the missing scope: `read` needs `users:read` (by email: `users:write`, or
-         *     the caller's own address); `create`, `delete`,
-         *     `list` need `users:write`; `update` needs self (+`profile`) or `users:write` (another
-         *     user's email: `api_admin`); `updatePassword` needs self (+`profile`) from a person's own
-         *     sign-in, its old password checked under the sign-in lockout; `login`, `logout`,
-         *     `readSession`, `verifyToken` need no credential beyond the password or session id they
-         *     carry (`login` also takes `otp` once the account has MFA, and shares the token
-         *     endpoint's lockout and throttles);
-         *     `sendVerificationEmail`, `verifyEmail`, `sendPasswordResetEmail`, `resetPassword` are
-         *     anonymous (the emailed token is the credential) and answer alike whether or not an
-         *     address has an account.
-         *
-         *     **Authentication:** none required.
+         * RPC method `create`
+         * @description **Method scopes:** `users:write`. GET with the same body works for a bearer caller; the name is case-insensitive.
          */
-        post: operations["user_rpc_post"];
+        post: operations["user_rpc_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `delete` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_delete_get"];
+        put?: never;
+        /**
+         * RPC method `delete`
+         * @description **Method scopes:** `users:write`. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `list` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_list_get"];
+        put?: never;
+        /**
+         * RPC method `list`
+         * @description **Method scopes:** `users:write`. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `login` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_login_get"];
+        put?: never;
+        /**
+         * RPC method `login`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `logout` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_logout_get"];
+        put?: never;
+        /**
+         * RPC method `logout`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `read` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_read_get"];
+        put?: never;
+        /**
+         * RPC method `read`
+         * @description **Method scopes:** `users:read`. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/readsession": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `readsession` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_readsession_get"];
+        put?: never;
+        /**
+         * RPC method `readsession`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_readsession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/resetpassword": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `resetpassword` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_resetpassword_get"];
+        put?: never;
+        /**
+         * RPC method `resetpassword`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_resetpassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/sendpasswordresetemail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `sendpasswordresetemail` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_sendpasswordresetemail_get"];
+        put?: never;
+        /**
+         * RPC method `sendpasswordresetemail`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_sendpasswordresetemail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/sendverificationemail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `sendverificationemail` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_sendverificationemail_get"];
+        put?: never;
+        /**
+         * RPC method `sendverificationemail`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_sendverificationemail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `update` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_update_get"];
+        put?: never;
+        /**
+         * RPC method `update`
+         * @description **Method scopes:** `profile` or `users:write`. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/updatepassword": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `updatepassword` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_updatepassword_get"];
+        put?: never;
+        /**
+         * RPC method `updatepassword`
+         * @description **Method scopes:** `profile`. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_updatepassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/verifyemail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `verifyemail` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_verifyemail_get"];
+        put?: never;
+        /**
+         * RPC method `verifyemail`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_verifyemail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/verifytoken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RPC method `verifytoken` (GET with a body)
+         * @deprecated
+         * @description As the POST operation, Micro-style: a body on GET, which browsers' `fetch` cannot send, and which a session-cookie caller may use only for methods that change nothing (else 403 `post_required`). Prefer POST.
+         */
+        get: operations["user_rpc_verifytoken_get"];
+        put?: never;
+        /**
+         * RPC method `verifytoken`
+         * @description **Method scopes:** none: the body carries the credential, or the method discloses nothing. GET with the same body works for a bearer caller; the name is case-insensitive.
+         */
+        post: operations["user_rpc_verifytoken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/authorize/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization request (a browser navigation, not an API call)
+         * @description Authorization code with PKCE (S256). Behind the dashboard sign-in; after consent the browser is redirected to `redirect_uri` with `code` and `state` (or `error`). An unknown client or redirect URI gets an error page.
+         */
+        get: operations["oauth_authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/token/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Token endpoint (RFC 6749), each grant its own body */
+        post: operations["oauth_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/revoke_token/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revocation (RFC 7009): takes effect at once */
+        post: operations["oauth_revoke_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/introspect/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Introspection (RFC 7662) for the clients of services
+         * @description OAuth access tokens, the API's JWTs and API keys; the gateway's upstream token only with `token_type_hint=upstream_token`.
+         */
+        post: operations["oauth_introspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/userinfo/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OpenID Connect UserInfo */
+        get: operations["oauth_userinfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/o/device-authorization/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Device authorization (RFC 8628)
+         * @description The user then enters `user_code` at `/o/device/`; the device polls `/o/token/` with the device-code grant.
+         */
+        post: operations["oauth_device_authorization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1160,6 +1569,12 @@ export interface components {
             write?: boolean;
             /** @default false */
             admin?: boolean;
+        } | {
+            read: unknown;
+        } | {
+            write: unknown;
+        } | {
+            admin: unknown;
         };
         GrantOut: {
             /** Format: uuid */
@@ -1335,7 +1750,7 @@ export interface components {
             name?: string;
             value?: unknown;
             version?: number;
-        };
+        } | unknown | unknown;
         /** @description A change to a named row: `name` is refused with its own message, names never change. */
         PatchedRoleUpdateInRequest: {
             description?: string;
@@ -1408,6 +1823,104 @@ export interface components {
             results: components["schemas"]["RoleOut"][];
             /** Format: uri */
             next: string | null;
+        };
+        RpcCreatedOut: {
+            user: components["schemas"]["UserPrivateOut"];
+        };
+        RpcDeleteInRequest: {
+            /** @description The user to deactivate. */
+            id?: string;
+        };
+        RpcEmailInRequest: {
+            email: string;
+        };
+        RpcListInRequest: {
+            offset?: number;
+            /** @description 0 means 25. */
+            limit?: number;
+        };
+        RpcLoginInRequest: {
+            /** @description The username or the email address. */
+            username: string;
+            password: string;
+            /** @description Once the account has MFA. */
+            otp?: string;
+        };
+        RpcLoginOut: {
+            session: components["schemas"]["RpcSession"];
+        };
+        RpcMaybeSession: {
+            id: string;
+            /** Format: uuid */
+            userId: string;
+            /** @description Unix time. */
+            created: number;
+            /** @description Unix time. */
+            expires: number;
+        };
+        RpcReadInRequest: {
+            /** @description The user's id. */
+            id?: string;
+            username?: string;
+            /** @description `users:write`, or the caller's own address. */
+            email?: string;
+        } | unknown | unknown | unknown;
+        RpcResetPasswordInRequest: {
+            /** @description The `<uidb64>.<token>` code of the reset email. */
+            token: string;
+            /** @description The new password (the password policy applies). */
+            password: string;
+        };
+        RpcSession: {
+            id: string;
+            /** Format: uuid */
+            userId: string;
+            /** @description Unix time. */
+            created: number;
+            /** @description Unix time. */
+            expires: number;
+        };
+        RpcSessionInRequest: {
+            /** @description The session id `login` answered. */
+            sessionId: string;
+        };
+        RpcSessionOut: {
+            session: components["schemas"]["RpcSession"];
+        };
+        RpcTokenInRequest: {
+            token: string;
+        };
+        /** @description Fields a `users:write` caller may change on any account. */
+        RpcUpdateInRequest: {
+            display_name?: string;
+            avatar_url?: string;
+            email?: string;
+            username?: string;
+            is_active?: boolean;
+            /** @description The user to change. */
+            id?: string;
+        };
+        RpcUpdatePasswordInRequest: {
+            /** @description The caller's own id. */
+            userId?: string;
+            oldPassword: string;
+            newPassword: string;
+        };
+        RpcUpdatedOut: {
+            user: components["schemas"]["UserPrivateOut"];
+        };
+        RpcUserOut: {
+            user: {
+                [key: string]: unknown;
+            };
+        };
+        RpcUsersOut: {
+            users: components["schemas"]["UserPrivateOut"][];
+        };
+        RpcVerifyTokenOut: {
+            is_valid: boolean;
+            session: components["schemas"]["RpcMaybeSession"] | null;
+            message: string;
         };
         ScopeBriefOut: {
             name: string;
@@ -1559,6 +2072,113 @@ export interface components {
             /** Format: uri */
             next: string | null;
         };
+        OAuthError: {
+            /** @description An RFC 6749 §5.2 (or RFC 8628, RFC 8707) error code. */
+            error: string;
+            /** @description What was wrong, for a developer. */
+            error_description?: string;
+        };
+        OAuthTokenAuthorizationCode: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            grant_type: "OAuthTokenAuthorizationCode";
+            /** @description The code the redirect carried (works once). */
+            code: string;
+            /** @description The redirect URI of the authorization request. */
+            redirect_uri: string;
+            /** @description The PKCE verifier (S256 only). */
+            code_verifier: string;
+            /** @description A public client's id (a confidential client uses HTTP Basic). */
+            client_id?: string;
+            /** @description A registered service (audience or name): the token is for it only. */
+            resource?: string;
+        };
+        OAuthTokenRefresh: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            grant_type: "OAuthTokenRefresh";
+            /** @description The refresh token; a new one replaces it. */
+            refresh_token: string;
+            /** @description Space-separated scopes (registered ones, and `openid`). */
+            scope?: string;
+            /** @description A public client's id (a confidential client uses HTTP Basic). */
+            client_id?: string;
+            /** @description A registered service (audience or name): the token is for it only. */
+            resource?: string;
+        };
+        OAuthTokenClientCredentials: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            grant_type: "OAuthTokenClientCredentials";
+            /** @description Space-separated scopes (registered ones, and `openid`). */
+            scope?: string;
+            /** @description A registered service (audience or name): the token is for it only. */
+            resource?: string;
+        };
+        OAuthTokenDeviceCode: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            grant_type: "OAuthTokenDeviceCode";
+            /** @description The `device_code` of `/o/device-authorization/`. */
+            device_code: string;
+            /** @description A public client's id (a confidential client uses HTTP Basic). */
+            client_id: string;
+        };
+        OAuthTokenResponse: {
+            /** @description An RS256 JWT (`typ: at+jwt`). */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            expires_in: number;
+            /** @description Space-separated scopes (registered ones, and `openid`). */
+            scope?: string;
+            /** @description Not for `client_credentials`. */
+            refresh_token?: string;
+            /** @description With `openid`. */
+            id_token?: string;
+        };
+        /** @description RFC 7662: only `active` for a token that is not active. */
+        OAuthIntrospection: {
+            active: boolean;
+            /** @description Space-separated scopes (registered ones, and `openid`). */
+            scope?: string;
+            client_id?: string;
+            username?: string;
+            token_type?: string;
+            exp?: number;
+            iat?: number;
+            nbf?: number;
+            sub?: string;
+            aud?: string | string[];
+            iss?: string;
+            jti?: string;
+        };
+        OAuthDeviceAuthorization: {
+            device_code: string;
+            /** @description What the user enters at `verification_uri`. */
+            user_code: string;
+            /** Format: uri */
+            verification_uri: string;
+            /** Format: uri */
+            verification_uri_complete?: string;
+            expires_in: number;
+            /** @description Seconds between polls of `/o/token/`. */
+            interval?: number;
+        };
+        /** @description The OpenID Connect claims the token's scopes release. */
+        OAuthUserInfo: {
+            sub: string;
+        } & {
+            [key: string]: unknown;
+        };
     };
     responses: never;
     parameters: never;
@@ -1590,15 +2210,19 @@ export interface operations {
     access_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
                 object_id?: string;
                 object_type?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
                 /** @description A user or group id. */
                 subject_id?: string;
-                subject_type?: "group" | "user";
+                /**
+                 * @description * `user` - user
+                 *     * `group` - group
+                 */
+                subject_type?: "user" | "group";
             };
             header?: never;
             path?: never;
@@ -1634,6 +2258,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1820,9 +2453,9 @@ export interface operations {
     api_keys_retrieve: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
                 /** @description Another user's keys (`api_admin`). */
                 user_id?: string;
@@ -1900,7 +2533,7 @@ export interface operations {
                     "application/json": components["schemas"]["MintedKeyOut"];
                 };
             };
-            /** @description Invalid input; scopes not held, beyond the calling credential or (with `resource`) not owned by that service; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input; scopes not held by the owner or (with `resource`) not owned by that service. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1918,7 +2551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min; `sign_in_required`: keys are minted by a person's sign-in, not an API key or a client's token; `email_unverified`: while sign-up is open, a self-signed-up account verifies its email address first. */
+            /** @description `invalid_scope`: scopes beyond the calling credential (unknown ones included); `invalid_target`: `resource` names no registered service; `fresh_mfa_required`: `api_admin` keys need MFA in the last 15 min; `sign_in_required`: keys are minted by a person's sign-in, not an API key or a client's token; `email_unverified`: while sign-up is open, a self-signed-up account verifies its email address first. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2069,9 +2702,9 @@ export interface operations {
             query?: {
                 /** @description The acting user's id (UUID). */
                 actor_id?: string;
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
                 /** @description ISO 8601 time; events at or after it. */
                 since?: string;
@@ -2112,6 +2745,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2200,7 +2842,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPairOut"];
                 };
             };
-            /** @description Invalid input; `invalid_scope` (unknown, not held, or not owned by the `resource`); `invalid_target` (`resource` names no registered service). */
+            /** @description Invalid input (`errors` holds field messages). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2211,6 +2853,15 @@ export interface operations {
             };
             /** @description `invalid_credentials` (unknown user and wrong password alike), `mfa_required` (the account has MFA and no `otp` was given), `mfa_invalid`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_scope` (unknown, not held, or not owned by the `resource`); `invalid_target` (`resource` names no registered service). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2259,7 +2910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExchangedTokenOut"];
                 };
             };
-            /** @description `invalid_target`: `resource` names no registered service, or another service than the one the key is bound to. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2277,7 +2928,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `invalid_target`: `resource` names no registered service, or another service than the one the key is bound to. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2318,7 +2969,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPairOut"];
                 };
             };
-            /** @description Invalid input; `invalid_target` (`resource` names no registered service). */
+            /** @description Invalid input (`errors` holds field messages). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2329,6 +2980,15 @@ export interface operations {
             };
             /** @description Unknown, expired, revoked or reused. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_target`: `resource` names no registered service. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2420,7 +3080,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2438,7 +3098,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `insufficient_scope`: the credential lacks a required scope; `invalid_scope`: `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the registry); `invalid_target`: `resource` names no registered service. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2482,7 +3142,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2500,7 +3160,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `insufficient_scope`: the credential lacks a required scope; `invalid_scope`: `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the registry); `invalid_target`: `resource` names no registered service. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2553,7 +3213,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2571,7 +3231,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `insufficient_scope`: the credential lacks a required scope; `invalid_scope`: `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the registry); `invalid_target`: `resource` names no registered service. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2624,7 +3284,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2642,7 +3302,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `insufficient_scope`: the credential lacks a required scope; `invalid_scope`: `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the registry); `invalid_target`: `resource` names no registered service. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2686,7 +3346,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown scope name in `scope` or `X-Required-Scopes`; `invalid_target`: `resource` names no registered service. */
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2704,7 +3364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential lacks a required scope or access to the resource. */
+            /** @description `insufficient_scope`: the credential lacks a required scope; `invalid_scope`: `scope` or `X-Required-Scopes` names a scope nobody can hold (not in the registry); `invalid_target`: `resource` names no registered service. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2736,9 +3396,9 @@ export interface operations {
     groups_retrieve: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -2775,6 +3435,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2825,6 +3494,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: a group with this name exists. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2973,9 +3651,9 @@ export interface operations {
     group_roles_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3216,9 +3894,9 @@ export interface operations {
     me_events_retrieve: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3255,6 +3933,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3449,7 +4136,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OtpInRequest"];
+            };
+        };
         responses: {
             /** @description No response body */
             204: {
@@ -3652,9 +4343,9 @@ export interface operations {
     objects_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3691,6 +4382,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3872,7 +4572,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PatchedObjectUpdateInRequest"];
             };
@@ -3945,9 +4645,9 @@ export interface operations {
     roles_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3984,6 +4684,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4238,9 +4947,9 @@ export interface operations {
     scopes_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
                 /** @description Only this service's scopes (its name). */
                 service?: string;
@@ -4286,14 +4995,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     services_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -4330,6 +5048,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4869,6 +5596,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body exceeds 1 MiB. */
             413: {
                 headers: {
@@ -4896,7 +5632,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Comma-separated user ids (at most 100). */
                 ids?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
                 /** @description Exact username (case-insensitive). */
                 username?: string;
@@ -4949,6 +5685,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     users_create: {
@@ -4992,6 +5737,15 @@ export interface operations {
             };
             /** @description The credential lacks a required scope or access to the resource. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5180,6 +5934,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body exceeds 1 MiB. */
             413: {
                 headers: {
@@ -5203,9 +5966,9 @@ export interface operations {
     user_roles_list: {
         parameters: {
             query?: {
-                /** @description The `next` link's cursor. */
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description At most 100. */
+                /** @description 1 to 100. */
                 page_size?: number;
             };
             header?: never;
@@ -5416,28 +6179,28 @@ export interface operations {
             };
         };
     };
-    user_rpc_get: {
+    user_rpc_create_get: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                method: "create" | "delete" | "list" | "login" | "logout" | "read" | "readsession" | "resetpassword" | "sendpasswordresetemail" | "sendverificationemail" | "update" | "updatepassword" | "verifyemail" | "verifytoken";
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreateInRequest"];
+            };
+        };
         responses: {
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description Invalid body or arguments. */
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5446,7 +6209,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The method needs a credential and none valid was given. */
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5455,7 +6218,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method. */
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5464,8 +6227,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown method, or the user it names does not exist. */
+            /** @description The user or session it names does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5475,20 +6256,16 @@ export interface operations {
             };
         };
     };
-    user_rpc_post: {
+    user_rpc_create: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                method: "create" | "delete" | "list" | "login" | "logout" | "read" | "readsession" | "resetpassword" | "sendpasswordresetemail" | "sendverificationemail" | "update" | "updatepassword" | "verifyemail" | "verifytoken";
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UserCreateInRequest"];
             };
         };
         responses: {
@@ -5497,12 +6274,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description Invalid body or arguments. */
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5511,7 +6286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The method needs a credential and none valid was given. */
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5520,7 +6295,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method. */
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5529,8 +6304,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown method, or the user it names does not exist. */
+            /** @description The user or session it names does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5545,6 +6329,2398 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_delete_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcDeleteInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcDeleteInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_list_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcListInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUsersOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcListInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUsersOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_login_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcLoginInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcLoginOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcLoginInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcLoginOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_logout_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcSessionInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcSessionInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_read_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcReadInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUserOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcReadInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUserOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_readsession_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcSessionInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcSessionOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_readsession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcSessionInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcSessionOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_resetpassword_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcResetPasswordInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_resetpassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcResetPasswordInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_sendpasswordresetemail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcEmailInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_sendpasswordresetemail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcEmailInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_sendverificationemail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcEmailInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_sendverificationemail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcEmailInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_update_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcUpdateInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUpdatedOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RpcUpdateInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcUpdatedOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_updatepassword_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcUpdatePasswordInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_updatepassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcUpdatePasswordInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_verifyemail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcTokenInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_verifyemail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcTokenInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_verifytoken_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcTokenInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcVerifyTokenOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_rpc_verifytoken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RpcTokenInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RpcVerifyTokenOut"];
+                };
+            };
+            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The method needs a credential and none valid was given (or `login` failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user or session it names does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: the username or email address belongs to another account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Throttled or locked out; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauth_authorize: {
+        parameters: {
+            query: {
+                response_type: "code";
+                client_id: string;
+                redirect_uri: string;
+                scope?: string;
+                state?: string;
+                code_challenge: string;
+                code_challenge_method: "S256";
+                nonce?: string;
+                resource?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consent page (HTML). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description To the sign-in page, or back to `redirect_uri`. */
+            302: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error page (HTML). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauth_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["OAuthTokenAuthorizationCode"] | components["schemas"]["OAuthTokenRefresh"] | components["schemas"]["OAuthTokenClientCredentials"] | components["schemas"]["OAuthTokenDeviceCode"];
+            };
+        };
+        responses: {
+            /** @description The tokens. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthTokenResponse"];
+                };
+            };
+            /** @description `invalid_request`, `invalid_grant`, `invalid_scope`, `invalid_target`, `unsupported_grant_type`, `authorization_pending`, `slow_down`, `expired_token`, `access_denied`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    oauth_revoke_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token: string;
+                    /** @enum {string} */
+                    token_type_hint?: "access_token" | "refresh_token";
+                    /** @description A public client's id (a confidential client uses HTTP Basic). */
+                    client_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Revoked, or unknown: the same answer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`, `unsupported_token_type`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    oauth_introspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token: string;
+                    token_type_hint?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Whether the token is active, and its claims if so. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthIntrospection"];
+                };
+            };
+            /** @description `invalid_request`: no `token`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description No or a wrong client credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A client that may not introspect. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauth_userinfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The claims. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthUserInfo"];
+                };
+            };
+            /** @description `invalid_token` (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `insufficient_scope`: the token lacks `openid`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    oauth_device_authorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    client_id: string;
+                    /** @description Space-separated scopes (registered ones, and `openid`). */
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The codes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthDeviceAuthorization"];
+                };
+            };
+            /** @description `invalid_request`, `invalid_scope`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `slow_down`: too many from this address; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };

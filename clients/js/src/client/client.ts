@@ -10,6 +10,20 @@ import { errorFromResponse, MicroApiError } from "./errors.js";
 import type { Page } from "./pages.js";
 
 type Schemas = components["schemas"];
+
+/** The RPC facade's methods, each its own operation in the schema (`POST /user/<lowercase>`). */
+export type RpcMethod =
+  | "read" | "create" | "update" | "delete" | "list" | "login" | "logout" | "readSession"
+  | "verifyToken" | "updatePassword" | "sendVerificationEmail" | "verifyEmail"
+  | "sendPasswordResetEmail" | "resetPassword";
+type RpcPath = `/user/${Lowercase<RpcMethod>}` & keyof paths;
+type RpcOperation<M extends RpcMethod> = paths[`/user/${Lowercase<M>}` & keyof paths]["post"];
+/** The JSON body of an RPC method, as the schema states it. */
+export type RpcBody<M extends RpcMethod> =
+  RpcOperation<M> extends { requestBody?: { content: { "application/json": infer B } } } ? B : never;
+/** The JSON answer of an RPC method, as the schema states it. */
+export type RpcAnswer<M extends RpcMethod> =
+  RpcOperation<M> extends { responses: { 200: { content: { "application/json": infer A } } } } ? A : unknown;
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
 export type UserPublic = Schemas["UserPublicOut"];
 
@@ -108,8 +122,10 @@ export function createClient(options: ClientOptions) {
     return data;
   }
 
-  async function rpc(method: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    return unwrap(raw.POST("/user/{method}", { params: { path: { method: method.toLowerCase() as never } }, body }));
+  /** `POST /user/<method>` (the server takes the method's name in any letter case). */
+  async function rpc<M extends RpcMethod>(method: M, body: RpcBody<M>): Promise<RpcAnswer<M>> {
+    const path = `/user/${method.toLowerCase()}` as `/user/${Lowercase<M>}`;
+    return unwrap(raw.POST(path as RpcPath, { body: body as never })) as Promise<RpcAnswer<M>>;
   }
 
   return {
@@ -190,16 +206,20 @@ export function createClient(options: ClientOptions) {
     /** The Micro-style RPC facade: `POST /user/<method>` with a JSON body. */
     user: {
       call: rpc,
-      read: (body: { id?: string; username?: string; email?: string }) => rpc("read", body),
-      create: (body: Record<string, unknown>) => rpc("create", body),
-      update: (body: Record<string, unknown>) => rpc("update", body),
-      delete: (body: { id: string }) => rpc("delete", body),
-      list: (body: Record<string, unknown> = {}) => rpc("list", body),
-      login: (body: { username: string; password: string; otp?: string }) => rpc("login", body),
-      logout: (body: { session_id?: string; [name: string]: unknown }) => rpc("logout", body),
-      readSession: (body: { session_id?: string; [name: string]: unknown }) => rpc("readSession", body),
-      verifyToken: (body: { token: string }) => rpc("verifyToken", body),
-      updatePassword: (body: Record<string, unknown>) => rpc("updatePassword", body),
+      read: (body: RpcBody<"read">) => rpc("read", body),
+      create: (body: RpcBody<"create">) => rpc("create", body),
+      update: (body: RpcBody<"update">) => rpc("update", body),
+      delete: (body: RpcBody<"delete">) => rpc("delete", body),
+      list: (body: RpcBody<"list"> = {}) => rpc("list", body),
+      login: (body: RpcBody<"login">) => rpc("login", body),
+      logout: (body: RpcBody<"logout">) => rpc("logout", body),
+      readSession: (body: RpcBody<"readSession">) => rpc("readSession", body),
+      verifyToken: (body: RpcBody<"verifyToken">) => rpc("verifyToken", body),
+      updatePassword: (body: RpcBody<"updatePassword">) => rpc("updatePassword", body),
+      sendVerificationEmail: (body: RpcBody<"sendVerificationEmail">) => rpc("sendVerificationEmail", body),
+      verifyEmail: (body: RpcBody<"verifyEmail">) => rpc("verifyEmail", body),
+      sendPasswordResetEmail: (body: RpcBody<"sendPasswordResetEmail">) => rpc("sendPasswordResetEmail", body),
+      resetPassword: (body: RpcBody<"resetPassword">) => rpc("resetPassword", body),
     },
   };
 }
