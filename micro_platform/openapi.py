@@ -56,7 +56,9 @@ CURSOR_PARAMETER = OpenApiParameter(
     description="The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.",
 )
 PAGE_SIZE_PARAMETER = OpenApiParameter(
-    "page_size", {"type": "integer", "minimum": 1, "maximum": 100}, description="1 to 100."
+    "page_size",
+    {"type": "integer", "minimum": 1},
+    description="Rows per page (default 50); a larger value than 100 is capped at 100.",
 )
 PAGE_PARAMETERS = [CURSOR_PARAMETER, PAGE_SIZE_PARAMETER]
 

@@ -39,7 +39,7 @@ MAX_EXAMPLES = int(os.environ.get("MICRO_FUZZ_EXAMPLES", "10"))
 SEED = int(os.environ.get("MICRO_FUZZ_SEED", "20261123"))
 
 # positive_data_acceptance expects schema-valid requests to succeed, and 400 is not among the
-# statuses it accepts: the schema declares what the server checks (page_size 1-100, non-empty
+# statuses it accepts: the schema declares what the server checks (a positive page_size, non-empty
 # cursors, uuid formats, lengths, patterns: no NUL, no blank names, scope and role names,
 # minItems, a grant's "read, write or admin", one operation per RPC method with its body), and
 # what no schema can say is another status: a cursor this API did not write is a 404, a scope

@@ -1066,7 +1066,7 @@ type AccessListParams struct {
 	ObjectId   *string `form:"object_id,omitempty" json:"object_id,omitempty"`
 	ObjectType *string `form:"object_type,omitempty" json:"object_type,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// SubjectId A user or group id.
@@ -1085,7 +1085,7 @@ type ApiKeysRetrieveParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// UserId Another user's keys (`api_admin`).
@@ -1100,7 +1100,7 @@ type AuditEventsRetrieveParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Since ISO 8601 time; events at or after it.
@@ -1175,7 +1175,7 @@ type GroupsRetrieveParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1184,7 +1184,7 @@ type GroupRolesListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1193,7 +1193,7 @@ type MeEventsRetrieveParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1202,7 +1202,7 @@ type ObjectsListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1211,7 +1211,7 @@ type RolesListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1220,7 +1220,7 @@ type ScopesListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Service Only this service's scopes (its name).
@@ -1232,7 +1232,7 @@ type ServicesListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -1256,7 +1256,7 @@ type UsersLookupParams struct {
 	// Ids Comma-separated user ids (at most 100).
 	Ids *string `form:"ids,omitempty" json:"ids,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Username Exact username (case-insensitive).
@@ -1268,7 +1268,7 @@ type UserRolesListParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// PageSize 1 to 100.
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 

@@ -2214,7 +2214,7 @@ export interface operations {
                 cursor?: string;
                 object_id?: string;
                 object_type?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
                 /** @description A user or group id. */
                 subject_id?: string;
@@ -2455,7 +2455,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
                 /** @description Another user's keys (`api_admin`). */
                 user_id?: string;
@@ -2704,7 +2704,7 @@ export interface operations {
                 actor_id?: string;
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
                 /** @description ISO 8601 time; events at or after it. */
                 since?: string;
@@ -3398,7 +3398,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3653,7 +3653,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -3896,7 +3896,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -4345,7 +4345,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -4647,7 +4647,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -4949,7 +4949,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
                 /** @description Only this service's scopes (its name). */
                 service?: string;
@@ -5011,7 +5011,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
@@ -5632,7 +5632,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Comma-separated user ids (at most 100). */
                 ids?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
                 /** @description Exact username (case-insensitive). */
                 username?: string;
@@ -5968,7 +5968,7 @@ export interface operations {
             query?: {
                 /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
                 cursor?: string;
-                /** @description 1 to 100. */
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
                 page_size?: number;
             };
             header?: never;
