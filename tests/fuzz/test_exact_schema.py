@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
 
 from micro_platform.scopes import ANY_SCOPE_NAME_PATTERN
 from rpc.apis import RPC_METHODS
@@ -96,6 +97,45 @@ def test_a_trimmed_text_field_states_that_it_may_not_be_blank(schema):
     for value in BLANK_OR_NUL:
         assert re.search(pattern, value) is None, value
     assert re.search(pattern, " Editors ") is not None
+
+
+# Every character Python calls whitespace, and U+FEFF, which ECMA-262's `\s` has and Python's not.
+WHITESPACE_AND_LOOKALIKES = [chr(c) for c in range(0x110000) if chr(c).isspace()] + ["\ufeff"]
+
+
+@pytest.mark.parametrize("flags", [0, re.ASCII], ids=["unicode", "ascii"])
+def test_the_not_blank_pattern_agrees_with_drf_in_every_regex_dialect(schema, flags):
+    # re.ASCII gives `\s` the meaning it has in Go's RE2: the pattern must not depend on it.
+    pattern = schema["components"]["schemas"]["GroupInRequest"]["properties"]["name"]["pattern"]
+    field = serializers.CharField()
+
+    for value in [*WHITESPACE_AND_LOOKALIKES, "a", " a "]:
+        try:
+            field.run_validation(value)
+            accepted = True
+        except serializers.ValidationError:
+            accepted = False
+        assert (re.search(pattern, value, flags) is not None) == accepted, hex(ord(value[0]))
+
+
+def test_no_request_pattern_uses_a_class_escape_whose_meaning_varies_by_dialect(schema):
+    varying = re.compile(r"(?<!\\)\\[sSwWdDb]")
+    patterns = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                patterns.append(node["pattern"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(schema)
+
+    assert patterns
+    assert [p for p in patterns if varying.search(p)] == []
 
 
 def test_scope_names_in_requests_follow_the_declared_pattern(schema):
