@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from micro_platform.scopes import ANY_SCOPE_NAME_PATTERN
 from rpc.apis import RPC_METHODS
+from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD
 
 BLANK_OR_NUL = ["", " ", "a\x00b"]
@@ -207,6 +208,49 @@ def test_the_oauth_endpoints_are_documented(schema):
 
 
 # --- What no schema can say is not a 400 ------------------------------------------------------
+
+
+CLIENT_AUTHENTICATED = [
+    ("/o/token/", "token_endpoint_auth_methods_supported"),
+    ("/o/revoke_token/", "revocation_endpoint_auth_methods_supported"),
+    ("/o/introspect/", "introspection_endpoint_auth_methods_supported"),
+]
+
+
+def _form_bodies(schema: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, Any]]:
+    form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    names = [ref["$ref"].rsplit("/", 1)[1] for ref in form.get("oneOf", [])]
+    return [schema["components"]["schemas"][name] for name in names] or [form]
+
+
+@pytest.mark.parametrize(("path", "advertised"), CLIENT_AUTHENTICATED)
+def test_an_oauth_endpoint_states_the_client_authentication_discovery_advertises(
+    schema, anon_client, db, path, advertised
+):
+    methods = set(anon_client.get("/.well-known/openid-configuration").json()[advertised])
+    operation = schema["paths"][path]["post"]
+    schemes = {name for requirement in operation["security"] for name in requirement}
+
+    assert schemes == ({"oauthClientBasic"} if "client_secret_basic" in methods else set())
+    in_the_form = {"client_secret_post", "none"} & methods
+    assert ({} in operation["security"]) == bool(in_the_form)
+    for body in _form_bodies(schema, operation):
+        assert "client_id" in body["properties"]
+        assert ("client_secret" in body["properties"]) == ("client_secret_post" in methods)
+
+
+def test_introspection_documents_the_status_of_a_request_without_a_client(
+    schema, anon_client, user
+):
+    response = anon_client.post("/o/introspect/", {"token": token_for(user)})
+    bearer = anon_client.post(
+        "/o/introspect/", {"token": token_for(user)}, HTTP_AUTHORIZATION=f"Bearer {token_for(user)}"
+    )
+
+    documented = schema["paths"]["/o/introspect/"]["post"]["responses"]
+    assert str(response.status_code) in documented
+    assert str(bearer.status_code) in documented
+    assert set(documented) == {"200", "400", "403"}
 
 
 def test_a_password_the_policy_refuses_is_a_403(admin_client):

@@ -1423,7 +1423,7 @@ export interface paths {
         put?: never;
         /**
          * Introspection (RFC 7662) for the clients of services
-         * @description OAuth access tokens, the API's JWTs and API keys; the gateway's upstream token only with `token_type_hint=upstream_token`.
+         * @description OAuth access tokens, the API's JWTs and API keys; the gateway's upstream token only with `token_type_hint=upstream_token`. Only a confidential client of a service (client_secret_basic or client_secret_post) may ask; a bearer token is no credential here.
          */
         post: operations["oauth_introspect"];
         delete?: never;
@@ -2090,10 +2090,12 @@ export interface components {
             redirect_uri: string;
             /** @description The PKCE verifier (S256 only). */
             code_verifier: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
-            client_id?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenRefresh: {
             /**
@@ -2105,10 +2107,12 @@ export interface components {
             refresh_token: string;
             /** @description Space-separated scopes (registered ones, and `openid`). */
             scope?: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
-            client_id?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenClientCredentials: {
             /**
@@ -2120,6 +2124,10 @@ export interface components {
             scope?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenDeviceCode: {
             /**
@@ -2129,8 +2137,10 @@ export interface components {
             grant_type: "OAuthTokenDeviceCode";
             /** @description The `device_code` of `/o/device-authorization/`. */
             device_code: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
+            /** @description The client's id, when it does not use HTTP Basic. */
             client_id: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenResponse: {
             /** @description An RS256 JWT (`typ: at+jwt`). */
@@ -8549,8 +8559,10 @@ export interface operations {
                     token: string;
                     /** @enum {string} */
                     token_type_hint?: "access_token" | "refresh_token";
-                    /** @description A public client's id (a confidential client uses HTTP Basic). */
+                    /** @description The client's id, when it does not use HTTP Basic. */
                     client_id?: string;
+                    /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+                    client_secret?: string;
                 };
             };
         };
@@ -8594,6 +8606,10 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     token: string;
                     token_type_hint?: string;
+                    /** @description The client's id, when it does not use HTTP Basic. */
+                    client_id?: string;
+                    /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+                    client_secret?: string;
                 };
             };
         };
@@ -8616,14 +8632,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description No or a wrong client credential. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description A client that may not introspect. */
+            /** @description No client credential or a wrong one (an empty body), or a client that may not introspect (`access_denied`, as JSON). */
             403: {
                 headers: {
                     [name: string]: unknown;
