@@ -866,7 +866,7 @@ export interface paths {
         put?: never;
         /**
          * @description Creates an account for anyone when `MICRO_SIGNUP_OPEN` is on, and emails a
-         *     verification link. Closed → 403 `signup_closed`. A taken username or email → 400
+         *     verification link. Closed → 403 `signup_closed`. A taken username or email → 409
          *     `unique`, as for `POST /api/v1/users` (throttled per client IP).
          *
          *     **Authentication:** none required.
@@ -6210,7 +6210,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6228,7 +6228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6287,7 +6287,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6305,7 +6305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6372,7 +6372,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6390,7 +6390,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6448,7 +6448,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6466,7 +6466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6534,7 +6534,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUsersOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6552,7 +6552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6611,7 +6611,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUsersOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6629,7 +6629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6697,7 +6697,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcLoginOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6715,7 +6715,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6774,7 +6774,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcLoginOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6792,7 +6792,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6859,7 +6859,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6877,7 +6877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6935,7 +6935,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6953,7 +6953,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7021,7 +7021,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUserOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7039,7 +7039,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7098,7 +7098,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUserOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7116,7 +7116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7184,7 +7184,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcSessionOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7202,7 +7202,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7261,7 +7261,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcSessionOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7279,7 +7279,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7346,7 +7346,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7364,7 +7364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7422,7 +7422,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7440,7 +7440,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7507,7 +7507,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7525,7 +7525,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7583,7 +7583,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7601,7 +7601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7668,7 +7668,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7686,7 +7686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7744,7 +7744,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7762,7 +7762,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7830,7 +7830,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUpdatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7848,7 +7848,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7907,7 +7907,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUpdatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7925,7 +7925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7992,7 +7992,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8010,7 +8010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8068,7 +8068,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8086,7 +8086,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8153,7 +8153,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8171,7 +8171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8229,7 +8229,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8247,7 +8247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8315,7 +8315,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcVerifyTokenOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8333,7 +8333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8392,7 +8392,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcVerifyTokenOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8410,7 +8410,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
