@@ -142,7 +142,8 @@ class MicroAutoSchema(AutoSchema):
             wanted.insert(0, "400")
         if not self._is_public():
             wanted += ["401", "403"]
-        if any(parameter.get("name") == "cursor" for parameter in self._get_parameters()):
+        paged = any(parameter.get("name") == "cursor" for parameter in self._get_parameters())
+        if paged:
             wanted.append("404")
         for code in wanted:
             if code not in responses:
@@ -150,6 +151,9 @@ class MicroAutoSchema(AutoSchema):
                     PROBLEM_SERIALIZER, code, [PROBLEM_CONTENT_TYPE], direction
                 )
                 responses[code]["description"] = _STANDARD_ERRORS[code]
+        if paged and "invalid_cursor" not in responses["404"]["description"]:
+            # A view's own 404 (an unknown id) is not the only one: a forged cursor is too.
+            responses["404"]["description"] += " Or " + _STANDARD_ERRORS["404"]
         return responses
 
     def _has_query_parameters(self) -> bool:

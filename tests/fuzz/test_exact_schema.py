@@ -55,6 +55,7 @@ def test_every_paged_operation_declares_its_page_parameters_and_the_cursor_404(s
         size = _parameter(operation, "page_size")
         assert size == {"type": "integer", "minimum": 1}, path
         assert "404" in operation["responses"], (path, method)
+        assert "invalid_cursor" in operation["responses"]["404"]["description"], (path, method)
 
 
 @pytest.mark.parametrize("page_size", ["0", "-1", "x"])

@@ -2484,7 +2484,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
-            /** @description Malformed `user_id` or cursor. */
+            /** @description A `page_size` that is not a positive integer, or an empty cursor. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2511,7 +2511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `user_id` names no user (`api_admin` only). */
+            /** @description `user_id` names no user (`api_admin` only). Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3709,7 +3709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No group with this id. */
+            /** @description No group with this id. Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6024,7 +6024,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No user with this id. */
+            /** @description No user with this id. Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
