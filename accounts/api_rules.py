@@ -19,7 +19,7 @@ from accounts.serializers import (
 )
 from accounts.throttles import RateLimited
 from micro_platform import scopes as sc
-from micro_platform.errors import Problem, validation_problem
+from micro_platform.errors import Problem, field_problem, validation_problem
 from micro_platform.identity import Principal
 
 
@@ -30,15 +30,11 @@ def password_problem(exc: DjangoValidationError, field: str) -> APIException:
     service stays a 400 on `field`."""
     if isinstance(exc, services.PasswordRefused):
         errors = {field: list(exc.messages)}
-        detail = " ".join(exc.messages)
-        return Problem(
-            status_code=403, code="password_policy", detail=detail, extra={"errors": errors}
-        )
+        return field_problem(status_code=403, code="password_policy", errors=errors)
     if isinstance(exc, services.CurrentPasswordWrong):
-        errors = exc.message_dict
         detail = "The current password is incorrect."
-        return Problem(
-            status_code=403, code="wrong_password", detail=detail, extra={"errors": errors}
+        return field_problem(
+            status_code=403, code="wrong_password", errors=exc.message_dict, detail=detail
         )
     return validation_problem(exc, field)
 
@@ -46,12 +42,7 @@ def password_problem(exc: DjangoValidationError, field: str) -> APIException:
 def conflict_error(exc: services.Conflict) -> Problem:
     """A 409 `unique`: the name or address is taken (the registry's state, which no schema
     can say), with the field named in `errors` as a 400 would."""
-    return Problem(
-        status_code=409,
-        code="unique",
-        detail=exc.message,
-        extra={"errors": {exc.field: [exc.message]}},
-    )
+    return field_problem(status_code=409, code="unique", errors={exc.field: [exc.message]})
 
 
 def can_see_private(principal: Principal, user: User) -> bool:

@@ -29,7 +29,7 @@ def signup_closed() -> PermissionDenied:
 
 class SignupApi(APIView):
     """Creates an account for anyone when `MICRO_SIGNUP_OPEN` is on, and emails a
-    verification link. Closed → 403 `signup_closed`. A taken username or email → 400
+    verification link. Closed → 403 `signup_closed`. A taken username or email → 409
     `unique`, as for `POST /api/v1/users` (throttled per client IP)."""
 
     permission_classes = [AllowAny]  # public by design; the service checks MICRO_SIGNUP_OPEN

@@ -63,7 +63,8 @@ def readable_user(principal: Principal, user_id: str) -> uuid.UUID:
 
 
 def paging(request: Request) -> CursorPage:
-    """The list's paginator, its query checked first: a bad cursor is a 400 whatever the id."""
+    """The list's paginator, its query checked first, whatever the id: malformed page
+    parameters are a 400, a cursor this API did not write a 404 `invalid_cursor`."""
     PageIn(data=request.query_params.dict()).is_valid(raise_exception=True)
     paginator = CursorPage()
     paginator.get_page_size(request)

@@ -41,6 +41,16 @@ class Problem(exceptions.APIException):
         super().__init__(detail=detail, code=code)
 
 
+def field_problem(
+    *, status_code: int, code: str, errors: dict[str, list[str]], detail: str | None = None
+) -> Problem:
+    """A refusal other than a 400 that is about fields: their messages under `errors`, as a
+    400's are, and all of them as the `detail` unless one is given."""
+    if detail is None:
+        detail = " ".join(message for messages in errors.values() for message in messages)
+    return Problem(status_code=status_code, code=code, detail=detail, extra={"errors": errors})
+
+
 class PayloadTooLarge(Problem):
     def __init__(self) -> None:
         super().__init__(
@@ -79,10 +89,7 @@ def validation_problem(exc: DjangoValidationError, field: str) -> exceptions.API
     without a field go under `field`. Scope names nobody holds are a 403 `invalid_scope`."""
     if isinstance(exc, ScopesRefused):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}
-        detail = " ".join(message for messages in errors.values() for message in messages)
-        return Problem(
-            status_code=403, code="invalid_scope", detail=detail, extra={"errors": errors}
-        )
+        return field_problem(status_code=403, code="invalid_scope", errors=errors)
     if hasattr(exc, "error_dict"):
         return exceptions.ValidationError(exc.message_dict)
     return exceptions.ValidationError(

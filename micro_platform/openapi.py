@@ -66,7 +66,11 @@ PAGE_PARAMETERS = [CURSOR_PARAMETER, PAGE_SIZE_PARAMETER]
 # Every text field refuses NUL characters (DRF's CharField); one that trims whitespace and may
 # not be blank also needs a character other than whitespace.
 NO_NUL_PATTERN = r"^[^\x00]*$"
-NOT_BLANK_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# The whitespace DRF trims (Python's str.strip(), i.e. str.isspace()), spelled out: `\s` means
+# another set in each regex dialect (ECMA-262 lacks U+001C-U+001F and U+0085 and adds U+FEFF;
+# Go's RE2 is ASCII only), and a client checking a value by the schema must agree with us.
+TRIMMED_WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^\x00{TRIMMED_WHITESPACE}][^\x00]*$"
 
 
 def text_pattern(field: serializers.CharField, mapped: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +142,8 @@ class MicroAutoSchema(AutoSchema):
             wanted.insert(0, "400")
         if not self._is_public():
             wanted += ["401", "403"]
-        if any(parameter.get("name") == "cursor" for parameter in self._get_parameters()):
+        paged = any(parameter.get("name") == "cursor" for parameter in self._get_parameters())
+        if paged:
             wanted.append("404")
         for code in wanted:
             if code not in responses:
@@ -146,6 +151,9 @@ class MicroAutoSchema(AutoSchema):
                     PROBLEM_SERIALIZER, code, [PROBLEM_CONTENT_TYPE], direction
                 )
                 responses[code]["description"] = _STANDARD_ERRORS[code]
+        if paged and "invalid_cursor" not in responses["404"]["description"]:
+            # A view's own 404 (an unknown id) is not the only one: a forged cursor is too.
+            responses["404"]["description"] += " Or " + _STANDARD_ERRORS["404"]
         return responses
 
     def _has_query_parameters(self) -> bool:

@@ -34,7 +34,15 @@ def _grant(grant_type: str, required: list[str], **properties: Any) -> dict[str,
 
 _RESOURCE = _text("A registered service (audience or name): the token is for it only.")
 _SCOPE = _text("Space-separated scopes (registered ones, and `openid`).")
-_CLIENT_ID = _text("A public client's id (a confidential client uses HTTP Basic).")
+# A client authenticates with HTTP Basic (client_secret_basic), with its id and secret in the
+# form (client_secret_post), or, a public client, with its id alone (none): as the discovery
+# document advertises and django-oauth-toolkit accepts.
+_CLIENT_ID = _text("The client's id, when it does not use HTTP Basic.")
+_CLIENT_SECRET = _text(
+    "A confidential client's secret, with `client_id`, when it does not use HTTP Basic"
+    " (client_secret_post; HTTP Basic is preferred)."
+)
+_CLIENT = {"client_id": _CLIENT_ID, "client_secret": _CLIENT_SECRET}
 
 SCHEMAS: dict[str, Any] = {
     "OAuthError": {
@@ -51,25 +59,25 @@ SCHEMAS: dict[str, Any] = {
         code=_text("The code the redirect carried (works once)."),
         redirect_uri=_text("The redirect URI of the authorization request."),
         code_verifier=_text("The PKCE verifier (S256 only)."),
-        client_id=_CLIENT_ID,
         resource=_RESOURCE,
+        **_CLIENT,
     ),
     "OAuthTokenRefresh": _grant(
         "refresh_token",
         ["refresh_token"],
         refresh_token=_text("The refresh token; a new one replaces it."),
         scope=_SCOPE,
-        client_id=_CLIENT_ID,
         resource=_RESOURCE,
+        **_CLIENT,
     ),
     "OAuthTokenClientCredentials": _grant(
-        "client_credentials", [], scope=_SCOPE, resource=_RESOURCE
+        "client_credentials", [], scope=_SCOPE, resource=_RESOURCE, **_CLIENT
     ),
     "OAuthTokenDeviceCode": _grant(
         "urn:ietf:params:oauth:grant-type:device_code",
         ["device_code", "client_id"],
         device_code=_text("The `device_code` of `/o/device-authorization/`."),
-        client_id=_CLIENT_ID,
+        **_CLIENT,
     ),
     "OAuthTokenResponse": {
         "type": "object",
@@ -132,6 +140,7 @@ def _form(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {FORM: {"schema": schema}}}
 
 
+# HTTP Basic, or no scheme: the client's credentials (or a public client's id) in the form.
 CLIENT_AUTH: list[dict[str, list[str]]] = [{"oauthClientBasic": []}, {}]
 
 PATHS: dict[str, Any] = {
@@ -215,7 +224,7 @@ PATHS: dict[str, Any] = {
                             "type": "string",
                             "enum": ["access_token", "refresh_token"],
                         },
-                        "client_id": _CLIENT_ID,
+                        **_CLIENT,
                     },
                 }
             ),
@@ -231,9 +240,11 @@ PATHS: dict[str, Any] = {
             "operationId": "oauth_introspect",
             "summary": "Introspection (RFC 7662) for the clients of services",
             "description": "OAuth access tokens, the API's JWTs and API keys; the gateway's"
-            " upstream token only with `token_type_hint=upstream_token`.",
+            " upstream token only with `token_type_hint=upstream_token`. Only a confidential"
+            " client of a service (client_secret_basic or client_secret_post) may ask; a bearer"
+            " token is no credential here.",
             "tags": [TAG],
-            "security": [{"oauthClientBasic": []}, {"bearerAuth": []}],
+            "security": CLIENT_AUTH,
             "requestBody": _form(
                 {
                     "type": "object",
@@ -241,6 +252,7 @@ PATHS: dict[str, Any] = {
                     "properties": {
                         "token": {"type": "string"},
                         "token_type_hint": {"type": "string"},
+                        **_CLIENT,
                     },
                 }
             ),
@@ -250,8 +262,10 @@ PATHS: dict[str, Any] = {
                     "content": {JSON: {"schema": _ref("OAuthIntrospection")}},
                 },
                 "400": _error("`invalid_request`: no `token`."),
-                "401": {"description": "No or a wrong client credential."},
-                "403": {"description": "A client that may not introspect."},
+                "403": {
+                    "description": "No client credential or a wrong one (an empty body), or a"
+                    " client that may not introspect (`access_denied`, as JSON).",
+                },
             },
         }
     },

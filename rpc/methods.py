@@ -31,7 +31,7 @@ from accounts.serializers import UserPrivateOut
 from authn.rpc_sessions import services as sessions
 from authn.sign_in.errors import SIGN_IN_FAILURES, sign_in_problem
 from micro_platform import scopes as sc
-from micro_platform.errors import Problem
+from micro_platform.errors import Problem, field_problem
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
 from micro_platform.ids import parse_uuid
@@ -228,9 +228,7 @@ def rpc_verify_token(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def invalid_token(detail: str) -> Problem:
     """A 403: the emailed token is the credential of these methods, and this one is invalid,
     used or expired (which tokens are live is the server's state, not the request's shape)."""
-    return Problem(
-        status_code=403, code="invalid_token", detail=detail, extra={"errors": {"token": [detail]}}
-    )
+    return field_problem(status_code=403, code="invalid_token", errors={"token": [detail]})
 
 
 def _throttled(exc: email_flows.RateLimited) -> Throttled:

@@ -127,12 +127,17 @@ RPC_BODIES: dict[str, tuple[Any, Any]] = {
 }
 
 RPC_ERRORS: dict[int, OpenApiResponse] = {
-    400: problem("A body that is not a JSON object, or arguments outside the documented ones."),
+    400: problem(
+        "A body that is not a JSON object (the query string is not read), or arguments its"
+        " schema refuses: missing, too long, malformed."
+    ),
     401: problem("The method needs a credential and none valid was given (or `login` failed)."),
     403: problem(
-        "The credential may not call this method (`insufficient_scope`), a password the policy"
-        " refuses or a wrong current one, or an emailed token that is invalid or expired"
-        " (`invalid_token`)."
+        "The credential may not call this method or do what it asks (`insufficient_scope`,"
+        " `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing"
+        " method called with GET and the session cookie (`post_required`), a password the"
+        " policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an"
+        " emailed token that is invalid or expired (`invalid_token`)."
     ),
     404: problem("The user or session it names does not exist."),
     409: problem("`unique`: the username or email address belongs to another account."),

@@ -76,7 +76,7 @@ class ApiKeyListApi(APIView):
         ],
         responses={
             200: page_of(ApiKeyOut, "ApiKeyPage"),
-            400: problem("Malformed `user_id` or cursor."),
+            400: problem("A `page_size` that is not a positive integer, or an empty cursor."),
             404: problem("`user_id` names no user (`api_admin` only)."),
         },
     )

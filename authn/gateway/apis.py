@@ -159,7 +159,7 @@ class VerifyApi(APIView):
         return target is not None and target.name == principal.resource
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
-        gateway_target(request)  # an unknown `resource` is a 400 before any credential is read
+        gateway_target(request)  # an unknown `resource` is a 403 before any credential is read
         super().initial(request, *args, **kwargs)
 
     @extend_schema(

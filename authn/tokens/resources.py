@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from micro_platform.errors import Problem
+from micro_platform.errors import Problem, field_problem
 from permissions import catalogue as registry
 from permissions.catalogue import ServiceEntry
 
@@ -75,5 +75,4 @@ def invalid_target_problem(exc: InvalidTarget) -> Problem:
 def invalid_scope_problem(detail: str, field: str = "scope") -> Problem:
     """A 403: a scope that is unknown, or that the credential does not hold, is never granted
     (which names exist and who holds them is the registry's state, not the request's shape)."""
-    extra = {"errors": {field: [detail]}}
-    return Problem(status_code=403, code="invalid_scope", detail=detail, extra=extra)
+    return field_problem(status_code=403, code="invalid_scope", errors={field: [detail]})

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
 
 from micro_platform.scopes import ANY_SCOPE_NAME_PATTERN
 from rpc.apis import RPC_METHODS
+from tests.conftest import token_for
 from tests.factories import DEFAULT_PASSWORD
 
 BLANK_OR_NUL = ["", " ", "a\x00b"]
@@ -53,6 +55,7 @@ def test_every_paged_operation_declares_its_page_parameters_and_the_cursor_404(s
         size = _parameter(operation, "page_size")
         assert size == {"type": "integer", "minimum": 1}, path
         assert "404" in operation["responses"], (path, method)
+        assert "invalid_cursor" in operation["responses"]["404"]["description"], (path, method)
 
 
 @pytest.mark.parametrize("page_size", ["0", "-1", "x"])
@@ -96,6 +99,45 @@ def test_a_trimmed_text_field_states_that_it_may_not_be_blank(schema):
     for value in BLANK_OR_NUL:
         assert re.search(pattern, value) is None, value
     assert re.search(pattern, " Editors ") is not None
+
+
+# Every character Python calls whitespace, and U+FEFF, which ECMA-262's `\s` has and Python's not.
+WHITESPACE_AND_LOOKALIKES = [chr(c) for c in range(0x110000) if chr(c).isspace()] + ["\ufeff"]
+
+
+@pytest.mark.parametrize("flags", [0, re.ASCII], ids=["unicode", "ascii"])
+def test_the_not_blank_pattern_agrees_with_drf_in_every_regex_dialect(schema, flags):
+    # re.ASCII gives `\s` the meaning it has in Go's RE2: the pattern must not depend on it.
+    pattern = schema["components"]["schemas"]["GroupInRequest"]["properties"]["name"]["pattern"]
+    field = serializers.CharField()
+
+    for value in [*WHITESPACE_AND_LOOKALIKES, "a", " a "]:
+        try:
+            field.run_validation(value)
+            accepted = True
+        except serializers.ValidationError:
+            accepted = False
+        assert (re.search(pattern, value, flags) is not None) == accepted, hex(ord(value[0]))
+
+
+def test_no_request_pattern_uses_a_class_escape_whose_meaning_varies_by_dialect(schema):
+    varying = re.compile(r"(?<!\\)\\[sSwWdDb]")
+    patterns = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                patterns.append(node["pattern"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(schema)
+
+    assert patterns
+    assert [p for p in patterns if varying.search(p)] == []
 
 
 def test_scope_names_in_requests_follow_the_declared_pattern(schema):
@@ -167,6 +209,49 @@ def test_the_oauth_endpoints_are_documented(schema):
 
 
 # --- What no schema can say is not a 400 ------------------------------------------------------
+
+
+CLIENT_AUTHENTICATED = [
+    ("/o/token/", "token_endpoint_auth_methods_supported"),
+    ("/o/revoke_token/", "revocation_endpoint_auth_methods_supported"),
+    ("/o/introspect/", "introspection_endpoint_auth_methods_supported"),
+]
+
+
+def _form_bodies(schema: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, Any]]:
+    form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    names = [ref["$ref"].rsplit("/", 1)[1] for ref in form.get("oneOf", [])]
+    return [schema["components"]["schemas"][name] for name in names] or [form]
+
+
+@pytest.mark.parametrize(("path", "advertised"), CLIENT_AUTHENTICATED)
+def test_an_oauth_endpoint_states_the_client_authentication_discovery_advertises(
+    schema, anon_client, db, path, advertised
+):
+    methods = set(anon_client.get("/.well-known/openid-configuration").json()[advertised])
+    operation = schema["paths"][path]["post"]
+    schemes = {name for requirement in operation["security"] for name in requirement}
+
+    assert schemes == ({"oauthClientBasic"} if "client_secret_basic" in methods else set())
+    in_the_form = {"client_secret_post", "none"} & methods
+    assert ({} in operation["security"]) == bool(in_the_form)
+    for body in _form_bodies(schema, operation):
+        assert "client_id" in body["properties"]
+        assert ("client_secret" in body["properties"]) == ("client_secret_post" in methods)
+
+
+def test_introspection_documents_the_status_of_a_request_without_a_client(
+    schema, anon_client, user
+):
+    response = anon_client.post("/o/introspect/", {"token": token_for(user)})
+    bearer = anon_client.post(
+        "/o/introspect/", {"token": token_for(user)}, HTTP_AUTHORIZATION=f"Bearer {token_for(user)}"
+    )
+
+    documented = schema["paths"]["/o/introspect/"]["post"]["responses"]
+    assert str(response.status_code) in documented
+    assert str(bearer.status_code) in documented
+    assert set(documented) == {"200", "400", "403"}
 
 
 def test_a_password_the_policy_refuses_is_a_403(admin_client):

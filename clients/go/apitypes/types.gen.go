@@ -547,8 +547,11 @@ type OAuthIntrospection struct {
 
 // OAuthTokenAuthorizationCode defines model for OAuthTokenAuthorizationCode.
 type OAuthTokenAuthorizationCode struct {
-	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	// ClientId The client's id, when it does not use HTTP Basic.
 	ClientId *string `json:"client_id,omitempty"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret *string `json:"client_secret,omitempty"`
 
 	// Code The code the redirect carried (works once).
 	Code string `json:"code"`
@@ -569,7 +572,12 @@ type OAuthTokenAuthorizationCodeGrantType string
 
 // OAuthTokenClientCredentials defines model for OAuthTokenClientCredentials.
 type OAuthTokenClientCredentials struct {
-	GrantType OAuthTokenClientCredentialsGrantType `json:"grant_type"`
+	// ClientId The client's id, when it does not use HTTP Basic.
+	ClientId *string `json:"client_id,omitempty"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret *string                              `json:"client_secret,omitempty"`
+	GrantType    OAuthTokenClientCredentialsGrantType `json:"grant_type"`
 
 	// Resource A registered service (audience or name): the token is for it only.
 	Resource *string `json:"resource,omitempty"`
@@ -583,8 +591,11 @@ type OAuthTokenClientCredentialsGrantType string
 
 // OAuthTokenDeviceCode defines model for OAuthTokenDeviceCode.
 type OAuthTokenDeviceCode struct {
-	// ClientId A public client's id (a confidential client uses HTTP Basic).
+	// ClientId The client's id, when it does not use HTTP Basic.
 	ClientId string `json:"client_id"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret *string `json:"client_secret,omitempty"`
 
 	// DeviceCode The `device_code` of `/o/device-authorization/`.
 	DeviceCode string                        `json:"device_code"`
@@ -596,9 +607,12 @@ type OAuthTokenDeviceCodeGrantType string
 
 // OAuthTokenRefresh defines model for OAuthTokenRefresh.
 type OAuthTokenRefresh struct {
-	// ClientId A public client's id (a confidential client uses HTTP Basic).
-	ClientId  *string                    `json:"client_id,omitempty"`
-	GrantType OAuthTokenRefreshGrantType `json:"grant_type"`
+	// ClientId The client's id, when it does not use HTTP Basic.
+	ClientId *string `json:"client_id,omitempty"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret *string                    `json:"client_secret,omitempty"`
+	GrantType    OAuthTokenRefreshGrantType `json:"grant_type"`
 
 	// RefreshToken The refresh token; a new one replaces it.
 	RefreshToken string `json:"refresh_token"`
@@ -1301,14 +1315,22 @@ type OauthDeviceAuthorizationFormdataBody struct {
 
 // OauthIntrospectFormdataBody defines parameters for OauthIntrospect.
 type OauthIntrospectFormdataBody struct {
+	// ClientId The client's id, when it does not use HTTP Basic.
+	ClientId *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret  *string `form:"client_secret,omitempty" json:"client_secret,omitempty"`
 	Token         string  `form:"token" json:"token"`
 	TokenTypeHint *string `form:"token_type_hint,omitempty" json:"token_type_hint,omitempty"`
 }
 
 // OauthRevokeTokenFormdataBody defines parameters for OauthRevokeToken.
 type OauthRevokeTokenFormdataBody struct {
-	// ClientId A public client's id (a confidential client uses HTTP Basic).
-	ClientId      *string                                    `form:"client_id,omitempty" json:"client_id,omitempty"`
+	// ClientId The client's id, when it does not use HTTP Basic.
+	ClientId *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// ClientSecret A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred).
+	ClientSecret  *string                                    `form:"client_secret,omitempty" json:"client_secret,omitempty"`
 	Token         string                                     `form:"token" json:"token"`
 	TokenTypeHint *OauthRevokeTokenFormdataBodyTokenTypeHint `form:"token_type_hint,omitempty" json:"token_type_hint,omitempty"`
 }

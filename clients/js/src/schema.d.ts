@@ -866,7 +866,7 @@ export interface paths {
         put?: never;
         /**
          * @description Creates an account for anyone when `MICRO_SIGNUP_OPEN` is on, and emails a
-         *     verification link. Closed → 403 `signup_closed`. A taken username or email → 400
+         *     verification link. Closed → 403 `signup_closed`. A taken username or email → 409
          *     `unique`, as for `POST /api/v1/users` (throttled per client IP).
          *
          *     **Authentication:** none required.
@@ -1423,7 +1423,7 @@ export interface paths {
         put?: never;
         /**
          * Introspection (RFC 7662) for the clients of services
-         * @description OAuth access tokens, the API's JWTs and API keys; the gateway's upstream token only with `token_type_hint=upstream_token`.
+         * @description OAuth access tokens, the API's JWTs and API keys; the gateway's upstream token only with `token_type_hint=upstream_token`. Only a confidential client of a service (client_secret_basic or client_secret_post) may ask; a bearer token is no credential here.
          */
         post: operations["oauth_introspect"];
         delete?: never;
@@ -2090,10 +2090,12 @@ export interface components {
             redirect_uri: string;
             /** @description The PKCE verifier (S256 only). */
             code_verifier: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
-            client_id?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenRefresh: {
             /**
@@ -2105,10 +2107,12 @@ export interface components {
             refresh_token: string;
             /** @description Space-separated scopes (registered ones, and `openid`). */
             scope?: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
-            client_id?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenClientCredentials: {
             /**
@@ -2120,6 +2124,10 @@ export interface components {
             scope?: string;
             /** @description A registered service (audience or name): the token is for it only. */
             resource?: string;
+            /** @description The client's id, when it does not use HTTP Basic. */
+            client_id?: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenDeviceCode: {
             /**
@@ -2129,8 +2137,10 @@ export interface components {
             grant_type: "OAuthTokenDeviceCode";
             /** @description The `device_code` of `/o/device-authorization/`. */
             device_code: string;
-            /** @description A public client's id (a confidential client uses HTTP Basic). */
+            /** @description The client's id, when it does not use HTTP Basic. */
             client_id: string;
+            /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+            client_secret?: string;
         };
         OAuthTokenResponse: {
             /** @description An RS256 JWT (`typ: at+jwt`). */
@@ -2474,7 +2484,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
-            /** @description Malformed `user_id` or cursor. */
+            /** @description A `page_size` that is not a positive integer, or an empty cursor. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,7 +2511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `user_id` names no user (`api_admin` only). */
+            /** @description `user_id` names no user (`api_admin` only). Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3699,7 +3709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No group with this id. */
+            /** @description No group with this id. Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6014,7 +6024,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No user with this id. */
+            /** @description No user with this id. Or `invalid_cursor`: the cursor names no page (one this API did not write). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6200,7 +6210,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6218,7 +6228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6277,7 +6287,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcCreatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6295,7 +6305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6362,7 +6372,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6380,7 +6390,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6438,7 +6448,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6456,7 +6466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6524,7 +6534,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUsersOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6542,7 +6552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6601,7 +6611,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUsersOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6619,7 +6629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6687,7 +6697,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcLoginOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6705,7 +6715,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6764,7 +6774,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcLoginOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6782,7 +6792,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6849,7 +6859,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6867,7 +6877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6925,7 +6935,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6943,7 +6953,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7011,7 +7021,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUserOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7029,7 +7039,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7088,7 +7098,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUserOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7106,7 +7116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7174,7 +7184,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcSessionOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7192,7 +7202,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7251,7 +7261,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcSessionOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7269,7 +7279,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7336,7 +7346,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7354,7 +7364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7412,7 +7422,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7430,7 +7440,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7497,7 +7507,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7515,7 +7525,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7573,7 +7583,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7591,7 +7601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7658,7 +7668,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7676,7 +7686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7734,7 +7744,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7752,7 +7762,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7820,7 +7830,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUpdatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7838,7 +7848,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7897,7 +7907,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcUpdatedOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7915,7 +7925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7982,7 +7992,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8000,7 +8010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8058,7 +8068,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8076,7 +8086,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8143,7 +8153,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8161,7 +8171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8219,7 +8229,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8237,7 +8247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8305,7 +8315,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcVerifyTokenOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8323,7 +8333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8382,7 +8392,7 @@ export interface operations {
                     "application/json": components["schemas"]["RpcVerifyTokenOut"];
                 };
             };
-            /** @description A body that is not a JSON object, or arguments outside the documented ones. */
+            /** @description A body that is not a JSON object (the query string is not read), or arguments its schema refuses: missing, too long, malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8400,7 +8410,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The credential may not call this method (`insufficient_scope`), a password the policy refuses or a wrong current one, or an emailed token that is invalid or expired (`invalid_token`). */
+            /** @description The credential may not call this method or do what it asks (`insufficient_scope`, `sign_in_required`, `recent_sign_in_required`, `fresh_mfa_required`), a changing method called with GET and the session cookie (`post_required`), a password the policy refuses (`password_policy`) or a wrong current one (`wrong_password`), or an emailed token that is invalid or expired (`invalid_token`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8549,8 +8559,10 @@ export interface operations {
                     token: string;
                     /** @enum {string} */
                     token_type_hint?: "access_token" | "refresh_token";
-                    /** @description A public client's id (a confidential client uses HTTP Basic). */
+                    /** @description The client's id, when it does not use HTTP Basic. */
                     client_id?: string;
+                    /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+                    client_secret?: string;
                 };
             };
         };
@@ -8594,6 +8606,10 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     token: string;
                     token_type_hint?: string;
+                    /** @description The client's id, when it does not use HTTP Basic. */
+                    client_id?: string;
+                    /** @description A confidential client's secret, with `client_id`, when it does not use HTTP Basic (client_secret_post; HTTP Basic is preferred). */
+                    client_secret?: string;
                 };
             };
         };
@@ -8616,14 +8632,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description No or a wrong client credential. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description A client that may not introspect. */
+            /** @description No client credential or a wrong one (an empty body), or a client that may not introspect (`access_denied`, as JSON). */
             403: {
                 headers: {
                     [name: string]: unknown;
