@@ -16,7 +16,7 @@ bursts of a shared machine; the ratio of the totals is reported beside it. Targe
 Called by bench/run.py after the HTTP scenarios, with a token from the large server.
 
 Alone (`python bench/downstream_bench.py [--smoke]`) it needs no server: it signs a token with
-the shared test vectors' test-only key and prints, on its last line, the JSON object every
+a key it makes for the run and prints, on its last line, the JSON object every
 SDK's bench prints: {"language": "python", "sdk_ns_per_token", "bare_ns_per_token", "ratio"}.
 """
 
@@ -28,10 +28,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from micro_client.verifier import (  # installed by make setup (clients/python)
     JwksCache,
@@ -39,6 +40,11 @@ from micro_client.verifier import (  # installed by make setup (clients/python)
 )
 
 BLOCK_S = 0.01  # one calibrated block of each side lasts about this long
+
+
+# The standalone run's token names these (any https issuer would do: nothing is fetched).
+STANDALONE_ISSUER = "https://issuer.bench"
+STANDALONE_AUDIENCE = "micro"
 
 
 def _timed(operation: Callable[[], Any], count: int) -> float:
@@ -101,15 +107,15 @@ def compare(verifier: TokenVerifier, token: str, seconds: float) -> dict[str, An
 
 
 def standalone(seconds: float) -> dict[str, Any]:
-    """The same comparison without a server: a token signed now with the shared test vectors'
-    test-only key k1, the JWKS taken from clients/testdata/vectors.json (no network)."""
-    testdata = Path(__file__).resolve().parent.parent / "clients" / "testdata"
-    vectors = json.loads((testdata / "vectors.json").read_text())
-    private_key = (testdata / "keys" / "test-only-k1.pem").read_bytes()
+    """The same comparison without a server: a token signed now with a key made for the run,
+    its JWKS served from memory (no network)."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(private_key.public_key())), "kid": "k1"}
+    jwk.update({"use": "sig", "alg": "RS256"})
     now = int(time.time())
     claims = {
-        "iss": vectors["issuer"],
-        "aud": vectors["audience"],
+        "iss": STANDALONE_ISSUER,
+        "aud": STANDALONE_AUDIENCE,
         "sub": "5f0c6a52-4d7e-4d53-9c4e-7a3c1f0b8e11",
         "iat": now,
         "exp": now + 600,
@@ -124,8 +130,9 @@ def standalone(seconds: float) -> dict[str, Any]:
     token = jwt.encode(
         claims, private_key, algorithm="RS256", headers={"kid": "k1", "typ": "at+jwt"}
     )
-    jwks = JwksCache(vectors["issuer"] + "/.well-known/jwks.json", fetch=lambda *_: vectors["jwks"])
-    verifier = TokenVerifier(issuer=vectors["issuer"], audience=vectors["audience"], jwks=jwks)
+    jwks_url = STANDALONE_ISSUER + "/.well-known/jwks.json"
+    jwks = JwksCache(jwks_url, fetch=lambda *_: {"keys": [jwk]})
+    verifier = TokenVerifier(issuer=STANDALONE_ISSUER, audience=STANDALONE_AUDIENCE, jwks=jwks)
     return compare(verifier, token, seconds)
 
 

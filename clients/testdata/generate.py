@@ -5,13 +5,12 @@ Run with the repository's virtual environment (PyJWT and cryptography):
 
     .venv/bin/python clients/testdata/generate.py            # rewrite vectors.json
     .venv/bin/python clients/testdata/generate.py --check    # fail if it is stale
-    .venv/bin/python clients/testdata/generate.py --new-keys # new test-only keys, then rewrite
 
-The keys under keys/ are test-only: they sign nothing but these vectors. With them, the
-output is the same byte for byte on every run (RS256 signatures are deterministic, the clock,
-the token ids and the subjects are fixed, the JSON is sorted), so a change to the table shows
-as a reviewable diff. k1 and k2 are published in the table's JWKS; k0 is a rotated-out key
-whose tokens no verifier may accept.
+Each run signs with three RSA keys made for it and then forgotten: no private key is kept,
+in the repository or anywhere else. k1 and k2 are published in the table's JWKS; k0 is a
+rotated-out key whose tokens no verifier may accept. So the tokens and the JWKS change on
+every run, and everything else (the cases, their verdicts, reasons and principals: the clock,
+token ids and subjects are fixed, the JSON is sorted) is the same; `--check` compares that.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
 HERE = Path(__file__).resolve().parent
-KEYS_DIR = HERE / "keys"
 VECTORS = HERE / "vectors.json"
 KEY_IDS = ("k0", "k1", "k2")
 PUBLISHED_KEY_IDS = ("k1", "k2")
@@ -60,29 +58,9 @@ Header = dict[str, Any]
 Claims = dict[str, Any]
 
 
-def key_path(kid: str) -> Path:
-    return KEYS_DIR / f"test-only-{kid}.pem"
-
-
-def new_keys() -> None:
-    KEYS_DIR.mkdir(exist_ok=True)
-    for kid in KEY_IDS:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        key_path(kid).write_bytes(pem)
-
-
-def load_keys() -> Keys:
-    keys: Keys = {}
-    for kid in KEY_IDS:
-        key = serialization.load_pem_private_key(key_path(kid).read_bytes(), password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)  # noqa: S101 - the files are ours
-        keys[kid] = key
-    return keys
+def new_keys() -> Keys:
+    """Keys for one run, never written anywhere."""
+    return {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in KEY_IDS}
 
 
 def public_jwk(kid: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
@@ -477,25 +455,28 @@ def vectors(keys: Keys) -> dict[str, Any]:
     }
 
 
-def rendered(keys: Keys) -> str:
-    return json.dumps(vectors(keys), indent=2, sort_keys=True) + "\n"
+def rendered(table: dict[str, Any]) -> str:
+    return json.dumps(table, indent=2, sort_keys=True) + "\n"
+
+
+def without_signatures(table: dict[str, Any]) -> dict[str, Any]:
+    """The table less what each run's keys change: the JWKS and the tokens."""
+    cases = [{k: v for k, v in row.items() if k != "token"} for row in table["cases"]]
+    return {**{k: v for k, v in table.items() if k != "jwks"}, "cases": cases}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--new-keys", action="store_true", help="make new test-only keys first")
-    group.add_argument("--check", action="store_true", help="exit 1 if vectors.json is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if vectors.json is stale")
     args = parser.parse_args(argv)
-    if args.new_keys:
-        new_keys()
-    text = rendered(load_keys())
+    table = vectors(new_keys())
     if args.check:
-        if VECTORS.read_text() != text:
+        held = json.loads(VECTORS.read_text())
+        if without_signatures(held) != without_signatures(table):
             print(f"{VECTORS} is stale: run {Path(__file__).name}", file=sys.stderr)
             return 1
         return 0
-    VECTORS.write_text(text)
+    VECTORS.write_text(rendered(table))
     return 0
 
 
