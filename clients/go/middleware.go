@@ -61,12 +61,17 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 					"Authentication credentials were not provided.")
 				return
 			}
-			var scopeErr *ScopeError
-			if err := principal.RequireScopes(scopes...); errors.As(err, &scopeErr) {
+			// Any error refuses: only a nil answer lets the request through.
+			if err := principal.RequireScopes(scopes...); err != nil {
+				missing := scopes
+				var scopeErr *ScopeError
+				if errors.As(err, &scopeErr) {
+					missing = scopeErr.Missing
+				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="insufficient_scope", scope="`+
 					strings.Join(scopes, " ")+`"`)
 				writeProblem(w, http.StatusForbidden, "insufficient_scope",
-					"The credential lacks: "+strings.Join(scopeErr.Missing, " ")+".")
+					"The credential lacks: "+strings.Join(missing, " ")+".")
 				return
 			}
 			next.ServeHTTP(w, r)
