@@ -210,3 +210,74 @@ class OAuthCodeUse(models.Model):
 
     def __str__(self) -> str:
         return f"code use {self.pk}"
+
+
+class IdentityProvider(models.Model):
+    """An upstream OpenID Connect provider people may sign in with (authn.federation).
+
+    The client secret is stored encrypted (authn.encryption, like the signing keys) and is
+    never shown again once saved. Claim names default to the standard OpenID Connect ones.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=50, unique=True)
+    display_name = models.CharField(max_length=100)
+    issuer = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=255)
+    # Empty for a public client (PKCE only, no client authentication at the token endpoint).
+    client_secret_encrypted = models.TextField(blank=True, default="")
+    scopes = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    # Just-in-time accounts: a first sign-in without a link creates a local account.
+    create_accounts = models.BooleanField(default=False)
+    allowed_email_domains = models.JSONField(default=list, blank=True)
+    # Whether this provider's `email_verified` may link to an existing account with that email.
+    link_by_verified_email = models.BooleanField(default=False)
+    # Whether this provider's `amr`/`acr` proving MFA stands in for the local second factor.
+    enforces_mfa = models.BooleanField(default=False)
+    use_userinfo = models.BooleanField(default=False)
+    # Local field (username, email, display_name, avatar, groups) -> upstream claim name.
+    claim_mapping = models.JSONField(default=dict, blank=True)
+    # Upstream group name -> local group name; groups not listed are ignored.
+    group_mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "identity provider"
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.slug})"
+
+
+class ExternalIdentity(models.Model):
+    """A local account's link to an account at an identity provider (its `sub` there)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(
+        IdentityProvider, on_delete=models.CASCADE, related_name="identities"
+    )
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
+    # The upstream's email at the last sign-in, for people to recognise the link.
+    email = models.CharField(max_length=254, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "external identity"
+        verbose_name_plural = "external identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "subject"], name="external_identity_provider_subject"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "user"], name="external_identity_provider_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.subject} -> {self.user_id}"

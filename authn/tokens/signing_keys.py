@@ -1,10 +1,10 @@
 """Signing keys: RS256 pairs shared by every instance through the database.
 
-Private keys are encrypted at rest with a key derived from DJANGO_SECRET_KEY (and its
-fallbacks, so the secret can be rotated). Each process keeps a small key ring in memory so
-verifying a token needs no query; it re-reads the table every few seconds and, at most once a
-second, when a token names a `kid` it has not seen (so a flood of bogus kids cannot hammer the
-database).
+Private keys are encrypted at rest (authn.encryption) with a key derived from
+DJANGO_SECRET_KEY (and its fallbacks, so the secret can be rotated). Each process keeps a
+small key ring in memory so verifying a token needs no query; it re-reads the table every
+few seconds and, at most once a second, when a token names a `kid` it has not seen (so a flood
+of bogus kids cannot hammer the database).
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeGuard
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,6 +27,7 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
 from audit.services import audit_record
+from authn.encryption import SIGNING_KEY, SecretUnreadable, seal, unseal
 from authn.models import SigningKey
 from micro_client import contract
 from micro_platform.errors import DependencyError
@@ -41,18 +40,6 @@ PUBLISH_SLACK_SECONDS = 300
 
 class SigningKeyError(DependencyError):
     """The signing keys cannot be used (none active, or undecryptable)."""
-
-
-def _fernet_for(secret: str) -> Fernet:
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"micro.signing-key", info=b"fernet"
-    ).derive(secret.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
-
-
-def _cipher() -> MultiFernet:
-    secrets_in_order = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    return MultiFernet([_fernet_for(secret) for secret in secrets_in_order])
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:
@@ -79,7 +66,7 @@ def _new_key_row() -> SigningKey:
         kid=kid,
         algorithm=contract.ALGORITHM,
         public_jwk=jwk,
-        private_key_encrypted=_cipher().encrypt(pem).decode(),
+        private_key_encrypted=seal(pem, purpose=SIGNING_KEY),
     )
 
 
@@ -189,8 +176,8 @@ class KeyRing:
         if cached is not None and cached[0] == kid:
             return cached[1]
         try:
-            pem = _cipher().decrypt(encrypted.encode())
-        except InvalidToken as exc:
+            pem = unseal(encrypted, purpose=SIGNING_KEY)
+        except SecretUnreadable as exc:
             raise SigningKeyError(
                 "the active signing key cannot be decrypted with DJANGO_SECRET_KEY or "
                 "DJANGO_SECRET_KEY_FALLBACKS"

@@ -17,6 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from authn import encryption
 from authn.models import RefreshToken, RevokedToken, Session, SigningKey, TokenFamily
 from authn.tokens import signing_keys
 from authn.tokens.signing_keys import SigningKeyError, key_ring, signing_key_ensure
@@ -35,7 +36,7 @@ def run(*args: str) -> str:
 
 
 def decrypt(row: SigningKey) -> bytes:
-    return signing_keys._cipher().decrypt(row.private_key_encrypted.encode())
+    return encryption.unseal(row.private_key_encrypted, purpose=encryption.SIGNING_KEY)
 
 
 # --- encryption at rest -----------------------------------------------------------------------
@@ -63,7 +64,8 @@ def test_private_key_does_not_decrypt_with_another_secret(db):
     row = signing_key_ensure()
 
     with pytest.raises(InvalidToken):
-        signing_keys._fernet_for("some other secret").decrypt(row.private_key_encrypted.encode())
+        other = encryption._fernet_for("some other secret", encryption.SIGNING_KEY)
+        other.decrypt(row.private_key_encrypted.encode())
 
 
 def test_key_ring_refuses_a_key_encrypted_under_another_secret_key(db, settings):
@@ -117,7 +119,7 @@ def test_key_created_after_a_secret_rotation_uses_the_new_secret(
     with django_capture_on_commit_callbacks(execute=True):
         row = signing_keys.signing_key_rotate(actor=None)
 
-    fresh = signing_keys._fernet_for("the-new-secret-key-of-this-deployment")
+    fresh = encryption._fernet_for("the-new-secret-key-of-this-deployment", encryption.SIGNING_KEY)
     assert b"BEGIN PRIVATE KEY" in fresh.decrypt(row.private_key_encrypted.encode())
 
 
