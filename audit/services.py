@@ -47,8 +47,8 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     "group.member_updated": frozenset({"user_id", "role"}),
     "group.member_removed": frozenset({"user_id"}),
     # Sign-in, MFA, sessions and tokens
-    "login.succeeded": frozenset({"method", "amr", "sid", "session"}),
-    "login.failed": frozenset({"method"}),
+    "login.succeeded": frozenset({"method", "amr", "sid", "session", "idp"}),
+    "login.failed": frozenset({"method", "idp", "reason"}),
     "login.locked": frozenset({"method"}),
     "login.unlocked": _NOTHING,
     "mfa.enrolled": frozenset({"device"}),
@@ -67,6 +67,13 @@ EVENT_DATA_KEYS: Mapping[str, frozenset[str]] = {
     "api_key.rotated": _API_KEY | {"rotated_from"},
     "oauth_client.created": frozenset({"name", "grant_type", "owner_id"}),
     "oauth_client.deleted": _NOTHING,
+    # Identity providers (federation) and accounts' links to them
+    "identity_provider.created": frozenset({"slug", "fields", "via"}),
+    "identity_provider.updated": frozenset({"slug", "fields", "via"}),
+    "identity_provider.deleted": frozenset({"slug", "identities", "via"}),
+    "external_identity.linked": frozenset({"idp", "subject", "via"}),
+    "external_identity.unlinked": frozenset({"idp", "subject", "via"}),
+    "federation.refused": frozenset({"idp", "reason"}),
     # Object access
     "access.granted": _GRANT | {"read", "write", "admin", "created"},
     "access.revoked": _GRANT | {"object_deleted"},

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from oauth2_provider.settings import oauth2_settings
 
+from authn.encryption import IDP_CLIENT_SECRET, seal, unseal
+
 
 class SigningKey(models.Model):
     """An RS256 key pair. The private key is stored encrypted (see authn.tokens.signing_keys)."""
@@ -249,6 +251,19 @@ class IdentityProvider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.slug})"
+
+    def set_client_secret(self, secret: str) -> None:
+        """Stores `secret` encrypted (empty: a public client); save the row afterwards."""
+        self.client_secret_encrypted = (
+            seal(secret.encode(), purpose=IDP_CLIENT_SECRET) if secret else ""
+        )
+
+    def client_secret(self) -> str:
+        """The decrypted client secret ("" for a public client); raises
+        authn.encryption.SecretUnreadable when DJANGO_SECRET_KEY no longer opens it."""
+        if not self.client_secret_encrypted:
+            return ""
+        return unseal(self.client_secret_encrypted, purpose=IDP_CLIENT_SECRET).decode()
 
 
 class ExternalIdentity(models.Model):
