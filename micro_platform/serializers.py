@@ -23,11 +23,12 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["Unknown field."] for name in unknown}, code="unknown_field"
                 )
-            # DRF's CharField turns a JSON number into a string; the schema promises a string.
+            # DRF's CharField turns a JSON number into a string, and its UUIDField reads a
+            # number (or `true`) as the UUID of that integer; the schema promises a string.
             not_text = sorted(
                 name
                 for name, field in self.fields.items()
-                if isinstance(field, serializers.CharField)
+                if isinstance(field, serializers.CharField | serializers.UUIDField)
                 and name in data
                 and data[name] is not None
                 and not isinstance(data[name], str)

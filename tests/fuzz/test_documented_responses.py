@@ -167,6 +167,17 @@ def test_a_number_for_a_text_field_is_refused_across_the_api(admin_client):
     assert response.json()["errors"]["name"] == ["Not a valid string."]
 
 
+@pytest.mark.parametrize("subject_id", [True, 1, 2**64])
+def test_a_number_for_a_uuid_field_is_refused_not_read_as_that_uuid(user_client, subject_id):
+    check = {"object_type": "doc", "object_id": "d-1", "permission": "read"}
+    response = user_client.post(
+        "/api/v1/access/check", {**check, "subject_id": subject_id}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["subject_id"] == ["Not a valid string."]
+
+
 def test_a_string_still_passes_the_text_field_check(anon_client, db):
     response = anon_client.post("/api/v1/auth/token/revoke", {"token": "12345"}, format="json")
 
