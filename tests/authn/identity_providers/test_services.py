@@ -48,7 +48,9 @@ def test_the_shared_selectors():
     first = link(user, on, "x")
 
     assert [p.slug for p in selectors.identity_providers_enabled()] == ["beta"]
-    assert selectors.identity_provider_get(slug="acme").enabled is False
+    disabled = selectors.identity_provider_get(slug="acme")
+    assert disabled is not None
+    assert disabled.enabled is False
     assert selectors.identity_provider_get(slug="nobody") is None
     assert selectors.external_identities_of(user=user) == [first]
 
