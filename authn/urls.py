@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("authn.mfa.urls")),
     path("", include("authn.api_keys.urls")),
     path("", include("authn.gateway.urls")),
+    path("", include("authn.identity_providers.urls")),
 ]

@@ -1,5 +1,5 @@
 """The security page: TOTP enrolment, backup codes, password change, sessions (one by one or
-all at once), sign-ins."""
+all at once), linked sign-ins (identity providers), sign-ins."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from accounts.services import user_password_change
 from authn.credentials.services import logout_all
+from authn.identity_providers.admin_selectors import external_identity_of_user
+from authn.identity_providers.selectors import external_identities_of
+from authn.identity_providers.services import LastSignInMethod, external_identity_unlink
 from authn.mfa.services import (
     MfaCodeReused,
     MfaEnrolmentEnded,
@@ -62,6 +65,7 @@ def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> 
         "sessions": dashboard_sessions_of(user_id=user.pk),
         "current_session_hash": current,
         "events": sign_in_events_of(user_id=user.pk),
+        "identities": external_identities_of(user=user),
         **extra,
     }
     return render(request, "micro/security.html", context, status=status)
@@ -250,6 +254,32 @@ def session_revoke_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
         logout(request)
         return redirect("/accounts/login/")
     messages.success(request, "Session ended.")
+    return redirect("dashboard:security")
+
+
+@never_cache
+@login_required
+@require_POST
+def identity_unlink_view(request: HttpRequest, identity_id: uuid.UUID) -> HttpResponse:
+    """Removes one of the user's own links to an identity provider; the last way to sign in
+    (no password, no other link) is refused with the page and a message saying why."""
+    user = dashboard_user(request)
+    identity = external_identity_of_user(user_id=user.pk, identity_id=identity_id)
+    if identity is None:
+        return _security_page(request, status=404)
+    try:
+        external_identity_unlink(
+            actor=dashboard_principal(request), identity=identity, via="dashboard"
+        )
+    except LastSignInMethod:
+        messages.error(
+            request,
+            f"You cannot remove {identity.provider.display_name}: it is your only way to sign"
+            " in. Set a password (Change password above, or a password reset) or link another"
+            " provider first.",
+        )
+        return _security_page(request, status=409)
+    messages.success(request, f"Sign-in with {identity.provider.display_name} removed.")
     return redirect("dashboard:security")
 
 

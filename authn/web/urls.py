@@ -46,5 +46,10 @@ urlpatterns = [
         security_views.session_revoke_view,
         name="session-revoke",
     ),
+    path(
+        "dashboard/security/identities/<uuid:identity_id>/remove",
+        security_views.identity_unlink_view,
+        name="identity-unlink",
+    ),
     *console_urlpatterns,
 ]

@@ -5,6 +5,7 @@ from django.urls import path
 from authn.web.console import (
     audit_views,
     group_views,
+    identity_provider_views,
     registry_views,
     service_account_views,
     user_views,
@@ -119,6 +120,26 @@ urlpatterns = [
         "dashboard/admin/clients/<int:application_id>/delete",
         service_account_views.client_delete_view,
         name="console-client-delete",
+    ),
+    path(
+        "dashboard/admin/users/<uuid:user_id>/identities/<uuid:identity_id>/unlink",
+        identity_provider_views.user_identity_unlink_view,
+        name="console-user-identity-unlink",
+    ),
+    path(
+        "dashboard/admin/identity-providers/",
+        identity_provider_views.identity_providers_view,
+        name="console-identity-providers",
+    ),
+    path(
+        "dashboard/admin/identity-providers/<slug:slug>/",
+        identity_provider_views.identity_provider_view,
+        name="console-identity-provider",
+    ),
+    path(
+        "dashboard/admin/identity-providers/<slug:slug>/delete",
+        identity_provider_views.identity_provider_delete_view,
+        name="console-identity-provider-delete",
     ),
     path("dashboard/admin/audit/", audit_views.audit_view, name="console-audit"),
 ]

@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.services import Conflict, user_create, user_deactivate, user_update
 from audit.selectors import audit_events_of_user
 from authn.api_keys.selectors import api_keys_of
+from authn.identity_providers.selectors import external_identities_of
 from authn.lockout import account_unlock
 from authn.mfa.services import mfa_reset_by_admin, user_has_mfa
 from authn.web.console.access import console_view, paginate, query_without_page, status_for
@@ -97,6 +98,7 @@ def _user_page(
         "sessions_query": query_without_page(request, "sessions_page"),
         "api_keys": paginate(request, api_keys_of(owner_id=user.pk), param="keys_page"),
         "api_keys_query": query_without_page(request, "keys_page"),
+        "identities": external_identities_of(user=user),
         "events": audit_events_of_user(user_id=user.pk)[:RECENT_EVENTS],
     }
     return render(request, "micro/console/user.html", context, status=status_for(role_form))
@@ -104,9 +106,9 @@ def _user_page(
 
 @console_view
 def user_view(request: HttpRequest, actor: Principal, user_id: uuid.UUID) -> HttpResponse:
-    """One account: its groups, roles, MFA, sessions, API keys and recent events; the roles,
-    sessions and keys are paged each by its own parameter (`roles_page`, `sessions_page`,
-    `keys_page`)."""
+    """One account: its groups, roles, MFA, sessions, API keys, linked identities and recent
+    events; the roles, sessions and keys are paged each by its own parameter (`roles_page`,
+    `sessions_page`, `keys_page`)."""
     return _user_page(request, user_or_404(user_id))
 
 

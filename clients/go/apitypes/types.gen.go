@@ -331,6 +331,15 @@ type CheckOut struct {
 	Allowed bool `json:"allowed"`
 }
 
+// ClaimMappingInRequest Local field -> the upstream claim holding it; a field left out keeps the standard claim.
+type ClaimMappingInRequest struct {
+	Avatar      *string `json:"avatar,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	Groups      *string `json:"groups,omitempty"`
+	Username    *string `json:"username,omitempty"`
+}
+
 // ExchangedTokenOut defines model for ExchangedTokenOut.
 type ExchangedTokenOut struct {
 	AccessToken string `json:"access_token"`
@@ -398,6 +407,72 @@ type GroupPage struct {
 type GroupRolePage struct {
 	Next    *string   `json:"next"`
 	Results []RoleOut `json:"results"`
+}
+
+// IdentityProviderInRequest A new provider: slug, issuer and client id required, the rest optional.
+type IdentityProviderInRequest struct {
+	// AllowedEmailDomains Only people with an email address in these domains (lower-cased); none: any.
+	AllowedEmailDomains *[]string `json:"allowed_email_domains,omitempty"`
+
+	// ClaimMapping Local field -> the upstream claim holding it; a field left out keeps the standard claim.
+	ClaimMapping *ClaimMappingInRequest `json:"claim_mapping,omitempty"`
+	ClientId     string                 `json:"client_id"`
+
+	// ClientSecret Stored encrypted and never returned; empty (the default) for a public client.
+	ClientSecret *string `json:"client_secret,omitempty"`
+
+	// CreateAccounts Create an account on a first sign-in without a link.
+	CreateAccounts *bool `json:"create_accounts,omitempty"`
+
+	// DisplayName Shown on the sign-in button; defaults to the slug.
+	DisplayName *string `json:"display_name,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+	EnforcesMfa *bool   `json:"enforces_mfa,omitempty"`
+
+	// GroupMapping Upstream group name -> the name of an existing local group (else a 404 `group_not_found`).
+	GroupMapping *map[string]string `json:"group_mapping,omitempty"`
+
+	// Issuer The provider's issuer; a trailing slash is dropped.
+	Issuer              string `json:"issuer"`
+	LinkByVerifiedEmail *bool  `json:"link_by_verified_email,omitempty"`
+
+	// Scopes Default: openid, email, profile.
+	Scopes      *[]string `json:"scopes,omitempty"`
+	Slug        string    `json:"slug"`
+	UseUserinfo *bool     `json:"use_userinfo,omitempty"`
+}
+
+// IdentityProviderOut defines model for IdentityProviderOut.
+type IdentityProviderOut struct {
+	AllowedEmailDomains []string          `json:"allowed_email_domains"`
+	ClaimMapping        map[string]string `json:"claim_mapping"`
+	ClientId            string            `json:"client_id"`
+	CreateAccounts      bool              `json:"create_accounts"`
+	CreatedAt           time.Time         `json:"created_at"`
+	DisplayName         string            `json:"display_name"`
+	Enabled             bool              `json:"enabled"`
+	EnforcesMfa         bool              `json:"enforces_mfa"`
+	GroupMapping        map[string]string `json:"group_mapping"`
+	HasClientSecret     *bool             `json:"has_client_secret,omitempty"`
+	Id                  string            `json:"id"`
+
+	// Identities Linked accounts.
+	Identities          int    `json:"identities"`
+	Issuer              string `json:"issuer"`
+	LinkByVerifiedEmail bool   `json:"link_by_verified_email"`
+
+	// RedirectUri The callback URL to register at the provider.
+	RedirectUri *string   `json:"redirect_uri,omitempty"`
+	Scopes      []string  `json:"scopes"`
+	Slug        string    `json:"slug"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UseUserinfo bool      `json:"use_userinfo"`
+}
+
+// IdentityProviderPage defines model for IdentityProviderPage.
+type IdentityProviderPage struct {
+	Next    *string               `json:"next"`
+	Results []IdentityProviderOut `json:"results"`
 }
 
 // JwkOut defines model for JwkOut.
@@ -685,6 +760,38 @@ type OtpInRequest struct {
 type PasswordChangeInRequest struct {
 	NewPassword string `json:"new_password"`
 	OldPassword string `json:"old_password"`
+}
+
+// PatchedIdentityProviderUpdateInRequest Any of the fields but the slug, which never changes (it is in the redirect URI).
+type PatchedIdentityProviderUpdateInRequest struct {
+	// AllowedEmailDomains Only people with an email address in these domains (lower-cased); none: any.
+	AllowedEmailDomains *[]string `json:"allowed_email_domains,omitempty"`
+
+	// ClaimMapping Local field -> the upstream claim holding it; a field left out keeps the standard claim.
+	ClaimMapping *ClaimMappingInRequest `json:"claim_mapping,omitempty"`
+	ClientId     *string                `json:"client_id,omitempty"`
+
+	// ClientSecret Stored encrypted and never returned; empty (the default) for a public client.
+	ClientSecret *string `json:"client_secret,omitempty"`
+
+	// CreateAccounts Create an account on a first sign-in without a link.
+	CreateAccounts *bool `json:"create_accounts,omitempty"`
+
+	// DisplayName Shown on the sign-in button; defaults to the slug.
+	DisplayName *string `json:"display_name,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+	EnforcesMfa *bool   `json:"enforces_mfa,omitempty"`
+
+	// GroupMapping Upstream group name -> the name of an existing local group (else a 404 `group_not_found`).
+	GroupMapping *map[string]string `json:"group_mapping,omitempty"`
+
+	// Issuer The provider's issuer; a trailing slash is dropped.
+	Issuer              *string `json:"issuer,omitempty"`
+	LinkByVerifiedEmail *bool   `json:"link_by_verified_email,omitempty"`
+
+	// Scopes Default: openid, email, profile.
+	Scopes      *[]string `json:"scopes,omitempty"`
+	UseUserinfo *bool     `json:"use_userinfo,omitempty"`
 }
 
 // PatchedObjectUpdateInRequest An input serializer that rejects fields it does not list: an unknown field is a 400.
@@ -1202,6 +1309,15 @@ type GroupRolesListParams struct {
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
+// IdentityProvidersListParams defines parameters for IdentityProvidersList.
+type IdentityProvidersListParams struct {
+	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// PageSize Rows per page (default 50); a larger value than 100 is capped at 100.
+	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // MeEventsRetrieveParams defines parameters for MeEventsRetrieve.
 type MeEventsRetrieveParams struct {
 	// Cursor The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`.
@@ -1377,6 +1493,12 @@ type GroupsMembersCreateJSONRequestBody = MemberInRequest
 
 // GroupsRolesCreateJSONRequestBody defines body for GroupsRolesCreate for application/json ContentType.
 type GroupsRolesCreateJSONRequestBody = RoleAssignInRequest
+
+// IdentityProvidersCreateJSONRequestBody defines body for IdentityProvidersCreate for application/json ContentType.
+type IdentityProvidersCreateJSONRequestBody = IdentityProviderInRequest
+
+// IdentityProvidersPartialUpdateJSONRequestBody defines body for IdentityProvidersPartialUpdate for application/json ContentType.
+type IdentityProvidersPartialUpdateJSONRequestBody = PatchedIdentityProviderUpdateInRequest
 
 // MeMfaBackupCodesCreateJSONRequestBody defines body for MeMfaBackupCodesCreate for application/json ContentType.
 type MeMfaBackupCodesCreateJSONRequestBody = OtpInRequest

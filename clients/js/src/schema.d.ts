@@ -455,6 +455,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/identity-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The identity providers; adding one.
+         *
+         *     **Required scopes:** `api_admin`.
+         */
+        get: operations["identity_providers_list"];
+        put?: never;
+        /**
+         * @description Register `redirect_uri` of the answer at the provider as the client's callback.
+         *
+         *     **Required scopes:** `api_admin`.
+         */
+        post: operations["identity_providers_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/identity-providers/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description One identity provider: read it, change it, delete it with every account's link to it.
+         *
+         *     **Required scopes:** `api_admin`.
+         */
+        get: operations["identity_providers_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * @description Deletes the provider and every account's link to it (people signed in through it
+         *     keep their current sessions).
+         *
+         *     **Required scopes:** `api_admin`.
+         */
+        delete: operations["identity_providers_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * @description The fields given; a `client_secret` replaces the stored one ("" makes a public
+         *     client). The slug never changes (`slug` is a 400).
+         *
+         *     **Required scopes:** `api_admin`.
+         */
+        patch: operations["identity_providers_partial_update"];
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -1550,6 +1609,14 @@ export interface components {
         CheckOut: {
             allowed: boolean;
         };
+        /** @description Local field -> the upstream claim holding it; a field left out keeps the standard claim. */
+        ClaimMappingInRequest: {
+            username?: string;
+            email?: string;
+            display_name?: string;
+            avatar?: string;
+            groups?: string;
+        };
         ExchangedTokenOut: {
             access_token: string;
             token_type: string;
@@ -1619,6 +1686,70 @@ export interface components {
         };
         GroupRolePage: {
             results: components["schemas"]["RoleOut"][];
+            /** Format: uri */
+            next: string | null;
+        };
+        /** @description A new provider: slug, issuer and client id required, the rest optional. */
+        IdentityProviderInRequest: {
+            slug: string;
+            /** @description Shown on the sign-in button; defaults to the slug. */
+            display_name?: string;
+            /** @description The provider's issuer; a trailing slash is dropped. */
+            issuer: string;
+            client_id: string;
+            /** @description Stored encrypted and never returned; empty (the default) for a public client. */
+            client_secret?: string;
+            /** @description Default: openid, email, profile. */
+            scopes?: string[];
+            enabled?: boolean;
+            /** @description Create an account on a first sign-in without a link. */
+            create_accounts?: boolean;
+            /** @description Only people with an email address in these domains (lower-cased); none: any. */
+            allowed_email_domains?: string[];
+            link_by_verified_email?: boolean;
+            enforces_mfa?: boolean;
+            use_userinfo?: boolean;
+            claim_mapping?: components["schemas"]["ClaimMappingInRequest"];
+            /** @description Upstream group name -> the name of an existing local group (else a 404 `group_not_found`). */
+            group_mapping?: {
+                [key: string]: string;
+            };
+        };
+        IdentityProviderOut: {
+            /** Format: uuid */
+            id: string;
+            slug: string;
+            display_name: string;
+            issuer: string;
+            client_id: string;
+            readonly has_client_secret: boolean;
+            scopes: string[];
+            enabled: boolean;
+            create_accounts: boolean;
+            allowed_email_domains: string[];
+            link_by_verified_email: boolean;
+            enforces_mfa: boolean;
+            use_userinfo: boolean;
+            claim_mapping: {
+                [key: string]: string;
+            };
+            group_mapping: {
+                [key: string]: string;
+            };
+            /**
+             * Format: uri
+             * @description The callback URL to register at the provider.
+             */
+            readonly redirect_uri: string;
+            /** @description Linked accounts. */
+            identities: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        IdentityProviderPage: {
+            results: components["schemas"]["IdentityProviderOut"][];
             /** Format: uri */
             next: string | null;
         };
@@ -1744,6 +1875,31 @@ export interface components {
         PasswordChangeInRequest: {
             old_password: string;
             new_password: string;
+        };
+        /** @description Any of the fields but the slug, which never changes (it is in the redirect URI). */
+        PatchedIdentityProviderUpdateInRequest: {
+            /** @description Shown on the sign-in button; defaults to the slug. */
+            display_name?: string;
+            /** @description The provider's issuer; a trailing slash is dropped. */
+            issuer?: string;
+            client_id?: string;
+            /** @description Stored encrypted and never returned; empty (the default) for a public client. */
+            client_secret?: string;
+            /** @description Default: openid, email, profile. */
+            scopes?: string[];
+            enabled?: boolean;
+            /** @description Create an account on a first sign-in without a link. */
+            create_accounts?: boolean;
+            /** @description Only people with an email address in these domains (lower-cased); none: any. */
+            allowed_email_domains?: string[];
+            link_by_verified_email?: boolean;
+            enforces_mfa?: boolean;
+            use_userinfo?: boolean;
+            claim_mapping?: components["schemas"]["ClaimMappingInRequest"];
+            /** @description Upstream group name -> the name of an existing local group (else a 404 `group_not_found`). */
+            group_mapping?: {
+                [key: string]: string;
+            };
         };
         /** @description An input serializer that rejects fields it does not list: an unknown field is a 400. */
         PatchedObjectUpdateInRequest: {
@@ -3846,6 +4002,317 @@ export interface operations {
             };
             /** @description No such group, or the role is not given. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_providers_list: {
+        parameters: {
+            query?: {
+                /** @description The `next` link's cursor; one this API did not write is a 404 `invalid_cursor`. */
+                cursor?: string;
+                /** @description Rows per page (default 50); a larger value than 100 is capped at 100. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderPage"];
+                };
+            };
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks a required scope or access to the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_cursor`: the cursor names no page (one this API did not write). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_providers_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityProviderInRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks a required scope or access to the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `group_not_found`: `group_mapping` names a local group that does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unique`: another provider has this slug. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_providers_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks a required scope or access to the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `identity_provider_not_found`: no provider with this slug. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_providers_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks a required scope or access to the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `identity_provider_not_found`: no provider with this slug. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_providers_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedIdentityProviderUpdateInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks a required scope or access to the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `identity_provider_not_found`: no provider with this slug. Or `group_not_found`: `group_mapping` names a local group that does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
