@@ -105,7 +105,7 @@ class IdentityProviderIn(StrictSerializer):
         "An issuer is an https URL (http only on 127.0.0.1, [::1] or localhost) without user"
         " info, query or fragment.",
         max_length=idp.ISSUER_MAX_LENGTH,
-        help_text="The provider's issuer; a trailing slash is dropped.",
+        help_text="The provider's issuer, exactly as its discovery document names it.",
     )
     client_id = serializers.CharField(max_length=idp.CLIENT_ID_MAX_LENGTH)
     client_secret = serializers.CharField(

@@ -173,8 +173,9 @@ def check_display_name(value: object) -> str:
 
 
 def check_issuer(value: object) -> str:
-    """The issuer without trailing slashes: https, or http on a loopback host; no query or
-    fragment."""
+    """The issuer exactly as given (it is compared character by character with the discovery
+    document's `issuer` and the ID token's `iss`, so a provider whose issuer ends in a slash
+    keeps it): https, or http on a loopback host; no query or fragment."""
     issuer = _matching(
         value,
         ISSUER_PATTERN,
@@ -183,7 +184,7 @@ def check_issuer(value: object) -> str:
         message="An issuer is an https URL (http only on 127.0.0.1, [::1] or localhost) without"
         " user info, query or fragment.",
     )
-    return issuer.rstrip("/")
+    return issuer
 
 
 def check_client_id(value: object) -> str:

@@ -432,7 +432,7 @@ type IdentityProviderInRequest struct {
 	// GroupMapping Upstream group name -> the name of an existing local group (else a 404 `group_not_found`).
 	GroupMapping *map[string]string `json:"group_mapping,omitempty"`
 
-	// Issuer The provider's issuer; a trailing slash is dropped.
+	// Issuer The provider's issuer, exactly as its discovery document names it.
 	Issuer              string `json:"issuer"`
 	LinkByVerifiedEmail *bool  `json:"link_by_verified_email,omitempty"`
 
@@ -785,7 +785,7 @@ type PatchedIdentityProviderUpdateInRequest struct {
 	// GroupMapping Upstream group name -> the name of an existing local group (else a 404 `group_not_found`).
 	GroupMapping *map[string]string `json:"group_mapping,omitempty"`
 
-	// Issuer The provider's issuer; a trailing slash is dropped.
+	// Issuer The provider's issuer, exactly as its discovery document names it.
 	Issuer              *string `json:"issuer,omitempty"`
 	LinkByVerifiedEmail *bool   `json:"link_by_verified_email,omitempty"`
 

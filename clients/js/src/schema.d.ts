@@ -1694,7 +1694,7 @@ export interface components {
             slug: string;
             /** @description Shown on the sign-in button; defaults to the slug. */
             display_name?: string;
-            /** @description The provider's issuer; a trailing slash is dropped. */
+            /** @description The provider's issuer, exactly as its discovery document names it. */
             issuer: string;
             client_id: string;
             /** @description Stored encrypted and never returned; empty (the default) for a public client. */
@@ -1880,7 +1880,7 @@ export interface components {
         PatchedIdentityProviderUpdateInRequest: {
             /** @description Shown on the sign-in button; defaults to the slug. */
             display_name?: string;
-            /** @description The provider's issuer; a trailing slash is dropped. */
+            /** @description The provider's issuer, exactly as its discovery document names it. */
             issuer?: string;
             client_id?: string;
             /** @description Stored encrypted and never returned; empty (the default) for a public client. */

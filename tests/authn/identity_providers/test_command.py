@@ -24,7 +24,7 @@ def run(*args: str, stdin: str | None = None) -> str:
 
 
 def test_add_prints_the_redirect_uri_and_audits(settings):
-    out = run("add", "acme", "--issuer", ISSUER + "/", "--client-id", "micro")
+    out = run("add", "acme", "--issuer", ISSUER, "--client-id", "micro")
 
     provider = IdentityProvider.objects.get()
     assert (provider.issuer, provider.display_name, provider.enabled) == (ISSUER, "acme", True)
