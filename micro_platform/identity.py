@@ -41,6 +41,8 @@ class Principal:
     # The registered service (by name) an API key is bound to: such a key is a credential for
     # that service only, so this service's own API refuses it. None for every other credential.
     resource: str | None = None
+    # The identity provider (slug) of a federated sign-in (`fed` in `amr`); None otherwise.
+    idp: str | None = None
 
     # DRF and Django look for these on `request.user`.
     is_authenticated = True

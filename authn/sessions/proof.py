@@ -7,6 +7,7 @@ token would; the api_admin key rule relies on them.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from django.contrib.sessions.backends.base import SessionBase
 
@@ -63,10 +64,12 @@ def principal_for_session(user: User, session: SessionBase | None) -> Principal:
     """The principal of a session user, never claiming more than the sign-in proved."""
     auth_time = session.get(AUTH_TIME_KEY) if session is not None else None
     row_id = getattr(session, "dashboard_session_id", None)
-    return principal_for_user(
+    principal = principal_for_user(
         user,
         method="session",
         amr=session_amr(session),
         session_id=str(row_id) if row_id is not None else None,
         auth_time=auth_time if isinstance(auth_time, int) else None,
     )
+    idp = session_sign_in_facts(session)[1]
+    return replace(principal, idp=idp) if idp is not None else principal

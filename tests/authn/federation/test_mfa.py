@@ -50,6 +50,7 @@ def test_user_with_a_device_passes_the_otp_step_after_the_provider(
     assert client.session[IDP_KEY] == "acme"
     principal = _principal(client, ada)
     assert principal.amr == ("fed", "otp")
+    assert principal.idp == "acme"
     assert principal.is_personal_sign_in
     assert signed_in_recently(principal, with_otp=True)
     event = AuditEvent.objects.filter(type="login.succeeded").latest("created_at")
