@@ -6,7 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from authn.federation.errors import FederationRefused
 from authn.models import IdentityProvider
+
+# Bounds on what an upstream may put in the session and in our tokens.
+MAX_AMR_VALUES = 8
+MAX_AMR_LENGTH = 32
+MAX_SUBJECT_LENGTH = 255
+MAX_GROUPS = 200
+_email_validator = EmailValidator()
 
 DEFAULT_CLAIMS = {
     "username": "preferred_username",
@@ -59,25 +70,45 @@ class Upstream:
 
 
 def upstream_from_claims(provider: IdentityProvider, claims: dict[str, Any]) -> Upstream:
-    """The mapped facts of verified ID token (and userinfo) claims."""
-    mapping = {**DEFAULT_CLAIMS, **(provider.claim_mapping or {})}
+    """The mapped facts of verified ID token (and userinfo) claims; refuses a `sub` that
+    cannot be stored, drops an email that is not one, and bounds what the upstream may add."""
+    configured = provider.claim_mapping if isinstance(provider.claim_mapping, dict) else {}
+    mapping = {**DEFAULT_CLAIMS}
+    mapping.update({k: v for k, v in configured.items() if k in mapping and isinstance(v, str)})
 
     def text(name: str) -> str:
         value = claims.get(mapping[name])
         return value.strip() if isinstance(value, str) else ""
 
-    groups = claims.get(mapping["groups"])
-    amr = claims.get("amr")
-    amr_values = tuple(str(v) for v in amr if isinstance(v, str)) if isinstance(amr, list) else ()
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
+        raise FederationRefused("invalid_id_token", "The ID token names no usable subject.")
+    email = _valid_email(text("email"))
+    amr = _strings(claims.get("amr"))[:MAX_AMR_VALUES]
+    amr_values = tuple(value for value in amr if len(value) <= MAX_AMR_LENGTH)
     return Upstream(
         slug=provider.slug,
-        subject=str(claims["sub"]),
-        email=text("email"),
-        email_verified=claims.get("email_verified") in (True, "true"),
+        subject=subject,
+        email=email,
+        email_verified=bool(email) and claims.get("email_verified") in (True, "true"),
         username=text("username"),
-        display_name=text("display_name"),
+        display_name=text("display_name")[:150],
         avatar=text("avatar"),
-        groups=tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else (),
+        groups=_strings(claims.get(mapping["groups"]))[:MAX_GROUPS],
         amr=amr_values,
         mfa=bool(MFA_AMR.intersection(amr_values)) or claims.get("acr") in MFA_ACR,
     )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+
+def _valid_email(value: str) -> str:
+    if len(value) > 254:
+        return ""
+    try:
+        _email_validator(value)
+    except ValidationError:
+        return ""
+    return value

@@ -21,7 +21,8 @@ from authn.federation.errors import FederationRefused
 from authn.federation.selectors import external_identity_find
 from authn.models import ExternalIdentity, IdentityProvider
 
-_USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+# What accounts.models.username_validator allows (no "@": that makes a name an email).
+_USERNAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,7 @@ def federated_account_create(
         email=User.objects.normalize_email(upstream.email),
         email_verified=bool(upstream.email) and upstream.email_verified,
         display_name=upstream.display_name[:150],
-        avatar_url=upstream.avatar if upstream.avatar.startswith("https://") else "",
+        avatar_url=upstream.avatar if _usable_avatar(upstream.avatar) else "",
     )
     user.set_unusable_password()
     try:
@@ -164,8 +165,11 @@ def federated_account_create(
 
 
 def _unique_username(upstream: Upstream) -> str:
-    base = upstream.username or upstream.email.partition("@")[0] or "user"
-    base = _USERNAME_UNSAFE.sub("", base)[:120] or "user"
+    """The mapped username (else the email's local part) in the local username alphabet,
+    with a random suffix when it is taken."""
+    sources = (upstream.username, upstream.email.partition("@")[0])
+    cleaned = (_USERNAME_UNSAFE.sub("", source)[:120] for source in sources)
+    base = next((name for name in cleaned if name), "user")
     candidate = base
     while User.objects.filter(username__iexact=candidate).exists():
         candidate = f"{base}-{uuid.uuid4().hex[:6]}"
@@ -192,3 +196,7 @@ def federated_groups_apply(*, provider: IdentityProvider, user: User, upstream: 
                     subject_id=groups[0].pk,
                     data={"user_id": str(user.pk), "role": membership.role},
                 )
+
+
+def _usable_avatar(url: str) -> bool:
+    return url.startswith("https://") and len(url) <= 500

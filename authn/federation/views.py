@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -25,7 +25,7 @@ from authn import lockout
 from authn.federation.claims import Upstream, upstream_from_claims
 from authn.federation.client import FederationApp, client_for, upstream_call
 from authn.federation.errors import FederationError, FederationRefused
-from authn.federation.selectors import identity_provider_get
+from authn.federation.selectors import external_identity_find, identity_provider_get
 from authn.federation.services import (
     external_identity_link,
     federated_groups_apply,
@@ -48,13 +48,6 @@ PENDING_LINK_SECONDS = 600
 STATE_TTL_SECONDS = 600
 LINK_URL = "/accounts/federation/link/"
 ID_TOKEN_LEEWAY_SECONDS = 60
-
-
-def _provider_or_404(slug: str) -> IdentityProvider:
-    provider = identity_provider_get(slug=slug)
-    if provider is None or not provider.enabled:
-        raise Http404("No such identity provider.")
-    return provider
 
 
 @never_cache
@@ -228,7 +221,9 @@ def _link_own(
     """The signed-in user linked another sign-in to their own account."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - a session user
-    external_identity_link(provider=provider, user=user, upstream=upstream, via="self")
+    linked = external_identity_find(provider=provider, subject=upstream.subject)
+    if linked is None or linked.user_id != user.pk:
+        external_identity_link(provider=provider, user=user, upstream=upstream, via="self")
     messages.success(request, f"Your {provider.display_name} sign-in is now linked.")
     return redirect(next_url)
 

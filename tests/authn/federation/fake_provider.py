@@ -53,6 +53,7 @@ class FakeProvider:
         self.raw_id_token: str | None = None
         self.requests: list[str] = []
         self.token_requests: list[dict[str, list[str]]] = []
+        self.token_headers: list[dict[str, str]] = []
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -155,6 +156,7 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 time.sleep(provider.delay)
             if self.path == "/token":
                 provider.token_requests.append(form)
+                provider.token_headers.append(dict(self.headers.items()))
                 self._send(*provider.token_response())
             else:
                 self._send(404, b"{}")

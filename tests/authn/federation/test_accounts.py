@@ -216,3 +216,67 @@ def test_upstream_account_linked_to_someone_else_is_not_relinked(
     assert response.status_code == 400
     assert _refusals("already_linked") == 1
     assert ExternalIdentity.objects.get().user.email == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("claimed", "expected"), [("Zoë@corp", "Zocorp"), ("@@@", "ada"), ("a b/c", "abc")]
+)
+def test_username_from_upstream_keeps_to_the_local_rules(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, claimed: str, expected: str
+) -> None:
+    upstream.claims["preferred_username"] = claimed
+    sign_in(client, upstream)
+    user = User.objects.get()
+    assert user.username == expected
+    user.full_clean()
+
+
+def test_invalid_upstream_email_is_not_stored(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    upstream.claims.update(email="not an email", preferred_username="ada")
+    sign_in(client, upstream)
+    user = User.objects.get()
+    assert user.email == "" and not user.email_verified
+
+
+def test_overlong_subject_is_refused(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    upstream.subject = "s" * 256
+    response = sign_in(client, upstream)
+    assert response.status_code == 400
+    assert _refusals("invalid_id_token") == 1
+    assert not User.objects.exists()
+
+
+def test_signed_in_user_revisiting_their_own_link_is_fine(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    me = UserFactory.create(email="me@example.com")
+    _password_sign_in(client, me)
+    sign_in(client, upstream)
+    assert sign_in(client, upstream).status_code == 302
+    assert ExternalIdentity.objects.get().user == me
+    assert _refusals("already_linked") == 0
+
+
+def test_userinfo_is_used_when_configured(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(use_userinfo=True)
+    upstream.userinfo = {"sub": "upstream-1", "name": "From Userinfo", "email": "ada@example.com"}
+    sign_in(client, upstream)
+    assert "/userinfo" in upstream.requests
+    assert User.objects.get().display_name == "From Userinfo"
+
+
+def test_userinfo_for_another_subject_is_refused(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(use_userinfo=True)
+    upstream.userinfo = {"sub": "someone-else", "email": "ada@example.com"}
+    response = sign_in(client, upstream)
+    assert response.status_code == 400
+    assert _refusals("userinfo_mismatch") == 1
+    assert not User.objects.exists()

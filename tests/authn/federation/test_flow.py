@@ -212,3 +212,34 @@ def test_provider_error_answer_is_refused(
     )
     assert response.status_code == 400
     assert _refusals("upstream_error") == 1
+
+
+def test_public_client_sends_no_secret(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    idp.set_client_secret("")
+    idp.save()
+    assert sign_in(client, upstream).status_code == 302
+    sent = upstream.token_requests[0]
+    assert sent["client_id"] == [CLIENT_ID]
+    assert "client_secret" not in sent
+    assert upstream.token_headers[0].get("Authorization") is None
+
+
+def test_confidential_client_authenticates_with_basic(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    assert sign_in(client, upstream).status_code == 302
+    assert upstream.token_headers[0]["Authorization"].startswith("Basic ")
+
+
+def test_login_page_lists_enabled_providers_keeping_next(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    IdentityProvider.objects.create(
+        slug="off", display_name="Disabled ID", issuer=upstream.issuer, client_id="x", enabled=False
+    )
+    page = client.get("/accounts/login/?next=/o/device/").content.decode()
+    assert "Sign in with Acme ID" in page
+    assert 'href="/accounts/federation/acme/start/?next=/o/device/"' in page
+    assert "Disabled ID" not in page
