@@ -10,8 +10,8 @@ from django.test import Client
 
 from accounts.models import Membership, User
 from audit.models import AuditEvent
-from authn.federation.views import PENDING_LINK_KEY
 from authn.models import ExternalIdentity, IdentityProvider
+from authn.web.federation_views import PENDING_LINK_KEY
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
 from tests.factories import DEFAULT_PASSWORD, GroupFactory, UserFactory

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from authn.federation import views
+from authn.web import federation_views as views
 
 app_name = "federation"
 
