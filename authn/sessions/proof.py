@@ -33,6 +33,9 @@ def session_mark_signed_in(
     second factor that counts); call right after `login()`."""
     session[AMR_KEY] = list(amr)
     session[AUTH_TIME_KEY] = int(time.time())
+    # A new sign-in in the same session (the same user again) must not inherit the last one's.
+    for key in (IDP_KEY, FED_MFA_KEY):
+        session.pop(key, None)
     if idp is not None:
         session[IDP_KEY] = idp
         if mfa is not None:

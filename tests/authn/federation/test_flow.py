@@ -95,6 +95,10 @@ def test_unknown_slug_is_a_404_page_and_audited(client: Client, db: None) -> Non
     assert _refusals("unknown_provider") == 1
     response = client.get("/accounts/federation/nope/callback/?state=x&code=y")
     assert response.status_code == 404
+    problem = client.get("/accounts/federation/nope/start/", headers={"Accept": "application/json"})
+    assert problem.status_code == 404
+    assert problem["Content-Type"] == "application/problem+json"
+    assert problem.json()["code"] == "not_found"
 
 
 def test_disabled_provider_is_unknown(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -13,7 +14,14 @@ from accounts.models import User
 from audit.models import AuditEvent
 from authn import lockout
 from authn.models import IdentityProvider
-from authn.sessions.proof import AMR_KEY, IDP_KEY, principal_for_session
+from authn.sessions.proof import (
+    AMR_KEY,
+    IDP_KEY,
+    principal_for_session,
+    session_amr,
+    session_mark_signed_in,
+    session_sign_in_facts,
+)
 from micro_platform.sign_in import signed_in_recently
 from tests.authn.dashboard_helpers import OTP_URL, enrol_totp, totp_code
 from tests.authn.federation.conftest import sign_in
@@ -129,3 +137,15 @@ def test_locked_account_is_refused_at_the_callback(
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.filter(type="federation.refused", data__reason="locked").exists()
+
+
+def test_a_later_sign_in_in_the_same_session_does_not_inherit_the_providers_mfa(
+    db: None,
+) -> None:
+    session = SessionStore()
+    session_mark_signed_in(session, amr=("fed", "mfa"), idp="acme", mfa="mfa")
+    assert session_amr(session) == ("fed", "mfa")
+    session_mark_signed_in(session, amr=("fed", "pwd"), idp="acme")
+    assert session_amr(session) == ("fed",)
+    session_mark_signed_in(session, amr=("pwd",))
+    assert session_sign_in_facts(session) == (("pwd",), None)
