@@ -3,17 +3,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 import pytest
 from django.test import Client
 
 from authn.models import IdentityProvider
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
-from tests.authn.oauth.test_device import approve, poll, start
-from tests.authn.oauth_helpers import claims, code_flow_tokens, make_client, refresh
+from tests.authn.oauth_helpers import (
+    DEVICE_GRANT,
+    TOKEN_URL,
+    claims,
+    code_flow_tokens,
+    device_decision,
+    make_client,
+    refresh,
+)
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+CLI = "micro-cli"
+
+
+def _device_start() -> dict[str, Any]:
+    response = Client().post(
+        "/o/device-authorization/",
+        urlencode({"client_id": CLI, "scope": "openid profile"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _device_approve(browser: Client, user_code: str) -> Any:
+    entered = browser.post("/o/device/", {"user_code": user_code})
+    assert entered.status_code == 302, entered.content
+    confirm_url = entered["Location"]
+    return browser.post(confirm_url, device_decision(browser, confirm_url))
 
 
 def _federated_browser(upstream: FakeProvider) -> Client:
@@ -58,9 +87,12 @@ def test_device_page_token_carries_fed_amr_and_idp(
     upstream: FakeProvider, idp: IdentityProvider
 ) -> None:
     browser = _federated_browser(upstream)
-    started = start()
-    assert approve(browser, started["user_code"]).status_code == 302
-    response = poll(started["device_code"])
+    started = _device_start()
+    assert _device_approve(browser, started["user_code"]).status_code == 302
+    response = Client().post(
+        TOKEN_URL,
+        {"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": CLI},
+    )
     assert response.status_code == 200, response.content
     access = claims(response.json()["access_token"])
     assert access["amr"] == ["fed", "pwd", "hwk"]
