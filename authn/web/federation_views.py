@@ -33,10 +33,11 @@ from authn.federation.services import (
     federation_refused_record,
 )
 from authn.models import IdentityProvider
-from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY
+from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, principal_for_session
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
 from micro_platform.errors import problem_response
 from micro_platform.http import client_ip
+from micro_platform.sign_in import signed_in_recently
 
 logger = logging.getLogger("micro.auth")
 
@@ -218,12 +219,22 @@ class _Throttled(FederationError):
 def _link_own(
     request: HttpRequest, provider: IdentityProvider, upstream: Upstream, next_url: str
 ) -> HttpResponse:
-    """The signed-in user linked another sign-in to their own account."""
+    """The signed-in user linked another sign-in to their own account.
+
+    A new way to sign in is an account-security change: like enrolling an authenticator it
+    needs the person's own sign-in within the last 15 minutes, so a stolen session cannot
+    add its thief's upstream account for lasting access."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - a session user
     linked = external_identity_find(provider=provider, subject=upstream.subject)
-    if linked is None or linked.user_id != user.pk:
-        external_identity_link(provider=provider, user=user, upstream=upstream, via="self")
+    if linked is not None and linked.user_id == user.pk:
+        return redirect(next_url)
+    if not signed_in_recently(principal_for_session(user, request.session)):
+        raise FederationRefused(
+            "recent_sign_in_required",
+            "Sign in again (within the last 15 minutes) to link another sign-in.",
+        )
+    external_identity_link(provider=provider, user=user, upstream=upstream, via="self")
     messages.success(request, f"Your {provider.display_name} sign-in is now linked.")
     return redirect(next_url)
 

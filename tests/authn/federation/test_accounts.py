@@ -3,6 +3,7 @@ accounts, allowed domains, group mapping, and the "link another sign-in" path.""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.test import Client
 from accounts.models import Membership, User
 from audit.models import AuditEvent
 from authn.models import ExternalIdentity, IdentityProvider
+from authn.sessions.proof import AUTH_TIME_KEY
 from authn.web.federation_views import PENDING_LINK_KEY
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
@@ -280,3 +282,18 @@ def test_userinfo_for_another_subject_is_refused(
     assert response.status_code == 400
     assert _refusals("userinfo_mismatch") == 1
     assert not User.objects.exists()
+
+
+def test_linking_another_sign_in_needs_a_recent_sign_in(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    me = UserFactory.create(email="me@example.com")
+    _password_sign_in(client, me)
+    session = client.session
+    session[AUTH_TIME_KEY] = int(time.time()) - 16 * 60
+    session.save()
+    response = sign_in(client, upstream)
+    assert response.status_code == 400
+    assert _refusals("recent_sign_in_required") == 1
+    assert not ExternalIdentity.objects.exists()
+    assert _signed_in_as(client) == str(me.pk)
