@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from accounts.models import Group, Membership, User
 from audit.services import audit_record
 from authn.federation.claims import Upstream
 from authn.federation.errors import FederationRefused
-from authn.federation.selectors import external_identity_find
+from authn.federation.selectors import external_identity_find, identity_provider_get
 from authn.models import ExternalIdentity, IdentityProvider
 
 # What accounts.models.username_validator allows (no "@": that makes a name an email).
@@ -176,24 +177,28 @@ def _unique_username(upstream: Upstream) -> str:
     return candidate
 
 
-def federated_groups_apply(*, provider: IdentityProvider, user: User, upstream: Upstream) -> None:
-    """Adds memberships in the local groups the upstream groups map to (only adds)."""
-    mapping = provider.group_mapping or {}
-    names = {mapping[name] for name in upstream.groups if name in mapping}
+def federated_groups_apply(*, slug: str, user: User, groups: Collection[str]) -> None:
+    """Adds memberships in the local groups the provider maps these upstream groups to (only
+    adds); call when the federated sign-in completes (after the local code step, if any)."""
+    provider = identity_provider_get(slug=slug)
+    mapping = provider.group_mapping if provider is not None else None
+    if not isinstance(mapping, dict):
+        return
+    names = {mapping[name] for name in groups if name in mapping and isinstance(mapping[name], str)}
     for name in sorted(names):
-        groups = list(Group.objects.filter(name=name)[:2])
-        if len(groups) != 1:  # unknown or ambiguous: never guess
+        found = list(Group.objects.filter(name=name)[:2])
+        if len(found) != 1:  # unknown or ambiguous: never guess
             continue
         with transaction.atomic():
             membership, created = Membership.objects.get_or_create(
-                group=groups[0], user=user, defaults={"role": Membership.Role.MEMBER}
+                group=found[0], user=user, defaults={"role": Membership.Role.MEMBER}
             )
             if created:
                 audit_record(
                     type="group.member_added",
                     actor=None,
                     subject_type="group",
-                    subject_id=groups[0].pk,
+                    subject_id=found[0].pk,
                     data={"user_id": str(user.pk), "role": membership.role},
                 )
 

@@ -24,6 +24,7 @@ from django_otp.models import Device
 from accounts.models import User
 from accounts.selectors import user_get
 from authn.federation.selectors import identity_providers_enabled
+from authn.federation.services import federated_groups_apply
 from authn.mfa.services import (
     MfaCodeReused,
     MfaInvalid,
@@ -47,6 +48,8 @@ PENDING_NEXT_KEY = "micro_pending_next"
 # How the pending user passed the primary step: its `amr`, and the provider of a federated one.
 PENDING_AMR_KEY = "micro_pending_amr"
 PENDING_IDP_KEY = "micro_pending_idp"
+PENDING_GROUPS_KEY = "micro_pending_groups"
+_PENDING_KEYS = (PENDING_USER_KEY, PENDING_AT_KEY, PENDING_AMR_KEY, PENDING_IDP_KEY)
 # How long the primary step stays good for the OTP step.
 PENDING_TTL_SECONDS = 300
 BAD_CREDENTIALS = "Invalid username or password."
@@ -77,11 +80,13 @@ def _sign_in(
     amr: tuple[str, ...] = ("pwd",),
     idp: str | None = None,
     fed_mfa: str | None = None,
+    groups: tuple[str, ...] = (),
 ) -> HttpResponseRedirect:
     """Logs the user in (new session id), records how, and audits `login.succeeded`.
 
     `amr` is the primary step's; "otp" is added when `device` passed the code step. For a
-    federated sign-in (`idp`), `fed_mfa` says which second factor counts ("otp" or "mfa")."""
+    federated sign-in (`idp`), `fed_mfa` says which second factor counts ("otp" or "mfa"),
+    and the upstream `groups` add their mapped memberships only now that it is complete."""
     if device is not None:
         amr = (*amr, "otp")
         fed_mfa = "otp"
@@ -100,6 +105,8 @@ def _sign_in(
             ip_address=client_ip(request),
             data=data,
         )
+        if idp is not None and groups:
+            federated_groups_apply(slug=idp, user=user, groups=groups)
     return redirect(_safe_next(request, next_url))
 
 
@@ -141,6 +148,7 @@ def primary_step_passed(
     amr: tuple[str, ...] = ("pwd",),
     idp: str | None = None,
     mfa_proven: bool = False,
+    groups: tuple[str, ...] = (),
 ) -> HttpResponse:
     """After the password or a federated sign-in: signs the user in, or (when the user has a
     second factor here that `mfa_proven` does not stand in for) asks for the OTP code first.
@@ -149,15 +157,16 @@ def primary_step_passed(
     """
     request.session[PENDING_NEXT_KEY] = next_url
     if mfa_proven:
-        return _sign_in(request, user, None, amr=amr, idp=idp, fed_mfa="mfa")
+        return _sign_in(request, user, None, amr=amr, idp=idp, fed_mfa="mfa", groups=groups)
     if not user_has_mfa(user=user):
-        return _sign_in(request, user, None, amr=amr, idp=idp)
+        return _sign_in(request, user, None, amr=amr, idp=idp, groups=groups)
     # A new session id before storing the half-signed-in state (no fixation of that state).
     request.session.cycle_key()
     request.session[PENDING_USER_KEY] = str(user.pk)
     request.session[PENDING_AT_KEY] = int(time.time())
     request.session[PENDING_AMR_KEY] = list(amr)
     request.session[PENDING_IDP_KEY] = idp
+    request.session[PENDING_GROUPS_KEY] = list(groups)
     return redirect("/accounts/login/otp/")
 
 
@@ -193,9 +202,10 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
         else:
             amr = tuple(str(v) for v in request.session.get(PENDING_AMR_KEY) or ["pwd"])
             idp = request.session.get(PENDING_IDP_KEY)
-            for key in (PENDING_USER_KEY, PENDING_AT_KEY, PENDING_AMR_KEY, PENDING_IDP_KEY):
+            groups = tuple(str(g) for g in request.session.get(PENDING_GROUPS_KEY) or [])
+            for key in (*_PENDING_KEYS, PENDING_GROUPS_KEY):
                 request.session.pop(key, None)
-            return _sign_in(request, user, device, amr=amr, idp=idp)
+            return _sign_in(request, user, device, amr=amr, idp=idp, groups=groups)
     return render(
         request, "micro/login_otp.html", {"form": form}, status=400 if form.errors else 200
     )

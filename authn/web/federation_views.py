@@ -28,7 +28,6 @@ from authn.federation.errors import FederationError, FederationRefused
 from authn.federation.selectors import external_identity_find, identity_provider_get
 from authn.federation.services import (
     external_identity_link,
-    federated_groups_apply,
     federated_user_resolve,
     federation_refused_record,
 )
@@ -195,7 +194,6 @@ def _signed_in(
     wait = lockout.account_wait(login=lockout.lockout_subject(login=user.username, user_id=user.pk))
     if wait:
         raise _Throttled(wait)
-    federated_groups_apply(provider=provider, user=user, upstream=upstream)
     return primary_step_passed(
         request,
         user,
@@ -203,6 +201,7 @@ def _signed_in(
         amr=("fed", *upstream.amr),
         idp=provider.slug,
         mfa_proven=provider.enforces_mfa and upstream.mfa,
+        groups=upstream.groups,
     )
 
 

@@ -10,7 +10,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import Membership, User
 from audit.models import AuditEvent
 from authn import lockout
 from authn.models import IdentityProvider
@@ -26,6 +26,7 @@ from micro_platform.sign_in import signed_in_recently
 from tests.authn.dashboard_helpers import OTP_URL, enrol_totp, totp_code
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
+from tests.factories import GroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,16 @@ def test_a_later_sign_in_in_the_same_session_does_not_inherit_the_providers_mfa(
     assert session_amr(session) == ("fed",)
     session_mark_signed_in(session, amr=("pwd",))
     assert session_sign_in_facts(session) == (("pwd",), None)
+
+
+def test_mapped_groups_are_added_only_once_the_otp_step_passes(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
+) -> None:
+    staff = GroupFactory.create(name="staff")
+    IdentityProvider.objects.filter(pk=idp.pk).update(group_mapping={"acme-staff": "staff"})
+    upstream.claims["groups"] = ["acme-staff"]
+    assert sign_in(client, upstream)["Location"] == OTP_URL
+    assert not Membership.objects.filter(user=ada).exists()
+    device = TOTPDevice.objects.get(user=ada)
+    client.post(OTP_URL, {"otp_token": totp_code(device, offset_seconds=30)})
+    assert list(Membership.objects.filter(user=ada).values_list("group", flat=True)) == [staff.pk]
