@@ -19,6 +19,8 @@ from django.contrib.sessions.backends.base import SessionBase
 from authn.models import OAuthSignIn
 from authn.sessions.proof import session_sign_in_facts
 
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+
 
 @dataclass(frozen=True, slots=True)
 class SignInFacts:
@@ -55,6 +57,21 @@ def oauth_sign_in_record(*, key: str, facts: SignInFacts | None) -> None:
     OAuthSignIn.objects.update_or_create(
         key=key, defaults={"amr": list(facts.amr), "idp": facts.idp}
     )
+
+
+def grant_key(request: Any) -> str | None:
+    """The key a token request's code or device code was recorded under (None otherwise)."""
+    if request.grant_type == "authorization_code" and request.code:
+        return code_key(request.code)
+    if request.grant_type == DEVICE_CODE and request.device_code:
+        return device_key(request.device_code)
+    return None
+
+
+def oauth_sign_in_forget(*, key: str | None) -> None:
+    """Deletes the record of a code once it is exchanged (its family's record stays)."""
+    if key is not None:
+        OAuthSignIn.objects.filter(key=key).delete()
 
 
 def oauth_sign_in_get(*, key: str) -> SignInFacts | None:

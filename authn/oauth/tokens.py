@@ -22,7 +22,13 @@ from oauthlib.oauth2 import InvalidGrantError, InvalidScopeError
 from accounts.models import User
 from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from authn.oauth.resources import token_resource
-from authn.oauth.sign_ins import SignInFacts, device_key, oauth_sign_in_get, request_facts
+from authn.oauth.sign_ins import (
+    DEVICE_CODE,
+    SignInFacts,
+    device_key,
+    oauth_sign_in_get,
+    request_facts,
+)
 from authn.tokens.jwt import access_token_issue
 from authn.tokens.resources import audience_of, narrowed
 from micro_platform import scopes as scope_catalogue
@@ -48,9 +54,6 @@ def held_by(request: Any, user: User) -> tuple[frozenset[str], list[tuple[Any, l
         memo = (user.pk, user_held_scopes(user=user, memberships=memberships), memberships)
         request.micro_held = memo
     return memo[1], memo[2]
-
-
-DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 def _amr(grant_type: str) -> tuple[str, ...]:

@@ -39,6 +39,8 @@ from authn.oauth.resources import authorization_resource, authorized_resource
 from authn.oauth.sign_ins import (
     code_key,
     family_key,
+    grant_key,
+    oauth_sign_in_forget,
     oauth_sign_in_get,
     oauth_sign_in_record,
     request_facts,
@@ -202,6 +204,7 @@ class MicroOAuth2Validator(OAuth2Validator):
             oauth_sign_in_record(
                 key=family_key(refresh_token.token_family), facts=request_facts(request)
             )
+        oauth_sign_in_forget(key=grant_key(request))
         if request.grant_type == AUTHORIZATION_CODE and refresh_token is not None:
             OAuthCodeUse.objects.create(
                 code_digest=code_digest(request.code),

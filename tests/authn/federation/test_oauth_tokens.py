@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from authn.models import IdentityProvider
+from authn.models import IdentityProvider, OAuthSignIn
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
 from tests.authn.oauth_helpers import (
@@ -61,6 +61,8 @@ def test_consent_page_token_carries_fed_amr_and_idp_through_refresh(
     access = claims(tokens["access_token"])
     assert access["amr"] == ["fed", "pwd", "hwk"]
     assert access["idp"] == "acme"
+    # The exchanged code's record is gone; the token family's stays for the refreshes.
+    assert [row.key.split(":")[0] for row in OAuthSignIn.objects.all()] == ["family"]
     refreshed = refresh(Client(), client, tokens["refresh_token"])
     assert refreshed.status_code == 200, refreshed.content
     again = claims(refreshed.json()["access_token"])
@@ -97,3 +99,4 @@ def test_device_page_token_carries_fed_amr_and_idp(
     access = claims(response.json()["access_token"])
     assert access["amr"] == ["fed", "pwd", "hwk"]
     assert access["idp"] == "acme"
+    assert not OAuthSignIn.objects.filter(key__startswith="device:").exists()
