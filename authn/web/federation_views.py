@@ -91,7 +91,7 @@ def callback_view(request: HttpRequest, slug: str) -> HttpResponse:
     ip_address = client_ip(request)
     wait = lockout.ip_wait(ip_address=ip_address)
     if wait:
-        return throttled_response(request, wait)
+        return _throttled(request, wait)
     try:
         client = client_for(provider)
         state = _state_take(request, client)
@@ -325,11 +325,22 @@ def _unknown_provider(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _throttled(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The password sign-in's 429 page, or a `too_many_attempts` problem for API callers."""
+    if not _wants_json(request):
+        return throttled_response(request, retry_after)
+    response = problem_response(
+        request, 429, "too_many_attempts", "Too many failed attempts; try again later."
+    )
+    response["Retry-After"] = str(max(1, int(retry_after)))
+    return response
+
+
 def _refused(request: HttpRequest, slug: str, exc: FederationError) -> HttpResponse:
     federation_refused_record(slug=slug, reason=exc.reason, ip_address=client_ip(request))
     logger.info("federation.refused idp=%s reason=%s", slug, exc.reason)
     if isinstance(exc, _Throttled):
-        return throttled_response(request, exc.retry_after)
+        return _throttled(request, exc.retry_after)
     if _wants_json(request):
         return problem_response(request, exc.status_code, exc.code, exc.message)
     context = {"title": exc.title, "message": exc.message, "status": exc.status_code}

@@ -128,6 +128,12 @@ def test_ip_throttle_applies_to_the_callback(
     assert response.status_code == 429
     assert "Retry-After" in response
     assert "_auth_user_id" not in client.session
+    problem = client.get(
+        "/accounts/federation/acme/callback/?state=x&code=y",
+        headers={"Accept": "application/json"},
+    )
+    assert problem.status_code == 429
+    assert problem.json()["code"] == "too_many_attempts"
 
 
 def test_locked_account_is_refused_at_the_callback(
