@@ -214,6 +214,25 @@ class OAuthCodeUse(models.Model):
         return f"code use {self.pk}"
 
 
+class OAuthSignIn(models.Model):
+    """How the user signed in when approving an OAuth grant, which the grant's tokens carry:
+    recorded for a federated sign-in only (`fed` and the upstream's `amr`, the provider's
+    slug), under the authorization code's or device code's digest and then under the token
+    family its refreshes keep. Tokens of a password sign-in carry `pwd` as always."""
+
+    # "code:<sha256>", "device:<sha256>" or "family:<uuid>".
+    key = models.CharField(max_length=80, unique=True)
+    amr = models.JSONField(default=list)
+    idp = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "OAuth sign-in"
+
+    def __str__(self) -> str:
+        return f"OAuth sign-in {self.key}"
+
+
 class IdentityProvider(models.Model):
     """An upstream OpenID Connect provider people may sign in with (authn.federation).
 

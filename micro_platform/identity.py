@@ -9,6 +9,9 @@ from typing import Literal
 from micro_client.contract import personal_sign_in, scope_granted
 from micro_platform import scopes as scope_catalogue
 
+# RFC 8176: the person signed in at a federated identity provider.
+FEDERATED = "fed"
+
 AuthMethod = Literal["session", "jwt", "oauth2", "api_key"]
 Kind = Literal["user", "service"]
 
@@ -38,6 +41,8 @@ class Principal:
     # The registered service (by name) an API key is bound to: such a key is a credential for
     # that service only, so this service's own API refuses it. None for every other credential.
     resource: str | None = None
+    # The identity provider (slug) of a federated sign-in (`fed` in `amr`); None otherwise.
+    idp: str | None = None
 
     # DRF and Django look for these on `request.user`.
     is_authenticated = True
@@ -69,7 +74,9 @@ class Principal:
     @property
     def is_personal_sign_in(self) -> bool:
         """A person signed in themselves: a password sign-in, a dashboard session or this
-        service's own `micro` CLI login (`pwd` in `amr`). Not an API key or a token derived
-        from one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's
-        token acting for the user (another `client_id`)."""
-        return personal_sign_in(self.amr, self.client_id)
+        service's own `micro` CLI login (`pwd` in `amr`), or a sign-in at an identity provider
+        (`fed`). Not an API key or a token derived from one (`api_key`), a client-credentials
+        token (no `amr`), nor a third-party app's token acting for the user (another
+        `client_id`)."""
+        own = ("pwd",) if FEDERATED in self.amr else self.amr
+        return personal_sign_in(own, self.client_id)

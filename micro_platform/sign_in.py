@@ -4,8 +4,11 @@ email address, password, API keys), and the refusal of a throttled password chec
 A leaked API key, an OAuth client's token or a token exchanged for a key proves a credential,
 not the person: with one of them an attacker could enrol their own authenticator or move the
 account's email address and reset the password. Such changes therefore need a principal from
-a password sign-in (`pwd` in `amr`: the dashboard session or a password-grant token) made in
-the last 15 minutes; the operator's command line (no actor) is trusted like the database.
+a person's own sign-in (`pwd` in `amr`: the dashboard session or a password-grant token; or
+`fed`: a dashboard session signed in at an identity provider) made in the last 15 minutes;
+the operator's command line (no actor) is trusted like the database. A fresh-MFA check needs a
+one-time code passed here (`otp`), or, after a federated sign-in, the MFA an MFA-enforcing
+provider vouched for (`mfa`, which the session principal carries only then).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from django.core.exceptions import PermissionDenied
 from rest_framework.exceptions import Throttled
 
-from micro_platform.identity import Principal
+from micro_platform.identity import FEDERATED, Principal
 
 RECENT_SIGN_IN_SECONDS = 15 * 60
 # Clocks of other instances may run a little ahead of ours.
@@ -72,16 +75,24 @@ class FreshMfaRequired(PermissionDenied):
 
 
 def signed_in_recently(principal: Principal, *, with_otp: bool = False) -> bool:
-    """Whether `principal` comes from a password sign-in (with a code when `with_otp`) made
-    in the last 15 minutes."""
-    if principal.method not in ("session", "jwt") or "pwd" not in principal.amr:
+    """Whether `principal` comes from a person's own sign-in (with a second factor when
+    `with_otp`) made in the last 15 minutes."""
+    if principal.method not in ("session", "jwt"):
         return False
-    if with_otp and "otp" not in principal.amr:
+    federated = principal.method == "session" and FEDERATED in principal.amr
+    if "pwd" not in principal.amr and not federated:
+        return False
+    if with_otp and not _second_factor(principal, federated=federated):
         return False
     if principal.auth_time is None:
         return False
     age = time.time() - principal.auth_time
     return -_CLOCK_SKEW_SECONDS <= age <= RECENT_SIGN_IN_SECONDS
+
+
+def _second_factor(principal: Principal, *, federated: bool) -> bool:
+    # `mfa` is set on a session principal only for an MFA-enforcing provider's say-so.
+    return "otp" in principal.amr or (federated and "mfa" in principal.amr)
 
 
 def require_fresh_mfa(*, actor: Principal | None, message: str) -> None:

@@ -21,6 +21,7 @@ from oauth2_provider.models import Application, DeviceGrant
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.device import DeviceGrantForm, DeviceUserCodeView
 
+from authn.oauth.sign_ins import device_key, oauth_sign_in_record, session_facts
 from authn.oauth.user_codes import USER_CODE_MAX_INPUT, user_code_normalize
 from micro_platform import counters
 
@@ -111,6 +112,10 @@ class DeviceConfirmView(dot_views.DeviceConfirmView):
         if request.POST.get("device_grant") != str(self.get_object().pk):
             context = {"form": UserCodeForm(), "notice": STALE_CONFIRM_PAGE}
             return render(request, DeviceCodeView.template_name, context, status=409)
+        # How the user signed in, recorded with the grant for its tokens.
+        oauth_sign_in_record(
+            key=device_key(self.get_object().device_code), facts=session_facts(request.session)
+        )
         return super().post(request, *args, **kwargs)
 
     def get_success_url(self) -> str:

@@ -22,6 +22,13 @@ from oauthlib.oauth2 import InvalidGrantError, InvalidScopeError
 from accounts.models import User
 from accounts.selectors import group_ids_of, user_held_scopes, user_memberships
 from authn.oauth.resources import token_resource
+from authn.oauth.sign_ins import (
+    DEVICE_CODE,
+    SignInFacts,
+    device_key,
+    oauth_sign_in_get,
+    request_facts,
+)
 from authn.tokens.jwt import access_token_issue
 from authn.tokens.resources import audience_of, narrowed
 from micro_platform import scopes as scope_catalogue
@@ -56,6 +63,15 @@ def _amr(grant_type: str) -> tuple[str, ...]:
     return () if grant_type == CLIENT_CREDENTIALS else ("pwd",)
 
 
+def _sign_in_facts(request: Any) -> SignInFacts | None:
+    """The federated sign-in the grant was approved in (None for any other sign-in)."""
+    facts = request_facts(request)
+    if facts is None and request.grant_type == DEVICE_CODE and request.device_code:
+        facts = oauth_sign_in_get(key=device_key(request.device_code))
+        request.micro_sign_in = facts
+    return facts
+
+
 def access_token_generator(request: Any, refresh_token: bool = False) -> str:
     user = token_subject(request)
     if user is None or not user.is_active:
@@ -75,6 +91,7 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
     request.micro_resource = service
     request.micro_general_scopes = sorted(scopes) + sign_in
     request.scopes = sorted(carried) + sign_in
+    facts = _sign_in_facts(request)
     issued = access_token_issue(
         subject=user.pk,
         username=user.username,
@@ -82,7 +99,8 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
         scopes=carried,
         audience=audience_of(service),
         group_ids=group_ids_of(memberships),
-        amr=_amr(request.grant_type),
+        amr=facts.amr if facts is not None else _amr(request.grant_type),
+        idp=facts.idp if facts is not None else None,
         lifetime=int(request.expires_in),
         client_id=request.client.client_id,
     )

@@ -36,6 +36,15 @@ from audit.services import audit_record
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.resources import authorization_resource, authorized_resource
+from authn.oauth.sign_ins import (
+    code_key,
+    family_key,
+    grant_key,
+    oauth_sign_in_forget,
+    oauth_sign_in_get,
+    oauth_sign_in_record,
+    request_facts,
+)
 from authn.oauth.tokens import CLIENT_CREDENTIALS, OPENID, held_by, token_subject
 from authn.tokens.resources import audit_detail
 from authn.tokens.signing_keys import key_ring
@@ -135,6 +144,7 @@ class MicroOAuth2Validator(OAuth2Validator):
         # The service the code was authorized for, which the token must be for.
         request.micro_authorized_resource = grant.resource if grant is not None else []
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            request.micro_sign_in = oauth_sign_in_get(key=code_key(code))
             return bool(request.user.is_active)
         used = OAuthCodeUse.objects.filter(code_digest=code_digest(code)).first()
         if used is not None and used.application_id == getattr(client, "pk", None):
@@ -158,7 +168,9 @@ class MicroOAuth2Validator(OAuth2Validator):
     def _create_authorization_code(self, request: Any, code: Any, expires: Any = None) -> Any:
         service = authorization_resource(request)
         request.resource = [service.name] if service is not None else []
-        return super()._create_authorization_code(request, code, expires)
+        grant = super()._create_authorization_code(request, code, expires)
+        oauth_sign_in_record(key=code_key(code["code"]), facts=request_facts(request))
+        return grant
 
     def _check_and_set_request_resource(self, request: Any) -> None:
         # The token's service was resolved before it was signed (authn.oauth.tokens). The rows
@@ -187,6 +199,12 @@ class MicroOAuth2Validator(OAuth2Validator):
         finally:
             token["scope"] = carried
         refresh_token = getattr(request, "micro_refresh_token", None)
+        if refresh_token is not None and refresh_token.token_family is not None:
+            # The grant's sign-in, kept for the refreshes of the family.
+            oauth_sign_in_record(
+                key=family_key(refresh_token.token_family), facts=request_facts(request)
+            )
+        oauth_sign_in_forget(key=grant_key(request))
         if request.grant_type == AUTHORIZATION_CODE and refresh_token is not None:
             OAuthCodeUse.objects.create(
                 code_digest=code_digest(request.code),
@@ -218,6 +236,9 @@ class MicroOAuth2Validator(OAuth2Validator):
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            family = getattr(request.refresh_token_instance, "token_family", None)
+            if family is not None:
+                request.micro_sign_in = oauth_sign_in_get(key=family_key(family))
             return bool(request.user is not None and request.user.is_active)
         checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
         revoked = (

@@ -46,6 +46,7 @@ from oauthlib.common import Request as OauthlibRequest
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.resources import RESOURCE, as_oauth_error, service_for_scopes
+from authn.oauth.sign_ins import session_facts
 from authn.oauth.validators import service_account_of
 from authn.tokens import revocation
 from authn.tokens.authentication import API_KEY_PREFIX, principal_from_claims, verified_tokens
@@ -366,6 +367,9 @@ class TokenView(dot_views.TokenView):
         return response
 
 
+SIGN_IN = "micro_sign_in"
+
+
 @leaves_site
 class AuthorizationView(dot_views.AuthorizationView):
     """The consent page (the toolkit's view, behind the dashboard sign-in with MFA).
@@ -413,6 +417,8 @@ class AuthorizationView(dot_views.AuthorizationView):
     ) -> Any:
         # Always set, so a `resource` in the query string cannot reach the grant unchecked.
         credentials[RESOURCE] = list(self.resource_names)
+        # How the user signed in, recorded with the code for its tokens (authn.oauth.sign_ins).
+        credentials[SIGN_IN] = session_facts(request.session)
         return super().create_authorization_response(request, scopes, credentials, allow)
 
 

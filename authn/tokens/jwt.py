@@ -247,9 +247,11 @@ def access_token_issue(
     client_id: str | None = None,
     auth_time: int | None = None,
     audience: str | None = None,
+    idp: str | None = None,
 ) -> IssuedAccessToken:
     """Signs an access token carrying the claims listed in docs/downstream.md; `audience`
-    makes it a token for one service (`aud`), which this service's own API refuses."""
+    makes it a token for one service (`aud`), which this service's own API refuses; `idp`
+    names the identity provider of a federated sign-in (`fed` in `amr`)."""
     token = MicroAccessToken(audience=audience)
     if lifetime is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime))
@@ -263,6 +265,8 @@ def access_token_issue(
         token["client_id"] = client_id
     if auth_time is not None:
         token["auth_time"] = auth_time
+    if idp is not None:
+        token["idp"] = idp
     return _signed(token)
 
 

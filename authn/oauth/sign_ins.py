@@ -1,0 +1,87 @@
+"""The sign-in an OAuth grant was approved in, carried by the grant's tokens.
+
+The consent and device pages sit behind the dashboard sign-in. A federated one (`fed`) is
+recorded with the grant (its authorization code or device code), moved to the token family
+when the code is exchanged, and read again on every refresh, so each token of the grant
+says `amr` = ["fed", ...upstream] and `idp`. Nothing is recorded for a password sign-in: its
+tokens carry `pwd` as they always have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from authn.models import OAuthSignIn
+from authn.sessions.proof import session_sign_in_facts
+
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@dataclass(frozen=True, slots=True)
+class SignInFacts:
+    amr: tuple[str, ...]
+    idp: str
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def code_key(code: str) -> str:
+    return f"code:{_digest(code)}"
+
+
+def device_key(device_code: str) -> str:
+    return f"device:{_digest(device_code)}"
+
+
+def family_key(family: uuid.UUID | str) -> str:
+    return f"family:{family}"
+
+
+def session_facts(session: SessionBase | None) -> SignInFacts | None:
+    """The session's federated sign-in, or None for any other sign-in."""
+    amr, idp = session_sign_in_facts(session)
+    return SignInFacts(amr=amr, idp=idp) if idp is not None else None
+
+
+def oauth_sign_in_record(*, key: str, facts: SignInFacts | None) -> None:
+    """Records a federated sign-in under `key` (the same facts again change nothing)."""
+    if facts is None:
+        return
+    OAuthSignIn.objects.update_or_create(
+        key=key, defaults={"amr": list(facts.amr), "idp": facts.idp}
+    )
+
+
+def grant_key(request: Any) -> str | None:
+    """The key a token request's code or device code was recorded under (None otherwise)."""
+    if request.grant_type == "authorization_code" and request.code:
+        return code_key(request.code)
+    if request.grant_type == DEVICE_CODE and request.device_code:
+        return device_key(request.device_code)
+    return None
+
+
+def oauth_sign_in_forget(*, key: str | None) -> None:
+    """Deletes the record of a code once it is exchanged (its family's record stays)."""
+    if key is not None:
+        OAuthSignIn.objects.filter(key=key).delete()
+
+
+def oauth_sign_in_get(*, key: str) -> SignInFacts | None:
+    row = OAuthSignIn.objects.filter(key=key).first()
+    if row is None:
+        return None
+    return SignInFacts(amr=tuple(str(value) for value in row.amr), idp=row.idp)
+
+
+def request_facts(request: Any) -> SignInFacts | None:
+    """The sign-in facts a token request found for its grant (set by the validator)."""
+    facts = getattr(request, "micro_sign_in", None)
+    return facts if isinstance(facts, SignInFacts) else None

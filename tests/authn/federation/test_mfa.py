@@ -1,0 +1,171 @@
+"""The local second factor after a federated sign-in, what the session then proves, and the
+password sign-in's lockout and IP throttle on the callback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Membership, User
+from audit.models import AuditEvent
+from authn import lockout
+from authn.models import IdentityProvider
+from authn.sessions.proof import (
+    AMR_KEY,
+    IDP_KEY,
+    principal_for_session,
+    session_amr,
+    session_mark_signed_in,
+    session_sign_in_facts,
+)
+from micro_platform.sign_in import signed_in_recently
+from tests.authn.dashboard_helpers import OTP_URL, enrol_totp, totp_code
+from tests.authn.federation.conftest import sign_in
+from tests.authn.federation.fake_provider import FakeProvider
+from tests.factories import GroupFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ada(upstream: FakeProvider, idp: IdentityProvider) -> User:
+    """A linked account (made by a first sign-in, then signed out) with a TOTP device."""
+    client = Client()
+    sign_in(client, upstream)
+    user = User.objects.get()
+    enrol_totp(user)
+    return user
+
+
+def _principal(client: Client, user: User) -> Any:
+    return principal_for_session(user, client.session)
+
+
+def test_user_with_a_device_passes_the_otp_step_after_the_provider(
+    client: Client, upstream: FakeProvider, ada: User
+) -> None:
+    upstream.claims["amr"] = ["pwd"]
+    response = sign_in(client, upstream)
+    assert response["Location"] == OTP_URL
+    assert "_auth_user_id" not in client.session
+    device = TOTPDevice.objects.get(user=ada)
+    response = client.post(OTP_URL, {"otp_token": totp_code(device, offset_seconds=30)})
+    assert response.status_code == 302
+    assert client.session[AMR_KEY] == ["fed", "pwd", "otp"]
+    assert client.session[IDP_KEY] == "acme"
+    principal = _principal(client, ada)
+    assert principal.amr == ("fed", "otp")
+    assert principal.idp == "acme"
+    assert principal.is_personal_sign_in
+    assert signed_in_recently(principal, with_otp=True)
+    event = AuditEvent.objects.filter(type="login.succeeded").latest("created_at")
+    assert event.data == {"method": "federated", "amr": ["fed", "pwd", "otp"], "idp": "acme"}
+
+
+def test_enforcing_provider_with_mfa_amr_skips_the_otp_step(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=True)
+    upstream.claims["amr"] = ["pwd", "mfa"]
+    response = sign_in(client, upstream)
+    assert response["Location"] == "/dashboard/"
+    assert client.session[AMR_KEY] == ["fed", "pwd", "mfa"]
+    principal = _principal(client, ada)
+    assert principal.amr == ("fed", "mfa")
+    assert signed_in_recently(principal, with_otp=True)
+
+
+def test_enforcing_provider_with_mfa_acr_skips_the_otp_step(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=True)
+    upstream.claims["acr"] = "https://refeds.org/profile/mfa"
+    assert sign_in(client, upstream)["Location"] == "/dashboard/"
+
+
+@pytest.mark.parametrize(
+    ("enforcing", "amr"),
+    [(True, ["pwd"]), (False, ["pwd", "mfa"]), (False, ["otp"])],
+    ids=["enforcing-without-mfa", "not-enforcing-with-mfa", "not-enforcing-with-otp"],
+)
+def test_otp_step_is_not_skipped_without_an_enforcing_providers_mfa(
+    client: Client,
+    upstream: FakeProvider,
+    idp: IdentityProvider,
+    ada: User,
+    enforcing: bool,
+    amr: list[str],
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=enforcing)
+    upstream.claims["amr"] = amr
+    assert sign_in(client, upstream)["Location"] == OTP_URL
+    assert "_auth_user_id" not in client.session
+
+
+def test_upstream_otp_of_a_user_without_device_does_not_count_here(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    upstream.claims["amr"] = ["otp", "mfa"]
+    sign_in(client, upstream)
+    principal = _principal(client, User.objects.get())
+    assert principal.amr == ("fed",)
+    assert principal.is_personal_sign_in
+    assert signed_in_recently(principal)
+    assert not signed_in_recently(principal, with_otp=True)
+
+
+def test_ip_throttle_applies_to_the_callback(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, settings: Any
+) -> None:
+    settings.MICRO_LOGIN_FAILURES_PER_IP = 2
+    for _ in range(2):
+        assert client.get("/accounts/federation/acme/callback/?state=x&code=y").status_code == 400
+    response = sign_in(client, upstream)
+    assert response.status_code == 429
+    assert "Retry-After" in response
+    assert "_auth_user_id" not in client.session
+    problem = client.get(
+        "/accounts/federation/acme/callback/?state=x&code=y",
+        headers={"Accept": "application/json"},
+    )
+    assert problem.status_code == 429
+    assert problem.json()["code"] == "too_many_attempts"
+
+
+def test_locked_account_is_refused_at_the_callback(
+    client: Client, upstream: FakeProvider, ada: User
+) -> None:
+    lockout.lock(login=lockout.lockout_subject(login=ada.username, user_id=ada.pk))
+    response = sign_in(client, upstream)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(type="federation.refused", data__reason="locked").exists()
+
+
+def test_a_later_sign_in_in_the_same_session_does_not_inherit_the_providers_mfa(
+    db: None,
+) -> None:
+    session = SessionStore()
+    session_mark_signed_in(session, amr=("fed", "mfa"), idp="acme", mfa="mfa")
+    assert session_amr(session) == ("fed", "mfa")
+    session_mark_signed_in(session, amr=("fed", "pwd"), idp="acme")
+    assert session_amr(session) == ("fed",)
+    session_mark_signed_in(session, amr=("pwd",))
+    assert session_sign_in_facts(session) == (("pwd",), None)
+
+
+def test_mapped_groups_are_added_only_once_the_otp_step_passes(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
+) -> None:
+    staff = GroupFactory.create(name="staff")
+    IdentityProvider.objects.filter(pk=idp.pk).update(group_mapping={"acme-staff": "staff"})
+    upstream.claims["groups"] = ["acme-staff"]
+    assert sign_in(client, upstream)["Location"] == OTP_URL
+    assert not Membership.objects.filter(user=ada).exists()
+    device = TOTPDevice.objects.get(user=ada)
+    client.post(OTP_URL, {"otp_token": totp_code(device, offset_seconds=30)})
+    assert list(Membership.objects.filter(user=ada).values_list("group", flat=True)) == [staff.pk]
