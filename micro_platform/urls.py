@@ -42,6 +42,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("authn.web.urls")),
     path("accounts/", include("accounts.web_urls")),
+    path("accounts/", include("authn.federation.urls")),
 ]
 
 handler404 = "micro_platform.errors.handler404"

@@ -16,23 +16,57 @@ from micro_platform.identity import Principal
 
 AMR_KEY = "micro_amr"
 AUTH_TIME_KEY = "micro_auth_time"
+# The identity provider's slug of a federated sign-in (`fed` in amr).
+IDP_KEY = "micro_idp"
+# A federated sign-in whose second factor counts here: the local code step passed ("otp"), or
+# an MFA-enforcing provider said its sign-in used one ("mfa"). The upstream's own `amr` values
+# are kept for information and never count by themselves.
+FED_MFA_KEY = "micro_fed_mfa"
+FEDERATED = "fed"
 
 
-def session_mark_signed_in(session: SessionBase, *, amr: tuple[str, ...]) -> None:
-    """Records the sign-in's methods and time; call right after `login()`."""
+def session_mark_signed_in(
+    session: SessionBase, *, amr: tuple[str, ...], idp: str | None = None, mfa: str | None = None
+) -> None:
+    """Records the sign-in's methods and time (and for a federated one its provider and the
+    second factor that counts); call right after `login()`."""
     session[AMR_KEY] = list(amr)
     session[AUTH_TIME_KEY] = int(time.time())
+    if idp is not None:
+        session[IDP_KEY] = idp
+        if mfa is not None:
+            session[FED_MFA_KEY] = mfa
+
+
+def session_amr(session: SessionBase | None) -> tuple[str, ...]:
+    """What the session's sign-in proves, as a principal may claim it: `pwd`/`otp` for a
+    password sign-in; `fed` plus `otp` (local code) or `mfa` (an MFA-enforcing provider) for
+    a federated one, never an upstream value that was not checked here."""
+    amr = (session.get(AMR_KEY) if session is not None else None) or ["pwd"]
+    if session is not None and FEDERATED in amr and session.get(IDP_KEY):
+        mfa = session.get(FED_MFA_KEY)
+        return (FEDERATED, mfa) if mfa in ("otp", "mfa") else (FEDERATED,)
+    return tuple(str(value) for value in amr if value in ("pwd", "otp"))
+
+
+def session_sign_in_facts(session: SessionBase | None) -> tuple[tuple[str, ...], str | None]:
+    """The sign-in's full `amr` (for a federated one `fed` and the upstream's values) and
+    its identity provider, as tokens issued from the session carry them."""
+    if session is None:
+        return ("pwd",), None
+    amr = tuple(str(value) for value in session.get(AMR_KEY) or ["pwd"])
+    idp = session.get(IDP_KEY)
+    return amr, idp if isinstance(idp, str) and FEDERATED in amr else None
 
 
 def principal_for_session(user: User, session: SessionBase | None) -> Principal:
     """The principal of a session user, never claiming more than the sign-in proved."""
-    amr = (session.get(AMR_KEY) if session is not None else None) or ["pwd"]
     auth_time = session.get(AUTH_TIME_KEY) if session is not None else None
     row_id = getattr(session, "dashboard_session_id", None)
     return principal_for_user(
         user,
         method="session",
-        amr=tuple(str(value) for value in amr if value in ("pwd", "otp")),
+        amr=session_amr(session),
         session_id=str(row_id) if row_id is not None else None,
         auth_time=auth_time if isinstance(auth_time, int) else None,
     )

@@ -1,7 +1,8 @@
-"""Dashboard sign-in: password, then (for users with a device) an OTP code, then the session.
+"""Dashboard sign-in: a primary step (a password here, or a federated sign-in at an identity
+provider), then (for users with a device) an OTP code, then the session.
 
 Until the code passes, the user is not logged in: the session only remembers who passed the
-password step, for a few minutes.
+primary step, how, and for a few minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django_otp.models import Device
 
 from accounts.models import User
 from accounts.selectors import user_get
+from authn.federation.selectors import identity_providers_enabled
 from authn.mfa.services import (
     MfaCodeReused,
     MfaInvalid,
@@ -42,7 +44,10 @@ from micro_platform.sign_in import SignInThrottled
 PENDING_USER_KEY = "micro_pending_user"
 PENDING_AT_KEY = "micro_pending_at"
 PENDING_NEXT_KEY = "micro_pending_next"
-# How long the password step stays good for the OTP step.
+# How the pending user passed the primary step: its `amr`, and the provider of a federated one.
+PENDING_AMR_KEY = "micro_pending_amr"
+PENDING_IDP_KEY = "micro_pending_idp"
+# How long the primary step stays good for the OTP step.
 PENDING_TTL_SECONDS = 300
 BAD_CREDENTIALS = "Invalid username or password."
 CODE_REUSED = "That code was just used. Wait for the next code from your app."
@@ -64,17 +69,36 @@ def throttled_response(request: HttpRequest, retry_after: int) -> HttpResponse:
     return response
 
 
-def _sign_in(request: HttpRequest, user: User, device: Device | None) -> HttpResponseRedirect:
-    """Logs the user in (new session id), records how, and audits `login.succeeded`."""
-    amr = ("pwd", "otp") if device is not None else ("pwd",)
+def _sign_in(
+    request: HttpRequest,
+    user: User,
+    device: Device | None,
+    *,
+    amr: tuple[str, ...] = ("pwd",),
+    idp: str | None = None,
+    fed_mfa: str | None = None,
+) -> HttpResponseRedirect:
+    """Logs the user in (new session id), records how, and audits `login.succeeded`.
+
+    `amr` is the primary step's; "otp" is added when `device` passed the code step. For a
+    federated sign-in (`idp`), `fed_mfa` says which second factor counts ("otp" or "mfa")."""
+    if device is not None:
+        amr = (*amr, "otp")
+        fed_mfa = "otp"
     next_url = request.session.pop(PENDING_NEXT_KEY, None)
     with transaction.atomic():
         login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         if device is not None:
             django_otp.login(request, device)
-        session_mark_signed_in(request.session, amr=amr)
+        session_mark_signed_in(request.session, amr=amr, idp=idp, mfa=fed_mfa)
+        data: dict[str, object] = {"amr": list(amr)}
+        if idp is not None:
+            data["idp"] = idp
         sign_in_record(
-            user=user, method="session", ip_address=client_ip(request), data={"amr": list(amr)}
+            user=user,
+            method="federated" if idp is not None else "session",
+            ip_address=client_ip(request),
+            data=data,
         )
     return redirect(_safe_next(request, next_url))
 
@@ -99,19 +123,41 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except SignInThrottled as exc:
             return throttled_response(request, exc.retry_after)
         else:
-            return _after_password(request, user, _safe_next(request, next_url))
-    context = {"form": form, "next": next_url, "signup_open": settings.MICRO_SIGNUP_OPEN}
+            return primary_step_passed(request, user, next_url=_safe_next(request, next_url))
+    context = {
+        "form": form,
+        "next": next_url,
+        "signup_open": settings.MICRO_SIGNUP_OPEN,
+        "providers": identity_providers_enabled(),
+    }
     return render(request, "micro/login.html", context, status=400 if form.errors else 200)
 
 
-def _after_password(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+def primary_step_passed(
+    request: HttpRequest,
+    user: User,
+    *,
+    next_url: str,
+    amr: tuple[str, ...] = ("pwd",),
+    idp: str | None = None,
+    mfa_proven: bool = False,
+) -> HttpResponse:
+    """After the password or a federated sign-in: signs the user in, or (when the user has a
+    second factor here that `mfa_proven` does not stand in for) asks for the OTP code first.
+
+    `mfa_proven`: an MFA-enforcing identity provider said its sign-in used a second factor.
+    """
     request.session[PENDING_NEXT_KEY] = next_url
+    if mfa_proven:
+        return _sign_in(request, user, None, amr=amr, idp=idp, fed_mfa="mfa")
     if not user_has_mfa(user=user):
-        return _sign_in(request, user, None)
+        return _sign_in(request, user, None, amr=amr, idp=idp)
     # A new session id before storing the half-signed-in state (no fixation of that state).
     request.session.cycle_key()
     request.session[PENDING_USER_KEY] = str(user.pk)
     request.session[PENDING_AT_KEY] = int(time.time())
+    request.session[PENDING_AMR_KEY] = list(amr)
+    request.session[PENDING_IDP_KEY] = idp
     return redirect("/accounts/login/otp/")
 
 
@@ -145,9 +191,11 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
         except MfaInvalid:
             form.add_error("otp_token", "That code is not valid.")
         else:
-            for key in (PENDING_USER_KEY, PENDING_AT_KEY):
+            amr = tuple(str(v) for v in request.session.get(PENDING_AMR_KEY) or ["pwd"])
+            idp = request.session.get(PENDING_IDP_KEY)
+            for key in (PENDING_USER_KEY, PENDING_AT_KEY, PENDING_AMR_KEY, PENDING_IDP_KEY):
                 request.session.pop(key, None)
-            return _sign_in(request, user, device)
+            return _sign_in(request, user, device, amr=amr, idp=idp)
     return render(
         request, "micro/login_otp.html", {"form": form}, status=400 if form.errors else 200
     )

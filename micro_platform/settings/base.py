@@ -210,6 +210,11 @@ MICRO_LOCKOUT_THRESHOLD = env_int("MICRO_LOCKOUT_THRESHOLD", 10, minimum=1)
 MICRO_LOCKOUT_SECONDS = env_int("MICRO_LOCKOUT_SECONDS", 900, minimum=1)
 MICRO_MFA_FAILURES_PER_USER = env_int("MICRO_MFA_FAILURES_PER_USER", 5, minimum=1)
 MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
+# --- Federated sign-in (authn.federation) ---
+# How long an identity provider's discovery document (and its JWKS) is trusted before refetching.
+MICRO_FEDERATION_DISCOVERY_TTL = env_int("MICRO_FEDERATION_DISCOVERY_TTL", 3600, minimum=0)
+# Seconds each call to an identity provider (discovery, JWKS, token, userinfo) may take.
+MICRO_FEDERATION_TIMEOUT = env_int("MICRO_FEDERATION_TIMEOUT", 10, minimum=1)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
 # When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
 MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
