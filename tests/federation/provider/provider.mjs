@@ -234,6 +234,7 @@ build();
 const server = createServer((req, res) => {
   const url = new URL(req.url, issuer);
   let route = null;
+  if (url.pathname === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
   if (url.pathname.startsWith('/control/')) route = control;
   else if (url.pathname.startsWith('/interaction/')) route = interaction;
   if (route === null) return handler(req, res);
