@@ -34,7 +34,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
+from django.test import Client
 
+from accounts.models import User
+from authn.federation import client as federation_client
 from bench import procs
 from tests.clients.live_server import LiveServer, OidcRelyingParty, live_server
 from tests.conftest import require_component
@@ -67,6 +70,24 @@ EMAILS = {
 # This service's address in the tests that drive it with Django's test client: a loopback IP,
 # so another Micro instance accepts its redirect URI (http only to loopback addresses).
 LOCAL_HOST = "127.0.0.1:8000"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_federation_clients() -> Iterator[None]:
+    """Each test builds its providers' Authlib clients anew (they are cached per process)."""
+    federation_client.clients_forget()
+    yield
+    federation_client.clients_forget()
+
+
+def local_client() -> Client:
+    """A browser of this service at a loopback address (the callback registered upstream)."""
+    return Client(HTTP_HOST=LOCAL_HOST)
+
+
+def signed_in_user(client: Client) -> User | None:
+    user_id = client.session.get("_auth_user_id")
+    return User.objects.get(pk=user_id) if user_id else None
 
 
 class ProviderError(RuntimeError):

@@ -4,12 +4,10 @@ the link page of an account that already has the upstream's email."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from authn.federation import client as federation_client
 from authn.models import ExternalIdentity, IdentityProvider
 from tests.browser.conftest import browser_context, page  # noqa: F401 - the fixtures
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -25,13 +23,6 @@ from tests.federation.conftest import (
 pytestmark = pytest.mark.live
 
 SLUG = "op"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
-    federation_client.clients_forget()
-    yield
-    federation_client.clients_forget()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ Django's test client for this service, requests for the provider's sign-in page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -26,8 +25,10 @@ from tests.federation.conftest import (
     UNVERIFIED,
     VERIFIED,
     OidcProvider,
+    local_client,
     provider_sign_in,
     running_provider,
+    signed_in_user,
 )
 
 SLUG = "op"
@@ -51,21 +52,9 @@ def provider_row(provider: OidcProvider, **options: Any) -> IdentityProvider:
     return row
 
 
-@pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
-    federation_client.clients_forget()
-    yield
-    federation_client.clients_forget()
-
-
 @pytest.fixture
 def row(oidc_provider: OidcProvider, db: Any) -> IdentityProvider:
     return provider_row(oidc_provider)
-
-
-def local_client() -> Client:
-    """A browser of this service at a loopback address (the callback registered upstream)."""
-    return Client(HTTP_HOST=LOCAL_HOST)
 
 
 def start(client: Client, next_url: str = "") -> str:
@@ -84,11 +73,6 @@ def callback(client: Client, callback_url: str, accept: str = "text/html") -> An
 def federated_sign_in(client: Client, username: str, next_url: str = "") -> Any:
     """The whole flow: start here, sign in at the provider, back to the callback here."""
     return callback(client, provider_sign_in(start(client, next_url), username))
-
-
-def signed_in_user(client: Client) -> User | None:
-    user_id = client.session.get("_auth_user_id")
-    return User.objects.get(pk=user_id) if user_id else None
 
 
 def refusals(reason: str) -> int:

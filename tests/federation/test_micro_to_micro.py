@@ -4,25 +4,20 @@ Authlib client validates the other's discovery, JWKS and ID token as a real rely
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from authn.federation import client as federation_client
 from authn.models import ExternalIdentity, IdentityProvider
 from tests.clients.live_server import LiveServer
-from tests.federation.conftest import UPSTREAM_USERS, micro_sign_in
-from tests.federation.test_federation_http import local_client, signed_in_user
+from tests.federation.conftest import (
+    UPSTREAM_USERS,
+    local_client,
+    micro_sign_in,
+    signed_in_user,
+)
 
 SLUG = "upstream"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
-    federation_client.clients_forget()
-    yield
-    federation_client.clients_forget()
 
 
 @pytest.fixture
