@@ -17,7 +17,7 @@ JS := clients/js
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest client-test sdk sdk-deps sdk-check sdk-test bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test sdk sdk-deps federation-deps sdk-check sdk-test bench bench-smoke load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,9 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-# The suite runs each SDK's live tests (tests/clients/test_sdk_live.py): it needs their deps.
-pytest: $(VENV)/.dev sdk-deps
+# The suite runs each SDK's live tests (tests/clients/test_sdk_live.py): it needs their deps;
+# and the federation tests' OpenID provider (tests/federation): it needs its npm package.
+pytest: $(VENV)/.dev sdk-deps federation-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck sdk-check sdk-test pytest
@@ -89,6 +90,16 @@ $(JS)/node_modules/.installed: $(JS)/package-lock.json
 sdk-deps: $(JS)/node_modules/.installed
 	@command -v $(GO) >/dev/null || { echo "go is needed for clients/go" >&2; exit 1; }
 	cd $(GO_SDK) && $(GO) mod download
+
+# The federation tests' upstream OpenID provider: npm's oidc-provider, pinned by the folder's
+# package-lock.json (tests/federation/conftest.py starts it with node).
+FEDERATION_PROVIDER := tests/federation/provider
+$(FEDERATION_PROVIDER)/node_modules/.installed: $(FEDERATION_PROVIDER)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm (Node >= 20) is needed for tests/federation" >&2; exit 1; }
+	cd $(FEDERATION_PROVIDER) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+federation-deps: $(FEDERATION_PROVIDER)/node_modules/.installed
 
 # Each SDK's own checks and unit tests, the shared vectors included. Their live tests are left
 # out here: pytest runs them against a real server (tests/clients/test_sdk_live.py). make

@@ -13,6 +13,12 @@ By hand, to develop an SDK against a running server:
     # in another shell: . /tmp/live.env && (cd clients/go && go test -run Live ./...)
 
 It prints the same variables as `export` lines and serves until interrupted.
+
+With `relying_party=OidcRelyingParty(...)` it also registers a confidential OpenID Connect
+client (authorization code, RS256 ID tokens) with the given redirect URIs and seeds users
+with verified emails: the federation tests (tests/federation) sign in to another instance
+through this one (`MICRO_LIVE_OIDC_CLIENT_ID`, `MICRO_LIVE_OIDC_CLIENT_SECRET`; the users'
+password is `MICRO_LIVE_PASSWORD`).
 """
 
 from __future__ import annotations
@@ -40,8 +46,33 @@ UPSTREAM_AUDIENCE = "micro-upstream"
 WORKERS = 2
 
 
+OIDC_CLIENT_NAME = "federation-relying-party"
+
+# Users with verified emails for a relying party, one JSON argument: [[username, email], ...].
+_SEED_VERIFIED_USERS = """
+import json, sys
+import django
+django.setup()
+from accounts.models import User
+password, users = sys.argv[1], json.loads(sys.argv[2])
+for username, email in users:
+    user = User(username=username, email=email, email_verified=True)
+    user.set_password(password)
+    user.save()
+"""
+
+
 class LiveServerError(RuntimeError):
     """The live server could not be set up or did not start."""
+
+
+@dataclass(frozen=True)
+class OidcRelyingParty:
+    """An OpenID Connect client to register on the live server, and users to sign in with it
+    (username, email; each email verified, each password the seeded one)."""
+
+    redirect_uris: tuple[str, ...]
+    users: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,12 +105,44 @@ def _rotate_script(path: Path, env: dict[str, str]) -> Path:
     return path
 
 
+def _seed_relying_party(
+    relying_party: OidcRelyingParty, password: str, env: dict[str, str]
+) -> dict[str, str]:
+    """Registers the relying party's client and users; returns its `MICRO_LIVE_OIDC_*`."""
+    client_id = f"rp-{secrets.token_hex(8)}"
+    client_secret = secrets.token_urlsafe(32)
+    _python(
+        "createapplication",
+        [
+            "manage.py",
+            "createapplication",
+            "confidential",
+            "authorization-code",
+            f"--client-id={client_id}",
+            f"--client-secret={client_secret}",
+            f"--name={OIDC_CLIENT_NAME}",
+            "--algorithm=RS256",
+            f"--redirect-uris={' '.join(relying_party.redirect_uris)}",
+        ],
+        env,
+    )
+    if relying_party.users:
+        users = json.dumps([list(user) for user in relying_party.users])
+        _python("seed verified users", ["-c", _SEED_VERIFIED_USERS, password, users], env)
+    return {"MICRO_LIVE_OIDC_CLIENT_ID": client_id, "MICRO_LIVE_OIDC_CLIENT_SECRET": client_secret}
+
+
 @contextmanager
 def live_server(
-    workdir: Path, port: int | None = None, database_url: str | None = None
+    workdir: Path,
+    port: int | None = None,
+    database_url: str | None = None,
+    *,
+    relying_party: OidcRelyingParty | None = None,
 ) -> Iterator[LiveServer]:
     """A migrated, seeded server on `port` (a free one by default) until the block ends, on
-    `database_url` (an empty database) or a SQLite file in `workdir`."""
+    `database_url` (an empty database) or a SQLite file in `workdir`; with `relying_party`,
+    its OpenID Connect client and users too."""
     port = port or procs.free_port()
     env = procs.django_env(
         database_url or f"sqlite:///{workdir / 'micro.sqlite3'}",
@@ -130,6 +193,8 @@ def live_server(
         "MICRO_LIVE_CLIENT_SECRET": admin["client_secret"],
         "MICRO_LIVE_ROTATE": str(rotate),
     }
+    if relying_party is not None:
+        live_env |= _seed_relying_party(relying_party, password, env)
     with procs.serving([sys.executable, *args], env, log, url, LiveServerError, name="gunicorn"):
         yield LiveServer(url=url, env=live_env, log=log)
 
