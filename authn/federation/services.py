@@ -19,7 +19,7 @@ from accounts.models import Group, Membership, User
 from audit.services import audit_record
 from authn.federation.claims import Upstream
 from authn.federation.errors import FederationRefused
-from authn.federation.selectors import external_identity_find, identity_provider_get
+from authn.identity_providers.selectors import external_identity_find, identity_provider_get
 from authn.models import ExternalIdentity, IdentityProvider
 
 # What accounts.models.username_validator allows (no "@": that makes a name an email).

@@ -23,3 +23,12 @@ def external_identities_of(*, user: User) -> list[ExternalIdentity]:
         .select_related("provider")
         .order_by("created_at", "id")
     )
+
+
+def external_identity_find(*, provider: IdentityProvider, subject: str) -> ExternalIdentity | None:
+    """The link of this provider's `sub`, with its user."""
+    return (
+        ExternalIdentity.objects.filter(provider=provider, subject=subject)
+        .select_related("user")
+        .first()
+    )

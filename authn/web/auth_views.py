@@ -23,8 +23,8 @@ from django_otp.models import Device
 
 from accounts.models import User
 from accounts.selectors import user_get
-from authn.federation.selectors import identity_providers_enabled
 from authn.federation.services import federated_groups_apply
+from authn.identity_providers.selectors import identity_providers_enabled
 from authn.mfa.services import (
     MfaCodeReused,
     MfaInvalid,

@@ -25,12 +25,12 @@ from authn import lockout
 from authn.federation.claims import Upstream, upstream_from_claims
 from authn.federation.client import FederationApp, client_for, upstream_call
 from authn.federation.errors import FederationError, FederationRefused
-from authn.federation.selectors import external_identity_find, identity_provider_get
 from authn.federation.services import (
     external_identity_link,
     federated_user_resolve,
     federation_refused_record,
 )
+from authn.identity_providers.selectors import external_identity_find, identity_provider_get
 from authn.models import IdentityProvider
 from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, principal_for_session
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
