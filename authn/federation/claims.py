@@ -26,18 +26,29 @@ DEFAULT_CLAIMS = {
     "avatar": "picture",
     "groups": "groups",
 }
-# `amr` values (RFC 8176) that mean more than one factor was used upstream.
-MFA_AMR = frozenset(
-    {"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "retina", "sc", "tel", "vbm", "pop"}
-)
-# `acr` values that mean multi-factor: the REFEDS MFA profile and Entra ID / Keycloak style names.
+# `amr` values (RFC 8176) by the kind of factor they prove. One value alone is one factor
+# (an emailed one-time code is `otp` and nothing else): the upstream proved MFA when its `amr`
+# says `mfa`, or names factors of two different kinds (a password and a security key).
+KNOWLEDGE_AMR = frozenset({"pwd", "pin", "kba"})
+POSSESSION_AMR = frozenset({"otp", "hwk", "swk", "sms", "tel", "sc", "pop"})
+INHERENCE_AMR = frozenset({"fpt", "face", "iris", "retina", "vbm"})
+MFA_AMR_KINDS = (KNOWLEDGE_AMR, POSSESSION_AMR, INHERENCE_AMR)
+# `acr` values that are defined to mean multi-factor: the REFEDS MFA profile and OpenID PAPE's
+# multi-factor policy. Numbered levels (Keycloak's LoA, Entra's "1"/"2") mean what each
+# deployment configures, so they do not count; such a provider can send `amr` instead.
 MFA_ACR = frozenset(
     {
         "https://refeds.org/profile/mfa",
         "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
-        "mfa",
     }
 )
+
+
+def proves_mfa(amr: tuple[str, ...], acr: Any) -> bool:
+    """Whether an upstream's `amr`/`acr` says the person passed more than one factor."""
+    if "mfa" in amr or (isinstance(acr, str) and acr in MFA_ACR):
+        return True
+    return sum(1 for kind in MFA_AMR_KINDS if kind.intersection(amr)) >= 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +107,7 @@ def upstream_from_claims(provider: IdentityProvider, claims: dict[str, Any]) -> 
         avatar=text("avatar"),
         groups=_strings(claims.get(mapping["groups"]))[:MAX_GROUPS],
         amr=amr_values,
-        mfa=bool(MFA_AMR.intersection(amr_values)) or claims.get("acr") in MFA_ACR,
+        mfa=proves_mfa(amr_values, claims.get("acr")),
     )
 
 

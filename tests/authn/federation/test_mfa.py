@@ -88,9 +88,44 @@ def test_enforcing_provider_with_mfa_acr_skips_the_otp_step(
 
 
 @pytest.mark.parametrize(
-    ("enforcing", "amr"),
-    [(True, ["pwd"]), (False, ["pwd", "mfa"]), (False, ["otp"])],
-    ids=["enforcing-without-mfa", "not-enforcing-with-mfa", "not-enforcing-with-otp"],
+    "amr", [["pwd", "hwk"], ["otp", "fpt"], ["kba", "sms"]], ids=["pwd+hwk", "otp+fpt", "kba+sms"]
+)
+def test_enforcing_provider_with_two_kinds_of_factor_skips_the_otp_step(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User, amr: list[str]
+) -> None:
+    IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=True)
+    upstream.claims["amr"] = amr
+    assert sign_in(client, upstream)["Location"] == "/dashboard/"
+
+
+@pytest.mark.parametrize(
+    ("enforcing", "amr", "acr"),
+    [
+        (True, ["pwd"], None),
+        (False, ["pwd", "mfa"], None),
+        (False, ["otp"], None),
+        # One factor, however it is named: an emailed code, a key alone, two possession factors.
+        (True, ["otp"], None),
+        (True, ["hwk"], None),
+        (True, ["otp", "sms"], None),
+        (True, ["pwd", "pin"], None),
+        # Levels whose meaning each deployment configures, and a made-up name.
+        (True, ["pwd"], "2"),
+        (True, ["pwd"], "mfa"),
+        (True, ["pwd"], ["https://refeds.org/profile/mfa"]),
+    ],
+    ids=[
+        "enforcing-without-mfa",
+        "not-enforcing-with-mfa",
+        "not-enforcing-with-otp",
+        "enforcing-otp-alone",
+        "enforcing-hwk-alone",
+        "enforcing-two-possession-factors",
+        "enforcing-two-knowledge-factors",
+        "enforcing-acr-level-2",
+        "enforcing-acr-mfa-word",
+        "enforcing-acr-not-a-string",
+    ],
 )
 def test_otp_step_is_not_skipped_without_an_enforcing_providers_mfa(
     client: Client,
@@ -99,9 +134,12 @@ def test_otp_step_is_not_skipped_without_an_enforcing_providers_mfa(
     ada: User,
     enforcing: bool,
     amr: list[str],
+    acr: Any,
 ) -> None:
     IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=enforcing)
     upstream.claims["amr"] = amr
+    if acr is not None:
+        upstream.claims["acr"] = acr
     assert sign_in(client, upstream)["Location"] == OTP_URL
     assert "_auth_user_id" not in client.session
 
