@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 
 class MicroAdminSite(admin.AdminSite):
-    """Staff only; a user with a confirmed device must have passed OTP in this session."""
+    """Staff only; a user with a confirmed device must have passed OTP in this session, or
+    signed in through an MFA-enforcing identity provider whose ID token proved MFA."""
 
     site_header = "Micro User Service"
     site_title = "Micro User Service"
@@ -20,12 +21,17 @@ class MicroAdminSite(admin.AdminSite):
             return False
         # Imported here: this module loads with the app registry, before models are ready.
         from authn.mfa.services import user_has_mfa
+        from authn.sessions.proof import FEDERATED, session_amr
 
         user = request.user
         if not user_has_mfa(user=user):  # type: ignore[arg-type]
             return True
         is_verified = getattr(user, "is_verified", None)
-        return bool(is_verified is not None and is_verified())
+        if is_verified is not None and is_verified():
+            return True
+        # The session's `amr` has `mfa` only when an enforcing provider vouched for it.
+        amr = session_amr(request.session)
+        return FEDERATED in amr and "mfa" in amr
 
     def login(self, request: HttpRequest, extra_context: object = None) -> HttpResponse:
         # One sign-in for the whole site: the dashboard's (lockout, throttles, MFA apply).

@@ -79,6 +79,33 @@ def test_enforcing_provider_with_mfa_amr_skips_the_otp_step(
     assert signed_in_recently(principal, with_otp=True)
 
 
+def test_enforcing_providers_mfa_opens_the_admin_site_to_a_staff_user_with_a_device(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
+) -> None:
+    User.objects.filter(pk=ada.pk).update(is_staff=True)
+    IdentityProvider.objects.filter(pk=idp.pk).update(enforces_mfa=True)
+    upstream.claims["amr"] = ["pwd", "mfa"]
+    assert sign_in(client, upstream)["Location"] == "/dashboard/"
+
+    assert client.get("/admin/", secure=True).status_code == 200
+
+
+def test_a_staff_user_with_a_device_signed_in_without_mfa_is_kept_out_of_the_admin_site(
+    client: Client, ada: User
+) -> None:
+    User.objects.filter(pk=ada.pk).update(is_staff=True)
+    client.force_login(ada)
+    session = client.session
+    # A federated sign-in whose provider did not vouch for MFA: `fed` alone.
+    session_mark_signed_in(session, amr=("fed", "pwd", "mfa"), idp="acme")
+    session.save()
+
+    response = client.get("/admin/", secure=True)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
 def test_enforcing_provider_with_mfa_acr_skips_the_otp_step(
     client: Client, upstream: FakeProvider, idp: IdentityProvider, ada: User
 ) -> None:
