@@ -12,14 +12,21 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
+from oauth2_provider.models import get_refresh_token_model
 
 from authn.models import OAuthSignIn
 from authn.sessions.proof import session_sign_in_facts
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+# A code's or device code's record outlives any code: they expire within minutes, and an
+# exchanged one's record is deleted at once. A family's record is kept while a refresh token
+# of the family is stored, and for this long at least.
+RECORD_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +92,26 @@ def request_facts(request: Any) -> SignInFacts | None:
     """The sign-in facts a token request found for its grant (set by the validator)."""
     facts = getattr(request, "micro_sign_in", None)
     return facts if isinstance(facts, SignInFacts) else None
+
+
+def oauth_sign_ins_cleanup() -> int:
+    """Deletes the records no token can read any more: those of codes never exchanged, and
+    those of token families none of whose refresh tokens is stored (run after the toolkit's
+    own sweep of expired tokens). Returns how many were deleted."""
+    cutoff = timezone.now() - RECORD_GRACE
+    old = OAuthSignIn.objects.filter(created_at__lte=cutoff)
+    codes = old.exclude(key__startswith="family:").delete()[0]
+    live = {
+        family_key(family)
+        for family in get_refresh_token_model()
+        .objects.exclude(token_family=None)
+        .values_list("token_family", flat=True)
+        .distinct()
+    }
+    dead = [
+        key
+        for key in old.filter(key__startswith="family:").values_list("key", flat=True)
+        if key not in live
+    ]
+    families = OAuthSignIn.objects.filter(key__in=dead).delete()[0]
+    return codes + families

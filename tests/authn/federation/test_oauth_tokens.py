@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from io import StringIO
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_refresh_token_model
 
 from authn.models import IdentityProvider, OAuthSignIn
+from authn.oauth.sign_ins import code_key
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
 from tests.authn.oauth_helpers import (
@@ -100,3 +106,33 @@ def test_device_page_token_carries_fed_amr_and_idp(
     assert access["amr"] == ["fed", "pwd", "hwk"]
     assert access["idp"] == "acme"
     assert not OAuthSignIn.objects.filter(key__startswith="device:").exists()
+
+
+def test_cleanup_keeps_a_live_familys_record_and_sweeps_the_unusable_ones(
+    upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    browser = _federated_browser(upstream)
+    code_flow_tokens(browser, make_client())
+    family = OAuthSignIn.objects.get()
+    # A code approved but never exchanged, a day old: no token can ever read its record.
+    OAuthSignIn.objects.create(key=code_key("never-exchanged"), amr=["fed"], idp="acme")
+    OAuthSignIn.objects.update(created_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+
+    call_command("cleanup_expired", stdout=out)
+
+    assert "OAuth sign-in records: 1 deleted" in out.getvalue()
+    assert list(OAuthSignIn.objects.values_list("key", flat=True)) == [family.key]
+    # Once the family's refresh tokens are gone (revoked and swept, or expired), so is it.
+    assert get_refresh_token_model().objects.filter(token_family__isnull=False).exists()
+    get_refresh_token_model().objects.all().delete()
+    call_command("cleanup_expired", stdout=StringIO())
+    assert not OAuthSignIn.objects.exists()
+
+
+def test_cleanup_keeps_a_fresh_record_of_a_code_not_yet_exchanged(db: None) -> None:
+    OAuthSignIn.objects.create(key=code_key("just-approved"), amr=["fed"], idp="acme")
+
+    call_command("cleanup_expired", stdout=StringIO())
+
+    assert OAuthSignIn.objects.exists()
