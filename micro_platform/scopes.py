@@ -26,9 +26,13 @@ from micro_client.contract import (
 BUILT_IN_SERVICE = "micro"
 BUILT_IN_DESCRIPTION = "This identity service: accounts, groups, grants, objects and audit."
 
-# OpenID Connect's own scope, asked for by an OAuth 2.0 client signing someone in: it grants
-# nothing in the API, so it is not in the registry.
+# OpenID Connect's own scopes, asked for by an OAuth 2.0 client signing someone in: `openid`
+# for the sign-in, `email` for the address in the ID token and userinfo (`profile`, the API's
+# scope for one's own account, releases it too). They grant nothing in the API, so they are
+# not in the registry.
 OPENID = "openid"
+EMAIL = "email"
+SIGN_IN_SCOPES: tuple[str, ...] = (OPENID, EMAIL)
 
 # Each built-in scope with what it grants (the API's documentation and the consent page).
 BUILT_IN_SCOPES: dict[str, str] = {

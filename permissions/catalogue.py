@@ -86,6 +86,7 @@ class Catalogue:
         """What an OAuth 2.0 client may ask for, each scope with its description."""
         return {
             sc.OPENID: "Sign you in (OpenID Connect).",
+            sc.EMAIL: "Your email address and whether it is verified (OpenID Connect).",
             **{name: entry.description for name, entry in sorted(self.scopes.items())},
         }
 

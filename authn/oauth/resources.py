@@ -43,9 +43,10 @@ def one_service(names: Iterable[str]) -> ServiceEntry | None:
 
 def service_for_scopes(names: Iterable[str], scopes: Iterable[str]) -> ServiceEntry | None:
     """The service `names` name, when every scope asked for is one a token for it may carry
-    (`openid` is a sign-in, not a scope of any service); InvalidTarget or ScopeOutsideResource."""
+    (`openid` and `email` are a sign-in's, not scopes of any service); InvalidTarget or
+    ScopeOutsideResource."""
     service = one_service(names)
-    check_requested(frozenset(scopes) - {scope_catalogue.OPENID}, service)
+    check_requested(frozenset(scopes) - set(scope_catalogue.SIGN_IN_SCOPES), service)
     return service
 
 

@@ -86,7 +86,12 @@ def access_token_generator(request: Any, refresh_token: bool = False) -> str:
         raise InvalidScopeError(
             description="None of the requested scopes is held by the account.", request=request
         )
-    sign_in = [OPENID] if OPENID in requested else []
+    # A sign-in's scopes (`openid`, and `email` with it) are carried as asked for.
+    sign_in = (
+        [name for name in scope_catalogue.SIGN_IN_SCOPES if name in requested]
+        if OPENID in requested
+        else []
+    )
     carried = narrowed(scopes, service)
     request.micro_resource = service
     request.micro_general_scopes = sorted(scopes) + sign_in

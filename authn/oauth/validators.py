@@ -51,6 +51,7 @@ from authn.tokens.signing_keys import key_ring
 from micro_client import contract
 from micro_platform import metrics
 from micro_platform.http import client_ip_from_meta
+from micro_platform.scopes import EMAIL
 
 Grant = get_grant_model()
 AUTHORIZATION_CODE = "authorization_code"
@@ -78,6 +79,15 @@ class MicroOAuth2Validator(OAuth2Validator):
         "email": "profile",
         "email_verified": "profile",
     }
+
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        """The claims of the granted scopes; OpenID Connect's `email` scope releases the
+        address too (relying parties ask for `openid email profile`)."""
+        claims: dict[str, Any] = super().get_oidc_claims(token, token_handler, request)
+        if EMAIL in (request.scopes or ()):
+            for name in ("email", "email_verified"):
+                claims[name] = getattr(request.user, name)
+        return claims
 
     def get_additional_claims(self) -> dict[str, Any]:  # type: ignore[override]
         # The request-agnostic form, so discovery can list the claims.

@@ -28,8 +28,8 @@ def upstream_row(upstream_micro: LiveServer, db: Any) -> IdentityProvider:
         display_name="Upstream Micro",
         issuer=upstream_micro.url,
         client_id=env["MICRO_LIVE_OIDC_CLIENT_ID"],
-        # Micro's `profile` scope releases the username, name and email claims.
-        scopes=["openid", "profile"],
+        # The scopes relying parties usually ask for: Micro serves OpenID Connect's `email`.
+        scopes=["openid", "email", "profile"],
         create_accounts=True,
     )
     row.set_client_secret(env["MICRO_LIVE_OIDC_CLIENT_SECRET"])

@@ -47,11 +47,11 @@ def test_principal_without_scope_is_denied() -> None:
 @pytest.mark.django_db
 def test_the_oauth_toolkit_offers_exactly_the_registry() -> None:
     """One catalogue: the toolkit's scopes backend, discovery and the API list the same scopes
-    (OpenID Connect's `openid` besides), each with the consent page's wording."""
+    (OpenID Connect's `openid` and `email` besides), each with the consent page's wording."""
     from oauth2_provider.scopes import get_scopes_backend
 
     backend = get_scopes_backend()
-    assert set(backend.get_all_scopes()) == catalogue.all_scopes() | {"openid"}
+    assert set(backend.get_all_scopes()) == catalogue.all_scopes() | {"openid", "email"}
     assert set(backend.get_available_scopes()) == set(backend.get_all_scopes())
     assert backend.get_default_scopes() == ["openid", "profile"]
     assert all(backend.get_all_scopes().values())

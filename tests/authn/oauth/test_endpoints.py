@@ -27,6 +27,7 @@ from tests.authn.oauth_helpers import (
     OAuthClient,
     authorize,
     basic,
+    claims,
     code_flow_tokens,
     device_decision,
     ensure_cli_client,
@@ -409,3 +410,31 @@ def test_administrators_manage_every_client_in_the_admin(
     )
     assert page.status_code == 200
     assert web_client.client_secret.encode() not in page.content
+
+
+@pytest.mark.parametrize("scope", ["openid email", "openid email profile"])
+def test_the_email_scope_releases_the_address_in_the_id_token_and_userinfo(
+    browser: Client, web_client: OAuthClient, member: User, scope: str
+) -> None:
+    tokens = code_flow_tokens(browser, web_client, scope=scope)
+
+    assert set(tokens["scope"].split()) == set(scope.split())
+    id_token = claims(tokens["id_token"])
+    assert (id_token["email"], id_token["email_verified"]) == ("lin@example.com", False)
+    info = userinfo(tokens["access_token"]).json()
+    assert (info["email"], info["email_verified"]) == ("lin@example.com", False)
+
+
+def test_without_email_or_profile_the_address_is_not_released(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+    tokens = code_flow_tokens(browser, web_client, scope="openid")
+
+    assert "email" not in claims(tokens["id_token"])
+    assert "email" not in userinfo(tokens["access_token"]).json()
+
+
+def test_discovery_lists_the_email_scope(db: Any) -> None:
+    document = Client().get("/.well-known/openid-configuration").json()
+
+    assert {"openid", "email", "profile"} <= set(document["scopes_supported"])
