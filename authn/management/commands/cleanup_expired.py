@@ -19,6 +19,7 @@ from authn.models import (
     Session,
     TokenFamily,
 )
+from authn.oauth.sign_ins import oauth_sign_ins_cleanup
 from authn.tokens.revocation import revocations_cleanup
 from authn.tokens.signing_keys import signing_keys_cleanup
 from micro_platform.counters import counters_cleanup
@@ -37,7 +38,7 @@ class Command(BaseCommand):
     help = (
         "Delete expired refresh tokens, sessions, revocation rows, retired signing keys, counters,"
         " API keys 30 days after they expired or were revoked, and expired OAuth 2.0 tokens,"
-        " codes and device codes."
+        " codes and device codes, and the sign-in records of grants no token can use any more."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         }
         # django-oauth-toolkit's own sweep: expired access, refresh and ID tokens and codes.
         clear_expired()
+        # After it: a federated grant's record goes with its family's last refresh token.
+        counts["OAuth sign-in records"] = oauth_sign_ins_cleanup()
         for name, count in counts.items():
             self.stdout.write(f"{name}: {count} deleted")
         self.stdout.write("OAuth access, refresh and ID tokens and codes: expired ones deleted")
