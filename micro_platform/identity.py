@@ -78,5 +78,4 @@ class Principal:
         (`fed`). Not an API key or a token derived from one (`api_key`), a client-credentials
         token (no `amr`), nor a third-party app's token acting for the user (another
         `client_id`)."""
-        own = ("pwd",) if FEDERATED in self.amr else self.amr
-        return personal_sign_in(own, self.client_id)
+        return personal_sign_in(self.amr, self.client_id)

@@ -74,10 +74,11 @@ func (p *Principal) RequireScopes(scopes ...string) error {
 	return nil
 }
 
-// IsPersonalSignIn is true when a person signed in themselves (pwd in amr, and no OAuth client
-// other than the micro CLI); never for an upstream token, whatever it says.
+// IsPersonalSignIn is true when a person signed in themselves (pwd in amr, or fed for a sign-in
+// at an identity provider the service trusts, and no OAuth client other than the micro CLI);
+// never for an upstream token, whatever it says.
 func (p *Principal) IsPersonalSignIn() bool {
-	if p == nil || p.ViaGateway || !slices.Contains(p.AMR, "pwd") {
+	if p == nil || p.ViaGateway || !(slices.Contains(p.AMR, "pwd") || slices.Contains(p.AMR, "fed")) {
 		return false
 	}
 	return p.ClientID == nil || *p.ClientID == CLIClientID

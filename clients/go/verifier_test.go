@@ -343,3 +343,27 @@ func TestTheTokenTypeClaimIsJudgedAfterTheOtherClaimsAsInEverySDK(t *testing.T) 
 		t.Fatalf("want missing_claim, got %v", err)
 	}
 }
+
+func TestIsPersonalSignInCountsAPasswordOrAFederatedSignIn(t *testing.T) {
+	app, cli := "app-1", CLIClientID
+	cases := []struct {
+		amr      []string
+		client   *string
+		gateway  bool
+		personal bool
+	}{
+		{[]string{"pwd"}, nil, false, true},
+		{[]string{"fed"}, nil, false, true},
+		{[]string{"fed", "hwk"}, &cli, false, true},
+		{[]string{"fed"}, &app, false, false},
+		{[]string{"api_key"}, nil, false, false},
+		{nil, nil, false, false},
+		{[]string{"fed"}, nil, true, false},
+	}
+	for _, c := range cases {
+		p := &Principal{AMR: c.amr, ClientID: c.client, ViaGateway: c.gateway}
+		if p.IsPersonalSignIn() != c.personal {
+			t.Errorf("amr %v client %v gateway %v: want %v", c.amr, c.client, c.gateway, c.personal)
+		}
+	}
+}

@@ -439,6 +439,27 @@ def upstream_claims(**extra: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize(
+    ("amr", "client_id", "personal"),
+    [
+        (["pwd"], None, True),
+        (["fed"], None, True),
+        (["fed", "hwk"], "micro-cli", True),
+        (["fed"], "app-1", False),
+        (["api_key"], None, False),
+        ([], None, False),
+    ],
+)
+def test_a_password_or_federated_sign_in_without_a_third_party_app_is_personal(
+    amr: list[str], client_id: str | None, personal: bool
+) -> None:
+    claims = {**upstream_claims(amr=amr), "token_type": "access"}
+    if client_id is not None:
+        claims["client_id"] = client_id
+
+    assert principal_from_claims(claims).is_personal_sign_in is personal
+
+
 def test_an_upstream_principal_takes_src_amr_and_never_a_method_in_amr() -> None:
     principal = principal_from_claims(upstream_claims(amr=[], src_amr=["pwd", "otp"]))
 

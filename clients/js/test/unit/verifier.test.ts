@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 
-import { createUpstreamVerifier, createVerifier, hasScope, JwksCache, requireScopes, TokenError, KeysUnavailableError, InsufficientScopeError, InsecureUrlError } from "../../src/verifier/index.js";
+import { createUpstreamVerifier, createVerifier, hasScope, isPersonalSignIn, JwksCache, requireScopes, TokenError, KeysUnavailableError, InsufficientScopeError, InsecureUrlError } from "../../src/verifier/index.js";
 import { AUDIENCE, claims, FakeIssuer, ISSUER, makeKey, NOW, sign, type TestKey } from "../support/issuer.js";
 import { endlessBody, failingBody } from "../support/streams.js";
 
@@ -164,5 +164,20 @@ describe("scopes", () => {
     assert.ok(!hasScope(admin, "billing:read"));
     assert.throws(() => requireScopes(admin, "billing:read"), InsufficientScopeError);
     requireScopes({ scopes: ["billing:read"] }, "billing:read");
+  });
+});
+
+describe("personal sign-in", () => {
+  const principal = (amr: string[], client_id: string | null, via_gateway = false) =>
+    ({ amr, client_id, via_gateway }) as unknown as Parameters<typeof isPersonalSignIn>[0];
+
+  test("a password or a trusted identity provider's sign-in, with no third-party app", () => {
+    assert.ok(isPersonalSignIn(principal(["pwd"], null)));
+    assert.ok(isPersonalSignIn(principal(["fed"], null)));
+    assert.ok(isPersonalSignIn(principal(["fed", "hwk"], "micro-cli")));
+    assert.ok(!isPersonalSignIn(principal(["fed"], "app-1")));
+    assert.ok(!isPersonalSignIn(principal(["api_key"], null)));
+    assert.ok(!isPersonalSignIn(principal([], null)));
+    assert.ok(!isPersonalSignIn(principal(["fed"], null, true)));
   });
 });

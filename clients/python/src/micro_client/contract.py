@@ -58,7 +58,8 @@ def scope_granted(held: frozenset[str], scope: str) -> bool:
 
 def personal_sign_in(amr: tuple[str, ...], client_id: str | None) -> bool:
     """Whether a person signed in themselves: a password sign-in, a dashboard session or the
-    `micro` CLI's login (`pwd` in `amr`). Not an API key or a token derived from one
-    (`api_key`), a client-credentials token (no `amr`), nor a third-party app's token acting
-    for the user (another `client_id`)."""
-    return "pwd" in amr and client_id in (None, CLI_CLIENT_ID)
+    `micro` CLI's login (`pwd` in `amr`), or a sign-in at an identity provider the service
+    trusts (`fed`). Not an API key or a token derived from one (`api_key`), a
+    client-credentials token (no `amr`), nor a third-party app's token acting for the user
+    (another `client_id`)."""
+    return ("pwd" in amr or "fed" in amr) and client_id in (None, CLI_CLIENT_ID)
