@@ -8,8 +8,10 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from micro_platform import scopes as sc
+from micro_platform.openapi import TRIMMED_WHITESPACE
 from micro_platform.serializers import StrictSerializer, scope_name_field
 from permissions.models import Grant
+from permissions.registry import AUDIENCE_MAX_LENGTH
 from permissions.roles import ROLE_NAME, ROLE_NAME_PATTERN
 from permissions.selectors import PERMISSIONS
 
@@ -92,6 +94,25 @@ class NamedOnceIn(StrictSerializer):
         return super().to_internal_value(data)
 
 
+# An audience has no space or control character inside; whitespace around it is trimmed. The
+# sets are spelled out (TRIMMED_WHITESPACE), so every regex dialect agrees.
+AUDIENCE_PATTERN = (
+    rf"^[{TRIMMED_WHITESPACE}]*[^\x00-\x1f{TRIMMED_WHITESPACE}]+[{TRIMMED_WHITESPACE}]*$"
+)
+AUDIENCE_MESSAGE = (
+    f"Give an audience of 1-{AUDIENCE_MAX_LENGTH} characters without spaces (the service's name"
+    " or its URL)."
+)
+
+
+def audience_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=AUDIENCE_MAX_LENGTH,
+        validators=[RegexValidator(AUDIENCE_PATTERN, AUDIENCE_MESSAGE)],
+        **kwargs,
+    )
+
+
 class ServiceIn(StrictSerializer):
     # No max_length: the pattern bounds it (the registry checks it again).
     name = serializers.CharField(
@@ -100,12 +121,12 @@ class ServiceIn(StrictSerializer):
             RegexValidator(sc.SERVICE_NAME, f"A service name matches {sc.SERVICE_NAME_PATTERN}.")
         ],
     )
-    audience = serializers.CharField(required=False, help_text="Defaults to the name.")
+    audience = audience_field(required=False, help_text="Defaults to the name.")
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class ServiceUpdateIn(NamedOnceIn):
-    audience = serializers.CharField(required=False)
+    audience = audience_field(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
 

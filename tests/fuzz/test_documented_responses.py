@@ -4,6 +4,7 @@ Each case runs without the fuzzer."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -197,3 +198,18 @@ def test_request_bodies_document_that_unknown_fields_are_refused(schema, path, m
     body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
 
     assert _resolve(schema, body)["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("audience", "accepted"),
+    [("billing", True), ("  https://billing.example/api ", True), ("é-api", True)]
+    + [(f"bill{space}ing", False) for space in (" ", "\t", "\x85", "\u2000", "\u3000", "\x01")],
+)
+def test_the_audience_pattern_states_the_registrys_rule(admin_client, schema, audience, accepted):
+    pattern = schema["components"]["schemas"]["ServiceInRequest"]["properties"]["audience"]
+    response = admin_client.post(
+        "/api/v1/services", {"name": "billing", "audience": audience}, format="json"
+    )
+
+    assert (re.search(pattern["pattern"], audience) is not None) is accepted
+    assert (response.status_code == 201) is accepted, response.content
