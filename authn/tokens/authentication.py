@@ -83,6 +83,7 @@ def principal_from_claims(
         client_id=str(claims["client_id"]) if claims.get("client_id") else None,
         auth_time=_optional_int(claims.get("auth_time")),
         token_digest=token_digest,
+        idp=str(claims["idp"]) if claims.get("idp") else None,
     )
 
 

@@ -16,6 +16,7 @@ from oauth2_provider.models import get_refresh_token_model
 
 from authn.models import IdentityProvider, OAuthSignIn
 from authn.oauth.sign_ins import code_key
+from authn.tokens.authentication import principal_from_claims
 from tests.authn.federation.conftest import sign_in
 from tests.authn.federation.fake_provider import FakeProvider
 from tests.authn.oauth_helpers import (
@@ -67,6 +68,8 @@ def test_consent_page_token_carries_fed_amr_and_idp_through_refresh(
     access = claims(tokens["access_token"])
     assert access["amr"] == ["fed", "pwd", "hwk"]
     assert access["idp"] == "acme"
+    principal = principal_from_claims(access)
+    assert (principal.amr, principal.idp) == (("fed", "pwd", "hwk"), "acme")
     # The exchanged code's record is gone; the token family's stays for the refreshes.
     assert [row.key.split(":")[0] for row in OAuthSignIn.objects.all()] == ["family"]
     refreshed = refresh(Client(), client, tokens["refresh_token"])
