@@ -4,8 +4,10 @@ Authlib does discovery, PKCE (S256), state and nonce, the code exchange and the 
 checks; this module bounds what it may do: every upstream call has a timeout, discovery is
 cached for MICRO_FEDERATION_DISCOVERY_TTL seconds and must name the row's issuer, the ID
 token's algorithm must be an asymmetric one the provider lists (never `none`, never HS*:
-the provider's public keys must not double as a shared secret), and an unknown `kid` refetches
-the JWKS at most once per JWKS_REFETCH_SECONDS, so forged tokens cannot make us hammer it.
+the provider's public keys must not double as a shared secret), every endpoint it names keeps
+to the issuer's transport rule (https, http only on loopback: the JWKS, the code and the
+client secret never travel in clear text), and an unknown `kid` refetches the JWKS at most
+once per JWKS_REFETCH_SECONDS, so forged tokens cannot make us hammer it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -34,6 +37,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 DEFAULT_ALGORITHMS = ["RS256"]
 JWKS_REFETCH_SECONDS = 10
 _REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+_OPTIONAL_ENDPOINTS = ("userinfo_endpoint",)
+# Hosts an issuer (and so each of its endpoints) may use plain http on.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @contextmanager
@@ -86,6 +92,9 @@ class FederationApp(DjangoOAuth2App):
         for name in _REQUIRED_ENDPOINTS:
             if not isinstance(metadata.get(name), str):
                 raise UpstreamBadResponse(f"The discovery document has no {name}.")
+        for name in (*_REQUIRED_ENDPOINTS, *_OPTIONAL_ENDPOINTS):
+            if name in metadata and not _secure_endpoint(metadata[name]):
+                raise UpstreamBadResponse(f"The discovery document's {name} is not https.")
         listed = metadata.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
         algorithms = [alg for alg in listed if alg in ASYMMETRIC_ALGORITHMS]
         if not isinstance(listed, list) or not algorithms:
@@ -122,6 +131,20 @@ class FederationApp(DjangoOAuth2App):
         self._jwks_fetched_at = time.time()
         metadata["jwks"] = jwks
         return jwks
+
+
+def _secure_endpoint(url: object) -> bool:
+    """Whether an endpoint keeps to the issuer rule: https, or http on a loopback host."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and host in _LOOPBACK_HOSTS
 
 
 _clients: dict[str, tuple[datetime, FederationApp]] = {}
