@@ -126,6 +126,30 @@ def test_pending_link_is_refused_for_another_account(
     assert not ExternalIdentity.objects.exists()
 
 
+def test_pending_link_is_not_confirmed_by_a_federated_sign_in_whose_upstream_says_pwd(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    # The upstream's `pwd` is its own password, not this account's: the pending link still
+    # needs the password sign-in here that its page promises.
+    existing = UserFactory.create(email="ada@example.com")
+    ExternalIdentity.objects.create(provider=idp, subject="ada-at-acme", user=existing)
+    other = IdentityProvider(
+        slug="beta", display_name="Beta", issuer=idp.issuer, client_id=idp.client_id
+    )
+    other.set_client_secret(idp.client_secret())
+    other.save()
+    sign_in(client, upstream, "beta")  # upstream-1, ada's email: pending
+    upstream.subject = "ada-at-acme"
+    upstream.claims["amr"] = ["pwd"]
+    sign_in(client, upstream)
+    assert _signed_in_as(client) == str(existing.pk)
+    page = client.get(LINK_URL)
+    assert page.status_code == 302
+    assert page["Location"] == f"/accounts/login/?next={LINK_URL}"
+    client.post(LINK_URL)
+    assert not ExternalIdentity.objects.filter(provider=other).exists()
+
+
 def test_pending_link_needs_a_password_sign_in_after_it(
     client: Client, upstream: FakeProvider, idp: IdentityProvider
 ) -> None:
