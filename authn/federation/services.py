@@ -1,8 +1,9 @@
 """Accounts and links of federated sign-ins: who an upstream sign-in is here.
 
 Never link by email silently: an existing account with the upstream's email is linked only
-when the provider may link by verified email *and* the upstream says the email is verified;
-otherwise the person proves they own the account by signing in to it first.
+when the provider may link by verified email, the upstream says the email is verified *and*
+the account here has verified it too; otherwise the person proves they own the account by
+signing in to it first.
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ def federated_user_resolve(
         return Resolution(user=identity.user)
     existing = _user_with_email(upstream.email)
     if existing is not None:
-        if not (provider.link_by_verified_email and upstream.email_verified):
+        # Both sides must have verified the address: an account here whose email nobody
+        # confirmed may have been registered by someone else with a victim's address, and
+        # linking the victim's upstream sign-in to it would sign them in to that account.
+        verified = upstream.email_verified and existing.email_verified
+        if not (provider.link_by_verified_email and verified):
             return Resolution(user=None)
         if not existing.is_active:
             raise FederationRefused("inactive", "This account is deactivated.")

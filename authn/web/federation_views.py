@@ -32,7 +32,7 @@ from authn.federation.services import (
 )
 from authn.identity_providers.selectors import external_identity_find, identity_provider_get
 from authn.models import IdentityProvider
-from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, principal_for_session
+from authn.sessions.proof import AUTH_TIME_KEY, principal_for_session, session_amr
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
 from micro_platform.errors import problem_response
 from micro_platform.http import client_ip
@@ -295,11 +295,12 @@ def link_view(request: HttpRequest) -> HttpResponse:
 
 
 def _password_sign_in_since(request: HttpRequest, started: Any) -> bool:
-    """Whether the session's user signed in here with a password after `started`."""
+    """Whether the session's user signed in here with a password after `started`; a
+    federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
     signed_in_at = request.session.get(AUTH_TIME_KEY)
     return (
         request.user.is_authenticated
-        and "pwd" in (request.session.get(AMR_KEY) or [])
+        and "pwd" in session_amr(request.session)
         and isinstance(signed_in_at, int)
         and isinstance(started, int)
         and signed_in_at >= started

@@ -41,7 +41,7 @@ def _password_sign_in(client: Client, user: User, next_url: str = "") -> Any:
 def test_existing_email_is_linked_only_when_provider_allows_and_email_verified(
     client: Client, upstream: FakeProvider, idp: IdentityProvider
 ) -> None:
-    existing = UserFactory.create(email="ada@example.com")
+    existing = UserFactory.create(email="ada@example.com", email_verified=True)
     IdentityProvider.objects.filter(pk=idp.pk).update(link_by_verified_email=True)
     response = sign_in(client, upstream)
     assert response.status_code == 302
@@ -72,6 +72,21 @@ def test_existing_email_without_both_conditions_waits_for_a_sign_in(
     assert User.objects.count() == 1  # no account created for the same email
     page = client.get(response["Location"])
     assert b"Sign in to your account first" in page.content
+
+
+def test_existing_account_with_an_unverified_email_is_never_linked_by_email(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    # Whoever registered this account may not own the address: the upstream's verified
+    # email must not hand its owner's sign-in to that account (account pre-hijacking).
+    squatter = UserFactory.create(email="Ada@Example.com", email_verified=False)
+    IdentityProvider.objects.filter(pk=idp.pk).update(link_by_verified_email=True)
+    response = sign_in(client, upstream)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={LINK_URL}"
+    assert _signed_in_as(client) is None
+    assert not ExternalIdentity.objects.filter(user=squatter).exists()
+    assert not AuditEvent.objects.filter(type="external_identity.linked").exists()
 
 
 def test_pending_link_is_confirmed_after_a_password_sign_in(
@@ -109,6 +124,30 @@ def test_pending_link_is_refused_for_another_account(
     response = client.post(LINK_URL)
     assert response.status_code == 400
     assert not ExternalIdentity.objects.exists()
+
+
+def test_pending_link_is_not_confirmed_by_a_federated_sign_in_whose_upstream_says_pwd(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    # The upstream's `pwd` is its own password, not this account's: the pending link still
+    # needs the password sign-in here that its page promises.
+    existing = UserFactory.create(email="ada@example.com")
+    ExternalIdentity.objects.create(provider=idp, subject="ada-at-acme", user=existing)
+    other = IdentityProvider(
+        slug="beta", display_name="Beta", issuer=idp.issuer, client_id=idp.client_id
+    )
+    other.set_client_secret(idp.client_secret())
+    other.save()
+    sign_in(client, upstream, "beta")  # upstream-1, ada's email: pending
+    upstream.subject = "ada-at-acme"
+    upstream.claims["amr"] = ["pwd"]
+    sign_in(client, upstream)
+    assert _signed_in_as(client) == str(existing.pk)
+    page = client.get(LINK_URL)
+    assert page.status_code == 302
+    assert page["Location"] == f"/accounts/login/?next={LINK_URL}"
+    client.post(LINK_URL)
+    assert not ExternalIdentity.objects.filter(provider=other).exists()
 
 
 def test_pending_link_needs_a_password_sign_in_after_it(

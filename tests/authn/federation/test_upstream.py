@@ -120,6 +120,34 @@ def test_bad_discovery_is_a_502(
     _assert_problem(response, 502, "idp_bad_response")
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]
+)
+def test_discovery_endpoint_over_plain_http_is_a_502(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, endpoint: str
+) -> None:
+    # The issuer rule holds for every endpoint the document names: a JWKS fetched in clear
+    # text could be swapped for an attacker's keys, and the code and client secret would be
+    # sent in clear text to the token endpoint.
+    upstream.discovery[endpoint] = f"http://idp.example/{endpoint}"
+    response = client.get("/accounts/federation/acme/start/", headers={"Accept": JSON})
+    _assert_problem(response, 502, "idp_bad_response")
+    assert AuditEvent.objects.filter(
+        type="federation.refused", data__reason="upstream_error"
+    ).exists()
+
+
+def test_discovery_endpoint_over_plain_http_is_refused_at_the_callback(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, settings: Any
+) -> None:
+    settings.MICRO_FEDERATION_DISCOVERY_TTL = 0
+    state = begin(client, upstream)
+    upstream.discovery["token_endpoint"] = "http://idp.example/token"
+    _assert_problem(finish(client, state, accept=JSON), 502, "idp_bad_response")
+    assert upstream.token_requests == []
+    assert "_auth_user_id" not in client.session
+
+
 def test_discovery_not_json_is_a_502_page(
     client: Client, upstream: FakeProvider, idp: IdentityProvider, monkeypatch: Any
 ) -> None:
