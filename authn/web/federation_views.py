@@ -30,7 +30,11 @@ from authn.federation.services import (
     federated_user_resolve,
     federation_refused_record,
 )
-from authn.identity_providers.selectors import external_identity_find, identity_provider_get
+from authn.identity_providers.selectors import (
+    external_identities_of,
+    external_identity_find,
+    identity_provider_get,
+)
 from authn.models import IdentityProvider
 from authn.sessions.proof import AUTH_TIME_KEY, principal_for_session, session_amr
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
@@ -42,6 +46,8 @@ logger = logging.getLogger("micro.auth")
 
 PENDING_LINK_KEY = "micro_federation_link"
 PENDING_LINK_AT_KEY = "micro_federation_link_at"
+# Set when the pending link is the signed-in user's own "link another sign-in": whose it is.
+PENDING_LINK_OWNER_KEY = "micro_federation_link_owner"
 # How long an upstream sign-in waits for the person to sign in to the account it links to.
 PENDING_LINK_SECONDS = 600
 # How long a started sign-in may take at the provider before its state is refused.
@@ -218,24 +224,36 @@ class _Throttled(FederationError):
 def _link_own(
     request: HttpRequest, provider: IdentityProvider, upstream: Upstream, next_url: str
 ) -> HttpResponse:
-    """The signed-in user linked another sign-in to their own account.
+    """The signed-in user asked to link another sign-in to their own account: the link
+    waits for their confirmation on the link page (a POST with its CSRF token).
 
-    A new way to sign in is an account-security change: like enrolling an authenticator it
-    needs the person's own sign-in within the last 15 minutes, so a stolen session cannot
-    add its thief's upstream account for lasting access."""
+    Linking is never the answer to a GET alone: another site could send a signed-in person's
+    browser through the start page while the provider's session is the attacker's (the
+    provider's own login CSRF), and the attacker's upstream account would be linked to the
+    victim's account. A new way to sign in is also an account-security change: like
+    enrolling an authenticator it needs the person's own sign-in within the last 15 minutes,
+    so a stolen session cannot add its thief's upstream account for lasting access."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - a session user
     linked = external_identity_find(provider=provider, subject=upstream.subject)
     if linked is not None and linked.user_id == user.pk:
         return redirect(next_url)
+    has_one = any(own.provider_id == provider.pk for own in external_identities_of(user=user))
+    if linked is not None or has_one:
+        # Said now rather than after the confirmation the link could never pass.
+        raise FederationRefused(
+            "already_linked",
+            "This sign-in is already linked to an account, or yours has a link to this provider.",
+        )
     if not signed_in_recently(principal_for_session(user, request.session)):
         raise FederationRefused(
             "recent_sign_in_required",
             "Sign in again (within the last 15 minutes) to link another sign-in.",
         )
-    external_identity_link(provider=provider, user=user, upstream=upstream, via="self")
-    messages.success(request, f"Your {provider.display_name} sign-in is now linked.")
-    return redirect(next_url)
+    request.session[PENDING_LINK_KEY] = upstream.as_session()
+    request.session[PENDING_LINK_AT_KEY] = int(time.time())
+    request.session[PENDING_LINK_OWNER_KEY] = str(user.pk)
+    return redirect(LINK_URL)
 
 
 def _link_pending(request: HttpRequest, upstream: Upstream) -> HttpResponse:
@@ -243,6 +261,7 @@ def _link_pending(request: HttpRequest, upstream: Upstream) -> HttpResponse:
     first, then confirms the link."""
     request.session[PENDING_LINK_KEY] = upstream.as_session()
     request.session[PENDING_LINK_AT_KEY] = int(time.time())
+    request.session.pop(PENDING_LINK_OWNER_KEY, None)
     messages.info(
         request,
         "An account here has this email address. Sign in to your account first to link it.",
@@ -261,16 +280,31 @@ def _pending_link(request: HttpRequest) -> Upstream | None:
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def link_view(request: HttpRequest) -> HttpResponse:
-    """Confirms the link of a pending upstream sign-in to the account signed in here with its
-    password (and code) in this session."""
+    """Confirms the link of a pending upstream sign-in: to the account signed in here with its
+    password (and code) in this session, or, for "link another sign-in", to the signed-in
+    user who started it (signed in within the last 15 minutes)."""
     upstream = _pending_link(request)
     if upstream is None:
         return render(request, "micro/federation_link.html", {"upstream": None}, status=400)
-    if not _password_sign_in_since(request, request.session.get(PENDING_LINK_AT_KEY)):
+    owner = request.session.get(PENDING_LINK_OWNER_KEY)
+    own = owner is not None and request.user.is_authenticated and str(request.user.pk) == owner
+    if own:
+        user = request.user
+        assert isinstance(user, User)  # noqa: S101 - a session user, checked above
+        if not signed_in_recently(principal_for_session(user, request.session)):
+            return _refused(
+                request,
+                upstream.slug,
+                FederationRefused(
+                    "recent_sign_in_required",
+                    "Sign in again (within the last 15 minutes) to link another sign-in.",
+                ),
+            )
+    elif not _password_sign_in_since(request, request.session.get(PENDING_LINK_AT_KEY)):
         return redirect(f"/accounts/login/?next={LINK_URL}")
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - a session user, checked above
-    if user.email.lower() != upstream.email.lower():
+    if not own and user.email.lower() != upstream.email.lower():
         return _refused(
             request,
             upstream.slug,
@@ -282,10 +316,12 @@ def link_view(request: HttpRequest) -> HttpResponse:
     if provider is None or not provider.enabled:
         return _unknown_provider(request, upstream.slug)
     if request.method == "POST":
-        for key in (PENDING_LINK_KEY, PENDING_LINK_AT_KEY):
+        for key in (PENDING_LINK_KEY, PENDING_LINK_AT_KEY, PENDING_LINK_OWNER_KEY):
             request.session.pop(key, None)
         try:
-            external_identity_link(provider=provider, user=user, upstream=upstream, via="link")
+            external_identity_link(
+                provider=provider, user=user, upstream=upstream, via="self" if own else "link"
+            )
         except FederationError as exc:
             return _refused(request, provider.slug, exc)
         messages.success(request, f"Your {provider.display_name} sign-in is now linked.")

@@ -238,12 +238,72 @@ def test_signed_in_user_links_another_sign_in(
     _password_sign_in(client, me)
     upstream.claims["email"] = "someone-else@example.com"
     response = sign_in(client, upstream)
-    assert response.status_code == 302
+    # Back from the provider, the link waits for the person's confirmation.
+    assert (response.status_code, response["Location"]) == (302, LINK_URL)
+    assert not ExternalIdentity.objects.exists()
+    page = client.get(LINK_URL)
+    assert page.status_code == 200
+    assert b"someone-else@example.com" in page.content
+    assert not ExternalIdentity.objects.exists()
+
+    confirmed = client.post(LINK_URL)
+
+    assert confirmed.status_code == 302
     identity = ExternalIdentity.objects.get()
     assert identity.user == me
     assert AuditEvent.objects.get(type="external_identity.linked").data["via"] == "self"
     assert User.objects.count() == 1
     assert _signed_in_as(client) == str(me.pk)
+
+
+def test_linking_another_sign_in_is_never_done_by_the_callback_alone(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    # Another site sends a signed-in person's browser through the start page while the
+    # provider's session is the attacker's: without the person's POST nothing is linked.
+    me = UserFactory.create(email="me@example.com")
+    _password_sign_in(client, me)
+    upstream.claims.update(sub="attacker", email="attacker@example.com")
+    sign_in(client, upstream)
+
+    assert not ExternalIdentity.objects.exists()
+    assert not AuditEvent.objects.filter(type="external_identity.linked").exists()
+    csrf_checked = Client(enforce_csrf_checks=True)
+    csrf_checked.cookies = client.cookies
+    assert csrf_checked.post(LINK_URL).status_code == 403
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_confirming_another_sign_in_needs_a_recent_sign_in_still(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    me = UserFactory.create(email="me@example.com")
+    _password_sign_in(client, me)
+    sign_in(client, upstream)
+    session = client.session
+    session[AUTH_TIME_KEY] = int(time.time()) - 16 * 60
+    session.save()
+
+    response = client.post(LINK_URL)
+
+    assert response.status_code == 400
+    assert _refusals("recent_sign_in_required") == 1
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_a_pending_link_of_another_sign_in_is_not_confirmed_by_another_user(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    me = UserFactory.create(email="me@example.com")
+    _password_sign_in(client, me)
+    upstream.claims["email"] = "someone-else@example.com"
+    sign_in(client, upstream)
+    other = UserFactory.create(email="other@example.com")
+    _password_sign_in(client, other)
+
+    client.post(LINK_URL)
+
+    assert not ExternalIdentity.objects.exists()
 
 
 def test_upstream_account_linked_to_someone_else_is_not_relinked(
@@ -297,7 +357,9 @@ def test_signed_in_user_revisiting_their_own_link_is_fine(
     me = UserFactory.create(email="me@example.com")
     _password_sign_in(client, me)
     sign_in(client, upstream)
-    assert sign_in(client, upstream).status_code == 302
+    client.post(LINK_URL)
+    again = sign_in(client, upstream)
+    assert (again.status_code, again["Location"]) == (302, "/dashboard/")
     assert ExternalIdentity.objects.get().user == me
     assert _refusals("already_linked") == 0
 
