@@ -433,12 +433,17 @@ def external_identity_unlink(
     *, actor: Principal | None, identity: ExternalIdentity, via: str
 ) -> None:
     """Removes an account's link to a provider, unless it is the account's last way to sign
-    in (no usable password and no other link): LastSignInMethod then."""
+    in (no usable password and no other link to an enabled provider): LastSignInMethod then."""
     with transaction.atomic():
         # The account's row is locked so that two removals at once cannot each see the other
         # link as the remaining way in and leave none.
         user = User.objects.select_for_update().get(pk=identity.user_id)
-        others = ExternalIdentity.objects.filter(user=user).exclude(pk=identity.pk).exists()
+        # A link to a disabled provider signs nobody in, so it is not a way left.
+        others = (
+            ExternalIdentity.objects.filter(user=user, provider__enabled=True)
+            .exclude(pk=identity.pk)
+            .exists()
+        )
         if not others and not user.has_usable_password():
             raise LastSignInMethod(LastSignInMethod.message)
         audit_record(

@@ -41,6 +41,19 @@ def test_the_last_way_to_sign_in_is_refused():
     assert LastSignInMethod.code == "last_sign_in_method"
 
 
+def test_a_link_to_a_disabled_provider_is_not_a_way_left_to_sign_in():
+    user = UserFactory.create()
+    user.set_unusable_password()
+    user.save()
+    identity = link(user, provider_create("acme"))
+    link(user, provider_create("beta", enabled=False))
+
+    with pytest.raises(LastSignInMethod):
+        external_identity_unlink(actor=None, identity=identity, via="command")
+
+    assert ExternalIdentity.objects.filter(pk=identity.pk).exists()
+
+
 def test_the_shared_selectors():
     user = UserFactory.create()
     on = provider_create("beta")
