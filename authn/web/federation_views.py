@@ -53,6 +53,8 @@ PENDING_LINK_SECONDS = 600
 # How long a started sign-in may take at the provider before its state is refused.
 STATE_TTL_SECONDS = 600
 LINK_URL = "/accounts/federation/link/"
+# The refusal reason of a callback carrying the provider's `error` (e.g. access_denied).
+UPSTREAM_DECLINED = "upstream_error"
 ID_TOKEN_LEEWAY_SECONDS = 60
 
 
@@ -104,7 +106,9 @@ def callback_view(request: HttpRequest, slug: str) -> HttpResponse:
         upstream = _verified_upstream(request, provider, client, state)
         return _signed_in(request, provider, upstream, state)
     except FederationError as exc:
-        if isinstance(exc, FederationRefused):
+        # The provider's own "not signed in" (the person pressed cancel there) proves nothing
+        # and guesses nothing, so it does not count against the address like a forged answer.
+        if isinstance(exc, FederationRefused) and exc.reason != UPSTREAM_DECLINED:
             lockout.ip_failure_record(ip_address=ip_address)
         return _refused(request, slug, exc)
 
@@ -116,7 +120,7 @@ def _state_take(request: HttpRequest, client: FederationApp) -> dict[str, Any]:
         if state:
             client.framework.clear_state_data(request.session, state)
         raise FederationRefused(
-            "upstream_error", "The identity provider did not sign you in. Try again."
+            UPSTREAM_DECLINED, "The identity provider did not sign you in. Try again."
         )
     state = request.GET.get("state") or ""
     data = client.framework.get_state_data(request.session, state) if state else None

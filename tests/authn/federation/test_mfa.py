@@ -201,6 +201,17 @@ def test_ip_throttle_applies_to_the_callback(
     assert problem.json()["code"] == "too_many_attempts"
 
 
+def test_cancelling_at_the_provider_does_not_count_against_the_address(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, settings: Any
+) -> None:
+    settings.MICRO_LOGIN_FAILURES_PER_IP = 2
+    for _ in range(3):
+        cancelled = client.get("/accounts/federation/acme/callback/?state=x&error=access_denied")
+        assert cancelled.status_code == 400
+    assert sign_in(client, upstream).status_code == 302
+    assert "_auth_user_id" in client.session
+
+
 def test_locked_account_is_refused_at_the_callback(
     client: Client, upstream: FakeProvider, ada: User
 ) -> None:
