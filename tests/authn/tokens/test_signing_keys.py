@@ -242,6 +242,7 @@ def test_cleanup_expired_reports_and_deletes_only_expired_state(user):
         "counters: 1 deleted",
         "OAuth device codes: 0 deleted",
         "OAuth code records: 0 deleted",
+        "OAuth sign-in records: 0 deleted",
         "OAuth access, refresh and ID tokens and codes: expired ones deleted",
     ]
     assert TokenFamily.objects.count() == 1
@@ -267,6 +268,7 @@ def test_cleanup_expired_with_nothing_to_do_reports_zero(db):
         "counters: 0 deleted",
         "OAuth device codes: 0 deleted",
         "OAuth code records: 0 deleted",
+        "OAuth sign-in records: 0 deleted",
         "OAuth access, refresh and ID tokens and codes: expired ones deleted",
     ]
 
