@@ -6,8 +6,10 @@ cached for MICRO_FEDERATION_DISCOVERY_TTL seconds and must name the row's issuer
 token's algorithm must be an asymmetric one the provider lists (never `none`, never HS*:
 the provider's public keys must not double as a shared secret), every endpoint it names keeps
 to the issuer's transport rule (https, http only on loopback: the JWKS, the code and the
-client secret never travel in clear text), and an unknown `kid` refetches the JWKS at most
-once per JWKS_REFETCH_SECONDS, so forged tokens cannot make us hammer it.
+client secret never travel in clear text), an unknown `kid` refetches the JWKS at most
+once per JWKS_REFETCH_SECONDS, so forged tokens cannot make us hammer it, and every answer
+is read through transport.BoundedSession (at most MICRO_FEDERATION_MAX_RESPONSE_BYTES, whole
+within MICRO_FEDERATION_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.conf import settings
 
 from authn.encryption import SecretUnreadable
 from authn.federation.errors import UpstreamBadResponse, UpstreamUnavailable
+from authn.federation.transport import BoundedSession, ResponseTooLarge
 from authn.models import IdentityProvider
 
 # Algorithms an ID token may be signed with: public-key ones only.
@@ -45,9 +48,12 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 @contextmanager
 def upstream_call() -> Iterator[None]:
     """Turns the ways an HTTP call to the provider fails into UpstreamUnavailable (down, slow,
-    5xx) or UpstreamBadResponse (an answer that is not what OpenID Connect says)."""
+    5xx, or an answer that did not arrive whole in time) or UpstreamBadResponse (an answer
+    that is not what OpenID Connect says, or is larger than this service reads)."""
     try:
         yield
+    except ResponseTooLarge as exc:
+        raise UpstreamBadResponse("The identity provider's answer is too large.") from exc
     except (requests.Timeout, requests.ConnectionError) as exc:
         raise UpstreamUnavailable() from exc
     except requests.HTTPError as exc:
@@ -64,6 +70,7 @@ def upstream_call() -> Iterator[None]:
 class FederationApp(DjangoOAuth2App):
     """Authlib's Django OpenID Connect client for one provider row."""
 
+    client_cls = BoundedSession
     server_metadata: dict[str, Any]
 
     def __init__(self, provider: IdentityProvider, **kwargs: Any) -> None:

@@ -215,6 +215,10 @@ MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
 MICRO_FEDERATION_DISCOVERY_TTL = env_int("MICRO_FEDERATION_DISCOVERY_TTL", 3600, minimum=0)
 # Seconds each call to an identity provider (discovery, JWKS, token, userinfo) may take.
 MICRO_FEDERATION_TIMEOUT = env_int("MICRO_FEDERATION_TIMEOUT", 10, minimum=1)
+# The largest answer (decoded) read from an identity provider; a larger one is a 502.
+MICRO_FEDERATION_MAX_RESPONSE_BYTES = env_int(
+    "MICRO_FEDERATION_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1
+)
 MICRO_MAX_BODY_BYTES = 1024 * 1024
 # When set, /metrics needs `Authorization: Bearer <token>`; unset, it serves private peers only.
 MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""

@@ -4,6 +4,8 @@ answers each test bends to make one check fail."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import gzip
 import hashlib
 import hmac
 import json
@@ -54,6 +56,11 @@ class FakeProvider:
         self.requests: list[str] = []
         self.token_requests: list[dict[str, list[str]]] = []
         self.token_headers: list[dict[str, str]] = []
+        # Per path ("/jwks", "/token" ...): the exact size its JSON answer is padded to, and
+        # how the answer is sent (see Handler._send).
+        self.answer_size: dict[str, int] = {}
+        self.framing: dict[str, str] = {}
+        self.trickle_seconds = 0.2
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -122,17 +129,62 @@ class FakeProvider:
         return 200, json.dumps(body).encode()
 
 
+def _padded(body: bytes, size: int) -> bytes:
+    """The JSON object `body` with a filler member making it exactly `size` bytes long."""
+    document = json.loads(body)
+    bare = len(json.dumps({**document, "x-filler": ""}).encode())
+    document["x-filler"] = "x" * (size - bare)
+    padded = json.dumps(document).encode()
+    assert len(padded) == size, (len(padded), size)
+    return padded
+
+
 def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _send(self, status: int, body: bytes) -> None:
+            """Sends the answer, padded to `answer_size`, framed as `framing` says: "chunked"
+            (no Content-Length), "lying-length" (a Content-Length of 1000 before a longer
+            body), "gzip" (compressed, Content-Length of the compressed bytes) or "trickle"
+            (a few bytes every `trickle_seconds`); by default with its true length."""
+            size = provider.answer_size.get(self.path)
+            if size is not None:
+                body = _padded(body, size)
+            framing = provider.framing.get(self.path, "")
+            if framing == "chunked":
+                self.protocol_version = "HTTP/1.1"
+            elif framing == "gzip":
+                body = gzip.compress(body)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            if framing == "chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+            elif framing == "lying-length":
+                self.send_header("Content-Length", "1000")
+            elif framing != "trickle":
+                self.send_header("Content-Length", str(len(body)))
+            if framing == "gzip":
+                self.send_header("Content-Encoding", "gzip")
             self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(OSError):  # the client stopped reading (too large, slow)
+                self._write(body, framing)
+
+        def _write(self, body: bytes, framing: str) -> None:
+            if framing == "chunked":
+                for start in range(0, len(body), 65536):
+                    chunk = body[start : start + 65536]
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            elif framing == "trickle":
+                for start in range(0, len(body), 256):
+                    self.wfile.write(body[start : start + 256])
+                    self.wfile.flush()
+                    time.sleep(provider.trickle_seconds)
+            else:
+                self.wfile.write(body)
 
         def do_GET(self) -> None:
             provider.requests.append(self.path)
