@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -29,7 +28,7 @@ from django.conf import settings
 
 from authn.encryption import SecretUnreadable
 from authn.federation.errors import UpstreamBadResponse, UpstreamUnavailable
-from authn.federation.transport import BoundedSession, ResponseTooLarge
+from authn.federation.transport import BoundedSession, ResponseTooLarge, secure_url
 from authn.models import IdentityProvider
 
 # Algorithms an ID token may be signed with: public-key ones only.
@@ -41,8 +40,6 @@ DEFAULT_ALGORITHMS = ["RS256"]
 JWKS_REFETCH_SECONDS = 10
 _REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 _OPTIONAL_ENDPOINTS = ("userinfo_endpoint",)
-# Hosts an issuer (and so each of its endpoints) may use plain http on.
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @contextmanager
@@ -63,7 +60,8 @@ def upstream_call() -> Iterator[None]:
         raise UpstreamBadResponse() from exc
     except OAuthError as exc:
         raise UpstreamBadResponse(f"The identity provider refused: {exc.error}.") from exc
-    except (requests.RequestException, ValueError, TypeError, KeyError) as exc:
+    # RecursionError: JSON nested deeper than the parser goes (a small answer can be).
+    except (requests.RequestException, ValueError, TypeError, KeyError, RecursionError) as exc:
         raise UpstreamBadResponse() from exc
 
 
@@ -100,7 +98,7 @@ class FederationApp(DjangoOAuth2App):
             if not isinstance(metadata.get(name), str):
                 raise UpstreamBadResponse(f"The discovery document has no {name}.")
         for name in (*_REQUIRED_ENDPOINTS, *_OPTIONAL_ENDPOINTS):
-            if name in metadata and not _secure_endpoint(metadata[name]):
+            if name in metadata and not secure_url(metadata[name]):
                 raise UpstreamBadResponse(f"The discovery document's {name} is not https.")
         listed = metadata.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
         algorithms = [alg for alg in listed if alg in ASYMMETRIC_ALGORITHMS]
@@ -138,20 +136,6 @@ class FederationApp(DjangoOAuth2App):
         self._jwks_fetched_at = time.time()
         metadata["jwks"] = jwks
         return jwks
-
-
-def _secure_endpoint(url: object) -> bool:
-    """Whether an endpoint keeps to the issuer rule: https, or http on a loopback host."""
-    if not isinstance(url, str):
-        return False
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return False
-    if parts.scheme == "https":
-        return bool(host)
-    return parts.scheme == "http" and host in _LOOPBACK_HOSTS
 
 
 _clients: dict[str, tuple[datetime, FederationApp]] = {}

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -23,6 +24,27 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
 _CHUNK_BYTES = 64 * 1024
+# Hosts an issuer (and so each of its endpoints) may use plain http on.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def secure_url(url: object) -> bool:
+    """Whether a provider's URL keeps to the issuer rule: https, or http on a loopback host
+    (the JWKS, the code and the client secret never travel in clear text)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and host in LOOPBACK_HOSTS
+
+
+class InsecureRedirect(requests.RequestException):
+    """A provider's answer redirects to a URL that breaks the issuer rule (plain http)."""
 
 
 class ResponseTooLarge(requests.RequestException):
@@ -117,7 +139,15 @@ class _Watchdog:
 
 
 class BoundedSession(OAuth2Session):
-    """Authlib's requests session, with every answer read through a BoundedAdapter."""
+    """Authlib's requests session, with every answer read through a BoundedAdapter, and
+    redirects followed only to URLs that keep the issuer rule (an https JWKS URL must not
+    lead to keys fetched in clear text)."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is not None and not secure_url(urljoin(resp.url, target)):
+            raise InsecureRedirect("The answer redirects to a URL that is not https.")
+        return target
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -61,6 +61,8 @@ class FakeProvider:
         self.answer_size: dict[str, int] = {}
         self.framing: dict[str, str] = {}
         self.trickle_seconds = 0.2
+        # Per path: a URL its GET answers a 302 to instead.
+        self.redirects: dict[str, str] = {}
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -190,9 +192,14 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             provider.requests.append(self.path)
             if provider.delay:
                 time.sleep(provider.delay)
-            if self.path == "/.well-known/openid-configuration":
+            if self.path in provider.redirects:
+                self.send_response(302)
+                self.send_header("Location", provider.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path == "/.well-known/openid-configuration":
                 self._send(200, json.dumps(provider.metadata()).encode())
-            elif self.path == "/jwks":
+            elif self.path in ("/jwks", "/jwks-moved"):
                 self._send(200, json.dumps(provider.jwks()).encode())
             elif self.path == "/userinfo":
                 info = provider.userinfo or {"sub": provider.subject, **provider.claims}

@@ -148,6 +148,35 @@ def test_discovery_endpoint_over_plain_http_is_refused_at_the_callback(
     assert "_auth_user_id" not in client.session
 
 
+def test_a_redirect_to_plain_http_is_not_followed(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    # An https JWKS URL that redirects to http would have the keys fetched in clear text.
+    upstream.redirects["/jwks"] = "http://idp.example/jwks"
+    state = begin(client, upstream)
+    _assert_problem(finish(client, state, accept=JSON), 502, "idp_bad_response")
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_redirect_that_keeps_the_issuer_rule_is_followed(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    upstream.redirects["/jwks"] = "/jwks-moved"
+    response = sign_in(client, upstream)
+    assert response.status_code == 302
+    assert "/jwks-moved" in upstream.requests
+    assert "_auth_user_id" in client.session
+
+
+def test_json_nested_past_the_parsers_depth_is_a_502(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    state = begin(client, upstream)
+    upstream.token_answer = lambda: (200, b"[" * 100_000)
+    _assert_problem(finish(client, state, accept=JSON), 502, "idp_bad_response")
+    assert "_auth_user_id" not in client.session
+
+
 def test_discovery_not_json_is_a_502_page(
     client: Client, upstream: FakeProvider, idp: IdentityProvider, monkeypatch: Any
 ) -> None:
