@@ -180,6 +180,17 @@ def test_invalid_id_token_is_refused(
     assert not User.objects.exists()
 
 
+@pytest.mark.parametrize("claim", ["iss", "sub", "aud", "exp", "iat"])
+def test_id_token_without_an_essential_claim_is_refused(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider, claim: str
+) -> None:
+    upstream.claims[claim] = None  # the fake provider leaves it out
+    response = sign_in(client, upstream)
+    assert response.status_code == 400
+    assert _refusals("invalid_id_token") == 1
+    assert not _signed_in(client)
+
+
 def test_alg_none_is_refused(client: Client, upstream: FakeProvider, idp: IdentityProvider) -> None:
     state = begin(client, upstream)
     upstream.raw_id_token = upstream.unsigned_id_token()
