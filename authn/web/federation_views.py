@@ -353,9 +353,14 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _unknown_provider(request: HttpRequest, slug: str) -> HttpResponse:
-    federation_refused_record(
-        slug=slug[:50], reason="unknown_provider", ip_address=client_ip(request)
-    )
+    """A 404, audited; each one counts against the address like a failed sign-in, so a
+    flood of made-up slugs is throttled instead of filling the audit trail."""
+    ip_address = client_ip(request)
+    wait = lockout.ip_wait(ip_address=ip_address)
+    if wait:
+        return _throttled(request, wait)
+    lockout.ip_failure_record(ip_address=ip_address)
+    federation_refused_record(slug=slug[:50], reason="unknown_provider", ip_address=ip_address)
     if _wants_json(request):
         return problem_response(request, 404, "not_found", "No such identity provider.")
     return render(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -87,6 +88,15 @@ def test_next_off_site_falls_back_to_dashboard(
 ) -> None:
     state = begin(client, upstream, next_url="https://evil.example/")
     assert finish(client, state)["Location"] == "/dashboard/"
+
+
+def test_a_flood_of_unknown_slugs_is_throttled_not_audited_without_end(
+    client: Client, db: None, settings: Any
+) -> None:
+    settings.MICRO_LOGIN_FAILURES_PER_IP = 3
+    statuses = [client.get(f"/accounts/federation/nope-{n}/start/").status_code for n in range(6)]
+    assert statuses == [404, 404, 404, 429, 429, 429]
+    assert _refusals("unknown_provider") == 3
 
 
 def test_unknown_slug_is_a_404_page_and_audited(client: Client, db: None) -> None:
