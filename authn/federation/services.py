@@ -34,6 +34,8 @@ class Resolution:
 
     user: User | None
     created: bool = False
+    # The existing account was matched by verified email: link it once the sign-in completes.
+    link_by_email: bool = False
 
 
 def federation_refused_record(*, slug: str, reason: str, ip_address: str | None) -> None:
@@ -89,8 +91,9 @@ def federated_user_resolve(
             return Resolution(user=None)
         if not existing.is_active:
             raise FederationRefused("inactive", "This account is deactivated.")
-        external_identity_link(provider=provider, user=existing, upstream=upstream, via="email")
-        return Resolution(user=existing)
+        # Linked only when the sign-in completes (federated_email_link), after the account's
+        # own second factor if it has one: a sign-in stopped at that step leaves no link.
+        return Resolution(user=existing, link_by_email=True)
     if not provider.create_accounts:
         raise FederationRefused(
             "not_linked",
@@ -206,6 +209,18 @@ def federated_groups_apply(*, slug: str, user: User, groups: Collection[str]) ->
                     subject_id=found[0].pk,
                     data={"user_id": str(user.pk), "role": membership.role},
                 )
+
+
+def federated_email_link(*, slug: str, user: User, upstream: Upstream) -> None:
+    """Links a sign-in matched to `user` by verified email, now that it completed (after the
+    local code step, if any). Already linked (a concurrent sign-in did it) changes nothing."""
+    provider = identity_provider_get(slug=slug)
+    if provider is None:
+        return
+    try:
+        external_identity_link(provider=provider, user=user, upstream=upstream, via="email")
+    except FederationRefused:
+        return
 
 
 def _usable_avatar(url: str) -> bool:

@@ -23,7 +23,8 @@ from django_otp.models import Device
 
 from accounts.models import User
 from accounts.selectors import user_get
-from authn.federation.services import federated_groups_apply
+from authn.federation.claims import Upstream
+from authn.federation.services import federated_email_link, federated_groups_apply
 from authn.identity_providers.selectors import identity_providers_enabled
 from authn.mfa.services import (
     MfaCodeReused,
@@ -49,6 +50,8 @@ PENDING_NEXT_KEY = "micro_pending_next"
 PENDING_AMR_KEY = "micro_pending_amr"
 PENDING_IDP_KEY = "micro_pending_idp"
 PENDING_GROUPS_KEY = "micro_pending_groups"
+# A federated sign-in matched to the account by verified email: the upstream to link on success.
+PENDING_EMAIL_LINK_KEY = "micro_pending_email_link"
 _PENDING_KEYS = (PENDING_USER_KEY, PENDING_AT_KEY, PENDING_AMR_KEY, PENDING_IDP_KEY)
 # How long the primary step stays good for the OTP step.
 PENDING_TTL_SECONDS = 300
@@ -81,12 +84,14 @@ def _sign_in(
     idp: str | None = None,
     fed_mfa: str | None = None,
     groups: tuple[str, ...] = (),
+    link: Upstream | None = None,
 ) -> HttpResponseRedirect:
     """Logs the user in (new session id), records how, and audits `login.succeeded`.
 
     `amr` is the primary step's; "otp" is added when `device` passed the code step. For a
     federated sign-in (`idp`), `fed_mfa` says which second factor counts ("otp" or "mfa"),
-    and the upstream `groups` add their mapped memberships only now that it is complete."""
+    and the upstream `groups` add their mapped memberships, and a `link` by verified email is
+    made, only now that it is complete."""
     if device is not None:
         amr = (*amr, "otp")
         fed_mfa = "otp"
@@ -105,6 +110,8 @@ def _sign_in(
             ip_address=client_ip(request),
             data=data,
         )
+        if idp is not None and link is not None:
+            federated_email_link(slug=idp, user=user, upstream=link)
         if idp is not None and groups:
             federated_groups_apply(slug=idp, user=user, groups=groups)
     return redirect(_safe_next(request, next_url))
@@ -149,17 +156,21 @@ def primary_step_passed(
     idp: str | None = None,
     mfa_proven: bool = False,
     groups: tuple[str, ...] = (),
+    link: Upstream | None = None,
 ) -> HttpResponse:
     """After the password or a federated sign-in: signs the user in, or (when the user has a
     second factor here that `mfa_proven` does not stand in for) asks for the OTP code first.
 
     `mfa_proven`: an MFA-enforcing identity provider said its sign-in used a second factor.
+    `link`: the upstream account to link to `user` (matched by verified email) on success.
     """
     request.session[PENDING_NEXT_KEY] = next_url
     if mfa_proven:
-        return _sign_in(request, user, None, amr=amr, idp=idp, fed_mfa="mfa", groups=groups)
+        return _sign_in(
+            request, user, None, amr=amr, idp=idp, fed_mfa="mfa", groups=groups, link=link
+        )
     if not user_has_mfa(user=user):
-        return _sign_in(request, user, None, amr=amr, idp=idp, groups=groups)
+        return _sign_in(request, user, None, amr=amr, idp=idp, groups=groups, link=link)
     # A new session id before storing the half-signed-in state (no fixation of that state).
     request.session.cycle_key()
     request.session[PENDING_USER_KEY] = str(user.pk)
@@ -167,6 +178,7 @@ def primary_step_passed(
     request.session[PENDING_AMR_KEY] = list(amr)
     request.session[PENDING_IDP_KEY] = idp
     request.session[PENDING_GROUPS_KEY] = list(groups)
+    request.session[PENDING_EMAIL_LINK_KEY] = link.as_session() if link is not None else None
     return redirect("/accounts/login/otp/")
 
 
@@ -203,9 +215,10 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
             amr = tuple(str(v) for v in request.session.get(PENDING_AMR_KEY) or ["pwd"])
             idp = request.session.get(PENDING_IDP_KEY)
             groups = tuple(str(g) for g in request.session.get(PENDING_GROUPS_KEY) or [])
-            for key in (*_PENDING_KEYS, PENDING_GROUPS_KEY):
+            link = Upstream.from_session(request.session.get(PENDING_EMAIL_LINK_KEY))
+            for key in (*_PENDING_KEYS, PENDING_GROUPS_KEY, PENDING_EMAIL_LINK_KEY):
                 request.session.pop(key, None)
-            return _sign_in(request, user, device, amr=amr, idp=idp, groups=groups)
+            return _sign_in(request, user, device, amr=amr, idp=idp, groups=groups, link=link)
     return render(
         request, "micro/login_otp.html", {"form": form}, status=400 if form.errors else 200
     )

@@ -212,6 +212,7 @@ def _signed_in(
         idp=provider.slug,
         mfa_proven=provider.enforces_mfa and upstream.mfa,
         groups=upstream.groups,
+        link=upstream if resolution.link_by_email else None,
     )
 
 

@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import Membership, User
 from audit.models import AuditEvent
 from authn import lockout
-from authn.models import IdentityProvider
+from authn.models import ExternalIdentity, IdentityProvider
 from authn.sessions.proof import (
     AMR_KEY,
     IDP_KEY,
@@ -104,6 +104,28 @@ def test_a_staff_user_with_a_device_signed_in_without_mfa_is_kept_out_of_the_adm
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_link_by_verified_email_is_made_only_after_the_accounts_own_code_step(
+    client: Client, upstream: FakeProvider, idp: IdentityProvider
+) -> None:
+    existing = User.objects.create_user(
+        username="ada", password="a-long-password-1", email="ada@example.com"
+    )
+    User.objects.filter(pk=existing.pk).update(email_verified=True)
+    enrol_totp(existing)
+    IdentityProvider.objects.filter(pk=idp.pk).update(link_by_verified_email=True)
+
+    assert sign_in(client, upstream)["Location"] == OTP_URL
+    # Stopped at the code step: the upstream account is not linked.
+    assert not ExternalIdentity.objects.exists()
+
+    device = TOTPDevice.objects.get(user=existing)
+    response = client.post(OTP_URL, {"otp_token": totp_code(device, offset_seconds=30)})
+    assert response.status_code == 302
+    assert ExternalIdentity.objects.get().user == existing
+    link = AuditEvent.objects.get(type="external_identity.linked")
+    assert link.data == {"idp": "acme", "subject": "upstream-1", "via": "email"}
 
 
 def test_enforcing_provider_with_mfa_acr_skips_the_otp_step(
