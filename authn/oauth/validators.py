@@ -273,6 +273,12 @@ class MicroOAuth2Validator(OAuth2Validator):
     def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
+        # How the person signed in, as the grant's access tokens say it (OpenID Connect's
+        # `amr`; a federated sign-in's provider as `idp`), so a relying party can read it.
+        facts = request_facts(request)
+        id_token["amr"] = list(facts.amr) if facts is not None else ["pwd"]
+        if facts is not None:
+            id_token["idp"] = facts.idp
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
         kid, private_key = key_ring.signing_key()

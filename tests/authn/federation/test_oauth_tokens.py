@@ -68,6 +68,8 @@ def test_consent_page_token_carries_fed_amr_and_idp_through_refresh(
     access = claims(tokens["access_token"])
     assert access["amr"] == ["fed", "pwd", "hwk"]
     assert access["idp"] == "acme"
+    id_token = claims(tokens["id_token"])
+    assert (id_token["amr"], id_token["idp"]) == (["fed", "pwd", "hwk"], "acme")
     principal = principal_from_claims(access)
     assert (principal.amr, principal.idp) == (("fed", "pwd", "hwk"), "acme")
     # The exchanged code's record is gone; the token family's stays for the refreshes.

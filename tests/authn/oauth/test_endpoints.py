@@ -425,6 +425,16 @@ def test_the_email_scope_releases_the_address_in_the_id_token_and_userinfo(
     assert (info["email"], info["email_verified"]) == ("lin@example.com", False)
 
 
+def test_the_id_token_says_how_the_person_signed_in(
+    browser: Client, web_client: OAuthClient, member: User
+) -> None:
+    tokens = code_flow_tokens(browser, web_client)
+
+    id_token = claims(tokens["id_token"])
+    assert id_token["amr"] == claims(tokens["access_token"])["amr"] == ["pwd"]
+    assert "idp" not in id_token
+
+
 def test_without_email_or_profile_the_address_is_not_released(
     browser: Client, web_client: OAuthClient, member: User
 ) -> None:
