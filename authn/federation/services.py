@@ -30,10 +30,9 @@ _USERNAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """The local user of an upstream sign-in, or None when the person must first sign in to
-    the existing account `pending_for` names (by email) to link it."""
+    the existing account with the upstream's email to link it."""
 
     user: User | None
-    created: bool = False
     # The existing account was matched by verified email: link it once the sign-in completes.
     link_by_email: bool = False
 
@@ -100,8 +99,7 @@ def federated_user_resolve(
             "No account here is linked to this sign-in. Ask an administrator for an account.",
         )
     return Resolution(
-        user=federated_account_create(provider=provider, upstream=upstream, ip_address=ip_address),
-        created=True,
+        user=federated_account_create(provider=provider, upstream=upstream, ip_address=ip_address)
     )
 
 
