@@ -6,8 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Tokens (`iss`), discovery, the device-login URL and emailed links name the issuer: by default
 # the address `make run` serves on. Set MICRO_ISSUER (environment or `make run MICRO_ISSUER=…`)
-# when clients reach it through another address.
-MICRO_ISSUER ?= http://$(HOST):$(PORT)
+# when clients reach it through another address. On the loopback address the issuer says
+# localhost: browsers offer passkeys (WebAuthn) to a domain name, never to an IP address.
+MICRO_ISSUER ?= http://$(if $(filter 127.0.0.1,$(HOST)),localhost,$(HOST)):$(PORT)
 RUN_ENV := DJANGO_DEBUG=true MICRO_ISSUER='$(MICRO_ISSUER)'
 # The SDKs' toolchains (make sdk, sdk-test): Go, and Node >= 20 with npm.
 GO ?= go
@@ -47,7 +48,7 @@ run: $(VENV)/.runtime
 	$(if $(OBJECTS_DATABASE_URL),$(RUN_ENV) $(BIN)/python manage.py migrate --noinput --database objects)
 	$(RUN_ENV) $(BIN)/python manage.py rotate_signing_key --if-missing
 	$(RUN_ENV) $(BIN)/python manage.py ensure_admin
-	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/api/docs/; issuer: $(MICRO_ISSUER))"
+	@echo "Serving on $(MICRO_ISSUER)/  (API reference: $(MICRO_ISSUER)/api/docs/; listening on $(HOST):$(PORT))"
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: $(VENV)/.dev

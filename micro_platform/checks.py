@@ -53,6 +53,21 @@ def static_manifest_check(app_configs: Any = None, **kwargs: Any) -> list[checks
     return []
 
 
+@checks.register(checks.Tags.security)
+def passkeys_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Says when the issuer rules passkeys out (an IP address or plain http off localhost)."""
+    if settings.MICRO_PASSKEYS_ENABLED:
+        return []
+    return [
+        checks.Warning(
+            f"Passkeys are off: the issuer {settings.MICRO_ISSUER!r} cannot be a WebAuthn"
+            " relying party (an IP address, or http on a host other than localhost).",
+            hint="Serve on https with a domain name, or use http://localhost:8000 in development.",
+            id="micro.W010",
+        )
+    ]
+
+
 def _static_paths() -> Iterator[str]:
     """Every path `collectstatic` would collect, with its own ignore patterns."""
     ignore = list(apps.get_app_config("staticfiles").ignore_patterns)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     # Before oauth2_provider, so its `createapplication` replaces the toolkit's.
     "authn.oauth.apps.OAuthClientsConfig",
     "oauth2_provider",
@@ -210,6 +212,53 @@ MICRO_LOCKOUT_THRESHOLD = env_int("MICRO_LOCKOUT_THRESHOLD", 10, minimum=1)
 MICRO_LOCKOUT_SECONDS = env_int("MICRO_LOCKOUT_SECONDS", 900, minimum=1)
 MICRO_MFA_FAILURES_PER_USER = env_int("MICRO_MFA_FAILURES_PER_USER", 5, minimum=1)
 MICRO_SESSION_TTL = env_int("MICRO_SESSION_TTL", 86400, minimum=60)
+# Administrators (staff, or holders of api_admin) may not remove their last second factor.
+MICRO_MFA_REQUIRED_FOR_ADMINS = env_bool("MICRO_MFA_REQUIRED_FOR_ADMINS", False)
+# --- Passkeys (authn.mfa.passkeys; django-otp-webauthn's credential model and browser script) ---
+# The RP ID is the issuer's host unless set to a parent domain of it; origins are the issuer's
+# and any listed under that domain. An IP address cannot be an RP ID and browsers offer WebAuthn
+# only on https (or http://localhost), so passkeys are off for other issuers (micro.W010).
+_issuer = urlsplit(MICRO_ISSUER)
+_issuer_host = _issuer.hostname or ""
+MICRO_WEBAUTHN_RP_ID = (env_str("MICRO_WEBAUTHN_RP_ID", "") or _issuer_host).lower()
+if _issuer_host != MICRO_WEBAUTHN_RP_ID and not _issuer_host.endswith("." + MICRO_WEBAUTHN_RP_ID):
+    raise ImproperlyConfigured(
+        f"MICRO_WEBAUTHN_RP_ID {MICRO_WEBAUTHN_RP_ID!r} must be the issuer's host"
+        f" {_issuer_host!r} or a parent domain of it"
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+MICRO_PASSKEYS_ENABLED = (
+    bool(_issuer_host)
+    and not _is_ip(_issuer_host)
+    and (_issuer.scheme == "https" or (_issuer.scheme == "http" and _issuer_host == "localhost"))
+)
+MICRO_WEBAUTHN_EXTRA_ORIGINS = env_list("MICRO_WEBAUTHN_EXTRA_ORIGINS", "")
+OTP_WEBAUTHN_RP_ID = MICRO_WEBAUTHN_RP_ID
+OTP_WEBAUTHN_RP_NAME = env_str("MICRO_WEBAUTHN_RP_NAME", "Micro") or "Micro"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = (
+    [f"{_issuer.scheme}://{_issuer.netloc}", *MICRO_WEBAUTHN_EXTRA_ORIGINS]
+    if MICRO_PASSKEYS_ENABLED
+    else []
+)
+OTP_WEBAUTHN_HELPER_CLASS = "authn.mfa.webauthn.MicroWebAuthnHelper"
+# The browser's time limit for a ceremony, and the server's for its challenge.
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 180
+# A refused assertion is an expected event (audited), not an error with a traceback.
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""
+OTP_WEBAUTHN_SUPPORTED_COSE_ALGORITHMS = None
+# Passwordless sign-in with a discoverable passkey; off, passkeys serve as a second factor only.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = env_bool("MICRO_PASSKEY_SIGN_IN", True)
+# Ceremonies begun per client IP and minute (conditional UI begins one on each login page view).
+MICRO_PASSKEY_BEGINS_PER_IP = env_int("MICRO_PASSKEY_BEGINS_PER_IP", 60, minimum=1)
 # --- Federated sign-in (authn.federation) ---
 # How long an identity provider's discovery document (and its JWKS) is trusted before refetching.
 MICRO_FEDERATION_DISCOVERY_TTL = env_int("MICRO_FEDERATION_DISCOVERY_TTL", 3600, minimum=0)
@@ -311,7 +360,11 @@ OAUTH2_PROVIDER = {
 }
 # The toolkit's warning that `http` redirect URIs are allowed at all (the scheme gate above is
 # off on purpose); which http URIs are allowed is the service's rule, tested in the suite.
-SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
+# otp_webauthn.E030 (no allowed origins) is the passkeys-off case, reported as micro.W010.
+SILENCED_SYSTEM_CHECKS = [
+    "oauth2_provider.W008",
+    *([] if MICRO_PASSKEYS_ENABLED else ["otp_webauthn.E030"]),
+]
 
 # --- Ports between apps (docs/architecture.md) ---------------------------------
 # Accounts ends and consults a user's credentials through this module (accounts.ports).
