@@ -1,0 +1,344 @@
+"""Passkeys at the service level: the WebAuthn helper's checks (counters, clones, disabled and
+foreign credentials, duplicates, malformed responses) and the passkey services' rules (amr,
+first factor, rename, removal, admin reset, what counts as MFA and as a way in)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.db import IntegrityError
+from django.test import RequestFactory
+from django_otp_webauthn import exceptions
+from django_otp_webauthn.models import WebAuthnCredential
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+
+from accounts.models import User
+from accounts.principals import principal_for_user
+from audit.models import AuditEvent
+from authn.mfa import passkeys
+from authn.mfa.passkeys import CredentialExists, PasskeyCloned
+from authn.mfa.webauthn import MAX_SIGN_COUNT, MicroWebAuthnHelper
+from micro_platform.identity import Principal
+from tests.authn.mfa.passkey_helpers import SoftAuthenticator
+
+
+@pytest.fixture(autouse=True)
+def _passkeys_on(settings: Any) -> None:
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
+    settings.MICRO_PASSKEYS_ENABLED = True
+
+
+def helper() -> MicroWebAuthnHelper:
+    return MicroWebAuthnHelper(RequestFactory().get("/"))
+
+
+def register(
+    user: User, key: SoftAuthenticator | None = None, **over: Any
+) -> tuple[SoftAuthenticator, WebAuthnCredential]:
+    """A credential registered for `user` through the helper (not yet named or audited)."""
+    key = key or SoftAuthenticator()
+    options, state = helper().register_begin(user)
+    device = helper().register_complete(user, state, key.register(options, **over))
+    return key, device
+
+
+def sign_in(
+    key: SoftAuthenticator, user: User | None = None, *, uv_required: bool = True, **over: Any
+) -> tuple[WebAuthnCredential, Any]:
+    options, state = helper().authenticate_begin(user=user, require_user_verification=uv_required)
+    return helper().authenticate_complete(user, state, key.assert_(options, **over))
+
+
+def personal(user: User, *amr: str, age: int = 0) -> Principal:
+    return principal_for_user(
+        user, method="session", amr=amr, auth_time=int(time.time()) - age, session_id="s"
+    )
+
+
+# --- options -------------------------------------------------------------------------------
+
+
+def test_registration_prefers_a_discoverable_credential_and_asks_no_attestation(user):
+    options, state = helper().register_begin(user)
+    selection = options["authenticatorSelection"]
+    assert selection["residentKey"] == "preferred"
+    assert selection["userVerification"] == "preferred"
+    assert options["attestation"] == "none"
+    assert state["require_user_verification"] is False
+
+
+def test_registration_excludes_the_users_credentials(user, other_user):
+    key, _ = register(user)
+    register(other_user)
+    options, _ = helper().register_begin(user)
+    assert [item["id"] for item in options["excludeCredentials"]] == [key.id]
+
+
+def test_passwordless_options_require_user_verification_and_name_no_credential(user):
+    register(user)
+    options, state = helper().authenticate_begin(user=None, require_user_verification=True)
+    assert options["userVerification"] == "required"
+    assert options.get("allowCredentials", []) == []
+    assert state["require_user_verification"] is True
+
+
+def test_second_factor_options_prefer_verification_and_list_enabled_credentials(user):
+    key, _ = register(user)
+    _, disabled = register(user)
+    WebAuthnCredential.objects.filter(pk=disabled.pk).update(confirmed=False)
+    options, state = helper().authenticate_begin(user=user, require_user_verification=False)
+    assert options["userVerification"] == "preferred"
+    assert [item["id"] for item in options["allowCredentials"]] == [key.id]
+    assert state["require_user_verification"] is False
+
+
+# --- registration --------------------------------------------------------------------------
+
+
+def test_registration_stores_the_public_key_flags_and_transports(user):
+    key = SoftAuthenticator(resident=False, backup_eligible=True, backed_up=True)
+    _, device = register(user, key, transports=("usb",))
+    device.refresh_from_db()
+    assert device.user == user and device.confirmed
+    assert device.discoverable is False
+    assert device.backup_eligible and device.backup_state
+    assert device.transports == ["usb"]
+
+
+def test_a_credential_registered_twice_is_credential_exists_not_a_database_error(user, other_user):
+    key, _ = register(user)
+    with pytest.raises(CredentialExists):
+        register(other_user, key)
+    assert WebAuthnCredential.objects.count() == 1
+
+
+def test_a_concurrent_duplicate_is_credential_exists(user, monkeypatch):
+    """Two registrations of one credential at once: the database's unique hash refuses the
+    second after the check passed, still as CredentialExists, and the transaction lives on."""
+    key = SoftAuthenticator()
+    options, state = helper().register_begin(user)
+
+    def duplicate_save(self: WebAuthnCredential, *args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(WebAuthnCredential, "save", duplicate_save)
+    with pytest.raises(CredentialExists):
+        helper().register_complete(user, state, key.register(options))
+    monkeypatch.undo()
+    assert User.objects.filter(pk=user.pk).exists()  # the connection still answers
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"uv": True, "up": False},
+        {"rp_id": "other.test"},
+        {"origin": "https://evil.test"},
+        {"challenge": "AAAA"},
+    ],
+)
+def test_a_wrong_registration_response_is_refused(user, over):
+    with pytest.raises(InvalidRegistrationResponse):
+        register(user, **over)
+    assert not WebAuthnCredential.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        [],
+        "not json",
+        {"id": "x", "rawId": "x", "type": "public-key", "response": {}},
+        {
+            "id": "@@",
+            "rawId": "@@",
+            "type": "public-key",
+            "response": {"clientDataJSON": "@@", "attestationObject": "@@"},
+        },
+    ],
+)
+def test_a_malformed_registration_response_is_invalid_not_a_crash(user, body):
+    _, state = helper().register_begin(user)
+    with pytest.raises(InvalidRegistrationResponse):
+        helper().register_complete(user, state, body)
+
+
+def test_a_registration_counter_beyond_the_column_is_refused(user):
+    with pytest.raises(InvalidRegistrationResponse):
+        register(user, SoftAuthenticator(sign_count=MAX_SIGN_COUNT + 1))
+    assert not WebAuthnCredential.objects.exists()
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def test_passwordless_assertion_returns_the_credential_and_moves_its_counter(user):
+    key, registered = register(user)
+    device, verified = sign_in(key)
+    assert device.pk == registered.pk and verified.user_verified
+    device.refresh_from_db()
+    assert device.sign_count == 1 and device.last_used_at is not None
+
+
+def test_passwordless_without_user_verification_is_refused(user):
+    key, _ = register(user)
+    with pytest.raises(InvalidAuthenticationResponse):
+        sign_in(key, uv=False)
+
+
+def test_second_factor_accepts_an_assertion_without_user_verification(user):
+    key, _ = register(user, SoftAuthenticator(resident=False))
+    _, verified = sign_in(key, user, uv_required=False, uv=False)
+    assert not verified.user_verified
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"rp_id": "other.test"},
+        {"origin": "https://evil.test"},
+        {"challenge": "AAAA"},
+        {"up": False},
+        {"bad_signature": True},
+    ],
+)
+def test_a_wrong_assertion_is_refused_and_changes_nothing(user, over):
+    key, device = register(user)
+    with pytest.raises(InvalidAuthenticationResponse):
+        sign_in(key, **over)
+    device.refresh_from_db()
+    assert device.sign_count == 0 and device.confirmed and device.last_used_at is None
+
+
+def test_an_unknown_credential_is_not_found(user):
+    with pytest.raises(exceptions.CredentialNotFound):
+        sign_in(SoftAuthenticator())
+
+
+def test_a_disabled_credential_is_refused(user):
+    key, device = register(user)
+    WebAuthnCredential.objects.filter(pk=device.pk).update(confirmed=False)
+    with pytest.raises(exceptions.CredentialDisabled):
+        sign_in(key)
+
+
+def test_another_users_credential_is_a_mismatch_in_the_second_factor(user, other_user):
+    key, _ = register(other_user)
+    register(user)
+    options, state = helper().authenticate_begin(user=user, require_user_verification=False)
+    with pytest.raises(exceptions.CredentialUserMismatch):
+        helper().authenticate_complete(user, state, key.assert_(options))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        [],
+        "{",
+        {"id": "x", "rawId": "x", "type": "public-key", "response": {"userHandle": "@@@"}},
+        {
+            "id": "AA",
+            "rawId": "AA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "@", "authenticatorData": "@", "signature": "@"},
+        },
+    ],
+)
+def test_a_malformed_assertion_is_invalid_not_a_crash(user, body):
+    _, state = helper().authenticate_begin(user=None, require_user_verification=True)
+    with pytest.raises((InvalidAuthenticationResponse, exceptions.CredentialNotFound)):
+        helper().authenticate_complete(None, state, body)
+
+
+def test_a_valid_assertion_with_a_lower_counter_is_a_clone_disabled_and_audited(user):
+    key, device = register(user)
+    sign_in(key, sign_count=10)
+    with pytest.raises(PasskeyCloned):
+        sign_in(key, sign_count=7)
+    device.refresh_from_db()
+    assert not device.confirmed and device.sign_count == 10
+    event = AuditEvent.objects.get(type="mfa.passkey_cloned")
+    assert event.subject_id == str(user.pk)
+    assert event.data == {"credential": device.pk, "sign_count": 7, "stored_sign_count": 10}
+    with pytest.raises(exceptions.CredentialDisabled):
+        sign_in(key, sign_count=11)
+
+
+def test_a_forged_assertion_with_a_low_counter_neither_disables_nor_audits(user):
+    """Anyone can send a low counter; without a valid signature it is a plain refusal, or
+    anyone could disable anyone's passkey."""
+    key, device = register(user)
+    sign_in(key, sign_count=10)
+    with pytest.raises(InvalidAuthenticationResponse):
+        sign_in(key, sign_count=3, bad_signature=True)
+    device.refresh_from_db()
+    assert device.confirmed and device.sign_count == 10
+    assert not AuditEvent.objects.filter(type="mfa.passkey_cloned").exists()
+
+
+def test_a_replayed_counter_with_a_wrong_challenge_is_no_clone(user):
+    key, device = register(user)
+    sign_in(key, sign_count=5)
+    with pytest.raises(InvalidAuthenticationResponse):
+        sign_in(key, sign_count=5, challenge="AAAA")
+    device.refresh_from_db()
+    assert device.confirmed
+
+
+def test_synced_passkeys_at_counter_zero_are_not_checked(user):
+    key, device = register(user, SoftAuthenticator(backup_eligible=True, backed_up=True))
+    for _ in range(3):
+        sign_in(key, sign_count=0)
+    device.refresh_from_db()
+    assert device.confirmed and device.sign_count == 0
+
+
+def test_a_counter_beyond_the_column_is_refused_not_a_database_error(user):
+    key, device = register(user)
+    with pytest.raises(InvalidAuthenticationResponse):
+        sign_in(key, sign_count=MAX_SIGN_COUNT + 1)
+    device.refresh_from_db()
+    assert device.sign_count == 0 and device.confirmed
+
+
+def test_the_stored_counter_never_moves_down(user, monkeypatch):
+    """Concurrent assertions: one that read the counter before another stored a higher one
+    must not write its lower value back."""
+    key, device = register(user)
+    original = MicroWebAuthnHelper._verify
+
+    def verify_then_race(self: MicroWebAuthnHelper, *args: Any) -> Any:
+        verified = original(self, *args)
+        WebAuthnCredential.objects.filter(pk=device.pk).update(sign_count=50)
+        return verified
+
+    monkeypatch.setattr(MicroWebAuthnHelper, "_verify", verify_then_race)
+    sign_in(key, sign_count=4)
+    device.refresh_from_db()
+    assert device.sign_count == 50
+
+
+# --- amr -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("eligible", "uv", "with_password", "amr"),
+    [
+        (False, True, False, ("hwk", "user")),
+        (True, True, False, ("swk", "user")),
+        (False, True, True, ("hwk", "user", "mfa")),
+        (False, False, True, ("hwk", "mfa")),
+        (True, False, True, ("swk", "mfa")),
+    ],
+)
+def test_passkey_amr(user, eligible, uv, with_password, amr):
+    key, _ = register(user, SoftAuthenticator(backup_eligible=eligible))
+    device, verified = sign_in(key, user, uv_required=False, uv=uv)
+    assert passkeys.passkey_amr(device=device, verified=verified, with_password=with_password) == (
+        amr
+    )
