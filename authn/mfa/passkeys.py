@@ -9,6 +9,7 @@ Audit events name a passkey by its row id, never by its credential id or public 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
@@ -34,6 +35,9 @@ from micro_platform.identity import Principal
 from micro_platform.sign_in import require_fresh_mfa, require_recent_sign_in
 
 PASSKEY_NAME_MAX_LENGTH = 64
+# The credential table's key is a BigAutoField: a larger id in a URL is no passkey (and must
+# not reach PostgreSQL, which refuses it with an error).
+_MAX_PASSKEY_ID = 2**63 - 1
 
 
 class PasskeyNotFound(Exception):
@@ -133,6 +137,8 @@ def passkey_registered(
 
 def _passkey_of(user: User, passkey_id: int) -> WebAuthnCredential:
     """The user's passkey with this id, its row locked; PasskeyNotFound for another's."""
+    if not 0 < passkey_id <= _MAX_PASSKEY_ID:
+        raise PasskeyNotFound()
     device = WebAuthnCredential.objects.select_for_update().filter(user=user, pk=passkey_id).first()
     if device is None:
         raise PasskeyNotFound()
@@ -140,10 +146,12 @@ def _passkey_of(user: User, passkey_id: int) -> WebAuthnCredential:
 
 
 def passkey_rename(*, user: User, passkey_id: int, name: str, actor: Principal | None) -> None:
-    """Renames a passkey (1 to 64 characters); needs a recent sign-in."""
+    """Renames a passkey (1 to 64 printable characters); needs a recent sign-in."""
     require_recent_sign_in(actor=actor)
     name = name.strip()
-    if not name or len(name) > PASSKEY_NAME_MAX_LENGTH:
+    # Control characters (NUL, which PostgreSQL refuses, among them) make no name.
+    printable = all(unicodedata.category(char) != "Cc" for char in name)
+    if not name or len(name) > PASSKEY_NAME_MAX_LENGTH or not printable:
         raise ValidationError(
             {"name": [f"Give a name of 1 to {PASSKEY_NAME_MAX_LENGTH} characters."]},
             code="invalid",

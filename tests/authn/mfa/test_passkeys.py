@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.test import RequestFactory
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
@@ -17,11 +19,17 @@ from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRe
 from accounts.models import User
 from accounts.principals import principal_for_user
 from audit.models import AuditEvent
+from authn.identity_providers.services import LastSignInMethod, external_identity_unlink
 from authn.mfa import passkeys
-from authn.mfa.passkeys import CredentialExists, PasskeyCloned
+from authn.mfa import services as mfa
+from authn.mfa.passkeys import CredentialExists, PasskeyCloned, PasskeyNotFound
 from authn.mfa.webauthn import MAX_SIGN_COUNT, MicroWebAuthnHelper
+from authn.models import ExternalIdentity
 from micro_platform.identity import Principal
+from micro_platform.sign_in import FreshMfaRequired, RecentSignInRequired
+from tests.authn.identity_providers.helpers import link, provider_create
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
+from tests.authn.mfa_helpers import enrol, fresh_code
 
 
 @pytest.fixture(autouse=True)
@@ -342,3 +350,258 @@ def test_passkey_amr(user, eligible, uv, with_password, amr):
     assert passkeys.passkey_amr(device=device, verified=verified, with_password=with_password) == (
         amr
     )
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+def registered(user: User, key: SoftAuthenticator | None = None, **over: Any) -> Any:
+    """A passkey registered and recorded as the dashboard does: (key, device, backup codes)."""
+    key, device = register(user, key, **over)
+    codes = passkeys.passkey_registered(
+        user=user, device=device, actor=personal(user, "pwd"), browser="Chrome on Linux"
+    )
+    device.refresh_from_db()
+    return key, device, codes
+
+
+def passwordless_only(user: User) -> User:
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def test_the_first_passkey_brings_backup_codes_and_ends_other_sign_ins(user):
+    stamp = user.security_stamp
+    _, device, codes = registered(user)
+    assert codes is not None and len(codes) == 10
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+    user.refresh_from_db()
+    assert user.security_stamp != stamp  # every other dashboard session ended
+    assert device.name == "Passkey on Chrome on Linux"
+    event = AuditEvent.objects.get(type="mfa.enrolled")
+    assert event.data == {"device": "passkey", "credential": device.pk}
+
+
+def test_a_further_passkey_keeps_the_backup_codes(user):
+    _, _, codes = registered(user)
+    stamp = User.objects.get(pk=user.pk).security_stamp
+    _, _, again = registered(user)
+    assert again is None
+    assert User.objects.get(pk=user.pk).security_stamp == stamp
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+
+
+def test_a_passkey_after_totp_is_no_first_factor(user):
+    enrol(user)
+    _, _, codes = registered(user)
+    assert codes is None
+
+
+def test_totp_after_a_passkey_keeps_the_passkeys_backup_codes(user):
+    _, _, codes = registered(user)
+    _, totp_codes = enrol(user)
+    assert totp_codes == []
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+
+
+def test_a_passkey_without_a_browser_is_named_passkey(user):
+    _, device = register(user)
+    passkeys.passkey_registered(user=user, device=device, actor=None)
+    device.refresh_from_db()
+    assert device.name == "Passkey"
+
+
+def test_an_enabled_passkey_is_mfa_and_a_disabled_one_is_not(user):
+    _, device, _ = registered(user)
+    assert mfa.user_has_mfa(user=user) and passkeys.user_has_passkey(user=user)
+    assert not mfa.user_has_totp(user=user)
+    WebAuthnCredential.objects.filter(pk=device.pk).update(confirmed=False)
+    assert not mfa.user_has_mfa(user=user) and not passkeys.user_has_passkey(user=user)
+    assert [item.pk for item in passkeys.passkeys_of(user=user)] == [device.pk]
+
+
+def test_a_passkey_only_password_sign_in_is_told_of_micro_login_or_a_backup_code(user):
+    _, _, codes = registered(user)
+    with pytest.raises(mfa.MfaRequired) as refused:
+        mfa.mfa_sign_in_step(user=user, otp=None, ip_address=None)
+    assert "micro login" in refused.value.message and "backup code" in refused.value.message
+    assert mfa.mfa_sign_in_step(user=user, otp=codes[0], ip_address=None) == ("pwd", "otp")
+
+
+def test_a_totp_user_is_asked_for_a_code_as_before(user):
+    enrol(user)
+    with pytest.raises(mfa.MfaRequired) as refused:
+        mfa.mfa_sign_in_step(user=user, otp=None, ip_address=None)
+    assert refused.value.message == mfa.MfaRequired.default_message
+
+
+def test_a_passkey_failure_is_audited_with_its_device_and_reason(user):
+    mfa.mfa_failure_record(user, "192.0.2.1", device="passkey", reason="invalid_assertion")
+    event = AuditEvent.objects.get(type="mfa.failed")
+    assert event.data == {"device": "passkey", "reason": "invalid_assertion"}
+
+
+def test_rename(user):
+    _, device, _ = registered(user)
+    passkeys.passkey_rename(
+        user=user, passkey_id=device.pk, name="  YubiKey 5 ", actor=personal(user, "pwd")
+    )
+    device.refresh_from_db()
+    assert device.name == "YubiKey 5"
+    event = AuditEvent.objects.get(type="mfa.renamed")
+    assert event.data == {"device": "passkey", "credential": device.pk}
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 65, "nul\x00byte", "tab\there"])
+def test_a_passkey_name_is_1_to_64_printable_characters(user, name):
+    _, device, _ = registered(user)
+    with pytest.raises(ValidationError):
+        passkeys.passkey_rename(
+            user=user, passkey_id=device.pk, name=name, actor=personal(user, "pwd")
+        )
+
+
+def test_rename_needs_a_recent_sign_in_and_the_users_own_passkey(user, other_user):
+    _, device, _ = registered(user)
+    with pytest.raises(RecentSignInRequired):
+        passkeys.passkey_rename(
+            user=user, passkey_id=device.pk, name="n", actor=personal(user, "pwd", age=3600)
+        )
+    with pytest.raises(PasskeyNotFound):
+        passkeys.passkey_rename(
+            user=other_user, passkey_id=device.pk, name="n", actor=personal(other_user, "pwd")
+        )
+
+
+def test_remove_audits_and_drops_the_backup_codes_with_the_last_factor(user):
+    _, device, _ = registered(user)
+    passkeys.passkey_remove(
+        user=user, passkey_id=device.pk, actor=personal(user, "pwd", "otp"), via="dashboard"
+    )
+    assert not WebAuthnCredential.objects.exists()
+    assert not StaticDevice.objects.filter(user=user).exists()
+    event = AuditEvent.objects.get(type="mfa.removed")
+    assert event.data == {"device": "passkey", "credential": device.pk, "via": "dashboard"}
+
+
+def test_remove_keeps_the_backup_codes_while_a_factor_remains(user):
+    _, first, _ = registered(user)
+    registered(user)
+    passkeys.passkey_remove(user=user, passkey_id=first.pk, actor=None, via="command")
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+
+
+def test_remove_needs_fresh_mfa(user):
+    _, device, _ = registered(user)
+    for actor in (personal(user, "pwd"), personal(user, "pwd", "otp", age=3600)):
+        with pytest.raises(FreshMfaRequired):
+            passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=actor, via="api")
+    assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
+
+
+@pytest.mark.parametrize("passkey_id", [0, -1, 2**63, 10**30])
+def test_remove_of_another_users_or_no_passkey_is_not_found(user, other_user, passkey_id):
+    _, device, _ = registered(user)
+    with pytest.raises(PasskeyNotFound):
+        passkeys.passkey_remove(user=other_user, passkey_id=device.pk, actor=None, via="api")
+    with pytest.raises(PasskeyNotFound):
+        passkeys.passkey_remove(user=user, passkey_id=passkey_id, actor=None, via="api")
+    assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
+
+
+def test_the_last_passwordless_way_in_cannot_be_removed(user):
+    _, device, _ = registered(passwordless_only(user))
+    with pytest.raises(mfa.MfaStateError) as refused:
+        passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
+    assert refused.value.code == "last_sign_in_method"
+    assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_passkey_may_go_when_another_way_in_remains(user):
+    passwordless_only(user)
+    _, first, _ = registered(user)
+    _, second, _ = registered(user)
+    passkeys.passkey_remove(user=user, passkey_id=first.pk, actor=None, via="api")
+    link(user, provider_create("acme"))
+    passkeys.passkey_remove(user=user, passkey_id=second.pk, actor=None, via="api")
+    assert not WebAuthnCredential.objects.exists()
+
+
+def test_a_security_key_is_no_way_in_and_may_go(user):
+    _, device, _ = registered(passwordless_only(user), SoftAuthenticator(resident=False))
+    passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
+    assert not WebAuthnCredential.objects.exists()
+
+
+def test_mfa_is_required_of_admins_only_with_the_setting(settings, user, admin_user):
+    assert not mfa.mfa_required(user=admin_user)
+    settings.MICRO_MFA_REQUIRED_FOR_ADMINS = True
+    assert mfa.mfa_required(user=admin_user)
+    assert not mfa.mfa_required(user=user)
+    user.is_staff = True
+    assert mfa.mfa_required(user=user)
+    holder = User.objects.create_user("holder", scopes=["api_admin"])
+    assert mfa.mfa_required(user=holder)
+
+
+def test_the_required_last_factor_stays(settings, user):
+    settings.MICRO_MFA_REQUIRED_FOR_ADMINS = True
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    user.refresh_from_db()
+    _, device, _ = registered(user)
+    with pytest.raises(mfa.MfaStateError) as refused:
+        passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
+    assert refused.value.code == "mfa_required"
+    totp, _ = enrol(user)
+    passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
+    with pytest.raises(mfa.MfaStateError) as again:
+        mfa.totp_remove(user=user, otp=fresh_code(totp), actor=None)
+    assert again.value.code == "mfa_required"
+    assert mfa.user_has_totp(user=user)
+
+
+def test_totp_removal_keeps_the_backup_codes_while_a_passkey_remains(user):
+    totp, _ = enrol(user)
+    registered(user)
+    mfa.totp_remove(user=user, otp=fresh_code(totp), actor=None)
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+    assert mfa.user_has_mfa(user=user)
+
+
+def test_the_admin_reset_removes_passkeys(user):
+    registered(user)
+    mfa.mfa_reset_by_admin(user=user, actor=None)
+    assert not WebAuthnCredential.objects.filter(user=user).exists()
+    assert not mfa.user_has_mfa(user=user)
+
+
+def test_backup_codes_regenerate_after_a_fresh_second_factor_without_a_code(user):
+    _, _, codes = registered(user)
+    with pytest.raises(FreshMfaRequired):
+        mfa.backup_codes_regenerate(user=user, actor=personal(user, "pwd"))
+    fresh = mfa.backup_codes_regenerate(user=user, actor=personal(user, "pwd", "otp"))
+    assert len(fresh) == 10 and set(fresh).isdisjoint(codes)
+    by_code = mfa.backup_codes_regenerate(user=user, otp=fresh[0], actor=personal(user, "pwd"))
+    assert len(by_code) == 10
+
+
+def test_backup_codes_need_a_second_factor(user):
+    with pytest.raises(mfa.MfaStateError):
+        mfa.backup_codes_regenerate(user=user, actor=None)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_provider_link_may_go_while_a_passwordless_passkey_remains(user):
+    passwordless_only(user)
+    identity = link(user, provider_create("acme"))
+    registered(user, SoftAuthenticator(resident=False))
+    with pytest.raises(LastSignInMethod):
+        external_identity_unlink(actor=None, identity=identity, via="dashboard")
+    _, device, _ = registered(user)
+    external_identity_unlink(actor=None, identity=identity, via="dashboard")
+    assert not ExternalIdentity.objects.exists()
+    # The passkey is now the last way in.
+    with pytest.raises(mfa.MfaStateError):
+        passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
