@@ -26,7 +26,7 @@ from audit.services import audit_record
 from authn.mfa.services import (
     BACKUP_DEVICE_NAME,
     MfaStateError,
-    mfa_first_factor_enrolled,
+    mfa_factor_added,
     mfa_required,
     user_has_totp,
 )
@@ -113,18 +113,21 @@ def passkey_registered(
 
     `browser` names the browser that registered it (authn.web.user_agents), for the default
     name "Passkey on <browser>"."""
+    if device.user_id != user.pk:
+        raise PasskeyNotFound()
     with transaction.atomic():
-        # The row lock serialises two first registrations: one of them is the first factor.
+        # The row lock orders factors added at once: exactly one of them is the first.
         locked = User.objects.select_for_update().get(pk=user.pk)
-        first = not user_has_totp(user=locked) and not (
-            WebAuthnCredential.objects.filter(user=locked, confirmed=True)
+        other_factor = (
+            user_has_totp(user=locked)
+            or WebAuthnCredential.objects.filter(user=locked, confirmed=True)
             .exclude(pk=device.pk)
             .exists()
         )
         if not device.name:
             device.name = passkey_default_name(browser=browser)
             WebAuthnCredential.objects.filter(pk=device.pk).update(name=device.name)
-        codes = mfa_first_factor_enrolled(user=locked, actor=actor) if first else None
+        codes = mfa_factor_added(user=locked, actor=actor, other_factor=other_factor)
         audit_record(
             type="mfa.enrolled",
             actor=actor or user.pk,

@@ -404,9 +404,9 @@ def _enrolment_wrong_code(user: User) -> bool:
 
 
 def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None) -> list[str]:
-    first = not _has_passkey(user)
+    locked = User.objects.select_for_update().get(pk=user.pk)
     TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
-    codes = mfa_first_factor_enrolled(user=user, actor=actor) if first else []
+    codes = mfa_factor_added(user=locked, actor=actor, other_factor=_has_passkey(locked))
     audit_record(
         type="mfa.enrolled",
         actor=actor or user.pk,
@@ -414,12 +414,21 @@ def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None)
         subject_id=user.pk,
         data={"device": "totp"},
     )
-    return codes
+    return codes or []
 
 
-def mfa_first_factor_enrolled(*, user: User, actor: Principal | None) -> list[str]:
-    """What a user's first second factor brings, in the caller's transaction: 10 fresh backup
-    codes (returned) and the end of the sign-ins made without it."""
+def mfa_factor_added(
+    *, user: User, actor: Principal | None, other_factor: bool
+) -> list[str] | None:
+    """What a newly confirmed second factor brings when it is the first (no backup codes were
+    issued yet, or no other enabled factor exists): 10 fresh backup codes, returned, and the
+    end of the sign-ins made without it. None otherwise.
+
+    The caller holds the account's row lock (`select_for_update`), so of two factors added at
+    once exactly one is the first."""
+    has_codes = StaticDevice.objects.filter(user=user, name=BACKUP_DEVICE_NAME).exists()
+    if has_codes and other_factor:
+        return None
     codes = _backup_codes_replace(user)
     # People turn MFA on when they fear an intruder: sign-ins made without it end, except the
     # caller's own (the dashboard re-keys its session; a token keeps its refresh family).

@@ -405,6 +405,38 @@ def test_totp_after_a_passkey_keeps_the_passkeys_backup_codes(user):
     assert StaticToken.objects.filter(device__user=user).count() == 10
 
 
+def test_of_two_passkeys_registered_at_once_exactly_one_brings_backup_codes(user):
+    """Both credentials are saved before either is recorded (two tabs): the first recorded is
+    the first factor, the other finds its backup codes."""
+    _, first = register(user)
+    _, second = register(user)
+    codes = passkeys.passkey_registered(user=user, device=first, actor=None)
+    again = passkeys.passkey_registered(user=user, device=second, actor=None)
+    assert codes is not None and len(codes) == 10 and again is None
+
+
+def test_of_totp_and_a_passkey_added_at_once_exactly_one_brings_backup_codes(user):
+    _, device = register(user)
+    _, totp_codes = enrol(user)
+    assert len(totp_codes) == 10
+    assert passkeys.passkey_registered(user=user, device=device, actor=None) is None
+
+
+def test_a_passkey_replacing_a_disabled_one_is_a_first_factor_again(user):
+    _, cloned, _ = registered(user)
+    WebAuthnCredential.objects.filter(pk=cloned.pk).update(confirmed=False)
+    stamp = User.objects.get(pk=user.pk).security_stamp
+    _, _, codes = registered(user)
+    assert codes is not None and len(codes) == 10
+    assert User.objects.get(pk=user.pk).security_stamp != stamp
+
+
+def test_a_passkey_is_recorded_for_its_owner_only(user, other_user):
+    _, device = register(user)
+    with pytest.raises(PasskeyNotFound):
+        passkeys.passkey_registered(user=other_user, device=device, actor=None)
+
+
 def test_a_passkey_without_a_browser_is_named_passkey(user):
     _, device = register(user)
     passkeys.passkey_registered(user=user, device=device, actor=None)
