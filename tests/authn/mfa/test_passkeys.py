@@ -14,6 +14,7 @@ from django.test import RequestFactory
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
+from rest_framework.test import APIClient
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 
 from accounts.models import User
@@ -27,6 +28,7 @@ from authn.mfa.webauthn import MAX_SIGN_COUNT, MicroWebAuthnHelper
 from authn.models import ExternalIdentity
 from micro_platform.identity import Principal
 from micro_platform.sign_in import FreshMfaRequired, RecentSignInRequired
+from tests.authn.helpers import TOKEN_URL
 from tests.authn.identity_providers.helpers import link, provider_create
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
 from tests.authn.mfa_helpers import enrol, fresh_code
@@ -459,6 +461,18 @@ def test_a_passkey_only_password_sign_in_is_told_of_micro_login_or_a_backup_code
         mfa.mfa_sign_in_step(user=user, otp=None, ip_address=None)
     assert "micro login" in refused.value.message and "backup code" in refused.value.message
     assert mfa.mfa_sign_in_step(user=user, otp=codes[0], ip_address=None) == ("pwd", "otp")
+
+
+def test_the_token_endpoint_tells_a_passkey_only_user_of_micro_login(user, password):
+    _, _, codes = registered(user)
+    api = APIClient()
+    refused = api.post(TOKEN_URL, {"username": user.username, "password": password})
+    assert refused.status_code == 401 and refused.json()["code"] == "mfa_required"
+    assert "micro login" in refused.json()["detail"]
+    signed_in = api.post(
+        TOKEN_URL, {"username": user.username, "password": password, "otp": codes[0]}
+    )
+    assert signed_in.status_code == 200
 
 
 def test_a_totp_user_is_asked_for_a_code_as_before(user):
