@@ -4,12 +4,13 @@ first factor, rename, removal, admin reset, what counts as MFA and as a way in).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, connections, transaction
 from django.test import RequestFactory
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp_webauthn import exceptions
@@ -32,6 +33,7 @@ from tests.authn.helpers import TOKEN_URL
 from tests.authn.identity_providers.helpers import link, provider_create
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
 from tests.authn.mfa_helpers import enrol, fresh_code
+from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -331,6 +333,52 @@ def test_the_stored_counter_never_moves_down(user, monkeypatch):
     sign_in(key, sign_count=4)
     device.refresh_from_db()
     assert device.sign_count == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_assertion_waits_for_a_concurrent_one_and_checks_the_counter_it_stored():
+    """PostgreSQL: while another assertion of the same credential holds its row and stores a
+    counter of 9, an assertion carrying 5 waits, then reads 9: a lower counter with a valid
+    signature, a copy. Without the lock it would have read 0 and been accepted."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row-level locking is exercised on PostgreSQL")
+    user = UserFactory.create()
+    key, device = register(user)
+    options, state = helper().authenticate_begin(user=None, require_user_verification=True)
+    early = key.assert_(options, sign_count=5)
+    locked, outcome = threading.Event(), list[str]()
+
+    def other_assertion_stores_nine() -> None:
+        try:
+            with transaction.atomic():
+                WebAuthnCredential.objects.select_for_update().get(pk=device.pk)
+                locked.set()
+                time.sleep(1.0)
+                WebAuthnCredential.objects.filter(pk=device.pk).update(sign_count=9)
+        finally:
+            connections.close_all()
+
+    def assertion_meanwhile() -> None:
+        try:
+            locked.wait(10)
+            helper().authenticate_complete(None, state, early)
+            outcome.append("accepted")
+        except PasskeyCloned:
+            outcome.append("cloned")
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=other_assertion_stores_nine),
+        threading.Thread(target=assertion_meanwhile),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcome == ["cloned"]
+    assert WebAuthnCredential.objects.get(pk=device.pk).sign_count == 9
 
 
 # --- amr -----------------------------------------------------------------------------------
