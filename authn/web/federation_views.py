@@ -335,13 +335,19 @@ def link_view(request: HttpRequest) -> HttpResponse:
     return render(request, "micro/federation_link.html", context)
 
 
+# A sign-in made here: a password, or a passkey (hardware-bound or synced).
+_LOCAL_SIGN_IN_AMR = frozenset({"pwd", "hwk", "swk"})
+
+
 def _password_sign_in_since(request: HttpRequest, started: Any) -> bool:
-    """Whether the session's user signed in here with a password after `started`; a
-    federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
+    """Whether the session's user signed in here (a password or a passkey) after `started`;
+    a federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
     signed_in_at = request.session.get(AUTH_TIME_KEY)
+    amr = session_amr(request.session)
     return (
         request.user.is_authenticated
-        and "pwd" in session_amr(request.session)
+        and "fed" not in amr
+        and not _LOCAL_SIGN_IN_AMR.isdisjoint(amr)
         and isinstance(signed_in_at, int)
         and isinstance(started, int)
         and signed_in_at >= started
