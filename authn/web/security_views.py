@@ -346,6 +346,11 @@ def passkey_rename_view(request: HttpRequest, passkey_id: int) -> HttpResponse:
         )
     except PasskeyNotFound:
         return _security_page(request, status=404)
+    except RecentSignInRequired:
+        return sign_in_again(request)
+    except ValidationError as exc:
+        add_validation_errors(form, exc, default_field="name")
+        return _security_page(request, status=400, passkey_name_form=form)
     messages.success(request, "Passkey renamed.")
     return redirect(PASSKEYS_URL)
 

@@ -11,52 +11,37 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, RequestFactory
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
 from audit.models import AuditEvent
-from authn.sessions.proof import AMR_KEY
+from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, IDP_KEY
+from authn.sessions.store import SessionStore
+from authn.web.federation_views import _password_sign_in_since
 from tests.authn.dashboard_helpers import LOGIN_URL, OTP_URL, sign_in
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
+from tests.authn.web.passkey_flows import (
+    LOGIN_BEGIN,
+    LOGIN_COMPLETE,
+    ORIGIN,
+    REGISTER_BEGIN,
+    REGISTER_COMPLETE,
+    VERIFY_BEGIN,
+    VERIFY_COMPLETE,
+    passkeys_on,
+    post_json,
+    register,
+)
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ORIGIN = "http://localhost:8000"
-LOGIN_BEGIN = "/accounts/passkeys/login/begin/"
-LOGIN_COMPLETE = "/accounts/passkeys/login/complete/"
-VERIFY_BEGIN = "/accounts/passkeys/verify/begin/"
-VERIFY_COMPLETE = "/accounts/passkeys/verify/complete/"
-REGISTER_BEGIN = "/dashboard/security/passkeys/register/begin/"
-REGISTER_COMPLETE = "/dashboard/security/passkeys/register/complete/"
-
 
 @pytest.fixture(autouse=True)
 def passkeys(settings: Any) -> None:
-    settings.OTP_WEBAUTHN_RP_ID = "localhost"
-    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [ORIGIN]
-    settings.MICRO_PASSKEYS_ENABLED = True
-
-
-def post_json(client: Client, url: str, body: Any = None, **extra: Any) -> Any:
-    data = "" if body is None else json.dumps(body)
-    return client.post(url, data, content_type="application/json", **extra)
-
-
-def register(
-    user: User, authenticator: SoftAuthenticator, *, client: Client | None = None
-) -> dict[str, Any]:
-    """Registers `authenticator` for `user` from a fresh password sign-in (or in the signed-in
-    `client`); the answer."""
-    if client is None:
-        client = Client()
-        sign_in(client, user)
-    options = post_json(client, REGISTER_BEGIN).json()
-    response = post_json(client, REGISTER_COMPLETE, authenticator.register(options))
-    assert response.status_code == 200, response.content
-    return dict(response.json())
+    passkeys_on(settings)
 
 
 @pytest.fixture
@@ -189,7 +174,8 @@ def test_a_challenge_of_another_purpose_is_refused(owner: User, key: SoftAuthent
     password_step(client, owner)
     options = post_json(client, LOGIN_BEGIN).json()
     session = client.session
-    session["micro_passkey_state_verify"] = session["micro_passkey_state_login"]
+    state = session["micro_passkey_state_login"]
+    session["micro_passkey_state_verify"] = {**state, "user": str(owner.pk)}
     session.save()
     assert_error(post_json(client, VERIFY_COMPLETE, key.assert_(options)), 400, "invalid_state")
 
@@ -306,6 +292,32 @@ def test_passwordless_off_leaves_the_second_factor(
     client = Client()
     password_step(client, owner)
     assert second_factor(client, key).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("amr", "counts"),
+    [
+        (["pwd"], True),
+        (["hwk", "user"], True),
+        (["swk", "user"], True),
+        (["pwd", "hwk", "mfa"], True),
+        (["fed", "hwk", "mfa"], False),
+        (["fed", "pwd"], False),
+    ],
+)
+def test_a_local_passkey_sign_in_confirms_a_provider_link(
+    owner: User, amr: list[str], counts: bool
+) -> None:
+    """Linking a provider to the account asks for a sign-in here since the link began: a
+    passkey is one, as a password is; a federated sign-in is not, whatever its second factor."""
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    request.session[AMR_KEY] = amr
+    request.session[AUTH_TIME_KEY] = int(time.time())
+    if "fed" in amr:
+        request.session[IDP_KEY] = "corp"
+    request.user = owner
+    assert _password_sign_in_since(request, int(time.time()) - 5) is counts
 
 
 # --- second factor ----------------------------------------------------------------------
