@@ -47,8 +47,13 @@ from authn.mfa.services import (
     mfa_attempt_succeeded,
     mfa_failure_record,
 )
-from authn.web.auth_views import PENDING_NEXT_KEY, _safe_next, _sign_in, pending_sign_in
-from authn.web.auth_views import pending_user as pending_user_of
+from authn.web.auth_views import (
+    PENDING_NEXT_KEY,
+    _safe_next,
+    _sign_in,
+    pending_sign_in,
+    pending_user,
+)
 from authn.web.passkey_pages import passkeys_enabled, passwordless_enabled
 from authn.web.user_agents import browser_description
 from authn.web.views import dashboard_principal
@@ -329,7 +334,7 @@ class VerifyCompleteView(PasskeyView):
 
 
 def _pending_or_refuse(request: HttpRequest) -> User:
-    user = pending_user_of(request)
+    user = pending_user(request)
     if user is None:
         raise exceptions.NotAuthenticated(detail="Sign in with your password first.")
     return user

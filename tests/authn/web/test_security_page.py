@@ -22,7 +22,14 @@ from authn.sessions.proof import AUTH_TIME_KEY
 from micro_platform.sign_in import RECENT_SIGN_IN_SECONDS
 from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
 from tests.authn.mfa_helpers import fresh_code
-from tests.authn.web.passkey_flows import passkeys_on, register, soft_key
+from tests.authn.web.passkey_flows import (
+    LOGIN_BEGIN,
+    LOGIN_COMPLETE,
+    passkeys_on,
+    post_json,
+    register,
+    soft_key,
+)
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -471,3 +478,14 @@ def test_passkey_actions_are_404_while_passkeys_are_off(
     for action in ("rename", "remove"):
         url = f"/dashboard/security/passkeys/{passkey.pk}/{action}/"
         assert dashboard.post(url, {"name": "x"}).status_code == 404
+
+
+def test_recent_sign_ins_name_a_passkey(with_passkeys: None, user: User) -> None:
+    key = soft_key()
+    register(user, key)
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    html = client.get(SECURITY_URL).content.decode()
+    assert '<td data-label="Method">session + passkey</td>' in html
+    assert '<td data-label="Method">session</td>' in html  # the password sign-in before
