@@ -227,6 +227,10 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
         else:
             return pending_sign_in(request, user, device)
     context = {"form": form, **passkey_context(request, purpose="verify", user=user)}
+    if "passkey_config" in context:
+        # The passkey comes first: the code field, below it, does not take the focus (which
+        # would open a phone's keyboard over the passkey button).
+        form.fields["otp_token"].widget.attrs.pop("autofocus", None)
     return render(request, "micro/login_otp.html", context, status=400 if form.errors else 200)
 
 

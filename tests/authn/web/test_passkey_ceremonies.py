@@ -496,6 +496,7 @@ def test_the_code_page_offers_the_passkey_first(owner: User) -> None:
         assert fragment in html, fragment
     assert html.index('id="passkey-verification-button"') < html.index("Use a code instead")
     assert html.index("Use a code instead") < html.index('name="otp_token"')
+    assert "autofocus" not in html
     config = _config(html)
     assert config["beginAuthenticationUrl"] == VERIFY_BEGIN
     assert config["completeAuthenticationUrl"] == VERIFY_COMPLETE
@@ -508,6 +509,7 @@ def test_the_code_page_shows_no_passkey_when_off(owner: User, settings: Any) -> 
     password_step(client, owner)
     html = client.get(OTP_URL).content.decode()
     assert "passkey-verification" not in html and "Use a code instead" not in html
+    assert "autofocus" in html
 
 
 def test_the_passkey_messages_load(db: Any) -> None:
