@@ -227,8 +227,7 @@ class LoginCompleteView(PasskeyView):
         state = _state_take(request, "login", None)
         data = self.answer()
         owner = self._owner(data)
-        subject = lockout.lockout_subject(login=owner.username, user_id=owner.pk) if owner else None
-        attempt = self._attempt_begin(subject)
+        attempt = self._attempt_begin(owner, ip_address)
         try:
             device, verified = self.verify(
                 lambda: self.helper().authenticate_complete(user=None, state=state, data=data)
@@ -236,10 +235,10 @@ class LoginCompleteView(PasskeyView):
             if not device.user.is_active:
                 raise exceptions.UserDisabled()
         except exceptions.OTPWebAuthnApiError as exc:
-            self._failed(exc, owner, subject, attempt, ip_address)
+            self._failed(exc, owner, attempt, ip_address)
             raise
-        if subject is not None:
-            lockout.success_record(login=subject)
+        if owner is not None:
+            lockout.success_record(login=_lockout_subject(owner))
         request.session[PENDING_NEXT_KEY] = _safe_next(request, request.GET.get("next"))
         amr = passkey_amr(device=device, verified=verified, with_password=False)
         response = _sign_in(request, device.user, device, amr=(), second=amr)
@@ -258,39 +257,52 @@ class LoginCompleteView(PasskeyView):
             return None
 
     @staticmethod
-    def _attempt_begin(subject: str | None) -> int:
-        """Counts the attempt on the account before the answer is checked; a locked account
-        is refused (429) as for a password."""
-        if subject is None:
+    def _attempt_begin(owner: User | None, ip: str | None) -> int:
+        """Counts the attempt on the owner's account before the answer is checked; a locked
+        account is refused (429) as for a password."""
+        if owner is None:
             return 0
+        subject = _lockout_subject(owner)
         wait = lockout.account_wait(login=subject)
         if wait:
             raise _too_many(wait)
         attempt = lockout.attempt_begin(login=subject)
-        if lockout.over_threshold(attempt):
-            lockout.lock(login=subject)
+        if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
+            if lockout.lock(login=subject):
+                _audit(owner, "login.locked", ip, {"method": "passkey"})
             raise _too_many(lockout.account_wait(login=subject))
         return attempt
 
     @staticmethod
-    def _failed(
-        exc: Exception, owner: User | None, subject: str | None, attempt: int, ip: str | None
-    ) -> None:
-        if subject is not None:
-            lockout.failure_record(login=subject, ip_address=ip, count=attempt)
-        else:
-            lockout.ip_failure_record(ip_address=ip)
+    def _failed(exc: Exception, owner: User | None, attempt: int, ip: str | None) -> None:
         reason = _failure_reason(exc)
-        with transaction.atomic():
-            audit_record(
-                type="login.failed",
-                actor=None,
-                subject_type="user" if owner is not None else "",
-                subject_id=owner.pk if owner is not None else "",
-                ip_address=ip,
-                data={"method": "passkey", "reason": reason},
-            )
+        if owner is None:
+            lockout.ip_failure_record(ip_address=ip)
+            locked = False
+        else:
+            subject = _lockout_subject(owner)
+            locked = lockout.failure_record(login=subject, ip_address=ip, count=attempt)
+        _audit(owner, "login.failed", ip, {"method": "passkey", "reason": reason})
         logger.info("login.failed method=passkey ip=%s reason=%s", ip, reason)
+        if locked:
+            _audit(owner, "login.locked", ip, {"method": "passkey"})
+            logger.warning("login.locked method=passkey ip=%s", ip)
+
+
+def _lockout_subject(user: User) -> str:
+    return lockout.lockout_subject(login=user.username, user_id=user.pk)
+
+
+def _audit(owner: User | None, type_: str, ip: str | None, data: dict[str, str]) -> None:
+    with transaction.atomic():
+        audit_record(
+            type=type_,
+            actor=None,
+            subject_type="user" if owner is not None else "",
+            subject_id=owner.pk if owner is not None else "",
+            ip_address=ip,
+            data=data,
+        )
 
 
 class VerifyBeginView(PasskeyView):

@@ -213,6 +213,8 @@ def test_failed_assertions_lock_the_account(owner: User, key: SoftAuthenticator)
     assert_error(passwordless(Client(), key), 429, "too_many_attempts")
     response = Client().post(LOGIN_URL, {"username": owner.username, "password": DEFAULT_PASSWORD})
     assert response.status_code == 429
+    (locked,) = events("login.locked", method="passkey")
+    assert locked.subject_id == str(owner.pk)
 
 
 def test_beginning_is_limited_per_address(db: Any, settings: Any) -> None:
