@@ -269,7 +269,7 @@ class LoginCompleteView(PasskeyView):
         attempt = lockout.attempt_begin(login=subject)
         if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
             if lockout.lock(login=subject):
-                _audit(owner, "login.locked", ip, {"method": "passkey"})
+                _audit(type="login.locked", owner=owner, ip=ip, data={"method": "passkey"})
             raise _too_many(lockout.account_wait(login=subject))
         return attempt
 
@@ -282,10 +282,12 @@ class LoginCompleteView(PasskeyView):
         else:
             subject = _lockout_subject(owner)
             locked = lockout.failure_record(login=subject, ip_address=ip, count=attempt)
-        _audit(owner, "login.failed", ip, {"method": "passkey", "reason": reason})
+        _audit(
+            type="login.failed", owner=owner, ip=ip, data={"method": "passkey", "reason": reason}
+        )
         logger.info("login.failed method=passkey ip=%s reason=%s", ip, reason)
         if locked:
-            _audit(owner, "login.locked", ip, {"method": "passkey"})
+            _audit(type="login.locked", owner=owner, ip=ip, data={"method": "passkey"})
             logger.warning("login.locked method=passkey ip=%s", ip)
 
 
@@ -293,10 +295,10 @@ def _lockout_subject(user: User) -> str:
     return lockout.lockout_subject(login=user.username, user_id=user.pk)
 
 
-def _audit(owner: User | None, type_: str, ip: str | None, data: dict[str, str]) -> None:
+def _audit(*, type: str, owner: User | None, ip: str | None, data: dict[str, str]) -> None:
     with transaction.atomic():
         audit_record(
-            type=type_,
+            type=type,
             actor=None,
             subject_type="user" if owner is not None else "",
             subject_id=owner.pk if owner is not None else "",
