@@ -59,6 +59,7 @@ from authn.web.user_agents import browser_description
 from authn.web.views import dashboard_principal
 from micro_platform.counters import counter_incr
 from micro_platform.http import client_ip
+from micro_platform.parsers import reject_lone_surrogates
 from micro_platform.sign_in import RecentSignInRequired, require_recent_sign_in
 
 logger = logging.getLogger("micro.auth")
@@ -171,6 +172,15 @@ class PasskeyView(BaseWebAuthnView):
     def initial(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         if not passkeys_enabled():
             raise _not_found()
+
+    def _parse_request_data(self, request: HttpRequest) -> Any:
+        # A body that is not UTF-8, JSON nested deeper than the decoder goes, or strings that
+        # are not Unicode text (lone surrogates) are malformed (422), as the API's parser
+        # refuses them, not a 500.
+        try:
+            return reject_lone_surrogates(super()._parse_request_data(request))
+        except (ValueError, RecursionError) as exc:
+            raise exceptions.MalformedRequest() from exc
 
     def helper(self) -> Any:
         return WebAuthnCredential.get_webauthn_helper(request=self.request)

@@ -257,6 +257,39 @@ def test_garbage_answers_are_refused_not_errors(
     assert 400 <= response.status_code < 500
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x80\x81",  # not UTF-8
+        b'{"id": "\xff"}',
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than the decoder goes
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b'{"id": "\\ud800", "rawId": "\\udfff"}',  # lone surrogates
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [LOGIN_BEGIN, LOGIN_COMPLETE, VERIFY_BEGIN, VERIFY_COMPLETE, REGISTER_BEGIN, REGISTER_COMPLETE],
+)
+def test_bodies_that_are_not_json_text_are_refused_not_errors(
+    owner: User, key: SoftAuthenticator, body: bytes, url: str
+) -> None:
+    client = Client()
+    if url in (VERIFY_BEGIN, VERIFY_COMPLETE):
+        password_step(client, owner)
+    elif url in (REGISTER_BEGIN, REGISTER_COMPLETE):
+        sign_in(client, UserFactory.create())
+    begin = {
+        LOGIN_COMPLETE: LOGIN_BEGIN,
+        VERIFY_COMPLETE: VERIFY_BEGIN,
+        REGISTER_COMPLETE: REGISTER_BEGIN,
+    }.get(url)
+    if begin:
+        post_json(client, begin)
+    response = client.post(url, body, content_type="application/json")
+    assert_error(response, 422, "malformed_request")
+
+
 def test_only_post_is_answered(db: Any) -> None:
     assert Client().get(LOGIN_BEGIN).status_code == 405
 
