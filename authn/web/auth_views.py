@@ -8,6 +8,7 @@ primary step, how, and for a few minutes.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import django_otp
 from django.conf import settings
@@ -62,9 +63,16 @@ DEFAULT_NEXT = "/dashboard/"
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """The `next` target when it stays on this site, else the dashboard (no open redirect)."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    """The `next` target when it stays on this site, else the dashboard (no open redirect).
+
+    Only a path (`/...`) or a URL of this site is a target: a bare word is not a place, and
+    `redirect()` would look it up as a view name and fail."""
+    if (
+        candidate
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and (candidate.startswith("/") or urlsplit(candidate).netloc)
     ):
         return candidate
     return DEFAULT_NEXT

@@ -106,6 +106,17 @@ def test_next_parameter_is_followed_only_on_this_site(client: Client, user: User
     assert response["Location"] == PROFILE_URL
 
 
+@pytest.mark.parametrize("target", ["nowhere", "logout", "\ufffd\ufffd", "admin:index"])
+def test_a_next_that_is_no_url_leads_to_the_dashboard(
+    client: Client, user: User, target: str
+) -> None:
+    """A word, not a path, is no place to go (a redirect would look it up as a view name and
+    fail): the sign-in completes and lands on the dashboard."""
+    response = _login(client, user.username, DEFAULT_PASSWORD, next=target)
+    assert response.status_code == 302
+    assert response["Location"] == PROFILE_URL
+
+
 def test_password_step_of_an_mfa_login_rotates_the_session_id(client: Client, user: User) -> None:
     """The half-signed-in state (password passed, code pending) goes into a new session: a
     session id planted before the password step cannot ride on it to the OTP step."""

@@ -118,6 +118,17 @@ def test_the_redirect_follows_a_safe_next_only(owner: User, key: SoftAuthenticat
     assert response.json()["redirect_url"] == "/dashboard/"
 
 
+@pytest.mark.parametrize("target", ["nowhere", "%EF%BF%BD", "%ED%A0%80"])
+def test_a_next_that_is_no_url_leads_to_the_dashboard(
+    owner: User, key: SoftAuthenticator, target: str
+) -> None:
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    response = post_json(client, f"{LOGIN_COMPLETE}?next={target}", key.assert_(options))
+    assert response.status_code == 200, response.content
+    assert response.json()["redirect_url"] == "/dashboard/"
+
+
 def test_passwordless_options_ask_for_user_verification_and_any_credential(
     db: Any,
 ) -> None:
