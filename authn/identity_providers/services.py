@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.settings import app_settings as webauthn_settings
 
 from accounts.models import Group, User
 from accounts.validators import DISPLAY_NAME_PATTERN
@@ -431,8 +432,14 @@ def identity_provider_delete(
 
 
 def _passwordless_passkey(user: User) -> bool:
-    """Whether the user has an enabled discoverable passkey: a sign-in without a password.
-    (The passkey model is read directly: authn.mfa sits beside this package.)"""
+    """Whether the user has an enabled discoverable passkey: a sign-in without a password,
+    while the service accepts one (passkeys on, passkey sign-in allowed), as only a link to
+    an enabled provider counts. (The passkey model and settings are read directly: authn.mfa
+    sits beside this package.)"""
+    if not (
+        settings.MICRO_PASSKEYS_ENABLED and webauthn_settings.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN
+    ):
+        return False
     return WebAuthnCredential.objects.filter(user=user, confirmed=True, discoverable=True).exists()
 
 

@@ -623,6 +623,22 @@ def test_a_passkey_may_go_when_another_way_in_remains(user):
     assert not WebAuthnCredential.objects.exists()
 
 
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    "setting", ["MICRO_PASSKEYS_ENABLED", "OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN"]
+)
+def test_a_passkey_is_no_way_in_while_passkey_sign_in_is_off(settings, user, setting):
+    """While the service does not accept a sign-in with a passkey alone, a passwordless
+    passkey is no way in: the last provider link stays."""
+    passwordless_only(user)
+    identity = link(user, provider_create("acme"))
+    registered(user)
+    setattr(settings, setting, False)
+    with pytest.raises(LastSignInMethod):
+        external_identity_unlink(actor=None, identity=identity, via="dashboard")
+    assert ExternalIdentity.objects.filter(pk=identity.pk).exists()
+
+
 def test_a_security_key_is_no_way_in_and_may_go(user):
     _, device, _ = registered(passwordless_only(user), SoftAuthenticator(resident=False))
     passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
