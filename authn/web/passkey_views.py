@@ -126,13 +126,26 @@ def _state_put(
 
 def _state_take(request: HttpRequest, purpose: str, user: User | None) -> dict[str, Any]:
     """The challenge of this purpose (for `user`), removed from the session for good before
-    anything else looks at it; refused when missing, of another purpose or user, or old."""
+    anything else looks at it; refused when missing, of another purpose or user, used
+    already, or old.
+
+    Taking it out of the session is not enough alone: requests sent at once each read the
+    session before either saved it. An atomic counter per challenge lets only the first of
+    them through (else one assertion would sign in twice, or the second would pass for a
+    copied passkey and disable it)."""
     state = request.session.pop(STATE_KEY.format(purpose=purpose), None)
     if state is not None:
         request.session.save()
     if not isinstance(state, dict) or state.get("purpose") != purpose:
         raise exceptions.InvalidState()
     if state.get("user") != (str(user.pk) if user is not None else None):
+        raise exceptions.InvalidState()
+    challenge = state.get("challenge")
+    timeout = settings.OTP_WEBAUTHN_TIMEOUT_SECONDS
+    if (
+        not isinstance(challenge, str)
+        or counter_incr(f"passkey:challenge:{challenge}", timeout) > 1
+    ):
         raise exceptions.InvalidState()
     issued_at = state.get("issued_at")
     age = time.time() - issued_at if isinstance(issued_at, int) else None

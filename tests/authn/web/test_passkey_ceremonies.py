@@ -168,6 +168,29 @@ def test_a_challenge_answers_once(owner: User, key: SoftAuthenticator) -> None:
     assert_error(post_json(client, LOGIN_COMPLETE, answer), 400, "invalid_state")
 
 
+@pytest.mark.parametrize("sign_count", [None, 0], ids=["counting", "synced"])
+def test_a_challenge_answers_once_to_requests_at_once(
+    owner: User, key: SoftAuthenticator, sign_count: int | None
+) -> None:
+    """Two requests that read the session before either took the challenge out (sent at
+    once) do not both verify it: the second is refused, signs nobody in, and does not pass
+    for a copied passkey."""
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    read_by_both = dict(client.session.items())
+    answer = key.assert_(options, sign_count=sign_count)
+    assert post_json(client, LOGIN_COMPLETE, answer).status_code == 200
+    other = Client()
+    session = other.session
+    session.update(read_by_both)
+    session.save()
+    other.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    assert_error(post_json(other, LOGIN_COMPLETE, answer), 400, "invalid_state")
+    assert_signed_out(other)
+    assert WebAuthnCredential.objects.get(user=owner).confirmed
+    assert not events("mfa.passkey_cloned")
+
+
 def test_a_challenge_expires(
     owner: User, key: SoftAuthenticator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
