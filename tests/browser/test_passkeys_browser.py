@@ -56,6 +56,8 @@ def _register(page: Any, origin: str, name: str = "") -> None:
         page.fill("#id_passkey_name", name)
     page.click("#passkey-register-button")
     page.wait_for_selector("#passkey-register-status-message[data-status-enum=success]")
+    # The page redraws the list once the name is saved.
+    page.locator("#passkey-list tbody tr", has_text=name).first.wait_for()
 
 
 def _registered_user(page: Any, origin: str, **user_fields: Any) -> User:
@@ -64,7 +66,6 @@ def _registered_user(page: Any, origin: str, **user_fields: Any) -> User:
     _password_step(page, origin, user)
     page.wait_for_url(f"{origin}/dashboard/")
     _register(page, origin)
-    page.wait_for_selector("#passkeys tbody tr")
     page.context.clear_cookies()
     return user
 
@@ -109,12 +110,11 @@ def test_register_a_named_passkey_on_the_security_page(
     _register(page, passkeys, name="Work laptop")
 
     # The first second factor comes with backup codes, shown this once.
-    codes = page.locator(".highlight code, .highlight li")
-    codes.first.wait_for()
-    assert "Work laptop" in page.locator("#passkeys").inner_text()
+    assert page.locator("#passkey-backup-codes-list li").count() == 10
+    assert page.locator("#passkey-backup-codes").is_visible()
     page.reload()
-    assert "Work laptop" in page.locator("#passkeys").inner_text()
-    assert page.locator(".highlight code, .highlight li").count() == 0
+    assert "Work laptop" in page.locator("#passkey-list").inner_text()
+    assert page.locator("#passkey-backup-codes-list li").count() == 0
 
     passkey = WebAuthnCredential.objects.get(user=user)
     assert passkey.name == "Work laptop" and passkey.confirmed and passkey.discoverable
@@ -156,6 +156,9 @@ def test_a_passkey_after_the_password_is_a_fresh_second_factor(
     _password_step(page, passkeys, admin)
     page.wait_for_url(f"{passkeys}/accounts/login/otp/")
     # The passkey is offered before the code form.
+    button = page.locator("#passkey-verification-button").bounding_box()
+    code = page.locator("input[name=otp_token]").bounding_box()
+    assert button is not None and code is not None and button["y"] < code["y"]
     page.click("#passkey-verification-button")
     page.wait_for_url(f"{passkeys}/dashboard/")
     assert _session_amr(page) == ["pwd", "hwk", "user", "mfa"]
@@ -203,7 +206,7 @@ def test_a_removed_passkey_no_longer_signs_in(
     _sign_in_with_button(page, passkeys)
     page.wait_for_url(f"{passkeys}/dashboard/")
     page.goto(f"{passkeys}/dashboard/security/")
-    page.locator("#passkeys").get_by_role("button", name="Remove").click()
+    page.locator("#passkey-list").get_by_role("button", name="Remove").click()
     page.wait_for_url(f"{passkeys}/dashboard/security/**")
     assert not WebAuthnCredential.objects.filter(user=user).exists()
     page.context.clear_cookies()
