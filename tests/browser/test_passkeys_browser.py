@@ -217,6 +217,9 @@ def test_a_removed_passkey_no_longer_signs_in(
     _wait_for_status(page, "verification", "server-error")
     assert "not found" in status.inner_text().lower()
     assert _signed_out(page, passkeys)
+    assert AuditEvent.objects.filter(
+        type="login.failed", data__reason="unknown_credential"
+    ).exists()
 
 
 # --- refusals ------------------------------------------------------------------------------
