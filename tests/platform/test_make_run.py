@@ -50,7 +50,8 @@ def make_dry_run(*args: str, **env: str) -> str:
 def test_make_run_derives_the_issuer_from_host_and_port() -> None:
     commands = make_dry_run("PORT=8200")
     served = [line for line in commands.splitlines() if "manage.py" in line]
-    assert served and all("MICRO_ISSUER='http://127.0.0.1:8200'" in line for line in served)
+    # On the loopback address the issuer says localhost: passkeys need a domain name.
+    assert served and all("MICRO_ISSUER='http://localhost:8200'" in line for line in served)
     assert "runserver 127.0.0.1:8200" in served[-1]
 
 
@@ -81,7 +82,7 @@ def test_make_run_on_another_port_issues_tokens_for_that_port(tmp_path: Path) ->
     make = shutil.which("make")
     require_component(make is not None, "make")
     port = procs.free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://localhost:{port}"
     log_path = tmp_path / "make-run.log"
     env = make_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     command = [str(make), "--no-print-directory", *PREBUILT, "run", f"PORT={port}"]
@@ -114,15 +115,15 @@ def test_make_run_on_another_port_issues_tokens_for_that_port(tmp_path: Path) ->
         assert '{"user":{"id":' in walkthrough.split('"username":"ada"')[1], walkthrough
         assert "create service billing" in walkthrough, walkthrough
         assert walkthrough.rstrip().endswith("billing billing:read profile"), walkthrough
-        # The same server reached as `localhost`: one warning, however many such requests.
+        # The same server reached by its IP address: one warning, however many such requests.
         for _ in range(3):
-            get_json(f"http://localhost:{port}/.well-known/openid-configuration")
+            get_json(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
         deadline = time.monotonic() + 10
         while "MICRO_ISSUER is" not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         log = log_path.read_text()
     assert log.count("MICRO_ISSUER is") == 1, log[-3000:]
-    assert f"host 'localhost:{port}', but MICRO_ISSUER is {base_url}" in log
+    assert f"host '127.0.0.1:{port}', but MICRO_ISSUER is {base_url}" in log
 
 
 def run_the_readme_walkthrough(base_url: str, password: str, env: dict[str, str]) -> str:
@@ -134,9 +135,9 @@ def run_the_readme_walkthrough(base_url: str, password: str, env: dict[str, str]
     walkthrough = readme.split("## Five minutes", 1)[1]
     block, rest = walkthrough.split("```sh\n", 1)[1].split("```", 1)
     block += rest.split("```sh\n", 1)[1].split("```", 1)[0]
-    assert "PASSWORD='<printed password>'\n" in block and "BASE=http://127.0.0.1:8000\n" in block
+    assert "PASSWORD='<printed password>'\n" in block and "BASE=http://localhost:8000\n" in block
     script = block.replace("PASSWORD='<printed password>'", f"PASSWORD='{password}'").replace(
-        "BASE=http://127.0.0.1:8000", f"BASE={base_url}"
+        "BASE=http://localhost:8000", f"BASE={base_url}"
     )
     result = subprocess.run(  # noqa: S603 - bash running the README's own commands
         [str(shutil.which("bash")), "-euo", "pipefail", "-c", script],

@@ -82,7 +82,7 @@ def load_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
 
 
 def test_check_deploy_is_clean_with_the_production_settings(tmp_path: Path) -> None:
-    env = production_env(tmp_path)
+    env = production_env(tmp_path, MICRO_ISSUER="https://id.example.com")
     collect_static(tmp_path, env)
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert result.returncode == 0, result.stdout + result.stderr

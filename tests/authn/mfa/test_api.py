@@ -366,7 +366,7 @@ def test_codes_in_flight_count_against_the_limit(user):
     """Attempts are counted before the check: concurrent guesses cannot exceed the limit."""
     device, _ = enrol(user)
     for _ in range(settings.MICRO_MFA_FAILURES_PER_USER):
-        mfa._attempt_begin(user)
+        mfa.mfa_attempt_begin(user)
     with pytest.raises(mfa.MfaThrottled):
         mfa.mfa_verify(user=user, code=fresh_code(device), ip_address=None)
 

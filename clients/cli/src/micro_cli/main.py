@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--server",
         metavar="URL",
-        help="the service's base URL (default: $MICRO_SERVER or http://127.0.0.1:8000)",
+        help="the service's base URL (default: $MICRO_SERVER or http://localhost:8000)",
     )
     login.add_argument(
         "--allow-insecure-http",

@@ -14,7 +14,7 @@ from micro_cli.errors import CliError
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "micro-cli/1"
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+DEFAULT_SERVER = "http://localhost:8000"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
