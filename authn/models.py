@@ -185,8 +185,9 @@ class DashboardSession(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True, default="")
     # How the owner signed in (`amr` values this service checked: pwd, otp, hwk, swk, user,
-    # mfa, fed); empty until someone signs in. Written from the session's data on each save.
-    amr = models.JSONField(default=list, blank=True)
+    # mfa, fed); empty until someone signs in. Written from the session's data on each save;
+    # db_default: an instance still running the previous release inserts rows without it.
+    amr = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "-last_seen_at"], name="dash_session_user_idx")]

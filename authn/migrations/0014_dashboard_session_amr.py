@@ -9,10 +9,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # db_default: an instance still running the previous release inserts sessions without
+        # the column; they are filled on their next save.
         migrations.AddField(
             model_name="dashboardsession",
             name="amr",
-            field=models.JSONField(blank=True, default=list),
+            field=models.JSONField(blank=True, db_default=[], default=list),
         ),
         migrations.AlterField(
             model_name="oauthsignin",

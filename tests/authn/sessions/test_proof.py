@@ -3,9 +3,14 @@ security page, and how the page names those values."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
+from django.db import connection
 from django.template import Context, Template
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from authn.models import DashboardSession
@@ -138,3 +143,15 @@ def test_amr_label_names_each_method(amr, label):
 def test_amr_label_in_a_template_is_escaped_text():
     template = Template("{% load dashboard %}{{ amr|amr_label }}")
     assert template.render(Context({"amr": ["pwd", "<script>"]})) == "password"
+
+
+def test_a_row_inserted_without_amr_by_an_older_release_gets_an_empty_list():
+    now = timezone.now()
+    row_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO authn_dashboardsession (id, key_hash, session_data, created_at,"
+            " last_seen_at, expire_date, user_agent) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [row_id.hex, "0" * 64, "", now, now, now + timedelta(hours=1), ""],
+        )
+    assert DashboardSession.objects.get(pk=row_id).amr == []
