@@ -22,7 +22,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from authn.models import OAuthSignIn
-from authn.sessions.proof import PASSKEY_AMR, session_amr, session_sign_in_facts
+from authn.sessions.proof import session_amr, session_sign_in_facts
+from micro_platform.sign_in import PASSKEY_AMR
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 # A code's or device code's record outlives any code: they expire within minutes, and an

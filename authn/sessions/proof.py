@@ -16,6 +16,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from accounts.models import User
 from accounts.principals import principal_for_user
 from micro_platform.identity import Principal
+from micro_platform.sign_in import PASSKEY_AMR
 
 AMR_KEY = "micro_amr"
 AUTH_TIME_KEY = "micro_auth_time"
@@ -30,8 +31,7 @@ FEDERATED = "fed"
 # What a local sign-in may prove (RFC 8176): a password, a one-time code, a passkey (a
 # hardware-bound key, or a synced software key), the user verified by the authenticator, and
 # more than one factor.
-LOCAL_AMR = ("pwd", "otp", "hwk", "swk", "user", "mfa")
-PASSKEY_AMR = ("hwk", "swk")
+LOCAL_AMR = ("pwd", "otp", *PASSKEY_AMR, "user", "mfa")
 
 
 def session_mark_signed_in(
