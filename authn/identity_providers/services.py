@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import Group, User
 from accounts.validators import DISPLAY_NAME_PATTERN
@@ -429,11 +430,18 @@ def identity_provider_delete(
 # --- Links --------------------------------------------------------------------------------------
 
 
+def _passwordless_passkey(user: User) -> bool:
+    """Whether the user has an enabled discoverable passkey: a sign-in without a password.
+    (The passkey model is read directly: authn.mfa sits beside this package.)"""
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True, discoverable=True).exists()
+
+
 def external_identity_unlink(
     *, actor: Principal | None, identity: ExternalIdentity, via: str
 ) -> None:
     """Removes an account's link to a provider, unless it is the account's last way to sign
-    in (no usable password and no other link to an enabled provider): LastSignInMethod then."""
+    in (no usable password, no other link to an enabled provider and no enabled passkey that
+    signs in without a password): LastSignInMethod then."""
     with transaction.atomic():
         # The account's row is locked so that two removals at once cannot each see the other
         # link as the remaining way in and leave none.
@@ -444,7 +452,7 @@ def external_identity_unlink(
             .exclude(pk=identity.pk)
             .exists()
         )
-        if not others and not user.has_usable_password():
+        if not others and not user.has_usable_password() and not _passwordless_passkey(user):
             raise LastSignInMethod(LastSignInMethod.message)
         audit_record(
             type="external_identity.unlinked",

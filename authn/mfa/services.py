@@ -1,7 +1,9 @@
-"""Multi-factor authentication with django-otp: TOTP devices and single-use backup codes.
+"""Multi-factor authentication with django-otp: TOTP devices, single-use backup codes, and
+the rules shared with passkeys (authn.mfa.passkeys).
 
-Every path that accepts a second factor (token endpoint, RPC login, dashboard) goes through
-`mfa_verify`, so single use, throttling and auditing hold everywhere.
+Every path that accepts a code (token endpoint, RPC login, dashboard) goes through
+`mfa_verify`, so single use, throttling and auditing hold everywhere; a passkey assertion
+shares the same per-user budget of failures (`mfa_attempt_begin`, `mfa_failure_record`).
 
 Storage: a TOTP device must keep its seed to compute codes, so `TOTPDevice.key` holds it
 (django-otp's model); backup codes are django-otp `StaticToken` rows, but the `token` column
@@ -31,13 +33,15 @@ from django_otp.models import Device
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
+from accounts.selectors import user_is_administrator
 from audit.services import audit_record
 from authn.credentials.services import user_credentials_revoke
 from micro_platform.counters import counter_delete, counter_get, counter_incr
 from micro_platform.identity import Principal
-from micro_platform.sign_in import require_recent_sign_in
+from micro_platform.sign_in import require_fresh_mfa, require_recent_sign_in
 
 logger = logging.getLogger("micro.auth")
 
@@ -60,7 +64,22 @@ TOTP_ENROLMENT_SECONDS = 15 * 60
 
 
 class MfaRequired(Exception):
-    """The password was right, the account has MFA, and no code was given."""
+    """The password was right, the account has MFA, and no code was given (`message` says
+    what the caller can give)."""
+
+    default_message = "This account requires a one-time code (`otp`)."
+
+    def __init__(self, message: str = default_message) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# A passkey cannot be given to the token endpoint or the RPC login: a backup code can, and
+# `micro login` signs in through the browser, where the passkey works.
+PASSKEY_ONLY_MESSAGE = (
+    "This account's second factor is a passkey, which works in the browser: sign in with"
+    " `micro login`, or give one of your backup codes as `otp`."
+)
 
 
 class MfaInvalid(Exception):
@@ -101,8 +120,26 @@ class TotpEnrolment:
 
 
 def user_has_mfa(*, user: User) -> bool:
+    """True when the user has a second factor: a confirmed TOTP device or an enabled passkey."""
+    return user_has_totp(user=user) or _has_passkey(user)
+
+
+def user_has_totp(*, user: User) -> bool:
     """True when the user has a confirmed TOTP device."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def _has_passkey(user: User) -> bool:
+    # authn.mfa.passkeys.user_has_passkey, which imports this module.
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
+def mfa_required(*, user: User) -> bool:
+    """Whether the user must keep a second factor: with MICRO_MFA_REQUIRED_FOR_ADMINS, staff
+    (admin site) and `api_admin` holders, whose sign-in is the most worth stealing."""
+    if not settings.MICRO_MFA_REQUIRED_FOR_ADMINS:
+        return False
+    return user.is_staff or user_is_administrator(user=user)
 
 
 # --- verification -------------------------------------------------------------------
@@ -132,8 +169,9 @@ def _throttle_wait(user: User) -> int:
     return max(waits, default=0)
 
 
-def _attempt_begin(user: User) -> None:
-    """Counts an attempt before the code is checked, so concurrent guesses stay bounded."""
+def mfa_attempt_begin(user: User) -> None:
+    """Counts an attempt before a code or a passkey assertion is checked, so concurrent
+    guesses stay bounded; MfaThrottled past the limits."""
     wait = _throttle_wait(user)
     if wait:
         raise MfaThrottled(wait)
@@ -144,11 +182,17 @@ def _attempt_begin(user: User) -> None:
         raise MfaThrottled(_throttle_wait(user) or 1)
 
 
-def _attempt_succeeded(user: User) -> None:
+def mfa_attempt_succeeded(user: User) -> None:
+    """Clears the user's count of failures after a right code or a valid assertion."""
     counter_delete(*(_throttle_key(user, window) for window, _ in _limits()))
 
 
-def _failure_record(user: User, ip_address: str | None) -> None:
+def mfa_failure_record(
+    user: User, ip_address: str | None, *, device: str | None = None, reason: str | None = None
+) -> None:
+    """Audits a wrong second factor: `device` ("passkey") and `reason` (a short code, never
+    what the client sent) when given."""
+    data = {key: value for key, value in (("device", device), ("reason", reason)) if value}
     with transaction.atomic():
         audit_record(
             type="mfa.failed",
@@ -156,8 +200,12 @@ def _failure_record(user: User, ip_address: str | None) -> None:
             subject_type="user",
             subject_id=user.pk,
             ip_address=ip_address,
+            data=data,
         )
-    logger.info("mfa.failed user=%s ip=%s", user.pk, ip_address)
+    if reason:
+        logger.info("mfa.failed user=%s ip=%s reason=%s", user.pk, ip_address, reason)
+    else:
+        logger.info("mfa.failed user=%s ip=%s", user.pk, ip_address)
 
 
 def mfa_verify(*, user: User, code: str, ip_address: str | None) -> Device:
@@ -166,15 +214,15 @@ def mfa_verify(*, user: User, code: str, ip_address: str | None) -> Device:
     Wrong codes are audited and counted; past the limit every code is refused
     (MfaThrottled) until the window ends, so codes cannot be guessed.
     """
-    _attempt_begin(user)
+    mfa_attempt_begin(user)
     confirmed = TOTPDevice.objects.filter(user=user, confirmed=True)
     device = _totp_match(confirmed, code) or _backup_match(user, code)
     if device is None:
-        _failure_record(user, ip_address)
+        mfa_failure_record(user, ip_address)
         if _totp_reused(user, code):
             raise MfaCodeReused()
         raise MfaInvalid()
-    _attempt_succeeded(user)
+    mfa_attempt_succeeded(user)
     return device
 
 
@@ -245,11 +293,12 @@ def _backup_match(user: User, code: str) -> StaticDevice | None:
 
 
 def mfa_sign_in_step(*, user: User, otp: str | None, ip_address: str | None) -> tuple[str, ...]:
-    """The `amr` of a sign-in whose password was right; MFA users must give a valid code."""
+    """The `amr` of a sign-in whose password was right; MFA users must give a valid code (a
+    TOTP code or a backup code; a passkey-only user, a backup code)."""
     if not user_has_mfa(user=user):
         return ("pwd",)
     if not otp:
-        raise MfaRequired()
+        raise MfaRequired() if user_has_totp(user=user) else MfaRequired(PASSKEY_ONLY_MESSAGE)
     mfa_verify(user=user, code=otp, ip_address=ip_address)
     return ("pwd", "otp")
 
@@ -262,7 +311,7 @@ def totp_begin(*, user: User, actor: Principal | None) -> TotpEnrolment:
 
     Every MFA change needs a recent password sign-in (see recent_sign_in)."""
     require_recent_sign_in(actor=actor)
-    if user_has_mfa(user=user):
+    if user_has_totp(user=user):
         raise MfaStateError("mfa_already_enrolled", "A confirmed TOTP device already exists.")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
@@ -306,17 +355,18 @@ def _enrolment_of(device: TOTPDevice) -> TotpEnrolment:
 
 
 def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
-    """Confirms the pending device with a current code; returns 10 fresh backup codes.
+    """Confirms the pending device with a current code; returns 10 fresh backup codes when it
+    is the user's first second factor (none when a passkey came first: its codes stay).
 
     A wrong code keeps the pending secret (MfaInvalid) until the enrolment's last allowed
     one, which discards it (MfaEnrolmentEnded); the MFA throttle counts each as usual."""
     require_recent_sign_in(actor=actor)
-    if user_has_mfa(user=user):
+    if user_has_totp(user=user):
         raise MfaStateError("mfa_already_enrolled", "A confirmed TOTP device already exists.")
     pending = _pending_devices(user)
     if not pending.exists():
         raise MfaStateError("mfa_not_pending", "Start the enrolment first.")
-    _attempt_begin(user)
+    mfa_attempt_begin(user)
     with transaction.atomic():
         # One transaction keeps the matched device locked until it is confirmed, so a
         # concurrent restart of the enrolment cannot delete it in between. Only a device
@@ -325,9 +375,9 @@ def totp_confirm(*, user: User, otp: str, actor: Principal | None) -> list[str]:
         codes = _enrolment_complete(user, device, actor) if device is not None else None
         ended = codes is None and _enrolment_wrong_code(user)
     if codes is None:
-        _failure_record(user, None)
+        mfa_failure_record(user, None)
         raise MfaEnrolmentEnded() if ended else MfaInvalid()
-    _attempt_succeeded(user)
+    mfa_attempt_succeeded(user)
     return codes
 
 
@@ -354,12 +404,9 @@ def _enrolment_wrong_code(user: User) -> bool:
 
 
 def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None) -> list[str]:
+    locked = User.objects.select_for_update().get(pk=user.pk)
     TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
-    codes = _backup_codes_replace(user)
-    # People turn MFA on when they fear an intruder: sign-ins made without it end, except the
-    # caller's own (the dashboard re-keys its session; a token keeps its refresh family).
-    keep = actor.session_id if actor is not None and actor.method == "jwt" else None
-    user_credentials_revoke(user=user, keep_family=keep)
+    codes = mfa_factor_added(user=locked, actor=actor, other_factor=_has_passkey(locked))
     audit_record(
         type="mfa.enrolled",
         actor=actor or user.pk,
@@ -367,6 +414,26 @@ def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None)
         subject_id=user.pk,
         data={"device": "totp"},
     )
+    return codes or []
+
+
+def mfa_factor_added(
+    *, user: User, actor: Principal | None, other_factor: bool
+) -> list[str] | None:
+    """What a newly confirmed second factor brings when it is the first (no backup codes were
+    issued yet, or no other enabled factor exists): 10 fresh backup codes, returned, and the
+    end of the sign-ins made without it. None otherwise.
+
+    The caller holds the account's row lock (`select_for_update`), so of two factors added at
+    once exactly one is the first."""
+    has_codes = StaticDevice.objects.filter(user=user, name=BACKUP_DEVICE_NAME).exists()
+    if has_codes and other_factor:
+        return None
+    codes = _backup_codes_replace(user)
+    # People turn MFA on when they fear an intruder: sign-ins made without it end, except the
+    # caller's own (the dashboard re-keys its session; a token keeps its refresh family).
+    keep = actor.session_id if actor is not None and actor.method == "jwt" else None
+    user_credentials_revoke(user=user, keep_family=keep)
     return codes
 
 
@@ -385,18 +452,29 @@ def _backup_codes_replace(user: User) -> list[str]:
 
 
 def _require_current_code(user: User, otp: str) -> None:
-    if not user_has_mfa(user=user):
-        raise MfaStateError("mfa_not_enrolled", "No TOTP device is enrolled.")
     mfa_verify(user=user, code=otp, ip_address=None)
 
 
 def totp_remove(*, user: User, otp: str, actor: Principal | None) -> None:
-    """Removes the TOTP device and the backup codes; needs a current code (or a backup code)."""
+    """Removes the TOTP device; needs a current code (or a backup code). The backup codes go
+    too unless a passkey remains; the last factor of a user who must have MFA stays
+    (MfaStateError `mfa_required`)."""
     require_recent_sign_in(actor=actor)
+    if not user_has_totp(user=user):
+        raise MfaStateError("mfa_not_enrolled", "No TOTP device is enrolled.")
     _require_current_code(user, otp)
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
-        StaticDevice.objects.filter(user=user, name=BACKUP_DEVICE_NAME).delete()
+        # Locked as passkey removal locks it: two removals at once cannot both leave none.
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        passkey_left = _has_passkey(locked)
+        if not passkey_left and mfa_required(user=locked):
+            raise MfaStateError(
+                "mfa_required",
+                "Your account must keep a second factor: add a passkey before removing this one.",
+            )
+        TOTPDevice.objects.filter(user=locked).delete()
+        if not passkey_left:
+            StaticDevice.objects.filter(user=locked, name=BACKUP_DEVICE_NAME).delete()
         audit_record(
             type="mfa.removed",
             actor=actor or user.pk,
@@ -407,7 +485,8 @@ def totp_remove(*, user: User, otp: str, actor: Principal | None) -> None:
 
 
 def mfa_reset_by_admin(*, user: User, actor: Principal | None) -> None:
-    """Account recovery for a lost authenticator: removes every device, ends every sign-in.
+    """Account recovery for a lost authenticator: removes every device (TOTP, backup codes,
+    passkeys), ends every sign-in.
 
     The administrator vouches for the person (out of band); the user signs in with the
     password alone and should enrol again at once. Audited as `mfa.removed` (via admin).
@@ -415,6 +494,7 @@ def mfa_reset_by_admin(*, user: User, actor: Principal | None) -> None:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
         user_credentials_revoke(user=user)
         audit_record(
             type="mfa.removed",
@@ -425,10 +505,22 @@ def mfa_reset_by_admin(*, user: User, actor: Principal | None) -> None:
         )
 
 
-def backup_codes_regenerate(*, user: User, otp: str, actor: Principal | None) -> list[str]:
-    """Replaces every backup code with 10 new ones; needs a current code."""
+def backup_codes_regenerate(
+    *, user: User, otp: str | None = None, actor: Principal | None
+) -> list[str]:
+    """Replaces every backup code with 10 new ones; needs a current code (`otp`), or without
+    one, a sign-in with a second factor (a code or a passkey) in the last 15 minutes."""
     require_recent_sign_in(actor=actor)
-    _require_current_code(user, otp)
+    if not user_has_mfa(user=user):
+        raise MfaStateError("mfa_not_enrolled", "No second factor is enrolled.")
+    if otp:
+        _require_current_code(user, otp)
+    else:
+        require_fresh_mfa(
+            actor=actor,
+            message="New backup codes need a current code, or a sign-in with a one-time code"
+            " or a passkey in the last 15 minutes.",
+        )
     with transaction.atomic():
         codes = _backup_codes_replace(user)
         audit_record(

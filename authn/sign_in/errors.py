@@ -22,9 +22,8 @@ def sign_in_problem(exc: Exception) -> APIException:
     if isinstance(exc, SignInThrottled | mfa.MfaThrottled):
         return too_many_attempts(retry_after=exc.retry_after)
     if isinstance(exc, mfa.MfaRequired):
-        return AuthenticationFailed(
-            "This account requires a one-time code (`otp`).", code="mfa_required"
-        )
+        # A passkey-only account is told what it can give here (a backup code) or use instead.
+        return AuthenticationFailed(exc.message, code="mfa_required")
     if isinstance(exc, mfa.MfaCodeReused):
         return AuthenticationFailed(
             "This one-time code was already used; wait for the next code.", code="mfa_invalid"

@@ -40,6 +40,7 @@ from authn.sign_in.services import (
     sign_in_record,
 )
 from authn.web.forms import LoginForm, OtpForm
+from authn.web.passkey_pages import passkey_context
 from micro_platform.http import client_ip
 from micro_platform.sign_in import SignInThrottled
 
@@ -85,17 +86,22 @@ def _sign_in(
     fed_mfa: str | None = None,
     groups: tuple[str, ...] = (),
     link: Upstream | None = None,
+    second: tuple[str, ...] | None = None,
 ) -> HttpResponseRedirect:
     """Logs the user in (new session id), records how, and audits `login.succeeded`.
 
-    `amr` is the primary step's; "otp" is added when `device` passed the code step. For a
-    federated sign-in (`idp`), `fed_mfa` says which second factor counts ("otp" or "mfa"),
-    and the upstream `groups` add their mapped memberships, and a `link` by verified email is
-    made, only now that it is complete."""
+    `amr` is the primary step's (empty for a passwordless passkey sign-in); when `device`
+    passed, its values are added: `second` for a passkey (as `passkey_amr` gives them), else
+    "otp" for a code. For a federated sign-in (`idp`), `fed_mfa` says which second factor
+    counts, and the upstream `groups` add their mapped memberships, and a `link` by verified
+    email is made, only now that it is complete. Any half-finished sign-in of the session is
+    dropped, so its pending state cannot be completed later."""
     if device is not None:
-        amr = (*amr, "otp")
-        fed_mfa = "otp"
+        second = second or ("otp",)
+        amr = (*amr, *second)
+        fed_mfa = second[0]
     next_url = request.session.pop(PENDING_NEXT_KEY, None)
+    pending_clear(request)
     with transaction.atomic():
         login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         if device is not None:
@@ -143,6 +149,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         "next": next_url,
         "signup_open": settings.MICRO_SIGNUP_OPEN,
         "providers": identity_providers_enabled(),
+        **passkey_context(request, purpose="login"),
     }
     return render(request, "micro/login.html", context, status=400 if form.errors else 200)
 
@@ -182,7 +189,13 @@ def primary_step_passed(
     return redirect("/accounts/login/otp/")
 
 
-def _pending_user(request: HttpRequest) -> User | None:
+def pending_clear(request: HttpRequest) -> None:
+    """Forgets the half-finished sign-in (the primary step's user, how, and what to link)."""
+    for key in (*_PENDING_KEYS, PENDING_GROUPS_KEY, PENDING_EMAIL_LINK_KEY):
+        request.session.pop(key, None)
+
+
+def pending_user(request: HttpRequest) -> User | None:
     """The user who passed the password step in this session within the last few minutes."""
     started = request.session.get(PENDING_AT_KEY)
     if not isinstance(started, int) or time.time() - started > PENDING_TTL_SECONDS:
@@ -196,7 +209,7 @@ def _pending_user(request: HttpRequest) -> User | None:
 @require_http_methods(["GET", "POST"])
 def login_otp_view(request: HttpRequest) -> HttpResponse:
     """OTP step: a TOTP or backup code for the pending user; only then the session logs in."""
-    user = _pending_user(request)
+    user = pending_user(request)
     if user is None:
         return redirect("/accounts/login/")
     form = OtpForm(request.POST if request.method == "POST" else None)
@@ -212,15 +225,27 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
         except MfaInvalid:
             form.add_error("otp_token", "That code is not valid.")
         else:
-            amr = tuple(str(v) for v in request.session.get(PENDING_AMR_KEY) or ["pwd"])
-            idp = request.session.get(PENDING_IDP_KEY)
-            groups = tuple(str(g) for g in request.session.get(PENDING_GROUPS_KEY) or [])
-            link = Upstream.from_session(request.session.get(PENDING_EMAIL_LINK_KEY))
-            for key in (*_PENDING_KEYS, PENDING_GROUPS_KEY, PENDING_EMAIL_LINK_KEY):
-                request.session.pop(key, None)
-            return _sign_in(request, user, device, amr=amr, idp=idp, groups=groups, link=link)
-    return render(
-        request, "micro/login_otp.html", {"form": form}, status=400 if form.errors else 200
+            return pending_sign_in(request, user, device)
+    context = {"form": form, **passkey_context(request, purpose="verify", user=user)}
+    if "passkey_config" in context:
+        # The passkey comes first: the code field, below it, does not take the focus (which
+        # would open a phone's keyboard over the passkey button).
+        form.fields["otp_token"].widget.attrs.pop("autofocus", None)
+    return render(request, "micro/login_otp.html", context, status=400 if form.errors else 200)
+
+
+def pending_sign_in(
+    request: HttpRequest, user: User, device: Device, *, second: tuple[str, ...] | None = None
+) -> HttpResponseRedirect:
+    """Completes the pending sign-in of `user` now that `device` (a code, or a passkey whose
+    `amr` values are `second`) passed: how the primary step went, its provider, groups and
+    link come from the session."""
+    amr = tuple(str(v) for v in request.session.get(PENDING_AMR_KEY) or ["pwd"])
+    idp = request.session.get(PENDING_IDP_KEY)
+    groups = tuple(str(g) for g in request.session.get(PENDING_GROUPS_KEY) or [])
+    link = Upstream.from_session(request.session.get(PENDING_EMAIL_LINK_KEY))
+    return _sign_in(
+        request, user, device, amr=amr, idp=idp, groups=groups, link=link, second=second
     )
 
 

@@ -36,7 +36,7 @@ from authn.identity_providers.selectors import (
     identity_provider_get,
 )
 from authn.models import IdentityProvider
-from authn.sessions.proof import AUTH_TIME_KEY, principal_for_session, session_amr
+from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, FEDERATED, principal_for_session
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
 from micro_platform.errors import problem_response
 from micro_platform.http import client_ip
@@ -335,13 +335,20 @@ def link_view(request: HttpRequest) -> HttpResponse:
     return render(request, "micro/federation_link.html", context)
 
 
+# A sign-in made here: a password, or a passkey (hardware-bound or synced).
+_LOCAL_SIGN_IN_AMR = frozenset({"pwd", "hwk", "swk"})
+
+
 def _password_sign_in_since(request: HttpRequest, started: Any) -> bool:
-    """Whether the session's user signed in here with a password after `started`; a
-    federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
+    """Whether the session's user signed in here (a password or a passkey) after `started`;
+    a federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
     signed_in_at = request.session.get(AUTH_TIME_KEY)
+    # As the sign-in here recorded it (a session from before `amr` was kept was a password's).
+    amr = request.session.get(AMR_KEY) or ["pwd"]
     return (
         request.user.is_authenticated
-        and "pwd" in session_amr(request.session)
+        and FEDERATED not in amr
+        and not _LOCAL_SIGN_IN_AMR.isdisjoint(amr)
         and isinstance(signed_in_at, int)
         and isinstance(started, int)
         and signed_in_at >= started

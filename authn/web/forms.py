@@ -35,6 +35,12 @@ class OtpForm(forms.Form):
     )
 
 
+class PasskeyNameForm(forms.Form):
+    """A passkey's name, as the user calls it ("Laptop", "Blue key")."""
+
+    name = forms.CharField(max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
 class AvatarUrlField(forms.URLField):
     """A URL field checked once, by the model's rule (http or https): URLField's own
     validator and the model's would each say "Enter a valid URL." for the same input."""

@@ -1,5 +1,5 @@
-"""The security page: TOTP enrolment, backup codes, password change, sessions (one by one or
-all at once), linked sign-ins (identity providers), sign-ins."""
+"""The security page: TOTP enrolment, passkeys, backup codes, password change, sessions (one
+by one or all at once), linked sign-ins (identity providers), sign-ins."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -24,6 +24,7 @@ from authn.credentials.services import logout_all
 from authn.identity_providers.admin_selectors import external_identity_of_user
 from authn.identity_providers.selectors import external_identities_of
 from authn.identity_providers.services import LastSignInMethod, external_identity_unlink
+from authn.mfa.passkeys import PasskeyNotFound, passkey_remove, passkey_rename, passkeys_of
 from authn.mfa.services import (
     MfaCodeReused,
     MfaEnrolmentEnded,
@@ -36,17 +37,28 @@ from authn.mfa.services import (
     totp_confirm,
     totp_pending_enrolment,
     totp_remove,
-    user_has_mfa,
+    user_has_totp,
 )
 from authn.sessions.dashboard import dashboard_session_revoke
 from authn.sessions.store import session_key_hash
 from authn.web.auth_views import CODE_REUSED, throttled_response
-from authn.web.forms import PasswordChangeForm, SecurityOtpForm, SignOutEverywhereForm
+from authn.web.forms import (
+    PasskeyNameForm,
+    PasswordChangeForm,
+    SecurityOtpForm,
+    SignOutEverywhereForm,
+)
+from authn.web.passkey_pages import passkey_context, passkeys_enabled
 from authn.web.selectors import dashboard_sessions_of, sign_in_events_of
 from authn.web.views import add_validation_errors, dashboard_principal, dashboard_user
 from micro_platform.http import client_ip
 from micro_platform.identity import Principal
-from micro_platform.sign_in import RecentSignInRequired, SignInThrottled, require_recent_sign_in
+from micro_platform.sign_in import (
+    FreshMfaRequired,
+    RecentSignInRequired,
+    SignInThrottled,
+    require_recent_sign_in,
+)
 
 BAD_CODE = "That code is not valid."
 _AUTO_IDS = {"otp_form": "id_%s", "regenerate_form": "regenerate_%s", "remove_form": "remove_%s"}
@@ -56,7 +68,7 @@ def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> 
     user = dashboard_user(request)
     current = session_key_hash(request.session.session_key or "")
     context = {
-        "has_mfa": user_has_mfa(user=user),
+        "has_totp": user_has_totp(user=user),
         "backup_codes_remaining": backup_codes_remaining(user=user),
         "otp_form": SecurityOtpForm(),
         "regenerate_form": SecurityOtpForm(auto_id="regenerate_%s"),
@@ -66,9 +78,21 @@ def _security_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> 
         "current_session_hash": current,
         "events": sign_in_events_of(user_id=user.pk),
         "identities": external_identities_of(user=user),
+        **_passkeys_context(request, user),
         **extra,
     }
     return render(request, "micro/security.html", context, status=status)
+
+
+def _passkeys_context(request: HttpRequest, user: User) -> dict[str, Any]:
+    """The passkeys card: nothing while passkeys are off."""
+    if not passkeys_enabled():
+        return {}
+    return {
+        "passkeys": passkeys_of(user=user),
+        "passkey_name_form": PasskeyNameForm(auto_id="id_passkey_%s"),
+        **passkey_context(request, purpose="register"),
+    }
 
 
 @never_cache
@@ -186,7 +210,18 @@ def totp_confirm_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def backup_codes_view(request: HttpRequest) -> HttpResponse:
+    """New backup codes: with a current code from the authenticator app, or (for a user whose
+    second factors are passkeys) after a sign-in with a passkey in the last 15 minutes."""
     user, actor = dashboard_user(request), dashboard_principal(request)
+    if "otp_token" not in request.POST and not user_has_totp(user=user):
+        try:
+            codes = backup_codes_regenerate(user=user, actor=actor)
+        except (FreshMfaRequired, RecentSignInRequired):
+            return sign_in_again(request)
+        except MfaStateError as exc:
+            messages.error(request, exc.message)
+            return _security_page(request, status=409)
+        return _security_page(request, backup_codes=codes)
     result = _otp_step(
         request,
         lambda otp: backup_codes_regenerate(user=user, otp=otp, actor=actor),
@@ -298,3 +333,61 @@ def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
     )
     logout(request)
     return redirect("/accounts/login/")
+
+
+PASSKEYS_URL = "/dashboard/security/#passkeys"
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_rename_view(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    """Renames one of the user's own passkeys (another's, or none, is a 404)."""
+    if not passkeys_enabled():
+        raise Http404
+    form = PasskeyNameForm(request.POST, auto_id="id_passkey_%s")
+    if not form.is_valid():
+        return _security_page(request, status=400, passkey_name_form=form)
+    try:
+        passkey_rename(
+            user=dashboard_user(request),
+            passkey_id=passkey_id,
+            name=form.cleaned_data["name"],
+            actor=dashboard_principal(request),
+        )
+    except PasskeyNotFound:
+        return _security_page(request, status=404)
+    except RecentSignInRequired:
+        return sign_in_again(request)
+    except ValidationError as exc:
+        add_validation_errors(form, exc, default_field="name")
+        return _security_page(request, status=400, passkey_name_form=form)
+    messages.success(request, "Passkey renamed.")
+    return redirect(PASSKEYS_URL)
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_remove_view(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    """Removes one of the user's own passkeys: needs a second factor used in the last few
+    minutes; the last way to sign in, or the last factor of a user who must have one, stays
+    (409, with the reason)."""
+    if not passkeys_enabled():
+        raise Http404
+    try:
+        passkey_remove(
+            user=dashboard_user(request),
+            passkey_id=passkey_id,
+            actor=dashboard_principal(request),
+            via="dashboard",
+        )
+    except PasskeyNotFound:
+        return _security_page(request, status=404)
+    except (FreshMfaRequired, RecentSignInRequired):
+        return sign_in_again(request)
+    except MfaStateError as exc:
+        messages.error(request, exc.message)
+        return _security_page(request, status=409)
+    messages.success(request, "Passkey removed.")
+    return redirect(PASSKEYS_URL)

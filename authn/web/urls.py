@@ -2,8 +2,9 @@
 /dashboard/admin/."""
 
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
-from authn.web import application_views, auth_views, security_views, views
+from authn.web import application_views, auth_views, passkey_views, security_views, views
 from authn.web.console.urls import urlpatterns as console_urlpatterns
 
 app_name = "dashboard"
@@ -12,6 +13,32 @@ urlpatterns = [
     path("accounts/login/", auth_views.login_view, name="login"),
     path("accounts/login/otp/", auth_views.login_otp_view, name="login-otp"),
     path("accounts/logout/", auth_views.logout_view, name="logout"),
+    path(
+        "accounts/passkeys/login/begin/",
+        passkey_views.LoginBeginView.as_view(),
+        name="passkey-login-begin",
+    ),
+    path(
+        "accounts/passkeys/login/complete/",
+        passkey_views.LoginCompleteView.as_view(),
+        name="passkey-login-complete",
+    ),
+    path(
+        "accounts/passkeys/verify/begin/",
+        passkey_views.VerifyBeginView.as_view(),
+        name="passkey-verify-begin",
+    ),
+    path(
+        "accounts/passkeys/verify/complete/",
+        passkey_views.VerifyCompleteView.as_view(),
+        name="passkey-verify-complete",
+    ),
+    # The passkey script's messages (its `gettext`), loaded as a file under the CSP.
+    path(
+        "accounts/passkeys/jsi18n/",
+        JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]),
+        name="passkey-jsi18n",
+    ),
     path("dashboard/", views.profile_view, name="profile"),
     path("dashboard/api-keys/", views.api_keys_view, name="api-keys"),
     path(
@@ -36,6 +63,26 @@ urlpatterns = [
     path("dashboard/security/totp/remove", security_views.totp_remove_view, name="totp-remove"),
     path("dashboard/security/backup-codes", security_views.backup_codes_view, name="backup-codes"),
     path("dashboard/security/password", security_views.password_change_view, name="password"),
+    path(
+        "dashboard/security/passkeys/register/begin/",
+        passkey_views.RegisterBeginView.as_view(),
+        name="passkey-register-begin",
+    ),
+    path(
+        "dashboard/security/passkeys/register/complete/",
+        passkey_views.RegisterCompleteView.as_view(),
+        name="passkey-register-complete",
+    ),
+    path(
+        "dashboard/security/passkeys/<int:passkey_id>/rename/",
+        security_views.passkey_rename_view,
+        name="passkey-rename",
+    ),
+    path(
+        "dashboard/security/passkeys/<int:passkey_id>/remove/",
+        security_views.passkey_remove_view,
+        name="passkey-remove",
+    ),
     path(
         "dashboard/security/sign-out-everywhere",
         security_views.sign_out_everywhere_view,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.test_production import ROOT, production_env
+from tests.platform.helpers import ROOT, production_env
 
 SHOW = (
     "import json, django; django.setup(); from django.conf import settings as s;"

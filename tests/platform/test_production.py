@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import runpy
-import secrets
 import shutil
 import subprocess
 import sys
@@ -23,28 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import procs
 from tests.conftest import require_component
+from tests.platform.helpers import ROOT, production_env
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
-
-
-def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The process environment of a production instance on SQLite with a local cache, its
-    static files collected (`collect_static`) under `tmp_path`."""
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "MICRO_", "GUNICORN_", "PROMETHEUS_"))
-        and key not in ("DATABASE_URL", "REDIS_URL", "OBJECTS_DATABASE_URL")
-    }
-    return {
-        **clean,
-        "DJANGO_SETTINGS_MODULE": "micro_platform.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        **extra,
-    }
 
 
 # Collected once per run (each test's STATIC_ROOT is a copy): it takes seconds.

@@ -1,4 +1,5 @@
-"""The security page: TOTP enrolment, backup codes, removal, password change, sign-in events."""
+"""The security page: TOTP enrolment, backup codes, removal, passkeys, password change, sign-in
+events."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
 from authn.mfa import services as mfa
@@ -20,7 +23,15 @@ from authn.sessions.proof import AUTH_TIME_KEY
 from micro_platform.sign_in import RECENT_SIGN_IN_SECONDS
 from tests.authn.dashboard_helpers import SECURITY_URL, enrol_totp, sign_in, totp_code
 from tests.authn.mfa_helpers import fresh_code
-from tests.factories import DEFAULT_PASSWORD
+from tests.authn.web.passkey_flows import (
+    LOGIN_BEGIN,
+    LOGIN_COMPLETE,
+    passkeys_on,
+    post_json,
+    register,
+    soft_key,
+)
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -346,3 +357,187 @@ def test_a_wrong_code_after_the_enrolments_life_shows_no_secret(
     assert response.status_code == 409
     assert secret not in response.content.decode()
     assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+# --- passkeys ---------------------------------------------------------------------------------
+
+PASSKEYS_URL = "/dashboard/security/#passkeys"
+
+
+@pytest.fixture
+def with_passkeys(settings: Any) -> None:
+    passkeys_on(settings)
+
+
+@pytest.fixture
+def passkey_session(with_passkeys: None, user: User) -> tuple[Client, WebAuthnCredential]:
+    """A passkey of `user`, registered through the dashboard, and the session that did it."""
+    client = Client()
+    sign_in(client, user)
+    passkey_id = register(user, soft_key(), client=client)["id"]
+    return client, WebAuthnCredential.objects.get(pk=passkey_id)
+
+
+@pytest.fixture
+def passkey(passkey_session: tuple[Client, WebAuthnCredential]) -> WebAuthnCredential:
+    return passkey_session[1]
+
+
+def test_the_passkeys_card_lists_them_and_offers_to_add_one(passkey: WebAuthnCredential) -> None:
+    client = Client()
+    sign_in(client, UserFactory.create())
+    WebAuthnCredential.objects.filter(pk=passkey.pk).update(name="Green <key>")
+    mine = Client()
+    mine.force_login(passkey.user)
+    html = mine.get(SECURITY_URL).content.decode()
+    for fragment in (
+        'id="passkeys"',
+        "Green &lt;key&gt;",
+        f'action="/dashboard/security/passkeys/{passkey.pk}/rename/"',
+        f'action="/dashboard/security/passkeys/{passkey.pk}/remove/"',
+        'id="passkey-registration-placeholder"',
+        '<template id="passkey-registration-available-template">',
+        'id="passkey-register-button"',
+        'id="passkey-register-status-message" class="passkey-status" role="status"',
+        'id="id_passkey_name"',
+        'id="passkey-backup-codes" hidden',
+        '<script id="otp_webauthn_config" type="application/json">',
+        'type="module" src="/static/django_otp_webauthn/otp_webauthn_register.js"',
+        'src="/static/micro/dashboard.js"',
+    ):
+        assert fragment in html, fragment
+    assert "Green" not in client.get(SECURITY_URL).content.decode()  # only one's own
+
+
+def test_the_passkeys_card_is_hidden_while_passkeys_are_off(dashboard: Client) -> None:
+    html = dashboard.get(SECURITY_URL).content.decode()
+    assert 'id="passkeys"' not in html and "otp_webauthn" not in html
+
+
+def test_a_passkey_is_not_an_authenticator_app(passkey: WebAuthnCredential) -> None:
+    client = Client()
+    client.force_login(passkey.user)
+    html = client.get(SECURITY_URL).content.decode()
+    assert "An authenticator app is set up" not in html
+    assert "Set up an authenticator app" in html
+
+
+def test_renaming_a_passkey(passkey_session: tuple[Client, WebAuthnCredential]) -> None:
+    dashboard, passkey = passkey_session
+    url = f"/dashboard/security/passkeys/{passkey.pk}/rename/"
+    response = dashboard.post(url, {"name": "  Laptop  "})
+    assert response.status_code == 302 and response["Location"] == PASSKEYS_URL
+    passkey.refresh_from_db()
+    assert passkey.name == "Laptop"
+    assert dashboard.post(url, {"name": ""}).status_code == 400
+    assert dashboard.post(url, {"name": "x" * 65}).status_code == 400
+    assert dashboard.post(url, {"name": "a\x00b"}).status_code == 400
+    passkey.refresh_from_db()
+    assert passkey.name == "Laptop"
+
+
+def test_another_users_passkey_cannot_be_renamed_or_removed(
+    with_passkeys: None, passkey: WebAuthnCredential
+) -> None:
+    other = UserFactory.create()
+    enrol_totp(other)
+    client = Client()
+    sign_in(client, other)  # with a code just now: removal's fresh second factor
+    for action, data in (("rename", {"name": "mine"}), ("remove", {})):
+        response = client.post(f"/dashboard/security/passkeys/{passkey.pk}/{action}/", data)
+        assert response.status_code == 404, action
+    assert dashboard_passkey_count(passkey.user) == 1
+    passkey.refresh_from_db()
+    assert passkey.name != "mine"
+
+
+def dashboard_passkey_count(user: User) -> int:
+    return WebAuthnCredential.objects.filter(user=user).count()
+
+
+def test_removing_a_passkey_needs_a_fresh_second_factor(with_passkeys: None, user: User) -> None:
+    enrol_totp(user)
+    client = Client()
+    sign_in(client, user)  # with a code
+    passkey_id = register(user, soft_key(), client=client)["id"]
+    _age_the_sign_in(client)
+    url = f"/dashboard/security/passkeys/{passkey_id}/remove/"
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert dashboard_passkey_count(user) == 1
+    sign_in(client, user)
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"] == PASSKEYS_URL
+    assert dashboard_passkey_count(user) == 0
+
+
+def test_passkey_actions_are_404_while_passkeys_are_off(
+    passkey_session: tuple[Client, WebAuthnCredential], settings: Any
+) -> None:
+    dashboard, passkey = passkey_session
+    settings.MICRO_PASSKEYS_ENABLED = False
+    for action in ("rename", "remove"):
+        url = f"/dashboard/security/passkeys/{passkey.pk}/{action}/"
+        assert dashboard.post(url, {"name": "x"}).status_code == 404
+
+
+def test_recent_sign_ins_name_a_passkey(with_passkeys: None, user: User) -> None:
+    key = soft_key()
+    register(user, key)
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    html = client.get(SECURITY_URL).content.decode()
+    assert '<td data-label="Method">session (security key + verified)</td>' in html
+    assert '<td data-label="Method">session (password)</td>' in html  # the sign-in before
+    # The session list says how this session signed in.
+    assert '<td data-label="Signed in with">security key + verified</td>' in html
+
+
+def test_a_passkey_only_user_gets_new_backup_codes_after_a_passkey_sign_in(
+    with_passkeys: None, user: User
+) -> None:
+    key = soft_key()
+    register(user, key)  # the first second factor: backup codes issued with it
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    html = client.get(SECURITY_URL).content.decode()
+    assert 'id="passkey-backup-codes-form"' in html and "Backup codes left: 10." in html
+    old = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+    response = client.post("/dashboard/security/backup-codes")
+
+    assert response.status_code == 200
+    codes = BACKUP_CODE.findall(response.content.decode())
+    assert len(codes) == 10
+    new = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    assert len(new) == 10 and not new & old
+
+
+def test_new_backup_codes_without_a_code_need_a_fresh_passkey_sign_in(
+    with_passkeys: None, user: User
+) -> None:
+    key = soft_key()
+    register(user, key)
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    _age_the_sign_in(client)
+    before = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+    response = client.post("/dashboard/security/backup-codes")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    after = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    assert after == before
+
+
+def test_an_authenticator_app_user_still_needs_a_code_for_new_backup_codes(user: User) -> None:
+    enrol_totp(user)
+    dashboard = Client()
+    sign_in(dashboard, user)  # with a code
+    before = backup_codes_remaining(user=user)
+    response = dashboard.post("/dashboard/security/backup-codes")
+    assert response.status_code == 400
+    assert backup_codes_remaining(user=user) == before
