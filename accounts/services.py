@@ -152,8 +152,8 @@ def _check_may_change_email(*, actor: Principal, user: User) -> None:
     admin = selectors.user_get(user_id=actor.user_id)
     if admin is None or credentials().user_has_mfa(user=admin):
         raise FreshMfaRequired(
-            "Changing another user's email address needs a sign-in with MFA (one-time code)"
-            " in the last 15 minutes."
+            "Changing another user's email address needs a sign-in with MFA (a one-time code"
+            " or a passkey) in the last 15 minutes."
         )
 
 

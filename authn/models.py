@@ -165,7 +165,8 @@ class ApiKey(models.Model):
 class DashboardSession(models.Model):
     """A dashboard (Django) session; the session key is stored only as its SHA-256.
 
-    Rows carry the owner and client details so the security page can list and end them.
+    Rows carry the owner, client details and how the owner signed in, so the security page can
+    list and end them.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -183,6 +184,10 @@ class DashboardSession(models.Model):
     expire_date = models.DateTimeField(db_index=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True, default="")
+    # How the owner signed in (`amr` values this service checked: pwd, otp, hwk, swk, user,
+    # mfa, fed); empty until someone signs in. Written from the session's data on each save;
+    # db_default: an instance still running the previous release inserts rows without it.
+    amr = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "-last_seen_at"], name="dash_session_user_idx")]
@@ -216,14 +221,15 @@ class OAuthCodeUse(models.Model):
 
 class OAuthSignIn(models.Model):
     """How the user signed in when approving an OAuth grant, which the grant's tokens carry:
-    recorded for a federated sign-in only (`fed` and the upstream's `amr`, the provider's
-    slug), under the authorization code's or device code's digest and then under the token
-    family its refreshes keep. Tokens of a password sign-in carry `pwd` as always."""
+    recorded for a federated sign-in (`fed` and the upstream's `amr`, the provider's slug) or
+    a passkey sign-in (its `amr`, no provider: `idp` empty), under the authorization code's or
+    device code's digest and then under the token family its refreshes keep. Tokens of a
+    password sign-in carry `pwd` as always."""
 
     # "code:<sha256>", "device:<sha256>" or "family:<uuid>".
     key = models.CharField(max_length=80, unique=True)
     amr = models.JSONField(default=list)
-    idp = models.CharField(max_length=50)
+    idp = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

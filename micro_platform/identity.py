@@ -74,8 +74,8 @@ class Principal:
     @property
     def is_personal_sign_in(self) -> bool:
         """A person signed in themselves: a password sign-in, a dashboard session or this
-        service's own `micro` CLI login (`pwd` in `amr`), or a sign-in at an identity provider
-        (`fed`). Not an API key or a token derived from one (`api_key`), a client-credentials
-        token (no `amr`), nor a third-party app's token acting for the user (another
-        `client_id`)."""
+        service's own `micro` CLI login (`pwd` in `amr`), a passkey sign-in (`hwk`, `swk`), or
+        a sign-in at an identity provider (`fed`). Not an API key or a token derived from
+        one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's token
+        acting for the user (another `client_id`)."""
         return personal_sign_in(self.amr, self.client_id)

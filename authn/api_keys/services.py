@@ -114,8 +114,8 @@ def _check_fresh_mfa(*, scopes: Collection[str], actor: Principal | None) -> Non
     # An operator's command line (no actor) is trusted like the database itself.
     require_fresh_mfa(
         actor=actor,
-        message="A key with the api_admin scope needs a sign-in with MFA (a one-time code) in"
-        " the last 15 minutes.",
+        message="A key with the api_admin scope needs a sign-in with MFA (a one-time code or a"
+        " passkey) in the last 15 minutes.",
     )
 
 

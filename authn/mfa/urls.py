@@ -7,4 +7,5 @@ urlpatterns = [
     path("me/mfa/totp", apis.TotpApi.as_view(), name="me-mfa-totp"),
     path("me/mfa/totp/confirm", apis.TotpConfirmApi.as_view(), name="me-mfa-totp-confirm"),
     path("me/mfa/backup-codes", apis.BackupCodesApi.as_view(), name="me-mfa-backup-codes"),
+    path("me/mfa/passkeys/<int:passkey_id>", apis.PasskeyApi.as_view(), name="me-mfa-passkey"),
 ]

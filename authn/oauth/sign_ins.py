@@ -1,10 +1,12 @@
 """The sign-in an OAuth grant was approved in, carried by the grant's tokens.
 
-The consent and device pages sit behind the dashboard sign-in. A federated one (`fed`) is
-recorded with the grant (its authorization code or device code), moved to the token family
-when the code is exchanged, and read again on every refresh, so each token of the grant
-says `amr` = ["fed", ...upstream] and `idp`. Nothing is recorded for a password sign-in: its
-tokens carry `pwd` as they always have.
+The consent and device pages sit behind the dashboard sign-in. A federated one (`fed`) or a
+passkey one (`hwk`/`swk`) is recorded with the grant (its authorization code or device code),
+moved to the token family when the code is exchanged, and read again on every refresh, so
+each token of the grant says how the person signed in: `amr` = ["fed", ...upstream] and `idp`,
+or the passkey's values (["hwk", "user"], or ["pwd", "hwk", "user", "mfa"] after a password),
+never a `pwd` that was not typed. Nothing is recorded for a password sign-in: its tokens carry
+`pwd` as they always have.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from authn.models import OAuthSignIn
-from authn.sessions.proof import session_sign_in_facts
+from authn.sessions.proof import session_amr, session_sign_in_facts
+from micro_platform.sign_in import PASSKEY_AMR
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 # A code's or device code's record outlives any code: they expire within minutes, and an
@@ -32,7 +35,8 @@ RECORD_GRACE = timedelta(days=1)
 @dataclass(frozen=True, slots=True)
 class SignInFacts:
     amr: tuple[str, ...]
-    idp: str
+    # The identity provider of a federated sign-in; None for a passkey sign-in.
+    idp: str | None
 
 
 def _digest(value: str) -> str:
@@ -52,17 +56,24 @@ def family_key(family: uuid.UUID | str) -> str:
 
 
 def session_facts(session: SessionBase | None) -> SignInFacts | None:
-    """The session's federated sign-in, or None for any other sign-in."""
+    """The session's federated or passkey sign-in, or None for a password sign-in."""
     amr, idp = session_sign_in_facts(session)
-    return SignInFacts(amr=amr, idp=idp) if idp is not None else None
+    if idp is not None:
+        return SignInFacts(amr=amr, idp=idp)
+    # Only the values checked here: those the session's own principal carries.
+    checked = session_amr(session)
+    if any(value in checked for value in PASSKEY_AMR):
+        return SignInFacts(amr=checked, idp=None)
+    return None
 
 
 def oauth_sign_in_record(*, key: str, facts: SignInFacts | None) -> None:
-    """Records a federated sign-in under `key` (the same facts again change nothing)."""
+    """Records a federated or passkey sign-in under `key` (the same facts again change
+    nothing)."""
     if facts is None:
         return
     OAuthSignIn.objects.update_or_create(
-        key=key, defaults={"amr": list(facts.amr), "idp": facts.idp}
+        key=key, defaults={"amr": list(facts.amr), "idp": facts.idp or ""}
     )
 
 
@@ -85,7 +96,7 @@ def oauth_sign_in_get(*, key: str) -> SignInFacts | None:
     row = OAuthSignIn.objects.filter(key=key).first()
     if row is None:
         return None
-    return SignInFacts(amr=tuple(str(value) for value in row.amr), idp=row.idp)
+    return SignInFacts(amr=tuple(str(value) for value in row.amr), idp=row.idp or None)
 
 
 def request_facts(request: Any) -> SignInFacts | None:

@@ -277,7 +277,7 @@ class MicroOAuth2Validator(OAuth2Validator):
         # `amr`; a federated sign-in's provider as `idp`), so a relying party can read it.
         facts = request_facts(request)
         id_token["amr"] = list(facts.amr) if facts is not None else ["pwd"]
-        if facts is not None:
+        if facts is not None and facts.idp is not None:
             id_token["idp"] = facts.idp
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce

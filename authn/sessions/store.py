@@ -1,7 +1,8 @@
 """Django session engine that stores only the SHA-256 of each session key.
 
 A database dump therefore holds no usable session id; each row also records its user, client
-IP and user agent so a user can list and end their own sessions.
+IP, user agent and how the user signed in (`amr`) so a user can list and end their own
+sessions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from authn.models import DashboardSession
+from authn.sessions.proof import checked_amr
 from authn.tokens import revocation
 
 
@@ -79,6 +81,7 @@ class SessionStore(DbSessionStore):
             "session_data": self.encode(data),
             "expire_date": self.get_expiry_date(),
             "user_id": _user_id(data),
+            "amr": list(checked_amr(data)),
             "last_seen_at": timezone.now(),
         }
         key_hash = session_key_hash(self.session_key)

@@ -1,5 +1,5 @@
-"""Dashboard template filters: browsers by name, times with their zone; whether the signed-in
-user may open the admin console."""
+"""Dashboard template filters: browsers by name, times with their zone, sign-in methods by
+name; whether the signed-in user may open the admin console."""
 
 from __future__ import annotations
 
@@ -19,11 +19,34 @@ from micro_platform.scopes import API_ADMIN
 
 register = template.Library()
 
+# What each `amr` value (RFC 8176) this service records means, in the page's words.
+AMR_LABELS = {
+    "pwd": "password",
+    "otp": "code",
+    "hwk": "security key",
+    "swk": "synced passkey",
+    "user": "verified",
+    "fed": "provider",
+    "mfa": "MFA",
+}
+
 
 @register.filter
 def browser(user_agent: str | None) -> str:
     """A raw User-Agent header as "Chrome on Linux" ("Unknown browser" for none)."""
     return browser_description(user_agent or "")
+
+
+@register.filter
+def amr_label(amr: Any) -> str:
+    """Sign-in methods by name: one `amr` value, or a list of them joined with " + "
+    ("password + security key + verified + MFA"); "—" for none. Values it does not know
+    (another provider's) are left out rather than shown raw."""
+    values = [amr] if isinstance(amr, str) else amr if isinstance(amr, list | tuple) else []
+    labels = [
+        AMR_LABELS[value] for value in values if isinstance(value, str) and value in AMR_LABELS
+    ]
+    return " + ".join(dict.fromkeys(labels)) or "—"
 
 
 @register.filter

@@ -29,7 +29,8 @@ class MicroAdminSite(admin.AdminSite):
         is_verified = getattr(user, "is_verified", None)
         if is_verified is not None and is_verified():
             return True
-        # The session's `amr` has `mfa` only when an enforcing provider vouched for it.
+        # No device passed here (a code or a passkey would have verified the session): a
+        # federated sign-in's `mfa` is then an MFA-enforcing provider's say-so.
         amr = session_amr(request.session)
         return FEDERATED in amr and "mfa" in amr
 

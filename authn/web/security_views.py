@@ -210,7 +210,18 @@ def totp_confirm_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def backup_codes_view(request: HttpRequest) -> HttpResponse:
+    """New backup codes: with a current code from the authenticator app, or (for a user whose
+    second factors are passkeys) after a sign-in with a passkey in the last 15 minutes."""
     user, actor = dashboard_user(request), dashboard_principal(request)
+    if "otp_token" not in request.POST and not user_has_totp(user=user):
+        try:
+            codes = backup_codes_regenerate(user=user, actor=actor)
+        except (FreshMfaRequired, RecentSignInRequired):
+            return sign_in_again(request)
+        except MfaStateError as exc:
+            messages.error(request, exc.message)
+            return _security_page(request, status=409)
+        return _security_page(request, backup_codes=codes)
     result = _otp_step(
         request,
         lambda otp: backup_codes_regenerate(user=user, otp=otp, actor=actor),

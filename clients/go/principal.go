@@ -19,6 +19,10 @@ const (
 	CLIClientID = "micro-cli"
 )
 
+// personalSignInAMR are the amr values (RFC 8176) of a person's own sign-in: a password, a
+// passkey (hwk a hardware-bound key, swk a synced one), or a trusted identity provider.
+var personalSignInAMR = []string{"pwd", "hwk", "swk", "fed"}
+
 var impliedByAPIAdmin = []string{
 	ScopeProfile, ScopeUsersRead, ScopeUsersWrite, ScopeObjectsRead, ScopeObjectsWrite,
 }
@@ -74,14 +78,16 @@ func (p *Principal) RequireScopes(scopes ...string) error {
 	return nil
 }
 
-// IsPersonalSignIn is true when a person signed in themselves (pwd in amr, or fed for a sign-in
-// at an identity provider the service trusts, and no OAuth client other than the micro CLI);
-// never for an upstream token, whatever it says.
+// IsPersonalSignIn is true when a person signed in themselves (pwd in amr, hwk or swk for a
+// passkey, or fed for a sign-in at an identity provider the service trusts, and no OAuth client
+// other than the micro CLI); never for an upstream token, whatever it says.
 func (p *Principal) IsPersonalSignIn() bool {
-	if p == nil || p.ViaGateway || !(slices.Contains(p.AMR, "pwd") || slices.Contains(p.AMR, "fed")) {
+	if p == nil || p.ViaGateway || (p.ClientID != nil && *p.ClientID != CLIClientID) {
 		return false
 	}
-	return p.ClientID == nil || *p.ClientID == CLIClientID
+	return slices.ContainsFunc(p.AMR, func(method string) bool {
+		return slices.Contains(personalSignInAMR, method)
+	})
 }
 
 // ScopeError is the error of a verified caller lacking a scope: answer it with 403.

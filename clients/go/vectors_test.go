@@ -39,6 +39,7 @@ type vectorPrincipal struct {
 	ClientID *string  `json:"client_id"`
 	TokenID  string   `json:"token_id"`
 	Audience string   `json:"audience"`
+	Personal bool     `json:"personal"`
 }
 
 func loadVectors(t testing.TB) *vectorTable {
@@ -103,6 +104,7 @@ func TestSharedVectors(t *testing.T) {
 				UserID: principal.UserID, Username: principal.Username, Kind: principal.Kind,
 				Scopes: principal.Scopes, Groups: principal.Groups, AMR: principal.AMR,
 				ClientID: principal.ClientID, TokenID: principal.TokenID, Audience: principal.Audience,
+				Personal: principal.IsPersonalSignIn(),
 			}
 			assertSamePrincipal(t, &got, tc.Principal)
 		})

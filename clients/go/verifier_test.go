@@ -344,7 +344,7 @@ func TestTheTokenTypeClaimIsJudgedAfterTheOtherClaimsAsInEverySDK(t *testing.T) 
 	}
 }
 
-func TestIsPersonalSignInCountsAPasswordOrAFederatedSignIn(t *testing.T) {
+func TestIsPersonalSignInCountsAPasswordAPasskeyOrAFederatedSignIn(t *testing.T) {
 	app, cli := "app-1", CLIClientID
 	cases := []struct {
 		amr      []string
@@ -355,6 +355,11 @@ func TestIsPersonalSignInCountsAPasswordOrAFederatedSignIn(t *testing.T) {
 		{[]string{"pwd"}, nil, false, true},
 		{[]string{"fed"}, nil, false, true},
 		{[]string{"fed", "hwk"}, &cli, false, true},
+		{[]string{"hwk", "user"}, nil, false, true},
+		{[]string{"swk", "user"}, &cli, false, true},
+		{[]string{"hwk", "user"}, &app, false, false},
+		{[]string{"swk"}, nil, true, false},
+		{[]string{"otp", "user", "mfa"}, nil, false, false},
 		{[]string{"fed"}, &app, false, false},
 		{[]string{"api_key"}, nil, false, false},
 		{nil, nil, false, false},

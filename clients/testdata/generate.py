@@ -43,6 +43,11 @@ LEEWAY = 30
 ACCESS_LIFETIME = 600
 UPSTREAM_LIFETIME = 60
 
+# The `amr` values of a person's own sign-in (a password, a passkey, a trusted identity
+# provider) and the one first-party client whose tokens stay personal.
+PERSONAL_AMR = ("pwd", "hwk", "swk", "fed")
+CLI_CLIENT_ID = "micro-cli"
+
 ACCESS_TYP = "at+jwt"
 UPSTREAM_TYP = "user+jwt"
 # Fixed identities, so the table never changes between runs.
@@ -172,10 +177,22 @@ def upstream_claims(name: str) -> Claims:
     )
 
 
-def principal(claims: Claims, audience: str) -> dict[str, Any]:
+def personal(claims: Claims, accept: str) -> bool:
+    """Whether a person signed in themselves: a personal `amr` value, no OAuth client but the
+    CLI, and never through the gateway's upstream token."""
+    amr = claims.get("amr", [])
+    return (
+        accept == "access"
+        and any(method in amr for method in PERSONAL_AMR)
+        and claims.get("client_id") in (None, CLI_CLIENT_ID)
+    )
+
+
+def principal(claims: Claims, accept: str, audience: str) -> dict[str, Any]:
     """What a verifier's principal must hold for valid claims (`audience`: the one it is
-    configured with, which the token's `aud` names)."""
+    configured with, which the token's `aud` names), and whether it is a personal sign-in."""
     return {
+        "personal": personal(claims, accept),
         "user_id": claims["sub"],
         "username": claims["username"],
         "kind": claims["kind"],
@@ -199,7 +216,7 @@ def case(
         "token": token,
         "valid": reason is None,
         "reason": reason,
-        "principal": principal(claims, audience) if reason is None and claims else None,
+        "principal": principal(claims, accept, audience) if reason is None and claims else None,
     }
 
 
@@ -229,6 +246,7 @@ def valid_cases(keys: Keys) -> list[dict[str, Any]]:
             claims=claims,
         )
     )
+    rows.extend(sign_in_cases(keys))
     claims = access_claims("expired within leeway", iat=NOW - ACCESS_LIFETIME - 10)
     rows.append(
         case(
@@ -257,6 +275,29 @@ def valid_cases(keys: Keys) -> list[dict[str, Any]]:
         )
     )
     return rows
+
+
+def sign_in_cases(keys: Keys) -> list[dict[str, Any]]:
+    """Valid tokens of each kind of sign-in: whether each is the person's own (`personal`)."""
+    k1 = rs(keys["k1"])
+    app = {"client_id": "photo-app"}
+    rows: list[tuple[str, Claims]] = [
+        ("passkey sign-in (hwk, user)", {"amr": ["hwk", "user"]}),
+        ("password then a passkey", {"amr": ["pwd", "hwk", "user", "mfa"]}),
+        (
+            "micro CLI token of a synced passkey sign-in",
+            {"amr": ["swk", "user"], "client_id": CLI_CLIENT_ID},
+        ),
+        ("third-party app token of a passkey sign-in", {"amr": ["hwk", "user"], **app}),
+        ("federated sign-in (fed)", {"amr": ["fed", "pwd"]}),
+        ("token exchanged for an API key", {"amr": ["api_key"]}),
+        ("a one-time code alone (otp)", {"amr": ["otp"]}),
+    ]
+    cases = []
+    for name, changes in rows:
+        claims = access_claims(name, **changes)
+        cases.append(case(name, signed(access_header(), claims, k1), reason=None, claims=claims))
+    return cases
 
 
 def claim_cases(keys: Keys) -> list[dict[str, Any]]:

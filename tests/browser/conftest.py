@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections
@@ -61,13 +62,70 @@ def browser_context(
             connections.close_all()
 
 
+# django-otp-webauthn's script logs this when the pending autofill (conditional UI) request is
+# aborted, which it is whenever the passkey button starts a ceremony of its own.
+PASSKEY_AUTOFILL_ABORTED = "Got error during the webauthn credential autofill call"
+
+
 @pytest.fixture
 def page(browser_context: Any) -> Iterator[Any]:
-    """A page that records console errors (a CSP violation shows up there)."""
+    """A page that fails its test on a console error (a CSP violation shows up there), except
+    those a test expects: `page.allow_console_errors(*prefixes)`."""
     page = browser_context.new_page()
     errors: list[str] = []
+    allowed = [PASSKEY_AUTOFILL_ABORTED]
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.console_errors = errors
+    page.allow_console_errors = lambda *prefixes: allowed.extend(prefixes)
     yield page
-    assert not errors, errors
+    unexpected = [error for error in errors if not error.startswith(tuple(allowed))]
+    assert not unexpected, unexpected
+
+
+@pytest.fixture
+def passkeys(settings: Any, live_server: Any) -> str:
+    """Passkeys on, for the live server's origin; answers that origin.
+
+    An IP address cannot be a WebAuthn RP ID, so the pages must be opened at
+    http://localhost:PORT (pytest-django's live server listens there; Chromium treats localhost
+    as a secure context, as WebAuthn and the __Host- cookies need).
+    """
+    origin = live_server.url
+    assert urlsplit(origin).hostname == "localhost", origin
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [origin]
+    settings.MICRO_PASSKEYS_ENABLED = True
+    return origin
+
+
+@pytest.fixture
+def cdp(page: Any) -> Any:
+    """A DevTools session on `page` with WebAuthn's virtual authenticators enabled (no
+    browser dialogs: the authenticator answers by itself)."""
+    session = page.context.new_cdp_session(page)
+    session.send("WebAuthn.enable", {"enableUI": False})
+    return session
+
+
+@pytest.fixture
+def add_authenticator(cdp: Any) -> Callable[..., str]:
+    """Adds a virtual authenticator to the page; answers its id. The default is a platform
+    authenticator (ctap2, internal) keeping discoverable credentials and verifying its user,
+    with presence simulated; keyword arguments override those options."""
+
+    def add(**options: Any) -> str:
+        defaults = {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+            "defaultBackupEligibility": False,
+            "defaultBackupState": False,
+        }
+        answer = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": defaults | options})
+        return str(answer["authenticatorId"])
+
+    return add

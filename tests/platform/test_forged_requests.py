@@ -52,8 +52,9 @@ def forged_cursor(position: str) -> str:
 
 
 def concrete(path: str) -> str:
-    """The path with each `{param}` filled: a random id, or a method name for the RPC facade."""
-    filled = path.replace("{method}", "read")
+    """The path with each `{param}` filled: a random id, a method name for the RPC facade, or
+    a number for a passkey."""
+    filled = path.replace("{method}", "read").replace("{passkey_id}", "1")
     while "{" in filled:
         start, end = filled.index("{"), filled.index("}")
         filled = filled[:start] + str(uuid.uuid4()) + filled[end + 1 :]

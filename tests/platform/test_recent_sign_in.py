@@ -15,9 +15,12 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from authn.api_keys.services import api_key_create
 from authn.mfa import services as mfa
+from authn.sessions.proof import principal_for_session, session_mark_signed_in
+from authn.sessions.store import SessionStore
 from micro_platform.identity import Principal
 from micro_platform.sign_in import (
     RECENT_SIGN_IN_SECONDS,
+    FreshMfaRequired,
     RecentSignInRequired,
     signed_in_recently,
 )
@@ -187,3 +190,53 @@ def test_enrolling_ends_other_sign_ins_but_keeps_the_callers(user, password):
     refresh = "/api/v1/auth/token/refresh"
     assert APIClient().post(refresh, {"refresh_token": other["refresh_token"]}).status_code == 401
     assert APIClient().post(refresh, {"refresh_token": mine["refresh_token"]}).status_code == 200
+
+
+# --- passkeys ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "recent", "with_mfa"),
+    [
+        # Passwordless: a discoverable passkey that verified its user (PIN, biometrics).
+        ({"method": "session", "amr": ("hwk", "user")}, True, True),
+        ({"method": "session", "amr": ("swk", "user")}, True, True),
+        # A password, then a passkey (a security key without user verification too).
+        ({"method": "session", "amr": ("pwd", "hwk", "user", "mfa")}, True, True),
+        ({"method": "session", "amr": ("pwd", "hwk", "mfa")}, True, True),
+        # A federated sign-in whose local second factor was a passkey.
+        ({"method": "session", "amr": ("fed", "hwk", "mfa")}, True, True),
+        # A passkey that neither followed a password nor verified its user is one factor.
+        ({"method": "session", "amr": ("hwk",)}, True, False),
+        ({"method": "session", "amr": ("pwd",)}, True, False),
+        # `user` or `mfa` alone prove nothing here.
+        ({"method": "session", "amr": ("user", "mfa")}, False, False),
+        # A third-party app's token of a passkey sign-in is not the person.
+        ({"method": "oauth2", "amr": ("hwk", "user")}, False, False),
+        ({"method": "api_key", "amr": ("api_key",)}, False, False),
+        ({"method": "session", "amr": ("hwk", "user"), "auth_time": None}, False, False),
+    ],
+)
+def test_a_passkey_sign_in_is_personal_and_counts_as_fresh_mfa(overrides, recent, with_mfa):
+    assert signed_in_recently(principal(**overrides)) is recent
+    assert signed_in_recently(principal(**overrides), with_otp=True) is with_mfa
+
+
+def _mint_admin_key(owner: User, *, amr: tuple[str, ...]) -> str:
+    session = SessionStore()
+    session_mark_signed_in(session, amr=amr)
+    actor = principal_for_session(owner, session)
+    minted = api_key_create(
+        owner=owner, name="ops", scopes=["api_admin"], expires_in_days=5, actor=actor
+    )
+    return minted.key
+
+
+@pytest.mark.parametrize("amr", [("hwk", "user"), ("pwd", "swk", "user", "mfa"), ("pwd", "otp")])
+def test_a_passkey_or_code_session_mints_an_api_admin_key(admin_user, amr):
+    assert _mint_admin_key(admin_user, amr=amr)
+
+
+def test_a_password_session_alone_may_not_mint_an_api_admin_key(admin_user):
+    with pytest.raises(FreshMfaRequired, match="a one-time code or a passkey"):
+        _mint_admin_key(admin_user, amr=("pwd",))

@@ -114,8 +114,9 @@ def operations() -> list[tuple[str, str]]:
 
 
 def concrete(path: str, ids: dict[str, str] | None = None) -> str:
-    """`path` with each `{param}` filled from `ids`, or a random id (a method name for RPC)."""
-    values = {"method": "read", **(ids or {})}
+    """`path` with each `{param}` filled from `ids`, or a random id (a method name for RPC, a
+    number for a passkey)."""
+    values = {"method": "read", "passkey_id": "1", **(ids or {})}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], str(uuid.uuid4())), path)
 
 

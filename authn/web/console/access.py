@@ -32,13 +32,13 @@ ConsoleView = Callable[Concatenate[HttpRequest, Principal, P], HttpResponse]
 
 
 def require_console_change(request: HttpRequest, actor: Principal) -> None:
-    """Raises FreshMfaRequired when the administrator has MFA and did not sign in with a code
-    in the last 15 minutes."""
+    """Raises FreshMfaRequired when the administrator has MFA and did not sign in with a
+    second factor (a code or a passkey) in the last 15 minutes."""
     if user_has_mfa(user=dashboard_user(request)):
         require_fresh_mfa(
             actor=actor,
-            message="Changes in the admin console need a sign-in with a two-factor code in the"
-            " last 15 minutes.",
+            message="Changes in the admin console need a sign-in with MFA (a one-time code or a"
+            " passkey) in the last 15 minutes.",
         )
 
 

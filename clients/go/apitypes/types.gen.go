@@ -561,6 +561,10 @@ type MembershipOut struct {
 type MfaStatusOut struct {
 	BackupCodesRemaining int `json:"backup_codes_remaining"`
 
+	// Mfa A second factor is enrolled: TOTP or an enabled passkey.
+	Mfa      bool         `json:"mfa"`
+	Passkeys []PasskeyOut `json:"passkeys"`
+
 	// Totp A confirmed TOTP device is enrolled.
 	Totp bool `json:"totp"`
 }
@@ -756,6 +760,25 @@ type OtpInRequest struct {
 	Otp string `json:"otp"`
 }
 
+// PasskeyOut A passkey as its owner sees it: no key material, no credential id.
+type PasskeyOut struct {
+	// BackedUp Synced to a backup (a synced passkey), now.
+	BackedUp bool `json:"backed_up"`
+
+	// BackupEligible The authenticator may sync it.
+	BackupEligible bool      `json:"backup_eligible"`
+	CreatedAt      time.Time `json:"created_at"`
+
+	// Disabled Refused at sign-in (for one, its signature counter went backwards).
+	Disabled   *bool      `json:"disabled,omitempty"`
+	Id         int        `json:"id"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Name       string     `json:"name"`
+
+	// Passwordless Signs in without a password (a discoverable key).
+	Passwordless bool `json:"passwordless"`
+}
+
 // PasswordChangeInRequest An input serializer that rejects fields it does not list: an unknown field is a 400.
 type PasswordChangeInRequest struct {
 	NewPassword string `json:"new_password"`
@@ -799,6 +822,11 @@ type PatchedObjectUpdateInRequest struct {
 	Name    *string     `json:"name,omitempty"`
 	Value   interface{} `json:"value,omitempty"`
 	Version *int        `json:"version,omitempty"`
+}
+
+// PatchedPasskeyUpdateInRequest An input serializer that rejects fields it does not list: an unknown field is a 400.
+type PatchedPasskeyUpdateInRequest struct {
+	Name *string `json:"name,omitempty"`
 }
 
 // PatchedRoleUpdateInRequest A change to a named row: `name` is refused with its own message, names never change.
@@ -1502,6 +1530,9 @@ type IdentityProvidersPartialUpdateJSONRequestBody = PatchedIdentityProviderUpda
 
 // MeMfaBackupCodesCreateJSONRequestBody defines body for MeMfaBackupCodesCreate for application/json ContentType.
 type MeMfaBackupCodesCreateJSONRequestBody = OtpInRequest
+
+// MeMfaPasskeysPartialUpdateJSONRequestBody defines body for MeMfaPasskeysPartialUpdate for application/json ContentType.
+type MeMfaPasskeysPartialUpdateJSONRequestBody = PatchedPasskeyUpdateInRequest
 
 // MeMfaTotpDestroyJSONRequestBody defines body for MeMfaTotpDestroy for application/json ContentType.
 type MeMfaTotpDestroyJSONRequestBody = OtpInRequest

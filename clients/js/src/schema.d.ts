@@ -568,7 +568,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Whether the caller has TOTP enrolled and how many backup codes are left.
+         * @description The caller's second factors: TOTP, passkeys (no key material), whether any counts, and
+         *     how many backup codes are left.
          *
          *     **Required scopes:** `profile`.
          */
@@ -600,6 +601,36 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/mfa/passkeys/{passkey_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * @description PATCH renames one of the caller's passkeys (`name`; without it, nothing changes); DELETE
+         *     removes it (fresh MFA, never the last way in, nor the last factor of an account that must
+         *     have MFA).
+         *
+         *     **Required scopes:** `profile`.
+         */
+        delete: operations["me_mfa_passkeys_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * @description PATCH renames one of the caller's passkeys (`name`; without it, nothing changes); DELETE
+         *     removes it (fresh MFA, never the last way in, nor the last factor of an account that must
+         *     have MFA).
+         *
+         *     **Required scopes:** `profile`.
+         */
+        patch: operations["me_mfa_passkeys_partial_update"];
         trace?: never;
     };
     "/api/v1/me/mfa/totp": {
@@ -1828,6 +1859,9 @@ export interface components {
         MfaStatusOut: {
             /** @description A confirmed TOTP device is enrolled. */
             totp: boolean;
+            /** @description A second factor is enrolled: TOTP or an enabled passkey. */
+            mfa: boolean;
+            passkeys: components["schemas"]["PasskeyOut"][];
             backup_codes_remaining: number;
         };
         /** @description The one response that carries the key itself. */
@@ -1871,6 +1905,23 @@ export interface components {
         OtpInRequest: {
             otp: string;
         };
+        /** @description A passkey as its owner sees it: no key material, no credential id. */
+        PasskeyOut: {
+            id: number;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** @description Synced to a backup (a synced passkey), now. */
+            backed_up: boolean;
+            /** @description The authenticator may sync it. */
+            backup_eligible: boolean;
+            /** @description Signs in without a password (a discoverable key). */
+            passwordless: boolean;
+            /** @description Refused at sign-in (for one, its signature counter went backwards). */
+            readonly disabled: boolean;
+        };
         /** @description An input serializer that rejects fields it does not list: an unknown field is a 400. */
         PasswordChangeInRequest: {
             old_password: string;
@@ -1907,6 +1958,10 @@ export interface components {
             value?: unknown;
             version?: number;
         } | unknown | unknown;
+        /** @description An input serializer that rejects fields it does not list: an unknown field is a 400. */
+        PatchedPasskeyUpdateInRequest: {
+            name?: string;
+        };
         /** @description A change to a named row: `name` is refused with its own message, names never change. */
         PatchedRoleUpdateInRequest: {
             description?: string;
@@ -4533,6 +4588,140 @@ export interface operations {
             };
             /** @description Too many wrong codes; see `Retry-After`. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    me_mfa_passkeys_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkey_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input or query parameters (`errors` holds field messages); unknown fields are rejected. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `recent_sign_in_required` (rename), `fresh_mfa_required` (remove: a sign-in with a one-time code or a passkey in the last 15 minutes), or not your own sign-in. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `passkey_not_found`: no passkey of yours has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `last_sign_in_method` (the only way left to sign in) or `mfa_required` (the last second factor of an account that must keep one). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    me_mfa_passkeys_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkey_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPasskeyUpdateInRequest"];
+            };
+        };
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input: a name of 1 to 64 printable characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (`WWW-Authenticate: Bearer`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `recent_sign_in_required` (rename), `fresh_mfa_required` (remove: a sign-in with a one-time code or a passkey in the last 15 minutes), or not your own sign-in. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `passkey_not_found`: no passkey of yours has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body exceeds 1 MiB. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -59,6 +59,7 @@ def principal_fields(verifier: TokenVerifier, token: str) -> dict[str, Any]:
         "client_id": principal.client_id,
         "token_id": principal.token_id,
         "audience": principal.audience,
+        "personal": principal.is_personal_sign_in,
     }
 
 

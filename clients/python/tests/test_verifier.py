@@ -445,12 +445,16 @@ def upstream_claims(**extra: Any) -> dict[str, Any]:
         (["pwd"], None, True),
         (["fed"], None, True),
         (["fed", "hwk"], "micro-cli", True),
+        (["hwk", "user"], None, True),
+        (["swk", "user"], "micro-cli", True),
+        (["hwk", "user"], "app-1", False),
+        (["otp", "user", "mfa"], None, False),
         (["fed"], "app-1", False),
         (["api_key"], None, False),
         ([], None, False),
     ],
 )
-def test_a_password_or_federated_sign_in_without_a_third_party_app_is_personal(
+def test_a_password_passkey_or_federated_sign_in_without_a_third_party_app_is_personal(
     amr: list[str], client_id: str | None, personal: bool
 ) -> None:
     claims = {**upstream_claims(amr=amr), "token_type": "access"}

@@ -256,10 +256,20 @@ def test_remove_when_not_enrolled_is_a_conflict(user, user_client):
 
 
 def test_status_reports_enrolment_and_remaining_codes(user, user_client):
-    assert user_client.get(MFA_URL).json() == {"totp": False, "backup_codes_remaining": 0}
+    assert user_client.get(MFA_URL).json() == {
+        "totp": False,
+        "mfa": False,
+        "passkeys": [],
+        "backup_codes_remaining": 0,
+    }
     _, codes = enrol(user)
     mfa.mfa_verify(user=user, code=codes[0], ip_address=None)
-    assert user_client.get(MFA_URL).json() == {"totp": True, "backup_codes_remaining": 9}
+    assert user_client.get(MFA_URL).json() == {
+        "totp": True,
+        "mfa": True,
+        "passkeys": [],
+        "backup_codes_remaining": 9,
+    }
 
 
 def test_regenerating_backup_codes_invalidates_the_old_ones(user, user_client):

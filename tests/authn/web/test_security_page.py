@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -487,5 +488,56 @@ def test_recent_sign_ins_name_a_passkey(with_passkeys: None, user: User) -> None
     options = post_json(client, LOGIN_BEGIN).json()
     assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
     html = client.get(SECURITY_URL).content.decode()
-    assert '<td data-label="Method">session + passkey</td>' in html
-    assert '<td data-label="Method">session</td>' in html  # the password sign-in before
+    assert '<td data-label="Method">session (security key + verified)</td>' in html
+    assert '<td data-label="Method">session (password)</td>' in html  # the sign-in before
+    # The session list says how this session signed in.
+    assert '<td data-label="Signed in with">security key + verified</td>' in html
+
+
+def test_a_passkey_only_user_gets_new_backup_codes_after_a_passkey_sign_in(
+    with_passkeys: None, user: User
+) -> None:
+    key = soft_key()
+    register(user, key)  # the first second factor: backup codes issued with it
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    html = client.get(SECURITY_URL).content.decode()
+    assert 'id="passkey-backup-codes-form"' in html and "Backup codes left: 10." in html
+    old = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+    response = client.post("/dashboard/security/backup-codes")
+
+    assert response.status_code == 200
+    codes = BACKUP_CODE.findall(response.content.decode())
+    assert len(codes) == 10
+    new = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    assert len(new) == 10 and not new & old
+
+
+def test_new_backup_codes_without_a_code_need_a_fresh_passkey_sign_in(
+    with_passkeys: None, user: User
+) -> None:
+    key = soft_key()
+    register(user, key)
+    client = Client()
+    options = post_json(client, LOGIN_BEGIN).json()
+    assert post_json(client, LOGIN_COMPLETE, key.assert_(options)).status_code == 200
+    _age_the_sign_in(client)
+    before = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+    response = client.post("/dashboard/security/backup-codes")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    after = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    assert after == before
+
+
+def test_an_authenticator_app_user_still_needs_a_code_for_new_backup_codes(user: User) -> None:
+    enrol_totp(user)
+    dashboard = Client()
+    sign_in(dashboard, user)  # with a code
+    before = backup_codes_remaining(user=user)
+    response = dashboard.post("/dashboard/security/backup-codes")
+    assert response.status_code == 400
+    assert backup_codes_remaining(user=user) == before

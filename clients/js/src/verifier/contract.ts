@@ -17,6 +17,9 @@ export const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"] as const;
 
 /** The first-party CLI's OAuth client: its tokens are the person's own sign-in. */
 export const CLI_CLIENT_ID = "micro-cli";
+/** The `amr` values (RFC 8176) of a person's own sign-in: a password, a passkey (`hwk` a
+ * hardware-bound key, `swk` a synced one), or a sign-in at a trusted identity provider. */
+export const PERSONAL_SIGN_IN_AMR: ReadonlySet<string> = new Set(["pwd", "hwk", "swk", "fed"]);
 
 export const API_ADMIN = "api_admin";
 /** Every Micro scope below `api_admin`: holding `api_admin` implies exactly these. */

@@ -1,4 +1,4 @@
-import { API_ADMIN, CLI_CLIENT_ID, SCOPES_IMPLIED_BY_API_ADMIN } from "./contract.js";
+import { API_ADMIN, CLI_CLIENT_ID, PERSONAL_SIGN_IN_AMR, SCOPES_IMPLIED_BY_API_ADMIN } from "./contract.js";
 import { InsufficientScopeError } from "./errors.js";
 
 /** A verified caller. */
@@ -52,13 +52,14 @@ export function requireScopes(principal: Pick<Principal, "scopes">, ...required:
   if (missing.length > 0) throw new InsufficientScopeError(required, missing);
 }
 
-/** Whether a person signed in themselves (`pwd` in `amr`, or `fed` for a sign-in at an
- * identity provider the service trusts; no third-party app); never for an upstream token: the
- * gateway vouches for a request, not for how its credential was obtained. */
+/** Whether a person signed in themselves (`pwd` in `amr`, `hwk` or `swk` for a passkey, or
+ * `fed` for a sign-in at an identity provider the service trusts; no third-party app); never
+ * for an upstream token: the gateway vouches for a request, not for how its credential was
+ * obtained. */
 export function isPersonalSignIn(principal: Principal): boolean {
   if (principal.via_gateway) return false;
   return (
-    (principal.amr.includes("pwd") || principal.amr.includes("fed")) &&
+    principal.amr.some((method) => PERSONAL_SIGN_IN_AMR.has(method)) &&
     (principal.client_id === null || principal.client_id === CLI_CLIENT_ID)
   );
 }

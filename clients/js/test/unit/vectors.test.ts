@@ -5,7 +5,13 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 
-import { createUpstreamVerifier, createVerifier, TokenError } from "../../src/verifier/index.js";
+import {
+  createUpstreamVerifier,
+  createVerifier,
+  isPersonalSignIn,
+  type Principal,
+  TokenError,
+} from "../../src/verifier/index.js";
 
 // From dist/test/unit/ (or test/unit/) up to clients/js, then ../testdata.
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -41,7 +47,8 @@ describe("shared vectors", () => {
       let principal: Record<string, unknown> | undefined;
       let reason: string | null = null;
       try {
-        principal = { ...(await verifier.verify(item.token)) };
+        const verified: Principal = await verifier.verify(item.token);
+        principal = { ...verified, personal: isPersonalSignIn(verified) };
       } catch (error) {
         if (!(error instanceof TokenError)) throw error;
         reason = error.reason;

@@ -171,10 +171,15 @@ describe("personal sign-in", () => {
   const principal = (amr: string[], client_id: string | null, via_gateway = false) =>
     ({ amr, client_id, via_gateway }) as unknown as Parameters<typeof isPersonalSignIn>[0];
 
-  test("a password or a trusted identity provider's sign-in, with no third-party app", () => {
+  test("a password, a passkey or a trusted identity provider's sign-in, with no third-party app", () => {
     assert.ok(isPersonalSignIn(principal(["pwd"], null)));
     assert.ok(isPersonalSignIn(principal(["fed"], null)));
     assert.ok(isPersonalSignIn(principal(["fed", "hwk"], "micro-cli")));
+    assert.ok(isPersonalSignIn(principal(["hwk", "user"], null)));
+    assert.ok(isPersonalSignIn(principal(["swk", "user"], "micro-cli")));
+    assert.ok(!isPersonalSignIn(principal(["hwk", "user"], "app-1")));
+    assert.ok(!isPersonalSignIn(principal(["swk"], null, true)));
+    assert.ok(!isPersonalSignIn(principal(["otp", "user", "mfa"], null)));
     assert.ok(!isPersonalSignIn(principal(["fed"], "app-1")));
     assert.ok(!isPersonalSignIn(principal(["api_key"], null)));
     assert.ok(!isPersonalSignIn(principal([], null)));

@@ -30,6 +30,9 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 # The `micro` CLI's public OAuth client: its tokens are the person's own sign-in.
 CLI_CLIENT_ID = "micro-cli"
+# The `amr` values (RFC 8176) of a person's own sign-in: a password, a passkey (`hwk` a
+# hardware-bound key, `swk` a synced one), or a sign-in at a trusted identity provider.
+PERSONAL_SIGN_IN_AMR: tuple[str, ...] = ("pwd", "hwk", "swk", "fed")
 
 # --- Scopes ---------------------------------------------------------------------------------
 
@@ -58,8 +61,10 @@ def scope_granted(held: frozenset[str], scope: str) -> bool:
 
 def personal_sign_in(amr: tuple[str, ...], client_id: str | None) -> bool:
     """Whether a person signed in themselves: a password sign-in, a dashboard session or the
-    `micro` CLI's login (`pwd` in `amr`), or a sign-in at an identity provider the service
-    trusts (`fed`). Not an API key or a token derived from one (`api_key`), a
-    client-credentials token (no `amr`), nor a third-party app's token acting for the user
-    (another `client_id`)."""
-    return ("pwd" in amr or "fed" in amr) and client_id in (None, CLI_CLIENT_ID)
+    `micro` CLI's login (`pwd` in `amr`), a passkey sign-in (`hwk` or `swk`), or a sign-in at
+    an identity provider the service trusts (`fed`). Not an API key or a token derived from
+    one (`api_key`), a client-credentials token (no `amr`), nor a third-party app's token
+    acting for the user (another `client_id`)."""
+    if client_id not in (None, CLI_CLIENT_ID):
+        return False
+    return any(method in amr for method in PERSONAL_SIGN_IN_AMR)
