@@ -414,15 +414,18 @@ class RegisterCompleteView(RegisterView):
         assert isinstance(user, User)  # noqa: S101 - checked in initial()
         state = _state_take(request, "register", user)
         data = self.answer()
-        device = self.verify(
-            lambda: self.helper().register_complete(user=user, state=state, data=data)
-        )
-        codes = passkey_registered(
-            user=user,
-            device=device,
-            actor=dashboard_principal(request),
-            browser=browser_description(request.headers.get("User-Agent", "")),
-        )
+        # The passkey and what it brings (its audit event, backup codes, the end of other
+        # sign-ins) commit together, or neither does.
+        with transaction.atomic():
+            device = self.verify(
+                lambda: self.helper().register_complete(user=user, state=state, data=data)
+            )
+            codes = passkey_registered(
+                user=user,
+                device=device,
+                actor=dashboard_principal(request),
+                browser=browser_description(request.headers.get("User-Agent", "")),
+            )
         body: dict[str, Any] = {"id": device.pk}
         if codes:
             user.refresh_from_db()

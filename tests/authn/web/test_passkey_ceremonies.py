@@ -471,6 +471,24 @@ def test_the_first_passkey_comes_with_backup_codes(db: Any, key: SoftAuthenticat
     assert WebAuthnCredential.objects.filter(user=user).count() == 2
 
 
+def test_a_passkey_is_saved_with_its_audit_or_not_at_all(
+    db: Any, key: SoftAuthenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new passkey, its `mfa.enrolled` event, backup codes and the end of other sign-ins
+    commit together: a failure in between leaves no unaudited second factor behind."""
+    user = UserFactory.create()
+    client = Client(raise_request_exception=False)
+    sign_in(client, user)
+
+    def failing(**kwargs: Any) -> None:
+        raise RuntimeError("the audit write failed")
+
+    monkeypatch.setattr("authn.web.passkey_views.passkey_registered", failing)
+    options = post_json(client, REGISTER_BEGIN).json()
+    assert post_json(client, REGISTER_COMPLETE, key.register(options)).status_code == 500
+    assert not WebAuthnCredential.objects.filter(user=user).exists()
+
+
 def test_registering_keeps_the_session(db: Any, key: SoftAuthenticator) -> None:
     client = Client()
     sign_in(client, UserFactory.create())
