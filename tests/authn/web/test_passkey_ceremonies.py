@@ -184,7 +184,6 @@ def test_a_challenge_answers_once_to_requests_at_once(
     session = other.session
     session.update(read_by_both)
     session.save()
-    other.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
     assert_error(post_json(other, LOGIN_COMPLETE, answer), 400, "invalid_state")
     assert_signed_out(other)
     assert WebAuthnCredential.objects.get(user=owner).confirmed
