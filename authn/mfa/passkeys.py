@@ -172,18 +172,22 @@ def passkey_rename(*, user: User, passkey_id: int, name: str, actor: Principal |
 
 
 def passkey_remove(*, user: User, passkey_id: int, actor: Principal | None, via: str) -> None:
-    """Removes a passkey; needs fresh MFA; refuses the last way in or the last factor of a
+    """Removes a passkey; an enabled one needs fresh MFA, a disabled one (a detected copy,
+    no longer a factor) a recent sign-in; refuses the last way in or the last factor of a
     user who must have MFA (MfaStateError)."""
-    require_fresh_mfa(
-        actor=actor,
-        message="Removing a passkey needs a sign-in with a one-time code or a passkey in the"
-        " last 15 minutes.",
-    )
     with transaction.atomic():
         # The account's row is locked so that two removals (or a removal and a provider
         # unlink) at once cannot each count the other as the way left.
         locked = User.objects.select_for_update().get(pk=user.pk)
         device = _passkey_of(locked, passkey_id)
+        if device.confirmed:
+            require_fresh_mfa(
+                actor=actor,
+                message="Removing a passkey needs a sign-in with a one-time code or a passkey"
+                " in the last 15 minutes.",
+            )
+        else:
+            require_recent_sign_in(actor=actor)
         if _last_way_in(locked, device):
             raise MfaStateError(
                 "last_sign_in_method",

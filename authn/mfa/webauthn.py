@@ -39,6 +39,7 @@ from webauthn.helpers.structs import (
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from audit.services import audit_record
+from authn.credentials.services import user_credentials_revoke
 from authn.mfa.passkeys import CredentialExists, PasskeyCloned
 
 # `sign_count` is a PositiveIntegerField: PostgreSQL's integer ends here, while an
@@ -234,8 +235,11 @@ def _record_use(device: WebAuthnCredential, verified: VerifiedAuthentication) ->
 
 
 def _disable_cloned(device: WebAuthnCredential, clone: VerifiedAuthentication) -> None:
+    """Disables a copied credential and ends every sign-in of its owner: whoever holds the
+    copy may have signed in with it before the owner's key showed the counter going back."""
     WebAuthnCredential.objects.filter(pk=device.pk).update(confirmed=False)
     device.confirmed = False
+    user_credentials_revoke(user=device.user, access_tokens=True)
     audit_record(
         type="mfa.passkey_cloned",
         actor=None,

@@ -27,7 +27,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
-from django_otp_webauthn.utils import rewrite_exceptions, user_has_any_otp_device
+from django_otp_webauthn.utils import rewrite_exceptions
 from django_otp_webauthn.views import BaseWebAuthnView
 from webauthn.helpers import parse_authentication_credential_json
 from webauthn.helpers.exceptions import WebAuthnException
@@ -46,6 +46,7 @@ from authn.mfa.services import (
     mfa_attempt_begin,
     mfa_attempt_succeeded,
     mfa_failure_record,
+    user_has_mfa,
 )
 from authn.web.auth_views import (
     PENDING_NEXT_KEY,
@@ -390,7 +391,9 @@ class RegisterView(PasskeyView):
             require_recent_sign_in(actor=dashboard_principal(request))
         except RecentSignInRequired as exc:
             raise PasskeyApiError(403, "recent_sign_in_required", str(exc)) from exc
-        if user_has_any_otp_device(user) and not user.is_verified():  # type: ignore[attr-defined]
+        # Any enabled factor (not backup codes alone, nor a passkey disabled as a copy, which
+        # could not pass the sign-in's code step) must have been passed in this session.
+        if user_has_mfa(user=user) and not user.is_verified():  # type: ignore[attr-defined]
             raise exceptions.NotVerified(
                 detail="Sign in again with your second factor to add a passkey."
             )

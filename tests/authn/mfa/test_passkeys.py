@@ -29,11 +29,11 @@ from authn.mfa.webauthn import MAX_SIGN_COUNT, MicroWebAuthnHelper
 from authn.models import ExternalIdentity
 from micro_platform.identity import Principal
 from micro_platform.sign_in import FreshMfaRequired, RecentSignInRequired
-from tests.authn.helpers import TOKEN_URL
+from tests.authn.helpers import REFRESH_URL, TOKEN_URL
 from tests.authn.identity_providers.helpers import link, provider_create
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
 from tests.authn.mfa_helpers import enrol, fresh_code
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -279,6 +279,45 @@ def test_a_valid_assertion_with_a_lower_counter_is_a_clone_disabled_and_audited(
     assert event.data == {"credential": device.pk, "sign_count": 7, "stored_sign_count": 10}
     with pytest.raises(exceptions.CredentialDisabled):
         sign_in(key, sign_count=11)
+
+
+def test_a_clone_ends_every_sign_in_of_its_owner(user):
+    """Whoever holds the copy may have signed in with it first: that sign-in ends too."""
+    key, _, codes = registered(user)
+    sign_in(key, sign_count=10)
+    tokens = APIClient().post(
+        TOKEN_URL,
+        {"username": user.username, "password": DEFAULT_PASSWORD, "otp": codes[0]},
+        format="json",
+    )
+    assert tokens.status_code == 200, tokens.content
+    stamp = User.objects.get(pk=user.pk).security_stamp
+    with pytest.raises(PasskeyCloned):
+        sign_in(key, sign_count=7)
+    assert User.objects.get(pk=user.pk).security_stamp != stamp  # dashboard sessions end
+    refreshed = APIClient().post(
+        REFRESH_URL, {"refresh_token": tokens.json()["refresh_token"]}, format="json"
+    )
+    assert refreshed.status_code == 401
+
+
+def test_a_disabled_passkey_is_removed_after_a_recent_sign_in_without_a_second_factor(user):
+    """A copy detected and disabled is no factor: its owner, who may have no other, removes it
+    after an ordinary recent sign-in."""
+    _, device, _ = registered(user)
+    WebAuthnCredential.objects.filter(pk=device.pk).update(confirmed=False)
+    passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=personal(user, "pwd"), via="api")
+    assert not WebAuthnCredential.objects.filter(pk=device.pk).exists()
+
+
+def test_a_disabled_passkey_still_needs_a_recent_sign_in_to_remove(user):
+    _, device, _ = registered(user)
+    WebAuthnCredential.objects.filter(pk=device.pk).update(confirmed=False)
+    with pytest.raises(RecentSignInRequired):
+        passkeys.passkey_remove(
+            user=user, passkey_id=device.pk, actor=personal(user, "pwd", age=3600), via="api"
+        )
+    assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
 
 
 def test_a_forged_assertion_with_a_low_counter_neither_disables_nor_audits(user):

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, RequestFactory
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
@@ -494,6 +495,21 @@ def test_registering_keeps_the_session(db: Any, key: SoftAuthenticator) -> None:
     options = post_json(client, REGISTER_BEGIN).json()
     assert post_json(client, REGISTER_COMPLETE, key.register(options)).status_code == 200
     assert client.get("/dashboard/security/").status_code == 200
+
+
+def test_after_a_clone_disabled_the_only_passkey_a_password_sign_in_registers_a_new_one(
+    owner: User, key: SoftAuthenticator
+) -> None:
+    """Backup codes alone, or a disabled passkey, are no factor the sign-in could ask for: the
+    password sign-in is what the account has, and it may add a passkey again."""
+    WebAuthnCredential.objects.filter(user=owner).update(confirmed=False)
+    assert StaticDevice.objects.filter(user=owner).exists()  # its backup codes remain
+    client = Client()
+    sign_in(client, owner)
+    options = post_json(client, REGISTER_BEGIN).json()
+    response = post_json(client, REGISTER_COMPLETE, SoftAuthenticator().register(options))
+    assert response.status_code == 200, response.content
+    assert WebAuthnCredential.objects.filter(user=owner, confirmed=True).count() == 1
 
 
 def test_a_passkey_registered_already_is_a_conflict(owner: User, key: SoftAuthenticator) -> None:
