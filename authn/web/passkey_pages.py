@@ -9,17 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.middleware import csrf
+from django.urls import reverse
 from django_otp_webauthn.settings import app_settings
 
 from accounts.models import User
-from authn.mfa.passkeys import user_has_passkey
-
-LOGIN_BEGIN_URL = "/accounts/passkeys/login/begin/"
-LOGIN_COMPLETE_URL = "/accounts/passkeys/login/complete/"
-VERIFY_BEGIN_URL = "/accounts/passkeys/verify/begin/"
-VERIFY_COMPLETE_URL = "/accounts/passkeys/verify/complete/"
-REGISTER_BEGIN_URL = "/dashboard/security/passkeys/register/begin/"
-REGISTER_COMPLETE_URL = "/dashboard/security/passkeys/register/complete/"
+from authn.mfa.services import user_has_passkey
 
 
 def passkeys_enabled() -> bool:
@@ -33,11 +27,8 @@ def passwordless_enabled() -> bool:
 
 def passkey_config(request: HttpRequest, *, purpose: str) -> dict[str, Any]:
     """The browser script's configuration for `purpose` ("login", "verify" or "register")."""
-    begin, complete = {
-        "login": (LOGIN_BEGIN_URL, LOGIN_COMPLETE_URL),
-        "verify": (VERIFY_BEGIN_URL, VERIFY_COMPLETE_URL),
-        "register": (REGISTER_BEGIN_URL, REGISTER_COMPLETE_URL),
-    }[purpose]
+    begin = reverse(f"dashboard:passkey-{purpose}-begin")
+    complete = reverse(f"dashboard:passkey-{purpose}-complete")
     registering = purpose == "register"
     return {
         # Conditional UI: the browser offers passkeys in the username field's autofill.
