@@ -93,10 +93,12 @@ class MfaStatusApi(APIView):
     @extend_schema(responses={200: MfaStatusOut})
     def get(self, request: Request) -> Response:
         user = _user(request)
+        totp = mfa.user_has_totp(user=user)
+        listed = passkeys.passkeys_of(user=user)
         data = {
-            "totp": mfa.user_has_totp(user=user),
-            "mfa": mfa.user_has_mfa(user=user),
-            "passkeys": passkeys.passkeys_of(user=user),
+            "totp": totp,
+            "mfa": totp or any(passkey.confirmed for passkey in listed),
+            "passkeys": listed,
             "backup_codes_remaining": mfa.backup_codes_remaining(user=user),
         }
         return Response(MfaStatusOut(data).data)
