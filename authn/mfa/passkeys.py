@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp_webauthn.exceptions import InvalidState, OTPWebAuthnApiError
 from django_otp_webauthn.models import WebAuthnCredential
 from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
@@ -24,11 +23,14 @@ from webauthn.helpers.structs import CredentialDeviceType
 from accounts.models import User
 from audit.services import audit_record
 from authn.mfa.services import (
-    BACKUP_DEVICE_NAME,
     MfaStateError,
     mfa_factor_added,
-    mfa_required,
+    mfa_factor_removable,
+    mfa_factor_removed,
     user_has_totp,
+)
+from authn.mfa.services import (
+    user_has_passkey as user_has_passkey,  # defined with the other factor checks
 )
 from authn.models import ExternalIdentity
 from micro_platform.identity import Principal
@@ -69,11 +71,6 @@ class ChallengeExpired(InvalidState):
 
     default_detail = _("The passkey request expired. Try again.")
     default_code = "challenge_expired"
-
-
-def user_has_passkey(*, user: User) -> bool:
-    """True when the user has a confirmed (enabled) passkey."""
-    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
 
 
 def passkeys_of(*, user: User) -> Sequence[WebAuthnCredential]:
@@ -196,19 +193,13 @@ def passkey_remove(*, user: User, passkey_id: int, actor: Principal | None, via:
             )
         others = WebAuthnCredential.objects.filter(user=locked, confirmed=True)
         factor_left = user_has_totp(user=locked) or others.exclude(pk=device.pk).exists()
-        if device.confirmed and not factor_left and mfa_required(user=locked):
-            raise MfaStateError(
-                "mfa_required",
-                "Your account must keep a second factor: add another before removing this one.",
-            )
+        if device.confirmed:
+            mfa_factor_removable(user=locked, factor_left=factor_left)
         device.delete()
-        if not factor_left:
-            StaticDevice.objects.filter(user=locked, name=BACKUP_DEVICE_NAME).delete()
-        audit_record(
-            type="mfa.removed",
-            actor=actor or user.pk,
-            subject_type="user",
-            subject_id=user.pk,
+        mfa_factor_removed(
+            user=locked,
+            actor=actor,
+            factor_left=factor_left,
             data={"device": "passkey", "credential": passkey_id, "via": via},
         )
 

@@ -26,7 +26,7 @@ from datetime import timedelta
 import segno
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
@@ -121,7 +121,7 @@ class TotpEnrolment:
 
 def user_has_mfa(*, user: User) -> bool:
     """True when the user has a second factor: a confirmed TOTP device or an enabled passkey."""
-    return user_has_totp(user=user) or _has_passkey(user)
+    return any(_factors(user))
 
 
 def user_has_totp(*, user: User) -> bool:
@@ -129,9 +129,18 @@ def user_has_totp(*, user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def _has_passkey(user: User) -> bool:
-    # authn.mfa.passkeys.user_has_passkey, which imports this module.
+def user_has_passkey(*, user: User) -> bool:
+    """True when the user has a confirmed (enabled) passkey."""
     return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
+def _factors(user: User) -> tuple[bool, bool]:
+    """(has a confirmed TOTP device, has an enabled passkey), in one query: every password
+    sign-in asks."""
+    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    passkey = WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)
+    row = User.objects.filter(pk=user.pk).values_list(Exists(totp), Exists(passkey)).first()
+    return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
 
 def mfa_required(*, user: User) -> bool:
@@ -295,10 +304,11 @@ def _backup_match(user: User, code: str) -> StaticDevice | None:
 def mfa_sign_in_step(*, user: User, otp: str | None, ip_address: str | None) -> tuple[str, ...]:
     """The `amr` of a sign-in whose password was right; MFA users must give a valid code (a
     TOTP code or a backup code; a passkey-only user, a backup code)."""
-    if not user_has_mfa(user=user):
+    has_totp, has_passkey = _factors(user)
+    if not (has_totp or has_passkey):
         return ("pwd",)
     if not otp:
-        raise MfaRequired() if user_has_totp(user=user) else MfaRequired(PASSKEY_ONLY_MESSAGE)
+        raise MfaRequired() if has_totp else MfaRequired(PASSKEY_ONLY_MESSAGE)
     mfa_verify(user=user, code=otp, ip_address=ip_address)
     return ("pwd", "otp")
 
@@ -406,7 +416,7 @@ def _enrolment_wrong_code(user: User) -> bool:
 def _enrolment_complete(user: User, device: TOTPDevice, actor: Principal | None) -> list[str]:
     locked = User.objects.select_for_update().get(pk=user.pk)
     TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
-    codes = mfa_factor_added(user=locked, actor=actor, other_factor=_has_passkey(locked))
+    codes = mfa_factor_added(user=locked, actor=actor, other_factor=user_has_passkey(user=locked))
     audit_record(
         type="mfa.enrolled",
         actor=actor or user.pk,
@@ -466,22 +476,38 @@ def totp_remove(*, user: User, otp: str, actor: Principal | None) -> None:
     with transaction.atomic():
         # Locked as passkey removal locks it: two removals at once cannot both leave none.
         locked = User.objects.select_for_update().get(pk=user.pk)
-        passkey_left = _has_passkey(locked)
-        if not passkey_left and mfa_required(user=locked):
-            raise MfaStateError(
-                "mfa_required",
-                "Your account must keep a second factor: add a passkey before removing this one.",
-            )
+        passkey_left = user_has_passkey(user=locked)
+        mfa_factor_removable(user=locked, factor_left=passkey_left)
         TOTPDevice.objects.filter(user=locked).delete()
-        if not passkey_left:
-            StaticDevice.objects.filter(user=locked, name=BACKUP_DEVICE_NAME).delete()
-        audit_record(
-            type="mfa.removed",
-            actor=actor or user.pk,
-            subject_type="user",
-            subject_id=user.pk,
-            data={"device": "totp"},
+        mfa_factor_removed(
+            user=locked, actor=actor, factor_left=passkey_left, data={"device": "totp"}
         )
+
+
+def mfa_factor_removable(*, user: User, factor_left: bool) -> None:
+    """Refuses (MfaStateError `mfa_required`) to remove the last second factor of a user who
+    must keep one; `factor_left`: another enabled factor remains."""
+    if not factor_left and mfa_required(user=user):
+        raise MfaStateError(
+            "mfa_required",
+            "Your account must keep a second factor: add another before removing this one.",
+        )
+
+
+def mfa_factor_removed(
+    *, user: User, actor: Principal | None, factor_left: bool, data: dict[str, object]
+) -> None:
+    """After a second factor is deleted (under the account's row lock): the backup codes go
+    with the last factor, never while another remains; audited as `mfa.removed` (`data`)."""
+    if not factor_left:
+        StaticDevice.objects.filter(user=user, name=BACKUP_DEVICE_NAME).delete()
+    audit_record(
+        type="mfa.removed",
+        actor=actor or user.pk,
+        subject_type="user",
+        subject_id=user.pk,
+        data=data,
+    )
 
 
 def mfa_reset_by_admin(*, user: User, actor: Principal | None) -> None:

@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.models import WebAuthnCredential
@@ -754,3 +755,16 @@ def test_a_provider_link_may_go_while_a_passwordless_passkey_remains(user):
     # The passkey is now the last way in.
     with pytest.raises(mfa.MfaStateError):
         passkeys.passkey_remove(user=user, passkey_id=device.pk, actor=None, via="api")
+
+
+def test_the_sign_in_step_asks_for_both_factors_in_one_query(user):
+    """Every password sign-in asks whether the account has a second factor: one query, for the
+    TOTP device and the passkey together."""
+    with CaptureQueriesContext(connection) as queries:
+        assert mfa.mfa_sign_in_step(user=user, otp=None, ip_address=None) == ("pwd",)
+    assert len(queries) == 1
+    registered(user)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(mfa.MfaRequired) as refused:
+        mfa.mfa_sign_in_step(user=user, otp=None, ip_address=None)
+    assert len(queries) == 1
+    assert refused.value.message == mfa.PASSKEY_ONLY_MESSAGE
