@@ -36,11 +36,16 @@ from authn.identity_providers.selectors import (
     identity_provider_get,
 )
 from authn.models import IdentityProvider
-from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, FEDERATED, principal_for_session
+from authn.sessions.proof import (
+    AUTH_TIME_KEY,
+    FEDERATED,
+    principal_for_session,
+    session_amr,
+)
 from authn.web.auth_views import _safe_next, primary_step_passed, throttled_response
 from micro_platform.errors import problem_response
 from micro_platform.http import client_ip
-from micro_platform.sign_in import signed_in_recently
+from micro_platform.sign_in import PASSKEY_AMR, signed_in_recently
 
 logger = logging.getLogger("micro.auth")
 
@@ -305,7 +310,7 @@ def link_view(request: HttpRequest) -> HttpResponse:
                     "Sign in again (within the last 15 minutes) to link another sign-in.",
                 ),
             )
-    elif not _password_sign_in_since(request, request.session.get(PENDING_LINK_AT_KEY)):
+    elif not _local_sign_in_since(request, request.session.get(PENDING_LINK_AT_KEY)):
         return redirect(f"/accounts/login/?next={LINK_URL}")
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - a session user, checked above
@@ -336,15 +341,14 @@ def link_view(request: HttpRequest) -> HttpResponse:
 
 
 # A sign-in made here: a password, or a passkey (hardware-bound or synced).
-_LOCAL_SIGN_IN_AMR = frozenset({"pwd", "hwk", "swk"})
+_LOCAL_SIGN_IN_AMR = frozenset({"pwd", *PASSKEY_AMR})
 
 
-def _password_sign_in_since(request: HttpRequest, started: Any) -> bool:
+def _local_sign_in_since(request: HttpRequest, started: Any) -> bool:
     """Whether the session's user signed in here (a password or a passkey) after `started`;
     a federated sign-in is not one, even when the upstream's own `amr` says `pwd`."""
     signed_in_at = request.session.get(AUTH_TIME_KEY)
-    # As the sign-in here recorded it (a session from before `amr` was kept was a password's).
-    amr = request.session.get(AMR_KEY) or ["pwd"]
+    amr = session_amr(request.session)
     return (
         request.user.is_authenticated
         and FEDERATED not in amr

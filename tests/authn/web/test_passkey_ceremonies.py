@@ -20,7 +20,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from authn.sessions.proof import AMR_KEY, AUTH_TIME_KEY, IDP_KEY
 from authn.sessions.store import SessionStore
-from authn.web.federation_views import _password_sign_in_since
+from authn.web.federation_views import _local_sign_in_since
 from tests.authn.dashboard_helpers import LOGIN_URL, OTP_URL, sign_in
 from tests.authn.mfa.passkey_helpers import SoftAuthenticator
 from tests.authn.web.passkey_flows import (
@@ -386,7 +386,7 @@ def test_a_local_passkey_sign_in_confirms_a_provider_link(
     if "fed" in amr:
         request.session[IDP_KEY] = "corp"
     request.user = owner
-    assert _password_sign_in_since(request, int(time.time()) - 5) is counts
+    assert _local_sign_in_since(request, int(time.time()) - 5) is counts
 
 
 # --- second factor ----------------------------------------------------------------------
