@@ -221,7 +221,13 @@ MICRO_MFA_REQUIRED_FOR_ADMINS = env_bool("MICRO_MFA_REQUIRED_FOR_ADMINS", False)
 _issuer = urlsplit(MICRO_ISSUER)
 _issuer_host = _issuer.hostname or ""
 MICRO_WEBAUTHN_RP_ID = (env_str("MICRO_WEBAUTHN_RP_ID", "") or _issuer_host).lower()
-if _issuer_host != MICRO_WEBAUTHN_RP_ID and not _issuer_host.endswith("." + MICRO_WEBAUTHN_RP_ID):
+
+
+def _under_rp_id(host: str) -> bool:
+    return host == MICRO_WEBAUTHN_RP_ID or host.endswith("." + MICRO_WEBAUTHN_RP_ID)
+
+
+if not _under_rp_id(_issuer_host):
     raise ImproperlyConfigured(
         f"MICRO_WEBAUTHN_RP_ID {MICRO_WEBAUTHN_RP_ID!r} must be the issuer's host"
         f" {_issuer_host!r} or a parent domain of it"
@@ -242,6 +248,12 @@ MICRO_PASSKEYS_ENABLED = (
     and (_issuer.scheme == "https" or (_issuer.scheme == "http" and _issuer_host == "localhost"))
 )
 MICRO_WEBAUTHN_EXTRA_ORIGINS = env_list("MICRO_WEBAUTHN_EXTRA_ORIGINS", "")
+for _origin in MICRO_WEBAUTHN_EXTRA_ORIGINS:
+    if not _under_rp_id((urlsplit(_origin).hostname or "").lower()):
+        raise ImproperlyConfigured(
+            f"MICRO_WEBAUTHN_EXTRA_ORIGINS: {_origin!r} is not on {MICRO_WEBAUTHN_RP_ID!r} or"
+            " a subdomain of it"
+        )
 OTP_WEBAUTHN_RP_ID = MICRO_WEBAUTHN_RP_ID
 OTP_WEBAUTHN_RP_NAME = env_str("MICRO_WEBAUTHN_RP_NAME", "Micro") or "Micro"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = (

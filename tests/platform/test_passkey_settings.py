@@ -84,3 +84,14 @@ def test_an_ip_issuer_warns_that_passkeys_are_off(tmp_path: Path) -> None:
     assert "(micro.W010) Passkeys are off" in result.stderr + result.stdout
     # The library's own error for an empty origin list is the same fact: silenced.
     assert "otp_webauthn.E030" not in result.stderr + result.stdout
+
+
+def test_an_extra_origin_off_the_rp_id_is_refused(tmp_path: Path) -> None:
+    result = passkey_settings(
+        tmp_path,
+        MICRO_ISSUER="https://id.example.com",
+        MICRO_WEBAUTHN_RP_ID="example.com",
+        MICRO_WEBAUTHN_EXTRA_ORIGINS="https://app.example.com,https://example.org",
+    )
+    assert result.returncode != 0
+    assert "MICRO_WEBAUTHN_EXTRA_ORIGINS" in result.stderr and "example.org" in result.stderr
