@@ -110,8 +110,9 @@ class _VerifiedTokens:
     signature each time is most of a bearer request's authentication cost (P1, P3). The memo
     is keyed by the exact token string, so it only ever answers for bytes that were verified;
     on each use it re-checks expiry and that the signing key is still published, and the
-    revocation list is read on every request (shared cache), so a revoked token is still
-    refused at once.
+    revocation list on every request (through the process memo of authn/state.py), so a
+    revoked token is refused at once by the process that revoked it and within
+    MICRO_REVOCATION_POLL_MS by every other.
     """
 
     def __init__(self, size: int = 10_000) -> None:
