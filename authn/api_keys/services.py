@@ -440,12 +440,12 @@ def _touch(api_key_id: uuid.UUID) -> None:
     )
 
 
-def _entry(prefix: str) -> tuple[dict[str, Any] | None, bool]:
+def _entry(prefix: str, *, fresh: bool) -> tuple[dict[str, Any] | None, bool]:
     """The key's current entry (None for an unknown prefix) and whether it was rebuilt from
-    the database: from the process memo while the state generation is unchanged, else from
-    the shared cache, else from the database."""
+    the database: from the process memo while the state generation is unchanged (unless
+    `fresh`), else from the shared cache, else from the database."""
     memo_key = ("api_key", prefix)
-    epoch = state.memo.epoch()  # before the fetch: an entry never outlives a later change
+    epoch = None if fresh else state.memo.epoch()  # before the fetch: see authn/state.py
     remembered = state.MISSING if epoch is None else state.memo.lookup(memo_key)
     if remembered is not state.MISSING:
         return remembered, False
@@ -458,12 +458,13 @@ def _entry(prefix: str) -> tuple[dict[str, Any] | None, bool]:
     return entry, missed
 
 
-def api_key_authenticate(*, raw: str) -> Principal:
+def api_key_authenticate(*, raw: str, fresh: bool = False) -> Principal:
     """The principal of a valid key; raises InvalidApiKey otherwise. A cache hit runs no query;
     a change to the key, its owner or the owner's groups applies within
-    MICRO_REVOCATION_POLL_MS, and an unreadable cache past that raises DependencyError (503)."""
+    MICRO_REVOCATION_POLL_MS (at once with `fresh`, which reads the shared cache), and an
+    unreadable cache past that raises DependencyError (503)."""
     prefix, secret = _parse(raw)
-    entry, missed = _entry(prefix)
+    entry, missed = _entry(prefix, fresh=fresh)
     if entry is None:
         hash_secret(secret)  # the same work as for a known prefix
         raise InvalidApiKey("unknown prefix")

@@ -123,8 +123,11 @@ class _VerifiedTokens:
     def principal(self, raw: str, audiences: tuple[str, ...] | None = None) -> Principal:
         return self.verified(raw, audiences).principal
 
-    def verified(self, raw: str, audiences: tuple[str, ...] | None = None) -> _Verified:
+    def verified(
+        self, raw: str, audiences: tuple[str, ...] | None = None, *, fresh: bool = False
+    ) -> _Verified:
         """The verified, unrevoked token's claims and principal; InvalidAccessToken otherwise.
+        `fresh` checks revocation against the shared cache, not this process's memo.
 
         The token's `aud` must be this service's access-token audience, or one of `audiences`
         when given (the gateway checking a request for another service): a token for another
@@ -136,7 +139,7 @@ class _VerifiedTokens:
             cached = self._verify(raw, accepted)
         elif cached.claims.get("aud") not in accepted:
             raise InvalidAccessToken("token for another audience")
-        if revocation.is_revoked(cached.claims, digest=cached.digest):
+        if revocation.is_revoked(cached.claims, digest=cached.digest, fresh=fresh):
             raise InvalidAccessToken("token revoked")
         return cached
 

@@ -136,10 +136,10 @@ def _fetch(keys: list[str]) -> dict[str, Any]:
     return found
 
 
-def _found(keys: list[str]) -> dict[str, Any]:
+def _found(keys: list[str], *, fresh: bool) -> dict[str, Any]:
     """`_fetch` through the process memo: a key read since the state generation last changed
-    (absent ones included) needs no round trip."""
-    epoch = state.memo.epoch()  # before the fetch: an answer never outlives a later change
+    (absent ones included) needs no round trip. `fresh` reads the shared cache."""
+    epoch = None if fresh else state.memo.epoch()  # before the fetch: see authn/state.py
     if epoch is None:
         return _fetch(keys)
     remembered = {key: state.memo.lookup(("rev", key)) for key in keys}
@@ -151,16 +151,19 @@ def _found(keys: list[str]) -> dict[str, Any]:
     return found
 
 
-def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
+def is_revoked(
+    claims: Mapping[str, Any], *, digest: str | None = None, fresh: bool = False
+) -> bool:
     """True when the verified token's `jti`, `sid`, subject or digest has been revoked; for
     an upstream token, also the `parent_jti` or `parent_digest` of the access token it came from.
-    A revocation made elsewhere is seen within MICRO_REVOCATION_POLL_MS of its commit; the
-    shared cache unreadable past that raises DependencyError (503).
+    A revocation made elsewhere is seen within MICRO_REVOCATION_POLL_MS of its commit (at once
+    with `fresh`, which reads the shared cache); the shared cache unreadable past that raises
+    DependencyError (503).
 
     `digest` is the SHA-256 of an OAuth 2.0 access token (see `revoke_access_token_digest`).
     """
     keys, subject_key = _lookup_keys(claims, digest)
-    for key, value in _found(keys).items():
+    for key, value in _found(keys, fresh=fresh).items():
         if key == subject_key:
             if _issued_at_us(claims) <= _not_after_us(int(value)):
                 return True

@@ -27,6 +27,7 @@ from authn import state
 from authn.api_keys import cache as api_key_cache
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate, api_key_create
 from authn.models import ApiKey, RevokedToken
+from authn.oauth.views import introspect
 from authn.state import STATE_GENERATION_KEY, CredentialMemo
 from authn.tokens import revocation
 from micro_platform.errors import DependencyError
@@ -289,3 +290,16 @@ def test_a_failed_poll_raises_a_dependency_error(
     monkeypatch.setattr(caches["default"], "get", lambda *a, **k: 1 / 0)
     with pytest.raises(DependencyError):
         state.memo.epoch()
+
+
+def test_introspection_sees_a_revocation_elsewhere_at_once(user: User, clock: StateClock) -> None:
+    """Introspection is how a service learns of a revocation at once: it skips the memo."""
+    token, raw = profile_token(user), mint(user)
+    assert accepted(token)
+    api_key_authenticate(raw=raw)
+    elsewhere_revokes(jti_of(token))
+    ApiKey.objects.filter(prefix=raw.split("_")[1]).update(revoked_at=revocation.timezone.now())
+    cache.incr(api_key_cache.user_generation_key(user.pk))
+    assert accepted(token)  # the memo, within the bound
+    assert introspect(token) == {"active": False}
+    assert introspect(raw) == {"active": False}
