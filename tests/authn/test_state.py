@@ -20,7 +20,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rest_framework.test import APIClient
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from accounts.models import User
 from authn import state
@@ -30,10 +32,10 @@ from authn.models import ApiKey, RevokedToken
 from authn.oauth.views import introspect
 from authn.state import STATE_GENERATION_KEY, CredentialMemo
 from authn.tokens import revocation
+from authn.tokens.authentication import BearerTokenAuthentication
 from micro_platform.errors import DependencyError
 from micro_platform.settings import base
 from tests.authn.helpers import ME_URL, profile_token
-from tests.authn.tokens.test_revocation import accepted
 from tests.conftest import StateClock
 
 
@@ -87,6 +89,15 @@ def elsewhere_bumps() -> None:
     """Another process bumps the state generation (this process's memo is not its)."""
     cache.get_or_set(STATE_GENERATION_KEY, time.time_ns(), timeout=None)
     cache.incr(STATE_GENERATION_KEY)
+
+
+def accepted(token: str) -> bool:
+    request = Request(APIRequestFactory().get(ME_URL, HTTP_AUTHORIZATION=f"Bearer {token}"))
+    try:
+        BearerTokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return False
+    return True
 
 
 def jti_of(token: str) -> str:
