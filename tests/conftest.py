@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.principals import principal_for_user
+from authn import state as credential_state
 from authn.models import SigningKey
 from authn.sessions.proof import session_mark_signed_in
 from authn.tokens import signing_keys
@@ -70,6 +71,7 @@ def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
     cache.clear()
+    credential_state.memo.forget()
     key_ring.invalidate()
     verified_tokens.clear()
     database_liveness.forget()
@@ -77,6 +79,33 @@ def _clean_state() -> Iterator[None]:
     yield
     cache.clear()
     registry_snapshot.forget()  # rows a test made are rolled back: so is what was read of them
+
+
+class StateClock:
+    """The monotonic clock the credential memo polls by (authn/state.py), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def poll_due(self) -> None:
+        """Moves past one MICRO_REVOCATION_POLL_MS: the next check reads the shared generation."""
+        self.advance(settings.MICRO_REVOCATION_POLL_MS / 1000)
+
+
+@pytest.fixture
+def state_clock(monkeypatch: pytest.MonkeyPatch) -> StateClock:
+    clock = StateClock()
+    fake = type(
+        "FakeTime", (), {"monotonic": clock.monotonic, "time": time.time, "time_ns": time.time_ns}
+    )
+    monkeypatch.setattr(credential_state, "time", fake)
+    return clock
 
 
 @pytest.fixture

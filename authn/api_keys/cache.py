@@ -9,7 +9,10 @@ counters read *before* the database rows they were built from:
   memberships or activation (the services and the model signals in authn.signals);
 - a global generation, bumped after any commit that changes a group's scopes.
 
-An entry whose stamps differ from the current counters is rebuilt from the database. Because
+Every bump of either counter also bumps the credential state generation (authn/state.py), so
+the entries each process keeps in memory are dropped everywhere within
+MICRO_REVOCATION_POLL_MS. An entry whose stamps differ from the current counters is rebuilt
+from the database. Because
 the counters are read before the rows and bumped after the commit, a rebuild racing a change
 can only store an entry that is already outdated, never a stale one that looks current.
 Counters start at the current time in nanoseconds, so a counter lost with the cache (a Redis
@@ -24,6 +27,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+
+from authn import state
 
 GLOBAL_GENERATION_KEY = "authn:apikey-gen:global"
 # Defence in depth for changes made outside the services and signals (raw SQL): an entry is
@@ -44,6 +49,7 @@ def _bump(key: str) -> None:
         cache.incr(key)
     except ValueError:  # missing: start at a value no earlier counter can have had
         cache.set(key, time.time_ns(), timeout=None)
+    state.state_bump_now()
 
 
 def _current(key: str, found: Any) -> int:
@@ -100,4 +106,15 @@ def entry_get(*, prefix: str) -> dict[str, Any] | None:
 
 
 def entry_put(*, prefix: str, entry: dict[str, Any]) -> None:
+    # When the shared entry lapses: a process's memo keeps it no longer, so the entry is still
+    # rebuilt (and `last_used_at` written) once a minute.
+    entry["cached_until"] = time.time() + ENTRY_TTL_SECONDS
     cache.set(entry_key(prefix), entry, timeout=ENTRY_TTL_SECONDS)
+
+
+def entry_expiry(entry: dict[str, Any]) -> float:
+    """When a process stops answering from its memo of `entry`: when the shared entry lapses."""
+    cached_until = entry.get("cached_until")
+    if isinstance(cached_until, int | float):
+        return float(cached_until)
+    return time.time() + ENTRY_TTL_SECONDS  # written before entries carried it

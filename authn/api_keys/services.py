@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_held_scopes, user_memberships
 from audit.services import audit_record
+from authn import state
 from authn.api_keys import cache as api_key_cache
 from authn.models import ApiKey
 from authn.tokens import revocation
@@ -439,16 +440,34 @@ def _touch(api_key_id: uuid.UUID) -> None:
     )
 
 
-def api_key_authenticate(*, raw: str) -> Principal:
-    """The principal of a valid key; raises InvalidApiKey otherwise. A cache hit runs no query."""
-    prefix, secret = _parse(raw)
+def _entry(prefix: str, *, fresh: bool) -> tuple[dict[str, Any] | None, bool]:
+    """The key's current entry (None for an unknown prefix) and whether it was rebuilt from
+    the database: from the process memo while the state generation is unchanged (unless
+    `fresh`), else from the shared cache, else from the database."""
+    memo_key = ("api_key", prefix)
+    epoch = None if fresh else state.memo.epoch()  # before the fetch: see authn/state.py
+    remembered = state.MISSING if epoch is None else state.memo.lookup(memo_key)
+    if remembered is not state.MISSING:
+        return remembered, False
     entry = api_key_cache.entry_get(prefix=prefix)
     missed = entry is None
     if entry is None:
         entry = _entry_load(prefix)
-        if entry is None:
-            hash_secret(secret)  # the same work as for a known prefix
-            raise InvalidApiKey("unknown prefix")
+    if entry is not None:
+        state.memo.store(epoch, memo_key, entry, expires=api_key_cache.entry_expiry(entry))
+    return entry, missed
+
+
+def api_key_authenticate(*, raw: str, fresh: bool = False) -> Principal:
+    """The principal of a valid key; raises InvalidApiKey otherwise. A cache hit runs no query;
+    a change to the key, its owner or the owner's groups applies within
+    MICRO_REVOCATION_POLL_MS (at once with `fresh`, which reads the shared cache), and an
+    unreadable cache past that raises DependencyError (503)."""
+    prefix, secret = _parse(raw)
+    entry, missed = _entry(prefix, fresh=fresh)
+    if entry is None:
+        hash_secret(secret)  # the same work as for a known prefix
+        raise InvalidApiKey("unknown prefix")
     principal = _principal(entry, secret)
     if missed:
         _touch(principal.api_key_id)  # type: ignore[arg-type]

@@ -180,12 +180,13 @@ def may_introspect(client: Application) -> bool:
 def introspect(raw: str) -> dict[str, Any]:
     """What RFC 7662 says about `raw`: `{"active": false}` for anything not live, and for
     anything that is not an access credential (an upstream token is only answered for when
-    asked about by its own hint, see `introspect_upstream_token`)."""
+    asked about by its own hint, see `introspect_upstream_token`). Introspection is how a
+    service learns of a revocation at once: it reads the shared cache, not the process memo."""
     try:
         if raw.startswith(API_KEY_PREFIX):
-            principal = api_key_authenticate(raw=raw)
+            principal = api_key_authenticate(raw=raw, fresh=True)
             return _active(principal, token_type="api_key")  # noqa: S106 - a type name
-        verified = verified_tokens.verified(raw)  # signature, claims and revocation
+        verified = verified_tokens.verified(raw, fresh=True)  # signature, claims, revocation
     except (InvalidApiKey, InvalidAccessToken):
         return {"active": False}
     return _signed_active(verified.principal, verified.claims, token_type="access_token")  # noqa: S106
@@ -200,7 +201,7 @@ def introspect_upstream_token(raw: str) -> dict[str, Any]:
         principal = principal_from_claims(claims)
     except InvalidAccessToken:
         return {"active": False}
-    if revocation.is_revoked(claims):
+    if revocation.is_revoked(claims, fresh=True):
         return {"active": False}
     return _signed_active(principal, claims, token_type=UPSTREAM_TOKEN_HINT)
 

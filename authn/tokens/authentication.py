@@ -110,8 +110,9 @@ class _VerifiedTokens:
     signature each time is most of a bearer request's authentication cost (P1, P3). The memo
     is keyed by the exact token string, so it only ever answers for bytes that were verified;
     on each use it re-checks expiry and that the signing key is still published, and the
-    revocation list is read on every request (shared cache), so a revoked token is still
-    refused at once.
+    revocation list on every request (through the process memo of authn/state.py), so a
+    revoked token is refused at once by the process that revoked it and within
+    MICRO_REVOCATION_POLL_MS by every other.
     """
 
     def __init__(self, size: int = 10_000) -> None:
@@ -122,8 +123,11 @@ class _VerifiedTokens:
     def principal(self, raw: str, audiences: tuple[str, ...] | None = None) -> Principal:
         return self.verified(raw, audiences).principal
 
-    def verified(self, raw: str, audiences: tuple[str, ...] | None = None) -> _Verified:
+    def verified(
+        self, raw: str, audiences: tuple[str, ...] | None = None, *, fresh: bool = False
+    ) -> _Verified:
         """The verified, unrevoked token's claims and principal; InvalidAccessToken otherwise.
+        `fresh` checks revocation against the shared cache, not this process's memo.
 
         The token's `aud` must be this service's access-token audience, or one of `audiences`
         when given (the gateway checking a request for another service): a token for another
@@ -135,7 +139,7 @@ class _VerifiedTokens:
             cached = self._verify(raw, accepted)
         elif cached.claims.get("aud") not in accepted:
             raise InvalidAccessToken("token for another audience")
-        if revocation.is_revoked(cached.claims, digest=cached.digest):
+        if revocation.is_revoked(cached.claims, digest=cached.digest, fresh=fresh):
             raise InvalidAccessToken("token revoked")
         return cached
 

@@ -1,9 +1,12 @@
 """Revocation of stateless access tokens: by `jti`, by sign-in family (`sid`), or per user.
 
 Each revocation is a database row (durable) mirrored into the shared cache (fast). The check
-reads only the cache: one round trip, no query. If the cache lost its contents (a Redis
-restart, an eviction) the sentinel key is gone too, and the next check reloads every live
-revocation from the database before answering — a revoked token never comes back to life.
+reads only the cache: one round trip, no query, and none at all for keys this process read
+since the credential state generation last changed (authn/state.py: every revocation bumps
+it after its commit, so every process sees it within MICRO_REVOCATION_POLL_MS). If the cache
+lost its contents (a Redis restart, an eviction) the sentinel key is gone too, and the next
+check reloads every live revocation from the database before answering — a revoked token
+never comes back to life.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from authn import state
 from authn.models import RevokedToken
 from authn.tokens.jwt import ISSUED_AT_US_CLAIM
 
@@ -41,6 +45,7 @@ def _revoke(kind: str, value: str, *, expires_at: datetime, not_after: int = 0) 
         kind=kind, value=value, defaults={"expires_at": expires_at, "not_after": not_after}
     )
     _cache_put(kind, value, not_after, expires_at)
+    state.state_changed(using=RevokedToken.objects.db)
 
 
 def _longest_token_expiry() -> datetime:
@@ -106,13 +111,9 @@ def _reload() -> None:
     cache.set(SENTINEL_KEY, 1, timeout=None)
 
 
-def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
-    """True when the verified token's `jti`, `sid`, subject or digest has been revoked; for
-    an upstream token, also the `parent_jti` or `parent_digest` of the access token it came from.
-
-    `digest` is the SHA-256 of an OAuth 2.0 access token (see `revoke_access_token_digest`).
-    """
-    keys = [SENTINEL_KEY, _key("jti", str(claims.get("jti")))]
+def _lookup_keys(claims: Mapping[str, Any], digest: str | None) -> tuple[list[str], str]:
+    """The cache keys that revoke the token, and which of them is the subject's."""
+    keys = [_key("jti", str(claims.get("jti")))]
     if claims.get("parent_jti"):  # an upstream token dies with the access token it came from
         keys.append(_key("jti", str(claims["parent_jti"])))
     if claims.get("sid"):
@@ -122,13 +123,47 @@ def is_revoked(claims: Mapping[str, Any], *, digest: str | None = None) -> bool:
             keys.append(_key(RevokedToken.Kind.DIGEST, str(token_digest)))
     subject_key = _key("sub", str(claims.get("sub")))
     keys.append(subject_key)
-    found = cache.get_many(keys)
+    return keys, subject_key
+
+
+def _fetch(keys: list[str]) -> dict[str, Any]:
+    """The revocations among `keys` in the shared cache, reloaded first if the cache lost them."""
+    found = cache.get_many([SENTINEL_KEY, *keys])
     if SENTINEL_KEY not in found:
         _reload()
-        found = cache.get_many(keys)
-    for key, value in found.items():
-        if key == SENTINEL_KEY:
-            continue
+        found = cache.get_many([SENTINEL_KEY, *keys])
+    found.pop(SENTINEL_KEY, None)
+    return found
+
+
+def _found(keys: list[str], *, fresh: bool) -> dict[str, Any]:
+    """`_fetch` through the process memo: a key read since the state generation last changed
+    (absent ones included) needs no round trip. `fresh` reads the shared cache."""
+    epoch = None if fresh else state.memo.epoch()  # before the fetch: see authn/state.py
+    if epoch is None:
+        return _fetch(keys)
+    remembered = {key: state.memo.lookup(("rev", key)) for key in keys}
+    if state.MISSING not in remembered.values():
+        return {key: value for key, value in remembered.items() if value is not None}
+    found = _fetch(keys)
+    for key in keys:
+        state.memo.store(epoch, ("rev", key), found.get(key))
+    return found
+
+
+def is_revoked(
+    claims: Mapping[str, Any], *, digest: str | None = None, fresh: bool = False
+) -> bool:
+    """True when the verified token's `jti`, `sid`, subject or digest has been revoked; for
+    an upstream token, also the `parent_jti` or `parent_digest` of the access token it came from.
+    A revocation made elsewhere is seen within MICRO_REVOCATION_POLL_MS of its commit (at once
+    with `fresh`, which reads the shared cache); the shared cache unreadable past that raises
+    DependencyError (503).
+
+    `digest` is the SHA-256 of an OAuth 2.0 access token (see `revoke_access_token_digest`).
+    """
+    keys, subject_key = _lookup_keys(claims, digest)
+    for key, value in _found(keys, fresh=fresh).items():
         if key == subject_key:
             if _issued_at_us(claims) <= _not_after_us(int(value)):
                 return True

@@ -288,6 +288,13 @@ MICRO_METRICS_TOKEN = env_str("MICRO_METRICS_TOKEN", "") or ""
 # Answers that need no query (the gateway's verify of a JWT) still check that the database
 # answered within this many seconds, so they are denied during an outage (docs/reliability.md).
 MICRO_DATABASE_CHECK_SECONDS = env_int("MICRO_DATABASE_CHECK_SECONDS", 1, minimum=1)
+# How stale a credential check may be: each process answers revocation and API-key checks
+# from memory while the shared state generation, read at most this often (milliseconds), is
+# unchanged; a revocation or key change elsewhere applies within it. 0: read the shared cache
+# on every request (authn/state.py, docs/gateway.md).
+MICRO_REVOCATION_POLL_MS = env_int("MICRO_REVOCATION_POLL_MS", 100, minimum=0)
+if MICRO_REVOCATION_POLL_MS > 60_000:
+    raise ImproperlyConfigured("MICRO_REVOCATION_POLL_MS must be at most 60000 (one minute)")
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
 # the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.
 MICRO_TRUSTED_PROXIES = env_list("MICRO_TRUSTED_PROXIES", "")

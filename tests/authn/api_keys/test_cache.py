@@ -14,6 +14,8 @@ from accounts.models import User
 from accounts.principals import principal_for_user
 from authn.api_keys import cache as api_key_cache
 from authn.api_keys.services import InvalidApiKey, api_key_authenticate, api_key_create
+from authn.state import STATE_GENERATION_KEY
+from tests.conftest import StateClock
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory
 
 
@@ -100,12 +102,20 @@ def test_deactivating_the_owner_applies_at_once(user: User, admin_user: User, co
         api_key_authenticate(raw=raw)
 
 
-def test_losing_the_generation_counters_forces_a_rebuild(user: User) -> None:
+def test_losing_the_generation_counters_forces_a_rebuild(
+    user: User, state_clock: StateClock
+) -> None:
     raw = mint(user, ("profile",))
     cached_scopes(raw)
+    # What a Redis restart loses with them: the state generation, read at the next poll.
     cache.delete_many(
-        [api_key_cache.GLOBAL_GENERATION_KEY, api_key_cache.user_generation_key(user.pk)]
+        [
+            api_key_cache.GLOBAL_GENERATION_KEY,
+            api_key_cache.user_generation_key(user.pk),
+            STATE_GENERATION_KEY,
+        ]
     )
+    state_clock.poll_due()
     with CaptureQueriesContext(connection) as queries:
         api_key_authenticate(raw=raw)
     assert len(queries) > 0  # rebuilt from the database, not trusted from the old entry
