@@ -38,6 +38,10 @@ logger = logging.getLogger("micro.authn")
 STATE_GENERATION_KEY = "authn:state-gen"
 # Entries kept per process; past it the oldest go. A few hundred bytes each.
 MEMO_SIZE = 50_000
+# The longest an answer is kept, whatever the generation says: a bump lost to a cache outage
+# at the moment of the change (the change itself committed) is bounded by this instead of by
+# the next unrelated change.
+MEMO_MAX_AGE_SECONDS = 60
 
 # What `lookup` returns for a key the memo has no answer for.
 MISSING: Any = object()
@@ -113,14 +117,16 @@ class CredentialMemo:
     def store(
         self, epoch: int | None, key: Hashable, value: Any, *, expires: float | None = None
     ) -> None:
-        """Remembers `value` (until the wall-clock time `expires`, if given) when the memo has
-        not been cleared since `epoch` was read; otherwise the answer may predate a change."""
+        """Remembers `value` (until the wall-clock time `expires`, and MEMO_MAX_AGE_SECONDS at
+        most) when the memo has not been cleared since `epoch` was read; otherwise the answer
+        may predate a change."""
         if epoch is None:
             return
         with self._lock:
             if epoch != self._epoch:
                 return
-            self._entries[key] = (value, expires)
+            longest = time.time() + MEMO_MAX_AGE_SECONDS
+            self._entries[key] = (value, longest if expires is None else min(expires, longest))
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)

@@ -129,6 +129,24 @@ def test_a_revocation_elsewhere_is_refused_after_the_next_poll(
     assert not accepted(token)
 
 
+def test_an_answer_is_kept_no_longer_than_the_memo_max_age(
+    user: User, clock: StateClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = profile_token(user)
+    assert accepted(token)
+    # Revoked elsewhere, but its bump was lost (the cache failed right after the commit).
+    jti = jti_of(token)
+    RevokedToken.objects.create(
+        kind=RevokedToken.Kind.JTI, value=jti, expires_at=revocation._longest_token_expiry()
+    )
+    revocation._cache_put("jti", jti, 0, revocation._longest_token_expiry())
+    clock.poll_due()
+    assert accepted(token)  # the generation is unchanged: the memo answers
+    later = time.time() + state.MEMO_MAX_AGE_SECONDS + 1
+    monkeypatch.setattr(state.time, "time", lambda: later)
+    assert not accepted(token)
+
+
 def test_the_revoking_process_refuses_at_once_even_before_the_commit(
     user: User, clock: StateClock, django_capture_on_commit_callbacks: Any
 ) -> None:
