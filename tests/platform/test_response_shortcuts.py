@@ -9,7 +9,7 @@ from typing import Any
 import csp.middleware
 import pytest
 from csp.decorators import csp_exempt, csp_replace, csp_update
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -40,7 +40,7 @@ def _status(code: int) -> Callable[[HttpRequest], HttpResponse]:
     return lambda request: HttpResponse("x", status=code)
 
 
-VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+VIEWS: dict[str, Callable[[HttpRequest], HttpResponseBase]] = {
     "plain": _plain,
     "nonce": _uses_nonce,
     "header set": _has_header,
@@ -52,7 +52,9 @@ VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
 }
 
 
-def _headers(middleware_class: type, view: Callable[[HttpRequest], HttpResponse], path: str) -> Any:
+def _headers(
+    middleware_class: type, view: Callable[[HttpRequest], HttpResponseBase], path: str
+) -> Any:
     request = RequestFactory().get(path)
     response = middleware_class(view)(request)
     return {name: response.get(name) for name in CSP_HEADERS}
@@ -147,7 +149,7 @@ def test_negotiation_answers_as_drf(
     query: str,
     suffix: str | None,
 ) -> None:
-    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    headers: dict[str, Any] = {} if accept is None else {"HTTP_ACCEPT": accept}
     request = Request(RequestFactory().get(f"/api/v1/users/x{query}", **headers))
     renderers = [cls() for cls in renderer_classes]
     expected = _negotiate(DefaultContentNegotiation(), request, renderers, suffix)
@@ -157,7 +159,7 @@ def test_negotiation_answers_as_drf(
 def test_the_shortcut_answers_the_common_requests_without_parsing() -> None:
     shortcut = ShortcutContentNegotiation()
     for accept in (None, "*/*", "application/json"):
-        headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+        headers: dict[str, Any] = {} if accept is None else {"HTTP_ACCEPT": accept}
         request = Request(RequestFactory().get("/api/v1/users/x", **headers))
         renderer, media_type = shortcut.select_renderer(request, [JSONRenderer()])
         assert (type(renderer), media_type) == (JSONRenderer, "application/json")
