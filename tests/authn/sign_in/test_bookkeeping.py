@@ -88,18 +88,16 @@ def test_a_sign_in_writes_its_audit_events_in_one_insert(member: User) -> None:
 @contextmanager
 def write_transactions() -> Iterator[list[int]]:
     """How many write transactions the block commits on the default database: each write in
-    autocommit is one, and so is each atomic block holding a write."""
+    autocommit is one, and so is each outermost atomic block holding a write."""
     found: list[int] = [0]
-    inside_a_counted_block = [False]
+    counted: list[Any] = [None]  # the outermost atomic block already counted (kept alive)
 
     def watch(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
-        writes = sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-        if not connection.in_atomic_block:
-            inside_a_counted_block[0] = False
-            found[0] += writes
-        elif writes and not inside_a_counted_block[0]:
-            inside_a_counted_block[0] = True
-            found[0] += 1
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            outermost = connection.atomic_blocks[0] if connection.in_atomic_block else None
+            if outermost is None or outermost is not counted[0]:
+                found[0] += 1
+                counted[0] = outermost
         return execute(sql, *args)
 
     with connection.execute_wrapper(watch):
