@@ -173,3 +173,21 @@ def test_a_sign_in_makes_two_round_trips_to_redis(
     monkeypatch.setattr(redis.Redis, "execute_command", counted)
     assert sign_in(user).status_code == 200
     assert commands == ["EVALSHA", "DEL"]
+
+
+def test_a_sign_in_fails_closed_when_redis_cannot_be_read(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set: the suite uses the in-process cache")
+    import redis
+
+    def down(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        raise redis.ConnectionError("Redis is down")
+
+    with monkeypatch.context() as patched:  # undone before the suite's own cache clean-up
+        patched.setattr(redis.Redis, "execute_command", down)
+        response = sign_in(user)
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert not AuditEvent.objects.filter(type="login.succeeded").exists()
