@@ -23,15 +23,23 @@ def user_get(*, user_id: object) -> User | None:
 
 
 def user_get_by_username(*, username: str) -> User | None:
+    return _users_by_username(username).first()
+
+
+def _users_by_username(username: str) -> QuerySet[User]:
     if "\x00" in username:  # no username holds NUL, and PostgreSQL rejects it in a query
-        return None
-    return User.objects.filter(iequals("username", username)).first()
+        return User.objects.none()
+    return User.objects.filter(iequals("username", username))
 
 
 def user_get_by_email(*, email: str) -> User | None:
+    return _users_by_email(email).first()
+
+
+def _users_by_email(email: str) -> QuerySet[User]:
     if not email or "\x00" in email:
-        return None
-    return User.objects.exclude(email="").filter(iequals("email", email)).first()
+        return User.objects.none()
+    return User.objects.exclude(email="").filter(iequals("email", email))
 
 
 PUBLIC_FIELDS = ("id", "username", "display_name", "avatar_url", "kind", "created_at")
@@ -39,11 +47,17 @@ PUBLIC_FIELDS = ("id", "username", "display_name", "avatar_url", "kind", "create
 
 def user_get_by_login(*, login: str) -> User | None:
     """The user a sign-in name designates: an email when it holds "@", else a username."""
+    return users_by_login(login=login).first()
+
+
+def users_by_login(*, login: str) -> QuerySet[User]:
+    """`user_get_by_login`'s query, for a caller that reads more with the user (its first
+    row by primary key is the user)."""
     if len(login) > EMAIL_MAX_LENGTH:
-        return None
+        return User.objects.none()
     if "@" in login:
-        return user_get_by_email(email=login)
-    return user_get_by_username(username=login)
+        return _users_by_email(login)
+    return _users_by_username(login)
 
 
 def users_public_by_ids(*, ids: Iterable[object]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import uuid
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,7 +21,13 @@ from django.db import transaction
 
 from accounts.models import User
 from audit.services import audit_record
-from micro_platform.counters import counter_delete, counter_get, counter_incr
+from micro_platform.counters import (
+    CacheCounters,
+    counter_delete,
+    counter_get,
+    counter_incr,
+    counter_store,
+)
 from micro_platform.identity import Principal
 
 logger = logging.getLogger("micro.auth")
@@ -56,10 +63,13 @@ def ip_wait(*, ip_address: str | None, scope: str = "login") -> int:
         return 0
     now = int(time.time())
     window = now // IP_WINDOW_SECONDS
-    failures = counter_get(_ip_key(scope, ip_address, window))
+    return _ip_wait_after(counter_get(_ip_key(scope, ip_address, window)), now)
+
+
+def _ip_wait_after(failures: int, now: int) -> int:
     if failures < settings.MICRO_LOGIN_FAILURES_PER_IP:
         return 0
-    return max(1, (window + 1) * IP_WINDOW_SECONDS - now)
+    return max(1, (now // IP_WINDOW_SECONDS + 1) * IP_WINDOW_SECONDS - now)
 
 
 def ip_failure_record(*, ip_address: str | None, scope: str = "login") -> None:
@@ -71,7 +81,10 @@ def ip_failure_record(*, ip_address: str | None, scope: str = "login") -> None:
 
 def account_wait(*, login: str) -> int:
     """Seconds until the account named `login` is unlocked (0: not locked)."""
-    unlock_at = cache.get(_lock_key(login_digest(login)))
+    return _account_wait_until(cache.get(_lock_key(login_digest(login))))
+
+
+def _account_wait_until(unlock_at: Any) -> int:
     if unlock_at is None:
         return 0
     return max(1, int(unlock_at) - int(time.time()))
@@ -89,6 +102,56 @@ def attempt_begin(*, login: str) -> int:
     to the threshold get a password check, however the requests interleave.
     """
     return counter_incr(_failures_key(login_digest(login)), settings.MICRO_LOCKOUT_SECONDS)
+
+
+class SignInAttempt(NamedTuple):
+    """A sign-in's turn: `wait` seconds when refused (then nothing was counted), else its
+    number in the account's run of attempts."""
+
+    wait: int
+    number: int
+
+
+def sign_in_attempt_begin(*, login: str, ip_address: str | None) -> SignInAttempt:
+    """The per-IP throttle and the account lock checked, then (only when neither refuses)
+    the attempt counted as `attempt_begin` does: with django-redis, in one atomic round trip."""
+    redis = _django_redis_client()
+    if redis is None:
+        wait = signin_wait(login=login, ip_address=ip_address)
+        return SignInAttempt(wait, 0 if wait else attempt_begin(login=login))
+    now = int(time.time())
+    digest = login_digest(login)
+    keys = [_lock_key(digest), _failures_key(digest)]
+    if ip_address:
+        keys.append(_ip_key("login", ip_address, now // IP_WINDOW_SECONDS))
+    limit, cooldown = settings.MICRO_LOGIN_FAILURES_PER_IP, settings.MICRO_LOCKOUT_SECONDS
+    script = redis.get_client(write=True).register_script(_SIGN_IN_ATTEMPT_SCRIPT)
+    failures, unlock_at, number = script(
+        keys=[redis.make_key(key) for key in keys], args=[limit, cooldown]
+    )
+    wait = max(_ip_wait_after(int(failures), now), _account_wait_until(unlock_at or None))
+    return SignInAttempt(wait, 0 if wait else int(number))
+
+
+# KEYS: the lock, the account's count, the IP's failures (when the request has an address);
+# ARGV: the IP limit, the count's window. Values are django-redis' plain integers, and the
+# count starts as `CacheCounters.incr` starts it (0, expiring with the window, then INCR).
+_SIGN_IN_ATTEMPT_SCRIPT = """
+local failures = 0
+if #KEYS == 3 then failures = tonumber(redis.call('GET', KEYS[3]) or '0') end
+local unlock_at = redis.call('GET', KEYS[1])
+if unlock_at or failures >= tonumber(ARGV[1]) then return {failures, unlock_at or '', 0} end
+redis.call('SET', KEYS[2], 0, 'EX', ARGV[2], 'NX')
+return {failures, '', redis.call('INCR', KEYS[2])}
+"""
+
+
+def _django_redis_client() -> Any:
+    """django-redis' client of the shared cache when the counters live there (else None)."""
+    if not isinstance(counter_store(), CacheCounters):
+        return None
+    client = getattr(cache, "client", None)
+    return client if hasattr(client, "get_client") else None
 
 
 def over_threshold(count: int) -> bool:

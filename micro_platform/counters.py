@@ -4,7 +4,7 @@ A count must never be lost to a race: parallel wrong guesses would otherwise all
 value and slip past the limit. Redis increments atomically, so with django-redis the counters
 are cache keys. Any other cache is not safe (Django's `BaseCache.incr`, which the database
 cache uses, reads then writes), so without Redis they live in the `Counter` table, incremented
-by one UPDATE that PostgreSQL serialises with the row lock and SQLite with its write lock.
+by one upsert that PostgreSQL serialises with the row lock and SQLite with its write lock.
 
 A count expires `timeout` seconds after its first increment (a fixed window). Call these
 outside a transaction: inside one, a count is held (and rolled back) with it.
@@ -18,8 +18,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connections, router
 from django.utils import timezone
 
 from micro_platform.models import Counter
@@ -62,31 +61,28 @@ class DatabaseCounters:
     """Counters as `Counter` rows; every increment is counted exactly once, however many run."""
 
     def incr(self, key: str, timeout: int) -> int:
-        for _ in range(INCR_ATTEMPTS):
-            value = self._incr_once(key, timeout)
-            if value is not None:
-                return value
-        raise RuntimeError(f"counter {key!r} could not be incremented")
-
-    def _incr_once(self, key: str, timeout: int) -> int | None:
-        """The new count, or None when a concurrent first increment won the insert."""
+        # One statement, so one short write transaction even for a new key: it inserts the
+        # row, or adds one to a live row, or restarts an expired row at 1 in place. PostgreSQL
+        # serialises concurrent upserts of one key on its row lock and SQLite on its write
+        # lock, so each increment reads back its own count.
         now = timezone.now()
-        expires_at = now + timedelta(seconds=timeout)
-        with transaction.atomic():
-            # The UPDATE locks the row until commit, so the value read back is this increment's.
-            if Counter.objects.filter(key=key, expires_at__gt=now).update(value=F("value") + 1):
-                return Counter.objects.values_list("value", flat=True).get(key=key)
-            # An expired row restarts at 1 in place; of two racing restarts, PostgreSQL
-            # re-checks the condition after the first commits, so only one succeeds.
-            expired = Counter.objects.filter(key=key, expires_at__lte=now)
-            if expired.update(value=1, expires_at=expires_at):
-                return 1
-        try:
-            with transaction.atomic():
-                Counter.objects.create(key=key, value=1, expires_at=expires_at)
-        except IntegrityError:  # a concurrent request inserted it first: increment that row
-            return None
-        return 1
+        connection = connections[router.db_for_write(Counter)]
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            'INSERT INTO "authn_counter" AS c ("key", "value", "expires_at") VALUES (%s, 1, %s) '
+            'ON CONFLICT ("key") DO UPDATE SET '
+            '"value" = CASE WHEN c."expires_at" > %s THEN c."value" + 1 ELSE 1 END, '
+            '"expires_at" = CASE WHEN c."expires_at" > %s '
+            'THEN c."expires_at" ELSE excluded."expires_at" END '
+            'RETURNING "value"'
+        )
+        params = (key, adapt(now + timedelta(seconds=timeout)), adapt(now), adapt(now))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            raise RuntimeError(f"counter {key!r} could not be incremented")
+        return int(row[0])
 
     def get(self, key: str) -> int:
         live = Counter.objects.filter(key=key, expires_at__gt=timezone.now())

@@ -8,7 +8,7 @@ from django.db import models
 class Counter(models.Model):
     """An expiring brute-force counter, kept here when the shared cache is not Redis.
 
-    See micro_platform.counters: rows are only incremented with a single atomic UPDATE.
+    See micro_platform.counters: rows are only incremented with a single atomic statement.
     """
 
     key = models.CharField(max_length=200, primary_key=True)

@@ -134,12 +134,24 @@ def user_has_passkey(*, user: User) -> bool:
     return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
 
 
-def _factors(user: User) -> tuple[bool, bool]:
+MfaFactors = tuple[bool, bool]
+
+
+def factor_annotations() -> dict[str, Exists]:
+    """`has_totp` (a confirmed TOTP device) and `has_passkey` (an enabled passkey), as
+    annotations of a user query: the second factors a password sign-in asks for."""
+    return {
+        "has_totp": Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+        "has_passkey": Exists(
+            WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)
+        ),
+    }
+
+
+def _factors(user: User) -> MfaFactors:
     """(has a confirmed TOTP device, has an enabled passkey), in one query: every password
     sign-in asks."""
-    totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    passkey = WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)
-    row = User.objects.filter(pk=user.pk).values_list(Exists(totp), Exists(passkey)).first()
+    row = User.objects.filter(pk=user.pk).values_list(*factor_annotations().values()).first()
     return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
 
@@ -301,10 +313,13 @@ def _backup_match(user: User, code: str) -> StaticDevice | None:
     return None
 
 
-def mfa_sign_in_step(*, user: User, otp: str | None, ip_address: str | None) -> tuple[str, ...]:
+def mfa_sign_in_step(
+    *, user: User, otp: str | None, ip_address: str | None, factors: MfaFactors | None = None
+) -> tuple[str, ...]:
     """The `amr` of a sign-in whose password was right; MFA users must give a valid code (a
-    TOTP code or a backup code; a passkey-only user, a backup code)."""
-    has_totp, has_passkey = _factors(user)
+    TOTP code or a backup code; a passkey-only user, a backup code). `factors` are the
+    user's (`factor_annotations`) when read with it, else they are read here."""
+    has_totp, has_passkey = _factors(user) if factors is None else factors
     if not (has_totp or has_passkey):
         return ("pwd",)
     if not otp:

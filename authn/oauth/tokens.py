@@ -47,10 +47,13 @@ def token_subject(request: Any) -> User:
 
 def held_by(request: Any, user: User) -> tuple[frozenset[str], list[tuple[Any, list[str]]]]:
     """What `user` holds now and the memberships it comes from, read once per token request
-    (scope defaults, scope validation and the token itself all ask) and kept on it."""
+    (scope defaults, scope validation and the token itself all ask) and kept on it; the
+    memberships come from `request.micro_memberships` when the client's load read them
+    with its owner (`(user id, memberships)`, client credentials)."""
     memo = getattr(request, "micro_held", None)
     if memo is None or memo[0] != user.pk:
-        memberships = user_memberships(user=user)
+        read = getattr(request, "micro_memberships", None)
+        memberships = read[1] if read and read[0] == user.pk else user_memberships(user=user)
         memo = (user.pk, user_held_scopes(user=user, memberships=memberships), memberships)
         request.micro_held = memo
     return memo[1], memo[2]

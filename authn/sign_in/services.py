@@ -4,6 +4,7 @@ the token endpoint's sign-in: a password (and a code when MFA is on) for a token
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +13,10 @@ from django.utils import timezone
 from accounts.backends import password_verify
 from accounts.models import User
 from accounts.selectors import user_get_by_login
-from audit.services import audit_record
+from audit.services import AuditEntry, audit_record, audit_record_many
 from authn import lockout
 from authn.mfa.services import mfa_sign_in_step
+from authn.sign_in.selectors import SignInAccount, sign_in_account_get
 from authn.tokens import services as tokens
 from authn.tokens.resources import audit_detail
 from micro_platform import metrics
@@ -38,6 +40,21 @@ def password_check(*, username: str, password: str, method: str, ip_address: str
     user = user_get_by_login(login=username)
     if _counted_verify(username, user, password, method, ip_address) and user is not None:
         return user
+    raise InvalidCredentials()
+
+
+def sign_in_account_check(
+    *, username: str, password: str, ip_address: str | None
+) -> tuple[SignInAccount, str]:
+    """`password_check` for the token endpoint, which reads the account's groups and second
+    factors with the user; with the lockout subject, whose run of failures the caller ends
+    (`lockout.success_record`) in its sign-in transaction or when it refuses the sign-in."""
+    account = sign_in_account_get(login=username)
+    user = account.user if account is not None else None
+    subject = lockout.lockout_subject(login=username, user_id=user.pk if user else None)
+    verified = _counted_verify(username, user, password, "password", ip_address, reset=False)
+    if verified and account is not None:
+        return account, subject
     raise InvalidCredentials()
 
 
@@ -70,26 +87,38 @@ def current_password_check(
 
 
 def _counted_verify(
-    attempted: str, user: User | None, password: str, method: str, ip_address: str | None
+    attempted: str,
+    user: User | None,
+    password: str,
+    method: str,
+    ip_address: str | None,
+    *,
+    reset: bool = True,
 ) -> bool:
     # Counted per account, so its username and its email share one run of failures; an
     # unknown name is counted under itself and answers exactly the same.
     subject = lockout.lockout_subject(login=attempted, user_id=user.pk if user else None)
-    _refuse_if_throttled(subject, method, ip_address)
-    attempt = lockout.attempt_begin(login=subject)
-    if lockout.over_threshold(attempt):  # concurrent attempts raced past the lock
+    attempt = lockout.sign_in_attempt_begin(login=subject, ip_address=ip_address)
+    _refuse_if_waiting(attempt.wait, method, ip_address)
+    if lockout.over_threshold(attempt.number):  # concurrent attempts raced past the lock
         if lockout.lock(login=subject):
             _locked_record(attempted, user, method, ip_address)
         _refuse_if_throttled(subject, method, ip_address)
     if password_verify(user=user, password=password) and user is not None:
-        lockout.success_record(login=subject)
+        if reset:
+            lockout.success_record(login=subject)
         return True
-    _failure_record(attempted, subject, user, method, ip_address, attempt)
+    _failure_record(attempted, subject, user, method, ip_address, attempt.number)
     return False
 
 
 def _refuse_if_throttled(subject: str, method: str, ip_address: str | None) -> None:
-    wait = lockout.signin_wait(login=subject, ip_address=ip_address)
+    _refuse_if_waiting(
+        lockout.signin_wait(login=subject, ip_address=ip_address), method, ip_address
+    )
+
+
+def _refuse_if_waiting(wait: int, method: str, ip_address: str | None) -> None:
     if wait:
         logger.info("login.throttled method=%s ip=%s retry_after=%s", method, ip_address, wait)
         metrics.sign_in("locked")
@@ -146,12 +175,18 @@ def _failed_login_subject(attempted: str, user: User | None) -> tuple[str, str]:
 
 
 def sign_in_record(
-    *, user: User, method: str, ip_address: str | None, data: dict[str, Any]
+    *,
+    user: User,
+    method: str,
+    ip_address: str | None,
+    data: dict[str, Any],
+    events: Sequence[AuditEntry] = (),
 ) -> None:
-    """Stamps `last_login` and audits the sign-in; call inside the sign-in's transaction."""
+    """Stamps `last_login` and audits the sign-in, with `events` of the same sign-in in the
+    same insert; call inside the sign-in's transaction."""
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     metrics.sign_in("succeeded")
-    audit_record(
+    signed_in = AuditEntry(
         type="login.succeeded",
         actor=user.pk,
         subject_type="user",
@@ -159,6 +194,7 @@ def sign_in_record(
         ip_address=ip_address,
         data={"method": method, **data},
     )
+    audit_record_many(entries=[signed_in, *events])
     transaction.on_commit(
         lambda: logger.info("login.succeeded user=%s method=%s ip=%s", user.pk, method, ip_address)
     )
@@ -178,27 +214,41 @@ def token_obtain_with_password(
 
     The password is checked first, so a wrong one never reveals whether the account has MFA.
     """
-    user = password_check(
-        username=username, password=password, method="password", ip_address=ip_address
+    account, subject = sign_in_account_check(
+        username=username, password=password, ip_address=ip_address
     )
-    scopes, memberships = tokens.scopes_for_sign_in(user=user, requested=scope, resource=resource)
-    # After the scope check, so a refused scope does not consume a backup code.
-    amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address)
+    user = account.user
+    try:
+        scopes = tokens.sign_in_scopes(
+            user=user, requested=scope, resource=resource, memberships=account.memberships
+        )
+        # After the scope check, so a refused scope does not consume a backup code.
+        amr = mfa_sign_in_step(user=user, otp=otp, ip_address=ip_address, factors=account.factors)
+    except Exception:
+        lockout.success_record(login=subject)  # the password was right all the same
+        raise
     with transaction.atomic():
         sign_in_confirm(user=user)
+        # The right password ends the run of failures with the sign-in it opens: without
+        # Redis, one statement of this transaction rather than a transaction of its own.
+        lockout.success_record(login=subject)
         pair = tokens.token_family_start(
-            user=user, scopes=scopes, memberships=memberships, amr=amr, resource=resource
+            user=user, scopes=scopes, memberships=account.memberships, amr=amr, resource=resource
         )
-        sign_in_record(
-            user=user, method="password", ip_address=ip_address, data={"sid": str(pair.family_id)}
-        )
-        audit_record(
+        issued = AuditEntry(
             type="token.issued",
             actor=user.pk,
             subject_type="token_family",
             subject_id=pair.family_id,
             ip_address=ip_address,
             data={"scope": pair.scope, "grant": "password", **audit_detail(resource)},
+        )
+        sign_in_record(
+            user=user,
+            method="password",
+            ip_address=ip_address,
+            data={"sid": str(pair.family_id)},
+            events=[issued],
         )
     metrics.token_issued(path="api", grant="password")
     return pair

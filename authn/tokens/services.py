@@ -124,14 +124,18 @@ def _issue_pair(
     )
 
 
-def scopes_for_sign_in(
-    *, user: User, requested: str | None, resource: ServiceEntry | None = None
-) -> tuple[frozenset[str], Memberships]:
-    """The scopes a sign-in asks for (default: everything the user holds) with the user's
-    groups; InvalidScope for a scope that is unknown, not held, or (with `resource`) not
-    one a token for that service may carry."""
-    held, memberships = _held(user)
-    return _requested_scopes(requested, held, resource), memberships
+def sign_in_scopes(
+    *,
+    user: User,
+    requested: str | None,
+    memberships: Memberships,
+    resource: ServiceEntry | None = None,
+) -> frozenset[str]:
+    """The scopes a sign-in asks for (default: everything the user holds, `memberships` its
+    groups as `user_memberships` gives them); InvalidScope for a scope that is unknown, not
+    held, or (with `resource`) not one a token for that service may carry."""
+    held = user_held_scopes(user=user, memberships=memberships)
+    return _requested_scopes(requested, held, resource)
 
 
 def token_family_start(

@@ -15,13 +15,20 @@ import pytest
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import EVENT_DATA_KEYS, AuditDataNotAllowed, audit_record
+from audit.services import (
+    EVENT_DATA_KEYS,
+    AuditDataNotAllowed,
+    AuditEntry,
+    audit_record,
+    audit_record_many,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("accounts", "audit", "authn", "objects", "permissions", "micro_platform")
-# Functions that write an audit event; a `type=` argument that is one of their own parameters
-# is forwarded, and checked at their call sites instead.
-AUDIT_WRITERS = frozenset({"audit_record", "_audit"})
+# Functions that write an audit event (and `AuditEntry`, an event for `audit_record_many`); a
+# `type=` argument that is one of their own parameters is forwarded, and checked at their call
+# sites instead.
+AUDIT_WRITERS = frozenset({"audit_record", "_audit", "AuditEntry"})
 SECRET_NAMES = {
     "password": "hunter2-password",
     "new_password": "hunter2-new-password",
@@ -165,3 +172,26 @@ def test_every_event_type_in_the_code_has_an_allow_list_entry_with_its_details()
 def test_every_allow_list_entry_is_used() -> None:
     used = {type_ for _, types, _ in audit_calls() for type_ in types}
     assert set(EVENT_DATA_KEYS) == used
+
+
+def test_audit_record_many_writes_in_one_insert_in_order(
+    db: Any, django_assert_num_queries: Any
+) -> None:
+    entries = [
+        AuditEntry(type="login.succeeded", actor=None, subject_id="a", data={"method": "x"}),
+        AuditEntry(type="token.issued", actor=None, subject_id="b", data={"scope": "profile"}),
+    ]
+    with django_assert_num_queries(1):
+        audit_record_many(entries=entries)
+    stored = list(AuditEvent.objects.order_by("created_at", "type").values_list("subject_id"))
+    assert stored == [("a",), ("b",)]
+
+
+def test_audit_record_many_applies_each_events_allow_list(db: Any) -> None:
+    entries = [
+        AuditEntry(type="login.succeeded", actor=None, data={"method": "x"}),
+        AuditEntry(type="login.failed", actor=None, data={"method": "x", "password": "p"}),
+    ]
+    with pytest.raises(AuditDataNotAllowed), transaction.atomic():
+        audit_record_many(entries=entries)
+    assert not AuditEvent.objects.exists()

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import Application
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEvent
 from tests.authn.oauth_helpers import claims, create_account, make_client, token
-from tests.factories import ServiceAccountFactory, UserFactory
+from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory, UserFactory
 
 
 @pytest.fixture
@@ -142,3 +144,42 @@ def test_the_client_secret_hasher_is_salted_and_checks_exactly() -> None:
     assert "s3cret" not in str(hasher.safe_summary(first))
     # Passwords never use it: the first configured hasher does.
     assert not make_password("a password").startswith(hasher.algorithm)
+
+
+def test_a_client_credentials_token_costs_four_statements(account: dict[str, Any]) -> None:
+    """The client with its owner and the owner's groups (one read), the roles of its scopes,
+    the stored token row and its audit event; the row is not read back."""
+    owner = User.objects.get(pk=account["id"])
+    MembershipFactory.create(user=owner, group=GroupFactory.create(scopes=["objects:write"]))
+    MembershipFactory.create(user=owner)
+    assert token(account["client_id"], account["client_secret"]).status_code == 200  # warm
+    with CaptureQueriesContext(connection) as captured:
+        response = token(account["client_id"], account["client_secret"])
+    assert response.status_code == 200, response.content
+    sql = [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(sql) == 4, sql
+    # The scopes of the owner's group came from that one read.
+    assert "objects:write" in claims(response.json()["access_token"])["scope"].split()
+
+
+def test_a_client_credentials_token_still_tells_app_authorized_receivers(
+    account: dict[str, Any],
+) -> None:
+    from oauth2_provider.signals import app_authorized
+
+    told: list[Any] = []
+
+    def receiver(sender: Any, request: Any, token: Any, **kwargs: Any) -> None:
+        told.append(token)
+
+    app_authorized.connect(receiver)
+    try:
+        response = token(account["client_id"], account["client_secret"])
+    finally:
+        app_authorized.disconnect(receiver)
+    assert response.status_code == 200
+    assert [stored.application.client_id for stored in told] == [account["client_id"]]

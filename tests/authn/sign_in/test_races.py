@@ -56,6 +56,21 @@ def change_after_the_check(
     monkeypatch.setattr(module, "password_check", checked_then_changed)
 
 
+def change_after_the_token_endpoint_check(
+    monkeypatch: pytest.MonkeyPatch, change: Callable[[User], None]
+) -> None:
+    """Runs `change` right after the token endpoint's password check (which reads the
+    account's groups and factors with the user) succeeded."""
+    real_check = sign_in.sign_in_account_check
+
+    def checked_then_changed(**kwargs: Any) -> Any:
+        checked = real_check(**kwargs)
+        change(checked[0].user)
+        return checked
+
+    monkeypatch.setattr(sign_in, "sign_in_account_check", checked_then_changed)
+
+
 def token_request(user: User) -> Any:
     return APIClient().post(
         "/api/v1/auth/token",
@@ -77,7 +92,7 @@ def test_a_change_committed_after_the_password_check_refuses_the_token(
     db: Any, monkeypatch: pytest.MonkeyPatch, change: Callable[[User], None]
 ) -> None:
     user = UserFactory.create()
-    change_after_the_check(monkeypatch, sign_in, change)
+    change_after_the_token_endpoint_check(monkeypatch, change)
 
     response = token_request(user)
 
