@@ -134,12 +134,14 @@ def _template(
 
 
 _templates: dict[tuple[type, bool], _Template] = {}
+_differed: set[tuple[type, bool]] = set()
 
 
 @receiver(setting_changed)
 def _forget_templates(**kwargs: Any) -> None:
     # Any setting may change what the stack adds (CSP, security headers, middleware).
     _templates.clear()
+    _differed.clear()
 
 
 def _credential(meta: Mapping[str, Any]) -> str | None:
@@ -235,8 +237,9 @@ class FastPathMiddleware:
         template = _template(answer, request, response)
         if template is not None:
             _templates[key] = template
-        elif response.status_code == 200:
-            # Both answered 200 but differ: the fast path keeps passing this kind on.
+        elif response.status_code == 200 and key not in _differed:
+            # Both answered 200 but differ: this kind stays with the stack (logged once).
+            _differed.add(key)
             logger.warning("The fast path's answer differs from the stack's for %s.", key[0])
         return response
 

@@ -53,10 +53,10 @@ pytestmark = pytest.mark.usefixtures("billing")
 def _fresh_memos() -> Iterator[None]:
     user_tokens.clear()
     verified_tokens.clear()
-    fast_path._templates.clear()
+    fast_path._forget_templates()
     yield
     user_tokens.clear()
-    fast_path._templates.clear()
+    fast_path._forget_templates()
 
 
 def get(path: str, meta: dict[str, str]) -> Any:
@@ -422,4 +422,4 @@ def test_a_fast_answer_unlike_the_stacks_is_never_used(
     for _ in range(3):
         assert get(VERIFY, meta)["X-User-Name"] == user.username
     assert not fast_path._templates
-    assert "differs from the stack's" in caplog.text
+    assert caplog.text.count("differs from the stack's") == 1
