@@ -59,7 +59,7 @@ def _fresh_memos() -> Iterator[None]:
     fast_path._forget_templates()
 
 
-def get(path: str, meta: dict[str, str]) -> Any:
+def get(path: str, meta: dict[str, Any]) -> Any:
     client: Any = APIClient()
     return client.get(path, **meta)
 
@@ -423,3 +423,16 @@ def test_a_fast_answer_unlike_the_stacks_is_never_used(
         assert get(VERIFY, meta)["X-User-Name"] == user.username
     assert not fast_path._templates
     assert caplog.text.count("differs from the stack's") == 1
+
+
+@override_settings(SECURE_HSTS_SECONDS=3600)
+def test_https_and_http_answers_each_keep_the_stacks_headers(user: User) -> None:
+    meta: dict[str, Any] = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    for secure in (False, True):
+        get(VERIFY, {**meta, "secure": secure})  # learnt from
+    with mock.patch.object(VerifyApi, "dispatch", side_effect=AssertionError):
+        http = get(VERIFY, {**meta, "secure": False})
+        https = get(VERIFY, {**meta, "secure": True})
+    assert http.status_code == https.status_code == 200
+    assert "Strict-Transport-Security" not in http
+    assert https["Strict-Transport-Security"] == "max-age=3600"
