@@ -105,12 +105,15 @@ class IssuerHostMiddleware:
         self.hosts = issuer_hosts(self.issuer)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        host = request.META.get("HTTP_HOST", "")
-        # The gateway's verify is asked under the protected service's host
-        # (deploy/nginx/micro-gateway.conf), on every proxied request: it is left out
-        # before any parsing.
-        if issuer_warning_due(host, self.hosts) and not request.path.startswith(FORWARD_AUTH_PATH):
-            self._warn(host)
+        if not _Warned.logged:
+            host = request.META.get("HTTP_HOST", "")
+            # The gateway's verify is asked under the protected service's host
+            # (deploy/nginx/micro-gateway.conf), on every proxied request: it is left out
+            # before any parsing.
+            if issuer_warning_due(host, self.hosts) and not request.path.startswith(
+                FORWARD_AUTH_PATH
+            ):
+                self._warn(host)
         return self.get_response(request)
 
     def _warn(self, host: str) -> None:
