@@ -76,7 +76,7 @@ def client_ip_from_meta(meta: Mapping[str, Any]) -> str | None:
     return peer
 
 
-def cacheable(request: Request, data: Any, *, max_age: int = 60) -> HttpResponse:
+def cacheable(request: Request | HttpRequest, data: Any, *, max_age: int = 60) -> HttpResponse:
     """A 200 with a strong ETag and `Cache-Control: private`; 304 when If-None-Match matches.
 
     The body is rendered once, here, and returned as is (DRF would render it again).

@@ -84,6 +84,12 @@ class _Warned:
     logged = False
 
 
+def issuer_warning_due(host: str, hosts: frozenset[str]) -> bool:
+    """Whether a request for `host` may still log IssuerHostMiddleware's warning: until it is
+    logged once, any host `hosts` (the issuer's) does not name."""
+    return not _Warned.logged and host not in hosts
+
+
 class IssuerHostMiddleware:
     """Logs one warning per process when a request arrives on a host the issuer does not name.
 
@@ -104,7 +110,9 @@ class IssuerHostMiddleware:
             # The gateway's verify is asked under the protected service's host
             # (deploy/nginx/micro-gateway.conf), on every proxied request: it is left out
             # before any parsing.
-            if host not in self.hosts and not request.path.startswith(FORWARD_AUTH_PATH):
+            if issuer_warning_due(host, self.hosts) and not request.path.startswith(
+                FORWARD_AUTH_PATH
+            ):
                 self._warn(host)
         return self.get_response(request)
 

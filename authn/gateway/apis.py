@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -107,8 +109,14 @@ user_tokens = _UserTokenCache()
 def required_scopes(request: Request) -> frozenset[str]:
     """`?scope=a+b` and/or `X-Required-Scopes: a b`; a name not in the registry is a 403
     `invalid_scope` (nobody can hold it: a misconfigured route, never a 2xx)."""
-    names = request.query_params.get("scope", "").split()
-    names += str(request.META.get(REQUIRED_SCOPES_HEADER, "")).split()
+    return required_scopes_of(request.query_params, request.META)
+
+
+def required_scopes_of(query: Mapping[str, str], meta: Mapping[str, Any]) -> frozenset[str]:
+    """The scopes a verify requires, from its query string and WSGI environ (the fast path
+    reads them from a plain request): `required_scopes`' rule."""
+    names = query.get("scope", "").split()
+    names += str(meta.get(REQUIRED_SCOPES_HEADER, "")).split()
     try:
         return registry.validate_scopes(names)
     except scope_catalogue.UnknownScope as exc:
@@ -119,10 +127,27 @@ def gateway_target(request: Request) -> ServiceEntry | None:
     """The service `?resource=` names (its audience or name), None without one; a name no
     registered service has is a 403 `invalid_target` (a misconfigured route, never a 2xx).
     Reads the cached registry only."""
+    return target_of(request.query_params)
+
+
+def target_of(query: Mapping[str, str]) -> ServiceEntry | None:
+    """`gateway_target`'s rule on a query string."""
     try:
-        return resource_service(request.query_params.get(RESOURCE_PARAMETER))
+        return resource_service(query.get(RESOURCE_PARAMETER))
     except InvalidTarget as exc:
         raise invalid_target_problem(exc) from exc
+
+
+def target_audiences(target: ServiceEntry | None) -> tuple[str, ...] | None:
+    """Access tokens for this service, and for the service `?resource=` names."""
+    return None if target is None else (settings.MICRO_TOKEN_AUDIENCE, target.audience)
+
+
+def key_accepted(principal: Principal, target: ServiceEntry | None) -> bool:
+    """Unbound keys, and keys bound to the service `?resource=` names."""
+    return not bound_elsewhere(principal) or (
+        target is not None and target.name == principal.resource
+    )
 
 
 def identity_headers(principal: Principal) -> dict[str, str]:
@@ -137,6 +162,11 @@ def identity_headers(principal: Principal) -> dict[str, str]:
     }
 
 
+def allowed_headers(principal: Principal) -> dict[str, str]:
+    """The headers of a verify's 200: the identity, never to be cached."""
+    return {**identity_headers(principal), "Cache-Control": "no-store"}
+
+
 class VerifyApi(APIView):
     """Forward-auth for gateways, on any method: identity headers for a valid credential.
     `?resource=` names the service behind the route: its tokens and keys are accepted too."""
@@ -148,15 +178,11 @@ class VerifyApi(APIView):
 
     def token_audiences(self, request: Request) -> tuple[str, ...] | None:
         """Access tokens for this service, and for the service `?resource=` names."""
-        target = gateway_target(request)
-        return None if target is None else (settings.MICRO_TOKEN_AUDIENCE, target.audience)
+        return target_audiences(gateway_target(request))
 
     def accepts_api_key(self, request: Request, principal: Principal) -> bool:
         """Unbound keys, and keys bound to the service `?resource=` names."""
-        if not bound_elsewhere(principal):
-            return True
-        target = gateway_target(request)
-        return target is not None and target.name == principal.resource
+        return key_accepted(principal, gateway_target(request))
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         gateway_target(request)  # an unknown `resource` is a 403 before any credential is read
@@ -203,9 +229,7 @@ class VerifyApi(APIView):
                 code="insufficient_scope",
                 detail=f"The credential lacks: {' '.join(missing)}.",
             )
-        response = Response(status=200, headers=identity_headers(principal))
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response(status=200, headers=allowed_headers(principal))
 
     def finalize_response(
         self, request: Request, response: Response, *args: object, **kwargs: object

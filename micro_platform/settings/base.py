@@ -53,6 +53,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "micro_platform.metrics.RequestDurationMiddleware",
+    # Answers a clean gateway verify or public user read with a valid credential, ahead of the
+    # rest (docs/gateway.md); every other request, and every error, goes on below.
+    "authn.gateway.fast_path.FastPathMiddleware",
     "micro_platform.middleware.BodySizeLimitMiddleware",
     "micro_platform.middleware.IssuerHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -295,6 +298,9 @@ MICRO_DATABASE_CHECK_SECONDS = env_int("MICRO_DATABASE_CHECK_SECONDS", 1, minimu
 MICRO_REVOCATION_POLL_MS = env_int("MICRO_REVOCATION_POLL_MS", 100, minimum=0)
 if MICRO_REVOCATION_POLL_MS > 60_000:
     raise ImproperlyConfigured("MICRO_REVOCATION_POLL_MS must be at most 60000 (one minute)")
+# The fast path answers a clean gateway verify or public user read ahead of the middleware;
+# false sends every request through the whole stack (docs/gateway.md).
+MICRO_FAST_PATH = env_bool("MICRO_FAST_PATH", True)
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
 # the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.
 MICRO_TRUSTED_PROXIES = env_list("MICRO_TRUSTED_PROXIES", "")

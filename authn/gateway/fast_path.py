@@ -1,0 +1,277 @@
+"""The fast path: the gateway verify and the public user read, answered ahead of Django's
+middleware and DRF for a clean request with a valid credential (docs/gateway.md).
+
+It answers only what the full stack would answer with a 200, with the same status, headers
+and body; every other request — no or ambiguous credential, a cookie, a body, a conditional
+request, an unknown scope or service, a missing scope, a private view, any exception — goes
+on to the full stack, which stays the only source of every error. The headers the stack
+adds around the view (security headers, CSP, X-Frame-Options, Vary, Allow…) are taken from
+the stack itself: the first request of each kind is answered by the stack, and its response,
+once it matches the fast path's own answer, becomes the template of the later ones. A
+settings change forgets the templates. `MICRO_FAST_PATH=false` turns the fast path off.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.urls import get_script_prefix, reverse
+
+from accounts import selectors as account_selectors
+from accounts.api_rules import can_see_private, render_user
+from accounts.apis import UserDetailApi
+from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
+from authn.api_keys.services import api_key_authenticate
+from authn.gateway.apis import (
+    VerifyApi,
+    allowed_headers,
+    key_accepted,
+    required_scopes_of,
+    target_audiences,
+    target_of,
+)
+from authn.tokens.authentication import API_KEY_PREFIX, principal_from_access_token
+from micro_platform import metrics
+from micro_platform.health import database_liveness
+from micro_platform.http import cacheable
+from micro_platform.identity import Principal
+from micro_platform.middleware import FORWARD_AUTH_PATH, issuer_hosts, issuer_warning_due
+from micro_platform.scope_checks import principal_meets, required_scopes_for
+
+logger = logging.getLogger("micro.fast_path")
+
+# A bearer credential the full stack reads unchanged: the scheme in any case, one space, one
+# token without spaces or commas (two Authorization headers arrive joined by a comma).
+_BEARER = re.compile(r"(?i:bearer) ([A-Za-z0-9._~+/=-]+)")
+_API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]+")
+# Each of these makes the request one for the full stack: state (cookies), conditional or
+# partial requests, a body (with Content-Length, also checked). A Content-Type alone is
+# harmless: neither view reads a body.
+_REFUSED_HEADERS = (
+    "HTTP_COOKIE",
+    "HTTP_TRANSFER_ENCODING",
+    "HTTP_EXPECT",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
+# What DRF's negotiation answers with the plain JSON renderer (no parameters such as indent).
+_ACCEPTS = frozenset({None, "*/*", "application/json"})
+_VERIFY_PARAMETERS = frozenset({"scope", "resource"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The fast path's own answer: the body and the headers the view itself sets."""
+
+    route: type
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """The stack's 200 for one kind of request: its headers in order, None where the value
+    is the answer's own (and Content-Length, which follows the body)."""
+
+    headers: tuple[tuple[str, str | None], ...]
+    own: frozenset[str]
+
+    def response(self, answer: _Answer) -> HttpResponse | None:
+        if frozenset(answer.headers) != self.own:
+            return None  # not the answer this template was learnt from
+        headers = {}
+        for name, value in self.headers:
+            if value is not None:
+                headers[name] = value
+            elif name == "Content-Length":
+                headers[name] = str(len(answer.body))
+            else:
+                headers[name] = answer.headers[name]
+        response = HttpResponse(answer.body, headers=headers)
+        if "Content-Type" not in headers:
+            del response["Content-Type"]  # the default one: the stack's answer has none
+        return response
+
+
+def _template(
+    answer: _Answer, request: HttpRequest, response: HttpResponseBase
+) -> _Template | None:
+    """The template of the stack's `response`, when it is the 200 the fast path answered with
+    the same body and the same values of every header the view sets; None otherwise."""
+    match = getattr(request, "resolver_match", None)
+    if (
+        response.status_code != 200
+        or not isinstance(response, HttpResponse)
+        or response.cookies
+        or match is None
+        or getattr(match.func, "view_class", None) is not answer.route
+        or response.content != answer.body
+        or any(response.get(name) != value for name, value in answer.headers.items())
+    ):
+        return None
+    stack_names = dict(response.items())
+    if any(name not in stack_names for name in answer.headers):
+        return None  # a header under another spelling: no template
+    headers = tuple(
+        (name, None if name in answer.headers or name == "Content-Length" else value)
+        for name, value in response.items()
+    )
+    return _Template(headers, frozenset(answer.headers))
+
+
+_templates: dict[tuple[type, bool], _Template] = {}
+_differed: set[tuple[type, bool]] = set()
+
+
+@receiver(setting_changed)
+def _forget_templates(**kwargs: Any) -> None:
+    # Any setting may change what the stack adds (CSP, security headers, middleware).
+    _templates.clear()
+    _differed.clear()
+
+
+def _credential(meta: Mapping[str, Any]) -> str | None:
+    """The one credential the request carries, read as the stack reads it; None when there is
+    none or it is in any way ambiguous (both headers, another scheme, odd characters)."""
+    authorization = meta.get("HTTP_AUTHORIZATION")
+    api_key = meta.get(API_KEY_HEADER)
+    if authorization is not None:
+        match = _BEARER.fullmatch(authorization) if api_key is None else None
+        return match.group(1) if match else None
+    if api_key is not None and _API_KEY.fullmatch(api_key) and api_key.startswith(API_KEY_PREFIX):
+        return str(api_key)
+    return None
+
+
+def _principal(raw: str, audiences: tuple[str, ...] | None) -> Principal:
+    """The credential's principal through the stack's own entry points (which raise on a bad
+    credential: the stack then answers that request)."""
+    if raw.startswith(API_KEY_PREFIX):
+        return api_key_authenticate(raw=raw)
+    return principal_from_access_token(raw, audiences)
+
+
+def _verify(request: HttpRequest, raw: str) -> _Answer | None:
+    query = request.GET
+    if not _VERIFY_PARAMETERS.issuperset(query) or any(
+        len(values) != 1 for _, values in query.lists()
+    ):
+        return None
+    target = target_of(query)
+    principal = _principal(raw, target_audiences(target))
+    if principal.method == "api_key" and not key_accepted(principal, target):
+        return None
+    database_liveness.require()
+    if not principal.has_scopes(required_scopes_of(query, request.META)):
+        return None
+    return _Answer(VerifyApi, b"", allowed_headers(principal))
+
+
+def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
+    if request.META.get("QUERY_STRING") or "/" in user_id:
+        return None
+    principal = _principal(raw, None)
+    if principal.method == "api_key" and bound_elsewhere(principal):
+        return None
+    requirement = required_scopes_for(UserDetailApi, "GET")
+    if requirement is None or not principal_meets(principal, requirement):
+        return None
+    user = account_selectors.user_get(user_id=user_id)
+    if user is None or can_see_private(principal, user):
+        return None
+    response = cacheable(request, render_user(principal, user))
+    return _Answer(UserDetailApi, response.content, dict(response.items()))
+
+
+class FastPathMiddleware:
+    """Answers a clean verify or public user read with a valid credential; passes every
+    other request, unchanged, to the rest of the stack, which answers all errors.
+
+    Second in MIDDLEWARE, right after the request-duration histogram, which so counts the
+    requests answered here as it counts the others."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        # Refusing user agents and adding `www.` are the stack's: then it answers everything.
+        if not settings.MICRO_FAST_PATH or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        script_prefix = get_script_prefix()
+        self.user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
+        self.user_prefix = "/" + self.user_prefix.removeprefix(script_prefix)
+        self.issuer_hosts = issuer_hosts(settings.MICRO_ISSUER)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            answer = self._answer(request)
+        except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
+            answer = None
+        if answer is None:
+            return self.get_response(request)
+        key = (answer.route, request.is_secure())
+        template = _templates.get(key)
+        response = template.response(answer) if template is not None else None
+        if response is None:
+            return self._learn(key, answer, request)
+        if answer.route is VerifyApi:
+            metrics.gateway_verify(response.status_code)
+        return response
+
+    def _learn(
+        self, key: tuple[type, bool], answer: _Answer, request: HttpRequest
+    ) -> HttpResponseBase:
+        response = self.get_response(request)
+        template = _template(answer, request, response)
+        if template is not None:
+            _templates[key] = template
+        elif response.status_code == 200 and key not in _differed:
+            # Both answered 200 but differ: this kind stays with the stack (logged once).
+            _differed.add(key)
+            logger.warning("The fast path's answer differs from the stack's for %s.", key[0])
+        return response
+
+    def _answer(self, request: HttpRequest) -> _Answer | None:
+        meta = request.META
+        path = request.path_info
+        if path == FORWARD_AUTH_PATH:
+            route = None
+        elif path.startswith(self.user_prefix):
+            route = path[len(self.user_prefix) :]
+            # The stack logs the first request for a host the issuer does not name: it answers
+            # those until it has.
+            if issuer_warning_due(meta.get("HTTP_HOST", ""), self.issuer_hosts):
+                return None
+        else:
+            return None
+        raw = self._clean(request)
+        if raw is None:
+            return None
+        return _verify(request, raw) if route is None else _user(request, raw, route)
+
+    @staticmethod
+    def _clean(request: HttpRequest) -> str | None:
+        """The credential of a request nothing but the credential can make doubtful."""
+        meta = request.META
+        if (
+            request.method != "GET"
+            or meta.get("CONTENT_LENGTH")
+            or meta.get("HTTP_ACCEPT") not in _ACCEPTS
+            or any(meta.get(name) for name in _REFUSED_HEADERS)
+            or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
+        ):
+            return None
+        request.get_host()  # raises for a host ALLOWED_HOSTS refuses: the stack answers it
+        return _credential(meta)

@@ -1,0 +1,58 @@
+"""A one-row read by primary key compiled once per database (micro_platform/compiled.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from unittest import mock
+
+from django.db.models.sql.compiler import SQLCompiler
+from django.test import override_settings
+
+from accounts import selectors
+from accounts.models import User
+from micro_platform.compiled import RowByPk
+
+
+def test_reads_the_row_the_orm_reads(user: User) -> None:
+    user.display_name = "Ada \u00e9"
+    user.last_login = user.created_at
+    user.save()
+    reader = RowByPk(User, sample_pk=uuid.UUID(int=0))
+    read, expected = reader.get(user.pk), User.objects.filter(pk=user.pk).first()
+    assert read is not None and expected is not None
+    for field in User._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
+    assert (read._state.adding, read._state.db) == (False, "default")
+
+
+def test_an_unknown_key_reads_none(db: Any) -> None:
+    assert RowByPk(User, sample_pk=uuid.UUID(int=0)).get(uuid.uuid4()) is None
+
+
+def test_compiles_once_and_runs_one_query(user: User, django_assert_num_queries: Any) -> None:
+    reader = RowByPk(User, sample_pk=uuid.UUID(int=0))
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compiled:
+        reader.get(user.pk)
+        with django_assert_num_queries(1):
+            assert reader.get(user.pk) == user
+    assert compiled.call_count == 1
+
+
+def test_a_settings_change_compiles_again(user: User) -> None:
+    reader = RowByPk(User, sample_pk=uuid.UUID(int=0))
+    reader.get(user.pk)
+    with override_settings(USE_TZ=True):
+        assert not reader._statements
+        assert reader.get(user.pk) == user
+
+
+def test_the_user_read_compiles_no_sql_per_request(user: User) -> None:
+    selectors.user_get(user_id=str(user.pk))
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compiled:
+        assert selectors.user_get(user_id=str(user.pk)) == user
+    assert compiled.call_count == 0
