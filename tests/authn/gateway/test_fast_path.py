@@ -8,9 +8,11 @@ passes everything on cannot pass these tests.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -26,6 +28,7 @@ from accounts.models import User
 from accounts.principals import principal_for_user
 from authn.api_keys.services import api_key_create, api_key_revoke
 from authn.credentials.services import token_revoke
+from authn.gateway import apis as gateway_apis
 from authn.gateway import fast_path
 from authn.gateway.apis import VerifyApi, allowed_headers, user_tokens
 from authn.tokens.authentication import verified_tokens
@@ -47,6 +50,15 @@ PASSED_ON_QUERIES = ("?scope=users:read&scope=profile", "?format=json")
 ISSUER_HOST = sorted(issuer_hosts(settings.MICRO_ISSUER))[0]
 
 pytestmark = pytest.mark.usefixtures("billing")
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The minted X-User-Token cache's clock stands still: each run hands out the token minted
+    for the principal first, however long the corpus takes (a token re-minted between the two
+    runs would differ from the first by its `iat` and `jti` alone)."""
+    now = time.time()
+    monkeypatch.setattr(gateway_apis, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture(autouse=True)
