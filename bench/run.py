@@ -287,6 +287,18 @@ def gunicorn(size: Size, workdir: Path) -> Iterator[str]:
         yield base_url
 
 
+@contextmanager
+def ceiling_server(size: Size, workdir: Path) -> Iterator[str]:
+    """The bare-WSGI ceiling (bench/hello_wsgi.py) under the same gunicorn settings."""
+    port = procs.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    args = ["hello_wsgi:application", "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{port}"]
+    args += ["--pythonpath", str(BENCH_DIR)]
+    with procs.gunicorn(args, size.env, workdir / "gunicorn-ceiling.log", base_url, BenchError):
+        print(f"  bare WSGI ceiling ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
+        yield base_url
+
+
 def obtain_token(base_url: str, username: str) -> str:
     body = json.dumps({"username": username, "password": BENCH_PASSWORD}).encode()
     status, data = http_request(
@@ -314,6 +326,10 @@ class Scenario:
 
 def healthz_scenario(key: str) -> Scenario:
     return Scenario(key, "GET /healthz", "GET", (("/healthz", None),))
+
+
+def ceiling_scenario() -> Scenario:
+    return Scenario("ceiling", "bare WSGI hello (same gunicorn)", "GET", (("/healthz", None),))
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -823,10 +839,22 @@ def machine_info(pg_version: str) -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
+        "ram_gib": memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "postgresql_server_version": pg_version,
     }
+
+
+def memory_gib() -> float | None:
+    """MemTotal of /proc/meminfo in GiB (None where there is no such file)."""
+    try:
+        for row in Path("/proc/meminfo").read_text().splitlines():
+            if row.startswith("MemTotal:"):
+                return round(int(row.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def scenario_json(result: ScenarioResult) -> dict[str, Any]:
@@ -892,12 +920,15 @@ def run_load(
     with (
         tempfile.TemporaryDirectory(prefix="micro-bench-") as tmp,
         running_servers([large, small], Path(tmp)) as (big, little),
+        ceiling_server(large, Path(tmp)) as ceiling_url,
     ):
 
         def scenario(key: str, server: Server) -> ScenarioResult:
             return run_scenario(server, build_scenario(key, server), mode, Path(tmp))
 
-        results = [scenario("baseline", big), scenario("P1", big), scenario("P2", big)]
+        ceiling = Server(large, ceiling_url)
+        results = [run_scenario(ceiling, ceiling_scenario(), mode, Path(tmp))]
+        results += [scenario("baseline", big), scenario("P1", big), scenario("P2", big)]
         results += [scenario("P3", big), scenario("P3", little)]
         results.append(scenario("P4", big))
         rates = [measure_argon2(large, mode.argon2_s)]
