@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (admin and dashboard CSS) from gunicorn, with far-future caching.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "micro_platform.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "authn.web.middleware.DashboardSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The connection is kept like PostgreSQL's (DJANGO_CONN_MAX_AGE): opening the file and
+    # running the PRAGMAs again cost more than the rest of a gateway verify. Each worker
+    # process and thread has its own connection; WAL lets them read while one writes.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # `objects` and `permissions` keep no foreign keys to `accounts` (ids only), so they may
 # live in a database of their own; the router sends them there when this is set.
@@ -436,6 +438,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["micro_platform.scope_checks.HasRequiredScopes"],
     "DEFAULT_PARSER_CLASSES": ["micro_platform.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "micro_platform.negotiation.ShortcutContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "micro_platform.pagination.CursorPage",
     # No OPTIONS metadata: it would describe write bodies to unauthenticated callers.
     "DEFAULT_METADATA_CLASS": None,

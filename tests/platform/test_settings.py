@@ -74,6 +74,22 @@ def test_redis_url_selects_django_redis() -> None:
     assert result.stdout.strip() == "django_redis.cache.RedisCache"
 
 
+def test_sqlite_keeps_its_connection_like_postgresql() -> None:
+    # Reconnecting (and re-running the WAL PRAGMAs) on every request cost more than the rest
+    # of a gateway verify; DJANGO_CONN_MAX_AGE governs SQLite as it does PostgreSQL.
+    expr = "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE']"
+    default = run_settings(
+        "micro_platform.settings.production", {"DJANGO_SECRET_KEY": "x" * 50}, expr
+    )
+    assert default.stdout.strip() == "django.db.backends.sqlite3 60"
+    chosen = run_settings(
+        "micro_platform.settings.production",
+        {"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_CONN_MAX_AGE": "0"},
+        expr,
+    )
+    assert chosen.stdout.strip() == "django.db.backends.sqlite3 0"
+
+
 def test_argon2_cost_below_owasp_minimum_is_refused() -> None:
     result = run_settings(
         "micro_platform.settings.production",
