@@ -935,7 +935,6 @@ class Configuration:
     """One column of the table: a database (two sizes) and a cache, measured on their own."""
 
     key: str
-    mode: Mode
     large: Size
     small: Size
     redis_url: str | None
@@ -994,12 +993,12 @@ def make_configurations(mode: Mode, secret: str, only: str | None) -> list[Confi
             SqliteDatabase(folder / "bench_small.sqlite3"),
         )
         sizes = make_sizes(mode, secret, *files, None)
-        configurations.append(Configuration(SQLITE, mode, *sizes, None))
+        configurations.append(Configuration(SQLITE, *sizes, None))
     if only in (None, POSTGRESQL):
         large = parse_database_url(bench_database_url())
         redis_url = bench_redis_url()
         sizes = make_sizes(mode, secret, large, large.sibling(f"{large.name}_small"), redis_url)
-        configurations.append(Configuration(POSTGRESQL, mode, *sizes, redis_url))
+        configurations.append(Configuration(POSTGRESQL, *sizes, redis_url))
     return configurations
 
 
@@ -1128,9 +1127,11 @@ def print_report(
         print(f"error: {error}")
 
 
-def measure_configuration(configuration: Configuration, sdks: dict[str, Any]) -> dict[str, Any]:
+def measure_configuration(
+    configuration: Configuration, mode: Mode, sdks: dict[str, Any]
+) -> dict[str, Any]:
     """Every scenario in one configuration; its report (a setup error is reported in it)."""
-    mode, title = configuration.mode, configuration.title
+    title = configuration.title
     print(f"\n=== {title} ===", flush=True)
     large, small = configuration.large, configuration.small
     try:
@@ -1210,19 +1211,20 @@ def git_commit() -> str:
 
 def run(mode: Mode, output: Path, only: str | None, readme: bool) -> None:
     require_tools()
+    commit = git_commit()  # what is measured: the tree as the run starts
     configurations = make_configurations(mode, secrets.token_urlsafe(50), only)
     print(f"bench ({'smoke' if mode.smoke else 'full'}):", flush=True)
     for configuration in configurations:
         print(f"  {configuration.title}: {redact(configuration.large.db.url)}", flush=True)
     print("P9 of the Go and TypeScript SDKs (no server, the same in every configuration):")
     sdks = {language: measure_sdk(language, mode) for language in SDKS}
-    reports = {c.key: measure_configuration(c, sdks) for c in configurations}
+    reports = {c.key: measure_configuration(c, mode, sdks) for c in configurations}
     errors = [error for report in reports.values() for error in report["errors"]]
     errors += [sdk["error"] for sdk in sdks.values() if "error" in sdk]
     report = {
         "smoke": mode.smoke,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": machine_info(),
         "configurations": reports,
         "sdks": sdks,
