@@ -1,10 +1,15 @@
-"""HTTP benchmark of the service against PostgreSQL: prints a table, writes JSON (bench/README.md).
+"""HTTP benchmark of the service in two configurations: prints tables, writes JSON and Markdown.
+
+The configurations are the SQLite default without Redis (what `make run` gives a newcomer,
+with the production settings) and PostgreSQL + Redis; every scenario runs in each, and the
+ratios are taken within one configuration's run (bench/README.md).
 
 `make bench` runs the full benchmark, `make bench-smoke` (`--smoke`) a short one on small data
-that never fails. Targets and method: docs in bench/README.md, which lists them. Every
-target is a ratio measured in this run, or a query count, never a bare time. A missed target
-does not change the exit status (benchmarks are not tests); only setup errors do (except
-in smoke mode, which always exits 0 and prints the error).
+that never fails; `--readme` also rewrites the table of README.md between its markers.
+Targets and method: bench/README.md. Every target is a ratio measured in this run, or a
+query count, never a bare time. A missed target does not change the exit status (benchmarks
+are not tests); only setup errors do (except in smoke mode, which always exits 0 and prints
+the error).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import re
 import secrets
 import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,11 +44,14 @@ import downstream_bench  # bench/ is on sys.path: this file runs as a script
 import objects_bench
 import procs
 import psycopg
+import summary
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 DEFAULT_DATABASE_URL = "postgres://micro:micro@127.0.0.1:5432/micro_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_SQLITE_DIR = ROOT / "var" / "bench"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.json"
 # Not a secret: the bench users exist only in the bench databases.
 BENCH_PASSWORD = "bench-password-not-a-secret"
@@ -90,6 +100,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="warm-up seconds (default 2, smoke 1)")
     parser.add_argument("--users", type=int, help="users at the large size (small = users / 10)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    parser.add_argument(
+        "--only",
+        choices=[SQLITE, POSTGRESQL],
+        help='run one configuration (the other\'s column reads "not run")',
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also rewrite the table of README.md between its bench markers",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,6 +143,11 @@ class PgDatabase:
         url = urlsplit(self.url)._replace(path=f"/{name}").geturl()
         return replace(self, url=url, name=name)
 
+    def ensure(self) -> str:
+        """Creates the database when missing; returns the server version."""
+        version = int(ensure_database(self))  # e.g. 150018 for 15.18
+        return f"PostgreSQL {version // 10000}.{version % 10000}"
+
     def connect(self, dbname: str) -> psycopg.Connection[Any]:
         return psycopg.connect(
             host=self.host,
@@ -135,12 +160,36 @@ class PgDatabase:
         )
 
 
+@dataclass(frozen=True)
+class SqliteDatabase:
+    """One SQLite file, kept between runs (seeding is incremental, as on PostgreSQL)."""
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def ensure(self) -> str:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return f"SQLite {sqlite3.sqlite_version}"
+
+
+Database = PgDatabase | SqliteDatabase
+
+
 def bench_database_url() -> str:
-    return (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("DATABASE_URL")
-        or DEFAULT_DATABASE_URL
-    )
+    """BENCH_DATABASE_URL, else a PostgreSQL DATABASE_URL, else the default."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    url = os.environ.get("DATABASE_URL", "")
+    if urlsplit(url).scheme in {"postgres", "postgresql", "pgsql"}:
+        return url
+    return DEFAULT_DATABASE_URL
 
 
 def parse_database_url(url: str) -> PgDatabase:
@@ -223,7 +272,7 @@ class Size:
 
     label: str
     users: int
-    db: PgDatabase
+    db: Database
     port: int
     env: dict[str, str]
     seed: dict[str, Any] = field(default_factory=dict)
@@ -231,7 +280,7 @@ class Size:
 
 def prepare_size(size: Size) -> Size:
     print(f"[{size.label}] database {size.db.name}: {size.users:,} users", flush=True)
-    ensure_database(size.db)
+    size.db.ensure()
     run_python("migrate", ["manage.py", "migrate", "--noinput"], size.env)
     # Signing keys are encrypted with DJANGO_SECRET_KEY, which is new every run.
     run_python("rotate_signing_key", ["manage.py", "rotate_signing_key"], size.env)
@@ -287,6 +336,18 @@ def gunicorn(size: Size, workdir: Path) -> Iterator[str]:
         yield base_url
 
 
+@contextmanager
+def ceiling_server(size: Size, workdir: Path) -> Iterator[str]:
+    """The bare-WSGI ceiling (bench/hello_wsgi.py) under the same gunicorn settings."""
+    port = procs.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    args = ["hello_wsgi:application", "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{port}"]
+    args += ["--pythonpath", str(BENCH_DIR)]
+    with procs.gunicorn(args, size.env, workdir / "gunicorn-ceiling.log", base_url, BenchError):
+        print(f"  bare WSGI ceiling ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
+        yield base_url
+
+
 def obtain_token(base_url: str, username: str) -> str:
     body = json.dumps({"username": username, "password": BENCH_PASSWORD}).encode()
     status, data = http_request(
@@ -314,6 +375,10 @@ class Scenario:
 
 def healthz_scenario(key: str) -> Scenario:
     return Scenario(key, "GET /healthz", "GET", (("/healthz", None),))
+
+
+def ceiling_scenario() -> Scenario:
+    return Scenario("ceiling", "bare WSGI hello (same gunicorn)", "GET", (("/healthz", None),))
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -811,7 +876,7 @@ def print_queries(queries: dict[str, Any], checks: dict[str, Check]) -> None:
         print(f"  {key}: {entry['queries']} queries{extra} (status {status}), {target}")
 
 
-def machine_info(pg_version: str) -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     cpu_model = "unknown"
     try:
         for row in Path("/proc/cpuinfo").read_text().splitlines():
@@ -823,10 +888,21 @@ def machine_info(pg_version: str) -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
+        "ram_gib": memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "postgresql_server_version": pg_version,
     }
+
+
+def memory_gib() -> float | None:
+    """MemTotal of /proc/meminfo in GiB (None where there is no such file)."""
+    try:
+        for row in Path("/proc/meminfo").read_text().splitlines():
+            if row.startswith("MemTotal:"):
+                return round(int(row.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def scenario_json(result: ScenarioResult) -> dict[str, Any]:
@@ -851,17 +927,79 @@ def require_tools() -> None:
         raise BenchError("wrk is not installed (Debian: apt-get install wrk)")
 
 
-def make_sizes(mode: Mode, secret: str) -> list[Size]:
-    large = parse_database_url(bench_database_url())
-    small = large.sibling(f"{large.name}_small")
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One column of the table: a database (two sizes) and a cache, measured on their own."""
+
+    key: str
+    large: Size
+    small: Size
+    redis_url: str | None
+
+    @property
+    def title(self) -> str:
+        if self.key == SQLITE:
+            return "SQLite default, no Redis"
+        return "PostgreSQL + Redis" if self.redis_url else "PostgreSQL, no Redis"
+
+
+def redis_reachable(url: str) -> bool:
+    """Whether a Redis server answers PING at this URL's host and port (password-less)."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1
+        ) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def bench_redis_url() -> str | None:
+    """REDIS_URL when set; else the local default, if a Redis server answers there."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    return DEFAULT_REDIS_URL if redis_reachable(DEFAULT_REDIS_URL) else None
+
+
+def make_sizes(
+    mode: Mode, secret: str, large: Database, small: Database, redis_url: str | None
+) -> tuple[Size, Size]:
     sizes = []
     for label, db, users in (
         ("large", large, mode.large_users),
         ("small", small, mode.small_users),
     ):
         port = procs.free_port()
-        sizes.append(Size(label, users, db, port, procs.django_env(db.url, secret, port)))
-    return sizes
+        env = procs.django_env(db.url, secret, port)
+        env.pop("REDIS_URL", None)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        sizes.append(Size(label, users, db, port, env))
+    return sizes[0], sizes[1]
+
+
+def make_configurations(mode: Mode, secret: str, only: str | None) -> list[Configuration]:
+    """The SQLite default without Redis, then PostgreSQL with Redis (when reachable)."""
+    configurations = []
+    if only in (None, SQLITE):
+        folder = Path(os.environ.get("BENCH_SQLITE_DIR") or DEFAULT_SQLITE_DIR)
+        files = (
+            SqliteDatabase(folder / "bench.sqlite3"),
+            SqliteDatabase(folder / "bench_small.sqlite3"),
+        )
+        sizes = make_sizes(mode, secret, *files, None)
+        configurations.append(Configuration(SQLITE, *sizes, None))
+    if only in (None, POSTGRESQL):
+        large = parse_database_url(bench_database_url())
+        redis_url = bench_redis_url()
+        sizes = make_sizes(mode, secret, large, large.sibling(f"{large.name}_small"), redis_url)
+        configurations.append(Configuration(POSTGRESQL, *sizes, redis_url))
+    return configurations
 
 
 def measure_queries(size: Size) -> dict[str, Any]:
@@ -892,12 +1030,15 @@ def run_load(
     with (
         tempfile.TemporaryDirectory(prefix="micro-bench-") as tmp,
         running_servers([large, small], Path(tmp)) as (big, little),
+        ceiling_server(large, Path(tmp)) as ceiling_url,
     ):
 
         def scenario(key: str, server: Server) -> ScenarioResult:
             return run_scenario(server, build_scenario(key, server), mode, Path(tmp))
 
-        results = [scenario("baseline", big), scenario("P1", big), scenario("P2", big)]
+        ceiling = Server(large, ceiling_url)
+        results = [run_scenario(ceiling, ceiling_scenario(), mode, Path(tmp))]
+        results += [scenario("baseline", big), scenario("P1", big), scenario("P2", big)]
         results += [scenario("P3", big), scenario("P3", little)]
         results.append(scenario("P4", big))
         rates = [measure_argon2(large, mode.argon2_s)]
@@ -905,7 +1046,6 @@ def run_load(
         rates.append(measure_argon2(large, mode.argon2_s))
         results.append(scenario("P6", big))
         downstream = measure_downstream(big, mode)
-    downstream["sdks"] = {language: measure_sdk(language, mode) for language in SDKS}
     django_hash = str(large.seed["password_hash"])
     argon2 = {
         "params": argon2_params(django_hash),
@@ -967,6 +1107,7 @@ def measure_sdk(language: str, mode: Mode) -> dict[str, Any]:
 
 
 def print_report(
+    title: str,
     results: dict[str, ScenarioResult],
     argon2: dict[str, Any],
     downstream: dict[str, Any],
@@ -974,7 +1115,7 @@ def print_report(
     checks: dict[str, Check],
     errors: list[str],
 ) -> None:
-    print()
+    print(f"\n{title}:")
     print_table(table_rows(results, argon2, downstream, checks))
     print_queries(queries, checks)
     cost, params = checks["P5_cost"], argon2["params"]
@@ -986,44 +1127,30 @@ def print_report(
         print(f"error: {error}")
 
 
-def build_report(
-    mode: Mode,
-    sizes: Sequence[Size],
-    pg_version: str,
-    results: dict[str, ScenarioResult],
-    measured: dict[str, Any],
+def measure_configuration(
+    configuration: Configuration, mode: Mode, sdks: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "smoke": mode.smoke,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(pg_version),
-        "config": {
-            **asdict(mode),
-            "wrk_threads": WRK_THREADS,
-            "wrk_connections": WRK_CONNECTIONS,
-            "gunicorn_workers": GUNICORN_WORKERS,
-            "redis": bool(os.environ.get("REDIS_URL")),
-            "databases": {size.label: size.db.name for size in sizes},
-            "users_total": {size.label: size.seed["users_total"] for size in sizes},
-        },
-        "scenarios": {key: scenario_json(result) for key, result in results.items()},
-        **measured,
-    }
-
-
-def run(mode: Mode, output: Path) -> None:
-    require_tools()
-    large, small = make_sizes(mode, secrets.token_urlsafe(50))
-    print(f"bench ({'smoke' if mode.smoke else 'full'}) against {redact(large.db.url)}", flush=True)
-    pg_version = ensure_database(large.db)
-    large, small = prepare_size(large), prepare_size(small)
-    queries = measure_queries(large)
-    found, argon2, downstream = run_load(large, small, mode)
-    objects_report = objects_bench.run_objects(
-        [(size.label, size.env) for size in (large, small)],
-        smoke=mode.smoke,
-        password=BENCH_PASSWORD,
-    )
+    """Every scenario in one configuration; its report (a setup error is reported in it)."""
+    title = configuration.title
+    print(f"\n=== {title} ===", flush=True)
+    large, small = configuration.large, configuration.small
+    try:
+        version = large.db.ensure()
+        large, small = prepare_size(large), prepare_size(small)
+        queries = measure_queries(large)
+        found, argon2, downstream = run_load(large, small, mode)
+    except BenchError as exc:
+        print(f"{title}: not measured: {exc}", flush=True)
+        return {"title": title, "error": str(exc), "errors": [f"{title}: {exc}"]}
+    if configuration.key == POSTGRESQL:
+        objects_report = objects_bench.run_objects(
+            [(size.label, size.env) for size in (large, small)],
+            smoke=mode.smoke,
+            password=BENCH_PASSWORD,
+        )
+    else:
+        objects_report = {"skipped": OBJECTS_SKIPPED, "sizes": {}, "checks": [], "errors": []}
+    downstream["sdks"] = sdks
     results = {result.key: result for result in found}
     checks = evaluate(measured_values(results, argon2, queries, downstream))
     checks["P5_cost"] = argon2_cost_check(argon2["params"])
@@ -1032,17 +1159,89 @@ def run(mode: Mode, output: Path) -> None:
         errors.append(f"query count: {queries['error']}")
     if downstream.get("error"):
         errors.append(downstream["error"])
-    errors += [sdk["error"] for sdk in downstream["sdks"].values() if "error" in sdk]
-    print_report(results, argon2, downstream, queries, checks, errors)
-    measured = {
+    print_report(title, results, argon2, downstream, queries, checks, errors)
+    return {
+        "title": title,
+        "database": version,
+        "config": {
+            **asdict(mode),
+            "wrk_threads": WRK_THREADS,
+            "wrk_connections": WRK_CONNECTIONS,
+            "gunicorn_workers": GUNICORN_WORKERS,
+            "redis": bool(configuration.redis_url),
+            "databases": {size.label: size.db.name for size in (large, small)},
+            "users_total": {size.label: size.seed["users_total"] for size in (large, small)},
+        },
+        "scenarios": {key: scenario_json(result) for key, result in results.items()},
         "argon2": argon2,
         "downstream": downstream,
         "queries": queries,
         "checks": [asdict(item) for item in checks.values()],
-        "errors": errors + objects_report["errors"],
+        "errors": [f"{title}: {error}" for error in errors + objects_report["errors"]],
         "objects": objects_report,
     }
-    write_json(output, build_report(mode, (large, small), pg_version, results, measured))
+
+
+OBJECTS_SKIPPED = (
+    "P7/P8/P8g are measured on PostgreSQL only: their data is loaded with set-based "
+    "PostgreSQL SQL (generate_series, index rebuilds) and their plans read with EXPLAIN ANALYZE"
+)
+
+
+def git_commit() -> str:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return proc.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def run(mode: Mode, output: Path, only: str | None, readme: bool) -> None:
+    require_tools()
+    commit = git_commit()  # what is measured: the tree as the run starts
+    configurations = make_configurations(mode, secrets.token_urlsafe(50), only)
+    print(f"bench ({'smoke' if mode.smoke else 'full'}):", flush=True)
+    for configuration in configurations:
+        print(f"  {configuration.title}: {redact(configuration.large.db.url)}", flush=True)
+    print("P9 of the Go and TypeScript SDKs (no server, the same in every configuration):")
+    sdks = {language: measure_sdk(language, mode) for language in SDKS}
+    reports = {c.key: measure_configuration(c, mode, sdks) for c in configurations}
+    errors = [error for report in reports.values() for error in report["errors"]]
+    errors += [sdk["error"] for sdk in sdks.values() if "error" in sdk]
+    report = {
+        "smoke": mode.smoke,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "machine": machine_info(),
+        "configurations": reports,
+        "sdks": sdks,
+        "errors": errors,
+    }
+    write_json(output, report)
+    markdown = summary.summary_markdown(report)
+    print("\n" + markdown)
+    markdown_path = output.with_suffix(".md")
+    markdown_path.write_text(markdown)
+    print(f"table written to {markdown_path}")
+    if readme:
+        summary.rewrite_readme(summary.README, markdown)
+        print(f"table written into {summary.README} between its bench markers")
+    failed = [r["error"] for r in reports.values() if "error" in r]
+    if failed:
+        raise BenchError("; ".join(failed))
 
 
 def raise_on_sigterm() -> None:
@@ -1063,7 +1262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     raise_on_sigterm()
     try:
-        run(mode, args.output)
+        run(mode, args.output, args.only, args.readme)
     except KeyboardInterrupt:
         print("\nbench: interrupted", file=sys.stderr)
         return 130

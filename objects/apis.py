@@ -16,6 +16,7 @@ from micro_platform.openapi import PAGE_PARAMETERS, page_of, problem
 from micro_platform.pagination import CursorPage, invalid_cursor
 from objects import selectors, services
 from objects.serializers import ObjectCreateIn, ObjectOut, ObjectUpdateIn
+from permissions.selectors import PageWindow
 
 NOT_FOUND = "No object with this id."
 
@@ -32,6 +33,18 @@ class ObjectCursorPage(CursorPage):
         if position is not None and selectors.parse_object_id(str(position)) != position:
             raise invalid_cursor()
         return cursor
+
+    def window(self, request: Request) -> PageWindow:
+        """The ids the page may read: past the cursor, the page, the rows the cursor
+        skips and the one looked ahead at (as `paginate_queryset` slices them)."""
+        cursor = self.decode_cursor(request)
+        offset, reverse, position = cursor if cursor is not None else (0, False, None)
+        page_size = self.get_page_size(request) or self.page_size
+        return PageWindow(
+            position=None if position is None else str(position),
+            reverse=bool(reverse),
+            rows=offset + page_size + 1,
+        )
 
 
 class Conflict(APIException):
@@ -67,8 +80,10 @@ class ObjectListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         """Only objects the caller holds a read grant on (directly or through a group)."""
-        queryset = selectors.objects_readable_by(principal=principal_of(request))
         paginator = ObjectCursorPage()
+        queryset = selectors.objects_readable_page(
+            principal=principal_of(request), window=paginator.window(request)
+        )
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ObjectOut(page, many=True).data)
 

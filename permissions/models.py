@@ -40,9 +40,11 @@ class Grant(models.Model):
             ),
         ]
         indexes = [
-            # The listing walks a subject's readable objects of one type.
+            # The listing walks a subject's readable objects of one type in id order; the
+            # subject's type is in the key so that a page of group grants reads its range in
+            # order from the index alone (the grouped list reads one range per subject).
             models.Index(
-                fields=["subject_id", "object_type", "object_id"],
+                fields=["subject_id", "subject_type", "object_type", "object_id"],
                 condition=Q(read=True),
                 name="grant_subject_read_idx",
             ),
