@@ -180,23 +180,33 @@ def _granted_ranges(
     """`_first_granted_ids` of every subject, as one UNION ALL.
 
     The ORM compiles one range per subject type (compiling each range costs about as much as
-    the database takes to read them all); the other subjects reuse that SQL with their own id
-    in the parameter that holds the subject's. The values stay parameters throughout. The
-    union is written by hand because Django cannot slice the parts of a union on SQLite.
+    the database takes to read them all), for a random placeholder subject id; each subject
+    then uses that SQL with its own id in the one parameter that holds the placeholder. The
+    values stay parameters throughout. The union is written by hand because Django cannot
+    slice the parts of a union on SQLite.
     """
     connection = connections[queryset.db]
     subject_field = Grant._meta.get_field("subject_id")
     compiled: dict[str, tuple[str, list[Any], int]] = {}
     parts, params = [], []
     for number, (subject_type, subject_id) in enumerate(subjects):
-        value = subject_field.get_db_prep_value(subject_id, connection)
         if subject_type not in compiled:
+            placeholder = uuid.uuid4()
             ids = _first_granted_ids(
-                queryset, (subject_type, subject_id), object_type=object_type, window=window
+                queryset, (subject_type, placeholder), object_type=object_type, window=window
             )
             sql, ids_params = ids.query.get_compiler(connection=connection).as_sql()
-            compiled[subject_type] = (sql, list(ids_params), list(ids_params).index(value))
+            template = list(ids_params)
+            slots = [
+                index
+                for index, param in enumerate(template)
+                if param == subject_field.get_db_prep_value(placeholder, connection)
+            ]
+            if len(slots) != 1:  # the subject's id is not one parameter: no reuse
+                raise RuntimeError("the grants range does not hold the subject id once")
+            compiled[subject_type] = (sql, template, slots[0])
         sql, template, slot = compiled[subject_type]
+        value = subject_field.get_db_prep_value(subject_id, connection)
         parts.append(f"SELECT page_{number}.object_id FROM ({sql}) page_{number}")  # noqa: S608
         params += [*template[:slot], value, *template[slot + 1 :]]
     return RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 - parameters only
