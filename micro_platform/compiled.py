@@ -8,7 +8,7 @@ the same converters and `Model.from_db` the ORM uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,6 +65,64 @@ class RowByPk(Generic[M]):
         converters = compiler.get_converters(columns)
         statement = _Statement(sql, attnames, converters, compiler.apply_converters)
         self._statements[using] = statement
+        return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()
+
+
+class RowsByPks(Generic[M]):
+    """`model.objects.filter(pk__in=pks).order_by(*ordering).values(*fields)`, compiled once
+    per database alias and number of keys (the statement differs only by its number of
+    placeholders; a batch lookup allows at most 100 keys, so at most 100 statements per
+    database), run with the new keys and converted by the ORM's own converters."""
+
+    def __init__(self, model: type[M], *, fields: tuple[str, ...], ordering: tuple[str, ...]):
+        self.model = model
+        self.fields = fields
+        self.ordering = ordering
+        self._statements: dict[tuple[str, int], _Statement] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def get(self, pks: Collection[Any]) -> list[dict[str, Any]]:
+        """The rows of the distinct keys `pks`, as dicts of `fields`, in `ordering`."""
+        if not pks:
+            return []
+        using = router.db_for_read(self.model)
+        connection = connections[using]
+        pk_field = self.model._meta.pk
+        params = [pk_field.get_db_prep_value(pk, connection) for pk in pks]
+        statement = self._statements.get((using, len(params))) or self._compile(using, pks, params)
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.converters:
+            rows = statement.apply(rows, statement.converters)
+        names = self.fields
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _compile(self, using: str, pks: Collection[Any], params: list[Any]) -> _Statement:
+        # Compiled from the first keys of this count: they only fill the placeholders, and
+        # the check below makes sure they are the statement's only parameters.
+        compiler = (
+            self.model._default_manager.using(using)
+            .filter(pk__in=pks)
+            .order_by(*self.ordering)
+            .values(*self.fields)
+            .query.get_compiler(using)
+        )
+        sql, compiled_params = compiler.as_sql()
+        columns = [column for column, _, _ in compiler.select]
+        attnames = [column.target.attname for column in columns]
+        if (
+            len(compiled_params) != len(params)
+            or set(compiled_params) != set(params)
+            or attnames != list(self.fields)
+        ):
+            raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
+        converters = compiler.get_converters(columns)
+        statement = _Statement(sql, attnames, converters, compiler.apply_converters)
+        self._statements[(using, len(params))] = statement
         return statement
 
     def _forget(self, **kwargs: Any) -> None:
