@@ -74,13 +74,22 @@ class RowByPk(Generic[M]):
 class RowsByPks(Generic[M]):
     """`model.objects.filter(pk__in=pks).order_by(*ordering).values(*fields)`, compiled once
     per database alias and number of keys (the statement differs only by its number of
-    placeholders; a batch lookup allows at most 100 keys, so at most 100 statements per
-    database), run with the new keys and converted by the ORM's own converters."""
+    placeholders), run with the new keys and converted by the ORM's own converters. Only
+    statements of at most `max_keys` keys are kept, so at most `max_keys` per database; a
+    longer list is compiled for its one read."""
 
-    def __init__(self, model: type[M], *, fields: tuple[str, ...], ordering: tuple[str, ...]):
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        fields: tuple[str, ...],
+        ordering: tuple[str, ...],
+        max_keys: int = 100,
+    ) -> None:
         self.model = model
         self.fields = fields
         self.ordering = ordering
+        self.max_keys = max_keys
         self._statements: dict[tuple[str, int], _Statement] = {}
         setting_changed.connect(self._forget, weak=False)
 
@@ -122,7 +131,8 @@ class RowsByPks(Generic[M]):
             raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
         converters = compiler.get_converters(columns)
         statement = _Statement(sql, attnames, converters, compiler.apply_converters)
-        self._statements[(using, len(params))] = statement
+        if len(params) <= self.max_keys:
+            self._statements[(using, len(params))] = statement
         return statement
 
     def _forget(self, **kwargs: Any) -> None:

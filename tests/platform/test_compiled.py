@@ -112,3 +112,13 @@ def test_the_batch_lookup_compiles_no_sql_per_request(db: Any) -> None:
         rows = selectors.users_public_by_ids(ids=[*reversed(ids), ids[0]])
     assert compiled.call_count == 0
     assert rows == orm_rows({uuid.UUID(value) for value in ids})
+
+
+def test_rows_by_pks_keeps_no_statement_for_more_keys_than_its_bound(db: Any) -> None:
+    users = UserFactory.create_batch(3)
+    keys = {user.pk for user in users}
+    reader = RowsByPks(User, fields=PUBLIC, ordering=ORDER, max_keys=2)
+
+    assert reader.get(keys) == orm_rows(keys)
+    assert reader.get({users[0].pk}) == orm_rows({users[0].pk})
+    assert set(reader._statements) == {("default", 1)}
