@@ -1,4 +1,5 @@
-"""A read of one row by primary key whose SQL is compiled once per database.
+"""Reads by primary key whose SQL is compiled once per database: one row (`RowByPk`), or the
+rows of several keys (`RowsByPks`, once per number of keys).
 
 Building and compiling a queryset costs more than the indexed read itself on the hot user
 read (P3); the statement Django compiles for `Model.objects.filter(pk=…)` is the same every
@@ -8,7 +9,7 @@ the same converters and `Model.from_db` the ORM uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -93,8 +94,9 @@ class RowsByPks(Generic[M]):
         self._statements: dict[tuple[str, int], _Statement] = {}
         setting_changed.connect(self._forget, weak=False)
 
-    def get(self, pks: Collection[Any]) -> list[dict[str, Any]]:
-        """The rows of the distinct keys `pks`, as dicts of `fields`, in `ordering`."""
+    def get(self, pks: Iterable[Any]) -> list[dict[str, Any]]:
+        """The rows of the keys `pks` (each once), as dicts of `fields`, in `ordering`."""
+        pks = list(dict.fromkeys(pks))  # the ORM asks for each key once: so does the statement
         if not pks:
             return []
         using = router.db_for_read(self.model)
@@ -110,7 +112,7 @@ class RowsByPks(Generic[M]):
         names = self.fields
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def _compile(self, using: str, pks: Collection[Any], params: list[Any]) -> _Statement:
+    def _compile(self, using: str, pks: list[Any], params: list[Any]) -> _Statement:
         # Compiled from the first keys of this count: they only fill the placeholders, and
         # the check below makes sure they are the statement's only parameters.
         compiler = (

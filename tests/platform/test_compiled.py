@@ -122,3 +122,12 @@ def test_rows_by_pks_keeps_no_statement_for_more_keys_than_its_bound(db: Any) ->
     assert reader.get(keys) == orm_rows(keys)
     assert reader.get({users[0].pk}) == orm_rows({users[0].pk})
     assert set(reader._statements) == {("default", 1)}
+
+
+def test_rows_by_pks_reads_a_repeated_key_once(db: Any) -> None:
+    users = UserFactory.create_batch(2)
+    reader = RowsByPks(User, fields=PUBLIC, ordering=ORDER)
+    keys = [users[0].pk, users[1].pk, users[0].pk]
+
+    assert reader.get(keys) == orm_rows(set(keys))
+    assert reader.get(iter(keys)) == orm_rows(set(keys))
