@@ -3,9 +3,13 @@ view of a user a caller may see, creating a user, and who may change which field
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
 
 from accounts import selectors, services
@@ -13,7 +17,6 @@ from accounts.models import User
 from accounts.serializers import (
     UserCreateIn,
     UserPrivateOut,
-    UserPublicOut,
     UserUpdateAdminIn,
     UserUpdateSelfIn,
 )
@@ -54,9 +57,51 @@ def can_see_private(principal: Principal, user: User) -> bool:
     )
 
 
+def public_view(
+    *,
+    id: uuid.UUID,
+    username: str,
+    display_name: str,
+    avatar_url: str,
+    kind: str,
+    created_at: datetime,
+    zone: tzinfo | None = None,
+) -> dict[str, Any]:
+    """UserPublicOut's output, field by field, without building a serializer (which costs
+    more than the read on the hot user reads): the same keys in the same order, the id as a
+    string, `created_at` in the current time zone (or `zone`, when the caller read it once
+    for many users) in ISO 8601 with `Z` for UTC. Tests compare its JSON with the
+    serializer's byte for byte."""
+    created = created_at.astimezone(zone or timezone.get_current_timezone()).isoformat()
+    if created.endswith("+00:00"):
+        created = created[:-6] + "Z"
+    return {
+        "id": str(id),
+        "username": str(username),
+        "display_name": str(display_name),
+        "avatar_url": str(avatar_url),
+        "kind": str(kind),
+        "created_at": created,
+    }
+
+
+def public_views(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`public_view` of each row of `selectors.users_public_by_ids` (the batch lookup)."""
+    zone = timezone.get_current_timezone()
+    return [public_view(**row, zone=zone) for row in rows]
+
+
 def render_user(principal: Principal, user: User) -> dict[str, Any]:
-    out = UserPrivateOut if can_see_private(principal, user) else UserPublicOut
-    return dict(out(user).data)
+    if can_see_private(principal, user):
+        return dict(UserPrivateOut(user).data)
+    return public_view(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        avatar_url=user.avatar_url,
+        kind=user.kind,
+        created_at=user.created_at,
+    )
 
 
 def get_user_or_404(user_id: object) -> User:

@@ -1,4 +1,5 @@
-"""A read of one row by primary key whose SQL is compiled once per database.
+"""Reads by primary key whose SQL is compiled once per database: one row (`RowByPk`), or the
+rows of several keys (`RowsByPks`, once per number of keys).
 
 Building and compiling a queryset costs more than the indexed read itself on the hot user
 read (P3); the statement Django compiles for `Model.objects.filter(pk=…)` is the same every
@@ -8,7 +9,7 @@ the same converters and `Model.from_db` the ORM uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,6 +66,75 @@ class RowByPk(Generic[M]):
         converters = compiler.get_converters(columns)
         statement = _Statement(sql, attnames, converters, compiler.apply_converters)
         self._statements[using] = statement
+        return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()
+
+
+class RowsByPks(Generic[M]):
+    """`model.objects.filter(pk__in=pks).order_by(*ordering).values(*fields)`, compiled once
+    per database alias and number of keys (the statement differs only by its number of
+    placeholders), run with the new keys and converted by the ORM's own converters. Only
+    statements of at most `max_keys` keys are kept, so at most `max_keys` per database; a
+    longer list is compiled for its one read."""
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        fields: tuple[str, ...],
+        ordering: tuple[str, ...],
+        max_keys: int = 100,
+    ) -> None:
+        self.model = model
+        self.fields = fields
+        self.ordering = ordering
+        self.max_keys = max_keys
+        self._statements: dict[tuple[str, int], _Statement] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def get(self, pks: Iterable[Any]) -> list[dict[str, Any]]:
+        """The rows of the keys `pks` (each once), as dicts of `fields`, in `ordering`."""
+        pks = list(dict.fromkeys(pks))  # the ORM asks for each key once: so does the statement
+        if not pks:
+            return []
+        using = router.db_for_read(self.model)
+        connection = connections[using]
+        pk_field = self.model._meta.pk
+        params = [pk_field.get_db_prep_value(pk, connection) for pk in pks]
+        statement = self._statements.get((using, len(params))) or self._compile(using, pks, params)
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.converters:
+            rows = statement.apply(rows, statement.converters)
+        names = self.fields
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _compile(self, using: str, pks: list[Any], params: list[Any]) -> _Statement:
+        # Compiled from the first keys of this count: they only fill the placeholders, and
+        # the check below makes sure they are the statement's only parameters.
+        compiler = (
+            self.model._default_manager.using(using)
+            .filter(pk__in=pks)
+            .order_by(*self.ordering)
+            .values(*self.fields)
+            .query.get_compiler(using)
+        )
+        sql, compiled_params = compiler.as_sql()
+        columns = [column for column, _, _ in compiler.select]
+        attnames = [column.target.attname for column in columns]
+        if (
+            len(compiled_params) != len(params)
+            or set(compiled_params) != set(params)
+            or attnames != list(self.fields)
+        ):
+            raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
+        converters = compiler.get_converters(columns)
+        statement = _Statement(sql, attnames, converters, compiler.apply_converters)
+        if len(params) <= self.max_keys:
+            self._statements[(using, len(params))] = statement
         return statement
 
     def _forget(self, **kwargs: Any) -> None:

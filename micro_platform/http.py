@@ -10,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from rest_framework import status
+from rest_framework.compat import LONG_SEPARATORS, SHORT_SEPARATORS
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -76,20 +76,50 @@ def client_ip_from_meta(meta: Mapping[str, Any]) -> str | None:
     return peer
 
 
+# JSONRenderer's encoder, built once with the renderer's own options (its class attributes,
+# fixed when DRF is imported): `json_body` gives the bytes `JSONRenderer().render` gives.
+_ENCODER = JSONRenderer.encoder_class(
+    ensure_ascii=JSONRenderer.ensure_ascii,
+    allow_nan=not JSONRenderer.strict,
+    separators=SHORT_SEPARATORS if JSONRenderer.compact else LONG_SEPARATORS,
+)
+
+
+def json_body(data: Any) -> bytes:
+    """`JSONRenderer().render(data)` without a renderer per call: the same JSON, U+2028 and
+    U+2029 escaped as DRF escapes them, in UTF-8."""
+    text = _ENCODER.encode(data)
+    if "\u2028" in text or "\u2029" in text:
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text.encode()
+
+
+def cacheable_headers(body: bytes, *, max_age: int = 60) -> dict[str, str]:
+    """The headers of `cacheable`'s 200 for `body`, in its order: the JSON type, a strong
+    ETag (the body's SHA-256, 128 bits), `Cache-Control: private` and `Vary` on the two
+    headers that can carry a credential."""
+    return {
+        "Content-Type": "application/json",
+        "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        "Cache-Control": f"private, max-age={max_age}",
+        "Vary": "Authorization, Cookie",
+    }
+
+
 def cacheable(request: Request | HttpRequest, data: Any, *, max_age: int = 60) -> HttpResponse:
     """A 200 with a strong ETag and `Cache-Control: private`; 304 when If-None-Match matches.
 
     The body is rendered once, here, and returned as is (DRF would render it again).
     """
-    body = JSONRenderer().render(data)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+    body = json_body(data)
+    headers = cacheable_headers(body, max_age=max_age)
+    if headers["ETag"] in parse_etags(request.META.get("HTTP_IF_NONE_MATCH", "")):
         response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        del headers["Content-Type"]  # a 304 has no body; it keeps HttpResponse's default
     else:
-        response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    response["Cache-Control"] = f"private, max-age={max_age}"
-    patch_vary_headers(response, ["Authorization", "Cookie"])
+        response = HttpResponse(body)
+    for name, value in headers.items():
+        response[name] = value
     return response
 
 

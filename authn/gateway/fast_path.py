@@ -43,7 +43,7 @@ from authn.gateway.apis import (
 from authn.tokens.authentication import API_KEY_PREFIX, principal_from_access_token
 from micro_platform import metrics
 from micro_platform.health import database_liveness
-from micro_platform.http import cacheable
+from micro_platform.http import cacheable_headers, json_body
 from micro_platform.identity import Principal
 from micro_platform.middleware import FORWARD_AUTH_PATH, issuer_hosts, issuer_warning_due
 from micro_platform.scope_checks import principal_meets, required_scopes_for
@@ -193,8 +193,8 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     user = account_selectors.user_get(user_id=user_id)
     if user is None or can_see_private(principal, user):
         return None
-    response = cacheable(request, render_user(principal, user))
-    return _Answer(UserDetailApi, response.content, dict(response.items()))
+    body = json_body(render_user(principal, user))
+    return _Answer(UserDetailApi, body, cacheable_headers(body))
 
 
 class FastPathMiddleware:

@@ -864,7 +864,7 @@ def test_api_admin_can_change_another_admin_account(admin_client):
 
 
 def test_batch_fast_path_matches_the_public_serializer_exactly(db):
-    from accounts.apis import public_view
+    from accounts.api_rules import public_views
     from accounts.selectors import users_public_by_ids
     from accounts.serializers import UserPublicOut
 
@@ -872,7 +872,7 @@ def test_batch_fast_path_matches_the_public_serializer_exactly(db):
 
     rows = users_public_by_ids(ids=[str(u.pk) for u in users])
 
-    assert [public_view(row) for row in rows] == [dict(UserPublicOut(u).data) for u in users]
+    assert public_views(rows) == [dict(UserPublicOut(u).data) for u in users]
 
 
 def test_users_write_cannot_reactivate_a_deactivated_admin(client_for, admin_user):
