@@ -13,6 +13,7 @@ settings change forgets the templates. `MICRO_FAST_PATH=false` turns the fast pa
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
+from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
@@ -84,27 +85,38 @@ class _Answer:
 
 @dataclass(frozen=True, slots=True)
 class _Template:
-    """The stack's 200 for one kind of request: its headers in order, None where the value
-    is the answer's own (and Content-Length, which follows the body)."""
+    """The stack's 200 for one kind of request: its headers in order, each as (lower-case
+    name, name, value), the value None where it is the answer's own (and Content-Length,
+    which follows the body)."""
 
-    headers: tuple[tuple[str, str | None], ...]
-    own: frozenset[str]
+    headers: tuple[tuple[str, str, str | None], ...]
 
-    def response(self, answer: _Answer) -> HttpResponse | None:
-        if frozenset(answer.headers) != self.own:
-            return None  # not the answer this template was learnt from
-        headers = {}
-        for name, value in self.headers:
-            if value is not None:
-                headers[name] = value
-            elif name == "Content-Length":
-                headers[name] = str(len(answer.body))
-            else:
-                headers[name] = answer.headers[name]
-        response = HttpResponse(answer.body, headers=headers)
-        if "Content-Type" not in headers:
-            del response["Content-Type"]  # the default one: the stack's answer has none
+    def response(self, answer: _Answer) -> HttpResponse:
+        headers = ResponseHeaders({})
+        # The stack's values were checked (latin-1, no line breaks) when the stack set them:
+        # they go into the mapping's store as ResponseHeaders keeps them, without a second
+        # check each (Django 5.2's store: lower-case name -> (name, value)). So does an
+        # answer's own value that is plain ASCII without a line break, which the check would
+        # keep as it is; any other value is set the checked way (MIME-encoded or refused).
+        # The equivalence test compares every header.
+        store = headers._store
+        for key, name, value in self.headers:
+            if value is None:
+                if key == "content-length":
+                    value = str(len(answer.body))
+                else:
+                    value = answer.headers[name]
+                    if not _plain(value):
+                        headers[name] = value
+                        continue
+            store[key] = (name, value)
+        response = HttpResponse(answer.body)
+        response.headers = headers
         return response
+
+
+def _plain(value: str) -> bool:
+    return value.isascii() and "\n" not in value and "\r" not in value
 
 
 def _template(
@@ -127,14 +139,30 @@ def _template(
     if any(name not in stack_names for name in answer.headers):
         return None  # a header under another spelling: no template
     headers = tuple(
-        (name, None if name in answer.headers or name == "Content-Length" else value)
+        (
+            name.lower(),
+            name,
+            None if name in answer.headers or name.lower() == "content-length" else value,
+        )
         for name, value in response.items()
     )
-    return _Template(headers, frozenset(answer.headers))
+    return _Template(headers)
 
 
-_templates: dict[tuple[type, bool], _Template] = {}
-_differed: set[tuple[type, bool]] = set()
+_templates: dict[tuple[type, bool, frozenset[str]], _Template] = {}
+_differed: set[tuple[type, bool, frozenset[str]]] = set()
+# Hosts ALLOWED_HOSTS accepts, as the request names them (bounded: a client choosing the Host
+# header must not grow it without end; past the bound each request is checked as before).
+_allowed_hosts: set[tuple[Any, ...]] = set()
+_ALLOWED_HOSTS_MAX = 64
+# What `request.get_host()` reads (besides settings).
+_HOST_META = (
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_X_FORWARDED_PORT",
+)
 
 
 @receiver(setting_changed)
@@ -142,6 +170,8 @@ def _forget_templates(**kwargs: Any) -> None:
     # Any setting may change what the stack adds (CSP, security headers, middleware).
     _templates.clear()
     _differed.clear()
+    _allowed_hosts.clear()
+    _shared.cache_clear()
 
 
 def _credential(meta: Mapping[str, Any]) -> str | None:
@@ -197,53 +227,16 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     return _Answer(UserDetailApi, body, cacheable_headers(body))
 
 
-class FastPathMiddleware:
-    """Answers a clean verify or public user read with a valid credential; passes every
-    other request, unchanged, to the rest of the stack, which answers all errors.
+class _FastPath:
+    """The routes the fast path answers under this process's settings."""
 
-    Second in MIDDLEWARE, right after the request-duration histogram, which so counts the
-    requests answered here as it counts the others."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        # Refusing user agents and adding `www.` are the stack's: then it answers everything.
-        if not settings.MICRO_FAST_PATH or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
-            raise MiddlewareNotUsed
-        self.get_response = get_response
+    def __init__(self) -> None:
         script_prefix = get_script_prefix()
-        self.user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
-        self.user_prefix = "/" + self.user_prefix.removeprefix(script_prefix)
+        user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
+        self.user_prefix = "/" + user_prefix.removeprefix(script_prefix)
         self.issuer_hosts = issuer_hosts(settings.MICRO_ISSUER)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        try:
-            answer = self._answer(request)
-        except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
-            answer = None
-        if answer is None:
-            return self.get_response(request)
-        key = (answer.route, request.is_secure())
-        template = _templates.get(key)
-        response = template.response(answer) if template is not None else None
-        if response is None:
-            return self._learn(key, answer, request)
-        if answer.route is VerifyApi:
-            metrics.gateway_verify(response.status_code)
-        return response
-
-    def _learn(
-        self, key: tuple[type, bool], answer: _Answer, request: HttpRequest
-    ) -> HttpResponseBase:
-        response = self.get_response(request)
-        template = _template(answer, request, response)
-        if template is not None:
-            _templates[key] = template
-        elif response.status_code == 200 and key not in _differed:
-            # Both answered 200 but differ: this kind stays with the stack (logged once).
-            _differed.add(key)
-            logger.warning("The fast path's answer differs from the stack's for %s.", key[0])
-        return response
-
-    def _answer(self, request: HttpRequest) -> _Answer | None:
+    def answer(self, request: HttpRequest) -> _Answer | None:
         meta = request.META
         path = request.path_info
         if path == FORWARD_AUTH_PATH:
@@ -256,22 +249,131 @@ class FastPathMiddleware:
                 return None
         else:
             return None
-        raw = self._clean(request)
+        raw = _clean(request)
         if raw is None:
             return None
         return _verify(request, raw) if route is None else _user(request, raw, route)
 
-    @staticmethod
-    def _clean(request: HttpRequest) -> str | None:
-        """The credential of a request nothing but the credential can make doubtful."""
-        meta = request.META
-        if (
-            request.method != "GET"
-            or meta.get("CONTENT_LENGTH")
-            or meta.get("HTTP_ACCEPT") not in _ACCEPTS
-            or any(meta.get(name) for name in _REFUSED_HEADERS)
-            or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
-        ):
+    def respond(self, request: HttpRequest, answer: _Answer) -> HttpResponse | None:
+        """The answer in the stack's headers; None while this kind has no template."""
+        template = _templates.get(_kind(request, answer))
+        if template is None:
             return None
-        request.get_host()  # raises for a host ALLOWED_HOSTS refuses: the stack answers it
-        return _credential(meta)
+        response = template.response(answer)
+        if answer.route is VerifyApi:
+            metrics.gateway_verify(response.status_code)
+        return response
+
+
+def _enabled() -> bool:
+    # Refusing user agents and adding `www.` are the stack's: then it answers everything.
+    return bool(
+        settings.MICRO_FAST_PATH
+        and not settings.DISALLOWED_USER_AGENTS
+        and not settings.PREPEND_WWW
+    )
+
+
+@functools.cache
+def _shared() -> _FastPath | None:
+    return _FastPath() if _enabled() else None
+
+
+def _kind(request: HttpRequest, answer: _Answer) -> tuple[type, bool, frozenset[str]]:
+    # The headers an answer sets depend on the principal (an e-mail or not, a minted token
+    # or not): each set of them has its own template.
+    return (answer.route, request.is_secure(), frozenset(answer.headers))
+
+
+# Set in the WSGI environ when the early answer (below) has tried a request and passed it on,
+# so that the middleware does not try it again. No request header can set it: those arrive
+# as HTTP_* keys.
+_TRIED = "micro.fast_path.tried"
+
+
+def early_response(request: HttpRequest) -> HttpResponse | None:
+    """The fast path at the WSGI level, ahead of Django's handler (micro_platform/early.py):
+    the answer to a clean request of a kind whose template the middleware has learnt. None
+    passes the request to the handler; the middleware then learns the first of each kind."""
+    fast = _shared()
+    if fast is None:
+        return None
+    try:
+        answer = fast.answer(request)
+        if answer is None:
+            request.META[_TRIED] = True
+            return None
+        return fast.respond(request, answer)
+    except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
+        request.META[_TRIED] = True
+        return None
+
+
+class FastPathMiddleware:
+    """Answers a clean verify or public user read with a valid credential; passes every
+    other request, unchanged, to the rest of the stack, which answers all errors. It learns
+    the stack's headers for each kind of answer (the template the answers reuse).
+
+    Second in MIDDLEWARE, right after the request-duration histogram, which so counts the
+    requests answered here as it counts the others."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        if not _enabled():
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.fast = _FastPath()
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if _TRIED in request.META:
+            return self.get_response(request)
+        try:
+            answer = self.fast.answer(request)
+        except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
+            answer = None
+        if answer is None:
+            return self.get_response(request)
+        response = self.fast.respond(request, answer)
+        if response is None:
+            return self._learn(_kind(request, answer), answer, request)
+        return response
+
+    def _learn(
+        self, key: tuple[type, bool, frozenset[str]], answer: _Answer, request: HttpRequest
+    ) -> HttpResponseBase:
+        response = self.get_response(request)
+        template = _template(answer, request, response)
+        if template is not None:
+            _templates[key] = template
+        elif response.status_code == 200 and key not in _differed:
+            # Both answered 200 but differ: this kind stays with the stack (logged once).
+            _differed.add(key)
+            logger.warning("The fast path's answer differs from the stack's for %s.", key[0])
+        return response
+
+
+def _clean(request: HttpRequest) -> str | None:
+    """The credential of a request nothing but the credential can make doubtful."""
+    meta = request.META
+    if (
+        request.method != "GET"
+        or meta.get("CONTENT_LENGTH")
+        or meta.get("HTTP_ACCEPT") not in _ACCEPTS
+        or any(meta.get(name) for name in _REFUSED_HEADERS)
+        or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
+    ):
+        return None
+    _check_host(request)
+    return _credential(meta)
+
+
+def _check_host(request: HttpRequest) -> None:
+    """Raises, as `request.get_host()` does, for a host ALLOWED_HOSTS refuses (the stack then
+    answers the request); the host headers once accepted are not checked again until a
+    setting changes."""
+    meta = request.META
+    host = tuple(meta.get(name) for name in _HOST_META)
+    if host in _allowed_hosts:
+        return
+    request.get_host()
+    if len(_allowed_hosts) < _ALLOWED_HOSTS_MAX:
+        _allowed_hosts.add(host)
