@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from audit.models import AuditEvent
 from authn import lockout
+from authn.mfa import services as mfa_services
+from authn.sign_in import selectors as sign_in_selectors
 from micro_platform import counters
 from tests.authn.helpers import TOKEN_URL
 from tests.factories import DEFAULT_PASSWORD, GroupFactory, MembershipFactory, UserFactory
@@ -191,3 +193,30 @@ def test_a_sign_in_fails_closed_when_redis_cannot_be_read(
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"
     assert not AuditEvent.objects.filter(type="login.succeeded").exists()
+
+
+def test_the_account_query_is_built_once_for_every_sign_in(
+    member: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving the factor subqueries and the group join costs more than the read itself:
+    each sign-in narrows the one query built for the process instead of building it again."""
+    built: list[int] = []
+    real = mfa_services.factor_annotations
+
+    def counted() -> Any:
+        built.append(1)
+        return real()
+
+    monkeypatch.setattr(sign_in_selectors, "factor_annotations", counted)
+    sign_in_selectors._sign_in_rows.cache_clear()
+    try:
+        for _ in range(3):
+            assert sign_in(member).status_code == 200
+        assert sign_in(member, password="wrong").status_code == 401
+        UserFactory.create(email="second@example.com")
+        body = {"username": "second@example.com", "password": DEFAULT_PASSWORD}
+        response = APIClient(REMOTE_ADDR=IP).post(TOKEN_URL, body, format="json")
+        assert response.status_code == 200
+    finally:
+        sign_in_selectors._sign_in_rows.cache_clear()
+    assert built == [1]
