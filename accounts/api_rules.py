@@ -85,6 +85,18 @@ def public_view(
     }
 
 
+MAX_BATCH_IDS = 100
+
+
+def batch_lookup(ids: str) -> dict[str, Any] | None:
+    """The answer of a `?ids=` lookup (comma-separated ids, blanks ignored): the public view
+    of each existing user among them, whoever asks; None for more than MAX_BATCH_IDS ids."""
+    wanted = [value.strip() for value in ids.split(",") if value.strip()]
+    if len(wanted) > MAX_BATCH_IDS:
+        return None
+    return {"results": public_views(selectors.users_public_by_ids(ids=wanted))}
+
+
 def public_views(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """`public_view` of each row of `selectors.users_public_by_ids` (the batch lookup)."""
     zone = timezone.get_current_timezone()

@@ -1,5 +1,6 @@
-"""The fast path: the gateway verify and the public user read, answered ahead of Django's
-middleware and DRF for a clean request with a valid credential (docs/gateway.md).
+"""The fast path: the gateway verify and the public user reads (one user, or a batch by ids),
+answered ahead of Django's middleware and DRF for a clean request with a valid credential
+(docs/gateway.md).
 
 It answers only what the full stack would answer with a 200, with the same status, headers
 and body; every other request — no or ambiguous credential, a cookie, a body, a conditional
@@ -29,8 +30,8 @@ from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
-from accounts.api_rules import can_see_private, render_user
-from accounts.apis import UserDetailApi
+from accounts.api_rules import batch_lookup, can_see_private, render_user
+from accounts.apis import UserDetailApi, UserListApi
 from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
 from authn.api_keys.services import api_key_authenticate
 from authn.gateway.apis import (
@@ -227,6 +228,24 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     return _Answer(UserDetailApi, body, cacheable_headers(body))
 
 
+def _users(request: HttpRequest, raw: str) -> _Answer | None:
+    """The batch lookup, `GET /api/v1/users?ids=…` (public views, whoever asks)."""
+    query = request.GET
+    if list(query) != ["ids"] or len(query.getlist("ids")) != 1:
+        return None
+    principal = _principal(raw, None)
+    if principal.method == "api_key" and bound_elsewhere(principal):
+        return None
+    requirement = required_scopes_for(UserListApi, "GET")
+    if requirement is None or not principal_meets(principal, requirement):
+        return None
+    found = batch_lookup(query["ids"])
+    if found is None:
+        return None
+    body = json_body(found)
+    return _Answer(UserListApi, body, cacheable_headers(body))
+
+
 class _FastPath:
     """The routes the fast path answers under this process's settings."""
 
@@ -234,25 +253,26 @@ class _FastPath:
         script_prefix = get_script_prefix()
         user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
         self.user_prefix = "/" + user_prefix.removeprefix(script_prefix)
+        self.users_path = "/" + reverse("user-list").removeprefix(script_prefix)
         self.issuer_hosts = issuer_hosts(settings.MICRO_ISSUER)
 
     def answer(self, request: HttpRequest) -> _Answer | None:
-        meta = request.META
         path = request.path_info
-        if path == FORWARD_AUTH_PATH:
-            route = None
-        elif path.startswith(self.user_prefix):
-            route = path[len(self.user_prefix) :]
-            # The stack logs the first request for a host the issuer does not name: it answers
-            # those until it has.
-            if issuer_warning_due(meta.get("HTTP_HOST", ""), self.issuer_hosts):
-                return None
-        else:
+        verify = path == FORWARD_AUTH_PATH
+        if not verify and path != self.users_path and not path.startswith(self.user_prefix):
+            return None
+        # The stack logs the first request for a host the issuer does not name: it answers
+        # those until it has.
+        if not verify and issuer_warning_due(request.META.get("HTTP_HOST", ""), self.issuer_hosts):
             return None
         raw = _clean(request)
         if raw is None:
             return None
-        return _verify(request, raw) if route is None else _user(request, raw, route)
+        if verify:
+            return _verify(request, raw)
+        if path == self.users_path:
+            return _users(request, raw)
+        return _user(request, raw, path[len(self.user_prefix) :])
 
     def respond(self, request: HttpRequest, answer: _Answer) -> HttpResponse | None:
         """The answer in the stack's headers; None while this kind has no template."""

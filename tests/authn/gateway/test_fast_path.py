@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from accounts.apis import UserDetailApi
+from accounts.apis import UserDetailApi, UserListApi
 from accounts.models import User
 from accounts.principals import principal_for_user
 from authn.api_keys.services import api_key_create, api_key_revoke
@@ -212,6 +212,31 @@ def _user_cases(creds: dict[str, dict[str, str]], user: User, other: User) -> li
     ]
 
 
+def _batch_cases(creds: dict[str, dict[str, str]], user: User, other: User) -> list[Case]:
+    """The batch lookup answers public views whoever asks (the caller themself too)."""
+    too_many = ",".join(str(uuid.uuid4()) for _ in range(101))
+    queries: dict[str, bool] = {
+        f"ids={other.pk},{user.pk}": False,
+        f"ids={str(other.pk).upper()},+{other.pk.hex},,not-a-uuid,{uuid.uuid4()}": False,
+        f"ids={other.pk},{other.pk}": False,
+        "ids=": False,
+        f"ids={too_many}": False,  # a 400: the stack's
+        f"ids={other.pk}&ids={user.pk}": True,  # repeated: the stack reads the last
+        f"ids={other.pk}&page_size=5": True,  # page parameters: the stack checks them
+        f"username={other.username}": True,  # another lookup
+    }
+    return [
+        Case(
+            f"batch {query} {name}",
+            f"/api/v1/users?{query}",
+            meta,
+            passes_on=passed_on or name in PASSED_ON,
+        )
+        for query, passed_on in queries.items()
+        for name, meta in creds.items()
+    ]
+
+
 def _variant_cases(good: dict[str, str], user_path: str) -> list[Case]:
     variants: dict[str, dict[str, str]] = {
         "cookie": {"HTTP_COOKIE": "sessionid=abc; csrftoken=def"},
@@ -274,6 +299,7 @@ def corpus(
     return [
         *_verify_cases(creds),
         *_user_cases(creds, user, other_user),
+        *_batch_cases(creds, user, other_user),
         *_variant_cases(good, f"/api/v1/users/{other_user.pk}"),
     ]
 
@@ -311,7 +337,7 @@ class _Views:
     def __enter__(self) -> _Views:
         self._patches = [
             mock.patch.object(view, "dispatch", self._counting(view.dispatch), create=False)
-            for view in (VerifyApi, UserDetailApi)
+            for view in (VerifyApi, UserDetailApi, UserListApi)
         ]
         for patch in self._patches:
             patch.start()
