@@ -152,11 +152,11 @@ class UserListApi(APIView):
         CursorPage().check_parameters(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
-            found = batch_lookup(ids)
-            if found is None:
+            batch = batch_lookup(ids)
+            if batch is None:
                 raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
             # Lookups answer public views whoever asks, matching UserBatchOut.
-            return cacheable(request, found)
+            return cacheable(request, batch)
         if username is not None:
             if len(username) > USERNAME_MAX_LENGTH:  # never cut short: it could name another
                 raise ValidationError(
