@@ -46,8 +46,11 @@ class EarlyAnswerApplication:
         histogram = self._by_method.get(str(request.method)) or self._by_method["other"]
         histogram.observe(time.perf_counter() - started)
         status = f"{response.status_code} {response.reason_phrase}"
+        # `response.items()`, read from the mapping's store (Django 5.2: lower-case name ->
+        # (name, value)) instead of one case-folding lookup per header; the equivalence test
+        # compares every header with the handler's.
         headers = [
-            *response.items(),
+            *response.headers._store.values(),
             *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values()),
         ]
         start_response(status, headers)
