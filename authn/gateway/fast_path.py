@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -30,8 +31,9 @@ from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
-from accounts.api_rules import batch_lookup, can_see_private, render_user
+from accounts.api_rules import batch_lookup, public_view_of, sees_private_of
 from accounts.apis import UserDetailApi, UserListApi
+from authn import state
 from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
 from authn.api_keys.services import api_key_authenticate
 from authn.gateway.apis import (
@@ -47,6 +49,7 @@ from micro_platform import metrics
 from micro_platform.health import database_liveness
 from micro_platform.http import cacheable_headers, json_body
 from micro_platform.identity import Principal
+from micro_platform.ids import parse_uuid
 from micro_platform.middleware import FORWARD_AUTH_PATH, issuer_hosts, issuer_warning_due
 from micro_platform.scope_checks import principal_meets, required_scopes_for
 
@@ -173,6 +176,7 @@ def _forget_templates(**kwargs: Any) -> None:
     _differed.clear()
     _allowed_hosts.clear()
     _shared.cache_clear()
+    state.user_memo.forget()  # the time zone of `created_at`, say
 
 
 def _credential(meta: Mapping[str, Any]) -> str | None:
@@ -221,11 +225,31 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     requirement = required_scopes_for(UserDetailApi, "GET")
     if requirement is None or not principal_meets(principal, requirement):
         return None
-    user = account_selectors.user_get(user_id=user_id)
-    if user is None or can_see_private(principal, user):
+    found = _public_user(user_id)
+    if found is None or sees_private_of(principal, found[0]):
         return None
-    body = json_body(render_user(principal, user))
+    body = found[1]
     return _Answer(UserDetailApi, body, cacheable_headers(body))
+
+
+def _public_user(user_id: str) -> tuple[uuid.UUID, bytes] | None:
+    """The user's id and public view (JSON), remembered per process while the credential state
+    generation is unchanged (authn/state.py: every save or deletion of a user changes it); None
+    for an unknown or malformed id. The database must be up, as it must for the stack."""
+    parsed = parse_uuid(user_id)
+    if parsed is None:
+        return None
+    database_liveness.require()
+    epoch = state.user_memo.epoch()  # before the read: see authn/state.py
+    found = state.user_memo.lookup(parsed) if epoch is not None else state.MISSING
+    if found is not state.MISSING:
+        return cast(tuple[uuid.UUID, bytes], found)
+    user = account_selectors.user_get(user_id=parsed)
+    if user is None:
+        return None
+    found = (user.pk, json_body(public_view_of(user)))
+    state.user_memo.store(epoch, parsed, found)
+    return found
 
 
 def _users(request: HttpRequest, raw: str) -> _Answer | None:

@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -26,10 +27,12 @@ from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.apis import UserDetailApi, UserListApi
 from accounts.models import User
 from accounts.principals import principal_for_user
+from authn import state as credential_state
 from authn.api_keys.services import api_key_create, api_key_revoke
 from authn.credentials.services import token_revoke
 from authn.gateway import apis as gateway_apis
@@ -45,7 +48,7 @@ from tests.authn.resource_helpers import (
     billing,  # noqa: F401 - a fixture
     give_billing_role,
 )
-from tests.conftest import token_for
+from tests.conftest import StateClock, token_for
 
 VERIFY = "/api/v1/auth/verify"
 # Valid, but spelt in a way the fast path leaves to the stack.
@@ -623,3 +626,69 @@ def test_an_answers_own_header_values_are_checked_as_django_checks_them() -> Non
     for value in ("a\nb", "a\rb"):
         with pytest.raises(BadHeaderError):
             template.response(fast_path._Answer(VerifyApi, b"", {"X-A": value}))
+
+
+# --- The public views the fast path remembers (authn/state.py's user memo) ----------------
+
+
+def _fast_read(path: str, meta: dict[str, str]) -> Any:
+    """The user read, answered by the fast path (the view must not run)."""
+    with mock.patch.object(UserDetailApi, "dispatch", side_effect=AssertionError):
+        return get(path, meta)
+
+
+def test_a_user_saved_here_is_read_afresh_at_once(
+    user: User, other_user: User, state_clock: StateClock
+) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    credential_state.forget_here()
+    with mock.patch.object(
+        account_selectors, "user_get", wraps=account_selectors.user_get
+    ) as reads:
+        first = _fast_read(path, meta)
+        assert _fast_read(path, meta).content == first.content
+    assert reads.call_count == 1  # the second answer came from the memo
+    other_user.display_name = "Renamed Here"
+    other_user.save()
+    assert _fast_read(path, meta).json()["display_name"] == "Renamed Here"
+
+
+def test_a_user_changed_elsewhere_is_read_afresh_within_the_poll_interval(
+    user: User, other_user: User, state_clock: StateClock
+) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    before = _fast_read(path, meta).json()["display_name"]
+    # Another instance renames the user and, after its commit, bumps the shared generation.
+    User.objects.filter(pk=other_user.pk).update(display_name="Renamed Elsewhere")
+    cache.incr(credential_state.STATE_GENERATION_KEY)
+    assert _fast_read(path, meta).json()["display_name"] == before  # within the bound
+    state_clock.poll_due()
+    assert _fast_read(path, meta).json()["display_name"] == "Renamed Elsewhere"
+
+
+def test_a_deleted_user_is_not_answered_from_memory(user: User, other_user: User) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    assert _fast_read(path, meta).status_code == 200
+    other_user.delete()
+    assert get(path, meta).status_code == 404
+
+
+def test_without_a_poll_interval_every_read_reads_the_database(
+    user: User, other_user: User, settings: Any
+) -> None:
+    settings.MICRO_REVOCATION_POLL_MS = 0
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    with mock.patch.object(
+        account_selectors, "user_get", wraps=account_selectors.user_get
+    ) as reads:
+        for _ in range(3):
+            assert _fast_read(path, meta).status_code == 200
+    assert reads.call_count == 3
