@@ -93,11 +93,18 @@ def public_view(
 MAX_BATCH_IDS = 100
 
 
-def batch_lookup(ids: str) -> dict[str, Any] | None:
-    """The answer of a `?ids=` lookup (comma-separated ids, blanks ignored): the public view
-    of each existing user among them, whoever asks; None for more than MAX_BATCH_IDS ids."""
+def batch_ids(ids: str) -> list[str] | None:
+    """The ids of a `?ids=` lookup (comma-separated, blanks ignored, each stripped); None for
+    more than MAX_BATCH_IDS."""
     wanted = [value.strip() for value in ids.split(",") if value.strip()]
-    if len(wanted) > MAX_BATCH_IDS:
+    return wanted if len(wanted) <= MAX_BATCH_IDS else None
+
+
+def batch_lookup(ids: str) -> dict[str, Any] | None:
+    """The answer of a `?ids=` lookup: the public view of each existing user among them, in
+    the order of `created_at` then id, whoever asks; None for more than MAX_BATCH_IDS ids."""
+    wanted = batch_ids(ids)
+    if wanted is None:
         return None
     return {"results": public_views(selectors.users_public_by_ids(ids=wanted))}
 

@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
-from accounts.api_rules import batch_lookup, public_view_of, sees_private_of
+from accounts.api_rules import batch_ids, public_view_of, public_views, sees_private_of
 from accounts.apis import UserDetailApi, UserListApi
 from authn import state
 from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
@@ -228,14 +229,19 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     found = _public_user(user_id)
     if found is None or sees_private_of(principal, found[0]):
         return None
-    body = found[1]
+    body = found[2]
     return _Answer(UserDetailApi, body, cacheable_headers(body))
 
 
-def _public_user(user_id: str) -> tuple[uuid.UUID, bytes] | None:
-    """The user's id and public view (JSON), remembered per process while the credential state
-    generation is unchanged (authn/state.py: every save or deletion of a user changes it); None
-    for an unknown or malformed id. The database must be up, as it must for the stack."""
+# What the memo keeps of a user: the id, `created_at` (the batch lookup's order) and the public
+# view as JSON.
+_Public = tuple[uuid.UUID, datetime, bytes]
+
+
+def _public_user(user_id: str) -> _Public | None:
+    """The user's public view, remembered per process while the credential state generation is
+    unchanged (authn/state.py: every save or deletion of a user changes it); None for an
+    unknown or malformed id. The database must be up, as it must for the stack."""
     parsed = parse_uuid(user_id)
     if parsed is None:
         return None
@@ -243,13 +249,48 @@ def _public_user(user_id: str) -> tuple[uuid.UUID, bytes] | None:
     epoch = state.user_memo.epoch()  # before the read: see authn/state.py
     found = state.user_memo.lookup(parsed) if epoch is not None else state.MISSING
     if found is not state.MISSING:
-        return cast(tuple[uuid.UUID, bytes], found)
+        return cast(_Public, found)
     user = account_selectors.user_get(user_id=parsed)
     if user is None:
         return None
-    found = (user.pk, json_body(public_view_of(user)))
+    found = (user.pk, user.created_at, json_body(public_view_of(user)))
     state.user_memo.store(epoch, parsed, found)
     return found
+
+
+# `json_body({"results": [a, b]})` is `_BATCH_OPEN + a + _COMMA + b + _BATCH_CLOSE`, each user's
+# view encoded alone (the separators are the renderer's).
+_EMPTY_BATCH = json_body({"results": []})
+_BATCH_OPEN = _EMPTY_BATCH[: _EMPTY_BATCH.index(b"[]") + 1]
+_BATCH_CLOSE = _EMPTY_BATCH[_EMPTY_BATCH.index(b"[]") + 1 :]
+_COMMA = json_body([0, 0])[2:-2]
+
+
+def _public_batch(ids: str) -> bytes | None:
+    """`batch_lookup`'s answer as JSON, each user's public view from the memo when it is there
+    (one query for the others); None for more than MAX_BATCH_IDS ids."""
+    wanted = batch_ids(ids)
+    if wanted is None:
+        return None
+    parsed = {pk for pk in map(parse_uuid, wanted) if pk is not None}
+    database_liveness.require()
+    epoch = state.user_memo.epoch()  # before the read: see authn/state.py
+    found: list[_Public] = []
+    missing = []
+    for pk in parsed:
+        entry = state.user_memo.lookup(pk) if epoch is not None else state.MISSING
+        if entry is state.MISSING:
+            missing.append(pk)
+        else:
+            found.append(entry)
+    if missing:
+        rows = account_selectors.users_public_by_ids(ids=missing)
+        for row, view in zip(rows, public_views(rows), strict=True):
+            entry = (row["id"], row["created_at"], json_body(view))
+            state.user_memo.store(epoch, row["id"], entry)
+            found.append(entry)
+    found.sort(key=lambda entry: (entry[1], entry[0]))
+    return _BATCH_OPEN + _COMMA.join(entry[2] for entry in found) + _BATCH_CLOSE
 
 
 def _users(request: HttpRequest, raw: str) -> _Answer | None:
@@ -263,10 +304,9 @@ def _users(request: HttpRequest, raw: str) -> _Answer | None:
     requirement = required_scopes_for(UserListApi, "GET")
     if requirement is None or not principal_meets(principal, requirement):
         return None
-    found = batch_lookup(query["ids"])
-    if found is None:
+    body = _public_batch(query["ids"])
+    if body is None:
         return None
-    body = json_body(found)
     return _Answer(UserListApi, body, cacheable_headers(body))
 
 

@@ -692,3 +692,28 @@ def test_without_a_poll_interval_every_read_reads_the_database(
         for _ in range(3):
             assert _fast_read(path, meta).status_code == 200
     assert reads.call_count == 3
+
+
+def test_the_batch_lookup_reads_only_the_users_it_does_not_remember(
+    user: User, other_user: User, admin_user: User
+) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    batch = f"/api/v1/users?ids={other_user.pk},{admin_user.pk},{uuid.uuid4()}"
+    assert get(batch, meta).status_code == 200  # learnt from
+    credential_state.forget_here()
+    assert get(f"/api/v1/users/{other_user.pk}", meta).status_code == 200  # remembered
+    spy = mock.patch.object(
+        account_selectors, "users_public_by_ids", wraps=account_selectors.users_public_by_ids
+    )
+    with spy as reads, mock.patch.object(UserListApi, "dispatch", side_effect=AssertionError):
+        first = get(batch, meta)
+        assert [call.kwargs["ids"] for call in reads.call_args_list][0] != []
+        asked = {pk for call in reads.call_args_list for pk in call.kwargs["ids"]}
+        assert other_user.pk not in asked and admin_user.pk in asked
+        reads.reset_mock()
+        admin_user.display_name = "Renamed Admin"
+        admin_user.save()
+        second = get(batch, meta)
+    names = [entry["display_name"] for entry in second.json()["results"]]
+    assert "Renamed Admin" in names
+    assert len(first.json()["results"]) == len(second.json()["results"]) == 2
