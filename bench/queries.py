@@ -1,9 +1,10 @@
 """Counts the SQL queries of P3 and P4 in-process; prints one JSON line on stdout.
 
 Run by `bench/run.py` in a subprocess with the production settings and the bench database in
-the environment. Each request is made once to warm the process (signing-key ring, revocation
-sentinel, connection) and then measured with `CaptureQueriesContext` on the default
-connection. Queries against the database cache table (used when REDIS_URL is not set) are
+the environment. A request for other users is made once to warm the process (signing-key
+ring, revocation sentinel, connection) and then the measured one with `CaptureQueriesContext`
+on the default connection: its users are not yet among the public views the gateway's fast
+path remembers (a repeated read of the same users costs no query). Queries against the database cache table (used when REDIS_URL is not set) are
 counted separately, since they are cache round trips rather than data queries.
 """
 
