@@ -55,6 +55,7 @@ from authn.tokens.resources import audit_detail
 from authn.tokens.signing_keys import key_ring
 from micro_client import contract
 from micro_platform import metrics
+from micro_platform.compiled import InstancesByValue
 from micro_platform.http import client_ip_from_meta
 from micro_platform.scopes import EMAIL
 
@@ -79,20 +80,28 @@ def _wants_owner(request: Any) -> bool:
     return getattr(request, "grant_type", None) == CLIENT_CREDENTIALS
 
 
+def _clients_with_owner(client_id: str) -> Any:
+    return Application.objects.select_related("user").filter(client_id=client_id)
+
+
+def _clients_with_owner_and_groups(client_id: str) -> Any:
+    return _clients_with_owner(client_id).annotate(
+        owner_group_id=F("user__memberships__group_id"),
+        owner_group_scopes=F("user__memberships__group__scopes"),
+    )
+
+
+# Every token request reads its client: the statement is compiled once, not per request.
+_CLIENT_WITH_OWNER = InstancesByValue(Application, _clients_with_owner)
+_CLIENT_WITH_OWNER_AND_GROUPS = InstancesByValue(Application, _clients_with_owner_and_groups)
+
+
 def client_with_owner(*, client_id: str, request: Any, memberships: bool) -> Any:
     """The stored client `client_id` with its owner (None when there is none: the toolkit
     then looks it up its own way); with `memberships`, the owner's groups are put on the
     request as `micro_memberships`, read in the same query (one row per group)."""
-    clients = Application.objects.select_related("user").filter(client_id=client_id)
-    if memberships:
-        clients = clients.annotate(
-            owner_group_id=F("user__memberships__group_id"),
-            owner_group_scopes=F("user__memberships__group__scopes"),
-        )
-    try:
-        rows = list(clients)
-    except ValueError:  # a client_id the database cannot hold (NUL): the toolkit refuses it
-        return None
+    read = _CLIENT_WITH_OWNER_AND_GROUPS if memberships else _CLIENT_WITH_OWNER
+    rows = read.get(client_id)
     if not rows:
         return None
     client = rows[0]
@@ -140,7 +149,10 @@ class MicroOAuth2Validator(OAuth2Validator):
     def _load_application(self, client_id: str, request: Any) -> Any:
         """The toolkit's client load, with the owner read in the same query; for client
         credentials, the owner's memberships as well (`held_by` reads them from the request),
-        so a token costs one read before its scopes' roles."""
+        so a token costs one read before its scopes' roles. A client id holding NUL names no
+        client: no stored one holds it, and PostgreSQL refuses to compare one (a 500)."""
+        if client_id and "\x00" in client_id:
+            return None
         if not request.client and client_id:
             request.client = client_with_owner(
                 client_id=client_id, request=request, memberships=_wants_owner(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from django.core.management import call_command
@@ -178,3 +179,56 @@ def test_a_client_credentials_token_still_tells_app_authorized_receivers(
         app_authorized.disconnect(receiver)
     assert response.status_code == 200
     assert [stored.application.client_id for stored in told] == [account["client_id"]]
+
+
+def _statements_compiled_for(model: type[Any]) -> Any:
+    """Patches Django's SELECT compiler to count the statements it compiles for `model`."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    compiled: list[str | None] = []
+    original = SQLCompiler.as_sql
+
+    def as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        if self.query.model is model:
+            compiled.append(self.using)
+        return original(self, *args, **kwargs)
+
+    return compiled, patch.object(SQLCompiler, "as_sql", as_sql)
+
+
+def test_the_client_read_is_compiled_once_not_per_token(account: dict[str, Any]) -> None:
+    assert token(account["client_id"], account["client_secret"]).status_code == 200  # warm
+    compiled, patched = _statements_compiled_for(Application)
+    with patched:
+        first = token(account["client_id"], account["client_secret"])
+        second = token(account["client_id"], account["client_secret"], "users:read")
+    assert first.status_code == second.status_code == 200, second.content
+    assert compiled == []
+    assert claims(second.json()["access_token"])["sub"] == account["id"]
+
+
+def test_the_compiled_client_read_still_sees_the_owner_and_their_groups(
+    account: dict[str, Any],
+) -> None:
+    """Each token reads the client, its owner and the owner's groups afresh: a deactivated
+    owner or a group it left is seen by the next token."""
+    owner = User.objects.get(pk=account["id"])
+    membership = MembershipFactory.create(
+        user=owner, group=GroupFactory.create(scopes=["objects:write"])
+    )
+    body = token(account["client_id"], account["client_secret"]).json()
+    assert "objects:write" in body["scope"].split()
+
+    membership.delete()
+    body = token(account["client_id"], account["client_secret"]).json()
+    assert "objects:write" not in body["scope"].split()
+
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+    assert token(account["client_id"], account["client_secret"]).status_code in (400, 401)
+
+
+def test_a_client_id_with_a_nul_is_an_unknown_client(account: dict[str, Any]) -> None:
+    response = token("bad\x00id", account["client_secret"])
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
