@@ -204,3 +204,57 @@ class InstancesByValue(Generic[M]):
 
     def _forget(self, **kwargs: Any) -> None:
         self._statements.clear()
+
+
+class RowsByParams(Generic[M]):
+    """The rows of `build(*args)` (a `values_list` queryset, as tuples), compiled once per
+    database alias and `shape(*args)` (what decides the statement's text, such as a number
+    of ids) and run with `params(connection, *args)`: exactly the parameters, in order, that
+    the compiled statement takes, which is checked when it is compiled. At most `max_shapes`
+    statements are kept; another shape is compiled for its one read."""
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        build: Callable[..., QuerySet[M, Any]],
+        shape: Callable[..., Any],
+        params: Callable[..., list[Any]],
+        max_shapes: int = 100,
+    ) -> None:
+        self.model = model
+        self.build, self.shape, self.params = build, shape, params
+        self.max_shapes = max_shapes
+        self._statements: dict[tuple[str, Any], _Statement] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def get(self, *args: Any) -> list[tuple[Any, ...]]:
+        using = router.db_for_read(self.model)
+        connection = connections[using]
+        params = self.params(connection, *args)
+        key = (using, self.shape(*args))
+        statement = self._statements.get(key) or self._compile(key, args, params)
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.converters:
+            rows = statement.apply(rows, statement.converters)
+        return [tuple(row) for row in rows]
+
+    def _compile(
+        self, key: tuple[str, Any], args: tuple[Any, ...], params: list[Any]
+    ) -> _Statement:
+        using = key[0]
+        compiler = self.build(*args).using(using).query.get_compiler(using)
+        sql, compiled_params = compiler.as_sql()
+        if list(compiled_params) != params:
+            raise RuntimeError(f"unexpected parameters for {self.model.__name__}: {sql}")
+        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        statement = _Statement(sql, [], converters, compiler.apply_converters)
+        if len(self._statements) < self.max_shapes:
+            self._statements[key] = statement
+        return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()

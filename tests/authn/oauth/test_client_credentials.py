@@ -232,3 +232,42 @@ def test_a_client_id_with_a_nul_is_an_unknown_client(account: dict[str, Any]) ->
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def test_the_role_read_is_compiled_once_per_number_of_groups(account: dict[str, Any]) -> None:
+    from permissions.models import RoleAssignment
+
+    owner = User.objects.get(pk=account["id"])
+    MembershipFactory.create(user=owner)
+    assert token(account["client_id"], account["client_secret"]).status_code == 200  # warm
+    compiled, patched = _statements_compiled_for(RoleAssignment)
+    with patched:
+        assert token(account["client_id"], account["client_secret"]).status_code == 200
+    assert compiled == []
+
+
+def test_roles_given_between_tokens_to_the_owner_or_its_group_are_carried(
+    account: dict[str, Any],
+) -> None:
+    from permissions.models import Role, RoleAssignment
+
+    owner = User.objects.get(pk=account["id"])
+    group = GroupFactory.create()
+    MembershipFactory.create(user=owner, group=group)
+    assert "objects:write" not in token(account["client_id"], account["client_secret"]).json()[
+        "scope"
+    ].split(" ")
+
+    role = Role.objects.create(name="writer", scopes=["objects:write"])
+    RoleAssignment.objects.create(role=role, subject_type="group", subject_id=group.pk)
+    body = token(account["client_id"], account["client_secret"]).json()
+    assert "objects:write" in body["scope"].split()
+
+    RoleAssignment.objects.filter(role=role).update(subject_type="user", subject_id=owner.pk)
+    MembershipFactory.create(user=owner)  # another number of groups: another statement
+    body = token(account["client_id"], account["client_secret"]).json()
+    assert "objects:write" in body["scope"].split()
+
+    role.delete()
+    body = token(account["client_id"], account["client_secret"]).json()
+    assert "objects:write" not in body["scope"].split()
