@@ -155,7 +155,9 @@ class _InstancesStatement:
 class InstancesByValue(Generic[M]):
     """`list(build(value))`, for a queryset whose only parameter is `value` (the model
     instances, with the rows of its `select_related` and its annotations), compiled once per
-    database alias and turned into instances the way the ORM's own iteration does."""
+    database alias and turned into instances the way the ORM's own iteration does. `value`
+    must be one the database takes as it is (a string, say), which is checked when the
+    statement is compiled."""
 
     def __init__(self, model: type[M], build: Callable[[Any], QuerySet[M]]) -> None:
         self.model = model
