@@ -52,7 +52,12 @@ def can_see_private(principal: Principal, user: User) -> bool:
     """The private view (email, account state) is for the user themself with `profile`, or a
     `users:write` caller: a credential of the user without `profile` (a `users:read` key, an
     application's token) gets the public view, as any other caller would."""
-    return (principal.is_self(user.pk) and principal.has_scope(sc.PROFILE)) or principal.has_scope(
+    return sees_private_of(principal, user.pk)
+
+
+def sees_private_of(principal: Principal, user_id: uuid.UUID) -> bool:
+    """`can_see_private` of the user with this id."""
+    return (principal.is_self(user_id) and principal.has_scope(sc.PROFILE)) or principal.has_scope(
         sc.USERS_WRITE
     )
 
@@ -85,6 +90,18 @@ def public_view(
     }
 
 
+MAX_BATCH_IDS = 100
+
+
+def batch_lookup(ids: str) -> dict[str, Any] | None:
+    """The answer of a `?ids=` lookup (comma-separated ids, blanks ignored): the public view
+    of each existing user among them, whoever asks; None for more than MAX_BATCH_IDS ids."""
+    wanted = [value.strip() for value in ids.split(",") if value.strip()]
+    if len(wanted) > MAX_BATCH_IDS:
+        return None
+    return {"results": public_views(selectors.users_public_by_ids(ids=wanted))}
+
+
 def public_views(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """`public_view` of each row of `selectors.users_public_by_ids` (the batch lookup)."""
     zone = timezone.get_current_timezone()
@@ -94,6 +111,10 @@ def public_views(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def render_user(principal: Principal, user: User) -> dict[str, Any]:
     if can_see_private(principal, user):
         return dict(UserPrivateOut(user).data)
+    return public_view_of(user)
+
+
+def public_view_of(user: User) -> dict[str, Any]:
     return public_view(
         id=user.id,
         username=user.username,

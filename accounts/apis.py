@@ -14,12 +14,13 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api_rules import (
+    MAX_BATCH_IDS,
+    batch_lookup,
     can_see_private,
     conflict_error,
     create_user_as,
     get_user_or_404,
     password_problem,
-    public_views,
     render_user,
     update_user_as,
 )
@@ -46,9 +47,6 @@ from micro_platform.openapi import PAGE_PARAMETERS, PAGE_SIZE_PARAMETER, page_of
 from micro_platform.pagination import CursorPage, paginated_response
 from micro_platform.scope_checks import AnyScope
 from micro_platform.sign_in import SignInThrottled, require_personal_sign_in, too_many_attempts
-
-MAX_BATCH_IDS = 100
-
 
 TAKEN = problem("`unique`: the username or email address belongs to another account.")
 
@@ -154,12 +152,11 @@ class UserListApi(APIView):
         CursorPage().check_parameters(request)
         ids, username = request.query_params.get("ids"), request.query_params.get("username")
         if ids is not None:
-            wanted = [value for value in ids.split(",") if value.strip()]
-            if len(wanted) > MAX_BATCH_IDS:
+            batch = batch_lookup(ids)
+            if batch is None:
                 raise ValidationError({"ids": [f"At most {MAX_BATCH_IDS} ids."]}, code="too_many")
-            rows = selectors.users_public_by_ids(ids=[value.strip() for value in wanted])
             # Lookups answer public views whoever asks, matching UserBatchOut.
-            return cacheable(request, {"results": public_views(rows)})
+            return cacheable(request, batch)
         if username is not None:
             if len(username) > USERNAME_MAX_LENGTH:  # never cut short: it could name another
                 raise ValidationError(

@@ -33,20 +33,22 @@ def user_get_by_username(*, username: str) -> User | None:
     return _users_by_username(username).first()
 
 
-def _users_by_username(username: str) -> QuerySet[User]:
+def _users_by_username(username: str, users: QuerySet[User] | None = None) -> QuerySet[User]:
+    users = User.objects.all() if users is None else users
     if "\x00" in username:  # no username holds NUL, and PostgreSQL rejects it in a query
-        return User.objects.none()
-    return User.objects.filter(iequals("username", username))
+        return users.none()
+    return users.filter(iequals("username", username))
 
 
 def user_get_by_email(*, email: str) -> User | None:
     return _users_by_email(email).first()
 
 
-def _users_by_email(email: str) -> QuerySet[User]:
+def _users_by_email(email: str, users: QuerySet[User] | None = None) -> QuerySet[User]:
+    users = User.objects.all() if users is None else users
     if not email or "\x00" in email:
-        return User.objects.none()
-    return User.objects.exclude(email="").filter(iequals("email", email))
+        return users.none()
+    return users.exclude(email="").filter(iequals("email", email))
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -54,14 +56,15 @@ def user_get_by_login(*, login: str) -> User | None:
     return users_by_login(login=login).first()
 
 
-def users_by_login(*, login: str) -> QuerySet[User]:
+def users_by_login(*, login: str, users: QuerySet[User] | None = None) -> QuerySet[User]:
     """`user_get_by_login`'s query, for a caller that reads more with the user (its first
-    row by primary key is the user)."""
+    row by primary key is the user): `users` (default: every user) narrowed to that login."""
+    users = User.objects.all() if users is None else users
     if len(login) > EMAIL_MAX_LENGTH:
-        return User.objects.none()
+        return users.none()
     if "@" in login:
-        return _users_by_email(login)
-    return _users_by_username(login)
+        return _users_by_email(login, users)
+    return _users_by_username(login, users)
 
 
 def users_public_by_ids(*, ids: Iterable[object]) -> list[dict[str, Any]]:

@@ -3,9 +3,10 @@ less valid, and the per-process memo of credential checks it keeps valid.
 
 One shared counter in the cache is bumped after the commit of every change that can make a
 credential less valid: a revocation (authn.tokens.revocation) and every change to an API key,
-its owner or the owner's groups (authn.api_keys.cache). Each process keeps the answers it read
-from the shared cache (revocation lookups, absent keys included, and current API-key entries)
-in a bounded memo, valid while the counter is unchanged. The counter is read at most every
+a user or a user's groups (authn.api_keys.cache). Each process keeps the answers it read from
+the shared cache (revocation lookups, absent keys included, and current API-key entries) in a
+bounded memo, and the public views of the users the gateway's fast path read in another,
+valid while the counter is unchanged. The counter is read at most every
 MICRO_REVOCATION_POLL_MS milliseconds, so a change made by another process or instance is
 seen within that bound; the process that made it forgets its own memo at the change and again
 at the commit, so it sees the change at once. With MICRO_REVOCATION_POLL_MS = 0 there is no
@@ -143,10 +144,23 @@ class CredentialMemo:
 
 
 memo = CredentialMemo()
+# The users the gateway's fast path reads (authn/gateway/fast_path.py): their public views,
+# by id. Every save or deletion of a user bumps the generation after its commit, and makes
+# this process forget at once (authn.api_keys.cache.user_changed), so a renamed, deactivated
+# or deleted user is seen within the same bound as a revocation.
+USER_MEMO_SIZE = 10_000
+user_memo = CredentialMemo(size=USER_MEMO_SIZE)
+_MEMOS = (memo, user_memo)
+
+
+def forget_here() -> None:
+    """This process drops every remembered answer now (the others at the next bump)."""
+    for each in _MEMOS:
+        each.forget()
 
 
 def _bump() -> None:
-    memo.forget()
+    forget_here()
     try:
         cache.incr(STATE_GENERATION_KEY)
     except ValueError:  # missing: start at a value no earlier counter can have had
@@ -162,5 +176,5 @@ def state_changed(*, using: str | None = None) -> None:
     """A credential may be less valid once the current transaction of database `using`
     commits: this process forgets its memo now, and every process within the poll interval
     of the commit."""
-    memo.forget()
+    forget_here()
     transaction.on_commit(_bump, using=using)

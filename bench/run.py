@@ -675,23 +675,32 @@ class Target:
     what: str
     op: str  # ">=", "<=" or "=="
     limit: float
+    # A different limit in the PostgreSQL + Redis configuration (None: the same).
+    postgresql: float | None = None
 
-    @property
-    def text(self) -> str:
-        return f"{self.op} {self.limit:g}"
+    def limit_in(self, configuration: str) -> float:
+        if configuration == POSTGRESQL and self.postgresql is not None:
+            return self.postgresql
+        return self.limit
 
-    def met_by(self, value: float) -> bool:
+    def text_in(self, configuration: str) -> str:
+        return f"{self.op} {self.limit_in(configuration):g}"
+
+    def met_in(self, configuration: str, value: float) -> bool:
+        limit = self.limit_in(configuration)
         if self.op == ">=":
-            return value >= self.limit
+            return value >= limit
         if self.op == "<=":
-            return value <= self.limit
-        return value == self.limit
+            return value <= limit
+        return value == limit
 
 
+# The spec's targets, raised where issue 18 raised them: P1 and P2 from 0.9 and 0.8 to 1.5;
+# P3 from 0.6 to 1.0 on SQLite and 0.75 on PostgreSQL (a round trip to another process).
 TARGETS = (
-    Target("P1", "rps / baseline rps", ">=", 0.90),
-    Target("P2", "rps / baseline rps", ">=", 0.80),
-    Target("P3", "rps / baseline rps", ">=", 0.60),
+    Target("P1", "rps / baseline rps", ">=", 1.5),
+    Target("P2", "rps / baseline rps", ">=", 1.5),
+    Target("P3", "rps / baseline rps", ">=", 1.0, postgresql=0.75),
     Target("P4", "p50 / P3 p50", "<=", 3.0),
     Target("P5", "rps / bare Argon2id verifies/s", ">=", 0.85),
     Target("P6", "tokens/s per core", ">=", 240),
@@ -756,12 +765,13 @@ def measured_values(
     }
 
 
-def evaluate(values: dict[str, float | None]) -> dict[str, Check]:
+def evaluate(values: dict[str, float | None], configuration: str) -> dict[str, Check]:
     checks = {}
     for target in TARGETS:
         value = values.get(target.key)
-        passed = None if value is None else target.met_by(value)
-        checks[target.key] = Check(target.key, target.what, value, target.text, passed)
+        passed = None if value is None else target.met_in(configuration, value)
+        text = target.text_in(configuration)
+        checks[target.key] = Check(target.key, target.what, value, text, passed)
     return checks
 
 
@@ -1152,7 +1162,7 @@ def measure_configuration(
         objects_report = {"skipped": OBJECTS_SKIPPED, "sizes": {}, "checks": [], "errors": []}
     downstream["sdks"] = sdks
     results = {result.key: result for result in found}
-    checks = evaluate(measured_values(results, argon2, queries, downstream))
+    checks = evaluate(measured_values(results, argon2, queries, downstream), configuration.key)
     checks["P5_cost"] = argon2_cost_check(argon2["params"])
     errors = [result.error for result in results.values() if result.error]
     if "error" in queries:

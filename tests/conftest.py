@@ -71,7 +71,7 @@ def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
     cache.clear()
-    credential_state.memo.forget()
+    credential_state.forget_here()
     key_ring.invalidate()
     verified_tokens.clear()
     database_liveness.forget()

@@ -67,7 +67,9 @@ def generations_read(*, user_id: uuid.UUID | str) -> tuple[int, int]:
 
 
 def user_changed(*, user_id: uuid.UUID | str) -> None:
-    """Invalidates the cached entries of the user's keys once the current transaction commits."""
+    """Invalidates the cached entries of the user's keys once the current transaction commits;
+    this process forgets what it remembers of users and keys at once."""
+    state.forget_here()
     transaction.on_commit(lambda: _bump(user_generation_key(user_id)))
 
 

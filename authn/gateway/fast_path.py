@@ -1,5 +1,6 @@
-"""The fast path: the gateway verify and the public user read, answered ahead of Django's
-middleware and DRF for a clean request with a valid credential (docs/gateway.md).
+"""The fast path: the gateway verify and the public user reads (one user, or a batch by ids),
+answered ahead of Django's middleware and DRF for a clean request with a valid credential
+(docs/gateway.md).
 
 It answers only what the full stack would answer with a 200, with the same status, headers
 and body; every other request — no or ambiguous credential, a cookie, a body, a conditional
@@ -13,23 +14,26 @@ settings change forgets the templates. `MICRO_FAST_PATH=false` turns the fast pa
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
+from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
-from accounts.api_rules import can_see_private, render_user
-from accounts.apis import UserDetailApi
+from accounts.api_rules import batch_lookup, public_view_of, sees_private_of
+from accounts.apis import UserDetailApi, UserListApi
+from authn import state
 from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
 from authn.api_keys.services import api_key_authenticate
 from authn.gateway.apis import (
@@ -45,6 +49,7 @@ from micro_platform import metrics
 from micro_platform.health import database_liveness
 from micro_platform.http import cacheable_headers, json_body
 from micro_platform.identity import Principal
+from micro_platform.ids import parse_uuid
 from micro_platform.middleware import FORWARD_AUTH_PATH, issuer_hosts, issuer_warning_due
 from micro_platform.scope_checks import principal_meets, required_scopes_for
 
@@ -84,27 +89,38 @@ class _Answer:
 
 @dataclass(frozen=True, slots=True)
 class _Template:
-    """The stack's 200 for one kind of request: its headers in order, None where the value
-    is the answer's own (and Content-Length, which follows the body)."""
+    """The stack's 200 for one kind of request: its headers in order, each as (lower-case
+    name, name, value), the value None where it is the answer's own (and Content-Length,
+    which follows the body)."""
 
-    headers: tuple[tuple[str, str | None], ...]
-    own: frozenset[str]
+    headers: tuple[tuple[str, str, str | None], ...]
 
-    def response(self, answer: _Answer) -> HttpResponse | None:
-        if frozenset(answer.headers) != self.own:
-            return None  # not the answer this template was learnt from
-        headers = {}
-        for name, value in self.headers:
-            if value is not None:
-                headers[name] = value
-            elif name == "Content-Length":
-                headers[name] = str(len(answer.body))
-            else:
-                headers[name] = answer.headers[name]
-        response = HttpResponse(answer.body, headers=headers)
-        if "Content-Type" not in headers:
-            del response["Content-Type"]  # the default one: the stack's answer has none
+    def response(self, answer: _Answer) -> HttpResponse:
+        headers = ResponseHeaders({})
+        # The stack's values were checked (latin-1, no line breaks) when the stack set them:
+        # they go into the mapping's store as ResponseHeaders keeps them, without a second
+        # check each (Django 5.2's store: lower-case name -> (name, value)). So does an
+        # answer's own value that is plain ASCII without a line break, which the check would
+        # keep as it is; any other value is set the checked way (MIME-encoded or refused).
+        # The equivalence test compares every header.
+        store = headers._store
+        for key, name, value in self.headers:
+            if value is None:
+                if key == "content-length":
+                    value = str(len(answer.body))
+                else:
+                    value = answer.headers[name]
+                    if not _plain(value):
+                        headers[name] = value
+                        continue
+            store[key] = (name, value)
+        response = HttpResponse(answer.body)
+        response.headers = headers
         return response
+
+
+def _plain(value: str) -> bool:
+    return value.isascii() and "\n" not in value and "\r" not in value
 
 
 def _template(
@@ -127,14 +143,30 @@ def _template(
     if any(name not in stack_names for name in answer.headers):
         return None  # a header under another spelling: no template
     headers = tuple(
-        (name, None if name in answer.headers or name == "Content-Length" else value)
+        (
+            name.lower(),
+            name,
+            None if name in answer.headers or name.lower() == "content-length" else value,
+        )
         for name, value in response.items()
     )
-    return _Template(headers, frozenset(answer.headers))
+    return _Template(headers)
 
 
-_templates: dict[tuple[type, bool], _Template] = {}
-_differed: set[tuple[type, bool]] = set()
+_templates: dict[tuple[type, bool, frozenset[str]], _Template] = {}
+_differed: set[tuple[type, bool, frozenset[str]]] = set()
+# Hosts ALLOWED_HOSTS accepts, as the request names them (bounded: a client choosing the Host
+# header must not grow it without end; past the bound each request is checked as before).
+_allowed_hosts: set[tuple[Any, ...]] = set()
+_ALLOWED_HOSTS_MAX = 64
+# What `request.get_host()` reads (besides settings).
+_HOST_META = (
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_X_FORWARDED_PORT",
+)
 
 
 @receiver(setting_changed)
@@ -142,6 +174,9 @@ def _forget_templates(**kwargs: Any) -> None:
     # Any setting may change what the stack adds (CSP, security headers, middleware).
     _templates.clear()
     _differed.clear()
+    _allowed_hosts.clear()
+    _shared.cache_clear()
+    state.user_memo.forget()  # the time zone of `created_at`, say
 
 
 def _credential(meta: Mapping[str, Any]) -> str | None:
@@ -190,48 +225,164 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
     requirement = required_scopes_for(UserDetailApi, "GET")
     if requirement is None or not principal_meets(principal, requirement):
         return None
-    user = account_selectors.user_get(user_id=user_id)
-    if user is None or can_see_private(principal, user):
+    found = _public_user(user_id)
+    if found is None or sees_private_of(principal, found[0]):
         return None
-    body = json_body(render_user(principal, user))
+    body = found[1]
     return _Answer(UserDetailApi, body, cacheable_headers(body))
+
+
+def _public_user(user_id: str) -> tuple[uuid.UUID, bytes] | None:
+    """The user's id and public view (JSON), remembered per process while the credential state
+    generation is unchanged (authn/state.py: every save or deletion of a user changes it); None
+    for an unknown or malformed id. The database must be up, as it must for the stack."""
+    parsed = parse_uuid(user_id)
+    if parsed is None:
+        return None
+    database_liveness.require()
+    epoch = state.user_memo.epoch()  # before the read: see authn/state.py
+    found = state.user_memo.lookup(parsed) if epoch is not None else state.MISSING
+    if found is not state.MISSING:
+        return cast(tuple[uuid.UUID, bytes], found)
+    user = account_selectors.user_get(user_id=parsed)
+    if user is None:
+        return None
+    found = (user.pk, json_body(public_view_of(user)))
+    state.user_memo.store(epoch, parsed, found)
+    return found
+
+
+def _users(request: HttpRequest, raw: str) -> _Answer | None:
+    """The batch lookup, `GET /api/v1/users?ids=…` (public views, whoever asks)."""
+    query = request.GET
+    if list(query) != ["ids"] or len(query.getlist("ids")) != 1:
+        return None
+    principal = _principal(raw, None)
+    if principal.method == "api_key" and bound_elsewhere(principal):
+        return None
+    requirement = required_scopes_for(UserListApi, "GET")
+    if requirement is None or not principal_meets(principal, requirement):
+        return None
+    found = batch_lookup(query["ids"])
+    if found is None:
+        return None
+    body = json_body(found)
+    return _Answer(UserListApi, body, cacheable_headers(body))
+
+
+class _FastPath:
+    """The routes the fast path answers under this process's settings."""
+
+    def __init__(self) -> None:
+        script_prefix = get_script_prefix()
+        user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
+        self.user_prefix = "/" + user_prefix.removeprefix(script_prefix)
+        self.users_path = "/" + reverse("user-list").removeprefix(script_prefix)
+        self.issuer_hosts = issuer_hosts(settings.MICRO_ISSUER)
+
+    def answer(self, request: HttpRequest) -> _Answer | None:
+        path = request.path_info
+        verify = path == FORWARD_AUTH_PATH
+        if not verify and path != self.users_path and not path.startswith(self.user_prefix):
+            return None
+        # The stack logs the first request for a host the issuer does not name: it answers
+        # those until it has.
+        if not verify and issuer_warning_due(request.META.get("HTTP_HOST", ""), self.issuer_hosts):
+            return None
+        raw = _clean(request)
+        if raw is None:
+            return None
+        if verify:
+            return _verify(request, raw)
+        if path == self.users_path:
+            return _users(request, raw)
+        return _user(request, raw, path[len(self.user_prefix) :])
+
+    def respond(self, request: HttpRequest, answer: _Answer) -> HttpResponse | None:
+        """The answer in the stack's headers; None while this kind has no template."""
+        template = _templates.get(_kind(request, answer))
+        if template is None:
+            return None
+        response = template.response(answer)
+        if answer.route is VerifyApi:
+            metrics.gateway_verify(response.status_code)
+        return response
+
+
+def _enabled() -> bool:
+    # Refusing user agents and adding `www.` are the stack's: then it answers everything.
+    return bool(
+        settings.MICRO_FAST_PATH
+        and not settings.DISALLOWED_USER_AGENTS
+        and not settings.PREPEND_WWW
+    )
+
+
+@functools.cache
+def _shared() -> _FastPath | None:
+    return _FastPath() if _enabled() else None
+
+
+def _kind(request: HttpRequest, answer: _Answer) -> tuple[type, bool, frozenset[str]]:
+    # The headers an answer sets depend on the principal (an e-mail or not, a minted token
+    # or not): each set of them has its own template.
+    return (answer.route, request.is_secure(), frozenset(answer.headers))
+
+
+# Set in the WSGI environ when the early answer (below) has tried a request and passed it on,
+# so that the middleware does not try it again. No request header can set it: those arrive
+# as HTTP_* keys.
+_TRIED = "micro.fast_path.tried"
+
+
+def early_response(request: HttpRequest) -> HttpResponse | None:
+    """The fast path at the WSGI level, ahead of Django's handler (micro_platform/early.py):
+    the answer to a clean request of a kind whose template the middleware has learnt. None
+    passes the request to the handler; the middleware then learns the first of each kind."""
+    fast = _shared()
+    if fast is None:
+        return None
+    try:
+        answer = fast.answer(request)
+        if answer is None:
+            request.META[_TRIED] = True
+            return None
+        return fast.respond(request, answer)
+    except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
+        request.META[_TRIED] = True
+        return None
 
 
 class FastPathMiddleware:
     """Answers a clean verify or public user read with a valid credential; passes every
-    other request, unchanged, to the rest of the stack, which answers all errors.
+    other request, unchanged, to the rest of the stack, which answers all errors. It learns
+    the stack's headers for each kind of answer (the template the answers reuse).
 
     Second in MIDDLEWARE, right after the request-duration histogram, which so counts the
     requests answered here as it counts the others."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        # Refusing user agents and adding `www.` are the stack's: then it answers everything.
-        if not settings.MICRO_FAST_PATH or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
+        if not _enabled():
             raise MiddlewareNotUsed
         self.get_response = get_response
-        script_prefix = get_script_prefix()
-        self.user_prefix = reverse("user-detail", kwargs={"user_id": "-"})[:-1]
-        self.user_prefix = "/" + self.user_prefix.removeprefix(script_prefix)
-        self.issuer_hosts = issuer_hosts(settings.MICRO_ISSUER)
+        self.fast = _FastPath()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if _TRIED in request.META:
+            return self.get_response(request)
         try:
-            answer = self._answer(request)
+            answer = self.fast.answer(request)
         except Exception:  # noqa: BLE001 - doubt of any kind: the stack answers, errors too
             answer = None
         if answer is None:
             return self.get_response(request)
-        key = (answer.route, request.is_secure())
-        template = _templates.get(key)
-        response = template.response(answer) if template is not None else None
+        response = self.fast.respond(request, answer)
         if response is None:
-            return self._learn(key, answer, request)
-        if answer.route is VerifyApi:
-            metrics.gateway_verify(response.status_code)
+            return self._learn(_kind(request, answer), answer, request)
         return response
 
     def _learn(
-        self, key: tuple[type, bool], answer: _Answer, request: HttpRequest
+        self, key: tuple[type, bool, frozenset[str]], answer: _Answer, request: HttpRequest
     ) -> HttpResponseBase:
         response = self.get_response(request)
         template = _template(answer, request, response)
@@ -243,35 +394,30 @@ class FastPathMiddleware:
             logger.warning("The fast path's answer differs from the stack's for %s.", key[0])
         return response
 
-    def _answer(self, request: HttpRequest) -> _Answer | None:
-        meta = request.META
-        path = request.path_info
-        if path == FORWARD_AUTH_PATH:
-            route = None
-        elif path.startswith(self.user_prefix):
-            route = path[len(self.user_prefix) :]
-            # The stack logs the first request for a host the issuer does not name: it answers
-            # those until it has.
-            if issuer_warning_due(meta.get("HTTP_HOST", ""), self.issuer_hosts):
-                return None
-        else:
-            return None
-        raw = self._clean(request)
-        if raw is None:
-            return None
-        return _verify(request, raw) if route is None else _user(request, raw, route)
 
-    @staticmethod
-    def _clean(request: HttpRequest) -> str | None:
-        """The credential of a request nothing but the credential can make doubtful."""
-        meta = request.META
-        if (
-            request.method != "GET"
-            or meta.get("CONTENT_LENGTH")
-            or meta.get("HTTP_ACCEPT") not in _ACCEPTS
-            or any(meta.get(name) for name in _REFUSED_HEADERS)
-            or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
-        ):
-            return None
-        request.get_host()  # raises for a host ALLOWED_HOSTS refuses: the stack answers it
-        return _credential(meta)
+def _clean(request: HttpRequest) -> str | None:
+    """The credential of a request nothing but the credential can make doubtful."""
+    meta = request.META
+    if (
+        request.method != "GET"
+        or meta.get("CONTENT_LENGTH")
+        or meta.get("HTTP_ACCEPT") not in _ACCEPTS
+        or any(meta.get(name) for name in _REFUSED_HEADERS)
+        or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
+    ):
+        return None
+    _check_host(request)
+    return _credential(meta)
+
+
+def _check_host(request: HttpRequest) -> None:
+    """Raises, as `request.get_host()` does, for a host ALLOWED_HOSTS refuses (the stack then
+    answers the request); the host headers once accepted are not checked again until a
+    setting changes."""
+    meta = request.META
+    host = tuple(meta.get(name) for name in _HOST_META)
+    if host in _allowed_hosts:
+        return
+    request.get_host()
+    if len(_allowed_hosts) < _ALLOWED_HOSTS_MAX:
+        _allowed_hosts.add(host)

@@ -54,6 +54,7 @@ def session_login(
             method="session",
             ip_address=ip_address,
             data={"session": str(session.pk), "amr": list(amr)},
+            confirmed=True,
         )
     return SessionView(secret, str(user.pk), session.created_at, session.expires_at)
 

@@ -59,18 +59,17 @@ def sign_in_account_check(
 
 
 def sign_in_confirm(*, user: User) -> None:
-    """Call first in the transaction that opens a sign-in: locks the user's row and re-reads it,
-    so a password reset, change or deactivation that committed after the password was checked
-    refuses this sign-in (InvalidCredentials) instead of leaving it a token or session that the
-    change's revocation, recorded before, did not reach. While the lock is held, such a change
-    waits for this sign-in and then revokes what it issued."""
-    current = (
-        User.objects.select_for_update()
-        .filter(pk=user.pk)
-        .values_list("password", "security_stamp", "is_active")
-        .first()
+    """Call first in the transaction that opens a sign-in: stamps `last_login` only if the
+    user's row still holds the password hash and security stamp that were checked and is
+    active, in one statement that locks the row, so a password reset, change or deactivation
+    that committed after the password was checked refuses this sign-in (InvalidCredentials)
+    instead of leaving it a token or session that the change's revocation, recorded before,
+    did not reach. While the lock is held, such a change waits for this sign-in and then
+    revokes what it issued. The sign-in's `sign_in_record` then passes `confirmed=True`."""
+    unchanged = User.objects.filter(
+        pk=user.pk, password=user.password, security_stamp=user.security_stamp, is_active=True
     )
-    if current != (user.password, user.security_stamp, True):
+    if unchanged.update(last_login=timezone.now()) != 1:
         raise InvalidCredentials()
 
 
@@ -181,10 +180,13 @@ def sign_in_record(
     ip_address: str | None,
     data: dict[str, Any],
     events: Sequence[AuditEntry] = (),
+    confirmed: bool = False,
 ) -> None:
-    """Stamps `last_login` and audits the sign-in, with `events` of the same sign-in in the
-    same insert; call inside the sign-in's transaction."""
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    """Stamps `last_login` (unless `confirmed`: `sign_in_confirm` stamped it in this
+    transaction) and audits the sign-in, with `events` of the same sign-in in the same
+    insert; call inside the sign-in's transaction."""
+    if not confirmed:
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     metrics.sign_in("succeeded")
     signed_in = AuditEntry(
         type="login.succeeded",
@@ -249,6 +251,7 @@ def token_obtain_with_password(
             ip_address=ip_address,
             data={"sid": str(pair.family_id)},
             events=[issued],
+            confirmed=True,
         )
     metrics.token_issued(path="api", grant="password")
     return pair

@@ -301,6 +301,9 @@ if MICRO_REVOCATION_POLL_MS > 60_000:
 # The fast path answers a clean gateway verify or public user read ahead of the middleware;
 # false sends every request through the whole stack (docs/gateway.md).
 MICRO_FAST_PATH = env_bool("MICRO_FAST_PATH", True)
+# What answers requests ahead of Django's handler in the WSGI application (micro_platform/
+# early.py): the fast path again, for the kinds of request it has learnt.
+MICRO_EARLY_ANSWER = "authn.gateway.fast_path.early_response" if MICRO_FAST_PATH else ""
 # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when they are
 # the peer, e.g. "127.0.0.1,::1" for nginx on the same host. Empty: the peer is the client.
 MICRO_TRUSTED_PROXIES = env_list("MICRO_TRUSTED_PROXIES", "")

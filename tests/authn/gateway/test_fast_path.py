@@ -18,14 +18,21 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.core.cache import cache
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.http import BadHeaderError, HttpResponse
+from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.apis import UserDetailApi
+from accounts.apis import UserDetailApi, UserListApi
 from accounts.models import User
 from accounts.principals import principal_for_user
+from authn import state as credential_state
 from authn.api_keys.services import api_key_create, api_key_revoke
 from authn.credentials.services import token_revoke
 from authn.gateway import apis as gateway_apis
@@ -33,6 +40,7 @@ from authn.gateway import fast_path
 from authn.gateway.apis import VerifyApi, allowed_headers, user_tokens
 from authn.tokens.authentication import verified_tokens
 from authn.tokens.jwt import access_token_issue
+from micro_platform.early import EarlyAnswerApplication
 from micro_platform.middleware import issuer_hosts
 from tests.authn.resource_helpers import (
     BILLING_AUDIENCE,
@@ -40,7 +48,7 @@ from tests.authn.resource_helpers import (
     billing,  # noqa: F401 - a fixture
     give_billing_role,
 )
-from tests.conftest import token_for
+from tests.conftest import StateClock, token_for
 
 VERIFY = "/api/v1/auth/verify"
 # Valid, but spelt in a way the fast path leaves to the stack.
@@ -207,6 +215,31 @@ def _user_cases(creds: dict[str, dict[str, str]], user: User, other: User) -> li
     ]
 
 
+def _batch_cases(creds: dict[str, dict[str, str]], user: User, other: User) -> list[Case]:
+    """The batch lookup answers public views whoever asks (the caller themself too)."""
+    too_many = ",".join(str(uuid.uuid4()) for _ in range(101))
+    queries: dict[str, bool] = {
+        f"ids={other.pk},{user.pk}": False,
+        f"ids={str(other.pk).upper()},+{other.pk.hex},,not-a-uuid,{uuid.uuid4()}": False,
+        f"ids={other.pk},{other.pk}": False,
+        "ids=": False,
+        f"ids={too_many}": False,  # a 400: the stack's
+        f"ids={other.pk}&ids={user.pk}": True,  # repeated: the stack reads the last
+        f"ids={other.pk}&page_size=5": True,  # page parameters: the stack checks them
+        f"username={other.username}": True,  # another lookup
+    }
+    return [
+        Case(
+            f"batch {query} {name}",
+            f"/api/v1/users?{query}",
+            meta,
+            passes_on=passed_on or name in PASSED_ON,
+        )
+        for query, passed_on in queries.items()
+        for name, meta in creds.items()
+    ]
+
+
 def _variant_cases(good: dict[str, str], user_path: str) -> list[Case]:
     variants: dict[str, dict[str, str]] = {
         "cookie": {"HTTP_COOKIE": "sessionid=abc; csrftoken=def"},
@@ -269,6 +302,7 @@ def corpus(
     return [
         *_verify_cases(creds),
         *_user_cases(creds, user, other_user),
+        *_batch_cases(creds, user, other_user),
         *_variant_cases(good, f"/api/v1/users/{other_user.pk}"),
     ]
 
@@ -306,7 +340,7 @@ class _Views:
     def __enter__(self) -> _Views:
         self._patches = [
             mock.patch.object(view, "dispatch", self._counting(view.dispatch), create=False)
-            for view in (VerifyApi, UserDetailApi)
+            for view in (VerifyApi, UserDetailApi, UserListApi)
         ]
         for patch in self._patches:
             patch.start()
@@ -448,3 +482,213 @@ def test_https_and_http_answers_each_keep_the_stacks_headers(user: User) -> None
     assert http.status_code == https.status_code == 200
     assert "Strict-Transport-Security" not in http
     assert https["Strict-Transport-Security"] == "max-age=3600"
+
+
+# --- The early answers: the fast path at the WSGI level, ahead of Django's handler ----------
+
+
+@pytest.fixture
+def _handler_signals() -> Iterator[None]:
+    """Django's WSGI handler closes old database connections at each request's start and end,
+    which would close the test's transaction (the test client turns this off the same way)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+class _CountingHandler:
+    """Django's WSGI handler, counting the requests that reached it."""
+
+    def __init__(self) -> None:
+        self.handler = WSGIHandler()
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.calls += 1
+        return self.handler(environ, start_response)
+
+
+def _environ(case: Case) -> dict[str, Any]:
+    meta: dict[str, Any] = {"HTTP_HOST": ISSUER_HOST, **case.meta}
+    request = RequestFactory().generic(
+        case.method.upper(), case.path, case.data or "", "application/json", **meta
+    )
+    return dict(request.environ)
+
+
+def _wsgi_answer(app: Any, case: Case) -> tuple[str, list[tuple[str, str]], bytes]:
+    started: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        started.update(status=status, headers=headers)
+
+    result = app(_environ(case), start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    headers = [(name, value) for name, value in started["headers"] if name != "Date"]
+    return started["status"], headers, body
+
+
+@pytest.mark.usefixtures("_handler_signals")
+def test_early_answers_and_the_handler_answer_every_request_alike(corpus: list[Case]) -> None:
+    handler = _CountingHandler()
+    app = EarlyAnswerApplication(handler)  # type: ignore[arg-type]
+    for case in corpus:  # the handler answers each kind once, which the middleware learns from
+        _wsgi_answer(app, case)
+    early: dict[str, Any] = {}
+    reached_handler: set[str] = set()
+    for case in corpus:
+        before = handler.calls
+        early[case.label] = _wsgi_answer(app, case)
+        if handler.calls != before:
+            reached_handler.add(case.label)
+
+    with override_settings(MICRO_FAST_PATH=False):
+        full_handler = _CountingHandler()
+        full_app = EarlyAnswerApplication(full_handler)  # type: ignore[arg-type]
+        full = {case.label: _wsgi_answer(full_app, case) for case in corpus}
+    assert full_handler.calls == len(corpus)  # turned off, it answers nothing early
+
+    for case in corpus:
+        assert early[case.label] == full[case.label], case.label
+        if full[case.label][0] == "200 OK" and case.passes_on is not None:
+            assert (case.label in reached_handler) == case.passes_on, case.label
+    assert sum(1 for case in corpus if case.label not in reached_handler) >= 50
+
+
+@pytest.mark.usefixtures("_handler_signals")
+def test_a_request_tried_early_is_not_tried_again_by_the_middleware(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = fast_path.principal_from_access_token
+
+    def counted(raw: str, audiences: Any) -> Any:
+        calls.append(raw)
+        return real(raw, audiences)
+
+    monkeypatch.setattr(fast_path, "principal_from_access_token", counted)
+    app = EarlyAnswerApplication(WSGIHandler())
+    good = Case("good", VERIFY, bearer(token_for(user)))
+    assert _wsgi_answer(app, good)[0] == "200 OK"  # learnt from: early, then the middleware
+    assert len(calls) == 2
+    calls.clear()
+    revoked = token_for(user)
+    token_revoke(raw=revoked, actor=None, ip_address=None)
+    assert _wsgi_answer(app, Case("revoked", VERIFY, bearer(revoked)))[0].startswith("401")
+    assert _wsgi_answer(app, Case("missing scope", VERIFY + "?scope=users:write", good.meta))[
+        0
+    ].startswith("403")
+    assert _wsgi_answer(app, good)[0] == "200 OK"
+    assert len(calls) == 3  # once each, early; the stack's own authentication is not counted
+
+
+@pytest.mark.usefixtures("_handler_signals")
+def test_early_answers_are_counted_as_the_handlers_answers_are(user: User) -> None:
+    app = EarlyAnswerApplication(WSGIHandler())
+    good = Case("good", VERIFY, bearer(token_for(user)))
+    _wsgi_answer(app, good)  # learnt from
+    allowed = ("micro_gateway_verifies_total", {"result": "allowed"})
+    timed = ("micro_request_duration_seconds_count", {"method": "GET"})
+    before = (_sample(*allowed), _sample(*timed))
+    with mock.patch.object(WSGIHandler, "get_response", side_effect=AssertionError):
+        for _ in range(3):
+            assert _wsgi_answer(app, good)[0] == "200 OK"
+    assert (_sample(*allowed) - before[0], _sample(*timed) - before[1]) == (3.0, 3.0)
+
+
+@override_settings(MICRO_EARLY_ANSWER="")
+@pytest.mark.usefixtures("_handler_signals")
+def test_without_an_answerer_every_request_reaches_the_handler(user: User) -> None:
+    handler = _CountingHandler()
+    app = EarlyAnswerApplication(handler)  # type: ignore[arg-type]
+    good = Case("good", VERIFY, bearer(token_for(user)))
+    for _ in range(3):
+        assert _wsgi_answer(app, good)[0] == "200 OK"
+    assert handler.calls == 3
+
+
+def test_an_answers_own_header_values_are_checked_as_django_checks_them() -> None:
+    template = fast_path._Template(
+        (("x-a", "X-A", None), ("x-b", "X-B", "fixed"), ("content-length", "Content-Length", None))
+    )
+    for value in ("plain", "zo\u00eb", "\u65e5\u672c"):
+        answer = fast_path._Answer(VerifyApi, b"{}", {"X-A": value})
+        expected = HttpResponse(
+            b"{}", headers={"X-A": value, "X-B": "fixed", "Content-Length": "2"}
+        )
+        del expected["Content-Type"]
+        assert list(template.response(answer).items()) == list(expected.items())
+    for value in ("a\nb", "a\rb"):
+        with pytest.raises(BadHeaderError):
+            template.response(fast_path._Answer(VerifyApi, b"", {"X-A": value}))
+
+
+# --- The public views the fast path remembers (authn/state.py's user memo) ----------------
+
+
+def _fast_read(path: str, meta: dict[str, str]) -> Any:
+    """The user read, answered by the fast path (the view must not run)."""
+    with mock.patch.object(UserDetailApi, "dispatch", side_effect=AssertionError):
+        return get(path, meta)
+
+
+def test_a_user_saved_here_is_read_afresh_at_once(
+    user: User, other_user: User, state_clock: StateClock
+) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    credential_state.forget_here()
+    with mock.patch.object(
+        account_selectors, "user_get", wraps=account_selectors.user_get
+    ) as reads:
+        first = _fast_read(path, meta)
+        assert _fast_read(path, meta).content == first.content
+    assert reads.call_count == 1  # the second answer came from the memo
+    other_user.display_name = "Renamed Here"
+    other_user.save()
+    assert _fast_read(path, meta).json()["display_name"] == "Renamed Here"
+
+
+def test_a_user_changed_elsewhere_is_read_afresh_within_the_poll_interval(
+    user: User, other_user: User, state_clock: StateClock
+) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    before = _fast_read(path, meta).json()["display_name"]
+    # Another instance renames the user and, after its commit, bumps the shared generation.
+    User.objects.filter(pk=other_user.pk).update(display_name="Renamed Elsewhere")
+    cache.incr(credential_state.STATE_GENERATION_KEY)
+    assert _fast_read(path, meta).json()["display_name"] == before  # within the bound
+    state_clock.poll_due()
+    assert _fast_read(path, meta).json()["display_name"] == "Renamed Elsewhere"
+
+
+def test_a_deleted_user_is_not_answered_from_memory(user: User, other_user: User) -> None:
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    assert _fast_read(path, meta).status_code == 200
+    other_user.delete()
+    assert get(path, meta).status_code == 404
+
+
+def test_without_a_poll_interval_every_read_reads_the_database(
+    user: User, other_user: User, settings: Any
+) -> None:
+    settings.MICRO_REVOCATION_POLL_MS = 0
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
+    path = f"/api/v1/users/{other_user.pk}"
+    assert get(path, meta).status_code == 200  # learnt from
+    with mock.patch.object(
+        account_selectors, "user_get", wraps=account_selectors.user_get
+    ) as reads:
+        for _ in range(3):
+            assert _fast_read(path, meta).status_code == 200
+    assert reads.call_count == 3

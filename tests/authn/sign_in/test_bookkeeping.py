@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from audit.models import AuditEvent
 from authn import lockout
+from authn.mfa import services as mfa_services
+from authn.sign_in import selectors as sign_in_selectors
 from micro_platform import counters
 from tests.authn.helpers import TOKEN_URL
 from tests.conftest import queries_everywhere
@@ -66,12 +68,32 @@ def test_a_sign_in_reads_the_user_its_groups_and_factors_in_one_query(member: Us
         or "webauthncredential" in query
     ]
     assert len(reads_of_the_account) == 1, sql
-    # Role assignments (possibly in the grants database), the locked re-read of the user,
-    # the family, its refresh token, `last_login` and one insert for both audit events;
-    # without Redis, three more on the counter table: the IP's failures, the counted attempt
-    # and the end of the run of failures.
-    assert len(sql) == (7 if with_redis() else 10), sql
+    # Role assignments (possibly in the grants database), the locked `last_login` stamp that
+    # confirms the user is unchanged, the family, its refresh token and one insert for both
+    # audit events; without Redis, three more on the counter table: the IP's failures, the
+    # counted attempt and the end of the run of failures.
+    assert len(sql) == (6 if with_redis() else 9), sql
     assert set(response.json()["scope"].split()) >= {"users:read"}
+
+
+def test_a_sign_in_confirms_the_unchanged_user_and_stamps_last_login_in_one_statement(
+    member: User,
+) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        response = sign_in(member)
+    assert response.status_code == 200
+    of_the_user = [
+        sql
+        for sql in statements(captured)
+        if sql.startswith(("UPDATE", "SELECT"))
+        and '"accounts_user"' in sql.split("WHERE")[0]
+        and "accounts_membership" not in sql
+    ]
+    assert len(of_the_user) == 1, of_the_user
+    assert of_the_user[0].startswith('UPDATE "accounts_user" SET "last_login"')
+    assert '"security_stamp"' in of_the_user[0] and '"password"' in of_the_user[0]
+    member.refresh_from_db()
+    assert member.last_login is not None
 
 
 def test_a_sign_in_writes_its_audit_events_in_one_insert(member: User) -> None:
@@ -192,3 +214,30 @@ def test_a_sign_in_fails_closed_when_redis_cannot_be_read(
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"
     assert not AuditEvent.objects.filter(type="login.succeeded").exists()
+
+
+def test_the_account_query_is_built_once_for_every_sign_in(
+    member: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving the factor subqueries and the group join costs more than the read itself:
+    each sign-in narrows the one query built for the process instead of building it again."""
+    built: list[int] = []
+    real = mfa_services.factor_annotations
+
+    def counted() -> Any:
+        built.append(1)
+        return real()
+
+    monkeypatch.setattr(sign_in_selectors, "factor_annotations", counted)
+    sign_in_selectors._sign_in_rows.cache_clear()
+    try:
+        for _ in range(3):
+            assert sign_in(member).status_code == 200
+        assert sign_in(member, password="wrong").status_code == 401
+        UserFactory.create(email="second@example.com")
+        body = {"username": "second@example.com", "password": DEFAULT_PASSWORD}
+        response = APIClient(REMOTE_ADDR=IP).post(TOKEN_URL, body, format="json")
+        assert response.status_code == 200
+    finally:
+        sign_in_selectors._sign_in_rows.cache_clear()
+    assert built == [1]
