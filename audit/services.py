@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import Model
 
 from audit.models import AuditEvent
 from micro_platform.identity import Principal
+from micro_platform.inserts import insert_together, insertable_together
 
 logger = logging.getLogger("micro.audit")
 
@@ -149,6 +151,32 @@ def audit_record(
     )
     event = _event(entry)
     event.save(force_insert=True)
+    _log_on_commit(event)
+    return event
+
+
+def audit_with_row_is_one_statement(model: type[Model]) -> bool:
+    """Whether `audit_record_with_row` writes a row of `model` and its event with one
+    statement, which needs no transaction around it."""
+    using = router.db_for_write(model)
+    return router.db_for_write(AuditEvent) == using and insertable_together(
+        AuditEvent, model, using=using
+    )
+
+
+def audit_record_with_row(*, row: Model, entry: AuditEntry) -> AuditEvent:
+    """Stores the new `row` and the event `entry` about it together: both or neither. Where
+    the database allows it (micro_platform.inserts) that is one statement, atomic by itself,
+    in one round trip; else `row` is saved, then the event, in the current transaction (or
+    in one opened here, with no savepoint inside the caller's)."""
+    event = _event(entry)
+    using = router.db_for_write(type(row))
+    if audit_with_row_is_one_statement(type(row)):
+        insert_together(event, row, using=using)
+    else:
+        with transaction.atomic(using=using, savepoint=False):
+            row.save(force_insert=True, using=using)
+            event.save(force_insert=True)
     _log_on_commit(event)
     return event
 

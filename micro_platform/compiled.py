@@ -1,5 +1,6 @@
-"""Reads by primary key whose SQL is compiled once per database: one row (`RowByPk`), or the
-rows of several keys (`RowsByPks`, once per number of keys).
+"""Reads whose SQL is compiled once per database: one row by primary key (`RowByPk`), the
+rows of several keys (`RowsByPks`, once per number of keys), or the model instances of a
+queryset that one value selects (`InstancesByValue`, with its related rows and annotations).
 
 Building and compiling a queryset costs more than the indexed read itself on the hot user
 read (P3); the statement Django compiles for `Model.objects.filter(pk=…)` is the same every
@@ -15,7 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from django.core.signals import setting_changed
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined] # not in the stubs
 
 M = TypeVar("M", bound=Model)
 
@@ -135,6 +137,125 @@ class RowsByPks(Generic[M]):
         statement = _Statement(sql, attnames, converters, compiler.apply_converters)
         if len(params) <= self.max_keys:
             self._statements[(using, len(params))] = statement
+        return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _InstancesStatement:
+    sql: str
+    columns: int
+    converters: dict[int, tuple[list[Callable[..., Any]], Any]]
+    apply: Callable[..., Any]
+    build: Callable[[Any], Any]
+
+
+class InstancesByValue(Generic[M]):
+    """`list(build(value))`, for a queryset whose only parameter is `value` (the model
+    instances, with the rows of its `select_related` and its annotations), compiled once per
+    database alias and turned into instances the way the ORM's own iteration does. `value`
+    must be one the database takes as it is (a string, say), which is checked when the
+    statement is compiled."""
+
+    def __init__(self, model: type[M], build: Callable[[Any], QuerySet[M]]) -> None:
+        self.model = model
+        self.build = build
+        self._statements: dict[str, _InstancesStatement] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def get(self, value: Any) -> list[M]:
+        using = router.db_for_read(self.model)
+        statement = self._statements.get(using) or self._compile(using, value)
+        with connections[using].cursor() as cursor:
+            cursor.execute(statement.sql, [value])
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.converters:
+            rows = statement.apply(rows, statement.converters)
+        return [statement.build(row[: statement.columns]) for row in rows]
+
+    def _compile(self, using: str, value: Any) -> _InstancesStatement:
+        compiler = self.build(value).using(using).query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        if list(params) != [value] or compiler.klass_info is None:
+            raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
+        select, klass_info = compiler.select, compiler.klass_info
+        annotations = dict(compiler.annotation_col_map or {})
+        model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        attnames = [column.target.attname for column, _, _ in select[start:end]]
+        populators = get_related_populators(klass_info, select, using)
+
+        def build(row: Any) -> Any:
+            # What the ORM's ModelIterable does with each row.
+            instance = model.from_db(using, attnames, row[start:end])
+            for populator in populators:
+                populator.populate(row, instance)
+            for name, position in annotations.items():
+                setattr(instance, name, row[position])
+            return instance
+
+        columns = [column for column, _, _ in select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        statement = _InstancesStatement(
+            sql, len(columns), converters, compiler.apply_converters, build
+        )
+        self._statements[using] = statement
+        return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()
+
+
+class RowsByParams(Generic[M]):
+    """The rows of `build(*args)` (a `values_list` queryset, as tuples), compiled once per
+    database alias and `shape(*args)` (what decides the statement's text, such as a number
+    of ids) and run with `params(connection, *args)`: exactly the parameters, in order, that
+    the compiled statement takes, which is checked when it is compiled. At most `max_shapes`
+    statements are kept; another shape is compiled for its one read."""
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        build: Callable[..., QuerySet[M, Any]],
+        shape: Callable[..., Any],
+        params: Callable[..., list[Any]],
+        max_shapes: int = 100,
+    ) -> None:
+        self.model = model
+        self.build, self.shape, self.params = build, shape, params
+        self.max_shapes = max_shapes
+        self._statements: dict[tuple[str, Any], _Statement] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def get(self, *args: Any) -> list[tuple[Any, ...]]:
+        using = router.db_for_read(self.model)
+        connection = connections[using]
+        params = self.params(connection, *args)
+        key = (using, self.shape(*args))
+        statement = self._statements.get(key) or self._compile(key, args, params)
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.converters:
+            rows = statement.apply(rows, statement.converters)
+        return [tuple(row) for row in rows]
+
+    def _compile(
+        self, key: tuple[str, Any], args: tuple[Any, ...], params: list[Any]
+    ) -> _Statement:
+        using = key[0]
+        compiler = self.build(*args).using(using).query.get_compiler(using)
+        sql, compiled_params = compiler.as_sql()
+        if list(compiled_params) != params:
+            raise RuntimeError(f"unexpected parameters for {self.model.__name__}: {sql}")
+        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        statement = _Statement(sql, [], converters, compiler.apply_converters)
+        if len(self._statements) < self.max_shapes:
+            self._statements[key] = statement
         return statement
 
     def _forget(self, **kwargs: Any) -> None:

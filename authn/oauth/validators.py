@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 from jwcrypto import jwk
 from oauth2_provider.models import (
+    get_access_token_model,
     get_application_model,
     get_grant_model,
     get_refresh_token_model,
@@ -37,7 +38,13 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.models import User
-from audit.services import audit_record
+from audit.services import (
+    AuditEntry,
+    audit_record,
+    audit_record_many,
+    audit_record_with_row,
+    audit_with_row_is_one_statement,
+)
 from authn.models import OAuthCodeUse
 from authn.oauth.redirect_uris import redirect_uri_problem
 from authn.oauth.resources import authorization_resource, authorized_resource
@@ -55,9 +62,11 @@ from authn.tokens.resources import audit_detail
 from authn.tokens.signing_keys import key_ring
 from micro_client import contract
 from micro_platform import metrics
+from micro_platform.compiled import InstancesByValue
 from micro_platform.http import client_ip_from_meta
 from micro_platform.scopes import EMAIL
 
+AccessToken = get_access_token_model()
 Application = get_application_model()
 Grant = get_grant_model()
 AUTHORIZATION_CODE = "authorization_code"
@@ -79,20 +88,28 @@ def _wants_owner(request: Any) -> bool:
     return getattr(request, "grant_type", None) == CLIENT_CREDENTIALS
 
 
+def _clients_with_owner(client_id: str) -> Any:
+    return Application.objects.select_related("user").filter(client_id=client_id)
+
+
+def _clients_with_owner_and_groups(client_id: str) -> Any:
+    return _clients_with_owner(client_id).annotate(
+        owner_group_id=F("user__memberships__group_id"),
+        owner_group_scopes=F("user__memberships__group__scopes"),
+    )
+
+
+# Every token request reads its client: the statement is compiled once, not per request.
+_CLIENT_WITH_OWNER = InstancesByValue(Application, _clients_with_owner)
+_CLIENT_WITH_OWNER_AND_GROUPS = InstancesByValue(Application, _clients_with_owner_and_groups)
+
+
 def client_with_owner(*, client_id: str, request: Any, memberships: bool) -> Any:
     """The stored client `client_id` with its owner (None when there is none: the toolkit
     then looks it up its own way); with `memberships`, the owner's groups are put on the
     request as `micro_memberships`, read in the same query (one row per group)."""
-    clients = Application.objects.select_related("user").filter(client_id=client_id)
-    if memberships:
-        clients = clients.annotate(
-            owner_group_id=F("user__memberships__group_id"),
-            owner_group_scopes=F("user__memberships__group__scopes"),
-        )
-    try:
-        rows = list(clients)
-    except ValueError:  # a client_id the database cannot hold (NUL): the toolkit refuses it
-        return None
+    read = _CLIENT_WITH_OWNER_AND_GROUPS if memberships else _CLIENT_WITH_OWNER
+    rows = read.get(client_id)
     if not rows:
         return None
     client = rows[0]
@@ -140,7 +157,10 @@ class MicroOAuth2Validator(OAuth2Validator):
     def _load_application(self, client_id: str, request: Any) -> Any:
         """The toolkit's client load, with the owner read in the same query; for client
         credentials, the owner's memberships as well (`held_by` reads them from the request),
-        so a token costs one read before its scopes' roles."""
+        so a token costs one read before its scopes' roles. A client id holding NUL names no
+        client: no stored one holds it, and PostgreSQL refuses to compare one (a 500)."""
+        if client_id and "\x00" in client_id:
+            return None
         if not request.client and client_id:
             request.client = client_with_owner(
                 client_id=client_id, request=request, memberships=_wants_owner(request)
@@ -246,10 +266,21 @@ class MicroOAuth2Validator(OAuth2Validator):
         request.micro_refresh_token = refresh_token
         return refresh_token
 
+    def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Client credentials write one row and its audit event: where that is one statement,
+        # atomic by itself, the toolkit's transaction around it would only add BEGIN and
+        # COMMIT round trips.
+        if request.grant_type == CLIENT_CREDENTIALS and audit_with_row_is_one_statement(
+            AccessToken
+        ):
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # The rows keep the general scopes a refresh starts from; the response keeps the
         # scopes of the access token, which may be for one service only.
         carried = token.get("scope", "")
+        request.micro_carried_scope = carried
         general = getattr(request, "micro_general_scopes", None)
         if general is not None:
             token["scope"] = " ".join(general)
@@ -273,21 +304,35 @@ class MicroOAuth2Validator(OAuth2Validator):
                 # As long as a refresh token from the code can live.
                 expires_at=timezone.now() + timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL),
             )
-        subject = token_subject(request)
-        audit_record(
-            type="token.refreshed" if request.grant_type == "refresh_token" else "token.issued",
-            actor=subject.pk if subject is not None else None,
-            subject_type="oauth_client",
-            subject_id=request.client.client_id,
-            ip_address=_client_ip(request),
-            data={
-                "grant_type": request.grant_type,
-                "scope": carried,
-                **audit_detail(getattr(request, "micro_resource", None)),
-            },
-        )
+        if not getattr(request, "micro_issue_recorded", False):
+            audit_record_many(entries=[_issue_event(request, scope=carried)])
         metrics.token_issued(path="oauth", grant=request.grant_type)
         return result
+
+    def _create_access_token(
+        self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
+    ) -> Any:
+        """Client credentials store one row, the access token: it is written with its audit
+        event (see `audit_record_with_row`). Other grants keep the toolkit's write."""
+        if (
+            request.grant_type != CLIENT_CREDENTIALS
+            or source_refresh_token is not None
+            or token.get("id_token")
+        ):
+            return super()._create_access_token(expires, request, token, source_refresh_token)
+        access_token = AccessToken(  # the row the toolkit makes for this grant
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            application=request.client,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        audit_record_with_row(
+            row=access_token, entry=_issue_event(request, scope=request.micro_carried_scope)
+        )
+        request.micro_issue_recorded = True
+        return access_token
 
     # --- Refresh tokens: audit the reuse the toolkit detects ----------------------------------
 
@@ -351,6 +396,23 @@ class MicroOAuth2Validator(OAuth2Validator):
             return None
         key = key_ring.verifying_key(str(kid)) if isinstance(kid, str) else None
         return jwk.JWK.from_pyca(key) if key is not None else None
+
+
+def _issue_event(request: Any, *, scope: str) -> AuditEntry:
+    """The audit event of a token issued (or refreshed) to the request's client."""
+    subject = token_subject(request)
+    return AuditEntry(
+        type="token.refreshed" if request.grant_type == "refresh_token" else "token.issued",
+        actor=subject.pk if subject is not None else None,
+        subject_type="oauth_client",
+        subject_id=request.client.client_id,
+        ip_address=_client_ip(request),
+        data={
+            "grant_type": request.grant_type,
+            "scope": scope,
+            **audit_detail(getattr(request, "micro_resource", None)),
+        },
+    )
 
 
 def _client_ip(request: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""A one-row read by primary key compiled once per database (micro_platform/compiled.py)."""
+"""Reads compiled once per database (micro_platform/compiled.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import uuid
 from typing import Any
 from unittest import mock
 
+import pytest
+from django.db.models import F
 from django.db.models.sql.compiler import SQLCompiler
 from django.test import override_settings
+from oauth2_provider.models import Application
 
 from accounts import selectors
 from accounts.models import User
-from micro_platform.compiled import RowByPk, RowsByPks
-from tests.factories import UserFactory
+from micro_platform.compiled import InstancesByValue, RowByPk, RowsByParams, RowsByPks
+from tests.authn.oauth_helpers import make_client
+from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory, UserFactory
 
 
 def test_reads_the_row_the_orm_reads(user: User) -> None:
@@ -131,3 +135,118 @@ def test_rows_by_pks_reads_a_repeated_key_once(db: Any) -> None:
 
     assert reader.get(keys) == orm_rows(set(keys))
     assert reader.get(iter(keys)) == orm_rows(set(keys))
+
+
+def clients_with_owner_and_groups(client_id: str) -> Any:
+    return (
+        Application.objects.select_related("user")
+        .filter(client_id=client_id)
+        .annotate(group_name=F("user__memberships__group__name"))
+        .order_by("user__memberships__group__name")
+    )
+
+
+def test_instances_by_value_reads_what_the_orm_reads(db: Any) -> None:
+    owner = UserFactory.create()
+    for name in ("a", "b"):
+        MembershipFactory.create(user=owner, group=GroupFactory.create(name=name))
+    client = make_client(owner=owner)
+    reader = InstancesByValue(Application, clients_with_owner_and_groups)
+
+    read, expected = (
+        reader.get(client.client_id),
+        list(clients_with_owner_and_groups(client.client_id)),
+    )
+    assert [row.group_name for row in read] == [row.group_name for row in expected] == ["a", "b"]
+    for got, want in zip(read, expected, strict=True):
+        for field in Application._meta.concrete_fields:
+            assert getattr(got, field.attname) == getattr(want, field.attname), field.name
+        assert got.user == owner and got.user.username == owner.username
+        assert (got._state.adding, got._state.db) == (False, "default")
+    assert reader.get("no such client") == []
+
+
+def test_instances_by_value_compiles_once(db: Any, django_assert_num_queries: Any) -> None:
+    first, second = make_client(owner=UserFactory.create()), make_client(owner=None)
+    reader = InstancesByValue(Application, clients_with_owner_and_groups)
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compiled:
+        reader.get(first.client_id)
+        with django_assert_num_queries(1):
+            (read,) = reader.get(second.client_id)
+    assert compiled.call_count == 1
+    assert read.pk == second.application.pk and read.user is None
+
+
+def test_instances_by_value_refuses_a_statement_with_other_parameters(db: Any) -> None:
+    reader = InstancesByValue(
+        Application, lambda value: Application.objects.filter(client_id=value, name="x")
+    )
+    with pytest.raises(RuntimeError):
+        reader.get("a client id")
+
+
+def usernames_query(prefix: str, kinds: tuple[str, ...]) -> Any:
+    return User.objects.filter(username__startswith=prefix, kind__in=kinds).values_list(
+        "username", "kind"
+    )
+
+
+def usernames_params(connection: Any, prefix: str, kinds: tuple[str, ...]) -> list[Any]:
+    return [*kinds, f"{prefix}%"]  # the statement's order: kind, then username
+
+
+def orm_usernames(prefix: str, kinds: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    return sorted(usernames_query(prefix, kinds))
+
+
+def test_rows_by_params_reads_the_rows_the_orm_reads_and_compiles_once_per_shape(
+    db: Any, django_assert_num_queries: Any
+) -> None:
+    UserFactory.create(username="ann")
+    ServiceAccountFactory.create(username="anna-svc")
+    UserFactory.create(username="bob")
+    reader = RowsByParams(
+        User, build=usernames_query, shape=lambda prefix, kinds: len(kinds), params=usernames_params
+    )
+    both = ("user", "service")
+    expected = [
+        orm_usernames("an", ("user",)),
+        orm_usernames("b", ("service",)),
+        orm_usernames("an", both),
+    ]
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compiled:
+        first = reader.get("an", ("user",))
+        with django_assert_num_queries(1):
+            second = reader.get("b", ("service",))  # the statement of the first shape
+        third = reader.get("an", both)
+    assert compiled.call_count == 2
+    assert [sorted(first), sorted(second), sorted(third)] == expected
+    assert expected[0] == [("ann", "user")] and len(expected[2]) == 2
+
+
+def test_rows_by_params_refuses_parameters_that_are_not_the_statements(db: Any) -> None:
+    reader = RowsByParams(
+        User,
+        build=usernames_query,
+        shape=lambda prefix, kinds: len(kinds),
+        params=lambda connection, prefix, kinds: [f"{prefix}%", *kinds],  # the wrong order
+    )
+    with pytest.raises(RuntimeError):
+        reader.get("an", ("user",))
+
+
+def test_rows_by_params_keeps_at_most_its_bound_of_statements(db: Any) -> None:
+    reader = RowsByParams(
+        User,
+        build=usernames_query,
+        shape=lambda prefix, kinds: len(kinds),
+        params=usernames_params,
+        max_shapes=1,
+    )
+    reader.get("an", ("user",))
+    assert reader.get("an", ("user", "service")) == []
+    assert set(reader._statements) == {("default", 1)}
