@@ -4,8 +4,9 @@ Run by `bench/run.py` in a subprocess with the production settings and the bench
 the environment. A request for other users is made once to warm the process (signing-key
 ring, revocation sentinel, connection) and then the measured one with `CaptureQueriesContext`
 on the default connection: its users are not yet among the public views the gateway's fast
-path remembers (a repeated read of the same users costs no query). Queries against the database cache table (used when REDIS_URL is not set) are
-counted separately, since they are cache round trips rather than data queries.
+path remembers (a repeated read of the same users costs no query). Queries against the
+database cache table (used when REDIS_URL is not set) are counted separately, since they are
+cache round trips rather than data queries.
 """
 
 from __future__ import annotations
