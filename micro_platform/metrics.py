@@ -90,7 +90,15 @@ def token_issued(*, path: str, grant: str) -> None:
 
 
 def gateway_verify(status_code: int) -> None:
-    GATEWAY_VERIFIES.labels(result=_VERIFY_RESULTS.get(status_code, "other")).inc()
+    # The counter of each status is bound on first use: a label lookup takes a lock per call.
+    counter = _verify_counters.get(status_code)
+    if counter is None:
+        result = _VERIFY_RESULTS.get(status_code, "other")
+        counter = _verify_counters.setdefault(status_code, GATEWAY_VERIFIES.labels(result=result))
+    counter.inc()
+
+
+_verify_counters: dict[int, Any] = {}
 
 
 def request_durations() -> dict[str, Any]:
