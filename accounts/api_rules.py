@@ -118,10 +118,6 @@ def public_views(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def render_user(principal: Principal, user: User) -> dict[str, Any]:
     if can_see_private(principal, user):
         return dict(UserPrivateOut(user).data)
-    return public_view_of(user)
-
-
-def public_view_of(user: User) -> dict[str, Any]:
     return public_view(
         id=user.id,
         username=user.username,

@@ -18,10 +18,10 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -32,7 +32,7 @@ from django.http.response import HttpResponseBase, ResponseHeaders
 from django.urls import get_script_prefix, reverse
 
 from accounts import selectors as account_selectors
-from accounts.api_rules import batch_ids, public_view_of, public_views, sees_private_of
+from accounts.api_rules import batch_ids, public_views, sees_private_of
 from accounts.apis import UserDetailApi, UserListApi
 from authn import state
 from authn.api_keys.authentication import API_KEY_HEADER, bound_elsewhere
@@ -217,47 +217,49 @@ def _verify(request: HttpRequest, raw: str) -> _Answer | None:
     return _Answer(VerifyApi, b"", allowed_headers(principal))
 
 
-def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
-    if request.META.get("QUERY_STRING") or "/" in user_id:
-        return None
+def _reader(raw: str, view: type) -> Principal | None:
+    """The credential's principal when it may read users through `view` with GET: not a key
+    bound to another service, holding the view's scopes."""
     principal = _principal(raw, None)
     if principal.method == "api_key" and bound_elsewhere(principal):
         return None
-    requirement = required_scopes_for(UserDetailApi, "GET")
+    requirement = required_scopes_for(view, "GET")
     if requirement is None or not principal_meets(principal, requirement):
         return None
-    found = _public_user(user_id)
-    if found is None or sees_private_of(principal, found[0]):
+    return principal
+
+
+def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
+    if request.META.get("QUERY_STRING") or "/" in user_id:
         return None
-    body = found[2]
+    principal = _reader(raw, UserDetailApi)
+    parsed = parse_uuid(user_id)
+    if principal is None or parsed is None:
+        return None
+    found = _remembered([parsed])
+    if not found or sees_private_of(principal, parsed):
+        return None
+    body = found[0][2]
     return _Answer(UserDetailApi, body, cacheable_headers(body))
+
+
+def _users(request: HttpRequest, raw: str) -> _Answer | None:
+    """The batch lookup, `GET /api/v1/users?ids=…` (public views, whoever asks)."""
+    query = request.GET
+    if list(query) != ["ids"] or len(query.getlist("ids")) != 1:
+        return None
+    wanted = batch_ids(query["ids"])
+    if wanted is None or _reader(raw, UserListApi) is None:
+        return None
+    found = _remembered({pk for pk in map(parse_uuid, wanted) if pk is not None})
+    found.sort(key=lambda entry: (entry[1], entry[0]))  # the view's order
+    body = _BATCH_OPEN + _COMMA.join(entry[2] for entry in found) + _BATCH_CLOSE
+    return _Answer(UserListApi, body, cacheable_headers(body))
 
 
 # What the memo keeps of a user: the id, `created_at` (the batch lookup's order) and the public
 # view as JSON.
 _Public = tuple[uuid.UUID, datetime, bytes]
-
-
-def _public_user(user_id: str) -> _Public | None:
-    """The user's public view, remembered per process while the credential state generation is
-    unchanged (authn/state.py: every save or deletion of a user changes it); None for an
-    unknown or malformed id. The database must be up, as it must for the stack."""
-    parsed = parse_uuid(user_id)
-    if parsed is None:
-        return None
-    database_liveness.require()
-    epoch = state.user_memo.epoch()  # before the read: see authn/state.py
-    found = state.user_memo.lookup(parsed) if epoch is not None else state.MISSING
-    if found is not state.MISSING:
-        return cast(_Public, found)
-    user = account_selectors.user_get(user_id=parsed)
-    if user is None:
-        return None
-    found = (user.pk, user.created_at, json_body(public_view_of(user)))
-    state.user_memo.store(epoch, parsed, found)
-    return found
-
-
 # `json_body({"results": [a, b]})` is `_BATCH_OPEN + a + _COMMA + b + _BATCH_CLOSE`, each user's
 # view encoded alone (the separators are the renderer's).
 _EMPTY_BATCH = json_body({"results": []})
@@ -266,18 +268,16 @@ _BATCH_CLOSE = _EMPTY_BATCH[_EMPTY_BATCH.index(b"[]") + 1 :]
 _COMMA = json_body([0, 0])[2:-2]
 
 
-def _public_batch(ids: str) -> bytes | None:
-    """`batch_lookup`'s answer as JSON, each user's public view from the memo when it is there
-    (one query for the others); None for more than MAX_BATCH_IDS ids."""
-    wanted = batch_ids(ids)
-    if wanted is None:
-        return None
-    parsed = {pk for pk in map(parse_uuid, wanted) if pk is not None}
+def _remembered(pks: Iterable[uuid.UUID]) -> list[_Public]:
+    """The public views of the existing users among `pks`, unordered: each remembered per
+    process while the credential state generation is unchanged (authn/state.py: every save
+    or deletion of a user changes it), the others read in one query (the batch lookup's
+    selector) and remembered. The database must be up, as it must for the stack."""
     database_liveness.require()
     epoch = state.user_memo.epoch()  # before the read: see authn/state.py
     found: list[_Public] = []
     missing = []
-    for pk in parsed:
+    for pk in pks:
         entry = state.user_memo.lookup(pk) if epoch is not None else state.MISSING
         if entry is state.MISSING:
             missing.append(pk)
@@ -289,25 +289,7 @@ def _public_batch(ids: str) -> bytes | None:
             entry = (row["id"], row["created_at"], json_body(view))
             state.user_memo.store(epoch, row["id"], entry)
             found.append(entry)
-    found.sort(key=lambda entry: (entry[1], entry[0]))
-    return _BATCH_OPEN + _COMMA.join(entry[2] for entry in found) + _BATCH_CLOSE
-
-
-def _users(request: HttpRequest, raw: str) -> _Answer | None:
-    """The batch lookup, `GET /api/v1/users?ids=…` (public views, whoever asks)."""
-    query = request.GET
-    if list(query) != ["ids"] or len(query.getlist("ids")) != 1:
-        return None
-    principal = _principal(raw, None)
-    if principal.method == "api_key" and bound_elsewhere(principal):
-        return None
-    requirement = required_scopes_for(UserListApi, "GET")
-    if requirement is None or not principal_meets(principal, requirement):
-        return None
-    body = _public_batch(query["ids"])
-    if body is None:
-        return None
-    return _Answer(UserListApi, body, cacheable_headers(body))
+    return found
 
 
 class _FastPath:

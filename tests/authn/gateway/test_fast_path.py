@@ -637,16 +637,27 @@ def _fast_read(path: str, meta: dict[str, str]) -> Any:
         return get(path, meta)
 
 
+def _learnt_read(reader: User, read: User) -> tuple[dict[str, str], str]:
+    """The headers and path of `reader` reading `read`, once through the stack (learnt from)."""
+    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(reader))}
+    path = f"/api/v1/users/{read.pk}"
+    assert get(path, meta).status_code == 200
+    return meta, path
+
+
+def _user_reads() -> Any:
+    """Counts the fast path's reads of users from the database."""
+    return mock.patch.object(
+        account_selectors, "users_public_by_ids", wraps=account_selectors.users_public_by_ids
+    )
+
+
 def test_a_user_saved_here_is_read_afresh_at_once(
     user: User, other_user: User, state_clock: StateClock
 ) -> None:
-    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
-    path = f"/api/v1/users/{other_user.pk}"
-    assert get(path, meta).status_code == 200  # learnt from
+    meta, path = _learnt_read(user, other_user)
     credential_state.forget_here()
-    with mock.patch.object(
-        account_selectors, "user_get", wraps=account_selectors.user_get
-    ) as reads:
+    with _user_reads() as reads:
         first = _fast_read(path, meta)
         assert _fast_read(path, meta).content == first.content
     assert reads.call_count == 1  # the second answer came from the memo
@@ -658,9 +669,7 @@ def test_a_user_saved_here_is_read_afresh_at_once(
 def test_a_user_changed_elsewhere_is_read_afresh_within_the_poll_interval(
     user: User, other_user: User, state_clock: StateClock
 ) -> None:
-    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
-    path = f"/api/v1/users/{other_user.pk}"
-    assert get(path, meta).status_code == 200  # learnt from
+    meta, path = _learnt_read(user, other_user)
     before = _fast_read(path, meta).json()["display_name"]
     # Another instance renames the user and, after its commit, bumps the shared generation.
     User.objects.filter(pk=other_user.pk).update(display_name="Renamed Elsewhere")
@@ -671,9 +680,7 @@ def test_a_user_changed_elsewhere_is_read_afresh_within_the_poll_interval(
 
 
 def test_a_deleted_user_is_not_answered_from_memory(user: User, other_user: User) -> None:
-    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
-    path = f"/api/v1/users/{other_user.pk}"
-    assert get(path, meta).status_code == 200  # learnt from
+    meta, path = _learnt_read(user, other_user)
     assert _fast_read(path, meta).status_code == 200
     other_user.delete()
     assert get(path, meta).status_code == 404
@@ -683,12 +690,8 @@ def test_without_a_poll_interval_every_read_reads_the_database(
     user: User, other_user: User, settings: Any
 ) -> None:
     settings.MICRO_REVOCATION_POLL_MS = 0
-    meta = {"HTTP_HOST": ISSUER_HOST, **bearer(token_for(user))}
-    path = f"/api/v1/users/{other_user.pk}"
-    assert get(path, meta).status_code == 200  # learnt from
-    with mock.patch.object(
-        account_selectors, "user_get", wraps=account_selectors.user_get
-    ) as reads:
+    meta, path = _learnt_read(user, other_user)
+    with _user_reads() as reads:
         for _ in range(3):
             assert _fast_read(path, meta).status_code == 200
     assert reads.call_count == 3
@@ -702,10 +705,10 @@ def test_the_batch_lookup_reads_only_the_users_it_does_not_remember(
     assert get(batch, meta).status_code == 200  # learnt from
     credential_state.forget_here()
     assert get(f"/api/v1/users/{other_user.pk}", meta).status_code == 200  # remembered
-    spy = mock.patch.object(
-        account_selectors, "users_public_by_ids", wraps=account_selectors.users_public_by_ids
-    )
-    with spy as reads, mock.patch.object(UserListApi, "dispatch", side_effect=AssertionError):
+    with (
+        _user_reads() as reads,
+        mock.patch.object(UserListApi, "dispatch", side_effect=AssertionError),
+    ):
         first = get(batch, meta)
         assert [call.kwargs["ids"] for call in reads.call_args_list][0] != []
         asked = {pk for call in reads.call_args_list for pk in call.kwargs["ids"]}
