@@ -94,8 +94,12 @@ class StateClock:
         self.now += seconds
 
     def poll_due(self) -> None:
-        """Moves past one MICRO_REVOCATION_POLL_MS: the next check reads the shared generation."""
-        self.advance(settings.MICRO_REVOCATION_POLL_MS / 1000)
+        """Moves past one MICRO_REVOCATION_POLL_MS: the next check reads the shared generation.
+
+        One millisecond past it: `(now + interval) - now` can round below `interval` (it
+        depends on how large the machine's monotonic clock already is), and exactly one
+        interval later would then not be a poll."""
+        self.advance(settings.MICRO_REVOCATION_POLL_MS / 1000 + 0.001)
 
 
 @pytest.fixture
