@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Q, QuerySet
 
@@ -60,11 +60,20 @@ def users_by_login(*, login: str, users: QuerySet[User] | None = None) -> QueryS
     """`user_get_by_login`'s query, for a caller that reads more with the user (its first
     row by primary key is the user): `users` (default: every user) narrowed to that login."""
     users = User.objects.all() if users is None else users
-    if len(login) > EMAIL_MAX_LENGTH:
+    kind = login_kind(login)
+    if kind is None:
         return users.none()
-    if "@" in login:
+    if kind == "email":
         return _users_by_email(login, users)
     return _users_by_username(login, users)
+
+
+def login_kind(login: str) -> Literal["username", "email"] | None:
+    """How `users_by_login` looks `login` up: by email when it holds "@", else by username;
+    None when no account can match it (longer than any email address, or holding NUL)."""
+    if len(login) > EMAIL_MAX_LENGTH or "\x00" in login:
+        return None
+    return "email" if "@" in login else "username"
 
 
 def users_public_by_ids(*, ids: Iterable[object]) -> list[dict[str, Any]]:

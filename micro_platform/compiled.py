@@ -1,6 +1,8 @@
-"""Reads whose SQL is compiled once per database: one row by primary key (`RowByPk`), the
-rows of several keys (`RowsByPks`, once per number of keys), or the model instances of a
-queryset that one value selects (`InstancesByValue`, with its related rows and annotations).
+"""Statements compiled once per database: reads of one row by primary key (`RowByPk`), of
+the rows of several keys (`RowsByPks`, once per number of keys), of the model instances of a
+queryset that one value selects (`InstancesByValue`, with its related rows and annotations)
+or of the rows of a queryset and its parameters (`RowsByParams`), and an update of the rows
+a queryset selects (`UpdateByParams`).
 
 Building and compiling a queryset costs more than the indexed read itself on the hot user
 read (P3); the statement Django compiles for `Model.objects.filter(pk=…)` is the same every
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.core.signals import setting_changed
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined] # not in the stubs
+from django.db.models.sql import UpdateQuery
 
 M = TypeVar("M", bound=Model)
 
@@ -146,6 +149,8 @@ class RowsByPks(Generic[M]):
 @dataclass(frozen=True, slots=True)
 class _InstancesStatement:
     sql: str
+    params: tuple[Any, ...]  # as compiled, `value` at `position`
+    position: int
     columns: int
     converters: dict[int, tuple[list[Callable[..., Any]], Any]]
     apply: Callable[..., Any]
@@ -157,19 +162,30 @@ class InstancesByValue(Generic[M]):
     instances, with the rows of its `select_related` and its annotations), compiled once per
     database alias and turned into instances the way the ORM's own iteration does. `value`
     must be one the database takes as it is (a string, say), which is checked when the
-    statement is compiled."""
+    statement is compiled.
 
-    def __init__(self, model: type[M], build: Callable[[Any], QuerySet[M]]) -> None:
+    With `constants`, the statement may also take parameters that are constants of the
+    queryset (an `Exists`' selected `1`, a literal compared with): they are kept as compiled
+    and each read puts its `value` in the one place the compiled value took, so `build` must
+    not derive any other parameter from `value`. The compiled parameters must hold `value`
+    exactly once."""
+
+    def __init__(
+        self, model: type[M], build: Callable[[Any], QuerySet[M]], *, constants: bool = False
+    ) -> None:
         self.model = model
         self.build = build
+        self.constants = constants
         self._statements: dict[str, _InstancesStatement] = {}
         setting_changed.connect(self._forget, weak=False)
 
     def get(self, value: Any) -> list[M]:
         using = router.db_for_read(self.model)
         statement = self._statements.get(using) or self._compile(using, value)
+        params = list(statement.params)
+        params[statement.position] = value
         with connections[using].cursor() as cursor:
-            cursor.execute(statement.sql, [value])
+            cursor.execute(statement.sql, params)
             rows: Iterable[Any] = cursor.fetchall()
         if statement.converters:
             rows = statement.apply(rows, statement.converters)
@@ -178,7 +194,9 @@ class InstancesByValue(Generic[M]):
     def _compile(self, using: str, value: Any) -> _InstancesStatement:
         compiler = self.build(value).using(using).query.get_compiler(using)
         sql, params = compiler.as_sql()
-        if list(params) != [value] or compiler.klass_info is None:
+        positions = [index for index, param in enumerate(params) if param == value]
+        expected = len(positions) == 1 and (self.constants or len(params) == 1)
+        if not expected or compiler.klass_info is None:
             raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
         select, klass_info = compiler.select, compiler.klass_info
         annotations = dict(compiler.annotation_col_map or {})
@@ -199,7 +217,13 @@ class InstancesByValue(Generic[M]):
         columns = [column for column, _, _ in select[: compiler.col_count]]
         converters = compiler.get_converters(columns)
         statement = _InstancesStatement(
-            sql, len(columns), converters, compiler.apply_converters, build
+            sql,
+            tuple(params),
+            positions[0],
+            len(columns),
+            converters,
+            compiler.apply_converters,
+            build,
         )
         self._statements[using] = statement
         return statement
@@ -257,6 +281,52 @@ class RowsByParams(Generic[M]):
         if len(self._statements) < self.max_shapes:
             self._statements[key] = statement
         return statement
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._statements.clear()
+
+
+class UpdateByParams(Generic[M]):
+    """`build(*args).update(**values(*args))`, one statement compiled once per database alias
+    and run with `params(connection, *args)`: exactly the parameters, in order, that the
+    compiled statement takes (the values set, prepared as the ORM saves them, then those of
+    the filter), which is checked when it is compiled. Answers the number of rows updated,
+    as `update` does; an update that would need more than one statement is refused."""
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        build: Callable[..., QuerySet[M]],
+        values: Callable[..., dict[str, Any]],
+        params: Callable[..., list[Any]],
+    ) -> None:
+        self.model = model
+        self.build, self.values, self.params = build, values, params
+        self._statements: dict[str, str] = {}
+        setting_changed.connect(self._forget, weak=False)
+
+    def run(self, *args: Any) -> int:
+        using = router.db_for_write(self.model)
+        connection = connections[using]
+        params = self.params(connection, *args)
+        sql = self._statements.get(using) or self._compile(using, args, params)
+        # As `QuerySet.update`: a failed statement dooms the enclosing atomic block.
+        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+
+    def _compile(self, using: str, args: tuple[Any, ...], params: list[Any]) -> str:
+        # What `QuerySet.update` compiles (its ordering and selection play no part in it).
+        query = cast(UpdateQuery, self.build(*args).using(using).query.chain(UpdateQuery))
+        query.add_update_values(self.values(*args))
+        query.clear_select_clause()
+        compiler = query.get_compiler(using)
+        sql, compiled_params = compiler.as_sql()
+        if query.related_updates or not sql or list(compiled_params) != params:
+            raise RuntimeError(f"unexpected update of {self.model.__name__}: {sql}")
+        self._statements[using] = sql
+        return sql
 
     def _forget(self, **kwargs: Any) -> None:
         self._statements.clear()

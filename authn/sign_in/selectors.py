@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
 from accounts.models import User
-from accounts.selectors import users_by_login
+from accounts.selectors import login_kind, users_by_login
 from authn.mfa.services import MfaFactors, factor_annotations
+from micro_platform.compiled import InstancesByValue
 
 
 @dataclass(frozen=True)
@@ -22,24 +22,34 @@ class SignInAccount:
     factors: MfaFactors
 
 
-@functools.cache
-def _sign_in_rows() -> QuerySet[User]:
-    """Every user with its factors and one row per group, built once per process: resolving
-    the factor subqueries and the group join costs more than the indexed read itself, and
-    each sign-in only narrows a copy of it to its login. Never evaluated itself (it would keep
-    its rows)."""
-    return User.objects.annotate(
+def _sign_in_rows(login: str) -> QuerySet[User]:
+    """The users `users_by_login` finds for `login`, each with its factors and one row per
+    group, by primary key."""
+    users = User.objects.annotate(
         **factor_annotations(),
         sign_in_group_id=F("memberships__group_id"),
         sign_in_group_scopes=F("memberships__group__scopes"),
     ).order_by("pk")
+    return users_by_login(login=login, users=users)
+
+
+# Every sign-in reads its account: building and compiling the query (its factor subqueries,
+# its group join) cost more than the indexed read itself, so the statement is compiled once
+# per database and kind of login (their WHERE clauses differ). Its other parameters are
+# constants: the factor subqueries' selected 1 and, for an email, the '' it excludes.
+_SIGN_IN_READS = {
+    kind: InstancesByValue(User, _sign_in_rows, constants=True) for kind in ("username", "email")
+}
 
 
 def sign_in_account_get(*, login: str) -> SignInAccount | None:
     """The account `user_get_by_login` designates with its memberships and second factors,
     read together (one row per group): the factors and the security stamp that
     `sign_in_confirm` compares come from one snapshot."""
-    rows = list(users_by_login(login=login, users=_sign_in_rows()))
+    kind = login_kind(login)
+    if kind is None:
+        return None
+    rows = _SIGN_IN_READS[kind].get(login)
     if not rows:
         return None
     user = rows[0]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.backends import password_verify
@@ -20,6 +23,7 @@ from authn.sign_in.selectors import SignInAccount, sign_in_account_get
 from authn.tokens import services as tokens
 from authn.tokens.resources import audit_detail
 from micro_platform import metrics
+from micro_platform.compiled import UpdateByParams
 from micro_platform.sign_in import SignInThrottled
 from permissions.catalogue import ServiceEntry
 
@@ -66,11 +70,36 @@ def sign_in_confirm(*, user: User) -> None:
     instead of leaving it a token or session that the change's revocation, recorded before,
     did not reach. While the lock is held, such a change waits for this sign-in and then
     revokes what it issued. The sign-in's `sign_in_record` then passes `confirmed=True`."""
-    unchanged = User.objects.filter(
+    if _STAMP_IF_UNCHANGED.run(user, timezone.now()) != 1:
+        raise InvalidCredentials()
+
+
+def _unchanged(user: User, now: datetime) -> QuerySet[User]:
+    return User.objects.filter(
         pk=user.pk, password=user.password, security_stamp=user.security_stamp, is_active=True
     )
-    if unchanged.update(last_login=timezone.now()) != 1:
-        raise InvalidCredentials()
+
+
+def _confirm_params(connection: BaseDatabaseWrapper, user: User, now: datetime) -> list[Any]:
+    # In the statement's order: `last_login` as the ORM saves it (aware, then adapted by the
+    # connection), then the filter's keywords sorted by name (`is_active` takes none).
+    return [
+        _LAST_LOGIN.get_db_prep_save(now, connection),
+        user.password,
+        _PK.get_db_prep_value(user.pk, connection),
+        user.security_stamp,
+    ]
+
+
+_LAST_LOGIN = User._meta.get_field("last_login")
+_PK = User._meta.pk
+# Every sign-in confirms its user: the update is compiled once per database, not per sign-in.
+_STAMP_IF_UNCHANGED = UpdateByParams(
+    User,
+    build=_unchanged,
+    values=lambda user, now: {"last_login": now},
+    params=_confirm_params,
+)
 
 
 def current_password_check(

@@ -7,14 +7,20 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db.models import F
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models import Exists, F, OuterRef
+from django.db.models.sql.compiler import SQLCompiler, SQLUpdateCompiler
 from django.test import override_settings
 from oauth2_provider.models import Application
 
 from accounts import selectors
-from accounts.models import User
-from micro_platform.compiled import InstancesByValue, RowByPk, RowsByParams, RowsByPks
+from accounts.models import Membership, User
+from micro_platform.compiled import (
+    InstancesByValue,
+    RowByPk,
+    RowsByParams,
+    RowsByPks,
+    UpdateByParams,
+)
 from tests.authn.oauth_helpers import make_client
 from tests.factories import GroupFactory, MembershipFactory, ServiceAccountFactory, UserFactory
 
@@ -250,3 +256,107 @@ def test_rows_by_params_keeps_at_most_its_bound_of_statements(db: Any) -> None:
     reader.get("an", ("user",))
     assert reader.get("an", ("user", "service")) == []
     assert set(reader._statements) == {("default", 1)}
+
+
+def named_with_group_flag(username: str) -> Any:
+    """A value among constants: the `Exists`' selected 1 and the excluded ''."""
+    return (
+        User.objects.annotate(in_a_group=Exists(Membership.objects.filter(user=OuterRef("pk"))))
+        .exclude(email="")
+        .filter(username=username)
+    )
+
+
+def test_instances_by_value_with_constants_reads_what_the_orm_reads(
+    db: Any, django_assert_num_queries: Any
+) -> None:
+    member = UserFactory.create(username="member")
+    MembershipFactory.create(user=member)
+    UserFactory.create(username="loner")
+    UserFactory.create(username="no-email", email="")
+    names = ("member", "loner", "no-email", "nobody")
+    expected = {name: flagged(named_with_group_flag(name)) for name in names}
+    reader = InstancesByValue(User, named_with_group_flag, constants=True)
+    reader.get("someone")
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compiled:
+        for name in names:
+            with django_assert_num_queries(1):
+                assert flagged(reader.get(name)) == expected[name], name
+    assert compiled.call_count == 0
+    assert expected["member"] == [(member.pk, True)] and expected["loner"][0][1] is False
+    assert expected["no-email"] == expected["nobody"] == []
+
+
+def flagged(users: Any) -> list[tuple[Any, bool]]:
+    return [(user.pk, user.in_a_group) for user in users]
+
+
+def test_instances_by_value_refuses_constants_unless_told(db: Any) -> None:
+    with pytest.raises(RuntimeError):
+        InstancesByValue(User, named_with_group_flag).get("member")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda value: User.objects.filter(username=value, display_name=value),  # twice
+        lambda value: User.objects.filter(username="fixed"),  # never
+    ],
+)
+def test_instances_by_value_with_constants_refuses_a_value_not_in_one_place(
+    db: Any, build: Any
+) -> None:
+    with pytest.raises(RuntimeError):
+        InstancesByValue(User, build, constants=True).get("member")
+
+
+def still_named(user: User, name: str) -> Any:
+    return User.objects.filter(pk=user.pk, username=user.username)
+
+
+def still_named_params(connection: Any, user: User, name: str) -> list[Any]:
+    pk = User._meta.pk.get_db_prep_value(user.pk, connection)
+    return [name, pk, user.username]  # the value set, then the filter's keywords by name
+
+
+def renamer(**options: Any) -> UpdateByParams[User]:
+    return UpdateByParams(
+        User,
+        build=still_named,
+        values=lambda user, name: {"display_name": name},
+        **{"params": still_named_params, **options},
+    )
+
+
+def test_update_by_params_updates_what_the_orm_updates_and_compiles_once(
+    user: User, other_user: User, django_assert_num_queries: Any
+) -> None:
+    reader = renamer()
+    with mock.patch.object(
+        SQLUpdateCompiler, "as_sql", autospec=True, side_effect=SQLUpdateCompiler.as_sql
+    ) as compiled:
+        assert reader.run(user, "First") == 1
+        with django_assert_num_queries(1):
+            assert reader.run(other_user, "Second") == 1
+    assert compiled.call_count == 1
+    stale = User(pk=user.pk, username="renamed since")
+    assert reader.run(stale, "Third") == 0
+    names = dict(User.objects.values_list("pk", "display_name"))
+    assert (names[user.pk], names[other_user.pk]) == ("First", "Second")
+
+
+def test_update_by_params_refuses_parameters_that_are_not_the_statements(user: User) -> None:
+    reader = renamer(params=lambda connection, user, name: [name, user.username, user.pk])
+    with pytest.raises(RuntimeError):
+        reader.run(user, "First")
+    assert User.objects.get(pk=user.pk).display_name != "First"
+
+
+def test_update_by_params_compiles_again_after_a_settings_change(user: User) -> None:
+    reader = renamer()
+    reader.run(user, "First")
+    with override_settings(USE_TZ=True):
+        assert not reader._statements
+        assert reader.run(user, "Second") == 1
