@@ -50,12 +50,12 @@ class NewRows:
     `insertable_together` allows it for `models` (on the database they are all written to),
     else each by the ORM as it is added, in the caller's transaction.
 
-    `add` and `add_many` compile a row's INSERT at once, so the values `pre_save` gives it
-    (`auto_now_add` ...) are set on the instance when it is added, whichever way it is
-    written, and are the values stored. Used as a context manager, the rows are written when
-    the block ends without an exception (else the ones not yet written are dropped); `write`
-    does it by hand. Until then, on PostgreSQL, nothing added is in the database: read none
-    of it back in between. Rows' keys must be set in Python (a UUID, say).
+    `add` and `add_many` compile a row's INSERT (or save it) at once, so the values
+    `pre_save` gives it (`auto_now_add` ...) are set on the instance when it is added,
+    whichever way it is written, and are the values stored. Used as a context manager, the
+    rows are written when the block ends without an exception (else the ones not yet written
+    are dropped); `write` does it by hand. Until then, on PostgreSQL, nothing added is in the
+    database: read none of it back in between. Rows' keys must be set in Python (a UUID, say).
     """
 
     def __init__(self, *models: type[Model]) -> None:
@@ -88,7 +88,8 @@ class NewRows:
             type(instances[0])._default_manager.bulk_create(instances)
 
     def write(self) -> None:
-        """Stores the rows added since the last `write`, with one statement."""
+        """Stores the rows added since the last `write`, with one statement (where each row
+        was saved as it was added, none is left)."""
         pending, self._pending = self._pending, []
         if pending:
             _execute(pending, self.using)
@@ -109,8 +110,10 @@ class NewRows:
 
     def _check(self, instances: Sequence[Model]) -> None:
         model = type(instances[0])
-        if model not in self.models or any(type(instance) is not model for instance in instances):
+        if model not in self.models:
             raise ValueError(f"{model.__name__} is not one of the models these rows were made for")
+        if any(type(instance) is not model for instance in instances):
+            raise ValueError("rows added together in one INSERT must be of one model")
         if model._meta.db_returning_fields:
             raise ValueError(f"{model.__name__} needs values back from the database")
 
