@@ -58,7 +58,7 @@ def stored(pair: dict[str, Any]) -> dict[str, Any]:
     family = TokenFamily.objects.filter(pk=sid).values().get()
     (token,) = RefreshToken.objects.filter(family_id=sid).values()
     events = list(AuditEvent.objects.filter(Q(subject_id=sid) | Q(data__sid=sid)).values())
-    events.sort(key=lambda event: event["created_at"])
+    events.sort(key=lambda event: (event["created_at"], event["type"]))
     # The access token's auth_time is the stored creation time of its family.
     assert claims(pair["access_token"])["auth_time"] == int(family["created_at"].timestamp())
     ttl = timedelta(seconds=settings.MICRO_REFRESH_TOKEN_TTL)
