@@ -23,7 +23,7 @@ from django.db.models import Model
 
 from audit.models import AuditEvent
 from micro_platform.identity import Principal
-from micro_platform.inserts import insert_together, insertable_together
+from micro_platform.inserts import NewRows, insert_together, insertable_together
 
 logger = logging.getLogger("micro.audit")
 
@@ -181,10 +181,18 @@ def audit_record_with_row(*, row: Model, entry: AuditEntry) -> AuditEvent:
     return event
 
 
-def audit_record_many(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
+def audit_record_many(
+    *, entries: Sequence[AuditEntry], rows: NewRows | None = None
+) -> list[AuditEvent]:
     """Writes several events in one insert in the current transaction, each as `audit_record`
-    would (its allow-list applied); they are stamped in the order given."""
-    events = AuditEvent.objects.bulk_create([_event(entry) for entry in entries])
+    would (its allow-list applied); they are stamped in the order given. With `rows`, the
+    events are added to them, and stored when they are (in the same statement, where the
+    database allows: see micro_platform.inserts)."""
+    events = [_event(entry) for entry in entries]
+    if rows is None:
+        events = AuditEvent.objects.bulk_create(events)
+    else:
+        rows.add_many(events)
     for event in events:
         _log_on_commit(event)
     return events

@@ -24,6 +24,7 @@ from authn.tokens import services as tokens
 from authn.tokens.resources import audit_detail
 from micro_platform import metrics
 from micro_platform.compiled import UpdateByParams
+from micro_platform.inserts import NewRows
 from micro_platform.sign_in import SignInThrottled
 from permissions.catalogue import ServiceEntry
 
@@ -210,10 +211,12 @@ def sign_in_record(
     data: dict[str, Any],
     events: Sequence[AuditEntry] = (),
     confirmed: bool = False,
+    rows: NewRows | None = None,
 ) -> None:
     """Stamps `last_login` (unless `confirmed`: `sign_in_confirm` stamped it in this
     transaction) and audits the sign-in, with `events` of the same sign-in in the same
-    insert; call inside the sign-in's transaction."""
+    insert (added to the sign-in's new `rows` when given: see `audit_record_many`); call
+    inside the sign-in's transaction."""
     if not confirmed:
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     metrics.sign_in("succeeded")
@@ -225,7 +228,7 @@ def sign_in_record(
         ip_address=ip_address,
         data={"method": method, **data},
     )
-    audit_record_many(entries=[signed_in, *events])
+    audit_record_many(entries=[signed_in, *events], rows=rows)
     transaction.on_commit(
         lambda: logger.info("login.succeeded user=%s method=%s ip=%s", user.pk, method, ip_address)
     )
@@ -263,24 +266,33 @@ def token_obtain_with_password(
         # The right password ends the run of failures with the sign-in it opens: without
         # Redis, one statement of this transaction rather than a transaction of its own.
         lockout.success_record(login=subject)
-        pair = tokens.token_family_start(
-            user=user, scopes=scopes, memberships=account.memberships, amr=amr, resource=resource
-        )
-        issued = AuditEntry(
-            type="token.issued",
-            actor=user.pk,
-            subject_type="token_family",
-            subject_id=pair.family_id,
-            ip_address=ip_address,
-            data={"scope": pair.scope, "grant": "password", **audit_detail(resource)},
-        )
-        sign_in_record(
-            user=user,
-            method="password",
-            ip_address=ip_address,
-            data={"sid": str(pair.family_id)},
-            events=[issued],
-            confirmed=True,
-        )
+        # The family, its refresh token and the audit events are stored together at the end
+        # of this block: one statement where the database allows it.
+        with tokens.token_rows() as rows:
+            pair = tokens.token_family_start(
+                user=user,
+                scopes=scopes,
+                memberships=account.memberships,
+                amr=amr,
+                resource=resource,
+                rows=rows,
+            )
+            issued = AuditEntry(
+                type="token.issued",
+                actor=user.pk,
+                subject_type="token_family",
+                subject_id=pair.family_id,
+                ip_address=ip_address,
+                data={"scope": pair.scope, "grant": "password", **audit_detail(resource)},
+            )
+            sign_in_record(
+                user=user,
+                method="password",
+                ip_address=ip_address,
+                data={"sid": str(pair.family_id)},
+                events=[issued],
+                confirmed=True,
+                rows=rows,
+            )
     metrics.token_issued(path="api", grant="password")
     return pair
