@@ -22,6 +22,7 @@ from authn.tokens.serializers import (
 )
 from micro_platform.http import client_ip, no_store
 from micro_platform.openapi import problem
+from micro_platform.serializers import validated_input
 
 
 def pair_response(pair: tokens.TokenPair) -> Response:
@@ -54,10 +55,9 @@ class TokenRefreshApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = TokenRefreshIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated_input(TokenRefreshIn, request.data)
         try:
-            resource = resource_service(serializer.validated_data.get("resource"))
+            resource = resource_service(data.get("resource"))
         except InvalidTarget as exc:
             raise invalid_target_problem(exc) from exc
         ip_address = client_ip(request)
@@ -68,7 +68,7 @@ class TokenRefreshApi(APIView):
             raise Throttled(wait=wait, code="too_many_attempts")
         try:
             pair = tokens.token_refresh(
-                raw=serializer.validated_data["refresh_token"],
+                raw=data["refresh_token"],
                 ip_address=ip_address,
                 resource=resource,
             )
