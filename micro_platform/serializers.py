@@ -71,10 +71,16 @@ class _Text:
 @functools.cache
 def _plain_text_fields(serializer_class: type[StrictSerializer]) -> tuple[_Text, ...] | None:
     """The fields of `serializer_class` when every one is a plain CharField (no validator of
-    its own, no default, no `validate_<name>`) and the serializer validates nothing across
-    fields; else None."""
+    its own, no default, no `validate_<name>`) and the serializer validates nothing more
+    (no validators, no override of `validate`, `to_internal_value` or `run_validation`);
+    else None."""
     serializer = serializer_class()
-    if serializer.validators or serializer_class.validate is not serializers.Serializer.validate:
+    if (
+        serializer.validators
+        or serializer_class.validate is not serializers.Serializer.validate
+        or serializer_class.to_internal_value is not StrictSerializer.to_internal_value
+        or serializer_class.run_validation is not serializers.Serializer.run_validation
+    ):
         return None
     fields: list[_Text] = []
     for name, field in serializer.fields.items():

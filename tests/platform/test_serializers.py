@@ -40,6 +40,13 @@ class WithCrossCheck(StrictSerializer):
         return {"name": "changed"}
 
 
+class WithOwnParsing(StrictSerializer):
+    name = serializers.CharField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        return {"name": "parsed"}
+
+
 class WithOtherField(StrictSerializer):
     name = serializers.CharField()
     count = serializers.IntegerField(required=False)
@@ -115,7 +122,8 @@ def test_a_plain_sign_in_is_answered_without_the_serializer(data: dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    "serializer_class", [WithValidator, WithFieldCheck, WithCrossCheck, WithOtherField, WithDefault]
+    "serializer_class",
+    [WithValidator, WithFieldCheck, WithCrossCheck, WithOwnParsing, WithOtherField, WithDefault],
 )
 def test_serializers_with_more_than_plain_text_are_never_answered(
     serializer_class: type[StrictSerializer],
