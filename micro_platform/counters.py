@@ -84,12 +84,26 @@ class DatabaseCounters:
             raise RuntimeError(f"counter {key!r} could not be incremented")
         return int(row[0])
 
+    # `get` and `delete` are written as SQL, as `incr` is: each sign-in without Redis runs
+    # both, and building the ORM's queryset cost ten times the statement (in-process on
+    # SQLite, about 220 µs against 20 for the read and 130 against 16 for the delete).
+    # Counter has no relations and no delete receivers, so the ORM would run these same
+    # DELETEs. Both use the database `incr` writes to: a count is read where it is kept.
+
     def get(self, key: str) -> int:
-        live = Counter.objects.filter(key=key, expires_at__gt=timezone.now())
-        return live.values_list("value", flat=True).first() or 0
+        connection = connections[router.db_for_write(Counter)]
+        sql = 'SELECT "value" FROM "authn_counter" WHERE "key" = %s AND "expires_at" > %s'
+        with connection.cursor() as cursor:
+            cursor.execute(sql, (key, connection.ops.adapt_datetimefield_value(timezone.now())))
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def delete(self, *keys: str) -> None:
-        Counter.objects.filter(key__in=keys).delete()
+        if not keys:
+            return
+        connection = connections[router.db_for_write(Counter)]
+        with connection.cursor() as cursor:
+            cursor.executemany('DELETE FROM "authn_counter" WHERE "key" = %s', [(k,) for k in keys])
 
 
 @functools.cache

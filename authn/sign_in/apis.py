@@ -22,6 +22,7 @@ from authn.tokens.resources import (
 from authn.tokens.serializers import TokenPairOut
 from micro_platform.http import client_ip
 from micro_platform.openapi import problem
+from micro_platform.serializers import validated_input
 
 
 class TokenObtainApi(APIView):
@@ -46,9 +47,7 @@ class TokenObtainApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = TokenObtainIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_input(TokenObtainIn, request.data)
         try:
             resource = resource_service(data.get("resource"))
         except InvalidTarget as exc:

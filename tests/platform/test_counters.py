@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -72,6 +72,23 @@ def test_delete_forgets_the_counts(store: CounterStore) -> None:
     store.delete("count:a", "count:b")
     assert (store.get("count:a"), store.get("count:b"), store.get("count:c")) == (0, 0, 1)
     assert store.incr("count:a", 60) == 1
+
+
+def test_deleting_no_keys_changes_nothing(store: CounterStore) -> None:
+    store.incr("count:kept", 60)
+    store.delete()
+    assert store.get("count:kept") == 1
+
+
+def test_a_delete_in_a_rolled_back_transaction_keeps_the_count(db: Any) -> None:
+    # Sign-in ends a run of failures inside its transaction: a refused sign-in keeps it.
+    store = DatabaseCounters()
+    store.incr("count:run", 60)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        store.delete("count:run")
+        assert store.get("count:run") == 0
+        raise RuntimeError("sign-in refused")
+    assert store.get("count:run") == 1
 
 
 def test_a_count_expires_after_its_timeout(store: CounterStore) -> None:

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from audit.models import AuditEvent
 from authn.models import RefreshToken, TokenFamily
+from authn.tokens.serializers import TokenPairOut
 from authn.tokens.signing_keys import key_ring
 from tests.authn.helpers import (
     LOGOUT_ALL_URL,
@@ -136,6 +137,17 @@ def test_access_token_from_sign_in_authenticates_as_the_user(user, password):
     assert response.status_code == 200
     assert response.json()["user"]["id"] == str(user.pk)
     assert response.json()["auth_method"] == "jwt"
+
+
+def test_the_token_pair_body_is_the_one_its_serializer_documents(user, password):
+    # pair_response writes the body without TokenPairOut: the serializer gives it back as is.
+    for body in (
+        password_login(user, password),
+        refresh(password_login(user, password)["refresh_token"]).json(),
+    ):
+        assert list(body) == list(TokenPairOut().fields)
+        assert TokenPairOut(body).data == body
+        assert [type(value) for value in body.values()] == [str, str, str, int, str]
 
 
 def test_sign_in_accepts_email_and_any_username_case(user, password):
