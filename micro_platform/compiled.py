@@ -166,16 +166,27 @@ class InstancesByValue(Generic[M]):
 
     With `constants`, the statement may also take parameters that are constants of the
     queryset (an `Exists`' selected `1`, a literal compared with): they are kept as compiled
-    and each read puts its `value` in the one place the compiled value took, so `build` must
-    not derive any other parameter from `value`. The compiled parameters must hold `value`
-    exactly once."""
+    and each read puts its `value` in the one place the compiled value took. The compiled
+    parameters must hold `value` exactly once, and `probe`, a second value that builds the
+    same statement (with characters a lookup would escape or fold: `%`, `_`, `\\`, capitals),
+    is compiled too: it must change that one parameter, to itself, and nothing else. So a
+    `build` that derives a parameter from `value` (an escaped pattern, say) is refused even
+    when the first value read happens to come out unchanged."""
 
     def __init__(
-        self, model: type[M], build: Callable[[Any], QuerySet[M]], *, constants: bool = False
+        self,
+        model: type[M],
+        build: Callable[[Any], QuerySet[M]],
+        *,
+        constants: bool = False,
+        probe: Any = None,
     ) -> None:
+        if constants and probe is None:
+            raise TypeError("InstancesByValue(constants=True) needs a probe value")
         self.model = model
         self.build = build
         self.constants = constants
+        self.probe = probe
         self._statements: dict[str, _InstancesStatement] = {}
         setting_changed.connect(self._forget, weak=False)
 
@@ -196,6 +207,14 @@ class InstancesByValue(Generic[M]):
         sql, params = compiler.as_sql()
         positions = [index for index, param in enumerate(params) if param == value]
         expected = len(positions) == 1 and (self.constants or len(params) == 1)
+        if expected and self.probe is not None and self.probe != value:
+            probe_compiler = self.build(self.probe).using(using).query.get_compiler(using)
+            probed_sql, probed = probe_compiler.as_sql()
+            expected = probed_sql == sql and len(probed) == len(params)
+            if expected:
+                pairs = zip(params, probed, strict=True)
+                changed = [index for index, (was, now) in enumerate(pairs) if was != now]
+                expected = changed == positions and probed[positions[0]] == self.probe
         if not expected or compiler.klass_info is None:
             raise RuntimeError(f"unexpected statement for {self.model.__name__}: {sql}")
         select, klass_info = compiler.select, compiler.klass_info

@@ -38,7 +38,8 @@ def _sign_in_rows(login: str) -> QuerySet[User]:
 # per database and kind of login (their WHERE clauses differ). Its other parameters are
 # constants: the factor subqueries' selected 1 and, for an email, the '' it excludes.
 _SIGN_IN_READS = {
-    kind: InstancesByValue(User, _sign_in_rows, constants=True) for kind in ("username", "email")
+    kind: InstancesByValue(User, _sign_in_rows, constants=True, probe=probe)
+    for kind, probe in (("username", "Probe%_\\ name"), ("email", "Probe%_\\ @example.com"))
 }
 
 

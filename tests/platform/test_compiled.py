@@ -276,7 +276,7 @@ def test_instances_by_value_with_constants_reads_what_the_orm_reads(
     UserFactory.create(username="no-email", email="")
     names = ("member", "loner", "no-email", "nobody")
     expected = {name: flagged(named_with_group_flag(name)) for name in names}
-    reader = InstancesByValue(User, named_with_group_flag, constants=True)
+    reader = InstancesByValue(User, named_with_group_flag, constants=True, probe=PROBE)
     reader.get("someone")
     with mock.patch.object(
         SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
@@ -309,7 +309,33 @@ def test_instances_by_value_with_constants_refuses_a_value_not_in_one_place(
     db: Any, build: Any
 ) -> None:
     with pytest.raises(RuntimeError):
-        InstancesByValue(User, build, constants=True).get("member")
+        InstancesByValue(User, build, constants=True, probe=PROBE).get("member")
+
+
+PROBE = "Probe%_\\ name"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # The parameter is derived from the value (as a lookup escapes or folds a pattern):
+        # a plain first value comes out unchanged, a value with capitals would not.
+        lambda value: User.objects.exclude(email="").filter(username=value.lower()),
+        # A second parameter derived from the value.
+        lambda value: User.objects.exclude(email="").filter(
+            username=value, display_name=value.upper()
+        ),
+    ],
+)
+def test_instances_by_value_refuses_a_parameter_derived_from_the_value(db: Any, build: Any) -> None:
+    reader = InstancesByValue(User, build, constants=True, probe=PROBE)
+    with pytest.raises(RuntimeError):
+        reader.get("member")
+
+
+def test_instances_by_value_with_constants_needs_a_probe() -> None:
+    with pytest.raises(TypeError):
+        InstancesByValue(User, named_with_group_flag, constants=True)
 
 
 def still_named(user: User, name: str) -> Any:
