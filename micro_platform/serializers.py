@@ -50,13 +50,15 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-# The validators every CharField carries (with `max_length`, its MaxLengthValidator).
-_TEXT_VALIDATORS = (
-    MaxLengthValidator,
-    ProhibitNullCharactersValidator,
-    ProhibitSurrogateCharactersValidator,
-)
 _REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _plain_check(check: Any, field: serializers.CharField) -> bool:
+    """Whether `check` is one a plain CharField carries: its own `max_length` (not another
+    limit given as a validator), no NUL, no surrogate."""
+    if isinstance(check, MaxLengthValidator):
+        return check.limit_value == field.max_length
+    return isinstance(check, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def _plain_text_fields(serializer_class: type[StrictSerializer]) -> tuple[_Text,
             or field.default is not empty
             or field.min_length is not None
             or hasattr(serializer, f"validate_{name}")
-            or not all(isinstance(check, _TEXT_VALIDATORS) for check in field.validators)
+            or not all(_plain_check(check, field) for check in field.validators)
         ):
             return None
         fields.append(

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 import pytest
-from django.core.validators import RegexValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.http import QueryDict
 from rest_framework import serializers
 
@@ -24,6 +24,10 @@ class Variants(StrictSerializer):
 
 class WithValidator(StrictSerializer):
     name = serializers.CharField(validators=[RegexValidator("^a")])
+
+
+class WithLengthValidator(StrictSerializer):
+    name = serializers.CharField(validators=[MaxLengthValidator(5)])
 
 
 class WithFieldCheck(StrictSerializer):
@@ -123,7 +127,15 @@ def test_a_plain_sign_in_is_answered_without_the_serializer(data: dict[str, Any]
 
 @pytest.mark.parametrize(
     "serializer_class",
-    [WithValidator, WithFieldCheck, WithCrossCheck, WithOwnParsing, WithOtherField, WithDefault],
+    [
+        WithValidator,
+        WithLengthValidator,
+        WithFieldCheck,
+        WithCrossCheck,
+        WithOwnParsing,
+        WithOtherField,
+        WithDefault,
+    ],
 )
 def test_serializers_with_more_than_plain_text_are_never_answered(
     serializer_class: type[StrictSerializer],
