@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
@@ -42,6 +42,8 @@ def insert_together(*instances: Model, using: str) -> None:
     """Inserts the new `instances` with one statement on `using`, in the order given (see the
     module's docstring; check `insertable_together` first). Only the last may need values
     back from the database (an auto key); the others' keys are set in Python (a UUID, say)."""
+    if not instances:
+        raise ValueError("insert_together needs at least one instance")
     _execute([_Insert.compile([instance], using) for instance in instances], using)
 
 
@@ -168,7 +170,8 @@ def _execute(inserts: Sequence[_Insert], using: str) -> None:
     clauses = ", ".join(f"row_{index} AS ({insert.sql})" for index, insert in enumerate(leading))
     sql = f"WITH {clauses} {last.sql}" if leading else last.sql
     params = [param for insert in inserts for param in insert.params]
-    with connections[using].cursor() as cursor:
+    # As the ORM's saves: a failed statement dooms the enclosing atomic block.
+    with transaction.mark_for_rollback_on_error(using), connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         returned = cursor.fetchall() if last.compiler.returning_fields else []
     for insert in inserts:

@@ -192,3 +192,22 @@ def test_new_rows_refuse_other_models_and_rows_that_need_values_back(db: Any) ->
         NewRows(AuditEvent, AccessToken).add(row)  # its key comes from the database
     with pytest.raises(ValueError):
         NewRows(AuditEvent).add_many([event, row])  # one model per insert
+
+
+def test_a_failed_insert_dooms_the_enclosing_transaction(db: Any) -> None:
+    # As the ORM's saves: a caller that catches the error cannot commit half its work.
+    event, _ = new_rows()
+    event.save()
+    duplicate, _ = new_rows()
+    duplicate.pk = event.pk
+    with transaction.atomic():
+        with pytest.raises(DatabaseError):
+            insert_together(duplicate, using="default")
+        assert transaction.get_connection().needs_rollback
+    # The block was rolled back (to its savepoint) instead of committed.
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [event.pk]
+
+
+def test_inserting_nothing_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        insert_together(using="default")
