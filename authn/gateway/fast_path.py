@@ -234,10 +234,12 @@ def _user(request: HttpRequest, raw: str, user_id: str) -> _Answer | None:
         return None
     principal = _reader(raw, UserDetailApi)
     parsed = parse_uuid(user_id)
-    if principal is None or parsed is None:
+    # A reader who may see more than the public view (the user itself, an admin) gets the
+    # stack's answer: checked before the read, which that answer would not use.
+    if principal is None or parsed is None or sees_private_of(principal, parsed):
         return None
     found = _remembered([parsed])
-    if not found or sees_private_of(principal, parsed):
+    if not found:
         return None
     body = found[0][2]
     return _Answer(UserDetailApi, body, cacheable_headers(body))

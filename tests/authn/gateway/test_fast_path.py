@@ -686,6 +686,15 @@ def test_a_deleted_user_is_not_answered_from_memory(user: User, other_user: User
     assert get(path, meta).status_code == 404
 
 
+def test_a_reader_of_the_private_view_is_passed_on_before_any_read(user: User) -> None:
+    meta, path = _learnt_read(user, user)  # the user itself, with `profile`
+    with mock.patch.object(fast_path, "_remembered", wraps=fast_path._remembered) as reads:
+        response = get(path, meta)
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email  # the stack's private view
+    assert reads.call_count == 0
+
+
 def test_without_a_poll_interval_every_read_reads_the_database(
     user: User, other_user: User, settings: Any
 ) -> None:
