@@ -18,7 +18,7 @@ JS := clients/js
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k tokens -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest client-test sdk sdk-deps federation-deps sdk-check sdk-test bench bench-smoke load-test fault-test setup clean
+.PHONY: run test lint typecheck pytest client-test sdk sdk-deps federation-deps sdk-check sdk-test bench bench-smoke bench-floor load-test fault-test setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -123,6 +123,10 @@ bench: $(VENV)/.dev
 
 bench-smoke: $(VENV)/.dev
 	$(BIN)/python bench/run.py --smoke
+
+# How close to the bare Argon2id rate a sign-in can come before its own work (bench/README.md).
+bench-floor: $(VENV)/.dev
+	$(BIN)/python bench/p5_floor.py $(BENCH_FLOOR_ARGS)
 
 # Two gunicorn instances on PostgreSQL + Redis under a mixed load (tests/load), for
 # LOAD_TEST_SECONDS (default here 120; the suite's own run is 10 s). Needs DATABASE_URL
