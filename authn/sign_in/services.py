@@ -219,7 +219,6 @@ def sign_in_record(
     inside the sign-in's transaction."""
     if not confirmed:
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    metrics.sign_in("succeeded")
     signed_in = AuditEntry(
         type="login.succeeded",
         actor=user.pk,
@@ -229,9 +228,14 @@ def sign_in_record(
         data={"method": method, **data},
     )
     audit_record_many(entries=[signed_in, *events], rows=rows)
-    transaction.on_commit(
-        lambda: logger.info("login.succeeded user=%s method=%s ip=%s", user.pk, method, ip_address)
-    )
+
+    def committed() -> None:
+        # Counted and logged once stored: a sign-in whose rows fail to commit answers an
+        # error, and is neither.
+        metrics.sign_in("succeeded")
+        logger.info("login.succeeded user=%s method=%s ip=%s", user.pk, method, ip_address)
+
+    transaction.on_commit(committed)
 
 
 def token_obtain_with_password(

@@ -34,10 +34,13 @@ def families(text: str) -> dict[str, Any]:
     return {family.name: family for family in text_string_to_metric_families(text)}
 
 
-def test_a_sign_in_and_its_token_are_counted(user: User, password: str) -> None:
+def test_a_sign_in_and_its_token_are_counted(
+    user: User, password: str, django_capture_on_commit_callbacks: Any
+) -> None:
     before_ok = value("micro_sign_ins_total", result="succeeded")
     before_issued = value("micro_tokens_issued_total", path="api", grant="password")
-    password_login(user, password)
+    with django_capture_on_commit_callbacks(execute=True):  # counted once committed
+        password_login(user, password)
     assert value("micro_sign_ins_total", result="succeeded") == before_ok + 1
     assert value("micro_tokens_issued_total", path="api", grant="password") == before_issued + 1
 
@@ -113,8 +116,11 @@ def test_a_verify_refused_for_a_dead_cache_is_counted_and_metrics_still_answer(
     assert value("micro_gateway_verifies_total", result="unavailable") == before + 1
 
 
-def test_the_exposition_parses_and_holds_every_metric(user: User, password: str) -> None:
-    password_login(user, password)
+def test_the_exposition_parses_and_holds_every_metric(
+    user: User, password: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        password_login(user, password)
     response = scrape()
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
