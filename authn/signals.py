@@ -24,10 +24,19 @@ def revoke_deleted_oauth_access_token(sender: Any, instance: Any, **kwargs: Any)
         )
 
 
+# User fields that no cached key entry and no remembered public view holds: a save of these
+# alone (Django's `update_last_login` on each dashboard sign-in) leaves them current, and
+# dropping them would make every process read them all again.
+_UNCACHED_USER_FIELDS = frozenset({"last_login"})
+
+
 def api_keys_of_user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A saved or deleted user (scopes, activation), membership or API key (an edit in the
     admin site, say): the user's cached key entries are re-read."""
     model = sender._meta.model_name
+    update_fields = kwargs.get("update_fields")
+    if model == "user" and update_fields and _UNCACHED_USER_FIELDS.issuperset(update_fields):
+        return
     if model == "user":
         user_id = instance.pk
     elif model == "apikey":

@@ -182,6 +182,20 @@ def test_every_revocation_bumps_the_generation_after_its_commit(
         assert cache.get(STATE_GENERATION_KEY) != before
 
 
+def test_a_user_save_of_last_login_alone_keeps_what_is_remembered(
+    user: User, clock: StateClock, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Django stamps `last_login` on each dashboard sign-in; no memo holds it."""
+    state.memo.epoch()
+    before = cache.get(STATE_GENERATION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save(update_fields=["last_login"])
+    assert cache.get(STATE_GENERATION_KEY) == before
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save(update_fields=["last_login", "is_active"])
+    assert cache.get(STATE_GENERATION_KEY) != before
+
+
 def test_an_emptied_cache_clears_the_memo_and_reloads_the_revocations(
     user: User, clock: StateClock
 ) -> None:
