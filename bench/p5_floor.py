@@ -21,16 +21,13 @@ token, the audit events, the commits) must fit between 3's ratio and P5's target
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 import tempfile
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-import procs
 import run as bench
 
 FLOORS = (
@@ -41,43 +38,31 @@ FLOORS = (
 )
 
 
-def scenario(key: str, path: str, usernames: Sequence[str]) -> bench.Scenario:
-    bodies = [
-        json.dumps({"username": name, "password": bench.BENCH_PASSWORD}) for name in usernames
-    ]
-    requests = tuple((path, body) for body in bodies)
-    return bench.Scenario(
-        key, f"POST {path}", "POST", requests, (("Content-Type", "application/json"),)
-    )
-
-
 def measure(configuration: bench.Configuration, mode: bench.Mode) -> list[tuple[str, float, float]]:
     """(label, requests/s, ratio to the bare Argon2id rate measured on either side)."""
     size = bench.prepare_size(configuration.large)
     django_hash = str(size.seed["password_hash"])
-    env = dict(size.env, BENCH_FLOOR_HASH=django_hash)
-    wsgi_env = dict(env, BENCH_FLOOR_HASH=bench.argon2_encoded(django_hash))
-    stack_env = dict(env, DJANGO_SETTINGS_MODULE="p5_floor_settings")
-    workers = ["-w", str(bench.GUNICORN_WORKERS), "--pythonpath", str(bench.BENCH_DIR)]
+    # The bare WSGI app reads argon2-cffi's form of the hash; the stack's views Django's.
+    wsgi_size = replace(
+        size, env={**size.env, "BENCH_FLOOR_HASH": bench.argon2_encoded(django_hash)}
+    )
+    stack_env = {"BENCH_FLOOR_HASH": django_hash, "DJANGO_SETTINGS_MODULE": "p5_floor_settings"}
+    stack_size = replace(size, env={**size.env, **stack_env})
     rows = []
-    with tempfile.TemporaryDirectory(prefix="micro-bench-floor-") as tmp, ExitStack() as stack:
-        urls = {}
-        for name, app, server_env in (
-            ("wsgi", "p5_floor_wsgi:application", wsgi_env),
-            ("stack", "micro_platform.wsgi", stack_env),
-        ):
-            port = procs.free_port()
-            url = f"http://127.0.0.1:{port}"
-            args = [app, *workers, "-b", f"127.0.0.1:{port}"]
-            log = Path(tmp) / f"gunicorn-{name}.log"
-            stack.enter_context(procs.gunicorn(args, server_env, log, url, bench.BenchError))
-            urls[name] = url
+    with (
+        tempfile.TemporaryDirectory(prefix="micro-bench-floor-") as tmp,
+        bench.bench_app_server(
+            wsgi_size, Path(tmp), "p5_floor_wsgi:application", "P5 floor, bare WSGI"
+        ) as wsgi_url,
+        bench.bench_app_server(
+            stack_size, Path(tmp), "micro_platform.wsgi:application", "P5 floors, the stack"
+        ) as stack_url,
+    ):
         rate = bench.measure_argon2(size, mode.argon2_s)
         for key, label, path in FLOORS:
-            server = bench.Server(size, urls["wsgi" if key == "wsgi" else "stack"])
-            result = bench.run_scenario(
-                server, scenario(key, path, size.seed["login_usernames"]), mode, Path(tmp)
-            )
+            server = bench.Server(size, wsgi_url if key == "wsgi" else stack_url)
+            scenario = bench.login_scenario(key, size.seed["login_usernames"], path)
+            result = bench.run_scenario(server, scenario, mode, Path(tmp))
             after = bench.measure_argon2(size, mode.argon2_s)
             if result.error or result.wrk is None:
                 raise bench.BenchError(result.error or f"{key}: no result")

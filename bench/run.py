@@ -33,7 +33,7 @@ import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,15 +337,22 @@ def gunicorn(size: Size, workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def ceiling_server(size: Size, workdir: Path) -> Iterator[str]:
-    """The bare-WSGI ceiling (bench/hello_wsgi.py) under the same gunicorn settings."""
+def bench_app_server(size: Size, workdir: Path, app: str, name: str) -> Iterator[str]:
+    """A WSGI app (`module:application`, bench/ on the path) under the same gunicorn
+    settings, in the size's environment, on a port of its own."""
     port = procs.free_port()
     base_url = f"http://127.0.0.1:{port}"
-    args = ["hello_wsgi:application", "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{port}"]
+    args = [app, "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{port}"]
     args += ["--pythonpath", str(BENCH_DIR)]
-    with procs.gunicorn(args, size.env, workdir / "gunicorn-ceiling.log", base_url, BenchError):
-        print(f"  bare WSGI ceiling ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
+    log_path = workdir / f"gunicorn-{name.replace(' ', '-')}.log"
+    with procs.gunicorn(args, size.env, log_path, base_url, BenchError):
+        print(f"  {name} ({GUNICORN_WORKERS} workers) on {base_url}", flush=True)
         yield base_url
+
+
+def ceiling_server(size: Size, workdir: Path) -> AbstractContextManager[str]:
+    """The bare-WSGI ceiling (bench/hello_wsgi.py) under the same gunicorn settings."""
+    return bench_app_server(size, workdir, "hello_wsgi:application", "bare WSGI ceiling")
 
 
 def obtain_token(base_url: str, username: str) -> str:
@@ -396,11 +403,14 @@ def user_batch_scenario(key: str, ids: Sequence[str], token: str) -> Scenario:
     return Scenario(key, f"GET /api/v1/users?ids=<{BATCH_IDS}>", "GET", requests, bearer(token))
 
 
-def login_scenario(key: str, usernames: Sequence[str]) -> Scenario:
+def login_scenario(
+    key: str, usernames: Sequence[str], path: str = "/api/v1/auth/token"
+) -> Scenario:
+    """The sign-in bodies of `usernames`, POSTed to the token endpoint (or `path`)."""
     bodies = [json.dumps({"username": name, "password": BENCH_PASSWORD}) for name in usernames]
-    requests = tuple(("/api/v1/auth/token", body) for body in bodies)
+    requests = tuple((path, body) for body in bodies)
     headers = (("Content-Type", "application/json"),)
-    return Scenario(key, "POST /api/v1/auth/token", "POST", requests, headers)
+    return Scenario(key, f"POST {path}", "POST", requests, headers)
 
 
 def lua_string(value: str) -> str:
