@@ -133,14 +133,16 @@ def test_a_sign_in_that_fails_after_its_rows_are_built_stores_none_of_them(
         raise RuntimeError("failed after the family and its refresh token were added")
 
     counted: list[str] = []
-    monkeypatch.setattr(sign_in, "audit_record_many", broken)
     monkeypatch.setattr(metrics, "sign_in", counted.append)
-    with pytest.raises(RuntimeError), saved(together=together):
+    with (
+        monkeypatch.context() as failing,
+        pytest.raises(RuntimeError),
+        saved(together=together),
+    ):
+        failing.setattr(sign_in, "audit_record_many", broken)
         sign_in_directly(member)
     assert nothing_stored_for(member)
     assert counted == []  # nor counted as a success
-    monkeypatch.undo()
-    monkeypatch.setattr(metrics, "sign_in", counted.append)
     with saved(together=together):
         sign_in_directly(member)
     assert counted == ["succeeded"]  # once committed
